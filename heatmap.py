@@ -1,0 +1,1546 @@
+#!/usr/bin/env python3
+# ---- Header ----
+# heatmap.py - heat map images and animations from coordinate data.
+# Copyright (c) 2026 the heatmap.py authors.
+# SPDX-License-Identifier: MIT
+#
+# A clean-room re-implementation of the command line of Seth Golub's classic
+# heatmap.py (heatmap77 1.14): same options, same pictures, whole-array NumPy.
+"""Plot a heat map from coordinate data.
+
+Reads plain text, CSV, GPX and ESRI shapefiles, projects the points
+(Mercator or equirectangular), stamps a kernel around each point or track
+segment, combines what lands on a pixel with the *decay* rule (a pixel's
+contributions sorted descending and summed with weights 1, d, d**2, ...),
+colours the result and writes an image, or an animation with ffmpeg.
+
+As a program::
+
+    heatmap.py -W 800 -o heat.png points.txt
+
+As a library:
+
+>>> import numpy as np, heatmap
+>>> lat = np.array([47.60, 47.61, 47.61]); lon = np.array([-122.33, -122.32, -122.32])
+>>> image = heatmap.render(lat, lon, heatmap.Config(width=64, radius=4))
+>>> image.size, image.mode
+((64, 71), 'RGBA')
+"""
+
+# ---- Imports ----
+import argparse
+import colorsys
+import dataclasses
+import io
+import json
+import logging
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.parsers.expat
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageColor, ImageDraw
+
+# ---- Version and public surface ----
+__version__ = "2.0.0"
+__all__ = [
+    "Config", "HeatmapError", "Points", "Segments", "KERNELS", "PROJECTIONS",
+    "READERS", "read", "render", "render_data", "main",
+]
+
+# ---- Constants ----
+EARTH_RADIUS = 6378137.0          # metres, the sphere of Web Mercator
+_FIT_SCALE = 1000000.0            # provisional pixels/degree used to fit a scale
+_CHUNK_BYTES = 1 << 24            # text read per chunk
+_GPX_BATCH = 1 << 16              # track points per yielded batch
+_TILE = 512                       # pixels per side of an accumulation tile
+_MAX_CONTRIBUTIONS = 1 << 24      # contributions reduced at once before a tile splits
+_MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
+_MAX_COORD = 1 << 30              # largest projected pixel coordinate
+_STATE_FORMAT = "heatmap.py-state"
+_STATE_VERSION = 1
+_USER_AGENT = "heatmap.py/%s (+https://pypi.org/project/heatmap77/)" % __version__
+_LOG = logging.getLogger("heatmap")
+
+
+# ---- Errors ----
+class HeatmapError(Exception):
+    """A mistake in the user's input or options; the message is one line."""
+
+
+# ---- Configuration ----
+@dataclass
+class Config:
+    """Every setting of a run; the command line takes its defaults from here.
+
+    Sizes are pixels, ``scale`` is metres per pixel, ``extent`` is
+    ``(lat1, lon1, lat2, lon2)`` in degrees.
+    """
+    files: List[str] = field(default_factory=list)
+    filetype: str = "auto"
+    ignore_csv_header: bool = False
+    scale: Optional[float] = None
+    width: Optional[int] = None
+    height: Optional[int] = None
+    projection: str = "mercator"
+    extent: Optional[Tuple[float, float, float, float]] = None
+    margin: int = 0
+    radius: int = 5
+    decay: float = 0.95
+    save: Optional[str] = None
+    load: Optional[str] = None
+    output: Optional[str] = None
+    animate: bool = False
+    frequency: int = 1
+    straggler_threshold: int = 1
+    ffmpegopts: Optional[str] = None
+    keepframes: bool = False
+    background: Optional[str] = None
+    background_image: Optional[str] = None
+    background_brightness: Optional[float] = None
+    invert_background: bool = False
+    hsva_min: str = "000ffff00"
+    hsva_max: str = "02affffff"
+    gradient: Optional[str] = None
+    kernel: str = "linear"
+    osm: bool = False
+    osm_base: str = "https://tile.openstreetmap.org"
+    osm_path_template: str = "/{z}/{x}/{y}.png"
+    zoom: int = 0
+    verbose: bool = False
+    debug: bool = False
+
+    @property
+    def padding(self) -> int:
+        """Pixels kept around the data: margin plus kernel radius."""
+        return self.margin + self.radius
+
+
+# ---- Readers ----
+class Points(NamedTuple):
+    """A batch of points: float64 arrays of shape (n,); ``weight`` None means all 1."""
+    lat: np.ndarray
+    lon: np.ndarray
+    weight: Optional[np.ndarray] = None
+
+
+class Segments(NamedTuple):
+    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,)."""
+    lat1: np.ndarray
+    lon1: np.ndarray
+    lat2: np.ndarray
+    lon2: np.ndarray
+
+
+def _data_error(path: str, line: int, what: str) -> HeatmapError:
+    return HeatmapError("%s:%d: %s" % (path, line, what))
+
+
+def _open_binary(path: str):
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise HeatmapError("%s: cannot read: %s" % (path, exc.strerror or exc)) from None
+
+
+def _line_chunks(path: str, skip_first: bool = False) -> Iterator[Tuple[int, bytes]]:
+    """Yield (number of the chunk's first line, bytes of whole lines) from a file."""
+    with _open_binary(path) as stream:
+        line_no, rest = 1, b""
+        if skip_first:
+            stream.readline()
+            line_no = 2
+        while True:
+            block = stream.read(_CHUNK_BYTES)
+            if not block:
+                break
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            rest = block[cut:]
+            yield line_no, block[:cut]
+            line_no += block.count(b"\n", 0, cut)
+        if rest:
+            yield line_no, rest + b"\n"
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").strip()
+
+
+def _check_finite(path: str, first_line: int, lines: Sequence[bytes], table: np.ndarray) -> None:
+    bad = ~np.isfinite(table).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _data_error(path, first_line + row, "not a finite number: %r" % _text(lines[row]))
+
+
+def _numeric_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
+    """Parse a chunk whose non-blank lines all hold the same count of numbers.
+
+    Returns float64 array (rows, columns), or None when the chunk is not that
+    regular (the caller then parses it line by line to name the bad line).
+    """
+    lines = [ln for ln in chunk.split(b"\n") if ln.strip()]
+    if not lines:
+        return np.empty((0, 2))
+    if sep == b",":
+        if b'"' in chunk or b"'" in chunk:
+            return None
+        columns = lines[0].count(b",") + 1
+        if chunk.count(b",") != columns * len(lines) - len(lines):
+            return None
+        chunk = chunk.replace(b",", b" ")
+        if b"  " in chunk.replace(b"\n", b" \n "):
+            return None  # an empty field
+    else:
+        columns = len(lines[0].split())
+    try:
+        flat = np.fromstring(chunk, dtype=np.float64, sep=" ")
+    except ValueError:
+        return None
+    if columns not in (2, 3) and sep == b" " or flat.size != columns * len(lines):
+        return None
+    table = flat.reshape(len(lines), columns)
+    if sep == b" " and np.count_nonzero(np.diff([len(ln.split()) for ln in lines[:1]])):
+        return None
+    return table
+
+
+def _plain_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
+    """Slow exact parse of plain lines, naming the first bad one."""
+    rows = []
+    for offset, raw in enumerate(chunk.split(b"\n")):
+        fields = raw.split()
+        if not fields:
+            continue
+        if len(fields) not in (2, 3):
+            raise _data_error(path, first_line + offset,
+                              "expected 'lat lon [weight]', got %r" % _text(raw))
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            raise _data_error(path, first_line + offset, "not a number: %r" % _text(raw)) from None
+        rows.append(values + [1.0] * (3 - len(values)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def _points_from_table(table: np.ndarray) -> Points:
+    weight = table[:, 2].copy() if table.shape[1] > 2 else None
+    if weight is not None and np.all(weight == 1.0):
+        weight = None
+    return Points(table[:, 0].copy(), table[:, 1].copy(), weight)
+
+
+def _read_plain(path: str, config: Config) -> Iterator[Points]:
+    """Whitespace-separated ``lat lon [weight]`` lines; blank lines skipped."""
+    for first_line, chunk in _line_chunks(path):
+        table = _numeric_table(chunk, b" ")
+        if table is None or _ragged(chunk):
+            table = _plain_rows(path, first_line, chunk)
+        lines = [ln for ln in chunk.split(b"\n") if ln.strip()]
+        if table.size:
+            _check_finite_table(path, first_line, chunk, table)
+            yield _points_from_table(table)
+
+
+def _ragged(chunk: bytes) -> bool:
+    """True when the non-blank lines of a chunk do not all have the same field count."""
+    counts = {len(ln.split()) for ln in chunk.split(b"\n") if ln.strip()}
+    return len(counts) > 1
+
+
+def _check_finite_table(path: str, first_line: int, chunk: bytes, table: np.ndarray) -> None:
+    bad = ~np.isfinite(table).all(axis=1)
+    if not bad.any():
+        return
+    row = int(np.flatnonzero(bad)[0])
+    seen = -1
+    for offset, raw in enumerate(chunk.split(b"\n")):
+        if raw.strip():
+            seen += 1
+            if seen == row:
+                raise _data_error(path, first_line + offset,
+                                  "not a finite number: %r" % _text(raw))
+
+
+def _csv_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
+    """Exact CSV parse (quotes, extra columns); a bad weight counts as 1 with a warning."""
+    import csv
+    rows = []
+    text = chunk.decode("utf-8", "replace").split("\n")
+    for offset, record in enumerate(csv.reader(text)):
+        if not record or not "".join(record).strip():
+            continue
+        line = first_line + offset
+        if len(record) < 2:
+            raise _data_error(path, line, "expected 'lat,lon[,weight]', got %r" % ",".join(record))
+        try:
+            lat, lon = float(record[0]), float(record[1])
+        except ValueError:
+            raise _data_error(path, line, "not a number: %r" % ",".join(record)) from None
+        weight = 1.0
+        if len(record) > 2:
+            try:
+                weight = float(record[2])
+            except ValueError:
+                _LOG.warning("%s:%d: weight %r is not a number; using 1", path, line, record[2])
+        rows.append((lat, lon, weight))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def _read_csv(path: str, config: Config) -> Iterator[Points]:
+    """``lat,lon[,weight[,...]]`` rows; extra columns ignored."""
+    for first_line, chunk in _line_chunks(path, skip_first=config.ignore_csv_header):
+        table = _numeric_table(chunk, b",")
+        if table is None or (table.size and table.shape[1] not in (2, 3)):
+            table = _csv_rows(path, first_line, chunk)
+        if table.size:
+            _check_finite_table(path, first_line, chunk, table)
+            yield _points_from_table(table)
+
+
+class _TrackParser:
+    """Streams GPX ``<trkseg>``/``<trkpt>`` with expat; namespaces ignored."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
+        self.parser.StartElementHandler = self._start
+        self.parser.EndElementHandler = self._end
+        self.in_segment = False
+        self.lat: List[float] = []
+        self.lon: List[float] = []
+        self.done: List[Segments] = []
+        self.points = 0
+
+    def _start(self, name: str, attrs: dict) -> None:
+        tag = name[name.rfind("}") + 1:]
+        if tag == "trkseg":
+            self.in_segment = True
+            self.lat, self.lon = [], []
+        elif tag == "trkpt":
+            self._point(attrs)
+
+    def _point(self, attrs: dict) -> None:
+        line = self.parser.CurrentLineNumber
+        if not self.in_segment:
+            _LOG.warning("%s:%d: <trkpt> outside <trkseg> ignored", self.path, line)
+            return
+        if "lat" not in attrs or "lon" not in attrs:
+            _LOG.warning("%s:%d: <trkpt> without lat and lon skipped", self.path, line)
+            return
+        try:
+            lat, lon = float(attrs["lat"]), float(attrs["lon"])
+        except ValueError:
+            raise _data_error(self.path, line, "bad coordinate in <trkpt lat=%r lon=%r>"
+                              % (attrs["lat"], attrs["lon"])) from None
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise _data_error(self.path, line, "not a finite number in <trkpt>")
+        self.lat.append(lat)
+        self.lon.append(lon)
+        self.points += 1
+        if len(self.lat) > _GPX_BATCH:
+            self._flush(keep_last=True)
+
+    def _end(self, name: str) -> None:
+        if name[name.rfind("}") + 1:] == "trkseg":
+            self._flush(keep_last=False)
+            self.in_segment = False
+
+    def _flush(self, keep_last: bool) -> None:
+        lat, lon = np.array(self.lat), np.array(self.lon)
+        if lat.size > 1:
+            self.done.append(Segments(lat[:-1], lon[:-1], lat[1:], lon[1:]))
+        self.lat, self.lon = (self.lat[-1:], self.lon[-1:]) if keep_last else ([], [])
+
+    def batches(self) -> Iterator[Segments]:
+        with _open_binary(self.path) as stream:
+            while True:
+                block = stream.read(1 << 20)
+                try:
+                    self.parser.Parse(block, not block)
+                except xml.parsers.expat.ExpatError as exc:
+                    raise _data_error(self.path, exc.lineno, "not valid XML: %s"
+                                      % xml.parsers.expat.ErrorString(exc.code)) from None
+                yield from self.done
+                self.done = []
+                if not block:
+                    break
+        if not self.points:
+            raise HeatmapError("%s: no GPX track points (<trkpt> in <trkseg>)" % self.path)
+
+
+def _read_gpx(path: str, config: Config) -> Iterator[Segments]:
+    """Each ``<trkseg>``'s consecutive ``<trkpt>``s become line segments."""
+    return _TrackParser(path).batches()
+
+
+def _import_shapefile():
+    try:
+        import shapefile
+    except ImportError:
+        raise HeatmapError("reading .shp files needs pyshp: pip install pyshp") from None
+    return shapefile
+
+
+def _check_prj(path: str) -> None:
+    prj = os.path.splitext(path)[0] + ".prj"
+    if not os.path.exists(prj):
+        _LOG.warning("%s: no .prj file; assuming WGS84 longitude/latitude", path)
+        return
+    with open(prj, "r", encoding="utf-8", errors="replace") as stream:
+        wkt = stream.read().upper().replace(" ", "_")
+    if "PROJCS" in wkt or "WGS_1984" not in wkt and "WGS84" not in wkt:
+        raise HeatmapError("%s: only WGS84 longitude/latitude shapefiles are supported "
+                           "(the .prj says %s)" % (path, wkt.split("[", 1)[0] or "something else"))
+
+
+def _read_shp(path: str, config: Config) -> Iterator[Points]:
+    """Point and multipoint layers in WGS84, read with pyshp."""
+    shapefile = _import_shapefile()
+    _check_prj(path)
+    try:
+        reader = shapefile.Reader(path)
+    except Exception as exc:  # pyshp raises several unrelated types for bad files
+        raise HeatmapError("%s: not a readable shapefile: %s" % (path, exc)) from None
+    with reader:
+        kinds = {shapefile.POINT, shapefile.POINTZ, shapefile.POINTM,
+                 shapefile.MULTIPOINT, shapefile.MULTIPOINTZ, shapefile.MULTIPOINTM}
+        if reader.shapeType not in kinds:
+            raise HeatmapError("%s: only point and multipoint shapefiles are supported "
+                               "(this one holds %s)" % (path, reader.shapeTypeName))
+        batch: List[Tuple[float, float]] = []
+        try:
+            for shape in reader.iterShapes():
+                batch.extend(shape.points)
+                if len(batch) >= _GPX_BATCH:
+                    yield _shp_points(path, batch)
+                    batch = []
+        except Exception as exc:
+            raise HeatmapError("%s: damaged shapefile: %s" % (path, exc)) from None
+        if batch:
+            yield _shp_points(path, batch)
+
+
+def _shp_points(path: str, xy: List[Tuple[float, float]]) -> Points:
+    table = np.array([p[:2] for p in xy], dtype=np.float64).reshape(-1, 2)
+    if not np.isfinite(table).all():
+        raise HeatmapError("%s: a point is not a finite number" % path)
+    return Points(table[:, 1].copy(), table[:, 0].copy())
+
+
+READERS = {"plain": _read_plain, "csv": _read_csv, "gpx": _read_gpx, "shp": _read_shp}
+_EXTENSIONS = {".csv": "csv", ".gpx": "gpx", ".shp": "shp"}
+
+
+def _filetype(path: str, filetype: str) -> str:
+    if filetype != "auto":
+        return filetype
+    return _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "plain")
+
+
+def read(files: Iterable[str], config: Optional[Config] = None) -> Iterator[object]:
+    """Yield :class:`Points` and :class:`Segments` batches from files, in order."""
+    config = config or Config()
+    for path in files:
+        if not os.path.isfile(path):
+            raise HeatmapError("%s: no such file" % path)
+        _LOG.info("reading %s", path)
+        yield from READERS[_filetype(path, config.filetype)](path, config)
+
+
+# ---- Projections ----
+class _Projection:
+    """Maps degrees to unscaled plane coordinates; pixels = plane * pixels_per_degree."""
+    max_lat = 90.0
+
+    def forward(self, lat, lon, ppd: float):
+        """Pixel (x, y) for float64 arrays or floats of lat/lon; y grows southwards."""
+        raise NotImplementedError
+
+    def inverse(self, x, y, ppd: float):
+        raise NotImplementedError
+
+
+class _Equirectangular(_Projection):
+    def forward(self, lat, lon, ppd):
+        return lon * ppd, -lat * ppd
+
+    def inverse(self, x, y, ppd):
+        return -y / ppd, x / ppd
+
+
+class _Mercator(_Projection):
+    max_lat = 89.999999
+
+    def forward(self, lat, lon, ppd):
+        ppr = ppd * (180 / math.pi)
+        if isinstance(lat, np.ndarray):
+            return lon * ppd, -ppr * np.log(np.tan(math.pi / 4 + math.pi / 360 * lat))
+        return lon * ppd, -ppr * math.log(math.tan(math.pi / 4 + math.pi / 360 * lat))
+
+    def inverse(self, x, y, ppd):
+        ppr = ppd * (180 / math.pi)
+        return 360 / math.pi * math.atan(math.exp(-y / ppr)) - 90, x / ppd
+
+
+PROJECTIONS = {"mercator": _Mercator(), "equirectangular": _Equirectangular()}
+
+
+@dataclass
+class _Box:
+    """An axis-aligned box; in pixels x grows east and y south."""
+    min_x: float
+    min_y: float
+    max_x: float
+    max_y: float
+
+    @classmethod
+    def around(cls, xs, ys) -> "_Box":
+        return cls(min(xs), min(ys), max(xs), max(ys))
+
+    def grown(self, pad: float) -> "_Box":
+        return _Box(self.min_x - pad, self.min_y - pad, self.max_x + pad, self.max_y + pad)
+
+    def resized(self, width: Optional[float], height: Optional[float]) -> "_Box":
+        """Same centre, ``width``/``height`` wide where given (0 or None: unchanged)."""
+        box = dataclasses.replace(self)
+        if width:
+            box.max_x += float(width - (box.max_x - box.min_x)) / 2
+            box.min_x = box.max_x - width
+        if height:
+            box.max_y += float(height - (box.max_y - box.min_y)) / 2
+            box.min_y = box.max_y - height
+        return box
+
+
+def _project_box(projection: _Projection, lat_lon: _Box, ppd: float) -> _Box:
+    """Pixel box of a lat/lon box (min_x/max_x hold longitudes, min_y/max_y latitudes)."""
+    x1, y1 = projection.forward(lat_lon.min_y, lat_lon.min_x, ppd)
+    x2, y2 = projection.forward(lat_lon.max_y, lat_lon.max_x, ppd)
+    return _Box.around((x1, x2), (y1, y2))
+
+
+def _ppd_for_scale(metres_per_pixel: float) -> float:
+    return 2 * math.pi * EARTH_RADIUS / 360 / metres_per_pixel
+
+
+def _fit_ppd(projection: _Projection, lat_lon: _Box, padding: int,
+             width: Optional[int], height: Optional[int]) -> float:
+    """Pixels per degree at which the box plus padding fits width and/or height."""
+    size = _project_box(projection, lat_lon, _FIT_SCALE)
+    span_x, span_y = size.max_x - size.min_x, size.max_y - size.min_y
+    fits = []
+    if height:
+        if span_y == 0:
+            raise HeatmapError("all data has one latitude: give -s/--scale or --extent")
+        fits.append(float(height - 2 * padding) / span_y * _FIT_SCALE)
+    if width:
+        if span_x == 0:
+            raise HeatmapError("all data has one longitude: give -s/--scale or --extent")
+        fits.append(float(width - 2 * padding) / span_x * _FIT_SCALE)
+    ppd = min(fits)
+    if ppd <= 0:
+        raise HeatmapError("the image is too small for margin + radius (%d pixels per side)"
+                           % padding)
+    return ppd
+
+
+@dataclass
+class _Geometry:
+    """Where the picture lies in the pixel plane and how big it is."""
+    ppd: float           # pixels per degree of longitude
+    box: _Box            # pixel box of the image: pixel (x, y) lands at int(x - min_x)
+    width: int
+    height: int
+
+    def window(self) -> Tuple[int, int, int, int]:
+        """Integer pixel coordinates (x0, y0, x1, y1), inclusive, covered by the image."""
+        return (math.ceil(self.box.min_x), math.ceil(self.box.min_y),
+                math.ceil(self.box.min_x) + self.width, math.ceil(self.box.min_y) + self.height)
+
+
+def _image_box(box: _Box, width: Optional[int], height: Optional[int]) -> Tuple[_Box, int, int]:
+    """Resize the padded data box to the asked size, as the original does."""
+    resized = box.resized((width or 1) - 1, (height or 1) - 1)
+    out_w = width if width and width > 1 else int(resized.max_x - resized.min_x) + 1
+    out_h = height if height and height > 1 else int(resized.max_y - resized.min_y) + 1
+    return resized, out_w, out_h
+
+
+# ---- Kernels and accumulation ----
+def _linear(distance: np.ndarray, radius: int) -> np.ndarray:
+    """Cone: 1 - d/r inside the radius, 0 outside; float64 like ``distance``."""
+    return np.where(distance >= radius, 0.0, 1.0 - distance / float(radius))
+
+
+def _gaussian(distance: np.ndarray, radius: int) -> np.ndarray:
+    """The original's "gaussian": e**(-d ln256 / r), 1/256 at the radius, 0 beyond."""
+    return np.where(distance >= radius, 0.0,
+                    np.power(math.e, -distance * (math.log(256) / radius)))
+
+
+KERNELS = {"linear": _linear, "gaussian": _gaussian}
+
+
+class _Stamp(NamedTuple):
+    """Kernel offsets with nonzero heat, in descending heat: int arrays dx, dy, float heat."""
+    dx: np.ndarray
+    dy: np.ndarray
+    heat: np.ndarray
+    groups: np.ndarray   # start index of each run of equal heat, plus len(heat)
+
+
+def _stamp(kernel: str, radius: int) -> _Stamp:
+    span = np.arange(-radius, radius + 1)
+    dy, dx = [a.ravel() for a in np.meshgrid(span, span, indexing="ij")]
+    heat = KERNELS[kernel](np.hypot(np.abs(dx), np.abs(dy)).astype(np.float64), radius)
+    order = np.lexsort((dx, dy, -heat))
+    order = order[heat[order] > 0]
+    heat = heat[order]
+    starts = np.flatnonzero(np.r_[True, heat[1:] != heat[:-1]])
+    return _Stamp(dx[order], dy[order], heat, np.r_[starts, heat.size])
+
+
+def _decay_weights(decay: float, length: int) -> np.ndarray:
+    """1, d, d*d, ... by repeated multiplication, as the original's running weight."""
+    steps = np.full(max(length, 1), decay, dtype=np.float64)
+    steps[0] = 1.0
+    return np.cumprod(steps)
+
+
+class _Decay:
+    """Rank weights: running weight W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1]."""
+
+    def __init__(self, decay: float, most: int):
+        self.decay = decay
+        length = most + 2
+        if 0.0 < decay < 1.0:  # beyond the underflow every weight is 0
+            length = min(length, int(800 / -math.log(decay)) + 2)
+        self.weights = _decay_weights(decay, length)
+        self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
+
+    def weight(self, rank: np.ndarray) -> np.ndarray:
+        if self.decay == 1.0:
+            return np.ones(rank.shape)
+        return self.weights[np.minimum(rank, self.weights.size - 1)]
+
+    def run(self, count: np.ndarray) -> np.ndarray:
+        if self.decay == 1.0:
+            return count.astype(np.float64)
+        return self.sums[np.minimum(count, self.sums.size - 1)]
+
+
+class _Entries(NamedTuple):
+    """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    count: np.ndarray
+
+    def take(self, index) -> "_Entries":
+        return _Entries(*(a[index] for a in self))
+
+
+def _empty_entries() -> _Entries:
+    return _Entries(np.empty(0, np.int64), np.empty(0, np.int64),
+                    np.empty(0, np.float64), np.empty(0, np.int64))
+
+
+def _aggregate(entries: _Entries) -> _Entries:
+    """Merge entries with the same pixel and weight, summing their counts."""
+    if entries.x.size == 0:
+        return entries
+    order = np.lexsort((entries.weight, entries.y, entries.x))
+    x, y, w = entries.x[order], entries.y[order], entries.weight[order]
+    new = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (w[1:] != w[:-1])]
+    starts = np.flatnonzero(new)
+    counts = np.add.reduceat(entries.count[order], starts)
+    return _Entries(x[starts], y[starts], w[starts], counts)
+
+
+def _concat_entries(parts: Sequence[_Entries]) -> _Entries:
+    return _Entries(*(np.concatenate(column) for column in zip(*parts)))
+
+
+def _reduce(keys: np.ndarray, values: np.ndarray, counts: np.ndarray,
+            size: int, decay: _Decay) -> np.ndarray:
+    """Decay-combine contributions per key.
+
+    ``keys`` int64 (m,) in [0, size); ``values`` float64 (m,); ``counts`` int64
+    (m,) copies of each value.  Returns float64 (size,): per key, the values
+    sorted descending and summed with weights 1, d, d**2, ... in that order.
+    """
+    if keys.size == 0:
+        return np.zeros(size)
+    order = np.lexsort((-values, keys))
+    keys, values, counts = keys[order], values[order], counts[order]
+    ends = np.cumsum(counts)
+    first = np.r_[True, keys[1:] != keys[:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(keys.size), 0))
+    rank = ends - counts - (ends - counts)[group_start]
+    if np.all(counts == 1):
+        contribution = values * decay.weight(rank)
+    else:
+        contribution = values * decay.weight(rank) * decay.run(counts)
+    return np.bincount(keys, weights=contribution, minlength=size)
+
+
+def _segment_pixels(seg: np.ndarray, radius: int, rect: Tuple[int, int, int, int]):
+    """Pixels near segments, clipped to ``rect`` (x0, y0, x1, y1 exclusive).
+
+    ``seg`` is float64 (n, 4) of pixel x1, y1, x2, y2.  Returns int64 x, y and
+    float64 distance arrays over each segment's box grown by the radius,
+    with the original's truncating pixel ranges.
+    """
+    lo_x = np.trunc(np.minimum(seg[:, 0], seg[:, 2]) - radius)
+    hi_x = np.trunc(np.maximum(seg[:, 0], seg[:, 2]) + radius + 1)
+    lo_y = np.trunc(np.minimum(seg[:, 1], seg[:, 3]) - radius)
+    hi_y = np.trunc(np.maximum(seg[:, 1], seg[:, 3]) + radius + 1)
+    lo_x, lo_y = np.maximum(lo_x, rect[0]), np.maximum(lo_y, rect[1])
+    hi_x, hi_y = np.minimum(hi_x, rect[2]), np.minimum(hi_y, rect[3])
+    nx = np.maximum(hi_x - lo_x, 0).astype(np.int64)
+    ny = np.maximum(hi_y - lo_y, 0).astype(np.int64)
+    sizes = nx * ny
+    which = np.repeat(np.arange(seg.shape[0]), sizes)
+    local = np.arange(which.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    px = lo_x[which].astype(np.int64) + local % nx[which]
+    py = lo_y[which].astype(np.int64) + local // nx[which]
+    return px, py, _segment_distance(seg[which], px, py)
+
+
+def _segment_distance(seg: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """Distance from integer pixels to segments, float64, the original's formula."""
+    sx, sy, ex, ey = seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3]
+    dx, dy = ex - sx, ey - sy
+    length2 = dx ** 2 + dy ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = ((px - sx) * dx + (py - sy) * dy) / length2
+    u = np.where(length2 == 0, 0.0, np.clip(u, 0.0, 1.0))
+    return np.hypot(sx + u * dx - px, sy + u * dy - py)
+
+
+class _Engine:
+    """Turns aggregated points and segments into decay-combined pixel values."""
+
+    def __init__(self, config: Config):
+        self.radius = config.radius
+        self.kernel = config.kernel
+        self.decay_value = config.decay
+        self.stamp = _stamp(config.kernel, config.radius)
+
+    def run(self, entries: _Entries, segments: np.ndarray, window: Tuple[int, int, int, int],
+            keep_all: bool = False):
+        """Values over ``window`` (x0, y0, x1, y1 exclusive) and the maximum anywhere.
+
+        Returns (float64 grid[y, x] of the window, max value, and when
+        ``keep_all`` the nonzero pixels everywhere as (x, y, value) arrays).
+        """
+        x0, y0, x1, y1 = window
+        grid = np.zeros((y1 - y0, x1 - x0))
+        most, kept = 0.0, []
+        total = int(entries.count.sum()) + segments.shape[0] * 4
+        decay = _Decay(self.decay_value, total + self.stamp.heat.size)
+        for rect, part, segs in self._tiles(entries, segments):
+            values = self._tile(rect, part, segs, decay)
+            if values.size:
+                most = max(most, float(values.max()))
+            self._paste(grid, window, rect, values)
+            if keep_all:
+                ys, xs = np.nonzero(values)
+                kept.append((xs + rect[0], ys + rect[1], values[ys, xs]))
+        if keep_all:
+            kept = [np.concatenate(c) if kept else np.empty(0) for c in zip(*kept)] or \
+                [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)]
+        return grid, most, kept
+
+    @staticmethod
+    def _paste(grid, window, rect, values) -> None:
+        x0, y0 = max(window[0], rect[0]), max(window[1], rect[1])
+        x1, y1 = min(window[2], rect[2]), min(window[3], rect[3])
+        if x0 < x1 and y0 < y1:
+            grid[y0 - window[1]:y1 - window[1], x0 - window[0]:x1 - window[0]] = \
+                values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
+
+    def _tiles(self, entries: _Entries, segments: np.ndarray):
+        """Yield (rect, entries near it, segments near it) for every tile with data."""
+        r, size = self.radius, _TILE
+        ids, index = [], []
+        if entries.x.size:
+            for ax in (0, 1):
+                for ay in (0, 1):
+                    tx = (entries.x - r) // size + ax
+                    ty = (entries.y - r) // size + ay
+                    ok = (tx <= (entries.x + r) // size) & (ty <= (entries.y + r) // size)
+                    ids.append(np.stack([tx[ok], ty[ok]], 1))
+                    index.append(np.flatnonzero(ok))
+        seg_ids, seg_index = self._segment_tiles(segments)
+        all_ids = np.concatenate(ids + [seg_ids]) if ids else seg_ids
+        if all_ids.size == 0:
+            return
+        entry_index = np.concatenate(index) if index else np.empty(0, np.int64)
+        kind = np.r_[np.zeros(entry_index.size, np.int8), np.ones(seg_index.size, np.int8)]
+        which = np.r_[entry_index, seg_index]
+        order = np.lexsort((all_ids[:, 1], all_ids[:, 0]))
+        all_ids, kind, which = all_ids[order], kind[order], which[order]
+        cuts = np.flatnonzero(np.any(all_ids[1:] != all_ids[:-1], axis=1)) + 1
+        for part_ids, part_kind, part_which in zip(np.split(all_ids, cuts),
+                                                   np.split(kind, cuts), np.split(which, cuts)):
+            tx, ty = int(part_ids[0, 0]), int(part_ids[0, 1])
+            rect = (tx * size, ty * size, (tx + 1) * size, (ty + 1) * size)
+            yield (rect, entries.take(part_which[part_kind == 0]),
+                   segments[part_which[part_kind == 1]])
+
+    def _segment_tiles(self, segments: np.ndarray):
+        if segments.shape[0] == 0:
+            return np.empty((0, 2), np.int64), np.empty(0, np.int64)
+        r, size = self.radius, _TILE
+        lo_x = np.floor((np.minimum(segments[:, 0], segments[:, 2]) - r - 1) / size)
+        hi_x = np.floor((np.maximum(segments[:, 0], segments[:, 2]) + r + 1) / size)
+        lo_y = np.floor((np.minimum(segments[:, 1], segments[:, 3]) - r - 1) / size)
+        hi_y = np.floor((np.maximum(segments[:, 1], segments[:, 3]) + r + 1) / size)
+        nx = (hi_x - lo_x + 1).astype(np.int64)
+        ny = (hi_y - lo_y + 1).astype(np.int64)
+        sizes = nx * ny
+        which = np.repeat(np.arange(segments.shape[0]), sizes)
+        local = np.arange(which.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        tx = lo_x[which].astype(np.int64) + local % nx[which]
+        ty = lo_y[which].astype(np.int64) + local // nx[which]
+        return np.stack([tx, ty], 1), which
+
+    def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
+        """Exact values over one tile; splits the tile when too much lands on it."""
+        width, height = rect[2] - rect[0], rect[3] - rect[1]
+        heavy = entries.x.size * self.stamp.heat.size + segments.shape[0] * (2 * self.radius + 2) ** 2
+        unit = bool(np.all(entries.weight == 1.0)) and segments.shape[0] == 0
+        if unit and entries.x.size * self.stamp.heat.size > width * height:
+            return self._dense_unit(rect, entries, decay)
+        if heavy > _MAX_CONTRIBUTIONS and width > 16:
+            return self._split(rect, entries, segments, decay)
+        return self._sparse(rect, entries, segments, decay)
+
+    def _split(self, rect, entries, segments, decay) -> np.ndarray:
+        x0, y0, x1, y1 = rect
+        mx, my = (x0 + x1) // 2, (y0 + y1) // 2
+        out = np.zeros((y1 - y0, x1 - x0))
+        r = self.radius
+        for sub in ((x0, y0, mx, my), (mx, y0, x1, my), (x0, my, mx, y1), (mx, my, x1, y1)):
+            near = ((entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
+                    (entries.y >= sub[1] - r) & (entries.y < sub[3] + r))
+            lo_x = np.minimum(segments[:, 0], segments[:, 2]) - r - 1
+            hi_x = np.maximum(segments[:, 0], segments[:, 2]) + r + 1
+            lo_y = np.minimum(segments[:, 1], segments[:, 3]) - r - 1
+            hi_y = np.maximum(segments[:, 1], segments[:, 3]) + r + 1
+            touch = (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3])
+            out[sub[1] - y0:sub[3] - y0, sub[0] - x0:sub[2] - x0] = \
+                self._tile(sub, entries.take(near), segments[touch], decay)
+        return out
+
+    def _dense_unit(self, rect, entries: _Entries, decay: _Decay) -> np.ndarray:
+        """Unit-weight points by whole-grid passes over the kernel offsets.
+
+        Offsets are walked in descending heat; an offset group of heat k whose
+        neighbours hold c points at running rank R adds k * W[R] * S[c].
+        """
+        r = self.radius
+        x0, y0, x1, y1 = rect
+        w, h = x1 - x0, y1 - y0
+        counts = np.zeros((h + 2 * r, w + 2 * r), np.int64)
+        np.add.at(counts, (entries.y - y0 + r, entries.x - x0 + r), entries.count)
+        total = np.zeros((h, w))
+        rank = np.zeros((h, w), np.int64)
+        stamp = self.stamp
+        for g in range(stamp.groups.size - 1):
+            lo, hi = stamp.groups[g], stamp.groups[g + 1]
+            near = np.zeros((h, w), np.int64)
+            for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
+                near += counts[r + dy:r + dy + h, r + dx:r + dx + w]
+            if decay.decay == 0.0:
+                total += np.where((rank == 0) & (near > 0), stamp.heat[lo], 0.0)
+            elif decay.decay == 1.0:
+                total += stamp.heat[lo] * near
+            else:
+                total += stamp.heat[lo] * decay.weight(rank) * decay.run(near)
+            rank += near
+        return total
+
+    def _sparse(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
+        """Any mix of weighted points and segments by a sort-based reduction."""
+        x0, y0, x1, y1 = rect
+        w, h = x1 - x0, y1 - y0
+        stamp = self.stamp
+        px = (entries.x[:, None] + stamp.dx[None, :]).ravel()
+        py = (entries.y[:, None] + stamp.dy[None, :]).ravel()
+        value = (entries.weight[:, None] * stamp.heat[None, :]).ravel()
+        count = np.repeat(entries.count, stamp.heat.size)
+        inside = (px >= x0) & (px < x1) & (py >= y0) & (py < y1)
+        keys = [((py - y0) * w + (px - x0))[inside]]
+        values, counts = [value[inside]], [count[inside]]
+        if segments.shape[0]:
+            sx, sy, dist = _segment_pixels(segments, self.radius, rect)
+            heat = KERNELS[self.kernel](dist, self.radius)
+            keep = heat != 0
+            keys.append(((sy - y0) * w + (sx - x0))[keep])
+            values.append(heat[keep])
+            counts.append(np.ones(int(keep.sum()), np.int64))
+        return _reduce(np.concatenate(keys), np.concatenate(values),
+                       np.concatenate(counts), w * h, decay).reshape(h, w)
+
+
+class _Accumulator:
+    """Collects projected input as it arrives: aggregated points and raw segments."""
+
+    def __init__(self, radius: int):
+        self.radius = radius
+        self.parts: List[_Entries] = []
+        self.pending = 0
+        self.entries = _empty_entries()
+        self.segments: List[np.ndarray] = []
+        self.inputs = 0
+
+    def add_points(self, x: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray]) -> None:
+        """Add points at pixel coordinates (float64 arrays), truncated like the original."""
+        ix, iy = np.trunc(x).astype(np.int64), np.trunc(y).astype(np.int64)
+        w = np.ones(ix.size) if weight is None else weight.astype(np.float64)
+        self.parts.append(_aggregate(_Entries(ix, iy, w, np.ones(ix.size, np.int64))))
+        self.pending += ix.size
+        self.inputs += ix.size
+        if self.pending > 4 * max(self.entries.x.size, 1 << 20):
+            self._merge()
+
+    def add_segments(self, x1, y1, x2, y2) -> None:
+        self.segments.append(np.stack([x1, y1, x2, y2], 1))
+        self.inputs += len(x1)
+
+    def _merge(self) -> None:
+        if self.parts:
+            self.entries = _aggregate(_concat_entries([self.entries] + self.parts))
+            self.parts, self.pending = [], 0
+
+    def result(self) -> Tuple[_Entries, np.ndarray]:
+        self._merge()
+        segs = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
+        return self.entries, segs
+
+
+# ---- Colour ----
+def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
+    """``hhhssvvaa`` hex (optional leading #) to four floats, each /256."""
+    digits = text[1:] if text.startswith("#") else text
+    if len(digits) != 9 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise HeatmapError("colour %r is not 9 hex digits hhhssvvaa" % text)
+    parts = (digits[0:3], digits[3:5], digits[5:7], digits[7:9])
+    return tuple(int(p, 16) / 256.0 for p in parts)
+
+
+def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -> np.ndarray:
+    """RGBA uint8 (steps, 4): a straight walk from ``low`` to ``high`` in HSVA."""
+    rows = []
+    for step in range(steps):
+        h, s, v, a = (step / float(steps - 1) * (b - a_) + a_ for a_, b in zip(low, high))
+        rgb = colorsys.hsv_to_rgb(h % 1, s, v)
+        rows.append([int(c * 255) for c in rgb + (a,)])
+    return np.array(rows, dtype=np.uint8)
+
+
+def _gradient_table(path: str) -> np.ndarray:
+    """RGBA uint8 (height, 4) from an image's first column, bottom row first."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise HeatmapError("%s: cannot read gradient image: %s" % (path, exc)) from None
+    if image.mode != "RGBA":
+        raise HeatmapError("%s: gradient image must be RGBA, not %s" % (path, image.mode))
+    column = np.asarray(image)[::-1, 0, :]
+    if column[0, 3] != 0:
+        _LOG.warning("%s: bottom-left pixel is not fully transparent", path)
+    if column[-1, 3] != 255:
+        _LOG.warning("%s: top-left pixel is not fully opaque", path)
+    return np.ascontiguousarray(column)
+
+
+def _colour_table(config: Config) -> np.ndarray:
+    if config.gradient:
+        return _gradient_table(config.gradient)
+    return _hsva_table(_parse_hsva(config.hsva_min), _parse_hsva(config.hsva_max))
+
+
+def _colour_index(values: np.ndarray, most: float, steps: int) -> np.ndarray:
+    """Table row per value: int(value / max * (steps - 1)), in that order, in float64.
+
+    Out-of-range rows behave like the original's list indexing (negative
+    rows count from the end; far out of range takes the nearest end).
+    """
+    if most <= 0:
+        return np.zeros(values.shape, np.int64)
+    index = np.trunc(values / most * (steps - 1)).astype(np.int64)
+    index = np.where((index < 0) & (index >= -steps), index + steps, index)
+    return np.where(index < 0, 0, np.minimum(index, steps - 1))
+
+
+def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray:
+    """uint8 (h, w, 4): coloured heat; pixels without data fully transparent."""
+    rgba = table[_colour_index(values, most, table.shape[0])]
+    rgba[values == 0] = 0
+    return rgba
+
+
+def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
+    """uint8 (h, w, 3): each channel int(c * a + bg * (1 - a)), a = alpha / 255."""
+    alpha = rgba[..., 3:4] / 255.0
+    background = np.asarray(colour[:3], dtype=np.float64)
+    return (rgba[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
+
+
+def _parse_colour(text: str) -> Tuple[int, int, int]:
+    try:
+        return ImageColor.getrgb(text)[:3]
+    except ValueError:
+        raise HeatmapError("unknown colour %r (use a name or #rrggbb)" % text) from None
+
+
+# ---- Backgrounds and OSM ----
+def _open_background(path: str) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise HeatmapError("%s: cannot read background image: %s" % (path, exc)) from None
+    if image.mode not in ("RGB", "RGBA"):
+        has_alpha = "A" in image.getbands() or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    return image
+
+
+def _transform_background(image: Image.Image, config: Config) -> Image.Image:
+    """Apply -N (value inversion, wins) or -B (brightness) to a background image."""
+    if config.invert_background:
+        alpha = image.getchannel("A") if "A" in image.getbands() else None
+        h, s, v = image.convert("RGB").convert("HSV").split()
+        inverted = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
+        if alpha is not None:
+            inverted.putalpha(alpha)
+        return inverted
+    if config.background_brightness is not None:
+        factor = config.background_brightness
+        if image.mode == "RGBA":  # brighten colour, keep opacity
+            rgb = image.convert("RGB").point(lambda x: int(x * factor))
+            rgb.putalpha(image.getchannel("A"))
+            return rgb
+        return image.point(lambda x: int(x * factor))
+    return image
+
+
+def _composite(heat: np.ndarray, background: Image.Image) -> Image.Image:
+    """Put RGBA heat over a background of the same size, like Image.composite.
+
+    The colour channels are Pillow's composite; the alpha of an RGBA
+    background is combined "over" so opaque backgrounds stay opaque.
+    """
+    layer = Image.fromarray(heat, "RGBA")
+    if background.mode == "RGB":
+        return Image.composite(layer, background, layer.getchannel("A"))
+    out = Image.composite(layer, background, layer.getchannel("A"))
+    a_heat = heat[..., 3].astype(np.float64)
+    a_back = np.asarray(background.getchannel("A"), dtype=np.float64)
+    alpha = np.round(a_heat + a_back * (255 - a_heat) / 255).astype(np.uint8)
+    out.putalpha(Image.fromarray(alpha, "L"))
+    return out
+
+
+def _osm_background(config: Config, box_ll: _Box):
+    raise HeatmapError("--osm is not available yet")
+
+
+# ---- Animation ----
+def _find_ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    if path:
+        return path
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        raise HeatmapError("--animate needs ffmpeg: install it (e.g. apt-get install ffmpeg) "
+                           "or pip install imageio-ffmpeg") from None
+
+
+# ---- Rendering pipeline ----
+@dataclass
+class _Scene:
+    """What a render needs besides the values: geometry, colours, background."""
+    geometry: _Geometry
+    table: np.ndarray
+    background: Optional[Image.Image] = None
+    colour: Optional[Tuple[int, int, int]] = None
+
+
+def _data_box(batches: Sequence[object]) -> _Box:
+    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of all input."""
+    lats, lons = [], []
+    for batch in batches:
+        if isinstance(batch, Points):
+            pairs = [(batch.lat, batch.lon)]
+        else:
+            pairs = [(batch.lat1, batch.lon1), (batch.lat2, batch.lon2)]
+        for lat, lon in pairs:
+            if lat.size:
+                lats += [lat.min(), lat.max()]
+                lons += [lon.min(), lon.max()]
+    if not lats:
+        raise HeatmapError("no data points in the input")
+    return _Box(float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
+
+
+def _extent_box(extent: Tuple[float, float, float, float]) -> _Box:
+    lat1, lon1, lat2, lon2 = extent
+    return _Box(min(lon1, lon2), min(lat1, lat2), max(lon1, lon2), max(lat1, lat2))
+
+
+def _check_latitudes(config: Config, box: _Box) -> None:
+    limit = PROJECTIONS[config.projection].max_lat
+    if abs(box.min_y) > limit or abs(box.max_y) > limit:
+        worst = box.min_y if abs(box.min_y) > abs(box.max_y) else box.max_y
+        raise HeatmapError("latitude %g is outside what the %s projection can draw (|lat| < %g)"
+                           % (worst, config.projection, limit))
+
+
+def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[int]]) -> _Geometry:
+    """Scale and image box for a lat/lon box and the asked (width, height)."""
+    projection = PROJECTIONS[config.projection]
+    width, height = size
+    if config.scale:
+        ppd = _ppd_for_scale(config.scale)
+    elif width or height:
+        ppd = _fit_ppd(projection, box_ll, config.padding, width, height)
+    else:
+        raise HeatmapError("no image size: give -W/--width, -H/--height, -s/--scale, "
+                           "-I/--background_image, or --osm with -z/--zoom")
+    box = _project_box(projection, box_ll, ppd).grown(config.padding)
+    resized, out_w, out_h = _image_box(box, width, height)
+    return _Geometry(ppd, resized, out_w, out_h)
+
+
+def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator) -> None:
+    forward = PROJECTIONS[config.projection].forward
+    if isinstance(batch, Points):
+        x, y = forward(batch.lat, batch.lon, ppd)
+        _check_coords(x, y)
+        acc.add_points(x, y, batch.weight)
+    else:
+        x1, y1 = forward(batch.lat1, batch.lon1, ppd)
+        x2, y2 = forward(batch.lat2, batch.lon2, ppd)
+        _check_coords(x1, y1)
+        _check_coords(x2, y2)
+        acc.add_segments(x1, y1, x2, y2)
+
+
+def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
+    if x.size and (np.abs(x).max() > _MAX_COORD or np.abs(y).max() > _MAX_COORD):
+        raise HeatmapError("the data spans more than %d pixels at this scale: "
+                           "give a larger -s/--scale or a smaller --extent" % _MAX_COORD)
+
+
+def _check_batch(config: Config, batch: object) -> None:
+    lats = [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]
+    for lat in lats:
+        if lat.size:
+            _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
+
+
+def _image_values(geometry: _Geometry, grid: np.ndarray, window) -> np.ndarray:
+    """float64 (height, width) image values.
+
+    Integer pixel x with min_x <= x <= max_x lands on column int(x - min_x),
+    as in the original (so the last column and row stay empty unless the box
+    edge falls on a whole pixel).
+    """
+    box = geometry.box
+    out = np.zeros((geometry.height, geometry.width))
+    cols = np.arange(window[0], window[2])
+    rows = np.arange(window[1], window[3])
+    px = np.floor(cols - box.min_x).astype(np.int64)
+    py = np.floor(rows - box.min_y).astype(np.int64)
+    ok_x = (cols >= box.min_x) & (cols <= box.max_x) & (px < geometry.width)
+    ok_y = (rows >= box.min_y) & (rows <= box.max_y) & (py < geometry.height)
+    out[np.ix_(py[ok_y], px[ok_x])] = grid[np.ix_(np.flatnonzero(ok_y), np.flatnonzero(ok_x))]
+    return out
+
+
+def _picture(values: np.ndarray, most: float, scene: _Scene) -> Image.Image:
+    heat = _heat_rgba(values, most, scene.table)
+    if scene.background is not None:
+        return _composite(heat, scene.background)
+    if scene.colour is not None:
+        blended = _blend_on_colour(heat, scene.colour)
+        blended[values == 0] = scene.colour
+        return Image.fromarray(blended, "RGB")
+    return Image.fromarray(heat, "RGBA")
+
+
+def _background_scene(config: Config):
+    """(background image or None, asked (width, height)) from -I."""
+    if not config.background_image:
+        return None, (config.width, config.height)
+    image = _open_background(config.background_image)
+    return _transform_background(image, config), image.size
+
+
+def _scene(config: Config, geometry: _Geometry, background: Optional[Image.Image]) -> _Scene:
+    colour = None
+    if config.background and background is None:
+        colour = _parse_colour(config.background)
+    if background is not None and background.size != (geometry.width, geometry.height):
+        background = background.resize((geometry.width, geometry.height))
+    return _Scene(geometry, _colour_table(config), background, colour)
+
+
+@dataclass
+class _Result:
+    """A finished accumulation: values over the image, the maximum, the geometry."""
+    geometry: _Geometry
+    values: np.ndarray
+    most: float
+    sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+
+
+def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False) -> _Result:
+    """Read, project and combine the input; streams when --extent fixes the geometry."""
+    background, size = _background_scene(config)
+    acc = _Accumulator(config.radius)
+    if config.extent and (config.scale or size[0] or size[1]):
+        box_ll = _extent_box(config.extent)
+        _check_latitudes(config, box_ll)
+        geometry = _geometry(config, box_ll, size)
+        for batch in batches:
+            _check_batch(config, batch)
+            _project_batch(config, batch, geometry.ppd, acc)
+        if not acc.inputs:
+            raise HeatmapError("no data points in the input")
+    else:
+        held = list(batches)
+        for batch in held:
+            _check_batch(config, batch)
+        box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
+        _check_latitudes(config, box_ll)
+        geometry = _geometry(config, box_ll, size)
+        for batch in held:
+            _project_batch(config, batch, geometry.ppd, acc)
+        del held
+        if not acc.inputs:
+            raise HeatmapError("no data points in the input")
+    entries, segments = acc.result()
+    window = geometry.window()
+    grid, most, kept = _Engine(config).run(entries, segments, window, keep_all)
+    return _Result(geometry, _image_values(geometry, grid, window), most,
+                   tuple(kept) if keep_all else None)
+
+
+def render_data(batches: Iterable[object], config: Optional[Config] = None) -> Image.Image:
+    """Render :class:`Points`/:class:`Segments` batches to a Pillow image."""
+    config = config or Config()
+    _validate(config)
+    result = _accumulate(config, batches)
+    background, _ = _background_scene(config)
+    return _picture(result.values, result.most, _scene(config, result.geometry, background))
+
+
+def render(lat, lon, config: Optional[Config] = None, weight=None) -> Image.Image:
+    """Render points given as sequences of latitude/longitude (and weight) to an image.
+
+    ``lat``, ``lon`` (and ``weight``) are array-likes of the same length, in
+    degrees; ``config`` gives size, kernel, colours and background.
+    """
+    lat = np.asarray(lat, dtype=np.float64).ravel()
+    lon = np.asarray(lon, dtype=np.float64).ravel()
+    if lat.shape != lon.shape:
+        raise HeatmapError("lat and lon differ in length")
+    w = None if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+    if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
+        raise HeatmapError("lat/lon hold a value that is not a finite number")
+    return render_data([Points(lat, lon, w)], config)
+
+
+def _save_format(path: str) -> str:
+    extension = os.path.splitext(path)[1].lower()
+    fmt = Image.registered_extensions().get(extension)
+    if fmt is None or fmt not in Image.SAVE:
+        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (path, extension or ""))
+    return fmt
+
+
+_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
+                  "QOI", "AVIF", "BLP"}
+
+
+def _write_atomic(path: str, write) -> None:
+    """Call write(temp_path) then rename it over ``path``; nothing left on failure."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _save_image(image: Image.Image, path: str, colour: Optional[Tuple[int, int, int]]) -> None:
+    fmt = _save_format(path)
+    if image.mode == "RGBA" and fmt not in _ALPHA_FORMATS:
+        flat = Image.new("RGB", image.size, colour or (255, 255, 255))
+        flat.paste(image, mask=image.getchannel("A"))
+        image = flat
+
+    def write(temp: str) -> None:
+        try:
+            image.save(temp, format=fmt)
+        except (OSError, ValueError, KeyError) as exc:
+            raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
+    _write_atomic(path, write)
+
+
+def _save_state(path: str, config: Config, result: _Result) -> None:
+    """Write values and geometry as .npz with JSON metadata (no pickle)."""
+    xs, ys, vs = result.sparse
+    meta = {
+        "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
+        "max": result.most, "ppd": result.geometry.ppd, "projection": config.projection,
+        "box": dataclasses.astuple(result.geometry.box), "radius": config.radius,
+        "margin": config.margin,
+    }
+
+    def write(temp: str) -> None:
+        with open(temp, "wb") as stream:
+            np.savez_compressed(stream, meta=np.array(json.dumps(meta)),
+                                x=xs.astype(np.int64), y=ys.astype(np.int64),
+                                value=vs.astype(np.float64))
+    _write_atomic(path, write)
+
+
+def _load_state(path: str):
+    """(metadata dict, x, y, value arrays) of a state file, validated."""
+    bad = HeatmapError("%s: not a heatmap.py state file" % path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if set(data.files) != {"meta", "x", "y", "value"}:
+                raise bad
+            meta = json.loads(str(data["meta"][()]))
+            x, y, value = data["x"], data["y"], data["value"]
+    except HeatmapError:
+        raise
+    except FileNotFoundError:
+        raise HeatmapError("%s: no such file" % path) from None
+    except Exception:  # zip, npy and json each raise their own types on garbage
+        raise bad from None
+    if not isinstance(meta, dict) or meta.get("format") != _STATE_FORMAT:
+        raise bad
+    if meta.get("version") != _STATE_VERSION:
+        raise HeatmapError("%s: state file version %r is not supported" % (path, meta.get("version")))
+    ok = (x.dtype == np.int64 and y.dtype == np.int64 and value.dtype == np.float64
+          and x.ndim == y.ndim == value.ndim == 1 and x.size == y.size == value.size
+          and isinstance(meta.get("max"), (int, float)) and len(meta.get("box", ())) == 4
+          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in meta["box"])
+          and np.isfinite(value).all())
+    if not ok:
+        raise bad
+    return meta, x, y, value
+
+
+def _render_loaded(config: Config) -> Tuple[Image.Image, _Result]:
+    meta, xs, ys, vs = _load_state(config.load)
+    background, size = _background_scene(config)
+    box = _Box(*meta["box"])
+    resized, out_w, out_h = _image_box(box, *size)
+    geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h)
+    window = geometry.window()
+    grid = np.zeros((window[3] - window[1], window[2] - window[0]))
+    inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
+    grid[ys[inside] - window[1], xs[inside] - window[0]] = vs[inside]
+    result = _Result(geometry, _image_values(geometry, grid, window), float(meta["max"]),
+                     (xs, ys, vs))
+    return _picture(result.values, result.most, _scene(config, geometry, background)), result
+
+
+def _validate(config: Config) -> None:
+    """Check option values before any input is read or any file written."""
+    if not 0.0 <= config.decay <= 1.0:
+        raise HeatmapError("-d/--decay must be between 0 and 1, not %g" % config.decay)
+    if config.radius < 1:
+        raise HeatmapError("-r/--radius must be at least 1, not %d" % config.radius)
+    for name, value in (("-W/--width", config.width), ("-H/--height", config.height)):
+        if value is not None and value < 1:
+            raise HeatmapError("%s must be positive, not %d" % (name, value))
+    if config.scale is not None and not (config.scale > 0 and math.isfinite(config.scale)):
+        raise HeatmapError("-s/--scale must be a positive number, not %g" % config.scale)
+    if config.margin < 0:
+        raise HeatmapError("-R/--margin must not be negative, not %d" % config.margin)
+    if config.frequency < 1:
+        raise HeatmapError("--frequency must be at least 1, not %d" % config.frequency)
+    if config.extent is not None:
+        lat1, lon1, lat2, lon2 = config.extent
+        if lat1 == lat2 or lon1 == lon2:
+            raise HeatmapError("--extent needs lat1 != lat2 and lon1 != lon2")
+        _check_latitudes(config, _extent_box(config.extent))
+    if config.background_brightness is not None and not config.background_brightness >= 0:
+        raise HeatmapError("-B/--background_brightness must not be negative")
+    _colour_table(config)
+    if config.background:
+        _parse_colour(config.background)
+    if config.background_image and not os.path.isfile(config.background_image):
+        raise HeatmapError("%s: no such background image" % config.background_image)
+    for path in (config.output, config.save):
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise HeatmapError("%s: folder %s does not exist" % (path, folder))
+    if config.output and not config.animate:
+        _save_format(config.output)
+    if config.width and config.height and config.width * config.height > _max_pixels():
+        raise _too_big(config.width * config.height)
+
+
+def _max_pixels() -> int:
+    return int(os.environ.get("HEATMAP_MAX_PIXELS", _MAX_PIXELS))
+
+
+def _too_big(pixels: int) -> HeatmapError:
+    return HeatmapError("an image of %d pixels is over the limit of %d; set HEATMAP_MAX_PIXELS "
+                        "to allow more" % (pixels, _max_pixels()))
+
+
+def run(config: Config) -> None:
+    """Do what the configuration asks: render, save, animate."""
+    _validate(config)
+    if config.load:
+        image, result = _render_loaded(config)
+        if config.output:
+            _save_image(image, config.output, _scene_colour(config))
+        if config.save:
+            _save_state(config.save, config, result)
+        return
+    if not config.files:
+        raise HeatmapError("no input files")
+    result = _accumulate(config, read(config.files, config), keep_all=bool(config.save))
+    if result.geometry.width * result.geometry.height > _max_pixels():
+        raise _too_big(result.geometry.width * result.geometry.height)
+    if config.output:
+        background, _ = _background_scene(config)
+        scene = _scene(config, result.geometry, background)
+        _save_image(_picture(result.values, result.most, scene), config.output, scene.colour)
+    if config.save:
+        _save_state(config.save, config, result)
+
+
+def _scene_colour(config: Config) -> Optional[Tuple[int, int, int]]:
+    return _parse_colour(config.background) if config.background else None
+
+
+# ---- Command line ----
+def _extent_arg(text: str) -> Tuple[float, float, float, float]:
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError("expected four numbers lat1,lon1,lat2,lon2, got %r" % text)
+    return values
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(
+        prog="heatmap.py", description="plot a heatmap from coordinate data",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = p.add_argument
+    add("files", nargs="*", metavar="FILE", help="input files")
+    add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
+        help='treat all input files as this type ("auto" guesses from the extension)')
+    add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
+    add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
+    add("-W", "--width", type=int, default=d.width, help="width of output image")
+    add("-H", "--height", type=int, default=d.height, help="height of output image")
+    add("-P", "--projection", metavar="NAME", choices=list(PROJECTIONS), default=d.projection,
+        help="map projection: " + ", ".join(PROJECTIONS))
+    add("-e", "--extent", metavar="RANGE", type=_extent_arg, default=d.extent,
+        help="clip to RANGE given as lat1,lon1,lat2,lon2 "
+             "(square mercator: -85.0511,-180,85.0511,180)")
+    add("-R", "--margin", type=int, default=d.margin,
+        help="keep data at least this many pixels from the border")
+    add("-r", "--radius", type=int, default=d.radius, help="pixel radius of point blobs")
+    add("-d", "--decay", type=float, default=d.decay,
+        help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
+    add("-S", "--save", metavar="FILE", help="save processed data to FILE")
+    add("-L", "--load", metavar="FILE", help="load processed data from FILE")
+    add("-o", "--output", metavar="FILE", help="output file (image or video)")
+    add("-a", "--animate", action="store_true", help="make an animation instead of an image")
+    add("--frequency", type=int, default=d.frequency, help="input points per animation frame")
+    add("--straggler_threshold", type=int, default=d.straggler_threshold,
+        help="add one more frame if at least this many inputs remain")
+    add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
+    add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
+    add("-b", "--background", metavar="COLOR",
+        help="composite onto this colour (name or #rrggbb)")
+    add("-I", "--background_image", metavar="FILE", help="composite onto this image")
+    add("-B", "--background_brightness", type=float, help="multiply background pixels by this")
+    add("-N", "--invert_background", action="store_true",
+        help="value-invert the background image (wins over -B)")
+    add("-m", "--hsva_min", metavar="HEX", default=d.hsva_min,
+        help="hhhssvvaa hex colour for the lowest values")
+    add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
+        help="hhhssvvaa hex colour for the highest values")
+    add("-G", "--gradient", metavar="FILE",
+        help="take the colours from the first pixel column of this RGBA image (bottom = lowest); "
+             "overrides -m and -M")
+    add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
+    add("--osm", action="store_true", help="composite onto OpenStreetMap tiles")
+    add("--osm_base", metavar="URL", default=d.osm_base, help="base URL for map tiles")
+    add("--osm_path_template", metavar="TEMPLATE", default=d.osm_path_template,
+        help="URL path template for map tiles")
+    add("-z", "--zoom", type=int, default=d.zoom, help="OSM zoom level; 0 chooses one")
+    add("-v", "--verbose", action="store_true", help="log each phase with its time")
+    add("--debug", action="store_true", help="show tracebacks and debug logging")
+    add("--version", action="version", version="%(prog)s " + __version__)
+    return p
+
+
+def _config_from_args(args: argparse.Namespace) -> Config:
+    names = {f.name for f in dataclasses.fields(Config)}
+    return Config(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line; returns the exit status (2 for a user error)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(format="%(relativeCreated)8d ms  %(message)s")
+    _LOG.setLevel(logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING)
+    try:
+        run(_config_from_args(args))
+    except HeatmapError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write("heatmap.py: error: %s\n" % exc)
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("heatmap.py: interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

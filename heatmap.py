@@ -31,6 +31,7 @@ As a library:
 import argparse
 import colorsys
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -38,6 +39,7 @@ import math
 import os
 import shlex
 import shutil
+import string
 import subprocess
 import sys
 import tempfile
@@ -47,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image, ImageColor, ImageDraw
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 # ---- Version and public surface ----
 __version__ = "2.0.0"
@@ -61,8 +63,8 @@ EARTH_RADIUS = 6378137.0          # metres, the sphere of Web Mercator
 _FIT_SCALE = 1000000.0            # provisional pixels/degree used to fit a scale
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _GPX_BATCH = 1 << 16              # track points per yielded batch
-_TILE = 512                       # pixels per side of an accumulation tile
-_MAX_CONTRIBUTIONS = 1 << 24      # contributions reduced at once before a tile splits
+_TILE = 256                       # pixels per side of an accumulation tile
+_MAX_CONTRIBUTIONS = 1 << 22      # contributions reduced at once before a tile splits
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _STATE_FORMAT = "heatmap.py-state"
@@ -115,6 +117,10 @@ class Config:
     osm_base: str = "https://tile.openstreetmap.org"
     osm_path_template: str = "/{z}/{x}/{y}.png"
     zoom: int = 0
+    osm_cache: Optional[str] = None        # tile cache folder; None: the user's cache folder
+    osm_no_cache: bool = False
+    osm_exact_size: bool = False
+    osm_attribution: Optional[str] = None  # text drawn in a corner of an --osm picture
     verbose: bool = False
     debug: bool = False
 
@@ -564,6 +570,7 @@ class _Geometry:
     box: _Box            # pixel box of the image: pixel (x, y) lands at int(x - min_x)
     width: int
     height: int
+    basemap: Optional[Image.Image] = None   # the --osm map (width x height), after -B/-N
 
     def window(self) -> Tuple[int, int, int, int]:
         """Integer pixel coordinates (x0, y0, x1, y1), inclusive, covered by the image."""
@@ -674,61 +681,119 @@ def _concat_entries(parts: Sequence[_Entries]) -> _Entries:
     return _Entries(*(np.concatenate(column) for column in zip(*parts)))
 
 
+def _descending_bits(values: np.ndarray) -> np.ndarray:
+    """uint64 (m,) < 2**32 that orders float64 ``values`` descending, via float32.
+
+    float32 rounding is monotonic, so larger values never get larger keys;
+    values that round to the same float32 tie and are put right afterwards.
+    """
+    bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
+    ascending = np.where(bits >> np.uint64(31), ~bits & np.uint64(0xFFFFFFFF),
+                         bits | np.uint64(0x80000000))
+    return np.uint64(0xFFFFFFFF) - ascending
+
+
+def _sort_contributions(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Permutation putting keys ascending and, within a key, values descending.
+
+    One packed uint64 sort (key | float32 order | position) replaces a
+    two-key lexsort; the few runs where float32 ties hide the exact order
+    are then sorted exactly.
+    """
+    m = keys.size
+    key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
+    value_bits = min(32, 64 - key_bits - pos_bits)
+    if value_bits < 16:
+        return np.lexsort((-values, keys))
+    rank = _descending_bits(values) >> np.uint64(32 - value_bits)
+    packed = (keys.astype(np.uint64) << np.uint64(value_bits + pos_bits)) | \
+        (rank << np.uint64(pos_bits)) | np.arange(m, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << pos_bits) - 1)).astype(np.int64)
+    run_key = packed >> np.uint64(pos_bits)
+    tied = run_key[1:] == run_key[:-1]
+    v = values[order]
+    wrong = np.flatnonzero(tied & (v[1:] > v[:-1]))
+    if wrong.size:  # sort exactly the runs whose float32 order was not enough
+        run = np.cumsum(np.r_[True, ~tied])
+        where = np.flatnonzero(np.isin(run, run[wrong]))
+        order[where] = order[where][np.lexsort((-v[where], run[where]))]
+    return order
+
+
 def _reduce(keys: np.ndarray, values: np.ndarray, counts: np.ndarray,
             size: int, decay: _Decay) -> np.ndarray:
     """Decay-combine contributions per key.
 
     ``keys`` int64 (m,) in [0, size); ``values`` float64 (m,); ``counts`` int64
     (m,) copies of each value.  Returns float64 (size,): per key, the values
-    sorted descending and summed with weights 1, d, d**2, ... in that order.
+    sorted descending and summed with weights 1, d, d**2, ... in that order
+    (sequentially, as the original sums, so single copies are bit-exact).
     """
     if keys.size == 0:
         return np.zeros(size)
-    order = np.lexsort((-values, keys))
+    order = _sort_contributions(keys, values)
     keys, values, counts = keys[order], values[order], counts[order]
-    ends = np.cumsum(counts)
+    before = np.cumsum(counts) - counts
     first = np.r_[True, keys[1:] != keys[:-1]]
     group_start = np.maximum.accumulate(np.where(first, np.arange(keys.size), 0))
-    rank = ends - counts - (ends - counts)[group_start]
-    if np.all(counts == 1):
-        contribution = values * decay.weight(rank)
-    else:
-        contribution = values * decay.weight(rank) * decay.run(counts)
+    rank = before - before[group_start]
+    contribution = values * decay.weight(rank)
+    if np.any(counts != 1):
+        contribution *= decay.run(counts)
     return np.bincount(keys, weights=contribution, minlength=size)
 
 
-def _segment_pixels(seg: np.ndarray, radius: int, rect: Tuple[int, int, int, int]):
-    """Pixels near segments, clipped to ``rect`` (x0, y0, x1, y1 exclusive).
+def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
+    """Pixels near segments with their heat, clipped to ``rect`` (x0, y0, x1, y1 exclusive).
 
-    ``seg`` is float64 (n, 4) of pixel x1, y1, x2, y2.  Returns int64 x, y and
-    float64 distance arrays over each segment's box grown by the radius,
-    with the original's truncating pixel ranges.
+    ``seg`` is float64 (n, 4) of pixel x1, y1, x2, y2.  Every integer pixel of
+    each segment's box grown by the radius (the original's truncating
+    ranges) is tried; returns int64 x, y and float64 heat of those with
+    nonzero heat.  Segments are batched by box size so each batch is one
+    broadcast (n, rows, columns) computation.
     """
-    lo_x = np.trunc(np.minimum(seg[:, 0], seg[:, 2]) - radius)
-    hi_x = np.trunc(np.maximum(seg[:, 0], seg[:, 2]) + radius + 1)
-    lo_y = np.trunc(np.minimum(seg[:, 1], seg[:, 3]) - radius)
-    hi_y = np.trunc(np.maximum(seg[:, 1], seg[:, 3]) + radius + 1)
-    lo_x, lo_y = np.maximum(lo_x, rect[0]), np.maximum(lo_y, rect[1])
-    hi_x, hi_y = np.minimum(hi_x, rect[2]), np.minimum(hi_y, rect[3])
-    nx = np.maximum(hi_x - lo_x, 0).astype(np.int64)
-    ny = np.maximum(hi_y - lo_y, 0).astype(np.int64)
-    sizes = nx * ny
-    which = np.repeat(np.arange(seg.shape[0]), sizes)
-    local = np.arange(which.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    px = lo_x[which].astype(np.int64) + local % nx[which]
-    py = lo_y[which].astype(np.int64) + local // nx[which]
-    return px, py, _segment_distance(seg[which], px, py)
+    lo_x = np.maximum(np.trunc(np.minimum(seg[:, 0], seg[:, 2]) - radius), rect[0])
+    hi_x = np.minimum(np.trunc(np.maximum(seg[:, 0], seg[:, 2]) + radius + 1), rect[2])
+    lo_y = np.maximum(np.trunc(np.minimum(seg[:, 1], seg[:, 3]) - radius), rect[1])
+    hi_y = np.minimum(np.trunc(np.maximum(seg[:, 1], seg[:, 3]) + radius + 1), rect[3])
+    cols = _size_class(np.maximum(hi_x - lo_x, 0).astype(np.int64))
+    rows = _size_class(np.maximum(hi_y - lo_y, 0).astype(np.int64))
+    shape_id = rows * (cols.max(initial=0) + 1) + cols
+    xs, ys, heats = [], [], []
+    for sid in np.unique(shape_id[(rows > 0) & (cols > 0)]):
+        pick = np.flatnonzero(shape_id == sid)
+        for part in np.array_split(pick, max(1, pick.size * int(rows[pick[0]] * cols[pick[0]]) >> 22)):
+            x, y, heat = _segment_block(seg[part], lo_x[part], lo_y[part], hi_x[part], hi_y[part],
+                                        int(rows[pick[0]]), int(cols[pick[0]]), radius, kernel)
+            xs.append(x), ys.append(y), heats.append(heat)
+    if not xs:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(heats)
 
 
-def _segment_distance(seg: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """Distance from integer pixels to segments, float64, the original's formula."""
-    sx, sy, ex, ey = seg[:, 0], seg[:, 1], seg[:, 2], seg[:, 3]
-    dx, dy = ex - sx, ey - sy
+def _size_class(n: np.ndarray) -> np.ndarray:
+    """Round sizes up to 8, 12, 16, 24, 32, 48, ...: few classes, little padding."""
+    n = np.maximum(n, 1)
+    step = 2 ** np.maximum(np.floor(np.log2(n)) - 1, 2).astype(np.int64)
+    return np.where(n > 0, -(-n // step) * step, 0)
+
+
+def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, rows: int, cols: int, radius: int, kernel: str):
+    """One broadcast batch of :func:`_segment_heat`: boxes padded to rows x cols."""
+    px = lo_x[:, None, None] + np.arange(cols)[None, None, :]
+    py = lo_y[:, None, None] + np.arange(rows)[None, :, None]
+    sx, sy = seg[:, 0, None, None], seg[:, 1, None, None]
+    dx, dy = seg[:, 2, None, None] - sx, seg[:, 3, None, None] - sy
     length2 = dx ** 2 + dy ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         u = ((px - sx) * dx + (py - sy) * dy) / length2
     u = np.where(length2 == 0, 0.0, np.clip(u, 0.0, 1.0))
-    return np.hypot(sx + u * dx - px, sy + u * dy - py)
+    heat = KERNELS[kernel](np.hypot(sx + u * dx - px, sy + u * dy - py), radius)
+    keep = (heat != 0) & (px < hi_x[:, None, None]) & (py < hi_y[:, None, None])
+    full = np.broadcast_to
+    return (full(px, keep.shape)[keep].astype(np.int64), full(py, keep.shape)[keep].astype(np.int64),
+            heat[keep])
 
 
 class _Engine:
@@ -888,21 +953,26 @@ class _Engine:
         keys = [((py - y0) * w + (px - x0))[inside]]
         values, counts = [value[inside]], [count[inside]]
         if segments.shape[0]:
-            sx, sy, dist = _segment_pixels(segments, self.radius, rect)
-            heat = KERNELS[self.kernel](dist, self.radius)
-            keep = heat != 0
-            keys.append(((sy - y0) * w + (sx - x0))[keep])
-            values.append(heat[keep])
-            counts.append(np.ones(int(keep.sum()), np.int64))
+            sx, sy, heat = _segment_heat(segments, self.radius, self.kernel, rect)
+            keys.append((sy - y0) * w + (sx - x0))
+            values.append(heat)
+            counts.append(np.ones(heat.size, np.int64))
         return _reduce(np.concatenate(keys), np.concatenate(values),
                        np.concatenate(counts), w * h, decay).reshape(h, w)
 
 
 class _Accumulator:
-    """Collects projected input as it arrives: aggregated points and raw segments."""
+    """Collects projected input as it arrives, in memory bounded by the picture.
 
-    def __init__(self, radius: int):
-        self.radius = radius
+    Unit-weight points inside ``region`` (x0, y0, x1, y1 exclusive, integer
+    pixels) are binned into a dense count grid; other points are kept as
+    entries aggregated by (pixel, weight); segments are kept as they come.
+    """
+
+    def __init__(self, region: Tuple[int, int, int, int]):
+        self.region = region
+        x0, y0, x1, y1 = region
+        self.counts = np.zeros((y1 - y0) * (x1 - x0), np.int64)
         self.parts: List[_Entries] = []
         self.pending = 0
         self.entries = _empty_entries()
@@ -912,10 +982,18 @@ class _Accumulator:
     def add_points(self, x: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray]) -> None:
         """Add points at pixel coordinates (float64 arrays), truncated like the original."""
         ix, iy = np.trunc(x).astype(np.int64), np.trunc(y).astype(np.int64)
-        w = np.ones(ix.size) if weight is None else weight.astype(np.float64)
-        self.parts.append(_aggregate(_Entries(ix, iy, w, np.ones(ix.size, np.int64))))
-        self.pending += ix.size
         self.inputs += ix.size
+        if weight is None:
+            x0, y0, x1, y1 = self.region
+            inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
+            keys = (iy[inside] - y0) * (x1 - x0) + (ix[inside] - x0)
+            self.counts += np.bincount(keys, minlength=self.counts.size)
+            ix, iy = ix[~inside], iy[~inside]
+            weight = np.ones(ix.size)
+        if ix.size:
+            self.parts.append(_aggregate(_Entries(ix, iy, weight.astype(np.float64),
+                                                  np.ones(ix.size, np.int64))))
+            self.pending += ix.size
         if self.pending > 4 * max(self.entries.x.size, 1 << 20):
             self._merge()
 
@@ -929,9 +1007,14 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def result(self) -> Tuple[_Entries, np.ndarray]:
+        """(all points as aggregated entries, float64 (n, 4) segments)."""
         self._merge()
+        x0, y0, x1, y1 = self.region
+        keys = np.flatnonzero(self.counts)
+        binned = _Entries(keys % (x1 - x0) + x0, keys // (x1 - x0) + y0,
+                          np.ones(keys.size), self.counts[keys])
         segs = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
-        return self.entries, segs
+        return _concat_entries([binned, self.entries]), segs
 
 
 # ---- Colour ----
@@ -1060,8 +1143,425 @@ def _composite(heat: np.ndarray, background: Image.Image) -> Image.Image:
     return out
 
 
-def _osm_background(config: Config, box_ll: _Box):
-    raise HeatmapError("--osm is not available yet")
+# OpenStreetMap background (--osm).  Units: lat/lon in degrees; "projected"
+# x/y in pixels of heatmap's Mercator plane at pixels_per_degree
+# 256 * 2**zoom / 360, (0, 0) at lat 0 / lon 0, y growing south; "global"
+# pixels are the same plane shifted so (0, 0) is the north-west corner of
+# tile 0/0.  Tiles are _OSM_TILE pixels square, x west to east, y north to south.
+_OSM_TILE = 256                       # map tile edge, pixels
+_OSM_ATTRIBUTION = "\u00a9 OpenStreetMap contributors"
+_OSM_TIMEOUT = 10.0                   # seconds, per connect and per read
+_OSM_RETRIES = 2                      # extra attempts after the first
+_OSM_BACKOFF = 0.25                   # seconds before the first retry (then doubles)
+_OSM_WORKERS = 2                      # parallel downloads (OSM tile policy: at most 2)
+_OSM_MAX_TILES = 1024                 # refuse maps that need more tiles than this
+_OSM_MAX_TILE_BYTES = 8 << 20         # refuse a tile response larger than this
+_OSM_CACHE_MAX_AGE = 30 * 24 * 3600   # seconds a cached tile is used without refetching
+_OSM_RETRY_STATUS = frozenset((408, 429, 500, 502, 503, 504))
+_OSM_OUTSIDE_RGB = (0, 0, 0)          # map pixels with no tile (beyond +-85.05 degrees)
+_OSM_PROBE_ZOOM = 30                  # zoom at which the data box is measured
+_OSM_MAX_ZOOM = 30                    # largest -z/--zoom accepted
+_OSM_MAX_AUTO_ZOOM = 19               # largest zoom chosen automatically (OSM's own tiles)
+_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError,
+               Image.DecompressionBombError)   # what Pillow raises on a bad image
+
+
+class _BadTile(Exception):
+    """A response that is not a usable map tile (retried, then reported)."""
+
+
+class _TileSource(NamedTuple):
+    """Where and how map tiles are fetched; timeout, backoff, max_age in seconds."""
+    base: str                  # e.g. https://tile.openstreetmap.org
+    template: str              # path with {z} {x} {y}
+    cache_dir: Optional[str]   # folder of the tile cache; None: no cache
+    user_agent: str
+    timeout: float             # per connect and per read; a whole tile gets twice that
+    retries: int               # extra attempts after a transient failure
+    backoff: float             # pause before the first retry, doubling
+    max_age: float             # a cached tile older than this is refetched
+
+
+def _validate_osm(config: Config) -> None:
+    """Check the --osm options before any input is read (called by _validate)."""
+    if not config.osm:
+        for flag, value in (("-z/--zoom", config.zoom), ("--osm_exact_size", config.osm_exact_size),
+                            ("--osm_attribution", config.osm_attribution)):
+            if value:
+                _LOG.warning("%s is ignored without --osm", flag)
+        return
+    _osm_conflicts(config)
+    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
+        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
+                           % (_OSM_MAX_ZOOM, config.zoom))
+    if not (config.width or config.height or config.zoom):
+        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
+    if config.osm_exact_size and not (config.width or config.height):
+        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
+    _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
+
+
+def _osm_conflicts(config: Config) -> None:
+    """Refuse options that cannot go with --osm."""
+    if config.load:
+        raise HeatmapError("--osm cannot be used with -L/--load: the saved data keeps its own "
+                           "scale and extent")
+    if config.background_image:
+        raise HeatmapError("--osm and -I/--background_image cannot be used together")
+    if config.scale:
+        raise HeatmapError("--osm takes the scale from the zoom: give -z/--zoom, not -s/--scale")
+    if config.projection != "mercator":
+        raise HeatmapError("--osm maps are Mercator: -P/--projection %s cannot be used with it"
+                           % config.projection)
+
+
+def _zoom_ppd(zoom: int) -> float:
+    """Pixels per degree of longitude at OSM ``zoom``."""
+    return 256 * 2 ** zoom / 360.0
+
+
+def _unproject_box(box: _Box, ppd: float) -> _Box:
+    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of a Mercator pixel box."""
+    inverse = PROJECTIONS["mercator"].inverse
+    lat1, lon1 = inverse(box.min_x, box.min_y, ppd)
+    lat2, lon2 = inverse(box.max_x, box.max_y, ppd)
+    return _Box(min(lon1, lon2), min(lat1, lat2), max(lon1, lon2), max(lat1, lat2))
+
+
+def _osm_zoom(config: Config, box_ll: _Box) -> int:
+    """-z/--zoom, or the largest zoom (0.._OSM_MAX_AUTO_ZOOM) at which the lat/lon box
+    plus config.padding pixels per side fits -W/-H."""
+    if config.zoom:
+        return config.zoom
+    box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
+    ratios = []
+    if config.height:
+        ratios.append(_span_ratio(box.max_y - box.min_y, config.height, config.padding, "-H/--height"))
+    if config.width:
+        ratios.append(_span_ratio(box.max_x - box.min_x, config.width, config.padding, "-W/--width"))
+    ratio = max(ratios)
+    if ratio <= 0:
+        raise HeatmapError("--osm cannot choose a zoom for data with no extent: give -z/--zoom")
+    zoom = max(0, int(_OSM_PROBE_ZOOM - math.log(ratio, 2)))
+    if zoom > _OSM_MAX_AUTO_ZOOM:
+        _LOG.info("zoom %d is past the tiles' %d; using %d (-z/--zoom to force)",
+                  zoom, _OSM_MAX_AUTO_ZOOM, _OSM_MAX_AUTO_ZOOM)
+    return min(zoom, _OSM_MAX_AUTO_ZOOM)
+
+
+def _span_ratio(span: float, limit: int, padding: int, flag: str) -> float:
+    """Data span (pixels at the probe zoom) per pixel of ``limit`` left after the padding."""
+    room = limit - 2 * padding
+    if room <= 0:
+        raise HeatmapError("%s %d leaves no room for margin + radius (%d pixels per side)"
+                           % (flag, limit, padding))
+    return float(span) / room
+
+
+# Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
+def _tile_index(lat: float, lon: float, zoom: int) -> Tuple[int, int]:
+    """Tile (x, y) holding (lat, lon) degrees, truncated toward zero (above ~85.05
+    degrees this gives row 0 or a negative row)."""
+    n = 2.0 ** zoom
+    lat_rad = lat * math.pi / 180.0
+    merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
+    return int((lon + 180.0) / 360.0 * n), int((1.0 - merc / math.pi) / 2.0 * n)
+
+
+def _tile_corner(x: int, y: int, zoom: int) -> Tuple[float, float]:
+    """(lat, lon) degrees of the north-west corner of tile (x, y)."""
+    n = 2.0 ** zoom
+    lat = math.atan(math.sinh(math.pi * (1 - 2 * y / n))) * 180.0 / math.pi
+    return lat, x / n * 360.0 - 180.0
+
+
+def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
+    """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box."""
+    min_x, min_y = _tile_index(box_ll.max_y, box_ll.min_x, zoom)
+    max_x, max_y = _tile_index(box_ll.min_y, box_ll.max_x, zoom)
+    return min_x, min_y, max_x, max_y
+
+
+def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
+    """lat/lon box covered by an inclusive tile range."""
+    lat_max, lon_min = _tile_corner(tiles[0], tiles[1], zoom)
+    lat_min, lon_max = _tile_corner(tiles[2] + 1, tiles[3] + 1, zoom)
+    return _Box(lon_min, lat_min, lon_max, lat_max)
+
+
+def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
+    """URL of tile (x, y) at ``zoom``: base + template with {z}, {x}, {y} filled in."""
+    pattern = base + template
+    try:
+        for _, name, _, _ in string.Formatter().parse(pattern):
+            if name is not None and name not in ("x", "y", "z"):
+                raise ValueError("unknown field {%s}" % name)
+        return pattern.format(x=x, y=y, z=zoom)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise HeatmapError("bad map tile URL %r (--osm_base + --osm_path_template): %s"
+                           % (pattern, exc)) from None
+
+
+# Fetching and the tile cache.
+def _default_cache_dir() -> str:
+    """$XDG_CACHE_HOME (if absolute) or ~/.cache, then heatmap.py/tiles."""
+    root = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(root):
+        root = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "heatmap.py", "tiles")
+
+
+def _tile_source(config: Config) -> _TileSource:
+    """The fetch settings of a run (module constants read now, so tests can change them)."""
+    cache_dir = None if config.osm_no_cache else config.osm_cache or _default_cache_dir()
+    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, _USER_AGENT,
+                       _OSM_TIMEOUT, _OSM_RETRIES, _OSM_BACKOFF, _OSM_CACHE_MAX_AGE)
+
+
+def _cache_path(cache_dir: str, url: str) -> str:
+    """Cache file of ``url``: the SHA-256 of the URL, hex, plus .tile."""
+    return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest() + ".tile")
+
+
+def _tile_problem(data: bytes) -> Optional[str]:
+    """Why ``data`` is no usable map tile, or None when it is a whole 256x256 image."""
+    try:
+        with Image.open(io.BytesIO(data)) as tile:
+            tile.load()
+            size = tile.size
+    except _PIL_ERRORS:
+        return "the response is not an image (%d bytes)" % len(data)
+    if size != (_OSM_TILE, _OSM_TILE):
+        return "the image is %dx%d pixels, not %dx%d" % (size + (_OSM_TILE, _OSM_TILE))
+    return None
+
+
+def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
+    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.
+    An entry that is no usable tile is deleted."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+        age = time.time() - os.path.getmtime(path)
+    except OSError:
+        return None, False
+    if _tile_problem(data):
+        _remove_quietly(path)
+        return None, False
+    return data, age <= max_age
+
+
+def _write_cache(path: str, data: bytes) -> None:
+    """Store a tile atomically (temp file + rename); a failure only warns."""
+    folder = os.path.dirname(path)
+    temp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(temp, path)
+    except OSError as exc:
+        _LOG.warning("cannot write to the map tile cache %s: %s", folder, exc)
+        if temp:
+            _remove_quietly(temp)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _download(url: str, source: _TileSource) -> bytes:
+    """Body of one GET of ``url``, at most _OSM_MAX_TILE_BYTES, within 2 * timeout seconds.
+    Raises urllib's, http.client's and socket errors, and _BadTile."""
+    import urllib.request  # here: only --osm needs it (about 60 ms to import)
+    request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
+    deadline = time.monotonic() + 2 * source.timeout
+    chunks, size = [], 0
+    with urllib.request.build_opener().open(request, timeout=source.timeout) as response:
+        while True:
+            chunk = response.read(65536)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > _OSM_MAX_TILE_BYTES:
+                raise _BadTile("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
+            if time.monotonic() > deadline:
+                raise TimeoutError("timed out reading the response")
+            chunks.append(chunk)
+
+
+def _describe(error: BaseException) -> str:
+    """Short text for a download failure."""
+    import urllib.error
+    if isinstance(error, urllib.error.HTTPError):
+        return "HTTP %d %s" % (error.code, error.reason)
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    return str(error) or type(error).__name__
+
+
+def _fetch_fresh(url: str, source: _TileSource) -> bytes:
+    """Download a tile and check it, retrying network errors, timeouts, 408/429/5xx and
+    bad bodies ``source.retries`` times after pauses of backoff * 2**k seconds."""
+    import http.client
+    import urllib.error
+    for attempt in range(source.retries + 1):
+        try:
+            data = _download(url, source)
+            problem = _tile_problem(data)
+            if problem:
+                raise _BadTile(problem)
+            return data
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            error, retry = exc, exc.code in _OSM_RETRY_STATUS
+        except ValueError as exc:  # e.g. an unknown URL scheme
+            error, retry = exc, False
+        except (_BadTile, OSError, http.client.HTTPException) as exc:
+            error, retry = exc, True
+        if not retry or attempt == source.retries:
+            break
+        time.sleep(source.backoff * 2 ** attempt)
+    raise HeatmapError("cannot get map tile %s: %s" % (url, _describe(error)))
+
+
+def _fetch_tile(url: str, source: _TileSource) -> bytes:
+    """Bytes of the tile at ``url``: from the cache if fresh, else downloaded (and then
+    cached).  A stale cached tile is used when the download fails; only whole tiles are
+    ever cached.  Raises HeatmapError when no usable tile can be had."""
+    path = _cache_path(source.cache_dir, url) if source.cache_dir else None
+    cached, fresh = _read_cache(path, source.max_age) if path else (None, False)
+    if fresh:
+        return cached
+    try:
+        data = _fetch_fresh(url, source)
+    except HeatmapError as exc:
+        if cached is None:
+            raise
+        _LOG.warning("%s; using the cached copy", exc)
+        return cached
+    if path:
+        _write_cache(path, data)
+    return data
+
+
+def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
+    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure
+    cancels the rest and is raised."""
+    import concurrent.futures
+    urls = list(dict.fromkeys(urls))
+    if _OSM_WORKERS <= 1 or len(urls) <= 1:
+        return {url: _fetch_tile(url, source) for url in urls}
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=_OSM_WORKERS)
+    try:
+        jobs = {pool.submit(_fetch_tile, url, source): url for url in urls}
+        return {jobs[job]: job.result() for job in concurrent.futures.as_completed(jobs)}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSource) -> Image.Image:
+    """RGB image of the inclusive tile range, tile (min_x, min_y) at the top left; columns
+    wrap around the antimeridian, rows outside the world stay _OSM_OUTSIDE_RGB."""
+    min_x, min_y, max_x, max_y = tiles
+    cols, rows = max_x - min_x + 1, max_y - min_y + 1
+    if cols * rows > _OSM_MAX_TILES:
+        raise HeatmapError("the map would need %d tiles, over the limit of %d: use a lower "
+                           "-z/--zoom or a smaller size" % (cols * rows, _OSM_MAX_TILES))
+    world = 2 ** zoom
+    slots = {(x - min_x, y - min_y): _tile_url(source.base, source.template, zoom, x % world, y)
+             for x in range(min_x, max_x + 1) for y in range(min_y, max_y + 1) if 0 <= y < world}
+    _LOG.info("map: %d tiles at zoom %d", len(slots), zoom)
+    data = _fetch_all(list(slots.values()), source)
+    mosaic = Image.new("RGB", (cols * _OSM_TILE, rows * _OSM_TILE), _OSM_OUTSIDE_RGB)
+    for (col, row), url in slots.items():
+        with Image.open(io.BytesIO(data[url])) as tile:
+            mosaic.paste(tile, (col * _OSM_TILE, row * _OSM_TILE))
+    return mosaic
+
+
+# The map behind the heat.
+def _osm_background(config: Config, box_ll: _Box) -> _Geometry:
+    """Geometry of an --osm picture of the lat/lon box, with the map (after -B/-N) as
+    its basemap.  By default, as heatmap.py 1.14: the tile mosaic cropped to the data
+    plus padding (so usually smaller than -W/-H); --osm_exact_size: exactly -W x -H."""
+    zoom = _osm_zoom(config, box_ll)
+    source = _tile_source(config)
+    if config.osm_exact_size:
+        image, geometry = _osm_exact(box_ll, zoom, config, source)
+    else:
+        image, geometry = _osm_cropped(box_ll, zoom, config.padding, source)
+    geometry.basemap = _transform_background(image, config)
+    return geometry
+
+
+def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
+                 source: _TileSource) -> Tuple[Image.Image, _Geometry]:
+    """(map, geometry): the mosaic of the tiles under the data plus ``padding`` pixels,
+    cropped to that box as heatmap.py 1.14 crops it."""
+    ppd = _zoom_ppd(zoom)
+    mercator = PROJECTIONS["mercator"]
+    padded = _project_box(mercator, box_ll, ppd).grown(padding)
+    padded_ll = _unproject_box(padded, ppd)
+    tiles = _tile_range(padded_ll, zoom)
+    mosaic_xy = _project_box(mercator, _tile_range_box(tiles, zoom), ppd)
+    off_x, off_y = padded.min_x - mosaic_xy.min_x, padded.min_y - mosaic_xy.min_y
+    crop = (int(off_x), int(off_y), int(off_x + (padded.max_x - padded.min_x) + 1),
+            int(off_y + (padded.max_y - padded.min_y) + 1))
+    image = _tile_mosaic(tiles, zoom, source).crop(crop)
+    extent = _project_box(mercator, padded_ll, ppd).grown(padding)
+    return image, _Geometry(ppd, *_image_box(extent, *image.size))
+
+
+def _osm_exact(box_ll: _Box, zoom: int, config: Config,
+               source: _TileSource) -> Tuple[Image.Image, _Geometry]:
+    """(map, geometry) of exactly -W x -H pixels (a missing one follows the aspect of
+    the padded data) centred on the data, with more tiles fetched around it."""
+    ppd = _zoom_ppd(zoom)
+    padded = _project_box(PROJECTIONS["mercator"], box_ll, ppd).grown(config.padding)
+    width, height = _exact_size(padded, config.width, config.height)
+    half_world = _OSM_TILE * 2 ** zoom // 2
+    left = math.floor((padded.min_x + padded.max_x) / 2 + half_world - width / 2 + 0.5)
+    top = math.floor((padded.min_y + padded.max_y) / 2 + half_world - height / 2 + 0.5)
+    tiles = (left // _OSM_TILE, top // _OSM_TILE,
+             (left + width - 1) // _OSM_TILE, (top + height - 1) // _OSM_TILE)
+    crop_x, crop_y = left - tiles[0] * _OSM_TILE, top - tiles[1] * _OSM_TILE
+    image = _tile_mosaic(tiles, zoom, source).crop((crop_x, crop_y, crop_x + width, crop_y + height))
+    min_x, min_y = float(left - half_world), float(top - half_world)
+    box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
+    return image, _Geometry(ppd, box, width, height)
+
+
+def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
+    """(width, height) pixels of an --osm_exact_size map; a missing one follows the
+    aspect of the padded projected data box."""
+    span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
+    if not height:
+        height = round(width * span_y / span_x) if span_x > 0 else width
+    elif not width:
+        width = round(height * span_x / span_y) if span_y > 0 else height
+    return max(1, int(width)), max(1, int(height))
+
+
+def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2) -> Image.Image:
+    """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
+    corner, Pillow's default font; margin: pixels from the edges, pad: pixels around
+    the text.  The mode is kept (RGB or RGBA)."""
+    base = image.convert("RGBA")
+    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    font = ImageFont.load_default()
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x1, y1 = base.size[0] - margin, base.size[1] - margin
+    x0, y0 = x1 - (right - left + 2 * pad), y1 - (bottom - top + 2 * pad)
+    draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=(255, 255, 255, 170))
+    draw.text((x0 + pad - left, y0 + pad - top), text, font=font, fill=(40, 40, 40, 255))
+    out = Image.alpha_composite(base, overlay)
+    return out.convert(image.mode) if image.mode in ("RGB", "RGBA") else out
 
 
 # ---- Animation ----
@@ -1085,6 +1585,7 @@ class _Scene:
     table: np.ndarray
     background: Optional[Image.Image] = None
     colour: Optional[Tuple[int, int, int]] = None
+    attribution: Optional[str] = None   # --osm_attribution text, drawn last
 
 
 def _data_box(batches: Sequence[object]) -> _Box:
@@ -1119,6 +1620,8 @@ def _check_latitudes(config: Config, box: _Box) -> None:
 
 def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[int]]) -> _Geometry:
     """Scale and image box for a lat/lon box and the asked (width, height)."""
+    if config.osm:
+        return _osm_background(config, box_ll)
     projection = PROJECTIONS[config.projection]
     width, height = size
     if config.scale:
@@ -1182,7 +1685,8 @@ def _image_values(geometry: _Geometry, grid: np.ndarray, window) -> np.ndarray:
 def _picture(values: np.ndarray, most: float, scene: _Scene) -> Image.Image:
     heat = _heat_rgba(values, most, scene.table)
     if scene.background is not None:
-        return _composite(heat, scene.background)
+        picture = _composite(heat, scene.background)
+        return _draw_attribution(picture, scene.attribution) if scene.attribution else picture
     if scene.colour is not None:
         blended = _blend_on_colour(heat, scene.colour)
         blended[values == 0] = scene.colour
@@ -1199,12 +1703,15 @@ def _background_scene(config: Config):
 
 
 def _scene(config: Config, geometry: _Geometry, background: Optional[Image.Image]) -> _Scene:
+    if background is None:
+        background = geometry.basemap
     colour = None
     if config.background and background is None:
         colour = _parse_colour(config.background)
     if background is not None and background.size != (geometry.width, geometry.height):
         background = background.resize((geometry.width, geometry.height))
-    return _Scene(geometry, _colour_table(config), background, colour)
+    attribution = config.osm_attribution if config.osm else None
+    return _Scene(geometry, _colour_table(config), background, colour, attribution)
 
 
 @dataclass
@@ -1216,14 +1723,18 @@ class _Result:
     sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
 
+def _grown(window: Tuple[int, int, int, int], pad: int) -> Tuple[int, int, int, int]:
+    return window[0] - pad, window[1] - pad, window[2] + pad, window[3] + pad
+
+
 def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False) -> _Result:
     """Read, project and combine the input; streams when --extent fixes the geometry."""
     background, size = _background_scene(config)
-    acc = _Accumulator(config.radius)
     if config.extent and (config.scale or size[0] or size[1]):
         box_ll = _extent_box(config.extent)
         _check_latitudes(config, box_ll)
         geometry = _geometry(config, box_ll, size)
+        acc = _Accumulator(_grown(geometry.window(), config.radius))
         for batch in batches:
             _check_batch(config, batch)
             _project_batch(config, batch, geometry.ppd, acc)
@@ -1236,6 +1747,7 @@ def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = Fals
         box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
         _check_latitudes(config, box_ll)
         geometry = _geometry(config, box_ll, size)
+        acc = _Accumulator(_grown(geometry.window(), config.radius))
         for batch in held:
             _project_batch(config, batch, geometry.ppd, acc)
         del held
@@ -1403,6 +1915,7 @@ def _validate(config: Config) -> None:
         _parse_colour(config.background)
     if config.background_image and not os.path.isfile(config.background_image):
         raise HeatmapError("%s: no such background image" % config.background_image)
+    _validate_osm(config)
     for path in (config.output, config.save):
         if path:
             folder = os.path.dirname(os.path.abspath(path))
@@ -1508,11 +2021,25 @@ def _parser() -> argparse.ArgumentParser:
         help="take the colours from the first pixel column of this RGBA image (bottom = lowest); "
              "overrides -m and -M")
     add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
-    add("--osm", action="store_true", help="composite onto OpenStreetMap tiles")
+    add("--osm", action="store_true", default=d.osm,
+        help="composite onto OpenStreetMap tiles (the picture is the map around the data, "
+             "in Web Mercator at the zoom's scale)")
     add("--osm_base", metavar="URL", default=d.osm_base, help="base URL for map tiles")
     add("--osm_path_template", metavar="TEMPLATE", default=d.osm_path_template,
-        help="URL path template for map tiles")
-    add("-z", "--zoom", type=int, default=d.zoom, help="OSM zoom level; 0 chooses one")
+        help="URL path template for map tiles, with {z}, {x} and {y}")
+    add("-z", "--zoom", type=int, default=d.zoom,
+        help="OSM zoom level; 0 chooses the largest at which the data fits -W/-H")
+    add("--osm_cache", metavar="DIR", default=d.osm_cache,
+        help="folder of the map tile cache (default: $XDG_CACHE_HOME or ~/.cache, "
+             "then heatmap.py/tiles)")
+    add("--osm_no_cache", action="store_true", default=d.osm_no_cache,
+        help="neither read nor write the map tile cache")
+    add("--osm_exact_size", action="store_true", default=d.osm_exact_size,
+        help="make the map exactly -W x -H pixels, centred on the data, instead of "
+             "cropping it to the data")
+    add("--osm_attribution", metavar="TEXT", nargs="?", const=_OSM_ATTRIBUTION,
+        default=d.osm_attribution,
+        help='write "%s" (or TEXT) in the bottom-right corner of the map' % _OSM_ATTRIBUTION)
     add("-v", "--verbose", action="store_true", help="log each phase with its time")
     add("--debug", action="store_true", help="show tracebacks and debug logging")
     add("--version", action="version", version="%(prog)s " + __version__)
@@ -1542,5 +2069,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def _console() -> None:
+    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    _console()

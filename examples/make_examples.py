@@ -1,0 +1,44 @@
+"""Regenerate the bundled example data (seeded, so the files never change)."""
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def points(rng):
+    """Photo-like points clustered around a few Seattle spots."""
+    centres = [(47.6097, -122.3422, 0.004), (47.6205, -122.3493, 0.003),
+               (47.6553, -122.3035, 0.006), (47.5952, -122.3316, 0.003),
+               (47.6687, -122.3840, 0.005)]
+    rows = []
+    for lat, lon, spread in centres:
+        n = int(rng.integers(300, 900))
+        rows.append(np.column_stack([rng.normal(lat, spread, n), rng.normal(lon, spread * 1.5, n)]))
+    np.savetxt(os.path.join(HERE, "points.txt"), np.concatenate(rows), fmt="%.6f")
+
+
+def track(rng):
+    """A bike ride as a GPX 1.1 track with two segments."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<gpx version="1.1" creator="heatmap.py examples" '
+             'xmlns="http://www.topografix.com/GPX/1/1">', "  <trk><name>Ride</name>"]
+    lat, lon, heading = 47.6097, -122.3422, 0.6
+    for _ in range(2):
+        lines.append("    <trkseg>")
+        for _ in range(600):
+            heading += rng.normal(0, 0.15)
+            lat += 0.00012 * np.cos(heading)
+            lon += 0.00018 * np.sin(heading)
+            lines.append('      <trkpt lat="%.6f" lon="%.6f"/>' % (lat, lon))
+        lines.append("    </trkseg>")
+        lat, lon = lat + 0.004, lon - 0.003
+    lines += ["  </trk>", "</gpx>", ""]
+    with open(os.path.join(HERE, "ride.gpx"), "w") as stream:
+        stream.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    generator = np.random.default_rng(2010)
+    points(generator)
+    track(generator)

@@ -796,6 +796,40 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, rows: int, cols: int, radius: in
             heat[keep])
 
 
+def _tile_rect(tx: int, ty: int, size: int) -> Tuple[int, int, int, int]:
+    return tx * size, ty * size, (tx + 1) * size, (ty + 1) * size
+
+
+def _tile_members(entries: _Entries, segments: np.ndarray, radius: int, size: int):
+    """Which tiles each point entry and segment can heat.
+
+    Returns (int64 (k, 2) tile x/y, int8 (k,) kind 0 = entry / 1 = segment,
+    int64 (k,) index into entries or segments); a tile spans ``size`` pixels.
+    """
+    r = radius
+    ids, index = [], []
+    for ax in (0, 1):  # a point near a tile edge also heats the neighbouring tile
+        for ay in (0, 1):
+            tx = (entries.x - r) // size + ax
+            ty = (entries.y - r) // size + ay
+            ok = (tx <= (entries.x + r) // size) & (ty <= (entries.y + r) // size)
+            ids.append(np.stack([tx[ok], ty[ok]], 1))
+            index.append(np.flatnonzero(ok))
+    lo_x = np.floor((np.minimum(segments[:, 0], segments[:, 2]) - r - 1) / size)
+    hi_x = np.floor((np.maximum(segments[:, 0], segments[:, 2]) + r + 1) / size)
+    lo_y = np.floor((np.minimum(segments[:, 1], segments[:, 3]) - r - 1) / size)
+    hi_y = np.floor((np.maximum(segments[:, 1], segments[:, 3]) + r + 1) / size)
+    nx, ny = (hi_x - lo_x + 1).astype(np.int64), (hi_y - lo_y + 1).astype(np.int64)
+    sizes = nx * ny
+    seg = np.repeat(np.arange(segments.shape[0]), sizes)
+    local = np.arange(seg.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    ids.append(np.stack([lo_x[seg].astype(np.int64) + local % nx[seg],
+                         lo_y[seg].astype(np.int64) + local // nx[seg]], 1))
+    entry_index = np.concatenate(index)
+    kind = np.r_[np.zeros(entry_index.size, np.int8), np.ones(seg.size, np.int8)]
+    return np.concatenate(ids).reshape(-1, 2), kind, np.r_[entry_index, seg]
+
+
 class _Engine:
     """Turns aggregated points and segments into decay-combined pixel values."""
 
@@ -840,49 +874,17 @@ class _Engine:
 
     def _tiles(self, entries: _Entries, segments: np.ndarray):
         """Yield (rect, entries near it, segments near it) for every tile with data."""
-        r, size = self.radius, _TILE
-        ids, index = [], []
-        if entries.x.size:
-            for ax in (0, 1):
-                for ay in (0, 1):
-                    tx = (entries.x - r) // size + ax
-                    ty = (entries.y - r) // size + ay
-                    ok = (tx <= (entries.x + r) // size) & (ty <= (entries.y + r) // size)
-                    ids.append(np.stack([tx[ok], ty[ok]], 1))
-                    index.append(np.flatnonzero(ok))
-        seg_ids, seg_index = self._segment_tiles(segments)
-        all_ids = np.concatenate(ids + [seg_ids]) if ids else seg_ids
-        if all_ids.size == 0:
+        ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
+        if ids.size == 0:
             return
-        entry_index = np.concatenate(index) if index else np.empty(0, np.int64)
-        kind = np.r_[np.zeros(entry_index.size, np.int8), np.ones(seg_index.size, np.int8)]
-        which = np.r_[entry_index, seg_index]
-        order = np.lexsort((all_ids[:, 1], all_ids[:, 0]))
-        all_ids, kind, which = all_ids[order], kind[order], which[order]
-        cuts = np.flatnonzero(np.any(all_ids[1:] != all_ids[:-1], axis=1)) + 1
-        for part_ids, part_kind, part_which in zip(np.split(all_ids, cuts),
-                                                   np.split(kind, cuts), np.split(which, cuts)):
-            tx, ty = int(part_ids[0, 0]), int(part_ids[0, 1])
-            rect = (tx * size, ty * size, (tx + 1) * size, (ty + 1) * size)
+        order = np.lexsort((ids[:, 1], ids[:, 0]))
+        ids, kind, which = ids[order], kind[order], which[order]
+        cuts = np.flatnonzero(np.any(ids[1:] != ids[:-1], axis=1)) + 1
+        for part_ids, part_kind, part_which in zip(np.split(ids, cuts), np.split(kind, cuts),
+                                                   np.split(which, cuts)):
+            rect = _tile_rect(int(part_ids[0, 0]), int(part_ids[0, 1]), _TILE)
             yield (rect, entries.take(part_which[part_kind == 0]),
                    segments[part_which[part_kind == 1]])
-
-    def _segment_tiles(self, segments: np.ndarray):
-        if segments.shape[0] == 0:
-            return np.empty((0, 2), np.int64), np.empty(0, np.int64)
-        r, size = self.radius, _TILE
-        lo_x = np.floor((np.minimum(segments[:, 0], segments[:, 2]) - r - 1) / size)
-        hi_x = np.floor((np.maximum(segments[:, 0], segments[:, 2]) + r + 1) / size)
-        lo_y = np.floor((np.minimum(segments[:, 1], segments[:, 3]) - r - 1) / size)
-        hi_y = np.floor((np.maximum(segments[:, 1], segments[:, 3]) + r + 1) / size)
-        nx = (hi_x - lo_x + 1).astype(np.int64)
-        ny = (hi_y - lo_y + 1).astype(np.int64)
-        sizes = nx * ny
-        which = np.repeat(np.arange(segments.shape[0]), sizes)
-        local = np.arange(which.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        tx = lo_x[which].astype(np.int64) + local % nx[which]
-        ty = lo_y[which].astype(np.int64) + local // nx[which]
-        return np.stack([tx, ty], 1), which
 
     def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Exact values over one tile; splits the tile when too much lands on it."""
@@ -969,8 +971,9 @@ class _Accumulator:
     entries aggregated by (pixel, weight); segments are kept as they come.
     """
 
-    def __init__(self, region: Tuple[int, int, int, int]):
+    def __init__(self, region: Tuple[int, int, int, int], record: bool = False):
         self.region = region
+        self.log: Optional[list] = [] if record else None
         x0, y0, x1, y1 = region
         self.counts = np.zeros((y1 - y0) * (x1 - x0), np.int64)
         self.parts: List[_Entries] = []
@@ -982,6 +985,8 @@ class _Accumulator:
     def add_points(self, x: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray]) -> None:
         """Add points at pixel coordinates (float64 arrays), truncated like the original."""
         ix, iy = np.trunc(x).astype(np.int64), np.trunc(y).astype(np.int64)
+        if self.log is not None:
+            self.log.append((self.inputs, ix, iy, weight))
         self.inputs += ix.size
         if weight is None:
             x0, y0, x1, y1 = self.region
@@ -999,7 +1004,22 @@ class _Accumulator:
 
     def add_segments(self, x1, y1, x2, y2) -> None:
         self.segments.append(np.stack([x1, y1, x2, y2], 1))
+        if self.log is not None:
+            self.log.append((self.inputs, len(x1)))
         self.inputs += len(x1)
+
+    def ordered(self):
+        """Recorded inputs: (point entries, their input numbers, segments, theirs)."""
+        points = [item for item in self.log if len(item) == 4]
+        entries = _concat_entries([_empty_entries()] + [
+            _Entries(ix, iy, np.ones(ix.size) if w is None else w, np.ones(ix.size, np.int64))
+            for _, ix, iy, w in points])
+        entry_seq = np.concatenate([np.empty(0, np.int64)] +
+                                   [first + np.arange(ix.size) for first, ix, _, _ in points])
+        segment_seq = np.concatenate([np.empty(0, np.int64)] + [
+            first + np.arange(n) for first, n in (i for i in self.log if len(i) == 2)])
+        segments = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
+        return entries, entry_seq, segments, segment_seq
 
     def _merge(self) -> None:
         if self.parts:
@@ -1565,6 +1585,9 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
 
 
 # ---- Animation ----
+_FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
+
+
 def _find_ffmpeg() -> str:
     path = shutil.which("ffmpeg")
     if path:
@@ -1575,6 +1598,116 @@ def _find_ffmpeg() -> str:
     except (ImportError, RuntimeError):
         raise HeatmapError("--animate needs ffmpeg: install it (e.g. apt-get install ffmpeg) "
                            "or pip install imageio-ffmpeg") from None
+
+
+def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:
+    """Input counts after which a frame is drawn: every ``frequency`` inputs, then
+    one more for the rest when at least ``straggler_threshold`` remain (or no frame yet)."""
+    ends = list(range(frequency, total + 1, frequency))
+    if not ends or total - ends[-1] >= straggler_threshold:
+        ends.append(total)
+    return ends
+
+
+class _FrameIndex:
+    """Ordered inputs bucketed by small tiles, to recompute only what a frame changes."""
+
+    def __init__(self, entries: _Entries, entry_seq: np.ndarray, segments: np.ndarray,
+                 segment_seq: np.ndarray, radius: int):
+        self.entries, self.segments = entries, segments
+        ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
+        seq = np.empty(which.size, np.int64)
+        seq[kind == 0] = entry_seq[which[kind == 0]]
+        seq[kind == 1] = segment_seq[which[kind == 1]]
+        order = np.lexsort((seq, ids[:, 1], ids[:, 0]))
+        self.ids, self.kind, self.which, self.seq = ids[order], kind[order], which[order], seq[order]
+        tile_first = np.r_[True, np.any(self.ids[1:] != self.ids[:-1], axis=1)]
+        self.tile_of = np.cumsum(tile_first) - 1
+        self.tile_start = np.r_[np.flatnonzero(tile_first), self.seq.size]
+        self.by_seq = np.argsort(self.seq, kind="stable")
+
+    def changed(self, start: int, end: int):
+        """Yield (rect, entries, segments) for each tile touched by inputs start..end-1,
+        holding every input before ``end`` that heats that tile."""
+        sorted_seq = self.seq[self.by_seq]
+        new = self.by_seq[np.searchsorted(sorted_seq, start):np.searchsorted(sorted_seq, end)]
+        for tile in np.unique(self.tile_of[new]):
+            lo, hi = self.tile_start[tile], self.tile_start[tile + 1]
+            hi = lo + int(np.searchsorted(self.seq[lo:hi], end))
+            kind, which = self.kind[lo:hi], self.which[lo:hi]
+            rect = _tile_rect(int(self.ids[lo, 0]), int(self.ids[lo, 1]), _FRAME_TILE)
+            yield rect, _aggregate(self.entries.take(which[kind == 0])), \
+                self.segments[which[kind == 1]]
+
+
+def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
+                  scene: "_Scene", folder: str) -> int:
+    """Draw frame-00001.png ... into ``folder`` from the running accumulation; returns the count."""
+    entries, entry_seq, segments, segment_seq = acc.ordered()
+    total = acc.inputs
+    engine = _Engine(config)
+    decay = _Decay(config.decay, total + engine.stamp.heat.size)
+    index = _FrameIndex(entries, entry_seq, segments, segment_seq, config.radius)
+    window = geometry.window()
+    grid = np.zeros((window[3] - window[1], window[2] - window[0]))
+    most, start = 0.0, 0
+    ends = _frame_ends(total, config.frequency, config.straggler_threshold)
+    for number, end in enumerate(ends, 1):
+        for rect, part, segs in index.changed(start, end):
+            values = engine._tile(rect, part, segs, decay)
+            most = max(most, float(values.max()))
+            engine._paste(grid, window, rect, values)
+        image = _picture(_image_values(geometry, grid, window), most, scene)
+        image.save(os.path.join(folder, "frame-%05d.png" % number))
+        _progress("frames", number, len(ends))
+        start = end
+    return len(ends)
+
+
+def _encode_video(ffmpeg: str, folder: str, output: str, options: Optional[str]) -> None:
+    """Run ffmpeg on the frames into a temporary file renamed to ``output`` on success."""
+    base, extension = os.path.splitext(os.path.abspath(output))
+    temp = "%s.%d.part%s" % (base, os.getpid(), extension)
+    command = ([ffmpeg, "-y", "-loglevel", "error", "-i", os.path.join(folder, "frame-%05d.png")]
+               + shlex.split(options or "") + [temp])
+    _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
+    if done.returncode != 0 or not os.path.exists(temp):
+        if os.path.exists(temp):
+            os.unlink(temp)
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise HeatmapError("ffmpeg failed (exit %d): %s"
+                           % (done.returncode, " | ".join(tail) or "no message"))
+    os.replace(temp, output)
+
+
+def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_Scene") -> None:
+    """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
+    ffmpeg = _find_ffmpeg()
+    folder = tempfile.mkdtemp(prefix="heatmap-frames-")
+    try:
+        count = _write_frames(config, geometry, acc, scene, folder)
+        _LOG.info("%d frames in %s", count, folder)
+        _encode_video(ffmpeg, folder, config.output, config.ffmpegopts)
+    finally:
+        if config.keepframes:
+            _LOG.info("the animation frames are in %s", folder)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _progress(what: str, done: int, total: Optional[int] = None) -> None:
+    """Show progress on a terminal's stderr; silent otherwise."""
+    if not sys.stderr.isatty():
+        return
+    sys.stderr.write("\r%s: %d%s " % (what, done, "/%d" % total if total else ""))
+    if total and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 # ---- Rendering pipeline ----
@@ -1727,37 +1860,46 @@ def _grown(window: Tuple[int, int, int, int], pad: int) -> Tuple[int, int, int, 
     return window[0] - pad, window[1] - pad, window[2] + pad, window[3] + pad
 
 
-def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False) -> _Result:
-    """Read, project and combine the input; streams when --extent fixes the geometry."""
-    background, size = _background_scene(config)
-    if config.extent and (config.scale or size[0] or size[1]):
-        box_ll = _extent_box(config.extent)
-        _check_latitudes(config, box_ll)
-        geometry = _geometry(config, box_ll, size)
-        acc = _Accumulator(_grown(geometry.window(), config.radius))
-        for batch in batches:
+def _collect(config: Config, batches: Iterable[object],
+             record: bool = False) -> Tuple[_Geometry, "_Accumulator"]:
+    """Read and project the input; streams when --extent fixes the geometry first.
+
+    Without --extent the numeric batches are held until the data box is
+    known; ``record`` keeps the input order too (for animations).
+    """
+    _, size = _background_scene(config)
+    streaming = bool(config.extent and (config.scale or size[0] or size[1]))
+    held = None if streaming else list(batches)
+    for batch in held or ():
+        _check_batch(config, batch)
+    box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
+    _check_latitudes(config, box_ll)
+    geometry = _geometry(config, box_ll, size)
+    acc = _Accumulator(_grown(geometry.window(), config.radius), record)
+    for batch in batches if streaming else held:
+        if streaming:
             _check_batch(config, batch)
-            _project_batch(config, batch, geometry.ppd, acc)
-        if not acc.inputs:
-            raise HeatmapError("no data points in the input")
-    else:
-        held = list(batches)
-        for batch in held:
-            _check_batch(config, batch)
-        box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
-        _check_latitudes(config, box_ll)
-        geometry = _geometry(config, box_ll, size)
-        acc = _Accumulator(_grown(geometry.window(), config.radius))
-        for batch in held:
-            _project_batch(config, batch, geometry.ppd, acc)
-        del held
-        if not acc.inputs:
-            raise HeatmapError("no data points in the input")
+        _project_batch(config, batch, geometry.ppd, acc)
+        _progress("points read", acc.inputs)
+    if not acc.inputs:
+        raise HeatmapError("no data points in the input")
+    return geometry, acc
+
+
+def _combine(config: Config, geometry: _Geometry, acc: "_Accumulator",
+             keep_all: bool = False) -> _Result:
+    """Decay-combine everything accumulated into the image's values."""
     entries, segments = acc.result()
     window = geometry.window()
     grid, most, kept = _Engine(config).run(entries, segments, window, keep_all)
     return _Result(geometry, _image_values(geometry, grid, window), most,
                    tuple(kept) if keep_all else None)
+
+
+def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False) -> _Result:
+    """Read, project and combine the input."""
+    geometry, acc = _collect(config, batches)
+    return _combine(config, geometry, acc, keep_all)
 
 
 def render_data(batches: Iterable[object], config: Optional[Config] = None) -> Image.Image:
@@ -1948,6 +2090,9 @@ def run(config: Config) -> None:
         return
     if not config.files:
         raise HeatmapError("no input files")
+    if config.animate:
+        _run_animation(config)
+        return
     result = _accumulate(config, read(config.files, config), keep_all=bool(config.save))
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
@@ -1957,6 +2102,22 @@ def run(config: Config) -> None:
         _save_image(_picture(result.values, result.most, scene), config.output, scene.colour)
     if config.save:
         _save_state(config.save, config, result)
+
+
+def _run_animation(config: Config) -> None:
+    """-a: frames and a video, then -S of the final state if asked."""
+    if not config.output:
+        raise HeatmapError("--animate needs -o/--output for the video")
+    try:
+        shlex.split(config.ffmpegopts or "")
+    except ValueError as exc:
+        raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
+    _find_ffmpeg()
+    geometry, acc = _collect(config, read(config.files, config), record=True)
+    background, _ = _background_scene(config)
+    _animate(config, geometry, acc, _scene(config, geometry, background))
+    if config.save:
+        _save_state(config.save, config, _combine(config, geometry, acc, keep_all=True))
 
 
 def _scene_colour(config: Config) -> Optional[Tuple[int, int, int]]:

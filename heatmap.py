@@ -796,6 +796,27 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, rows: int, cols: int, radius: in
             heat[keep])
 
 
+def _parallel(work, jobs: Iterable, workers: Optional[int] = None) -> Iterator:
+    """``map(work, jobs)`` on a few threads, in order, with few jobs in flight.
+
+    NumPy releases the GIL in sorting and array arithmetic, so tiles
+    computed side by side use every core; memory stays a few tiles' worth.
+    """
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers == 1:
+        yield from map(work, jobs)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(workers) as pool:
+        pending: List = []
+        for job in jobs:
+            pending.append(pool.submit(work, job))
+            if len(pending) > workers:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
 def _tile_rect(tx: int, ty: int, size: int) -> Tuple[int, int, int, int]:
     return tx * size, ty * size, (tx + 1) * size, (ty + 1) * size
 
@@ -851,8 +872,8 @@ class _Engine:
         most, kept = 0.0, []
         total = int(entries.count.sum()) + segments.shape[0] * 4
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
-        for rect, part, segs in self._tiles(entries, segments):
-            values = self._tile(rect, part, segs, decay)
+        for rect, values in _parallel(lambda job: (job[0], self._tile(*job, decay)),
+                                      self._tiles(entries, segments)):
             if values.size:
                 most = max(most, float(values.max()))
             self._paste(grid, window, rect, values)
@@ -1254,11 +1275,11 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
     if config.zoom:
         return config.zoom
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
-    ratios = []
+    pad, ratios = config.padding, []
     if config.height:
-        ratios.append(_span_ratio(box.max_y - box.min_y, config.height, config.padding, "-H/--height"))
+        ratios.append(_span_ratio(box.max_y - box.min_y, config.height, pad, "-H/--height"))
     if config.width:
-        ratios.append(_span_ratio(box.max_x - box.min_x, config.width, config.padding, "-W/--width"))
+        ratios.append(_span_ratio(box.max_x - box.min_x, config.width, pad, "-W/--width"))
     ratio = max(ratios)
     if ratio <= 0:
         raise HeatmapError("--osm cannot choose a zoom for data with no extent: give -z/--zoom")
@@ -1473,12 +1494,23 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
     """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure
     cancels the rest and is raised."""
     import concurrent.futures
+    import threading
     urls = list(dict.fromkeys(urls))
     if _OSM_WORKERS <= 1 or len(urls) <= 1:
         return {url: _fetch_tile(url, source) for url in urls}
+    failed = threading.Event()
+
+    def fetch(url: str) -> Optional[bytes]:
+        if failed.is_set():
+            return None  # a tile already failed: the result is not used
+        try:
+            return _fetch_tile(url, source)
+        except HeatmapError:
+            failed.set()
+            raise
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=_OSM_WORKERS)
     try:
-        jobs = {pool.submit(_fetch_tile, url, source): url for url in urls}
+        jobs = {pool.submit(fetch, url): url for url in urls}
         return {jobs[job]: job.result() for job in concurrent.futures.as_completed(jobs)}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -1550,7 +1582,8 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     tiles = (left // _OSM_TILE, top // _OSM_TILE,
              (left + width - 1) // _OSM_TILE, (top + height - 1) // _OSM_TILE)
     crop_x, crop_y = left - tiles[0] * _OSM_TILE, top - tiles[1] * _OSM_TILE
-    image = _tile_mosaic(tiles, zoom, source).crop((crop_x, crop_y, crop_x + width, crop_y + height))
+    mosaic = _tile_mosaic(tiles, zoom, source)
+    image = mosaic.crop((crop_x, crop_y, crop_x + width, crop_y + height))
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
     return image, _Geometry(ppd, box, width, height)
@@ -1939,6 +1972,17 @@ _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS"
                   "QOI", "AVIF", "BLP"}
 
 
+def _new_file_mode(path: str) -> int:
+    """Permissions for a written file: those it had, else 0666 less the umask
+    (mkstemp's 0600 would hide outputs from other users)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _write_atomic(path: str, write) -> None:
     """Call write(temp_path) then rename it over ``path``; nothing left on failure."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -1946,6 +1990,7 @@ def _write_atomic(path: str, write) -> None:
     os.close(fd)
     try:
         write(temp)
+        os.chmod(temp, _new_file_mode(path))
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):

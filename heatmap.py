@@ -33,10 +33,12 @@ import colorsys
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
 import os
+import re
 import shlex
 import shutil
 import string
@@ -69,7 +71,7 @@ _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
-_USER_AGENT = "heatmap.py/%s (+https://pypi.org/project/heatmap77/)" % __version__
+_USER_AGENT = "heatmap.py/%s (+https://pypi.org/project/heatmap77/; clean-room successor)" % __version__
 _LOG = logging.getLogger("heatmap")
 
 
@@ -387,9 +389,94 @@ class _TrackParser:
             raise HeatmapError("%s: no GPX track points (<trkpt> in <trkseg>)" % self.path)
 
 
+_GPX_SEGMENT_TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")
+_GPX_POINT_TAG = re.compile(rb"<(?:[\w.-]+:)?trkpt(?=[\s/>])")
+_GPX_POINT = re.compile(rb"<(?:[\w.-]+:)?trkpt\s+lat\s*=\s*[\"']([-+.0-9]+)[\"']"
+                        rb"\s+lon\s*=\s*[\"']([-+.0-9]+)[\"']")
+
+
+class _FastTrack:
+    """GPX tracks by regular expressions over whole blocks, for the common shape.
+
+    Handles ``<trkpt lat=".." lon="..">`` inside ``<trkseg>``; anything it
+    cannot vouch for (comments, CDATA, entities, other attribute orders,
+    points outside segments, odd numbers) makes :meth:`read` return None so
+    the exact expat reader runs instead.  expat still checks the XML.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.checker = xml.parsers.expat.ParserCreate()
+        self.inside = False
+        self.lat: List[np.ndarray] = []
+        self.lon: List[np.ndarray] = []
+        self.done: List[Segments] = []
+
+    def read(self) -> Optional[List[Segments]]:
+        with _open_binary(self.path) as stream:
+            rest = b""
+            while True:
+                block = stream.read(_CHUNK_BYTES)
+                data = rest + block
+                cut = data.rfind(b">") + 1 if block else len(data)
+                rest, data = data[cut:], data[:cut]
+                try:
+                    self.checker.Parse(data, not block)
+                except xml.parsers.expat.ExpatError:
+                    return None  # the exact reader names the line
+                if b"<!--" in data or b"<![CDATA[" in data or b"&" in data or not self._block(data):
+                    return None
+                if not block:
+                    break
+        points = sum(seg.lat1.size + 1 for seg in self.done)
+        return self.done if points and not self.inside else None
+
+    def _block(self, data: bytes) -> bool:
+        start = 0
+        for tag in _GPX_SEGMENT_TAG.finditer(data):
+            if not self._piece(data[start:tag.start()]):
+                return False
+            closing, empty = tag.group(1), tag.group(2)
+            if closing or not empty:
+                self._close()
+                self.inside = not closing
+            start = tag.end()
+        return self._piece(data[start:])
+
+    def _piece(self, piece: bytes) -> bool:
+        if b":trkpt" in piece:
+            opened = len(_GPX_POINT_TAG.findall(piece))
+        else:  # a cheaper count; any "<trkptX" lookalike only makes the counts differ
+            opened = piece.count(b"<trkpt")
+        if not opened:
+            return True
+        pairs = _GPX_POINT.findall(piece)
+        if not self.inside or len(pairs) != opened:
+            return False
+        try:
+            flat = np.fromstring(b" ".join(itertools.chain.from_iterable(pairs)),
+                                 dtype=np.float64, sep=" ")
+        except ValueError:
+            return False
+        table = flat.reshape(-1, 2)
+        if not np.isfinite(table).all():
+            return False
+        self.lat.append(table[:, 0])
+        self.lon.append(table[:, 1])
+        return True
+
+    def _close(self) -> None:
+        if self.lat:
+            lat, lon = np.concatenate(self.lat), np.concatenate(self.lon)
+            if lat.size > 1:
+                self.done.append(Segments(lat[:-1], lon[:-1], lat[1:], lon[1:]))
+        self.lat, self.lon = [], []
+
+
 def _read_gpx(path: str, config: Config) -> Iterator[Segments]:
     """Each ``<trkseg>``'s consecutive ``<trkpt>``s become line segments."""
-    return _TrackParser(path).batches()
+    fast = _FastTrack(path).read()
+    return iter(fast) if fast is not None else _TrackParser(path).batches()
 
 
 def _import_shapefile():

@@ -18,7 +18,7 @@ setup(
     python_requires=">=3.8",
     install_requires=["numpy>=1.21", "Pillow>=9.1"],
     extras_require={
-        "osm": ["osmviz>=4.5"],
+        "osm": [],  # kept for old install lines: tiles are fetched with the standard library
         "shp": ["pyshp>=2.3"],
         "animate": ["imageio-ffmpeg>=0.4"],
         "test": ["pytest>=7", "hypothesis>=6", "pyshp>=2.3"],

@@ -71,7 +71,7 @@ _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
-_USER_AGENT = "heatmap.py/%s (+https://pypi.org/project/heatmap77/; clean-room successor)" % __version__
+_USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
 
 
@@ -1442,7 +1442,8 @@ def _default_cache_dir() -> str:
 def _tile_source(config: Config) -> _TileSource:
     """The fetch settings of a run (module constants read now, so tests can change them)."""
     cache_dir = None if config.osm_no_cache else config.osm_cache or _default_cache_dir()
-    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, _USER_AGENT,
+    agent = os.environ.get("HEATMAP_USER_AGENT", _USER_AGENT)  # add your contact, as OSM asks
+    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent,
                        _OSM_TIMEOUT, _OSM_RETRIES, _OSM_BACKOFF, _OSM_CACHE_MAX_AGE)
 
 

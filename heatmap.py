@@ -68,6 +68,7 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 22      # contributions reduced at once before a tile splits
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
+_DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
@@ -948,19 +949,22 @@ class _Engine:
         self.stamp = _stamp(config.kernel, config.radius)
 
     def run(self, entries: _Entries, segments: np.ndarray, window: Tuple[int, int, int, int],
-            keep_all: bool = False):
+            keep_all: bool = False, counts: Optional["_CountGrid"] = None):
         """Values over ``window`` (x0, y0, x1, y1 exclusive) and the maximum anywhere.
 
-        Returns (float64 grid[y, x] of the window, max value, and when
-        ``keep_all`` the nonzero pixels everywhere as (x, y, value) arrays).
+        Input: aggregated point ``entries``, float64 (n, 4) pixel ``segments``
+        and optionally a dense grid of unit-point ``counts``.  Returns
+        (float64 grid[y, x] of the window, max value, and when ``keep_all``
+        the nonzero pixels everywhere as (x, y, value) arrays).
         """
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         most, kept = 0.0, []
-        total = int(entries.count.sum()) + segments.shape[0] * 4
+        total = int(entries.count.sum()) + segments.shape[0]
+        total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
         for rect, values in _parallel(lambda job: (job[0], self._tile(*job, decay)),
-                                      self._tiles(entries, segments)):
+                                      self._tiles(entries, segments, counts)):
             if values.size:
                 most = max(most, float(values.max()))
             self._paste(grid, window, rect, values)
@@ -980,19 +984,24 @@ class _Engine:
             grid[y0 - window[1]:y1 - window[1], x0 - window[0]:x1 - window[0]] = \
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
-    def _tiles(self, entries: _Entries, segments: np.ndarray):
+    def _tiles(self, entries: _Entries, segments: np.ndarray, counts: Optional["_CountGrid"]):
         """Yield (rect, entries near it, segments near it) for every tile with data."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
-        if ids.size == 0:
-            return
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
         cuts = np.flatnonzero(np.any(ids[1:] != ids[:-1], axis=1)) + 1
-        for part_ids, part_kind, part_which in zip(np.split(ids, cuts), np.split(kind, cuts),
-                                                   np.split(which, cuts)):
-            rect = _tile_rect(int(part_ids[0, 0]), int(part_ids[0, 1]), _TILE)
-            yield (rect, entries.take(part_which[part_kind == 0]),
-                   segments[part_which[part_kind == 1]])
+        members = {(int(part[0, 0]), int(part[0, 1])): (part_kind, part_which)
+                   for part, part_kind, part_which in zip(np.split(ids, cuts), np.split(kind, cuts),
+                                                          np.split(which, cuts)) if part.size}
+        dense = set() if counts is None else counts.occupied(_TILE, self.radius)
+        nothing = (np.empty(0, np.int8), np.empty(0, np.int64))
+        for tile in sorted(set(members) | dense):
+            rect = _tile_rect(tile[0], tile[1], _TILE)
+            part_kind, part_which = members.get(tile, nothing)
+            near = entries.take(part_which[part_kind == 0])
+            if tile in dense:
+                near = _concat_entries([near, counts.entries(_grown(rect, self.radius))])
+            yield rect, near, segments[part_which[part_kind == 1]]
 
     def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Exact values over one tile; splits the tile when too much lands on it."""
@@ -1071,19 +1080,81 @@ class _Engine:
                        np.concatenate(counts), w * h, decay).reshape(h, w)
 
 
+class _CountGrid:
+    """Dense int64 counts of unit-weight points, over a region that grows with
+    the data up to ``limit`` pixels (what lies further away is left to the caller)."""
+
+    def __init__(self, region: Tuple[int, int, int, int], limit: int):
+        self.region, self.limit = region, limit
+        self.counts = np.zeros((region[3] - region[1], region[2] - region[0]), np.int64)
+        self.total = 0
+
+    def add(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+        """Count the points it can hold; returns the mask of those it could not."""
+        if ix.size:
+            self._grow(int(ix.min()), int(iy.min()), int(ix.max()) + 1, int(iy.max()) + 1)
+        x0, y0, x1, y1 = self.region
+        inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
+        flat = (iy[inside] - y0) * (x1 - x0) + (ix[inside] - x0)
+        self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
+        self.total += int(inside.sum())
+        return ~inside
+
+    def _grow(self, bx0: int, by0: int, bx1: int, by1: int) -> None:
+        x0, y0, x1, y1 = self.region
+        if bx0 >= x0 and by0 >= y0 and bx1 <= x1 and by1 <= y1:
+            return
+        # grow a quarter beyond what is needed, so a slowly spreading stream regrows rarely
+        slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4
+        nx0 = x0 if bx0 >= x0 else bx0 - slack_x
+        ny0 = y0 if by0 >= y0 else by0 - slack_y
+        nx1 = x1 if bx1 <= x1 else bx1 + slack_x
+        ny1 = y1 if by1 <= y1 else by1 + slack_y
+        if (nx1 - nx0) * (ny1 - ny0) > self.limit:
+            nx0, ny0 = max(nx0, min(x0, bx0)), max(ny0, min(y0, by0))
+            nx1, ny1 = min(nx1, max(x1, bx1)), min(ny1, max(y1, by1))
+            if (nx1 - nx0) * (ny1 - ny0) > self.limit:
+                return
+        grown = np.zeros((ny1 - ny0, nx1 - nx0), np.int64)
+        grown[y0 - ny0:y1 - ny0, x0 - nx0:x1 - nx0] = self.counts
+        self.region, self.counts = (nx0, ny0, nx1, ny1), grown
+
+    def entries(self, rect: Tuple[int, int, int, int]) -> _Entries:
+        """The nonzero counts inside ``rect`` as entries of weight 1."""
+        x0, y0, x1, y1 = self.region
+        cx0, cy0 = max(rect[0], x0), max(rect[1], y0)
+        cx1, cy1 = min(rect[2], x1), min(rect[3], y1)
+        if cx0 >= cx1 or cy0 >= cy1:
+            return _empty_entries()
+        block = self.counts[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        ys, xs = np.nonzero(block)
+        return _Entries(xs + cx0, ys + cy0, np.ones(xs.size), block[ys, xs])
+
+    def occupied(self, size: int, radius: int) -> set:
+        """Tiles (tx, ty) of ``size`` pixels whose area grown by ``radius`` holds counts."""
+        x0, y0, x1, y1 = self.region
+        rows = np.flatnonzero(self.counts.any(axis=1)) + y0
+        tiles = set()
+        for ty in np.unique(np.r_[(rows - radius) // size, (rows + radius) // size]):
+            top, bottom = max(ty * size - radius, y0), min((ty + 1) * size + radius, y1)
+            cols = np.flatnonzero(self.counts[top - y0:bottom - y0].any(axis=0)) + x0
+            for tx in np.unique(np.r_[(cols - radius) // size, (cols + radius) // size]):
+                tiles.add((int(tx), int(ty)))
+        return tiles
+
+
 class _Accumulator:
     """Collects projected input as it arrives, in memory bounded by the picture.
 
-    Unit-weight points inside ``region`` (x0, y0, x1, y1 exclusive, integer
-    pixels) are binned into a dense count grid; other points are kept as
-    entries aggregated by (pixel, weight); segments are kept as they come.
+    Unit-weight points go into a dense count grid that starts over
+    ``region`` (x0, y0, x1, y1 exclusive, integer pixels) and grows with the
+    data within a pixel budget; other points are kept as entries aggregated
+    by (pixel, weight); segments are kept as they come.
     """
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False):
-        self.region = region
+        self.grid = _CountGrid(region, max(_DENSE_PIXELS, 4 * _area(region)))
         self.log: Optional[list] = [] if record else None
-        x0, y0, x1, y1 = region
-        self.counts = np.zeros((y1 - y0) * (x1 - x0), np.int64)
         self.parts: List[_Entries] = []
         self.pending = 0
         self.entries = _empty_entries()
@@ -1097,11 +1168,8 @@ class _Accumulator:
             self.log.append((self.inputs, ix, iy, weight))
         self.inputs += ix.size
         if weight is None:
-            x0, y0, x1, y1 = self.region
-            inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
-            keys = (iy[inside] - y0) * (x1 - x0) + (ix[inside] - x0)
-            self.counts += np.bincount(keys, minlength=self.counts.size)
-            ix, iy = ix[~inside], iy[~inside]
+            left = self.grid.add(ix, iy)
+            ix, iy = ix[left], iy[left]
             weight = np.ones(ix.size)
         if ix.size:
             self.parts.append(_aggregate(_Entries(ix, iy, weight.astype(np.float64),
@@ -1134,15 +1202,15 @@ class _Accumulator:
             self.entries = _aggregate(_concat_entries([self.entries] + self.parts))
             self.parts, self.pending = [], 0
 
-    def result(self) -> Tuple[_Entries, np.ndarray]:
-        """(all points as aggregated entries, float64 (n, 4) segments)."""
+    def result(self) -> Tuple[_Entries, np.ndarray, _CountGrid]:
+        """(points not in the grid as aggregated entries, float64 (n, 4) segments, grid)."""
         self._merge()
-        x0, y0, x1, y1 = self.region
-        keys = np.flatnonzero(self.counts)
-        binned = _Entries(keys % (x1 - x0) + x0, keys // (x1 - x0) + y0,
-                          np.ones(keys.size), self.counts[keys])
         segs = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
-        return _concat_entries([binned, self.entries]), segs
+        return self.entries, segs, self.grid
+
+
+def _area(rect: Tuple[int, int, int, int]) -> int:
+    return (rect[2] - rect[0]) * (rect[3] - rect[1])
 
 
 # ---- Colour ----
@@ -2010,9 +2078,9 @@ def _collect(config: Config, batches: Iterable[object],
 def _combine(config: Config, geometry: _Geometry, acc: "_Accumulator",
              keep_all: bool = False) -> _Result:
     """Decay-combine everything accumulated into the image's values."""
-    entries, segments = acc.result()
+    entries, segments, counts = acc.result()
     window = geometry.window()
-    grid, most, kept = _Engine(config).run(entries, segments, window, keep_all)
+    grid, most, kept = _Engine(config).run(entries, segments, window, keep_all, counts)
     return _Result(geometry, _image_values(geometry, grid, window), most,
                    tuple(kept) if keep_all else None)
 

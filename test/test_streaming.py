@@ -1,0 +1,135 @@
+"""Streaming, aggregation and fast paths give the same values as the plain paths."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import heatmap  # noqa: E402
+
+
+def _points(n, seed, spread=0.01, weighted=False):
+    rng = np.random.default_rng(seed)
+    lat = rng.normal(47.6, spread, n)
+    lon = rng.normal(-122.3, spread * 1.5, n)
+    weight = rng.integers(1, 5, n).astype(float) if weighted else None
+    return heatmap.Points(lat, lon, weight)
+
+
+def _result(config, batches):
+    return heatmap._accumulate(config, iter(batches))
+
+
+def _same(a, b):
+    assert a.values.shape == b.values.shape
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-12, atol=0)
+    assert a.most == pytest.approx(b.most, rel=1e-12)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.95, 1.0])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unit", "weighted"])
+def test_extent_streaming_matches_held_input(decay, weighted):
+    """With --extent the input streams batch by batch; without, it is held first."""
+    batches = [_points(400, seed, weighted=weighted) for seed in range(5)]
+    extent = (47.58, -122.34, 47.62, -122.26)
+    streamed = _result(heatmap.Config(width=120, extent=extent, decay=decay), batches)
+    # the same geometry without streaming: one held batch, same extent
+    held = heatmap.Points(np.concatenate([b.lat for b in batches]),
+                          np.concatenate([b.lon for b in batches]),
+                          None if not weighted else np.concatenate([b.weight for b in batches]))
+    config = heatmap.Config(width=120, extent=extent, decay=decay)
+    geometry, acc = heatmap._collect(config, iter([held]))
+    once = heatmap._combine(config, geometry, acc)
+    _same(streamed, once)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.3, 0.95, 1.0])
+def test_count_grid_overflow_matches_grid(monkeypatch, decay):
+    """Points beyond the dense count grid's budget go the aggregated-entry way."""
+    batches = [_points(3000, 1, spread=0.05)]
+    config = heatmap.Config(width=150, decay=decay, extent=(47.59, -122.32, 47.61, -122.28))
+    roomy = _result(config, batches)
+    monkeypatch.setattr(heatmap, "_DENSE_PIXELS", 1)
+    tight = _result(config, batches)
+    _same(roomy, tight)
+    _, acc = heatmap._collect(config, iter(batches))
+    assert acc.result()[0].x.size > 1000  # most points really took the entry path
+
+
+@pytest.mark.parametrize("kernel", ["linear", "gaussian"])
+@pytest.mark.parametrize("decay", [0.0, 0.6, 1.0])
+def test_dense_and_sparse_unit_paths_agree(kernel, decay):
+    rng = np.random.default_rng(7)
+    engine = heatmap._Engine(heatmap.Config(kernel=kernel, radius=4, decay=decay))
+    entries = heatmap._aggregate(heatmap._Entries(
+        rng.integers(0, 30, 300), rng.integers(0, 30, 300), np.ones(300), np.ones(300, np.int64)))
+    rect = (0, 0, 32, 32)
+    table = heatmap._Decay(decay, 400)
+    dense = engine._dense_unit(rect, entries, table)
+    sparse = engine._sparse(rect, entries, np.empty((0, 4)), table)
+    np.testing.assert_allclose(dense, sparse, rtol=1e-12)
+
+
+def test_tile_split_matches_whole_tile(monkeypatch):
+    """Splitting a crowded tile into quarters does not change any value."""
+    rng = np.random.default_rng(3)
+    n = 500
+    entries = heatmap._aggregate(heatmap._Entries(
+        rng.integers(0, 64, n), rng.integers(0, 64, n), rng.integers(1, 4, n).astype(float),
+        np.ones(n, np.int64)))
+    segments = rng.uniform(0, 64, (40, 4))
+    engine = heatmap._Engine(heatmap.Config(radius=5, decay=0.9))
+    table = heatmap._Decay(0.9, 2000)
+    whole = engine._tile((0, 0, 64, 64), entries, segments, table)
+    monkeypatch.setattr(heatmap, "_MAX_CONTRIBUTIONS", 1000)
+    split = engine._tile((0, 0, 64, 64), entries, segments, table)
+    np.testing.assert_allclose(whole, split, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_packed_sort_is_exact(seed):
+    """The packed float32 sort orders exactly like a two-key lexsort, ties included."""
+    rng = np.random.default_rng(seed)
+    m = 20000
+    keys = rng.integers(0, 300, m)
+    values = rng.choice([0.25, 0.5, 1 / 3, 0.7], m) * rng.integers(1, 4, m)
+    values[::7] += 1e-12  # differences float32 cannot see
+    order = heatmap._sort_contributions(keys, values)
+    expected = np.lexsort((-values, keys))
+    assert (keys[order] == keys[expected]).all()
+    assert (values[order] == values[expected]).all()
+
+
+def test_fast_gpx_matches_expat_reader(tmp_path):
+    rng = np.random.default_rng(5)
+    body = []
+    for _ in range(3):
+        pts = rng.normal([52.37, 4.89], 0.01, (50, 2))
+        body.append("<trkseg>" + "".join(
+            '<trkpt lat="%.6f" lon="%.6f"><ele>1</ele></trkpt>\n' % tuple(p) for p in pts)
+            + "</trkseg>")
+    path = tmp_path / "t.gpx"
+    path.write_text('<gpx xmlns="http://www.topografix.com/GPX/1/1"><trk>%s</trk></gpx>'
+                    % "".join(body))
+    fast = heatmap._FastTrack(str(path)).read()
+    slow = list(heatmap._TrackParser(str(path)).batches())
+    assert fast is not None and len(fast) == 3
+    for field in heatmap.Segments._fields:
+        a = np.concatenate([getattr(s, field) for s in fast])
+        b = np.concatenate([getattr(s, field) for s in slow])
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("text", [
+    '<gpx><trk><trkseg><trkpt lon="4.1" lat="52.1"/><trkpt lon="4.2" lat="52.2"/></trkseg></trk></gpx>',
+    '<gpx><trk><trkseg><!-- c --><trkpt lat="52.1" lon="4.1"/><trkpt lat="52.2" lon="4.2"/>'
+    '</trkseg></trk></gpx>',
+    '<gpx><trkpt lat="52.1" lon="4.1"/><trk><trkseg><trkpt lat="52.2" lon="4.2"/>'
+    '<trkpt lat="52.3" lon="4.3"/></trkseg></trk></gpx>',
+], ids=["attribute-order", "comment", "point-outside-segment"])
+def test_fast_gpx_hands_odd_files_to_expat(tmp_path, text):
+    path = tmp_path / "odd.gpx"
+    path.write_text(text)
+    assert heatmap._FastTrack(str(path)).read() is None
+    assert list(heatmap.read([str(path)]))  # the exact reader still reads it

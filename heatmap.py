@@ -24,7 +24,7 @@ As a library:
 >>> lat = np.array([47.60, 47.61, 47.61]); lon = np.array([-122.33, -122.32, -122.32])
 >>> image = heatmap.render(lat, lon, heatmap.Config(width=64, radius=4))
 >>> image.size, image.mode
-((64, 71), 'RGBA')
+((64, 92), 'RGBA')
 """
 
 # ---- Imports ----
@@ -586,6 +586,8 @@ class _Mercator(_Projection):
 
     def inverse(self, x, y, ppd):
         ppr = ppd * (180 / math.pi)
+        if isinstance(y, np.ndarray):
+            return 360 / math.pi * np.arctan(np.exp(-y / ppr)) - 90, x / ppd
         return 360 / math.pi * math.atan(math.exp(-y / ppr)) - 90, x / ppd
 
 

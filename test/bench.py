@@ -1,0 +1,573 @@
+#!/usr/bin/env python3
+"""Benchmark for heatmap.py: wall time and peak memory on realistic data.
+
+Usage (from the repository root):
+
+    python test/bench.py [--cmd "python heatmap.py"] [--vs "COMMAND"]
+                         [--quick] [--only SUBSTR[,SUBSTR...]] [--keep DIR]
+                         [--timeout SECONDS] [--vs-max-points N]
+                         [--vs-max-gpx N]
+
+Examples:
+
+    .venv/bin/python test/bench.py --quick
+    .venv/bin/python test/bench.py --vs /work/orig/bin/heatmap77
+    .venv/bin/python test/bench.py --only extent --keep /tmp/bench
+
+What it does:
+
+* Writes seeded (numpy.random.default_rng) data files to a temporary
+  directory, in chunks so that even 3e7 points never sit in memory at once:
+  clustered ``lat lon`` points around cities of the Puget Sound area,
+  weighted points (``lat lon weight``, weight 1..50) and a GPX 1.1 file of
+  bike-ride-like random walks (one ``<trkseg>`` of a few thousand points per
+  ride, one point a second, each ``<trkpt>`` with ``<ele>`` and ``<time>``).
+* Runs every workload (see ``FULL`` and ``QUICK`` below) as a separate child
+  process writing a PNG, and reports its wall time (time.perf_counter) and
+  peak RSS (``ru_maxrss`` from ``os.wait4`` on that one child).  Each child
+  is started through a tiny launcher process (see LAUNCHER) so that the
+  benchmark's own memory never counts in the child's peak RSS.
+* With ``--vs COMMAND`` runs the other program on the same files and options
+  (only for workloads up to ``--vs-max-points`` points, or ``--vs-max-gpx``
+  GPX track points; bigger rows say "skipped"), prints its time, memory and
+  the speed-up (their seconds / our seconds), and compares the two PNGs
+  pixel by pixel (pixels transparent in both count as identical).
+* For the plain-text workload also times ``numpy.loadtxt`` parsing the same
+  file in a child process and prints ours/loadtxt (target <= 0.7); for the two
+  extent workloads compares peak RSS (target: big one <= 400 MB and within
+  20 % of the small one).
+* Ends with a markdown table (for the README) and the target checks.
+
+Every child gets ``--timeout`` seconds (default 900), after which it is
+killed and reported as "timeout".  A failing child (non-zero exit) shows its
+last stderr line in its row; the benchmark goes on with the other rows and
+exits non-zero at the end.  Temporary files are removed unless ``--keep DIR``
+is given; then data and pictures are written there (and data files already
+there are reused, since generation is deterministic).
+
+Commands are split with shlex; the default ``--cmd`` is this Python
+interpreter running ``heatmap.py`` from the directory above ``test/``.
+Only numpy and Pillow are needed.
+"""
+
+import argparse
+import math
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+SEED = 20240517
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHUNK = 250_000            # points generated and written at a time
+KM_PER_DEG = 111.32
+
+# (name, lat, lon, share of the points, gaussian spread in km)
+CITIES = [
+    ("Seattle", 47.6062, -122.3321, 0.34, 4.0),
+    ("Bellevue", 47.6101, -122.2015, 0.12, 3.0),
+    ("Tacoma", 47.2529, -122.4443, 0.16, 3.5),
+    ("Everett", 47.9790, -122.2021, 0.10, 3.0),
+    ("Redmond", 47.6740, -122.1215, 0.07, 2.0),
+    ("Bremerton", 47.5673, -122.6326, 0.06, 2.5),
+    ("Olympia", 47.0379, -122.9007, 0.08, 3.0),
+    ("Kent", 47.3809, -122.2348, 0.07, 2.5),
+]
+NOISE_SHARE = 0.02         # uniformly spread over the region's bounding box
+REGION = (46.95, -123.05, 48.10, -121.95)   # lat1, lon1, lat2, lon2
+# Central part of the clusters: Seattle, Bellevue, Redmond, part of Bremerton.
+EXTENT = "47.45,-122.60,47.75,-122.05"
+
+RSS_LIMIT_MB = 400
+RSS_GROWTH = 0.20
+LOADTXT_TARGET = 0.7
+
+
+# --------------------------------------------------------------------------
+# workloads
+
+@dataclass
+class Workload:
+    name: str
+    kind: str              # "points", "weighted" or "gpx"
+    n: int                 # number of points / track points
+    options: list
+    role: str = ""         # "loadtxt", "extent-small", "extent-large"
+    results: dict = field(default_factory=dict)
+
+
+def sci(n):
+    """1e5 for 100000, 3e7 for 30000000, 2e3 for 2000."""
+    exp = int(math.floor(math.log10(n)))
+    return f"{n / 10 ** exp:g}e{exp}"
+
+
+def opts(text):
+    return shlex.split(text)
+
+
+R5 = opts("-r 5 -d 0.95 -W 800")
+R15 = opts("-r 15 -d 0.95 -W 800")
+EXT = opts(f"--extent {EXTENT} -W 800 -d 0.95")
+
+
+def workloads(sizes):
+    """Build the workload list from a dict of sizes."""
+    s = sizes
+    return [
+        Workload(f"points-{sci(s['points'])}-r5", "points", s["points"], R5),
+        Workload(f"points-{sci(s['points15'])}-r15", "points", s["points15"],
+                 R15),
+        Workload(f"plain-{sci(s['plain'])}-r5", "points", s["plain"],
+                 opts("-r 5 -W 800"), "loadtxt"),
+        Workload(f"extent-{sci(s['extent_small'])}", "points",
+                 s["extent_small"], EXT, "extent-small"),
+        Workload(f"extent-{sci(s['extent_large'])}", "points",
+                 s["extent_large"], EXT, "extent-large"),
+        Workload(f"gpx-{sci(s['gpx15'])}-r15", "gpx", s["gpx15"], R15),
+        Workload(f"gpx-{sci(s['gpx'])}-r5", "gpx", s["gpx"],
+                 opts("-r 5 -d 0.8 -W 800")),
+        Workload(f"weighted-{sci(s['weighted'])}-r5", "weighted",
+                 s["weighted"], R5),
+    ]
+
+
+FULL = dict(points=100_000, points15=100_000, plain=10_000_000,
+            extent_small=3_000_000, extent_large=30_000_000,
+            gpx15=20_000, gpx=1_000_000, weighted=1_000_000)
+# Small enough that even the original heatmap77 on both sides takes ~1 min.
+QUICK = dict(points=10_000, points15=2_000, plain=20_000,
+             extent_small=1_000, extent_large=10_000,
+             gpx15=2_000, gpx=5_000, weighted=5_000)
+
+
+# --------------------------------------------------------------------------
+# data generation
+
+def format_rows(fmt, columns):
+    """Format equally long columns row by row with one %-format."""
+    m = len(columns[0])
+    flat = [None] * (m * len(columns))
+    for i, col in enumerate(columns):
+        flat[i::len(columns)] = col.tolist()
+    return ((fmt * m) % tuple(flat)).encode("ascii")
+
+
+def clustered(rng, m):
+    """m clustered (lat, lon) points around CITIES plus a little noise."""
+    lat0, lon0, share, spread = (np.array([c[i] for c in CITIES], float)
+                                 for i in (1, 2, 3, 4))
+    idx = rng.choice(len(CITIES), size=m, p=share / share.sum())
+    sd_lat = spread[idx] / KM_PER_DEG
+    sd_lon = sd_lat / np.cos(np.radians(lat0[idx]))
+    lat = lat0[idx] + rng.standard_normal(m) * sd_lat
+    lon = lon0[idx] + rng.standard_normal(m) * sd_lon
+    noise = rng.random(m) < NOISE_SHARE
+    k = int(noise.sum())
+    lat[noise] = rng.uniform(REGION[0], REGION[2], k)
+    lon[noise] = rng.uniform(REGION[1], REGION[3], k)
+    return lat, lon
+
+
+def write_points(path, n, rng, weighted):
+    with open(path, "wb") as f:
+        for start in range(0, n, CHUNK):
+            m = min(CHUNK, n - start)
+            lat, lon = clustered(rng, m)
+            if weighted:
+                w = rng.integers(1, 51, m)
+                f.write(format_rows("%.6f %.6f %d\n", (lat, lon, w)))
+            else:
+                f.write(format_rows("%.6f %.6f\n", (lat, lon)))
+
+
+def ride(rng, m, day):
+    """One bike ride: m points, one per second, ~5-8 m apart."""
+    c = CITIES[rng.integers(len(CITIES))]
+    lat0 = c[1] + rng.normal(0, c[4] / 2) / KM_PER_DEG
+    lon0 = c[2] + rng.normal(0, c[4] / 2) / KM_PER_DEG / math.cos(
+        math.radians(c[1]))
+    turns = rng.normal(0, 0.04, m)
+    corners = rng.random(m) < 0.004             # street corners
+    turns[corners] += rng.choice([-1, 1], int(corners.sum())) * math.pi / 2
+    heading = rng.uniform(0, 2 * math.pi) + np.cumsum(turns)
+    speed = np.clip(6.5 + np.cumsum(rng.normal(0, 0.05, m)), 2.0, 11.0)
+    north = np.cumsum(np.cos(heading) * speed) / 1000 / KM_PER_DEG
+    east = np.cumsum(np.sin(heading) * speed) / 1000 / KM_PER_DEG
+    lat = lat0 + north
+    lon = lon0 + east / math.cos(math.radians(lat0))
+    ele = 40 + np.abs(np.cumsum(rng.normal(0, 0.15, m)))
+    t0 = np.datetime64("2024-04-01T07:30:00") + np.timedelta64(day, "D")
+    times = np.datetime_as_string(t0 + np.arange(m).astype("m8[s]"))
+    return lat, lon, ele, times
+
+
+def write_gpx(path, n, rng):
+    lo = min(2000, max(100, n // 4))
+    with open(path, "wb") as f:
+        f.write(b'<?xml version="1.0" encoding="UTF-8"?>\n'
+                b'<gpx version="1.1" creator="heatmap bench" '
+                b'xmlns="http://www.topografix.com/GPX/1/1">\n'
+                b'  <trk>\n    <name>Bike rides</name>\n')
+        done, day = 0, 0
+        while done < n:
+            m = min(int(rng.integers(lo, lo * 5 // 2 + 1)), n - done)
+            lat, lon, ele, times = ride(rng, m, day)
+            f.write(b"    <trkseg>\n")
+            f.write(format_rows(
+                '      <trkpt lat="%.6f" lon="%.6f"><ele>%.1f</ele>'
+                '<time>%sZ</time></trkpt>\n', (lat, lon, ele, times)))
+            f.write(b"    </trkseg>\n")
+            done, day = done + m, day + 1
+        f.write(b"  </trk>\n</gpx>\n")
+
+
+def data_file(datadir, kind, n):
+    """Path of the data file for (kind, n), generated on first use."""
+    ext = "gpx" if kind == "gpx" else "txt"
+    path = os.path.join(datadir, f"{kind}-{n}.{ext}")
+    if os.path.exists(path):
+        return path
+    rng = np.random.default_rng([SEED, n, ["points", "weighted",
+                                           "gpx"].index(kind)])
+    t = time.perf_counter()
+    tmp = path + ".part"
+    if kind == "gpx":
+        write_gpx(tmp, n, rng)
+    else:
+        write_points(tmp, n, rng, kind == "weighted")
+    os.replace(tmp, path)
+    print(f"# generated {os.path.basename(path)}: "
+          f"{os.path.getsize(path) / 2**20:.0f} MB in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    return path
+
+
+# --------------------------------------------------------------------------
+# running children
+
+@dataclass
+class Run:
+    status: str            # "ok", "fail", "timeout", "skipped"
+    seconds: float = 0.0
+    mb: float = 0.0
+    note: str = ""         # last stderr line on failure
+
+
+def last_line(*paths):
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            continue
+        lines = [x.strip() for x in lines if x.strip()]
+        if lines:
+            return lines[-1][:160]
+    return ""
+
+
+# A forked child inherits the parent's memory map, and Linux carries its
+# high-water mark over exec into the child's ru_maxrss: measured directly,
+# every child would look at least as big as this benchmark ever was.  So each
+# child is started by this tiny launcher (a bare "python -I -S", ~8 MB), which
+# times it and writes its wait4() rusage to a file: "exit seconds maxrss_kib".
+LAUNCHER = r"""
+import os, sys, time
+result, argv = sys.argv[1], sys.argv[2:]
+t = time.perf_counter()
+try:
+    pid = os.posix_spawnp(argv[0], argv, os.environ)
+except OSError as e:
+    sys.exit("cannot start: %s" % e)
+_, status, usage = os.wait4(pid, 0)
+t = time.perf_counter() - t
+with open(result, "w") as f:
+    f.write("%d %.6f %d" % (os.waitstatus_to_exitcode(status), t,
+                            usage.ru_maxrss))
+"""
+
+
+def kill_group(pid, flag):
+    flag.append(True)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def wait_launcher(proc, timeout):
+    """Wait for the launcher; return (seconds, timed out)."""
+    timed_out = []
+    timer = threading.Timer(timeout, kill_group, (proc.pid, timed_out))
+    t0 = time.perf_counter()
+    timer.start()
+    # Wait without reaping, so the timer can never kill a reused pid.
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    seconds = time.perf_counter() - t0
+    timer.cancel()
+    timer.join()
+    proc.wait()
+    return seconds, bool(timed_out)
+
+
+def run_child(argv, timeout, logbase):
+    """Run argv; return Run with wall seconds and the child's peak RSS."""
+    out, err, res = (logbase + x for x in (".stdout", ".stderr", ".result"))
+    if os.path.exists(res):
+        os.remove(res)
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", LAUNCHER, res] + argv,
+            stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
+            start_new_session=True)
+    seconds, timed_out = wait_launcher(proc, timeout)
+    if timed_out:
+        return Run("timeout", seconds, note=f"killed after {timeout:g} s")
+    try:
+        with open(res) as f:
+            code, seconds, kib = f.read().split()
+    except (OSError, ValueError):
+        return Run("fail", seconds, note=last_line(err, out))
+    run = Run("ok", float(seconds), int(kib) / 1024)
+    if int(code) != 0:
+        run.status, run.note = "fail", f"exit {code}: " + last_line(err, out)
+    return run
+
+
+def run_program(cmd, wl, path, png, timeout):
+    argv = shlex.split(cmd) + wl.options + ["-o", png, path]
+    if os.path.exists(png):
+        os.remove(png)
+    run = run_child(argv, timeout, png[:-4])
+    if run.status == "ok" and not os.path.exists(png):
+        run.status, run.note = "fail", "no output picture"
+    return run
+
+
+def run_loadtxt(path, timeout, logbase):
+    code = "import sys, numpy; numpy.loadtxt(sys.argv[1])"
+    return run_child([sys.executable, "-c", code, path], timeout, logbase)
+
+
+# --------------------------------------------------------------------------
+# pictures
+
+def compare_png(a, b):
+    """Describe how alike two PNGs are, e.g. 'same 100.00%'."""
+    ia, ib = Image.open(a), Image.open(b)
+    if ia.size != ib.size:
+        return f"DIFF size {ia.size[0]}x{ia.size[1]} vs " \
+               f"{ib.size[0]}x{ib.size[1]}"
+    mode = "" if ia.mode == ib.mode else f" mode {ia.mode}/{ib.mode}"
+    pa = np.asarray(ia.convert("RGBA"), dtype=np.int16)
+    pb = np.asarray(ib.convert("RGBA"), dtype=np.int16)
+    diff = np.abs(pa - pb).max(axis=2)
+    diff[(pa[..., 3] == 0) & (pb[..., 3] == 0)] = 0
+    maxdiff = int(diff.max())
+    pct = math.floor((diff == 0).mean() * 10000) / 100
+    if maxdiff == 0 and not mode:
+        return "same 100.00%"
+    return f"DIFF {pct:.2f}% maxdiff {maxdiff}{mode}"
+
+
+# --------------------------------------------------------------------------
+# reporting
+
+COLS = ["workload", "ours s", "ours MB", "vs s", "vs MB", "speed-up",
+        "picture"]
+
+
+def cells(run):
+    if run is None:
+        return ["", ""]
+    if run.status == "ok":
+        return [f"{run.seconds:.2f}", f"{run.mb:.0f}"]
+    if run.status == "timeout":
+        return ["timeout", ""]
+    if run.status == "skipped":
+        return ["skipped", "skipped"]
+    return ["FAIL", f"{run.mb:.0f}" if run.mb else ""]
+
+
+def row(wl):
+    ours, vs = wl.results["ours"], wl.results.get("vs")
+    speed = ""
+    if vs and ours.status == "ok" and vs.status == "ok":
+        speed = f"{vs.seconds / ours.seconds:.1f}x"
+    notes = [wl.results.get("picture", "")]
+    for who, run in (("ours", ours), ("vs", vs)):
+        if run and run.note:
+            notes.append(f"{who} {run.status}: {run.note}")
+    return [wl.name] + cells(ours) + cells(vs) + [speed,
+                                                  "; ".join(n for n in notes
+                                                            if n)]
+
+
+WIDTHS = [18, 9, 9, 9, 9, 10, 0]
+
+
+def print_row(values):
+    text = "".join(v.ljust(w) if i == 0 else v.rjust(w) if w else "  " + v
+                   for i, (v, w) in enumerate(zip(values, WIDTHS)))
+    print(text.rstrip(), flush=True)
+
+
+def markdown(wls):
+    lines = ["| " + " | ".join(COLS) + " |",
+             "|" + "|".join(["---"] + ["---:"] * 5 + ["---"]) + "|"]
+    for wl in wls:
+        vals = [v.replace("|", "\\|") for v in row(wl)]
+        lines.append("| " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
+def verdict(ok):
+    return "OK" if ok else "MISSED"
+
+
+def target_lines(wls):
+    """Target checks: ours/loadtxt and extent memory growth."""
+    lines = []
+    for wl in wls:
+        ours, lt = wl.results["ours"], wl.results.get("loadtxt")
+        if wl.role == "loadtxt" and lt:
+            if ours.status == "ok" and lt.status == "ok":
+                r = ours.seconds / lt.seconds
+                lines.append(
+                    f"{wl.name}: ours {ours.seconds:.2f} s, numpy.loadtxt "
+                    f"{lt.seconds:.2f} s ({lt.mb:.0f} MB), ours/loadtxt = "
+                    f"{r:.2f} (target <= {LOADTXT_TARGET}): "
+                    f"{verdict(r <= LOADTXT_TARGET)}")
+            else:
+                lines.append(f"{wl.name}: ours/loadtxt not measured "
+                             f"(ours {ours.status}, loadtxt {lt.status} "
+                             f"{lt.note})")
+    small = [w for w in wls if w.role == "extent-small"]
+    large = [w for w in wls if w.role == "extent-large"]
+    if small and large:
+        s, g = small[0].results["ours"], large[0].results["ours"]
+        if s.status == "ok" and g.status == "ok":
+            growth = g.mb / s.mb - 1
+            ok = g.mb <= RSS_LIMIT_MB and growth <= RSS_GROWTH
+            lines.append(
+                f"extent RSS: {large[0].name} {g.mb:.0f} MB vs "
+                f"{small[0].name} {s.mb:.0f} MB ({growth:+.0%}; target <= "
+                f"{RSS_LIMIT_MB} MB and <= {RSS_GROWTH:+.0%}): {verdict(ok)}")
+        else:
+            lines.append("extent RSS: not measured (a run failed)")
+    return lines
+
+
+# --------------------------------------------------------------------------
+# main
+
+def parse_args(argv=None):
+    default_cmd = shlex.join([sys.executable,
+                              os.path.join(REPO, "heatmap.py")])
+    p = argparse.ArgumentParser(
+        description="Benchmark heatmap.py (see the module docstring).")
+    p.add_argument("--cmd", default=default_cmd,
+                   help="our program (default: %(default)s)")
+    p.add_argument("--vs", help="other program to compare with")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes, runs in about a minute")
+    p.add_argument("--only", help="run only workloads whose name contains "
+                   "one of these comma-separated substrings")
+    p.add_argument("--keep", metavar="DIR",
+                   help="write data and pictures to DIR and keep them")
+    p.add_argument("--timeout", type=float, default=900,
+                   help="seconds per child process (default: %(default)s)")
+    p.add_argument("--vs-max-points", type=float, default=1e5,
+                   help="run --vs only up to this many points "
+                   "(default: %(default)g)")
+    p.add_argument("--vs-max-gpx", type=float, default=2e4,
+                   help="run --vs only up to this many GPX track points "
+                   "(default: %(default)g)")
+    return p.parse_args(argv)
+
+
+def selected(args):
+    wls = workloads(QUICK if args.quick else FULL)
+    if args.only:
+        keys = [k for k in args.only.split(",") if k]
+        wls = [w for w in wls if any(k in w.name for k in keys)]
+    return wls
+
+
+def vs_allowed(args, wl):
+    cap = args.vs_max_gpx if wl.kind == "gpx" else args.vs_max_points
+    return wl.n <= cap
+
+
+def run_workload(args, wl, datadir, outdir):
+    path = data_file(datadir, wl.kind, wl.n)
+    base = os.path.join(outdir, wl.name)
+    wl.results["ours"] = run_program(args.cmd, wl, path, base + ".ours.png",
+                                     args.timeout)
+    if args.vs:
+        if vs_allowed(args, wl):
+            vs = run_program(args.vs, wl, path, base + ".vs.png",
+                             args.timeout)
+        else:
+            vs = Run("skipped")
+        wl.results["vs"] = vs
+        if wl.results["ours"].status == "ok" and vs.status == "ok":
+            wl.results["picture"] = compare_png(base + ".ours.png",
+                                                base + ".vs.png")
+    if wl.role == "loadtxt":
+        wl.results["loadtxt"] = run_loadtxt(path, args.timeout,
+                                            base + ".loadtxt")
+
+
+def failed(wls):
+    return any(r.status in ("fail", "timeout")
+               for w in wls for k, r in w.results.items()
+               if isinstance(r, Run))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    wls = selected(args)
+    if not wls:
+        sys.exit(f"no workload matches --only {args.only!r}")
+    print(f"# ours: {args.cmd}")
+    if args.vs:
+        print(f"# vs:   {args.vs}")
+    workdir = args.keep or tempfile.mkdtemp(prefix="heatmap-bench-")
+    datadir, outdir = (os.path.join(workdir, d) for d in ("data", "out"))
+    os.makedirs(datadir, exist_ok=True)
+    os.makedirs(outdir, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        print_row(COLS)
+        for wl in wls:
+            run_workload(args, wl, datadir, outdir)
+            print_row(row(wl))
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\n# total {time.perf_counter() - started:.0f} s\n")
+    print(markdown(wls))
+    targets = target_lines(wls)
+    if targets:
+        print("\nTargets" + (" (quick sizes: for information only)"
+                             if args.quick else "") + ":")
+        for line in targets:
+            print(f"- {line}")
+    if failed(wls):
+        print("\nsome runs failed", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

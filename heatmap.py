@@ -2346,6 +2346,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add = p.add_argument
     add("files", nargs="*", metavar="FILE", help="input files")
+    legacy = p.add_mutually_exclusive_group()
+    for flags, kind in _LEGACY_INPUTS:
+        legacy.add_argument(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
         help='treat all input files as this type ("auto" guesses from the extension)')
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
@@ -2410,9 +2413,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+_LEGACY_INPUTS = ((("-p", "--points"), "plain"), (("--csv",), "csv"), (("-g", "--gpx"), "gpx"),
+                  (("--shp_file",), "shp"))
+
+
 def _config_from_args(args: argparse.Namespace) -> Config:
     names = {f.name for f in dataclasses.fields(Config)}
-    return Config(**{k: v for k, v in vars(args).items() if k in names})
+    config = Config(**{k: v for k, v in vars(args).items() if k in names})
+    for _, kind in _LEGACY_INPUTS:  # the original's deprecated one-file options
+        path = getattr(args, "legacy_" + kind, None)
+        if path:
+            _LOG.warning("the option for a %s file is deprecated: give the file as an argument", kind)
+            config.files, config.filetype = [path], kind
+    return config
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

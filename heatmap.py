@@ -1843,6 +1843,7 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     most, start = 0.0, 0
     ends = _frame_ends(total, config.frequency, config.straggler_threshold)
+    progress = _Progress("frames", len(ends))
     for number, end in enumerate(ends, 1):
         for rect, part, segs in index.changed(start, end):
             values = engine._tile(rect, part, segs, decay)
@@ -1850,8 +1851,9 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
             engine._paste(grid, window, rect, values)
         image = _picture(_image_values(geometry, grid, window), most, scene)
         image.save(os.path.join(folder, "frame-%05d.png" % number))
-        _progress("frames", number, len(ends))
+        progress.update(number)
         start = end
+    progress.close()
     return len(ends)
 
 
@@ -1891,14 +1893,29 @@ def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _progress(what: str, done: int, total: Optional[int] = None) -> None:
-    """Show progress on a terminal's stderr; silent otherwise."""
-    if not sys.stderr.isatty():
-        return
-    sys.stderr.write("\r%s: %d%s " % (what, done, "/%d" % total if total else ""))
-    if total and done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class _Progress:
+    """A counter on a terminal's stderr, shown once the work has taken a second.
+
+    Silent when stderr is not a terminal, so pipes and logs get nothing extra.
+    """
+
+    def __init__(self, what: str, total: Optional[int] = None):
+        self.what, self.total = what, total
+        self.start = self.shown = time.monotonic()
+        self.active = sys.stderr.isatty()
+        self.drawn = False
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if self.active and now - self.start > 1.0 and now - self.shown > 0.2:
+            total = "/%d" % self.total if self.total else ""
+            sys.stderr.write("\r%s: %d%s " % (self.what, done, total))
+            sys.stderr.flush()
+            self.shown, self.drawn = now, True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
 
 
 # ---- Rendering pipeline ----
@@ -2066,12 +2083,17 @@ def _collect(config: Config, batches: Iterable[object],
     box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
     _check_latitudes(config, box_ll)
     geometry = _geometry(config, box_ll, size)
+    _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
+              geometry.height)
     acc = _Accumulator(_grown(geometry.window(), config.radius), record)
+    progress = _Progress("inputs read")
     for batch in batches if streaming else held:
         if streaming:
             _check_batch(config, batch)
         _project_batch(config, batch, geometry.ppd, acc)
-        _progress("points read", acc.inputs)
+        progress.update(acc.inputs)
+    progress.close()
+    _LOG.info("%d inputs read and binned", acc.inputs)
     if not acc.inputs:
         raise HeatmapError("no data points in the input")
     return geometry, acc
@@ -2083,6 +2105,7 @@ def _combine(config: Config, geometry: _Geometry, acc: "_Accumulator",
     entries, segments, counts = acc.result()
     window = geometry.window()
     grid, most, kept = _Engine(config).run(entries, segments, window, keep_all, counts)
+    _LOG.info("values combined (decay %g); largest %g", config.decay, most)
     return _Result(geometry, _image_values(geometry, grid, window), most,
                    tuple(kept) if keep_all else None)
 
@@ -2169,6 +2192,7 @@ def _save_image(image: Image.Image, path: str, colour: Optional[Tuple[int, int, 
         except (OSError, ValueError, KeyError) as exc:
             raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
     _write_atomic(path, write)
+    _LOG.info("wrote %s (%d x %d %s)", path, image.size[0], image.size[1], image.mode)
 
 
 def _save_state(path: str, config: Config, result: _Result) -> None:

@@ -2370,9 +2370,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add = p.add_argument
     add("files", nargs="*", metavar="FILE", help="input files")
-    legacy = p.add_mutually_exclusive_group()
     for flags, kind in _LEGACY_INPUTS:
-        legacy.add_argument(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
+        add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
         help='treat all input files as this type ("auto" guesses from the extension)')
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")

@@ -66,8 +66,9 @@ _FIT_SCALE = 1000000.0            # provisional pixels/degree used to fit a scal
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 _TILE = 256                       # pixels per side of an accumulation tile
-_MAX_CONTRIBUTIONS = 1 << 22      # contributions reduced at once before a tile splits
+_MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
+_MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _STATE_FORMAT = "heatmap.py-state"
@@ -160,6 +161,13 @@ def _open_binary(path: str):
         raise HeatmapError("%s: cannot read: %s" % (path, exc.strerror or exc)) from None
 
 
+def _not_a_file(path: str) -> HeatmapError:
+    """The error for a path that is not a regular file."""
+    return HeatmapError("%s: %s" % (path, "no such file" if not os.path.exists(path) else
+                                    "is a folder, not a file" if os.path.isdir(path) else
+                                    "is not a regular file"))
+
+
 def _line_chunks(path: str, skip_first: bool = False) -> Iterator[Tuple[int, bytes]]:
     """Yield (number of the chunk's first line, bytes of whole lines) from a file."""
     with _open_binary(path) as stream:
@@ -184,46 +192,247 @@ def _line_chunks(path: str, skip_first: bool = False) -> Iterator[Tuple[int, byt
 
 
 def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace").strip()
+    """A bad line as quoted in an error message: decoded, stripped, at most 80 characters."""
+    text = raw.decode("utf-8", "replace").strip()
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _check_finite(path: str, first_line: int, lines: Sequence[bytes], table: np.ndarray) -> None:
-    bad = ~np.isfinite(table).all(axis=1)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _data_error(path, first_line + row, "not a finite number: %r" % _text(lines[row]))
+def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
+    """Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
 
-
-def _numeric_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
-    """Parse a chunk whose non-blank lines all hold the same count of numbers.
-
-    Returns float64 array (rows, columns), or None when the chunk is not that
-    regular (the caller then parses it line by line to name the bad line).
+    sep is b" " (any run of spaces/tabs separates fields; leading/trailing
+    whitespace and \\r ignored) or b"," (exactly one comma between fields,
+    spaces around fields allowed).  Blank lines (only whitespace) are skipped.
+    Every non-blank line must have the same number of fields; returns None
+    when the chunk is not such a regular all-numeric table, or when any token
+    is not in the supported fast syntax ``[+-]?(digits[.digits]|.digits|digits.)``
+    with at most 32 integer digits, at most 22 fraction digits and an integer
+    mantissa below 2**53 -- the caller then falls back to a slow exact
+    line-by-line parser.
     """
-    lines = [ln for ln in chunk.split(b"\n") if ln.strip()]
-    if not lines:
-        return np.empty((0, 2))
-    if sep == b",":
-        if b'"' in chunk or b"'" in chunk:
-            return None
-        columns = lines[0].count(b",") + 1
-        if chunk.count(b",") != columns * len(lines) - len(lines):
-            return None
-        chunk = chunk.replace(b",", b" ")
-        if b"  " in chunk.replace(b"\n", b" \n "):
-            return None  # an empty field
+    if sep == b" ":
+        csv = False
+    elif sep == b",":
+        csv = True
     else:
-        columns = len(lines[0].split())
-    try:
-        flat = np.fromstring(chunk, dtype=np.float64, sep=" ")
-    except ValueError:
         return None
-    if columns not in (2, 3) and sep == b" " or flat.size != columns * len(lines):
+    n = len(chunk)
+    # Blocks of ~256 KiB keep the per-block temporaries cache resident; larger
+    # blocks are measurably slower, smaller ones pay more Python call overhead.
+    block = 1 << 18
+    p10 = 10.0 ** np.arange(23)
+    tables = (
+        # digit-lane masks: low nibble of the top k bytes of a uint64, k = 0..8
+        np.array([0] + [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(1, 9)], np.uint64),
+        np.array([10 ** k for k in range(9)], np.uint64),
+        p10,
+        np.concatenate([p10, -p10]),  # signed divisors, index F + 23*negative
+    )
+    # A token and its separator take >= 2 bytes (+1: last line may lack "\n").
+    out = np.empty((n + 1) // 2 + 1)
+    # Padded work buffer: 8 leading spaces let every 8-byte load start at >= 0.
+    work = np.empty(min(n, block) + 9, np.uint8)
+    pos = ntot = ncols = 0
+    while pos < n:
+        end = chunk.rfind(b"\n", pos, pos + block) + 1
+        if end <= pos:  # one line longer than a block, or no final newline
+            end = chunk.find(b"\n", pos + block) + 1 or n
+        m = end - pos
+        if m + 9 > work.shape[0]:
+            work = np.empty(m + 9, np.uint8)
+        buf = work[:m + 9]
+        buf[:8] = 32
+        buf[8:m + 8] = np.frombuffer(chunk, np.uint8, m, pos)
+        buf[m + 8] = 10  # guarantees a newline after the last token
+        res = _parse_block(buf, csv, out[ntot:], tables)
+        if res is None:
+            return None
+        if res[0]:
+            if ncols and res[1] != ncols:
+                return None
+            ncols = res[1]
+            ntot += res[0]
+        pos = end
+    if not ncols:
         return None
-    table = flat.reshape(len(lines), columns)
-    if sep == b" " and np.count_nonzero(np.diff([len(ln.split()) for ln in lines[:1]])):
+    # Shrink in place (realloc, no copy); no view of `out` is alive here.
+    out.resize((ntot,), refcheck=False)
+    return out.reshape(-1, ncols)
+
+
+def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optional[Tuple[int, int]]:
+    """Parse one block into out[:ntok]; return (ntok, columns), (0, 0) if blank, or None.
+
+    buf: uint8 (L,) = 8 spaces + whole lines + b"\\n".  out: float64, long enough.
+    """
+    L = buf.shape[0]
+    c = buf - 43  # uint8: '+' ',' '-' '.' '/' '0'..'9' -> 0..14, the rest > 14
+    tok = c <= 14  # bool (L,): byte may belong to a token
+    if csv:
+        tok &= c != 1  # ',' separates
+    # Events: token edges (start, or one past the end), newlines and points
+    # (and commas).  (b | 0x24) == 0x2E selects '\n' and '.', (b | 0x26) == 0x2E
+    # also ','; the few control/punctuation bytes it also selects are invalid
+    # anyway and rejected by the byte count below.
+    evm = np.empty(L, bool)
+    evm[0] = False
+    np.not_equal(tok[1:], tok[:-1], out=evm[1:])
+    evm |= (buf | (0x26 if csv else 0x24)) == 0x2E
+    ev = evm.nonzero()[0]  # int64 (nev,) byte positions; nev >= 1 (final '\n')
+    # Event chars (shifted by -43) behind one dummy '\n', so that
+    # chx[:-1].take(j) reads the char of event j-1 without index arithmetic.
+    chx = np.empty(ev.shape[0] + 1, np.uint8)
+    chx[0] = 223
+    ch = chx[1:]
+    c.take(ev, out=ch, mode="clip")
+    is_tc = ch <= 14  # token char
+    if csv:
+        is_tc &= ch != 1
+    # Inner decimal points: a '.' right after another token-char event (the
+    # token's start or a first point).  Every other token-char event is a start.
+    is_pt = ch == 3
+    is_pt[1:] &= is_tc[:-1]
+    is_pt[0] = False
+    is_start = is_tc > is_pt
+    js = is_start.nonzero()[0]  # int64 (ntok,) event index of each token start
+    ntok = js.shape[0]
+    # The end is the next event, or the one after an inner point.  A token with
+    # a second point thus "ends" early, which the byte count below rejects.
+    pt1 = is_pt[1:].take(js)  # bool (ntok,): has an inner '.'
+    je = js + pt1
+    je += 1
+    s = ev.take(js)
+    e = ev.take(je)
+    # Every byte must be a token byte, space, tab, \r, \n (or a CSV comma).
+    nws = np.count_nonzero(buf == 32) + np.count_nonzero((buf | 4) == 13)
+    nnl = np.count_nonzero(ch == 223)
+    ncom = np.count_nonzero(ch == 1) if csv else 0
+    if int(e.sum()) - int(s.sum()) + nws + nnl + ncom != L:
         return None
-    return table
+    if ntok == 0:
+        return (0, 0) if ncom == 0 else None
+    ncols = _columns(chx, js, je, csv, ncom)
+    if ncols is None or not _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out[:ntok], tables):
+        return None
+    return ntok, ncols
+
+
+def _columns(chx, js, je, csv, ncom) -> Optional[int]:
+    """Number of fields per non-blank line, or None if lines differ or CSV commas are wrong.
+
+    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,)
+    start/end event indices.
+    """
+    ntok = js.shape[0]
+    first = np.empty(ntok, bool)  # token starts a line
+    first[0] = True
+    # Between two tokens lie the end event of the first and maybe more events
+    # (only newlines, and commas in CSV): the gap has a newline iff its first
+    # or its last event is one.
+    x = chx[1:].take(je[:-1])
+    y = chx[:-1].take(js[1:])
+    np.equal(x, 223, out=first[1:])
+    first[1:] |= y == 223
+    if csv:
+        # Same line: exactly one comma -- "a,b" / "a ,b" -- and no newline.
+        g = js[1:] - je[:-1]
+        same = ((x == 1) & (g == 1)) | ((x != 223) & (x != 1) & (g == 2) & (y == 1))
+        # Every other comma (empty field, leading/trailing comma) breaks the count.
+        if not (same | first[1:]).all() or np.count_nonzero(same) != ncom:
+            return None
+    rows = np.count_nonzero(first)
+    k = ntok // rows
+    if k * rows != ntok or not first[::k].all():
+        return None
+    return k
+
+
+def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
+    """Write float(token) for every token into out; False if a token is unsupported.
+
+    buf: uint8 (L,) block; ch, ev: event chars/positions; js, je, pt1: start
+    and end event index, has-inner-point per token; s, e: int64 (ntok,)
+    token byte range; tables: see _parse_table.
+    """
+    keep, p10u, p10f, p10s = tables
+    c0 = ch.take(js)  # first char (-43): 0 '+', 2 '-', 3 '.'
+    hp = (c0 == 3) | pt1  # has a decimal point
+    # The point is the event just before the end (the start itself for ".5").
+    p = ev.take(je - hp)  # point position, e if none
+    li = p - s
+    li -= (c0 | 2) == 2  # integer digits (after a sign)
+    lf = e - p
+    lf -= hp  # fraction digits
+    if (li | lf).min() == 0:
+        return False  # no digit at all ("+", ".", "-.")
+    limax = int(li.max())
+    lfmax = int(lf.max())
+    nw = -(-max(limax, lfmax) // 8)  # 8-byte words per part
+    if lfmax > 22 or nw > 4:
+        return False  # 10**F inexact / absurdly long token
+    # Word array a[x] = bytes x-8..x-1 as little-endian uint64: one aligned
+    # copy makes the gathers below ~4x cheaper than unaligned ones.
+    L = buf.shape[0]
+    a = np.empty(L + 1, np.uint64)
+    np.copyto(a[8:], np.ndarray((L - 7,), "<u8", buf, strides=(1,)))
+    if nw == 1:  # common case: exact uint64 arithmetic, M < 10**16
+        di = a.take(p) & keep.take(li)
+        df = a.take(e) & keep.take(lf)
+        # The low nibble maps '0'..'9' -> 0..9 and '+,-./' -> 11..15 (the only
+        # other token bytes); lane + 0x76 sets the lane's top bit iff > 9.
+        if (np.bitwise_or.reduce(di + np.uint64(0x7676767676767676))
+                | np.bitwise_or.reduce(df + np.uint64(0x7676767676767676))) & np.uint64(0x8080808080808080):
+            return False
+        m = _swar8(di)
+        m *= p10u.take(lf)
+        m += _swar8(df)
+        if limax + lfmax >= 16 and int(m.max()) >= 1 << 53:
+            return False
+        m = m.view(np.int64)  # int64 -> float64 converts faster than uint64
+    else:  # long tokens: float Horner, exact below 2**53 and >= 2**53 otherwise
+        m = _digits_long(a, p, li, nw, keep)
+        fp = _digits_long(a, e, lf, nw, keep)
+        if m is None or fp is None:
+            return False
+        m *= p10f.take(lf)
+        m += fp
+        if m.max() >= 2.0 ** 53:
+            return False
+    # Signed power of ten: M / -10**F == -(M / 10**F) exactly, and -0.0 for M == 0.
+    lf += 23 * (c0 == 2)
+    np.divide(m, p10s.take(lf), out=out)
+    return True
+
+
+def _digits_long(a, end, nd, nw, keep):
+    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), or None if not all digits.
+
+    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks.
+    """
+    val = np.zeros(end.shape[0])
+    for w in range(nw - 1, -1, -1):  # most significant 8-digit word first
+        k = np.clip(nd - 8 * w, 0, 8)
+        d = a.take(np.maximum(end - 8 * w, 8)) & keep.take(k)  # clamped where k == 0
+        if np.bitwise_or.reduce(d + np.uint64(0x7676767676767676)) & np.uint64(0x8080808080808080):
+            return None
+        # val*1e8 + v is exact while < 2**53 and, rounding being monotone, stays >= 2**53 after.
+        val *= 1e8
+        val += _swar8(d)
+    return val
+
+
+def _swar8(d):
+    """uint64 (n,) words of 8 digit values 0..9 (most significant digit in the
+    lowest byte) -> uint64 (n,) numbers 0..99999999.  Returns a new array."""
+    d = d * np.uint64(10 << 8 | 1)  # (d*10 << 8) + d: byte k+1 gets 10*d[k] + d[k+1]
+    d >>= np.uint64(8)
+    d &= np.uint64(0x00FF00FF00FF00FF)  # 2-digit groups in 16-bit lanes
+    d *= np.uint64(100 << 16 | 1)
+    d >>= np.uint64(16)
+    d &= np.uint64(0x0000FFFF0000FFFF)  # 4-digit groups in 32-bit lanes
+    d *= np.uint64(10000 << 32 | 1)
+    d >>= np.uint64(32)  # the 8-digit number
+    return d
 
 
 def _plain_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
@@ -234,8 +443,9 @@ def _plain_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
         if not fields:
             continue
         if len(fields) not in (2, 3):
+            hint = " (CSV? name the file .csv or give --filetype csv)" if b"," in raw else ""
             raise _data_error(path, first_line + offset,
-                              "expected 'lat lon [weight]', got %r" % _text(raw))
+                              "expected 'lat lon [weight]', got %r%s" % (_text(raw), hint))
         try:
             values = [float(f) for f in fields]
         except ValueError:
@@ -254,19 +464,12 @@ def _points_from_table(table: np.ndarray) -> Points:
 def _read_plain(path: str, config: Config) -> Iterator[Points]:
     """Whitespace-separated ``lat lon [weight]`` lines; blank lines skipped."""
     for first_line, chunk in _line_chunks(path):
-        table = _numeric_table(chunk, b" ")
-        if table is None or _ragged(chunk):
-            table = _plain_rows(path, first_line, chunk)
-        lines = [ln for ln in chunk.split(b"\n") if ln.strip()]
+        table = _parse_table(chunk, b" ")
+        if table is None or table.shape[1] not in (2, 3):
+            table = _plain_rows(path, first_line, chunk)  # exact, and names a bad line
         if table.size:
             _check_finite_table(path, first_line, chunk, table)
             yield _points_from_table(table)
-
-
-def _ragged(chunk: bytes) -> bool:
-    """True when the non-blank lines of a chunk do not all have the same field count."""
-    counts = {len(ln.split()) for ln in chunk.split(b"\n") if ln.strip()}
-    return len(counts) > 1
 
 
 def _check_finite_table(path: str, first_line: int, chunk: bytes, table: np.ndarray) -> None:
@@ -288,32 +491,41 @@ def _csv_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
     import csv
     rows = []
     text = chunk.decode("utf-8", "replace").split("\n")
-    for offset, record in enumerate(csv.reader(text)):
-        if not record or not "".join(record).strip():
-            continue
-        line = first_line + offset
-        if len(record) < 2:
-            raise _data_error(path, line, "expected 'lat,lon[,weight]', got %r" % ",".join(record))
-        try:
-            lat, lon = float(record[0]), float(record[1])
-        except ValueError:
-            raise _data_error(path, line, "not a number: %r" % ",".join(record)) from None
-        weight = 1.0
-        if len(record) > 2:
+    reader, start = csv.reader(text), 0
+    try:
+        for record in reader:
+            line, start = first_line + start, reader.line_num
+            if not record or not "".join(record).strip():
+                continue
+            quoted = _text(",".join(record).encode("utf-8"))
+            if len(record) < 2 or not record[0].strip() or not record[1].strip():
+                raise _data_error(path, line, "expected 'lat,lon[,weight]', got %r: a field is "
+                                  "missing" % quoted)
             try:
-                weight = float(record[2])
+                lat, lon = float(record[0]), float(record[1])
             except ValueError:
-                _LOG.warning("%s:%d: weight %r is not a number; using 1", path, line, record[2])
-        rows.append((lat, lon, weight))
+                raise _data_error(path, line, "not a number: %r" % quoted) from None
+            weight = 1.0
+            if len(record) > 2:
+                try:
+                    weight = float(record[2])
+                except ValueError:
+                    _LOG.warning("%s:%d: weight %r is not a number; using 1",
+                                 path, line, _text(record[2].encode("utf-8")))
+            rows.append((lat, lon, weight))
+    except csv.Error as exc:
+        raise _data_error(path, first_line + max(reader.line_num - 1, 0),
+                          "not valid CSV: %s" % exc) from None
     return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def _read_csv(path: str, config: Config) -> Iterator[Points]:
     """``lat,lon[,weight[,...]]`` rows; extra columns ignored."""
     for first_line, chunk in _line_chunks(path, skip_first=config.ignore_csv_header):
-        table = _numeric_table(chunk, b",")
-        if table is None or (table.size and table.shape[1] not in (2, 3)):
-            table = _csv_rows(path, first_line, chunk)
+        table = _parse_table(chunk, b",")
+        if table is None or table.shape[1] < 2:
+            table = _csv_rows(path, first_line, chunk)  # quotes, text columns, bad lines
+        table = table[:, :3]
         if table.size:
             _check_finite_table(path, first_line, chunk, table)
             yield _points_from_table(table)
@@ -382,6 +594,9 @@ class _TrackParser:
                 except xml.parsers.expat.ExpatError as exc:
                     raise _data_error(self.path, exc.lineno, "not valid XML: %s"
                                       % xml.parsers.expat.ErrorString(exc.code)) from None
+                except (LookupError, ValueError) as exc:  # an encoding expat cannot use
+                    raise _data_error(self.path, self.parser.CurrentLineNumber,
+                                      "not valid XML: %s" % exc) from None
                 yield from self.done
                 self.done = []
                 if not block:
@@ -423,7 +638,7 @@ class _FastTrack:
                 rest, data = data[cut:], data[:cut]
                 try:
                     self.checker.Parse(data, not block)
-                except xml.parsers.expat.ExpatError:
+                except (xml.parsers.expat.ExpatError, LookupError, ValueError):
                     return None  # the exact reader names the line
                 if b"<!--" in data or b"<![CDATA[" in data or b"&" in data or not self._block(data):
                     return None
@@ -454,12 +669,10 @@ class _FastTrack:
         pairs = _GPX_POINT.findall(piece)
         if not self.inside or len(pairs) != opened:
             return False
-        try:
-            flat = np.fromstring(b" ".join(itertools.chain.from_iterable(pairs)),
-                                 dtype=np.float64, sep=" ")
-        except ValueError:
+        table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
+        if table is None:
             return False
-        table = flat.reshape(-1, 2)
+        table = table.reshape(-1, 2)
         if not np.isfinite(table).all():
             return False
         self.lat.append(table[:, 0])
@@ -493,11 +706,15 @@ def _check_prj(path: str) -> None:
     if not os.path.exists(prj):
         _LOG.warning("%s: no .prj file; assuming WGS84 longitude/latitude", path)
         return
-    with open(prj, "r", encoding="utf-8", errors="replace") as stream:
-        wkt = stream.read().upper().replace(" ", "_")
+    try:
+        with open(prj, "r", encoding="utf-8", errors="replace") as stream:
+            wkt = stream.read(1 << 20).upper().replace(" ", "_")
+    except OSError as exc:
+        raise HeatmapError("%s: cannot read: %s" % (prj, exc.strerror or exc)) from None
     if "PROJCS" in wkt or "WGS_1984" not in wkt and "WGS84" not in wkt:
+        said = _text(wkt.split("[", 1)[0].encode("utf-8"))
         raise HeatmapError("%s: only WGS84 longitude/latitude shapefiles are supported "
-                           "(the .prj says %s)" % (path, wkt.split("[", 1)[0] or "something else"))
+                           "(the .prj says %s)" % (path, repr(said) if said else "something else"))
 
 
 def _read_shp(path: str, config: Config) -> Iterator[Points]:
@@ -512,8 +729,10 @@ def _read_shp(path: str, config: Config) -> Iterator[Points]:
         kinds = {shapefile.POINT, shapefile.POINTZ, shapefile.POINTM,
                  shapefile.MULTIPOINT, shapefile.MULTIPOINTZ, shapefile.MULTIPOINTM}
         if reader.shapeType not in kinds:
+            name = getattr(shapefile, "SHAPETYPE_LOOKUP", {}).get(reader.shapeType)
             raise HeatmapError("%s: only point and multipoint shapefiles are supported "
-                               "(this one holds %s)" % (path, reader.shapeTypeName))
+                               "(this one holds %s)"
+                               % (path, name or "unknown shape type %r" % reader.shapeType))
         batch: List[Tuple[float, float]] = []
         try:
             for shape in reader.iterShapes():
@@ -544,14 +763,28 @@ def _filetype(path: str, filetype: str) -> str:
     return _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "plain")
 
 
-def read(files: Iterable[str], config: Optional[Config] = None) -> Iterator[object]:
-    """Yield :class:`Points` and :class:`Segments` batches from files, in order."""
+def read(files: Iterable[str], config: Optional[Config] = None,
+         strict: bool = False) -> Iterator[object]:
+    """Yield :class:`Points` and :class:`Segments` batches from files, in order.
+
+    With ``strict`` (the command line) a file that gives nothing to draw is an error.
+    """
     config = config or Config()
     for path in files:
         if not os.path.isfile(path):
-            raise HeatmapError("%s: no such file" % path)
+            raise _not_a_file(path)
         _LOG.info("reading %s", path)
-        yield from READERS[_filetype(path, config.filetype)](path, config)
+        kind, count = _filetype(path, config.filetype), 0
+        for batch in READERS[kind](path, config):
+            try:
+                _check_batch(config, batch)
+            except HeatmapError as exc:
+                raise HeatmapError("%s: %s" % (path, exc)) from None
+            count += len(batch[0])
+            yield batch
+        if strict and not count:  # every input file must hold something to draw
+            raise HeatmapError("%s: %s" % (path, "no track segments (a <trkseg> needs two or more "
+                                           "<trkpt>)" if kind == "gpx" else "no data points"))
 
 
 # ---- Projections ----
@@ -638,14 +871,15 @@ def _fit_ppd(projection: _Projection, lat_lon: _Box, padding: int,
     size = _project_box(projection, lat_lon, _FIT_SCALE)
     span_x, span_y = size.max_x - size.min_x, size.max_y - size.min_y
     fits = []
-    if height:
-        if span_y == 0:
-            raise HeatmapError("all data has one latitude: give -s/--scale or --extent")
+    if height and span_y:
         fits.append(float(height - 2 * padding) / span_y * _FIT_SCALE)
-    if width:
-        if span_x == 0:
-            raise HeatmapError("all data has one longitude: give -s/--scale or --extent")
+    if width and span_x:
         fits.append(float(width - 2 * padding) / span_x * _FIT_SCALE)
+    if not fits:  # nothing to fit a scale to
+        what = ("has one longitude" if width and not height else
+                "has one latitude" if height and not width else "is at one location")
+        raise HeatmapError("all data %s, so -W/-H cannot set the scale: give -s/--scale or "
+                           "--extent" % what)
     ppd = min(fits)
     if ppd <= 0:
         raise HeatmapError("the image is too small for margin + radius (%d pixels per side)"
@@ -1240,7 +1474,7 @@ def _gradient_table(path: str) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
         raise HeatmapError("%s: cannot read gradient image: %s" % (path, exc)) from None
     if image.mode != "RGBA":
         raise HeatmapError("%s: gradient image must be RGBA, not %s" % (path, image.mode))
@@ -1297,7 +1531,7 @@ def _open_background(path: str) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
         raise HeatmapError("%s: cannot read background image: %s" % (path, exc)) from None
     if image.mode not in ("RGB", "RGBA"):
         has_alpha = "A" in image.getbands() or "transparency" in image.info
@@ -1955,8 +2189,8 @@ def _check_latitudes(config: Config, box: _Box) -> None:
     limit = PROJECTIONS[config.projection].max_lat
     if abs(box.min_y) > limit or abs(box.max_y) > limit:
         worst = box.min_y if abs(box.min_y) > abs(box.max_y) else box.max_y
-        raise HeatmapError("latitude %g is outside what the %s projection can draw (|lat| < %g)"
-                           % (worst, config.projection, limit))
+        raise HeatmapError("latitude %.12g is outside what the %s projection can draw "
+                           "(|lat| <= %.12g)" % (worst, config.projection, limit))
 
 
 def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[int]]) -> _Geometry:
@@ -1973,7 +2207,13 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
         raise HeatmapError("no image size: give -W/--width, -H/--height, -s/--scale, "
                            "-I/--background_image, or --osm with -z/--zoom")
     box = _project_box(projection, box_ll, ppd).grown(config.padding)
+    if not all(abs(v) <= _MAX_COORD for v in dataclasses.astuple(box)):
+        raise HeatmapError("the image would reach beyond pixel %d at this scale: %s" % (
+            _MAX_COORD, "give a larger -s/--scale or a smaller --extent" if config.scale else
+            "the data spans too little to fit -W/-H; give -s/--scale or --extent"))
     resized, out_w, out_h = _image_box(box, width, height)
+    if out_w * out_h > _max_pixels():  # refuse before anything that big is allocated
+        raise _too_big(out_w * out_h)
     return _Geometry(ppd, resized, out_w, out_h)
 
 
@@ -2144,9 +2384,22 @@ def render(lat, lon, config: Optional[Config] = None, weight=None) -> Image.Imag
 def _save_format(path: str) -> str:
     extension = os.path.splitext(path)[1].lower()
     fmt = Image.registered_extensions().get(extension)
+    if not extension:
+        raise HeatmapError("%s: unknown image type: no file extension (try .png or .jpg)" % path)
     if fmt is None or fmt not in Image.SAVE:
-        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (path, extension or ""))
+        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (path, extension))
     return fmt
+
+
+def _check_image_type(path: str) -> None:
+    """Refuse an output type Pillow cannot write, by writing a 1x1 image of it to memory."""
+    fmt = _save_format(path)
+    for mode in ("RGB", "RGBA") if fmt in _ALPHA_FORMATS else ("RGB",):
+        try:
+            Image.new(mode, (1, 1)).save(io.BytesIO(), format=fmt)
+        except Exception as exc:  # plugins raise OSError, ValueError, KeyError, ...
+            raise HeatmapError("%s: cannot write %s images here: %s (try .png or .jpg)"
+                               % (path, fmt, exc)) from None
 
 
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
@@ -2165,17 +2418,31 @@ def _new_file_mode(path: str) -> int:
 
 
 def _write_atomic(path: str, write) -> None:
-    """Call write(temp_path) then rename it over ``path``; nothing left on failure."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".part", dir=folder)
-    os.close(fd)
+    """Call write(temp_path) then rename it over ``path``; nothing left on failure.
+
+    The temp file ``.NAME.XXXX.part`` sits in the target's folder (a symlink's
+    target is replaced, not the link), so the rename is atomic.
+    """
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
     try:
+        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target)[:64],
+                                    suffix=".part", dir=folder)
+    except OSError as exc:
+        raise HeatmapError("%s: cannot write in %s: %s" % (path, folder, exc.strerror or exc)) \
+            from None
+    try:
+        os.close(fd)
         write(temp)
-        os.chmod(temp, _new_file_mode(path))
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
+        os.chmod(temp, _new_file_mode(target))
+        os.replace(temp, target)
+    except BaseException as exc:  # also Ctrl-C: never leave a partial file behind
+        try:
             os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
         raise
 
 
@@ -2216,30 +2483,60 @@ def _save_state(path: str, config: Config, result: _Result) -> None:
 def _load_state(path: str):
     """(metadata dict, x, y, value arrays) of a state file, validated."""
     bad = HeatmapError("%s: not a heatmap.py state file" % path)
+    if not os.path.isfile(path):
+        raise _not_a_file(path)
+    with _open_binary(path) as stream:
+        if stream.read(4) != b"PK\x03\x04":  # an .npz is a zip; never unpickle anything else
+            raise bad
+    limit = _max_pixels()
     try:
         with np.load(path, allow_pickle=False) as data:
-            if set(data.files) != {"meta", "x", "y", "value"}:
+            if sorted(data.files) != ["meta", "value", "x", "y"]:
                 raise bad
+            sizes = {name: data.zip.getinfo(name + ".npy").file_size for name in data.files}
+            if sizes["meta"] > 1 << 20:
+                raise bad
+            if max(sizes["x"], sizes["y"], sizes["value"]) > 8 * limit + 4096:
+                raise HeatmapError("%s: holds more than %d pixels, over the limit; set "
+                                   "HEATMAP_MAX_PIXELS to allow more" % (path, limit))
             meta = json.loads(str(data["meta"][()]))
             x, y, value = data["x"], data["y"], data["value"]
     except HeatmapError:
         raise
-    except FileNotFoundError:
-        raise HeatmapError("%s: no such file" % path) from None
+    except MemoryError:
+        raise HeatmapError("%s: too large to load" % path) from None
     except Exception:  # zip, npy and json each raise their own types on garbage
         raise bad from None
     if not isinstance(meta, dict) or meta.get("format") != _STATE_FORMAT:
         raise bad
-    if meta.get("version") != _STATE_VERSION:
-        raise HeatmapError("%s: state file version %r is not supported" % (path, meta.get("version")))
+    if isinstance(meta.get("version"), bool) or meta.get("version") != _STATE_VERSION:
+        raise HeatmapError("%s: state file version %s is not supported"
+                           % (path, _text(repr(meta.get("version")).encode("utf-8"))))
+    box = meta.get("box")
     ok = (x.dtype == np.int64 and y.dtype == np.int64 and value.dtype == np.float64
           and x.ndim == y.ndim == value.ndim == 1 and x.size == y.size == value.size
-          and isinstance(meta.get("max"), (int, float)) and len(meta.get("box", ())) == 4
-          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in meta["box"])
-          and np.isfinite(value).all())
+          and _state_number(meta.get("max")) and meta["max"] >= 0
+          and _state_number(meta.get("ppd")) and meta["ppd"] > 0
+          and isinstance(meta.get("projection", "mercator"), str)
+          and meta.get("projection", "mercator") in PROJECTIONS
+          and all(_state_number(meta.get(k, 0), whole=True) and meta.get(k, 0) >= 0
+                  for k in ("radius", "margin"))
+          and isinstance(box, list) and len(box) == 4 and all(_state_number(v) for v in box)
+          and box[0] <= box[2] and box[1] <= box[3]
+          and bool(np.isfinite(value).all()))
     if not ok:
         raise bad
     return meta, x, y, value
+
+
+def _state_number(value, whole: bool = False) -> bool:
+    """True for a finite JSON number (not a bool) in a state file's metadata."""
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _render_loaded(config: Config) -> Tuple[Image.Image, _Result]:
@@ -2247,6 +2544,8 @@ def _render_loaded(config: Config) -> Tuple[Image.Image, _Result]:
     background, size = _background_scene(config)
     box = _Box(*meta["box"])
     resized, out_w, out_h = _image_box(box, *size)
+    if out_w * out_h > _max_pixels():
+        raise HeatmapError("%s: %s" % (config.load, _too_big(out_w * out_h)))
     geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h)
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
@@ -2263,6 +2562,10 @@ def _validate(config: Config) -> None:
         raise HeatmapError("-d/--decay must be between 0 and 1, not %g" % config.decay)
     if config.radius < 1:
         raise HeatmapError("-r/--radius must be at least 1, not %d" % config.radius)
+    if config.radius > _env_limit("HEATMAP_MAX_RADIUS", _MAX_RADIUS):
+        raise HeatmapError("-r/--radius %d is over the limit of %d; set HEATMAP_MAX_RADIUS to "
+                           "allow more" % (config.radius, _env_limit("HEATMAP_MAX_RADIUS",
+                                                                      _MAX_RADIUS)))
     for name, value in (("-W/--width", config.width), ("-H/--height", config.height)):
         if value is not None and value < 1:
             raise HeatmapError("%s must be positive, not %d" % (name, value))
@@ -2277,27 +2580,89 @@ def _validate(config: Config) -> None:
         if lat1 == lat2 or lon1 == lon2:
             raise HeatmapError("--extent needs lat1 != lat2 and lon1 != lon2")
         _check_latitudes(config, _extent_box(config.extent))
-    if config.background_brightness is not None and not config.background_brightness >= 0:
-        raise HeatmapError("-B/--background_brightness must not be negative")
-    _colour_table(config)
+    brightness = config.background_brightness
+    if brightness is not None and not (0 <= brightness <= 255 and math.isfinite(brightness)):
+        raise HeatmapError("-B/--background_brightness must be between 0 and 255, not %g"
+                           % brightness)
+    disabled, _LOG.disabled = _LOG.disabled, True  # its warnings come when it is used
+    try:
+        _colour_table(config)
+    finally:
+        _LOG.disabled = disabled
     if config.background:
         _parse_colour(config.background)
-    if config.background_image and not os.path.isfile(config.background_image):
-        raise HeatmapError("%s: no such background image" % config.background_image)
+    if config.background_image:
+        _check_background_image(config.background_image)
     _validate_osm(config)
-    for path in (config.output, config.save):
-        if path:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise HeatmapError("%s: folder %s does not exist" % (path, folder))
-    if config.output and not config.animate:
-        _save_format(config.output)
+    _validate_files(config)
     if config.width and config.height and config.width * config.height > _max_pixels():
         raise _too_big(config.width * config.height)
 
 
+def _check_background_image(path: str) -> None:
+    """Refuse a -I file that is missing or not an image Pillow can open (reads the header)."""
+    if not os.path.isfile(path):
+        raise HeatmapError("%s: no such background image" % path)
+    try:
+        with Image.open(path):
+            pass
+    except Exception as exc:  # Pillow raises many types on garbage
+        raise HeatmapError("%s: cannot read background image: %s" % (path, exc)) from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def _validate_files(config: Config) -> None:
+    """Inputs exist, a size is given, outputs can be written and clobber no input."""
+    if config.load:
+        if config.files:
+            _LOG.warning("input files are ignored with -L/--load")
+    else:
+        for path in config.files:
+            if not os.path.isfile(path):
+                raise _not_a_file(path)
+        if config.files and not (config.osm or config.width or config.height or config.scale
+                                 or config.background_image):
+            raise HeatmapError("no image size: give -W/--width, -H/--height, -s/--scale, "
+                               "-I/--background_image, or --osm with -z/--zoom")
+    inputs = list(config.files) + [config.background_image, config.gradient, config.load]
+    for flag, path in (("-o/--output", config.output), ("-S/--save", config.save)):
+        if not path:
+            continue
+        if os.path.isdir(path):
+            raise HeatmapError("%s: is a folder; %s needs a file name" % (path, flag))
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise HeatmapError("%s: folder %s does not exist" % (path, folder))
+        for other in inputs:
+            if other and _same_file(path, other) and not (other == config.load and
+                                                          path == config.save):
+                raise HeatmapError("%s: %s would overwrite an input file" % (path, flag))
+    if config.output and config.save and _same_file(config.output, config.save):
+        raise HeatmapError("%s: -o/--output and -S/--save name the same file" % config.output)
+    if config.output and not config.animate:
+        _check_image_type(config.output)
+
+
+def _env_limit(name: str, default: int) -> int:
+    """A whole-number limit from the environment variable ``name``, else ``default``."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise HeatmapError("environment variable %s must be a whole number, not %r"
+                           % (name, text)) from None
+
+
 def _max_pixels() -> int:
-    return int(os.environ.get("HEATMAP_MAX_PIXELS", _MAX_PIXELS))
+    return _env_limit("HEATMAP_MAX_PIXELS", _MAX_PIXELS)
 
 
 def _too_big(pixels: int) -> HeatmapError:
@@ -2320,7 +2685,8 @@ def run(config: Config) -> None:
     if config.animate:
         _run_animation(config)
         return
-    result = _accumulate(config, read(config.files, config), keep_all=bool(config.save))
+    result = _accumulate(config, read(config.files, config, strict=True),
+                         keep_all=bool(config.save))
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
@@ -2340,7 +2706,7 @@ def _run_animation(config: Config) -> None:
     except ValueError as exc:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
     _find_ffmpeg()
-    geometry, acc = _collect(config, read(config.files, config), record=True)
+    geometry, acc = _collect(config, read(config.files, config, strict=True), record=True)
     background, _ = _background_scene(config)
     _animate(config, geometry, acc, _scene(config, geometry, background))
     if config.save:
@@ -2451,21 +2817,76 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).splitlines())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """warnings.showwarning for main(): a library's warning becomes one of our log lines."""
+    _LOG.warning("%s", message)
+
+
+class _LogHandler(logging.Handler):
+    """Log records to the current ``sys.stderr``, one line each.
+
+    Warnings read ``heatmap.py: warning: ...``; -v/--debug progress lines
+    carry the milliseconds since start.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = _one_line(record.getMessage())
+            if record.levelno >= logging.WARNING:
+                line = "heatmap.py: %s: %s" % (record.levelname.lower(), text)
+            else:
+                line = "%8d ms  %s" % (record.relativeCreated, text)
+            sys.stderr.write(line + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _argument_error(message: str) -> None:
+    """argparse's error(): our one line instead of usage + line; still SystemExit(2)."""
+    sys.stderr.write("heatmap.py: error: %s (see --help)\n" % _one_line(message))
+    raise SystemExit(2)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (2 for a user error)."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(format="%(relativeCreated)8d ms  %(message)s")
-    _LOG.setLevel(logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING)
+    """Run the command line; returns the exit status (2 for a user error, 130 for Ctrl-C).
+
+    ``--help`` and ``--version`` print and raise ``SystemExit(0)``, and a malformed
+    option ``SystemExit(2)`` after one error line, as argparse does.
+    """
+    parser = _parser()
+    parser.error = _argument_error  # type: ignore[assignment]
+    import warnings
+    handler, level, debug = _LogHandler(), _LOG.level, False
+    _LOG.addHandler(handler)
+    show, warnings.showwarning = warnings.showwarning, _show_warning
     try:
+        args = parser.parse_args(argv)
+        debug = args.debug
+        _LOG.setLevel(logging.DEBUG if args.debug else
+                      logging.INFO if args.verbose else logging.WARNING)
         run(_config_from_args(args))
     except HeatmapError as exc:
-        if args.debug:
+        if debug:
             raise
-        sys.stderr.write("heatmap.py: error: %s\n" % exc)
+        sys.stderr.write("heatmap.py: error: %s\n" % _one_line(exc))
+        return 2
+    except MemoryError:
+        if debug:
+            raise
+        sys.stderr.write("heatmap.py: error: out of memory: try a smaller image, a smaller "
+                         "-r/--radius or a larger -s/--scale\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("heatmap.py: interrupted\n")
         return 130
+    finally:
+        warnings.showwarning = show
+        _LOG.removeHandler(handler)
+        _LOG.setLevel(level)
     return 0
 
 

@@ -346,8 +346,6 @@ def test_pole_is_fine_in_equirectangular(run, write, pixels):
     assert a[5, 5:9, 3].any()           # latitude 90 is drawn on the top data row
 
 
-@pytest.mark.xfail(strict=True, reason="the pixel limit is checked only after the value grid "
-                                       "is allocated: a huge -s image dies with MemoryError")
 def test_huge_scale_image_is_a_clean_error(run, write):
     write("in.txt", "1 1\n1.5 1.5\n")
     code, err = run("-s", "0.001", "-o", "out.png", "in.txt")   # ~5.6e7 x 5.6e7 pixels
@@ -456,9 +454,6 @@ def test_state_version_checked(run, tmp_path):
     pytest.param({"box": [9.0, 9.0, 0.0, 0.0]}, id="inverted_box"),
     pytest.param({"box": [0.0, 0.0, 1e12, 1e12]}, id="huge_box"),
 ])
-@pytest.mark.xfail(strict=True, reason="_load_state does not validate 'ppd' or the box size, "
-                                       "so a damaged state file crashes with a traceback "
-                                       "(KeyError/ValueError) instead of exit 2")
 def test_damaged_state_metadata_is_a_clean_error(run, tmp_path, changes):
     crafted_state(tmp_path / "bad.npz", **changes)
     code, err = run("-L", "bad.npz", "-o", "out.png")

@@ -1,0 +1,543 @@
+"""Hardening: every class of bad input ends in one clean error line.
+
+Each row of ``ERRORS`` is run through ``heatmap.main([...])`` in a fresh
+folder, once with no output present and once with an ``out.png`` and a
+``state.npz`` already there, and must give
+
+* exit status 2 (argparse's own ``SystemExit(2)`` for malformed options),
+* exactly one line on stderr, ``heatmap.py: error: ...``, no traceback,
+* the folder byte-for-byte as before: no output created, an existing
+  output untouched, no ``*.part`` temp file left.
+"""
+import io
+import json
+import os
+import pickle
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import heatmap  # noqa: E402
+
+
+# ---- helpers ----
+def _city(lat0, lon0, n=30, spread=0.05):
+    """n reproducible 'lat lon' lines around a point."""
+    rng = np.random.RandomState(7)
+    lat = lat0 + spread * (rng.rand(n) - 0.5)
+    lon = lon0 + spread * (rng.rand(n) - 0.5)
+    return "".join("%.6f %.6f\n" % p for p in zip(lat, lon))
+
+
+SEATTLE = _city(47.61, -122.33)
+GPX_HEAD = '<?xml version="1.0"?>\n<gpx xmlns="http://www.topografix.com/GPX/1/1"><trk>\n'
+GOOD_GPX = (GPX_HEAD + '<trkseg><trkpt lat="47.6" lon="-122.3"/><trkpt lat="47.61" '
+            'lon="-122.31"/></trkseg>\n</trk></gpx>\n')
+# found by test_fuzz.py: Pillow raises TypeError while loading this one
+DAMAGED_TIFF = bytes.fromhex(
+    "49492a0008000000080000010400010000000100000001010400010000000900000003010300010000000100"
+    "000006010300010000000100000011010500010000006e000000160104000100000009000000170104000100"
+    "0000090000001c0103000100000001000000000000000000000000000000")
+EXISTING = {"out.png": b"an existing output\n", "state.npz": b"an existing state\n"}
+
+
+class _Payload:
+    """Unpickling this would create the file 'pwned' (it must never happen)."""
+
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+def _png(mode, size=(1, 8), colour=0):
+    out = io.BytesIO()
+    Image.new(mode, size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _npz(**arrays):
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def _npy(array):
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def _state(arrays=None, **changes):
+    """A well-formed state file with some metadata replaced (None drops a key)."""
+    meta = {"format": "heatmap.py-state", "version": 1, "heatmap": "x", "max": 1.0, "ppd": 100.0,
+            "projection": "mercator", "box": [0.0, 0.0, 9.0, 9.0], "radius": 1, "margin": 0}
+    meta.update(changes)
+    meta = {k: v for k, v in meta.items() if v is not None}
+    columns = dict(x=np.array([3], np.int64), y=np.array([4], np.int64), value=np.array([1.0]))
+    columns.update(arrays or {})
+    return _npz(meta=np.array(json.dumps(meta)), **columns)
+
+
+def _shapefile(kind):
+    """(shp, shx, dbf) bytes of a small shapefile of the given pyshp shape type."""
+    shapefile = pytest.importorskip("shapefile")
+    shp, shx, dbf = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    with shapefile.Writer(shp=shp, shx=shx, dbf=dbf, shapeType=kind) as writer:
+        writer.field("name", "C")
+        if kind == shapefile.POINT:
+            writer.point(-122.3, 47.6)
+            writer.point(-122.2, 47.7)
+        else:
+            writer.poly([[[-122.3, 47.6], [-122.2, 47.7], [-122.3, 47.7], [-122.3, 47.6]]])
+        writer.record("a")
+        if kind == shapefile.POINT:
+            writer.record("b")
+    return shp.getvalue(), shx.getvalue(), dbf.getvalue()
+
+
+WGS84 = ('GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,'
+         '298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]')
+UTM = 'PROJCS["WGS_1984_UTM_Zone_10N",' + WGS84 + ',PROJECTION["Transverse_Mercator"]]'
+
+
+def _files(case_files):
+    """Resolve lazily built file contents (callables) of a table row."""
+    return {name: (data() if callable(data) else data) for name, data in case_files.items()}
+
+
+def _snapshot(folder):
+    out = {}
+    for base, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(base, name)
+            with open(path, "rb") as stream:
+                out[os.path.relpath(path, folder)] = stream.read()
+    return out
+
+
+def run_main(argv, capsys):
+    """(exit status, stderr) of heatmap.main; argparse's SystemExit counts as its code."""
+    capsys.readouterr()
+    try:
+        code = heatmap.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def assert_one_line(err, prefix="heatmap.py: error: "):
+    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    assert err.startswith(prefix), repr(err)
+    assert "Traceback" not in err
+
+
+# ---- the table ----
+W = ["-W", "40"]
+OUT = ["-o", "out.png"]
+PTS = {"pts.txt": SEATTLE}
+
+
+def row(name, args, message, files=None, env=None):
+    return pytest.param(args, message, files or {}, env or {}, id=name)
+
+
+ERRORS = [
+    # option values, checked before anything is read or written
+    row("decay_above_1", W + OUT + ["-d", "1.5", "pts.txt"], "-d/--decay must be between 0 and 1",
+        PTS),
+    row("decay_negative", W + OUT + ["-d", "-0.1", "pts.txt"], "-d/--decay", PTS),
+    row("decay_nan", W + OUT + ["-d", "nan", "pts.txt"], "-d/--decay", PTS),
+    row("radius_0", W + OUT + ["-r", "0", "pts.txt"], "-r/--radius must be at least 1", PTS),
+    row("radius_negative", W + OUT + ["-r", "-4", "pts.txt"], "-r/--radius", PTS),
+    row("width_0", OUT + ["-W", "0", "pts.txt"], "-W/--width must be positive", PTS),
+    row("height_negative", OUT + ["-H", "-5", "pts.txt"], "-H/--height must be positive", PTS),
+    row("scale_0", OUT + ["-s", "0", "pts.txt"], "-s/--scale must be a positive number", PTS),
+    row("scale_negative", OUT + ["-s", "-10", "pts.txt"], "-s/--scale", PTS),
+    row("scale_inf", OUT + ["-s", "inf", "pts.txt"], "-s/--scale", PTS),
+    row("scale_nan", OUT + ["-s", "nan", "pts.txt"], "-s/--scale", PTS),
+    row("margin_negative", W + OUT + ["-R", "-1", "pts.txt"], "-R/--margin", PTS),
+    row("frequency_0", W + OUT + ["--frequency", "0", "pts.txt"], "--frequency", PTS),
+    row("extent_three_numbers", W + OUT + ["-e", "1,2,3", "pts.txt"],
+        "argument -e/--extent: expected four numbers", PTS),
+    row("extent_words", W + OUT + ["-e", "a,b,c,d", "pts.txt"], "expected four numbers", PTS),
+    row("extent_nan", W + OUT + ["-e", "1,2,3,nan", "pts.txt"], "expected four numbers", PTS),
+    row("extent_same_lat", W + OUT + ["-e", "47,-122,47,-121", "pts.txt"],
+        "--extent needs lat1 != lat2 and lon1 != lon2", PTS),
+    row("extent_same_lon", W + OUT + ["-e", "47,-122,48,-122", "pts.txt"], "--extent needs", PTS),
+    row("extent_beyond_mercator", W + OUT + ["-e", "89.9999999,-122,47,-121", "pts.txt"],
+        "outside what the mercator projection can draw", PTS),
+    row("extent_beyond_pole", W + OUT + ["-P", "equirectangular", "-e", "95,-122,47,-121",
+                                         "pts.txt"], "equirectangular projection", PTS),
+    row("hsva_short", W + OUT + ["-m", "12345", "pts.txt"], "is not 9 hex digits", PTS),
+    row("hsva_not_hex", W + OUT + ["-M", "zzzzzzzzz", "pts.txt"], "is not 9 hex digits", PTS),
+    row("unknown_colour", W + OUT + ["-b", "notacolour", "pts.txt"], "unknown colour", PTS),
+    row("gradient_missing", W + OUT + ["-G", "nope.png", "pts.txt"], "cannot read gradient", PTS),
+    row("gradient_not_an_image", W + OUT + ["-G", "grad.png", "pts.txt"],
+        "cannot read gradient image", dict(PTS, **{"grad.png": b"not a png"})),
+    row("gradient_not_rgba", W + OUT + ["-G", "grad.png", "pts.txt"],
+        "gradient image must be RGBA", dict(PTS, **{"grad.png": lambda: _png("RGB")})),
+    row("background_image_missing", OUT + ["-I", "map.png", "pts.txt"],
+        "no such background image", PTS),
+    row("background_image_garbage", OUT + ["-I", "map.png", "pts.txt"],
+        "cannot read background image", dict(PTS, **{"map.png": b"\x89PNG garbage"})),
+    row("background_image_damaged_tiff", OUT + ["-I", "map.tif", "pts.txt"],
+        "cannot read background image", dict(PTS, **{"map.tif": DAMAGED_TIFF})),
+    row("gradient_damaged_tiff", W + OUT + ["-G", "grad.tif", "pts.txt"],
+        "cannot read gradient image", dict(PTS, **{"grad.tif": DAMAGED_TIFF})),
+    row("brightness_negative", W + OUT + ["-B", "-1", "pts.txt"], "-B/--background_brightness",
+        PTS),
+    row("brightness_inf", W + OUT + ["-B", "inf", "pts.txt"], "-B/--background_brightness", PTS),
+    row("output_unknown_extension", W + ["-o", "out.xyz", "pts.txt"], "unknown image type", PTS),
+    row("output_no_extension", W + ["-o", "out", "pts.txt"], "unknown image type", PTS),
+    row("output_type_pillow_cannot_write", W + ["-o", "out.xbm", "pts.txt"],
+        "cannot write XBM images", PTS),
+    row("output_folder_missing", W + ["-o", "nofolder/out.png", "pts.txt"],
+        "folder", PTS),
+    row("output_is_a_folder", W + ["-o", "sub", "pts.txt"], "is a folder",
+        dict(PTS, **{"sub/keep.txt": b"x"})),
+    row("save_folder_missing", W + OUT + ["-S", "nofolder/state.npz", "pts.txt"], "does not exist",
+        PTS),
+    row("save_is_a_folder", W + OUT + ["-S", "sub", "pts.txt"], "-S/--save needs a file name",
+        dict(PTS, **{"sub/keep.txt": b"x"})),
+    row("save_over_input", W + OUT + ["-S", "pts.txt", "pts.txt"], "would overwrite an input file",
+        PTS),
+    row("output_is_save", W + ["-o", "out.png", "-S", "out.png", "pts.txt"], "name the same file",
+        PTS),
+    row("animate_without_output", W + ["-a", "pts.txt"], "--animate needs -o/--output", PTS),
+    row("animate_bad_ffmpegopts", W + ["-a", "-o", "a.mp4", "-F", '"unbalanced', "pts.txt"],
+        "-F/--ffmpegopts", PTS),
+    # malformed options (argparse; one line, SystemExit(2))
+    row("width_not_a_number", ["-W", "wide"] + OUT + ["pts.txt"],
+        "argument -W/--width: invalid int value", PTS),
+    row("unknown_option", W + OUT + ["--bogus", "pts.txt"], "unrecognized arguments: --bogus",
+        PTS),
+    row("unknown_kernel", W + OUT + ["-k", "cubic", "pts.txt"], "argument -k/--kernel", PTS),
+    row("option_without_value", W + ["pts.txt", "-o"], "argument -o/--output: expected one",
+        PTS),
+    # nothing to draw
+    row("no_input_files", W + OUT, "no input files"),
+    row("no_arguments_at_all", [], "no input files"),
+    row("no_size", OUT + ["pts.txt"], "no image size: give -W/--width", PTS),
+    row("one_location_width", W + OUT + ["one.txt"],
+        "all data has one longitude, so -W/-H cannot set the scale: give -s/--scale or --extent",
+        {"one.txt": "47.6 -122.3\n47.6 -122.3\n"}),
+    row("one_location_width_height", W + ["-H", "30"] + OUT + ["one.txt"],
+        "all data is at one location", {"one.txt": "47.6 -122.3\n"}),
+    row("one_latitude_height", ["-H", "30"] + OUT + ["row.txt"], "all data has one latitude",
+        {"row.txt": "47.6 -122.3\n47.6 -122.2\n"}),
+    # data errors: file and line named, bad text quoted
+    row("missing_input", W + OUT + ["pts.txt", "nope.txt"], "nope.txt: no such file", PTS),
+    row("input_is_a_folder", W + OUT + ["sub"], "sub: is a folder, not a file",
+        {"sub/keep.txt": b"x"}),
+    row("plain_not_a_number", W + OUT + ["bad.txt"], "bad.txt:2: not a number: '47.62 east'",
+        {"bad.txt": "47.6 -122.3\n47.62 east\n"}),
+    row("plain_one_field", W + OUT + ["bad.txt"], "bad.txt:3: expected 'lat lon [weight]', got '47'",
+        {"bad.txt": "47.6 -122.3\n\n47\n"}),
+    row("plain_four_fields", W + OUT + ["bad.txt"], "bad.txt:1: expected 'lat lon [weight]'",
+        {"bad.txt": "1 2 3 4\n"}),
+    row("plain_commas", W + OUT + ["bad.txt"], "--filetype csv", {"bad.txt": "47.6,-122.3\n"}),
+    row("plain_nan", W + OUT + ["bad.txt"], "bad.txt:2: not a finite number: 'nan -122.3'",
+        {"bad.txt": "47.6 -122.3\nnan -122.3\n"}),
+    row("plain_inf_weight", W + OUT + ["bad.txt"], "bad.txt:1: not a finite number",
+        {"bad.txt": "47.6 -122.3 inf\n47.7 -122.2\n"}),
+    row("plain_overflow", W + OUT + ["bad.txt"], "bad.txt:1: not a finite number",
+        {"bad.txt": "1e999 -122.3\n"}),
+    row("plain_binary", W + OUT + ["bad.txt"], "bad.txt:1:",
+        {"bad.txt": b"\x00\xff\xfe garbage \x01\n"}),
+    row("plain_long_bad_line", W + OUT + ["bad.txt"], "...'", {"bad.txt": "x" * 5000 + "\n"}),
+    row("empty_file", W + OUT + ["pts.txt", "empty.txt"], "empty.txt: no data points",
+        dict(PTS, **{"empty.txt": ""})),
+    row("blank_lines_only", W + OUT + ["blank.txt"], "blank.txt: no data points",
+        {"blank.txt": "\n  \n\t\n"}),
+    row("latitude_beyond_mercator", W + OUT + ["pole.txt"],
+        "pole.txt: latitude 90 is outside what the mercator projection can draw",
+        {"pole.txt": "90 10\n80 20\n"}),
+    row("csv_missing_field", W + OUT + ["bad.csv"],
+        "bad.csv:2: expected 'lat,lon[,weight]', got '47.7,': a field is missing",
+        {"bad.csv": "47.6,-122.3\n47.7,\n"}),
+    row("csv_one_column", W + OUT + ["bad.csv"], "bad.csv:1: expected 'lat,lon[,weight]'",
+        {"bad.csv": "47.6\n"}),
+    row("csv_not_a_number", W + OUT + ["bad.csv"], "bad.csv:2: not a number: 'x,-122.3'",
+        {"bad.csv": "47.6,-122.3\nx,-122.3\n"}),
+    row("csv_header_not_skipped", W + OUT + ["bad.csv"], "bad.csv:1: not a number: 'lat,lon'",
+        {"bad.csv": "lat,lon\n47.6,-122.3\n"}),
+    row("csv_header_only", W + OUT + ["--ignore_csv_header", "bad.csv"], "bad.csv: no data points",
+        {"bad.csv": "lat,lon\n"}),
+    row("csv_nan", W + OUT + ["bad.csv"], "bad.csv:1: not a finite number",
+        {"bad.csv": "nan,1\n47.6,-122.3\n"}),
+    row("csv_nul_byte", W + OUT + ["bad.csv"], "bad.csv:1:", {"bad.csv": b"47.6\x00,-122.3\n"}),
+    row("gpx_not_xml", W + OUT + ["t.gpx"], "t.gpx:1: not valid XML", {"t.gpx": "not xml at all"}),
+    row("gpx_truncated", W + OUT + ["t.gpx"], "t.gpx:", {"t.gpx": GOOD_GPX[:-20]}),
+    row("gpx_unknown_encoding", W + OUT + ["t.gpx"], "t.gpx:1: not valid XML: unknown encoding",
+        {"t.gpx": GOOD_GPX.replace('"1.0"?>', '"1.0" encoding="TTF-8"?>')}),
+    row("gpx_no_track_points", W + OUT + ["t.gpx"], "t.gpx: no GPX track points",
+        {"t.gpx": GPX_HEAD + "</trk></gpx>\n"}),
+    row("gpx_single_point_segments", W + OUT + ["t.gpx"], "t.gpx: no track segments",
+        {"t.gpx": GPX_HEAD + '<trkseg><trkpt lat="1" lon="2"/></trkseg></trk></gpx>\n'}),
+    row("gpx_bad_coordinate", W + OUT + ["t.gpx"], "t.gpx:3: bad coordinate",
+        {"t.gpx": GPX_HEAD + '<trkseg><trkpt lat="north" lon="2"/></trkseg></trk></gpx>\n'}),
+    row("gpx_nan", W + OUT + ["t.gpx"], "t.gpx:3: not a finite number",
+        {"t.gpx": GPX_HEAD + '<trkseg><trkpt lat="nan" lon="2"/></trkseg></trk></gpx>\n'}),
+    row("shp_garbage", W + OUT + ["p.shp"], "p.shp: not a readable shapefile",
+        {"p.shp": b"\x00" * 50, "p.prj": WGS84}),
+    row("shp_polygons", W + OUT + ["p.shp"], "only point and multipoint shapefiles",
+        {"p.shp": lambda: _shapefile(5)[0], "p.shx": lambda: _shapefile(5)[1],
+         "p.dbf": lambda: _shapefile(5)[2], "p.prj": WGS84}),
+    row("shp_projected", W + OUT + ["p.shp"], "only WGS84 longitude/latitude shapefiles",
+        {"p.shp": lambda: _shapefile(1)[0], "p.shx": lambda: _shapefile(1)[1],
+         "p.dbf": lambda: _shapefile(1)[2], "p.prj": UTM}),
+    # -L: only our own format, nothing else is ever unpickled or evaluated
+    row("load_missing", OUT + ["-L", "nope.npz"], "nope.npz: no such file"),
+    row("load_text", OUT + ["-L", "s.npz"], "s.npz: not a heatmap.py state file",
+        {"s.npz": SEATTLE}),
+    row("load_pickle", OUT + ["-L", "s.npz"], "s.npz: not a heatmap.py state file",
+        {"s.npz": lambda: pickle.dumps(_Payload())}),
+    row("load_npz_with_pickled_objects", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _npz(meta=np.array([_Payload()], dtype=object), x=np.zeros(1, np.int64),
+                               y=np.zeros(1, np.int64), value=np.zeros(1))}),
+    row("load_npy", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _npy(np.zeros(3))}),
+    row("load_wrong_keys", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _npz(a=np.zeros(3))}),
+    row("load_wrong_format_name", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(format="something-else")}),
+    row("load_meta_not_json", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _npz(meta=np.array("{oops"), x=np.zeros(1, np.int64),
+                               y=np.zeros(1, np.int64), value=np.zeros(1))}),
+    row("load_wrong_dtype", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state({"x": np.zeros(1), "y": np.zeros(1)})}),
+    row("load_ragged_columns", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state({"value": np.ones(2)})}),
+    row("load_bool_radius", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(radius=True)}),
+    row("load_future_version", OUT + ["-L", "s.npz"], "state file version 2 is not supported",
+        {"s.npz": lambda: _state(version=2)}),
+    row("load_no_ppd", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(ppd=None)}),
+    row("load_text_ppd", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(ppd="fast")}),
+    row("load_nan_max", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(max=float("nan"))}),
+    row("load_inverted_box", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(box=[9.0, 9.0, 0.0, 0.0])}),
+    row("load_box_not_a_list", OUT + ["-L", "s.npz"], "not a heatmap.py state file",
+        {"s.npz": lambda: _state(box=7)}),
+    row("load_huge_box", OUT + ["-L", "s.npz"], "s.npz: an image of",
+        {"s.npz": lambda: _state(box=[0.0, 0.0, 1e12, 1e12])}),
+    # resource guards: the limit and how to override it
+    row("radius_too_large", W + OUT + ["-r", "100000", "pts.txt"],
+        "-r/--radius 100000 is over the limit of 1000; set HEATMAP_MAX_RADIUS to allow more", PTS),
+    row("image_too_large", ["-W", "100000", "-H", "100000"] + OUT + ["pts.txt"],
+        "an image of 10000000000 pixels is over the limit of 268435456; set HEATMAP_MAX_PIXELS",
+        PTS),
+    row("computed_image_too_large", ["-s", "0.1"] + OUT + ["pts.txt"],
+        "over the limit of 268435456; set HEATMAP_MAX_PIXELS to allow more", PTS),
+    row("scale_far_too_small", ["-s", "1e-9"] + OUT + ["pts.txt"], "give a larger -s/--scale",
+        PTS),
+    row("pixel_limit_from_env", ["-W", "20", "-H", "20"] + OUT + ["pts.txt"],
+        "an image of 400 pixels is over the limit of 100", PTS, {"HEATMAP_MAX_PIXELS": "100"}),
+    row("bad_limit_in_env", W + OUT + ["pts.txt"], "HEATMAP_MAX_PIXELS must be a whole number",
+        PTS, {"HEATMAP_MAX_PIXELS": "lots"}),
+]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["fresh", "existing_output"])
+@pytest.mark.parametrize("args,message,files,env", ERRORS)
+def test_bad_input_is_one_clean_error(tmp_path, monkeypatch, capsys, args, message, files, env,
+                                      existing):
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name, data in dict(_files(files), **(EXISTING if existing else {})).items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+    before = _snapshot(tmp_path)
+    code, err = run_main(args, capsys)
+    assert code == 2, err
+    assert_one_line(err)
+    assert message in err, err
+    assert _snapshot(tmp_path) == before        # nothing created, nothing changed
+    assert not (tmp_path / "pwned").exists()    # nothing untrusted ran
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(heatmap.HeatmapError, match="-d/--decay"):
+        heatmap.main(["--debug", "-W", "40", "-d", "2", "-o", "out.png", "pts.txt"])
+
+
+def test_help_and_version_still_exit_0(capsys):
+    for option in ("--help", "--version"):
+        with pytest.raises(SystemExit) as info:
+            heatmap.main([option])
+        assert info.value.code == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_errors_are_raised_before_input_is_read(tmp_path, monkeypatch, capsys):
+    """Option errors come before any reader runs (a reader here would fail the test)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("input was read")
+    monkeypatch.setitem(heatmap.READERS, "plain", boom)
+    for bad in (["-d", "3"], ["-r", "0"], ["-m", "xyz"], ["-o", "out.what"], ["-G", "no.png"],
+                ["-o", "missing/out.png"], ["-I", "no.png"]):
+        code, err = run_main(["-W", "40", "-o", "out.png"] + bad + ["pts.txt"], capsys)
+        assert code == 2
+        assert_one_line(err)
+
+
+# ---- warnings: one line, the run goes on ----
+def test_non_numeric_csv_weight_is_one_with_a_one_line_warning(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.csv").write_text("47.6,-122.3,heavy\n47.7,-122.2,2\n")
+    code, err = run_main(["-W", "40", "-o", "out.png", "w.csv"], capsys)
+    assert code == 0
+    assert err == "heatmap.py: warning: w.csv:1: weight 'heavy' is not a number; using 1\n"
+    assert (tmp_path / "out.png").exists()
+
+
+def test_warning_with_a_newline_stays_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+    real = heatmap.READERS["plain"]
+
+    def noisy(path, config):
+        heatmap._LOG.warning("first\nsecond")
+        return real(path, config)
+    monkeypatch.setitem(heatmap.READERS, "plain", noisy)
+    code, err = run_main(["-W", "40", "-o", "out.png", "pts.txt"], capsys)
+    assert code == 0 and err == "heatmap.py: warning: first second\n"
+
+
+# ---- nothing lost: interrupts and failed writes ----
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def _failing_save(exception):
+    """Image.save that writes half an image to a file, then raises (memory saves still work)."""
+    real = Image.Image.save
+
+    def save(self, fp, *args, **kwargs):
+        if not isinstance(fp, (str, os.PathLike)):
+            return real(self, fp, *args, **kwargs)
+        with open(fp, "wb") as stream:
+            stream.write(b"\x89PNG partial")
+        raise exception
+    return save
+
+
+def _setup_existing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+    for name, data in EXISTING.items():
+        (tmp_path / name).write_bytes(data)
+    return _snapshot(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["engine", "reader", "image_save", "state_save"])
+def test_interrupt_exits_130_and_keeps_the_old_output(tmp_path, monkeypatch, capsys, where):
+    before = _setup_existing(tmp_path, monkeypatch)
+    if where == "engine":
+        monkeypatch.setattr(heatmap._Engine, "run", _interrupt)
+    elif where == "reader":
+        monkeypatch.setitem(heatmap.READERS, "plain", _interrupt)
+    elif where == "image_save":
+        monkeypatch.setattr(Image.Image, "save", _failing_save(KeyboardInterrupt))
+    else:
+        monkeypatch.setattr(np, "savez_compressed", _interrupt)
+    code, err = run_main(["-W", "40", "-o", "out.png", "-S", "state.npz", "pts.txt"], capsys)
+    assert code == 130
+    assert err == "heatmap.py: interrupted\n"
+    after = _snapshot(tmp_path)
+    if where == "state_save":   # the image was finished before the interrupt
+        assert after.pop("out.png") != before.pop("out.png")
+    assert after == before
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+
+
+def test_failed_write_keeps_the_old_output(tmp_path, monkeypatch, capsys):
+    before = _setup_existing(tmp_path, monkeypatch)
+    monkeypatch.setattr(Image.Image, "save",
+                        _failing_save(OSError(28, "No space left on device")))
+    code, err = run_main(["-W", "40", "-o", "out.png", "pts.txt"], capsys)
+    assert code == 2
+    assert_one_line(err)
+    assert "out.png: cannot write image" in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_failed_state_write_is_one_line(tmp_path, monkeypatch, capsys):
+    before = _setup_existing(tmp_path, monkeypatch)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(np, "savez_compressed", disk_full)
+    code, err = run_main(["-W", "40", "-S", "state.npz", "pts.txt"], capsys)
+    assert code == 2
+    assert err == "heatmap.py: error: state.npz: cannot write: No space left on device\n"
+    assert _snapshot(tmp_path) == before
+
+
+def test_unwritable_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+
+    def no_temp(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(heatmap.tempfile, "mkstemp", no_temp)
+    code, err = run_main(["-W", "40", "-o", "out.png", "pts.txt"], capsys)
+    assert code == 2
+    assert_one_line(err)
+    assert "out.png: cannot write in" in err and "Permission denied" in err
+    assert sorted(os.listdir(tmp_path)) == ["pts.txt"]
+
+
+def test_success_replaces_the_output_and_keeps_its_permissions(tmp_path, monkeypatch, capsys):
+    _setup_existing(tmp_path, monkeypatch)
+    os.chmod(tmp_path / "out.png", 0o640)
+    code, err = run_main(["-W", "40", "-o", "out.png", "-S", "state.npz", "pts.txt"], capsys)
+    assert (code, err) == (0, "")
+    assert (tmp_path / "out.png").read_bytes().startswith(b"\x89PNG")
+    assert os.stat(tmp_path / "out.png").st_mode & 0o777 == 0o640
+    code, err = run_main(["-L", "state.npz", "-o", "again.png"], capsys)
+    assert (code, err) == (0, "")
+    assert sorted(os.listdir(tmp_path)) == ["again.png", "out.png", "pts.txt", "state.npz"]
+
+
+def test_load_then_save_to_the_same_state_file_is_allowed(tmp_path, monkeypatch, capsys):
+    _setup_existing(tmp_path, monkeypatch)
+    assert run_main(["-W", "40", "-S", "s.npz", "pts.txt"], capsys) == (0, "")
+    assert run_main(["-L", "s.npz", "-S", "s.npz", "-o", "out.png"], capsys) == (0, "")
+
+
+def test_memory_error_is_one_line(tmp_path, monkeypatch, capsys):
+    _setup_existing(tmp_path, monkeypatch)
+
+    def oom(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(heatmap._Engine, "run", oom)
+    code, err = run_main(["-W", "40", "-o", "out.png", "pts.txt"], capsys)
+    assert code == 2
+    assert_one_line(err)
+    assert "out of memory" in err
+
+
+def test_output_through_a_symlink_replaces_the_target(tmp_path, monkeypatch, capsys):
+    _setup_existing(tmp_path, monkeypatch)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "map.png").write_bytes(b"old")
+    os.symlink(os.path.join("real", "map.png"), str(tmp_path / "link.png"))
+    assert run_main(["-W", "40", "-o", "link.png", "pts.txt"], capsys) == (0, "")
+    assert os.path.islink(tmp_path / "link.png")
+    assert (tmp_path / "real" / "map.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(os.listdir(tmp_path / "real")) == ["map.png"]

@@ -71,6 +71,7 @@ _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
+_SAVE_OPTIONS = {"PNG": {"compress_level": 3}}  # twice as fast as zlib's 6, files ~15 % larger
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
@@ -1057,14 +1058,16 @@ def _reduce(keys: np.ndarray, values: np.ndarray, counts: np.ndarray,
     if keys.size == 0:
         return np.zeros(size)
     order = _sort_contributions(keys, values)
-    keys, values, counts = keys[order], values[order], counts[order]
-    before = np.cumsum(counts) - counts
+    keys, values = keys[order], values[order]
+    single = bool(np.all(counts == 1))
+    position = np.arange(keys.size)
+    before = position if single else np.cumsum(counts[order]) - counts[order]
     first = np.r_[True, keys[1:] != keys[:-1]]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(keys.size), 0))
+    group_start = np.maximum.accumulate(np.where(first, position, 0))
     rank = before - before[group_start]
     contribution = values * decay.weight(rank)
-    if np.any(counts != 1):
-        contribution *= decay.run(counts)
+    if not single:
+        contribution *= decay.run(counts[order])
     return np.bincount(keys, weights=contribution, minlength=size)
 
 
@@ -1097,9 +1100,9 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
 
 
 def _size_class(n: np.ndarray) -> np.ndarray:
-    """Round sizes up to 8, 12, 16, 24, 32, 48, ...: few classes, little padding."""
+    """Round sizes up to 4, 8, 12, ..., 32, 40, 48, 56, 64, 80, ...: few classes, little padding."""
     n = np.maximum(n, 1)
-    step = 2 ** np.maximum(np.floor(np.log2(n)) - 1, 2).astype(np.int64)
+    step = 2 ** np.maximum(np.floor(np.log2(n)) - 2, 2).astype(np.int64)
     return np.where(n > 0, -(-n // step) * step, 0)
 
 
@@ -1113,11 +1116,12 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, rows: int, cols: int, radius: in
     with np.errstate(divide="ignore", invalid="ignore"):
         u = ((px - sx) * dx + (py - sy) * dy) / length2
     u = np.where(length2 == 0, 0.0, np.clip(u, 0.0, 1.0))
-    heat = KERNELS[kernel](np.hypot(sx + u * dx - px, sy + u * dy - py), radius)
-    keep = (heat != 0) & (px < hi_x[:, None, None]) & (py < hi_y[:, None, None])
+    distance = np.hypot(sx + u * dx - px, sy + u * dy - py)
+    # both kernels are nonzero exactly inside the radius: keep those, then evaluate
+    keep = (distance < radius) & (px < hi_x[:, None, None]) & (py < hi_y[:, None, None])
     full = np.broadcast_to
     return (full(px, keep.shape)[keep].astype(np.int64), full(py, keep.shape)[keep].astype(np.int64),
-            heat[keep])
+            KERNELS[kernel](distance[keep], radius))
 
 
 def _parallel(work, jobs: Iterable, workers: Optional[int] = None) -> Iterator:
@@ -1271,19 +1275,28 @@ class _Engine:
         """Unit-weight points by whole-grid passes over the kernel offsets.
 
         Offsets are walked in descending heat; an offset group of heat k whose
-        neighbours hold c points at running rank R adds k * W[R] * S[c].
+        neighbours hold c points at running rank R adds k * W[R] * S[c].  Only
+        the box around the points is computed; the rest of the tile is 0.
         """
         r = self.radius
         x0, y0, x1, y1 = rect
-        w, h = x1 - x0, y1 - y0
-        counts = np.zeros((h + 2 * r, w + 2 * r), np.int64)
-        np.add.at(counts, (entries.y - y0 + r, entries.x - x0 + r), entries.count)
-        total = np.zeros((h, w))
-        rank = np.zeros((h, w), np.int64)
+        out = np.zeros((y1 - y0, x1 - x0))
+        bx0, by0 = max(int(entries.x.min()) - r, x0), max(int(entries.y.min()) - r, y0)
+        bx1, by1 = min(int(entries.x.max()) + r + 1, x1), min(int(entries.y.max()) + r + 1, y1)
+        w, h = bx1 - bx0, by1 - by0
+        small = int(entries.count.sum()) < 1 << 31  # halve memory traffic when it is safe
+        counts = np.zeros((h + 2 * r, w + 2 * r), np.int32 if small else np.int64)
+        near_box = ((entries.x >= bx0 - r) & (entries.x < bx1 + r) &
+                    (entries.y >= by0 - r) & (entries.y < by1 + r))
+        np.add.at(counts, (entries.y[near_box] - by0 + r, entries.x[near_box] - bx0 + r),
+                  entries.count[near_box])
+        total = out[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+        rank = np.zeros((h, w), counts.dtype)
+        near = np.empty((h, w), counts.dtype)
         stamp = self.stamp
         for g in range(stamp.groups.size - 1):
             lo, hi = stamp.groups[g], stamp.groups[g + 1]
-            near = np.zeros((h, w), np.int64)
+            near[...] = 0
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
                 near += counts[r + dy:r + dy + h, r + dx:r + dx + w]
             if decay.decay == 0.0:
@@ -1293,7 +1306,7 @@ class _Engine:
             else:
                 total += stamp.heat[lo] * decay.weight(rank) * decay.run(near)
             rank += near
-        return total
+        return out
 
     def _sparse(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Any mix of weighted points and segments by a sort-based reduction."""
@@ -1507,8 +1520,9 @@ def _colour_index(values: np.ndarray, most: float, steps: int) -> np.ndarray:
 
 def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray:
     """uint8 (h, w, 4): coloured heat; pixels without data fully transparent."""
-    rgba = table[_colour_index(values, most, table.shape[0])]
-    rgba[values == 0] = 0
+    rgba = np.zeros(values.shape + (4,), np.uint8)
+    where = np.flatnonzero(values)  # usually a small part of the picture
+    rgba.reshape(-1, 4)[where] = table[_colour_index(values.ravel()[where], most, table.shape[0])]
     return rgba
 
 
@@ -2084,7 +2098,7 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
             most = max(most, float(values.max()))
             engine._paste(grid, window, rect, values)
         image = _picture(_image_values(geometry, grid, window), most, scene)
-        image.save(os.path.join(folder, "frame-%05d.png" % number))
+        image.save(os.path.join(folder, "frame-%05d.png" % number), **_SAVE_OPTIONS["PNG"])
         progress.update(number)
         start = end
     progress.close()
@@ -2455,7 +2469,7 @@ def _save_image(image: Image.Image, path: str, colour: Optional[Tuple[int, int, 
 
     def write(temp: str) -> None:
         try:
-            image.save(temp, format=fmt)
+            image.save(temp, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
         except (OSError, ValueError, KeyError) as exc:
             raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
     _write_atomic(path, write)

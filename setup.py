@@ -23,7 +23,10 @@ setup(
         "animate": ["imageio-ffmpeg>=0.4"],
         "test": ["pytest>=7", "hypothesis>=6", "pyshp>=2.3"],
     },
-    entry_points={"console_scripts": ["heatmap=heatmap:_console", "heatmap.py=heatmap:_console"]},
+    # "heatmap.py" is the module itself installed as a script: a generated wrapper of that
+    # name would import itself instead of the module.
+    scripts=["heatmap.py"],
+    entry_points={"console_scripts": ["heatmap=heatmap:_console"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: MIT License",

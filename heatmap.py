@@ -464,12 +464,28 @@ def _points_from_table(table: np.ndarray) -> Points:
 
 def _read_plain(path: str, config: Config) -> Iterator[Points]:
     """Whitespace-separated ``lat lon [weight]`` lines; blank lines skipped."""
-    for first_line, chunk in _line_chunks(path):
-        table = _parse_table(chunk, b" ")
-        if table is None or table.shape[1] not in (2, 3):
-            table = _plain_rows(path, first_line, chunk)  # exact, and names a bad line
+    return _read_table(path, b" ", _plain_rows, lambda columns: columns in (2, 3))
+
+
+def _read_table(path: str, sep: bytes, exact, fits, skip_first: bool = False) -> Iterator[Points]:
+    """Points from a numeric text file, chunk by chunk, two chunks parsed at a time.
+
+    Each chunk goes through the fast parser; one it cannot vouch for (or whose
+    column count ``fits`` rejects) goes through ``exact(path, first_line,
+    chunk)``, which also names a bad line.
+    """
+    def parse(job: Tuple[int, bytes]) -> np.ndarray:
+        first_line, chunk = job
+        table = _parse_table(chunk, sep)
+        if table is None or not fits(table.shape[1]):
+            table = exact(path, first_line, chunk)
+        table = table[:, :3]
         if table.size:
             _check_finite_table(path, first_line, chunk, table)
+        return table
+
+    for table in _parallel(parse, _line_chunks(path, skip_first)):
+        if table.size:
             yield _points_from_table(table)
 
 
@@ -522,14 +538,8 @@ def _csv_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
 
 def _read_csv(path: str, config: Config) -> Iterator[Points]:
     """``lat,lon[,weight[,...]]`` rows; extra columns ignored."""
-    for first_line, chunk in _line_chunks(path, skip_first=config.ignore_csv_header):
-        table = _parse_table(chunk, b",")
-        if table is None or table.shape[1] < 2:
-            table = _csv_rows(path, first_line, chunk)  # quotes, text columns, bad lines
-        table = table[:, :3]
-        if table.size:
-            _check_finite_table(path, first_line, chunk, table)
-            yield _points_from_table(table)
+    return _read_table(path, b",", _csv_rows, lambda columns: columns >= 2,
+                       skip_first=config.ignore_csv_header)
 
 
 class _TrackParser:

@@ -72,6 +72,8 @@ _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _SAVE_OPTIONS = {"PNG": {"compress_level": 3}}  # twice as fast as zlib's 6, files ~15 % larger
+_NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--background_image, "
+            "or --osm with -z/--zoom")
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
@@ -2228,8 +2230,7 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
     elif width or height:
         ppd = _fit_ppd(projection, box_ll, config.padding, width, height)
     else:
-        raise HeatmapError("no image size: give -W/--width, -H/--height, -s/--scale, "
-                           "-I/--background_image, or --osm with -z/--zoom")
+        raise HeatmapError(_NO_SIZE)
     box = _project_box(projection, box_ll, ppd).grown(config.padding)
     if not all(abs(v) <= _MAX_COORD for v in dataclasses.astuple(box)):
         raise HeatmapError("the image would reach beyond pixel %d at this scale: %s" % (
@@ -2652,8 +2653,7 @@ def _validate_files(config: Config) -> None:
                 raise _not_a_file(path)
         if config.files and not (config.osm or config.width or config.height or config.scale
                                  or config.background_image):
-            raise HeatmapError("no image size: give -W/--width, -H/--height, -s/--scale, "
-                               "-I/--background_image, or --osm with -z/--zoom")
+            raise HeatmapError(_NO_SIZE)
     inputs = list(config.files) + [config.background_image, config.gradient, config.load]
     for flag, path in (("-o/--output", config.output), ("-S/--save", config.save)):
         if not path:

@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
@@ -57,7 +58,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 __version__ = "2.0.0"
 __all__ = [
     "Config", "HeatmapError", "Points", "Segments", "KERNELS", "PROJECTIONS",
-    "READERS", "read", "render", "render_data", "main",
+    "READERS", "read", "render", "render_data", "run", "main",
 ]
 
 # ---- Constants ----
@@ -2883,7 +2884,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
-    import warnings
     handler, level, debug = _LogHandler(), _LOG.level, False
     _LOG.addHandler(handler)
     show, warnings.showwarning = warnings.showwarning, _show_warning

@@ -15,8 +15,8 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     py_modules=["heatmap"],
-    python_requires=">=3.8",
-    install_requires=["numpy>=1.21", "Pillow>=9.1"],
+    python_requires=">=3.9",
+    install_requires=["numpy>=1.26", "Pillow>=9.1"],  # tested with NumPy 1.26 and 2.4
     extras_require={
         "osm": [],  # kept for old install lines: tiles are fetched with the standard library
         "shp": ["pyshp>=2.3"],

@@ -16,7 +16,7 @@ setup(
     license="MIT",
     py_modules=["heatmap"],
     python_requires=">=3.9",
-    install_requires=["numpy>=1.26", "Pillow>=9.1"],  # tested with NumPy 1.26 and 2.4
+    install_requires=["numpy>=1.26", "Pillow>=9.5"],  # tested: NumPy 1.26 and 2.4, Pillow 9.5 and 13
     extras_require={
         "osm": [],  # kept for old install lines: tiles are fetched with the standard library
         "shp": ["pyshp>=2.3"],

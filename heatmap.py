@@ -2334,14 +2334,17 @@ def _grown(window: Tuple[int, int, int, int], pad: int) -> Tuple[int, int, int, 
     return window[0] - pad, window[1] - pad, window[2] + pad, window[3] + pad
 
 
-def _collect(config: Config, batches: Iterable[object],
-             record: bool = False) -> Tuple[_Geometry, "_Accumulator"]:
+def _collect(config: Config, batches: Iterable[object], record: bool = False,
+             size: Optional[Tuple[Optional[int], Optional[int]]] = None
+             ) -> Tuple[_Geometry, "_Accumulator"]:
     """Read and project the input; streams when --extent fixes the geometry first.
 
     Without --extent the numeric batches are held until the data box is
-    known; ``record`` keeps the input order too (for animations).
+    known; ``record`` keeps the input order too (for animations).  ``size``
+    is the asked (width, height) when the caller has already opened -I.
     """
-    _, size = _background_scene(config)
+    if size is None:
+        _, size = _background_scene(config)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
     held = None if streaming else list(batches)
     for batch in held or ():
@@ -2376,9 +2379,10 @@ def _combine(config: Config, geometry: _Geometry, acc: "_Accumulator",
                    tuple(kept) if keep_all else None)
 
 
-def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False) -> _Result:
+def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False,
+                size: Optional[Tuple[Optional[int], Optional[int]]] = None) -> _Result:
     """Read, project and combine the input."""
-    geometry, acc = _collect(config, batches)
+    geometry, acc = _collect(config, batches, size=size)
     return _combine(config, geometry, acc, keep_all)
 
 
@@ -2386,8 +2390,8 @@ def render_data(batches: Iterable[object], config: Optional[Config] = None) -> I
     """Render :class:`Points`/:class:`Segments` batches to a Pillow image."""
     config = config or Config()
     _validate(config)
-    result = _accumulate(config, batches)
-    background, _ = _background_scene(config)
+    background, size = _background_scene(config)
+    result = _accumulate(config, batches, size=size)
     return _picture(result.values, result.most, _scene(config, result.geometry, background))
 
 
@@ -2710,12 +2714,12 @@ def run(config: Config) -> None:
     if config.animate:
         _run_animation(config)
         return
+    background, size = _background_scene(config)  # -I is read once, before the input
     result = _accumulate(config, read(config.files, config, strict=True),
-                         keep_all=bool(config.save))
+                         keep_all=bool(config.save), size=size)
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
-        background, _ = _background_scene(config)
         scene = _scene(config, result.geometry, background)
         _save_image(_picture(result.values, result.most, scene), config.output, scene.colour)
     if config.save:
@@ -2731,8 +2735,9 @@ def _run_animation(config: Config) -> None:
     except ValueError as exc:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
     _find_ffmpeg()
-    geometry, acc = _collect(config, read(config.files, config, strict=True), record=True)
-    background, _ = _background_scene(config)
+    background, size = _background_scene(config)
+    geometry, acc = _collect(config, read(config.files, config, strict=True), record=True,
+                             size=size)
     _animate(config, geometry, acc, _scene(config, geometry, background))
     if config.save:
         _save_state(config.save, config, _combine(config, geometry, acc, keep_all=True))

@@ -966,13 +966,22 @@ def _decay_weights(decay: float, length: int) -> np.ndarray:
 
 
 class _Decay:
-    """Rank weights: running weight W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1]."""
+    """Rank weights: running weight W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1].
+
+    The tables stop where nothing changes any more: beyond them W stays 0 and
+    S stays at its last value (decay 0 after rank 0, 0 < d < 1 once d**R
+    underflows).  Decay 1 needs no table: W is 1 and S[c] is c.
+    """
 
     def __init__(self, decay: float, most: int):
         self.decay = decay
         length = most + 2
-        if 0.0 < decay < 1.0:  # beyond the underflow every weight is 0
+        if decay == 0.0:
+            length = 2
+        elif decay < 1.0:
             length = min(length, int(800 / -math.log(decay)) + 2)
+        else:
+            length = 1
         self.weights = _decay_weights(decay, length)
         self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
 
@@ -981,10 +990,14 @@ class _Decay:
             return np.ones(rank.shape)
         return self.weights[np.minimum(rank, self.weights.size - 1)]
 
-    def run(self, count: np.ndarray) -> np.ndarray:
+    def run(self, count: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """S[count] as float64 (into ``out`` when given); ``count`` int64, any shape."""
         if self.decay == 1.0:
-            return count.astype(np.float64)
-        return self.sums[np.minimum(count, self.sums.size - 1)]
+            if out is None:
+                return count.astype(np.float64)
+            np.copyto(out, count)
+            return out
+        return np.take(self.sums, count, mode="clip", out=out)
 
 
 class _Entries(NamedTuple):
@@ -1287,9 +1300,12 @@ class _Engine:
     def _dense_unit(self, rect, entries: _Entries, decay: _Decay) -> np.ndarray:
         """Unit-weight points by whole-grid passes over the kernel offsets.
 
-        Offsets are walked in descending heat; an offset group of heat k whose
-        neighbours hold c points at running rank R adds k * W[R] * S[c].  Only
-        the box around the points is computed; the rest of the tile is 0.
+        Offsets are walked in descending heat, counting in R the points met so
+        far.  A group of offsets of heat k that meets c more points adds
+        k * (W[R] + ... + W[R+c-1]) = k * (S[R+c] - S[R]): one table lookup per
+        group.  The kernel is symmetric in x, so offsets (-dx, dy) and (dx, dy)
+        are read together from a sum of two column-shifted grids.  Only the
+        box around the points is computed; the rest of the tile is 0.
         """
         r = self.radius
         x0, y0, x1, y1 = rect
@@ -1297,28 +1313,26 @@ class _Engine:
         bx0, by0 = max(int(entries.x.min()) - r, x0), max(int(entries.y.min()) - r, y0)
         bx1, by1 = min(int(entries.x.max()) + r + 1, x1), min(int(entries.y.max()) + r + 1, y1)
         w, h = bx1 - bx0, by1 - by0
-        small = int(entries.count.sum()) < 1 << 31  # halve memory traffic when it is safe
-        counts = np.zeros((h + 2 * r, w + 2 * r), np.int32 if small else np.int64)
+        counts = np.zeros((h + 2 * r, w + 2 * r), np.int64)
         near_box = ((entries.x >= bx0 - r) & (entries.x < bx1 + r) &
                     (entries.y >= by0 - r) & (entries.y < by1 + r))
         np.add.at(counts, (entries.y[near_box] - by0 + r, entries.x[near_box] - bx0 + r),
                   entries.count[near_box])
+        pairs = _ColumnPairs(counts, r, w)
         total = out[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
-        rank = np.zeros((h, w), counts.dtype)
-        near = np.empty((h, w), counts.dtype)
+        rank = np.zeros((h, w), np.int64)
+        s_old, s_new = np.zeros((h, w)), np.empty((h, w))
         stamp = self.stamp
         for g in range(stamp.groups.size - 1):
             lo, hi = stamp.groups[g], stamp.groups[g + 1]
-            near[...] = 0
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
-                near += counts[r + dy:r + dy + h, r + dx:r + dx + w]
-            if decay.decay == 0.0:
-                total += np.where((rank == 0) & (near > 0), stamp.heat[lo], 0.0)
-            elif decay.decay == 1.0:
-                total += stamp.heat[lo] * near
-            else:
-                total += stamp.heat[lo] * decay.weight(rank) * decay.run(near)
-            rank += near
+                if dx >= 0:
+                    pairs.add_to(rank, dx, r + dy, h)
+            decay.run(rank, out=s_new)
+            np.subtract(s_new, s_old, out=s_old)
+            s_old *= stamp.heat[lo]
+            total += s_old
+            s_old, s_new = s_new, s_old
         return out
 
     def _sparse(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
@@ -1340,6 +1354,33 @@ class _Engine:
             counts.append(np.ones(heat.size, np.int64))
         return _reduce(np.concatenate(keys), np.concatenate(values),
                        np.concatenate(counts), w * h, decay).reshape(h, w)
+
+
+class _ColumnPairs:
+    """Sums of a grid's columns x - a and x + a, for every a up to ``radius``.
+
+    ``counts`` is int64 (h + 2r, w + 2r); pair a is (h + 2r, w), column x
+    holding counts[:, r + x - a] + counts[:, r + x + a] (a = 0: the column
+    itself).  They are computed once when they fit in 64 MB, else on each use.
+    """
+
+    def __init__(self, counts: np.ndarray, radius: int, width: int):
+        self.counts, self.r, self.w = counts, radius, width
+        self.sums = None
+        if (radius + 1) * counts.shape[0] * width * 8 <= 1 << 26:
+            self.sums = [self._pair(a, 0, counts.shape[0]) for a in range(radius + 1)]
+
+    def _pair(self, a: int, top: int, rows: int) -> np.ndarray:
+        c, r, w = self.counts, self.r, self.w
+        left = c[top:top + rows, r - a:r - a + w]
+        return left + c[top:top + rows, r + a:r + a + w] if a else left
+
+    def add_to(self, out: np.ndarray, a: int, top: int, rows: int) -> None:
+        """out += pair a over rows top .. top + rows - 1."""
+        if self.sums is not None:
+            out += self.sums[a][top:top + rows]
+        else:
+            out += self._pair(a, top, rows)
 
 
 class _CountGrid:

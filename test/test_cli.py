@@ -8,6 +8,8 @@ import pickle
 import re
 import random
 import shutil
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -528,3 +530,32 @@ def test_golden_image(run, tmp_path, regen_golden, argv, request):
         diff = np.argwhere((a != b).reshape(a.shape[0], a.shape[1], -1).any(axis=2))
         pytest.fail("%d pixels differ from %s, first at (row, col) %s"
                     % (len(diff), name, diff[0].tolist()))
+
+
+@pytest.mark.parametrize("mode,size,part", [
+    ("RGBA", (1, 1), 1 << 20),
+    ("RGBA", (37, 23), 64),       # many parts, ending mid-row
+    ("RGB", (50, 40), 1000),
+    ("RGB", (3, 200), 1 << 20),
+])
+def test_png_writer_round_trips(tmp_path, monkeypatch, mode, size, part):
+    monkeypatch.setattr(hm, "_PNG_PART", part)
+    rng = np.random.default_rng(sum(size))
+    pixels = rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)
+    pixels[size[1] // 2:] = pixels[:1]   # runs of equal rows, as in real heat
+    path = tmp_path / "out.png"
+    hm._write_png(str(path), Image.fromarray(pixels, mode))
+    with Image.open(path) as back:
+        back.load()   # decoding checks the zlib stream and its checksum
+        assert back.mode == mode and back.size == size
+        assert (np.asarray(back) == pixels).all()
+    data, kinds = path.read_bytes(), []
+    at = 8
+    while at < len(data):   # Pillow does not check every chunk's CRC: do it here
+        length, = struct.unpack(">I", data[at:at + 4])
+        kind, body = data[at + 4:at + 8], data[at + 8:at + 8 + length]
+        assert struct.unpack(">I", data[at + 8 + length:at + 12 + length])[0] == \
+            zlib.crc32(kind + body)
+        kinds.append(kind)
+        at += 12 + length
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and set(kinds[1:-1]) == {b"IDAT"}

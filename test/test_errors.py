@@ -436,6 +436,13 @@ def _failing_save(exception):
     return save
 
 
+def _fail_image_writes(monkeypatch, exception):
+    """Both image writers (ours for PNG, Pillow's for the rest) write half a file, then raise."""
+    monkeypatch.setattr(Image.Image, "save", _failing_save(exception))
+    monkeypatch.setattr(heatmap, "_write_png",
+                        lambda path, image: _failing_save(exception)(image, path))
+
+
 def _setup_existing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pts.txt").write_text(SEATTLE)
@@ -452,7 +459,7 @@ def test_interrupt_exits_130_and_keeps_the_old_output(tmp_path, monkeypatch, cap
     elif where == "reader":
         monkeypatch.setitem(heatmap.READERS, "plain", _interrupt)
     elif where == "image_save":
-        monkeypatch.setattr(Image.Image, "save", _failing_save(KeyboardInterrupt))
+        _fail_image_writes(monkeypatch, KeyboardInterrupt)
     else:
         monkeypatch.setattr(np, "savez_compressed", _interrupt)
     code, err = run_main(["-W", "40", "-o", "out.png", "-S", "state.npz", "pts.txt"], capsys)
@@ -467,8 +474,7 @@ def test_interrupt_exits_130_and_keeps_the_old_output(tmp_path, monkeypatch, cap
 
 def test_failed_write_keeps_the_old_output(tmp_path, monkeypatch, capsys):
     before = _setup_existing(tmp_path, monkeypatch)
-    monkeypatch.setattr(Image.Image, "save",
-                        _failing_save(OSError(28, "No space left on device")))
+    _fail_image_writes(monkeypatch, OSError(28, "No space left on device"))
     code, err = run_main(["-W", "40", "-o", "out.png", "pts.txt"], capsys)
     assert code == 2
     assert_one_line(err)

@@ -95,7 +95,7 @@ def test_packed_sort_is_exact(seed):
     keys = rng.integers(0, 300, m)
     values = rng.choice([0.25, 0.5, 1 / 3, 0.7], m) * rng.integers(1, 4, m)
     values[::7] += 1e-12  # differences float32 cannot see
-    order = heatmap._sort_contributions(keys, values)
+    order, _, _ = heatmap._sort_contributions(keys, values)
     expected = np.lexsort((-values, keys))
     assert (keys[order] == keys[expected]).all()
     assert (values[order] == values[expected]).all()

@@ -31,30 +31,29 @@ As a library:
 import argparse
 import colorsys
 import dataclasses
-import hashlib
 import io
 import itertools
-import json
 import logging
 import math
 import os
 import re
-import shlex
-import shutil
 import string
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import warnings
-import xml.parsers.expat
 import zlib
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor
+
+# Imported only by the code that needs them, to keep start-up short (most
+# runs read text and write a PNG): hashlib (tile cache), json (state files),
+# shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX),
+# PIL.ImageDraw and PIL.ImageFont (attribution); the optional osmviz-free
+# extras pyshp and imageio-ffmpeg likewise.
 
 # ---- Version and public surface ----
 __version__ = "2.0.0"
@@ -553,8 +552,9 @@ class _TrackParser:
     """Streams GPX ``<trkseg>``/``<trkpt>`` with expat; namespaces ignored."""
 
     def __init__(self, path: str):
+        from xml.parsers import expat
         self.path = path
-        self.parser = xml.parsers.expat.ParserCreate(namespace_separator="}")
+        self.parser = expat.ParserCreate(namespace_separator="}")
         self.parser.StartElementHandler = self._start
         self.parser.EndElementHandler = self._end
         self.in_segment = False
@@ -604,14 +604,15 @@ class _TrackParser:
         self.lat, self.lon = (self.lat[-1:], self.lon[-1:]) if keep_last else ([], [])
 
     def batches(self) -> Iterator[Segments]:
+        from xml.parsers import expat
         with _open_binary(self.path) as stream:
             while True:
                 block = stream.read(1 << 20)
                 try:
                     self.parser.Parse(block, not block)
-                except xml.parsers.expat.ExpatError as exc:
+                except expat.ExpatError as exc:
                     raise _data_error(self.path, exc.lineno, "not valid XML: %s"
-                                      % xml.parsers.expat.ErrorString(exc.code)) from None
+                                      % expat.ErrorString(exc.code)) from None
                 except (LookupError, ValueError) as exc:  # an encoding expat cannot use
                     raise _data_error(self.path, self.parser.CurrentLineNumber,
                                       "not valid XML: %s" % exc) from None
@@ -639,14 +640,16 @@ class _FastTrack:
     """
 
     def __init__(self, path: str):
+        from xml.parsers import expat
         self.path = path
-        self.checker = xml.parsers.expat.ParserCreate()
+        self.checker = expat.ParserCreate()
         self.inside = False
         self.lat: List[np.ndarray] = []
         self.lon: List[np.ndarray] = []
         self.done: List[Segments] = []
 
     def read(self) -> Optional[List[Segments]]:
+        from xml.parsers import expat
         with _open_binary(self.path) as stream:
             rest = b""
             while True:
@@ -656,7 +659,7 @@ class _FastTrack:
                 rest, data = data[cut:], data[:cut]
                 try:
                     self.checker.Parse(data, not block)
-                except (xml.parsers.expat.ExpatError, LookupError, ValueError):
+                except (expat.ExpatError, LookupError, ValueError):
                     return None  # the exact reader names the line
                 if b"<!--" in data or b"<![CDATA[" in data or b"&" in data or not self._block(data):
                     return None
@@ -1902,6 +1905,7 @@ def _tile_source(config: Config) -> _TileSource:
 
 def _cache_path(cache_dir: str, url: str) -> str:
     """Cache file of ``url``: the SHA-256 of the URL, hex, plus .tile."""
+    import hashlib
     return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest() + ".tile")
 
 
@@ -1939,7 +1943,7 @@ def _write_cache(path: str, data: bytes) -> None:
     temp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".part-")
+        fd, temp = _exclusive_temp(folder, ".part-", "")
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
         os.replace(temp, path)
@@ -2145,6 +2149,7 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
     """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
     corner, Pillow's default font; margin: pixels from the edges, pad: pixels around
     the text.  The mode is kept (RGB or RGBA)."""
+    from PIL import ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -2163,6 +2168,7 @@ _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 
 
 def _find_ffmpeg() -> str:
+    import shutil
     path = shutil.which("ffmpeg")
     if path:
         return path
@@ -2242,6 +2248,8 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
 
 def _encode_video(ffmpeg: str, folder: str, output: str, options: Optional[str]) -> None:
     """Run ffmpeg on the frames into a temporary file renamed to ``output`` on success."""
+    import shlex
+    import subprocess
     base, extension = os.path.splitext(os.path.abspath(output))
     temp = "%s.%d.part%s" % (base, os.getpid(), extension)
     command = ([ffmpeg, "-y", "-loglevel", "error", "-i", os.path.join(folder, "frame-%05d.png")]
@@ -2264,6 +2272,8 @@ def _encode_video(ffmpeg: str, folder: str, output: str, options: Optional[str])
 def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
+    import shutil
+    import tempfile
     folder = tempfile.mkdtemp(prefix="heatmap-frames-")
     try:
         count = _write_frames(config, geometry, acc, scene, folder)
@@ -2581,6 +2591,22 @@ def _new_file_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
+def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
+    """Create a new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600; (fd, path).
+
+    tempfile.mkstemp does this too, but importing tempfile costs as much
+    start-up time as reading a thousand points.
+    """
+    for _ in range(100):
+        path = os.path.join(folder, prefix + os.urandom(6).hex() + suffix)
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(path, flags, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError("no free temporary file name in %s" % folder)
+
+
 def _write_atomic(path: str, write) -> None:
     """Call write(temp_path) then rename it over ``path``; nothing left on failure.
 
@@ -2590,8 +2616,7 @@ def _write_atomic(path: str, write) -> None:
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     try:
-        fd, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(target)[:64],
-                                    suffix=".part", dir=folder)
+        fd, temp = _exclusive_temp(folder, ".%s." % os.path.basename(target)[:64], ".part")
     except OSError as exc:
         raise HeatmapError("%s: cannot write in %s: %s" % (path, folder, exc.strerror or exc)) \
             from None
@@ -2680,6 +2705,7 @@ def _save_state(path: str, config: Config, result: _Result) -> None:
     }
 
     def write(temp: str) -> None:
+        import json
         with open(temp, "wb") as stream:
             np.savez_compressed(stream, meta=np.array(json.dumps(meta)),
                                 x=xs.astype(np.int64), y=ys.astype(np.int64),
@@ -2695,6 +2721,7 @@ def _load_state(path: str):
     with _open_binary(path) as stream:
         if stream.read(4) != b"PK\x03\x04":  # an .npz is a zip; never unpickle anything else
             raise bad
+    import json
     limit = _max_pixels()
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -2907,6 +2934,7 @@ def _run_animation(config: Config) -> None:
     """-a: frames and a video, then -S of the final state if asked."""
     if not config.output:
         raise HeatmapError("--animate needs -o/--output for the video")
+    import shlex
     try:
         shlex.split(config.ffmpegopts or "")
     except ValueError as exc:

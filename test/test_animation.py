@@ -2,8 +2,10 @@
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -40,7 +42,7 @@ def frames_tmp(tmp_path, monkeypatch):
     """tempfile.mkdtemp() folders go to a fresh folder we can look into."""
     folder = tmp_path / "tmp"
     folder.mkdir()
-    monkeypatch.setattr(heatmap.tempfile, "tempdir", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
     return folder
 
 
@@ -107,7 +109,7 @@ def test_gpx_segments_are_animation_inputs(tmp_path, frames_tmp, ffmpeg):
 
 def test_ffmpeg_missing_stops_before_any_work(tmp_path, frames_tmp, monkeypatch, capsys):
     path, _ = _points(tmp_path, n=5)
-    monkeypatch.setattr(heatmap.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)   # import fails
     code = heatmap.main(["-a", "-W", "60", "-o", str(tmp_path / "a.mp4"), str(path)])
     err = capsys.readouterr().err

@@ -500,7 +500,7 @@ def test_unwritable_folder_is_one_line(tmp_path, monkeypatch, capsys):
 
     def no_temp(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
-    monkeypatch.setattr(heatmap.tempfile, "mkstemp", no_temp)
+    monkeypatch.setattr(heatmap, "_exclusive_temp", no_temp)
     code, err = run_main(["-W", "40", "-o", "out.png", "pts.txt"], capsys)
     assert code == 2
     assert_one_line(err)

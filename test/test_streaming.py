@@ -87,18 +87,21 @@ def test_tile_split_matches_whole_tile(monkeypatch):
     np.testing.assert_allclose(whole, split, rtol=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_packed_sort_is_exact(seed):
-    """The packed float32 sort orders exactly like a two-key lexsort, ties included."""
+@pytest.mark.parametrize("seed,sign", [(0, 1), (1, 1), (2, -1), (3, 1), (4, -1)])
+def test_packed_sort_is_exact(seed, sign):
+    """The packed sort orders exactly like a two-key lexsort, ties included
+    (scaled ranks for values >= 0, float32 ranks when some are negative)."""
     rng = np.random.default_rng(seed)
     m = 20000
     keys = rng.integers(0, 300, m)
     values = rng.choice([0.25, 0.5, 1 / 3, 0.7], m) * rng.integers(1, 4, m)
-    values[::7] += 1e-12  # differences float32 cannot see
-    order, _, _ = heatmap._sort_contributions(keys, values)
+    values[::7] += 1e-12  # differences the ranks cannot see
+    if sign < 0:
+        values[::3] *= -1
+    order, sorted_keys, sorted_values = heatmap._sort_contributions(keys, values)
     expected = np.lexsort((-values, keys))
-    assert (keys[order] == keys[expected]).all()
-    assert (values[order] == values[expected]).all()
+    assert (keys[order] == keys[expected]).all() and (sorted_keys == keys[expected]).all()
+    assert (values[order] == values[expected]).all() and (sorted_values == values[expected]).all()
 
 
 def test_fast_gpx_matches_expat_reader(tmp_path):

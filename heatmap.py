@@ -1039,6 +1039,21 @@ def _concat_entries(parts: Sequence[_Entries]) -> _Entries:
     return _Entries(*(np.concatenate(column) for column in zip(*parts)))
 
 
+def _count_block(rect: Tuple[int, int, int, int], entries: _Entries) -> np.ndarray:
+    """int64 grid[y, x] over ``rect`` of the entries' counts (entries outside are left out)."""
+    x0, y0, x1, y1 = rect
+    block = np.zeros((y1 - y0, x1 - x0), np.int64)
+    inside = (entries.x >= x0) & (entries.x < x1) & (entries.y >= y0) & (entries.y < y1)
+    np.add.at(block, (entries.y[inside] - y0, entries.x[inside] - x0), entries.count[inside])
+    return block
+
+
+def _block_entries(block: np.ndarray, rect: Tuple[int, int, int, int]) -> _Entries:
+    """The nonzero counts of ``block`` (a grid over ``rect``) as entries of weight 1."""
+    ys, xs = np.nonzero(block)
+    return _Entries(xs + rect[0], ys + rect[1], np.ones(xs.size), block[ys, xs])
+
+
 def _descending_bits(values: np.ndarray) -> np.ndarray:
     """uint64 (m,) < 2**32 that orders float64 ``values`` descending, via float32.
 
@@ -1296,7 +1311,7 @@ class _Engine:
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
         jobs = (piece for tile in self._tiles(entries, segments, counts) for piece in self._pieces(*tile))
-        for rect, values in _parallel(lambda job: (job[0], self._tile(*job, decay)), jobs):
+        for rect, values in _parallel(lambda job: (job[0], self._tile(*job[:3], decay, job[3])), jobs):
             if values.size:
                 most = max(most, float(values.max()))
             self._paste(grid, window, rect, values)
@@ -1317,7 +1332,12 @@ class _Engine:
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
     def _tiles(self, entries: _Entries, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments near it) for every tile with data."""
+        """Yield (rect, entries near it, segments near it, None) for every tile with data.
+
+        A tile with only unit points, many of them, comes as (rect, no
+        entries, no segments, their int64 counts over the rect grown by the
+        radius) instead, for :meth:`_dense_unit`.
+        """
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
@@ -1330,13 +1350,26 @@ class _Engine:
         for tile in sorted(set(members) | dense):
             rect = _tile_rect(tile[0], tile[1], _TILE)
             part_kind, part_which = members.get(tile, nothing)
-            near = entries.take(part_which[part_kind == 0])
+            near, segs = entries.take(part_which[part_kind == 0]), segments[part_which[part_kind == 1]]
             if tile in dense:
-                near = _concat_entries([near, counts.entries(_grown(rect, self.radius))])
-            yield rect, near, segments[part_which[part_kind == 1]]
+                grown = _grown(rect, self.radius)
+                block = counts.block(grown)
+                if not near.x.size and not segs.shape[0] and \
+                        np.count_nonzero(block) * self.stamp.heat.size > _area(rect):
+                    yield rect, near, segs, block
+                    continue
+                near = _concat_entries([near, _block_entries(block, grown)])
+            yield rect, near, segs, None
 
-    def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
-        """Exact values over one tile; splits the tile when too much lands on it."""
+    def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay,
+              block: Optional[np.ndarray] = None) -> np.ndarray:
+        """Exact values over one tile; splits the tile when too much lands on it.
+
+        ``block``: unit-point counts over the tile grown by the radius, given
+        instead of entries and segments.
+        """
+        if block is not None:
+            return self._dense_unit(rect, entries, decay, block)
         if self._is_dense(rect, entries, segments):
             return self._dense_unit(rect, entries, decay)
         if self._is_heavy(rect, entries, segments):
@@ -1346,13 +1379,14 @@ class _Engine:
             return out
         return self._sparse(rect, entries, segments, decay)
 
-    def _pieces(self, rect, entries: _Entries, segments: np.ndarray):
+    def _pieces(self, rect, entries: _Entries, segments: np.ndarray, block=None):
         """Yield the tile as jobs of bounded work: a heavy tile as its quarters, recursively."""
-        if self._is_heavy(rect, entries, segments) and not self._is_dense(rect, entries, segments):
+        if block is None and self._is_heavy(rect, entries, segments) and \
+                not self._is_dense(rect, entries, segments):
             for quarter in self._quarters(rect, entries, segments):
                 yield from self._pieces(*quarter)
         else:
-            yield rect, entries, segments
+            yield rect, entries, segments, block
 
     def _is_dense(self, rect, entries: _Entries, segments: np.ndarray) -> bool:
         """Unit points only, with more kernel offsets than the tile has pixels."""
@@ -1378,7 +1412,8 @@ class _Engine:
             touch = (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3])
             yield sub, entries.take(near), segments[touch]
 
-    def _dense_unit(self, rect, entries: _Entries, decay: _Decay) -> np.ndarray:
+    def _dense_unit(self, rect, entries: _Entries, decay: _Decay,
+                    block: Optional[np.ndarray] = None) -> np.ndarray:
         """Unit-weight points by whole-grid passes over the kernel offsets.
 
         Offsets are walked in descending heat, counting in R the points met so
@@ -1386,21 +1421,25 @@ class _Engine:
         k * (W[R] + ... + W[R+c-1]) = k * (S[R+c] - S[R]): one table lookup per
         group.  The kernel is symmetric in x, so offsets (-dx, dy) and (dx, dy)
         are read together from a sum of two column-shifted grids.  Only the
-        box around the points is computed; the rest of the tile is 0.
+        box around the points is computed; the rest of the tile is 0.  The
+        points are ``entries`` or, when given, the counts ``block`` over
+        ``rect`` grown by the radius.
         """
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
-        bx0, by0 = max(int(entries.x.min()) - r, x0), max(int(entries.y.min()) - r, y0)
-        bx1, by1 = min(int(entries.x.max()) + r + 1, x1), min(int(entries.y.max()) + r + 1, y1)
+        if block is None:
+            block = _count_block(_grown(rect, r), entries)
+        # tile columns and rows holding points; block index i is tile index i - r
+        cols, rows = np.flatnonzero(block.any(axis=0)) - r, np.flatnonzero(block.any(axis=1)) - r
+        if not cols.size:
+            return out
+        bx0, bx1 = max(int(cols[0]) - r, 0), min(int(cols[-1]) + r + 1, x1 - x0)
+        by0, by1 = max(int(rows[0]) - r, 0), min(int(rows[-1]) + r + 1, y1 - y0)
         w, h = bx1 - bx0, by1 - by0
-        counts = np.zeros((h + 2 * r, w + 2 * r), np.int64)
-        near_box = ((entries.x >= bx0 - r) & (entries.x < bx1 + r) &
-                    (entries.y >= by0 - r) & (entries.y < by1 + r))
-        np.add.at(counts, (entries.y[near_box] - by0 + r, entries.x[near_box] - bx0 + r),
-                  entries.count[near_box])
+        counts = block[by0:by1 + 2 * r, bx0:bx1 + 2 * r]
         pairs = _ColumnPairs(counts, r, w)
-        total = out[by0 - y0:by1 - y0, bx0 - x0:bx1 - x0]
+        total = out[by0:by1, bx0:bx1]
         rank = np.zeros((h, w), np.int64)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
         stamp = self.stamp
@@ -1506,16 +1545,18 @@ class _CountGrid:
         grown[y0 - ny0:y1 - ny0, x0 - nx0:x1 - nx0] = self.counts
         self.region, self.counts = (nx0, ny0, nx1, ny1), grown
 
-    def entries(self, rect: Tuple[int, int, int, int]) -> _Entries:
-        """The nonzero counts inside ``rect`` as entries of weight 1."""
+    def block(self, rect: Tuple[int, int, int, int]) -> np.ndarray:
+        """int64 grid[y, x] of the counts over ``rect`` (0 outside the region)."""
         x0, y0, x1, y1 = self.region
         cx0, cy0 = max(rect[0], x0), max(rect[1], y0)
         cx1, cy1 = min(rect[2], x1), min(rect[3], y1)
-        if cx0 >= cx1 or cy0 >= cy1:
-            return _empty_entries()
-        block = self.counts[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
-        ys, xs = np.nonzero(block)
-        return _Entries(xs + cx0, ys + cy0, np.ones(xs.size), block[ys, xs])
+        if cx0 <= rect[0] and cy0 <= rect[1] and cx1 >= rect[2] and cy1 >= rect[3]:
+            return self.counts[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        out = np.zeros((rect[3] - rect[1], rect[2] - rect[0]), np.int64)
+        if cx0 < cx1 and cy0 < cy1:
+            out[cy0 - rect[1]:cy1 - rect[1], cx0 - rect[0]:cx1 - rect[0]] = \
+                self.counts[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        return out
 
     def occupied(self, size: int, radius: int) -> set:
         """Tiles (tx, ty) of ``size`` pixels whose area grown by ``radius`` holds counts."""
@@ -3125,8 +3166,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _console() -> None:
-    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands."""
-    sys.exit(main())
+    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands.
+
+    A finished command leaves at once: tearing down the interpreter (NumPy,
+    Pillow and all) takes longer than drawing a small heatmap, and every
+    file is already closed.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: nothing more can be said
+        code = code or 1
+    os._exit(code)
 
 
 if __name__ == "__main__":

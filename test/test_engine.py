@@ -457,3 +457,17 @@ def test_decay_changes_overlapping_pictures(run, write, pixels):
     assert not np.array_equal(pictures["0.5"], pictures["1"])
     # which pixels hold heat (any channel set) does not depend on the decay
     assert np.array_equal(pictures["0"].any(axis=2), pictures["1"].any(axis=2))
+
+
+@pytest.mark.parametrize("radius", [130, 300])
+@pytest.mark.parametrize("weight", [None, 2.0])
+def test_large_radius_heats_every_tile_it_reaches(radius, weight):
+    """A kernel wider than a tile reaches tiles beyond the next one: every
+    offset with heat shows, through the count grid (unit points) and as
+    entries (weighted points)."""
+    config = hm.Config(width=4 * radius, radius=radius, decay=0.5,
+                       extent=(46.9, -122.1, 47.1, -121.9))
+    points = hm.Points(np.array([47.0, 47.0]), np.array([-122.0, -122.0]),
+                       None if weight is None else np.array([weight, weight]))
+    values = hm._accumulate(config, [points]).values
+    assert np.count_nonzero(values) == hm._stamp("linear", radius).heat.size

@@ -2616,8 +2616,16 @@ def render(lat, lon, config: Optional[Config] = None, weight=None) -> Image.Imag
 
 
 def _save_format(path: str) -> str:
+    """Pillow format name for the output's extension.
+
+    PNG, which we write ourselves, needs no Pillow plugin; the common ones
+    come with Image.preinit(); only rarer types load every plugin (~40 ms).
+    """
     extension = os.path.splitext(path)[1].lower()
-    fmt = Image.registered_extensions().get(extension)
+    if extension == ".png":
+        return "PNG"
+    Image.preinit()
+    fmt = Image.EXTENSION.get(extension) or Image.registered_extensions().get(extension)
     if not extension:
         raise HeatmapError("%s: unknown image type: no file extension (try .png or .jpg)" % path)
     if fmt is None or fmt not in Image.SAVE:
@@ -2628,6 +2636,8 @@ def _save_format(path: str) -> str:
 def _check_image_type(path: str) -> None:
     """Refuse an output type Pillow cannot write, by writing a 1x1 image of it to memory."""
     fmt = _save_format(path)
+    if fmt == "PNG":
+        return  # our own writer
     for mode in ("RGB", "RGBA") if fmt in _ALPHA_FORMATS else ("RGB",):
         try:
             Image.new(mode, (1, 1)).save(io.BytesIO(), format=fmt)

@@ -74,7 +74,7 @@ _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _PNG_LEVEL = 1                    # zlib level of our PNG writer: with the "up" filter, files
-                                  # about as small as Pillow's level 3, four times as fast
+                                  # ~15 % larger than Pillow's level 3, four times as fast
 _PNG_PART = 1 << 20               # bytes deflated per thread job (at least)
 _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--background_image, "
             "or --osm with -z/--zoom")

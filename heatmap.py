@@ -69,6 +69,7 @@ _CHUNK_BYTES = 1 << 24            # text read per chunk
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
+_CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
@@ -934,7 +935,9 @@ def _image_box(box: _Box, width: Optional[int], height: Optional[int]) -> Tuple[
 # ---- Kernels and accumulation ----
 def _linear(distance: np.ndarray, radius: int) -> np.ndarray:
     """Cone: 1 - d/r inside the radius, 0 outside; float64 like ``distance``."""
-    return np.where(distance >= radius, 0.0, 1.0 - distance / float(radius))
+    heat = np.divide(distance, float(radius), dtype=np.float64)
+    np.subtract(1.0, heat, out=heat)
+    return np.maximum(heat, 0.0, out=heat)   # 1 - d/r <= 0 just where d >= r
 
 
 def _gaussian(distance: np.ndarray, radius: int) -> np.ndarray:
@@ -996,6 +999,14 @@ class _Decay:
         if self.decay == 1.0:
             return np.ones(rank.shape)
         return self.weights[np.minimum(rank, self.weights.size - 1)]
+
+    def row(self, length: int) -> np.ndarray:
+        """W[0], ..., W[length - 1] as float64 (length,)."""
+        if self.decay == 1.0:
+            return np.ones(length)
+        row = np.zeros(length)
+        row[:min(length, self.weights.size)] = self.weights[:length]
+        return row
 
     def run(self, count: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
         """S[count] as float64 (into ``out`` when given); ``count`` int64, any shape."""
@@ -1163,12 +1174,9 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
     float64 heat of those with nonzero heat.  Segments are batched by box
     size so each batch is one broadcast (n, rows, columns) computation.
     """
-    lo_x = np.maximum(np.trunc(np.minimum(seg[:, 0], seg[:, 2]) - radius), rect[0])
-    hi_x = np.minimum(np.trunc(np.maximum(seg[:, 0], seg[:, 2]) + radius + 1), rect[2])
-    lo_y = np.maximum(np.trunc(np.minimum(seg[:, 1], seg[:, 3]) - radius), rect[1])
-    hi_y = np.minimum(np.trunc(np.maximum(seg[:, 1], seg[:, 3]) + radius + 1), rect[3])
-    cols = _size_class(np.maximum(hi_x - lo_x, 0).astype(np.int64))
-    rows = _size_class(np.maximum(hi_y - lo_y, 0).astype(np.int64))
+    lo_x, lo_y, hi_x, hi_y = _reach(seg, radius, rect)
+    cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
+    rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
     shape_id = rows * (cols.max(initial=0) + 1) + cols
     keys, heats = [], []
     for sid in np.unique(shape_id[(rows > 0) & (cols > 0)]):
@@ -1184,11 +1192,176 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
     return np.concatenate(keys), np.concatenate(heats)
 
 
-def _size_class(n: np.ndarray) -> np.ndarray:
-    """Round sizes up to 4, 8, 12, ..., 32, 40, 48, 56, 64, 80, ...: few classes, little padding."""
-    n = np.maximum(n, 1)
-    step = 2 ** np.maximum(np.floor(np.log2(n)) - 2, 2).astype(np.int64)
-    return np.where(n > 0, -(-n // step) * step, 0)
+def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
+                   kernel: str, decay: _Decay) -> np.ndarray:
+    """Decay-combined heat of segments alone, as float64 grid[y, x] over ``rect``.
+
+    ``segments`` is float64 (n, 4) of pixel x1, y1, x2, y2.  The rect is cut
+    into square cells; each cell gets the list of segments whose box (grown
+    by the radius) reaches it, padded to one of a few lengths with a
+    far-away point.  A batch of cells with equal lists is then an array
+    (cells, rows, columns, segments) whose last axis holds each pixel's
+    contributions side by side: sorting it orders every pixel at once, with
+    no keys to group and nothing to gather.  Pixels out of a segment's reach
+    get heat 0, which sorts last and adds nothing.
+    """
+    x0, y0, x1, y1 = rect
+    size = _cell_size(radius)
+    across, down = -(-(x1 - x0) // size), -(-(y1 - y0) // size)
+    cells, members = _cell_members(segments, rect, radius, size)
+    per_cell = np.bincount(cells, minlength=across * down)
+    first = np.cumsum(per_cell) - per_cell
+    used = np.flatnonzero(per_cell)
+    slots = _list_length(per_cell[used])
+    table = _segment_table(segments)
+    offsets = np.arange(size, dtype=np.float64)
+    out = np.zeros((down, size, across, size))
+    for length in np.unique(slots):
+        length = int(length)
+        weights = decay.row(length)
+        group = used[slots == length]
+        step = max(1, _CELL_BATCH // (size * size * length))
+        for batch in (group[i:i + step] for i in range(0, group.size, step)):
+            near = table[:, _padded_lists(members, first[batch], per_cell[batch], length,
+                                          segments.shape[0])]
+            px = (batch % across * size + x0)[:, None] + offsets
+            py = (batch // across * size + y0)[:, None] + offsets
+            for rows, cols in _cell_parts(size, length):
+                heat = KERNELS[kernel](_cell_distances(near, px[:, cols], py[:, rows]), radius)
+                out[batch // across, rows, batch % across, cols] = _decay_rows(heat, weights)
+    return out.reshape(down * size, across * size)[:y1 - y0, :x1 - x0]
+
+
+def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
+    """(rows, columns) of a cell to compute at once: all of it, unless its list
+    is so long (a logger left on one spot) that a few pixels at a time must do."""
+    pixels = max(1, _CELL_BATCH // length)
+    if pixels >= size * size:
+        return [(slice(0, size), slice(0, size))]
+    if pixels >= size:
+        rows = pixels // size
+        return [(slice(y, y + rows), slice(0, size)) for y in range(0, size, rows)]
+    return [(slice(y, y + 1), slice(x, x + pixels)) for y in range(size) for x in range(0, size, pixels)]
+
+
+def _cell_size(radius: int) -> int:
+    """Edge of the cells of :func:`_segment_cells`: about r/2, so little of a cell is out of reach."""
+    return 4 if radius < 12 else 8
+
+
+def _list_length(n: np.ndarray) -> np.ndarray:
+    """Round counts up to 1, 2, ..., 8, 10, 12, 14, 16, 20, 24, ...: few lengths, little padding."""
+    step = 2 ** np.maximum(np.floor(np.log2(np.maximum(n, 1))) - 2, 0).astype(np.int64)
+    return -(-n // step) * step
+
+
+def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
+    """(cell, segment) pairs: int64 cell numbers (row-major over ``rect`` in
+    ``size`` steps), ascending, and the int64 index of a segment whose box
+    grown by the radius reaches that cell."""
+    x0, y0, x1, y1 = rect
+    across = -(-(x1 - x0) // size)
+    lo_x, lo_y, hi_x, hi_y = _reach(segments, radius, rect)
+    near = np.flatnonzero((lo_x < hi_x) & (lo_y < hi_y))
+    cx0 = ((lo_x[near] - x0) // size).astype(np.int64)
+    cy0 = ((lo_y[near] - y0) // size).astype(np.int64)
+    wide = ((hi_x[near] - 1 - x0) // size).astype(np.int64) - cx0 + 1
+    count = wide * (((hi_y[near] - 1 - y0) // size).astype(np.int64) - cy0 + 1)
+    which = np.repeat(np.arange(near.size), count)
+    local = np.arange(which.size) - np.repeat(np.cumsum(count) - count, count)
+    cells = (cy0[which] + local // wide[which]) * across + cx0[which] + local % wide[which]
+    # the order within a cell does not matter; 16-bit keys sort by radix when stable
+    order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
+                       kind="stable")
+    return cells[order], near[which[order]]
+
+
+def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,
+                  pad: int) -> np.ndarray:
+    """int64 (len(first), length): rows members[first[i]:first[i] + count[i]], then ``pad``."""
+    lists = np.full((first.size, length), pad)
+    row = np.repeat(np.arange(first.size), count)
+    slot = np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)
+    lists[row, slot] = members[first[row] + slot]
+    return lists
+
+
+def _segment_table(segments: np.ndarray) -> np.ndarray:
+    """float64 (5, n + 1): start x, start y, direction x, y and squared length
+    of each segment, then a point too far away to reach any pixel.
+
+    A zero-length segment gets direction 0 and length 1, so that u = 0, the
+    distance to its start, as the original.
+    """
+    table = np.empty((5, segments.shape[0] + 1))
+    table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0)
+    start, direction = table[0:2, :-1], table[2:4, :-1]
+    start[:] = segments[:, 0:2].T
+    np.subtract(segments[:, 2:4].T, start, out=direction)
+    length2 = direction[0] * direction[0] + direction[1] * direction[1]
+    point = length2 == 0
+    direction[:, point] = 0.0
+    length2[point] = 1.0
+    table[4, :-1] = length2
+    return table
+
+
+def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """float64 (m, rows, columns, k): distance of each cell pixel to each of its segments.
+
+    ``table`` (5, m, k) holds the cells' segments as from :func:`_segment_table`,
+    ``px`` (m, columns) and ``py`` (m, rows) the cells' pixel coordinates.
+    The arithmetic is the original's, step by step, except that the last
+    step is sqrt(dx*dx + dy*dy) (see :func:`_segment_block`).
+    """
+    sx, sy, dx, dy, length2 = (t[:, None, None, :] for t in table)
+    px, py = px[:, None, :, None], py[:, :, None, None]
+    u = (px - sx) * dx + (py - sy) * dy
+    u /= length2
+    np.maximum(u, 0.0, out=u)   # np.clip would hold the GIL for its Python wrapper
+    np.minimum(u, 1.0, out=u)
+    ex = u * dx
+    ex += sx
+    ex -= px
+    u *= dy
+    u += sy
+    u -= py
+    ex *= ex
+    u *= u
+    ex += u
+    return np.sqrt(ex, out=ex)
+
+
+def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Decay-combine along the last axis: float64 (..., k) -> (...).
+
+    Each row is sorted descending and summed with ``weights`` (k,) in that
+    order, sequentially, as the original sums a pixel's list (bit for bit).
+    ``heat`` is sorted in place.
+    """
+    heat.sort(axis=-1)
+    k = heat.shape[-1]
+    n = heat.size // k
+    # row i of ``ranked`` holds every pixel's i-th largest heat; reducing over
+    # the first axis adds whole rows in turn, so each pixel's sum is
+    # sequential.  A single column would be summed pairwise, hence two.
+    ranked = np.zeros((k, max(n, 2)))
+    np.multiply(heat.reshape(n, k).T[::-1], weights[:, None], out=ranked[:, :n])
+    return np.add.reduce(ranked, axis=0)[:n].reshape(heat.shape[:-1])
+
+
+def _reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
+    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels each segment may heat.
+
+    The original's truncating ranges around the segment's box grown by the
+    radius, clipped to ``rect``; they never leave out a pixel closer than
+    the radius.
+    """
+    lo_x = np.maximum(np.trunc(np.minimum(segments[:, 0], segments[:, 2]) - radius), rect[0])
+    lo_y = np.maximum(np.trunc(np.minimum(segments[:, 1], segments[:, 3]) - radius), rect[1])
+    hi_x = np.minimum(np.trunc(np.maximum(segments[:, 0], segments[:, 2]) + radius + 1), rect[2])
+    hi_y = np.minimum(np.trunc(np.maximum(segments[:, 1], segments[:, 3]) + radius + 1), rect[3])
+    return lo_x, lo_y, hi_x, hi_y
 
 
 def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: int, rect):
@@ -1475,7 +1648,10 @@ class _Engine:
         return out
 
     def _sparse(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
-        """Any mix of weighted points and segments by a sort-based reduction."""
+        """Any mix of weighted points and segments by a sort-based reduction
+        (segments alone by cells, which needs no sort by pixel)."""
+        if segments.shape[0] and not entries.x.size:
+            return _segment_cells(segments, rect, self.radius, self.kernel, decay)
         x0, y0, x1, y1 = rect
         w, h = x1 - x0, y1 - y0
         stamp = self.stamp

@@ -260,6 +260,40 @@ def test_reduce_single_copies_are_bit_exact(rows, decay):
         assert out[key] == naive_decay([v for k, v in rows if k == key], decay)
 
 
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.lists(st.floats(0.0, 5.0), min_size=1, max_size=12), min_size=1, max_size=6),
+       st.sampled_from([0.0, 0.25, 0.9, 1.0]))
+def test_decay_rows_are_bit_exact(rows, decay):
+    """Each row sorted descending and summed in turn, as the original sums a pixel's list."""
+    width = max(len(r) for r in rows)
+    heat = np.array([r + [0.0] * (width - len(r)) for r in rows])
+    out = hm._decay_rows(heat, hm._Decay(decay, width).row(width))
+    assert out.tolist() == [naive_decay(r, decay) for r in rows]
+
+
+@pytest.mark.parametrize("pixels,length", [(1, 30), (2, 30), (3, 200), (64, 9)])
+def test_decay_rows_sum_long_rows_in_turn(pixels, length):
+    # long enough that a pairwise sum (NumPy's along one axis) would differ
+    heat = np.random.default_rng(length).random((pixels, length))
+    want = [naive_decay(row, 0.99) for row in heat.tolist()]
+    assert hm._decay_rows(heat, hm._Decay(0.99, length).row(length)).tolist() == want
+
+
+@pytest.mark.parametrize("decay,length,expected", [
+    (0.5, 4, [1, 0.5, 0.25, 0.125]),
+    (0.0, 3, [1, 0, 0]),
+    (1.0, 3, [1, 1, 1]),
+    (0.5, 2000, None),      # past the table: zeros
+])
+def test_decay_row(decay, length, expected):
+    row = hm._Decay(decay, 10).row(length)
+    assert row.shape == (length,)
+    if expected is not None:
+        assert row.tolist() == expected
+    else:
+        assert row[1999] == 0.0 and row[1] == 0.5
+
+
 def test_decay_long_runs_underflow_to_the_running_product():
     decay = hm._Decay(0.5, 5000)
     # beyond ~1075 halvings the running weight is 0 (or the smallest subnormal)
@@ -323,7 +357,8 @@ def random_input(seed, weighted, with_segments, span=14):
 
 def engine_values(points, segments, kernel, radius, decay, window):
     entries = hm._Entries(*(np.array(c, dtype=t) for c, t in
-                            zip(zip(*points), (np.int64, np.int64, np.float64, np.int64))))
+                            zip(zip(*points), (np.int64, np.int64, np.float64, np.int64)))) \
+        if points else hm._empty_entries()
     segs = np.array(segments, dtype=np.float64).reshape(-1, 4)
     grid, most, kept = hm._Engine(hm.Config(kernel=kernel, radius=radius, decay=decay)).run(
         entries, segs, window, keep_all=True)
@@ -332,11 +367,13 @@ def engine_values(points, segments, kernel, radius, decay, window):
 
 @pytest.mark.parametrize("kernel", ["linear", "gaussian"])
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.95, 1.0])
-@pytest.mark.parametrize("kind", ["unit_points", "weighted_points", "segments"])
+@pytest.mark.parametrize("kind", ["unit_points", "weighted_points", "segments", "segments_only"])
 def test_engine_matches_naive_loops(kernel, decay, kind):
     for seed in range(3):
         points, segments = random_input(seed * 7 + len(kind), kind != "unit_points",
-                                         kind == "segments")
+                                         kind.startswith("segments"))
+        if kind == "segments_only":
+            points = []
         radius = 1 + seed * 2
         window = (-4, -5, 17, 16)
         grid, most, kept = engine_values(points, segments, kernel, radius, decay, window)
@@ -354,9 +391,12 @@ def test_engine_matches_naive_loops(kernel, decay, kind):
 
 @pytest.mark.parametrize("setting,value", [("_TILE", 8), ("_MAX_CONTRIBUTIONS", 40)],
                          ids=["small_tiles", "split_tiles"])
-@pytest.mark.parametrize("kind", ["unit_points", "weighted_points", "segments"])
+@pytest.mark.parametrize("kind", ["unit_points", "weighted_points", "segments", "segments_only"])
 def test_engine_tiles_and_splits_do_not_change_values(monkeypatch, kind, setting, value):
-    points, segments = random_input(11, kind != "unit_points", kind == "segments", span=40)
+    points, segments = random_input(11, kind != "unit_points", kind.startswith("segments"),
+                                    span=40)
+    if kind == "segments_only":
+        points = []
     window = (-6, -6, 46, 46)
     whole = engine_values(points, segments, "linear", 4, 0.7, window)
     monkeypatch.setattr(hm, setting, value)
@@ -384,6 +424,45 @@ def test_dense_unit_path_equals_sparse_path(kernel, decay):
         sparse = engine._sparse(rect, entries, np.empty((0, 4)), d)
         assert dense.shape == sparse.shape == (11, 14)
         assert np.allclose(dense, sparse, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "gaussian"])
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.95, 1.0])
+@pytest.mark.parametrize("radius", [1, 3, 12, 20])
+def test_segment_cells_equal_the_sorted_reduction(kernel, decay, radius):
+    """Segments alone go by cells; mixed with points, by keys and one sort: same bits."""
+    rng = np.random.default_rng(radius * 10 + int(decay * 10) + len(kernel))
+    rect = (-7, 5, 38, 61)   # not a whole number of cells either way
+    starts = rng.uniform(-25, 70, (60, 2))
+    ends = starts + rng.normal(0, 6, (60, 2)) * rng.integers(0, 2, (60, 1))  # half zero-length
+    segments = np.hstack([starts, ends])
+    segments[:20] = segments[0]   # many equal segments: ties and long lists
+    d = hm._Decay(decay, segments.shape[0])
+    cells = hm._segment_cells(segments, rect, radius, kernel, d)
+    keys, heat = hm._segment_heat(segments, radius, kernel, rect)
+    width, height = rect[2] - rect[0], rect[3] - rect[1]
+    sorted_way = hm._reduce(keys, heat, None, width * height, d).reshape(height, width)
+    assert cells.shape == (height, width)
+    assert np.count_nonzero(cells) > 40
+    assert np.array_equal(cells, sorted_way)
+
+
+@pytest.mark.parametrize("batch", [1, 40, 300])
+def test_segment_cells_split_long_lists_without_changing_values(monkeypatch, batch):
+    # 30 segments through one spot: cells computed a row, a few pixels or one pixel at a time
+    rng = np.random.default_rng(batch)
+    segments = np.hstack([rng.uniform(3, 5, (30, 2)), rng.uniform(0, 9, (30, 2))])
+    d = hm._Decay(0.9, 30)
+    whole = hm._segment_cells(segments, (0, 0, 13, 11), 6, "linear", d)
+    monkeypatch.setattr(hm, "_CELL_BATCH", batch)
+    assert np.array_equal(hm._segment_cells(segments, (0, 0, 13, 11), 6, "linear", d), whole)
+    assert np.count_nonzero(whole) > 60
+
+
+def test_segment_cells_far_from_the_rect_leave_it_empty():
+    d = hm._Decay(0.5, 2)
+    out = hm._segment_cells(np.array([[100.0, 100.0, 120.0, 90.0]]), (0, 0, 9, 7), 5, "linear", d)
+    assert out.shape == (7, 9) and not out.any()
 
 
 # ---- decay 0 / between / 1 on two overlapping points ----

@@ -28,6 +28,8 @@ As a library:
 """
 
 # ---- Imports ----
+from __future__ import annotations
+
 import argparse
 import colorsys
 import dataclasses
@@ -44,16 +46,18 @@ import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image, ImageColor
+
+if TYPE_CHECKING:  # annotations only; the code imports Pillow where it needs it
+    from PIL import Image
 
 # Imported only by the code that needs them, to keep start-up short (most
-# runs read text and write a PNG): hashlib (tile cache), json (state files),
-# shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX),
-# PIL.ImageDraw and PIL.ImageFont (attribution); the optional osmviz-free
-# extras pyshp and imageio-ffmpeg likewise.
+# runs read text and write a PNG, which needs no Pillow): PIL (image files,
+# backgrounds, colour names), hashlib (tile cache), json (state files),
+# shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX);
+# the optional extras pyshp and imageio-ffmpeg likewise.
 
 # ---- Version and public surface ----
 __version__ = "2.0.0"
@@ -1858,6 +1862,7 @@ def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -
 
 def _gradient_table(path: str) -> np.ndarray:
     """RGBA uint8 (height, 4) from an image's first column, bottom row first."""
+    from PIL import Image
     try:
         with Image.open(path) as image:
             image.load()
@@ -1894,10 +1899,11 @@ def _colour_index(values: np.ndarray, most: float, steps: int) -> np.ndarray:
 
 def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray:
     """uint8 (h, w, 4): coloured heat; pixels without data fully transparent."""
-    rgba = np.zeros(values.shape + (4,), np.uint8)
+    rgba = np.zeros(values.shape, np.uint32)   # one RGBA pixel per 32-bit word
     where = np.flatnonzero(values)  # usually a small part of the picture
-    rgba.reshape(-1, 4)[where] = table[_colour_index(values.ravel()[where], most, table.shape[0])]
-    return rgba
+    colours = np.ascontiguousarray(table, np.uint8).view(np.uint32).ravel()
+    rgba.ravel()[where] = colours[_colour_index(values.ravel()[where], most, table.shape[0])]
+    return rgba.view(np.uint8).reshape(values.shape + (4,))
 
 
 def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
@@ -1908,6 +1914,7 @@ def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarr
 
 
 def _parse_colour(text: str) -> Tuple[int, int, int]:
+    from PIL import ImageColor
     try:
         return ImageColor.getrgb(text)[:3]
     except ValueError:
@@ -1916,6 +1923,7 @@ def _parse_colour(text: str) -> Tuple[int, int, int]:
 
 # ---- Backgrounds and OSM ----
 def _open_background(path: str) -> Image.Image:
+    from PIL import Image
     try:
         with Image.open(path) as image:
             image.load()
@@ -1930,6 +1938,7 @@ def _open_background(path: str) -> Image.Image:
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
     """Apply -N (value inversion, wins) or -B (brightness) to a background image."""
     if config.invert_background:
+        from PIL import Image
         alpha = image.getchannel("A") if "A" in image.getbands() else None
         h, s, v = image.convert("RGB").convert("HSV").split()
         inverted = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
@@ -1952,6 +1961,7 @@ def _composite(heat: np.ndarray, background: Image.Image) -> Image.Image:
     The colour channels are Pillow's composite; the alpha of an RGBA
     background is combined "over" so opaque backgrounds stay opaque.
     """
+    from PIL import Image
     layer = Image.fromarray(heat, "RGBA")
     if background.mode == "RGB":
         return Image.composite(layer, background, layer.getchannel("A"))
@@ -1982,8 +1992,7 @@ _OSM_OUTSIDE_RGB = (0, 0, 0)          # map pixels with no tile (beyond +-85.05 
 _OSM_PROBE_ZOOM = 30                  # zoom at which the data box is measured
 _OSM_MAX_ZOOM = 30                    # largest -z/--zoom accepted
 _OSM_MAX_AUTO_ZOOM = 19               # largest zoom chosen automatically (OSM's own tiles)
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError,
-               Image.DecompressionBombError)   # what Pillow raises on a bad image
+_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError)  # Pillow, bad image
 
 
 class _BadTile(Exception):
@@ -2147,11 +2156,12 @@ def _cache_path(cache_dir: str, url: str) -> str:
 
 def _tile_problem(data: bytes) -> Optional[str]:
     """Why ``data`` is no usable map tile, or None when it is a whole 256x256 image."""
+    from PIL import Image
     try:
         with Image.open(io.BytesIO(data)) as tile:
             tile.load()
             size = tile.size
-    except _PIL_ERRORS:
+    except _PIL_ERRORS + (Image.DecompressionBombError,):
         return "the response is not an image (%d bytes)" % len(data)
     if size != (_OSM_TILE, _OSM_TILE):
         return "the image is %dx%d pixels, not %dx%d" % (size + (_OSM_TILE, _OSM_TILE))
@@ -2310,6 +2320,7 @@ def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSourc
              for x in range(min_x, max_x + 1) for y in range(min_y, max_y + 1) if 0 <= y < world}
     _LOG.info("map: %d tiles at zoom %d", len(slots), zoom)
     data = _fetch_all(list(slots.values()), source)
+    from PIL import Image
     mosaic = Image.new("RGB", (cols * _OSM_TILE, rows * _OSM_TILE), _OSM_OUTSIDE_RGB)
     for (col, row), url in slots.items():
         with Image.open(io.BytesIO(data[url])) as tile:
@@ -2385,7 +2396,7 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
     """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
     corner, Pillow's default font; margin: pixels from the edges, pad: pixels around
     the text.  The mode is kept (RGB or RGBA)."""
-    from PIL import ImageDraw, ImageFont
+    from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -2669,16 +2680,28 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
     return slice(lo, hi), slice(int(position[lo]), int(position[lo]) + hi - lo)
 
 
-def _picture(values: np.ndarray, most: float, scene: _Scene) -> Image.Image:
+def _picture(values: np.ndarray, most: float, scene: _Scene) -> np.ndarray:
+    """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background.
+
+    Kept as an array, not a Pillow image, so that a plain PNG needs no Pillow.
+    """
     heat = _heat_rgba(values, most, scene.table)
     if scene.background is not None:
         picture = _composite(heat, scene.background)
-        return _draw_attribution(picture, scene.attribution) if scene.attribution else picture
+        if scene.attribution:
+            picture = _draw_attribution(picture, scene.attribution)
+        return np.asarray(picture)
     if scene.colour is not None:
         blended = _blend_on_colour(heat, scene.colour)
         blended[values == 0] = scene.colour
-        return Image.fromarray(blended, "RGB")
-    return Image.fromarray(heat, "RGBA")
+        return blended
+    return heat
+
+
+def _image(pixels: np.ndarray) -> Image.Image:
+    """A Pillow image of a :func:`_picture` array."""
+    from PIL import Image
+    return Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
 
 
 def _background_scene(config: Config):
@@ -2772,7 +2795,7 @@ def render_data(batches: Iterable[object], config: Optional[Config] = None) -> I
     _validate(config)
     background, size = _background_scene(config)
     result = _accumulate(config, batches, size=size)
-    return _picture(result.values, result.most, _scene(config, result.geometry, background))
+    return _image(_picture(result.values, result.most, _scene(config, result.geometry, background)))
 
 
 def render(lat, lon, config: Optional[Config] = None, weight=None) -> Image.Image:
@@ -2800,6 +2823,7 @@ def _save_format(path: str) -> str:
     extension = os.path.splitext(path)[1].lower()
     if extension == ".png":
         return "PNG"
+    from PIL import Image
     Image.preinit()
     fmt = Image.EXTENSION.get(extension) or Image.registered_extensions().get(extension)
     if not extension:
@@ -2814,6 +2838,7 @@ def _check_image_type(path: str) -> None:
     fmt = _save_format(path)
     if fmt == "PNG":
         return  # our own writer
+    from PIL import Image
     for mode in ("RGB", "RGBA") if fmt in _ALPHA_FORMATS else ("RGB",):
         try:
             Image.new(mode, (1, 1)).save(io.BytesIO(), format=fmt)
@@ -2881,15 +2906,16 @@ def _write_atomic(path: str, write) -> None:
         raise
 
 
-def _write_png(path: str, image: Image.Image) -> None:
-    """Write an 8-bit RGB or RGBA image as a PNG file, deflating on several threads.
+def _write_png(path: str, pixels: np.ndarray) -> None:
+    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads.
 
     Every row gets the "up" filter (minus the row above), which suits smooth
     heat.  The filtered bytes are cut into parts deflated side by side; each
     part but the last ends on a byte boundary (a sync flush), so the parts
     join into one zlib stream, each written as its own IDAT chunk.
     """
-    rows = np.asarray(image).reshape(image.size[1], -1)
+    height, width, channels = pixels.shape
+    rows = pixels.reshape(height, -1)
     filtered = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
     filtered[:, 0] = 2
     filtered[:1, 1:] = rows[:1]
@@ -2903,8 +2929,7 @@ def _write_png(path: str, image: Image.Image) -> None:
         body = packer.compress(data[start:start + part])
         return body + packer.flush(zlib.Z_FINISH if start + part >= len(data) else zlib.Z_SYNC_FLUSH)
 
-    header = struct.pack(">IIBBBBB", image.size[0], image.size[1], 8, 6 if image.mode == "RGBA" else 2,
-                         0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
     with open(path, "wb") as out:
         out.write(b"\x89PNG\r\n\x1a\n")
         _png_chunk(out, b"IHDR", header)
@@ -2921,23 +2946,31 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
     out.write(struct.pack(">I", zlib.crc32(body, zlib.crc32(kind))))
 
 
-def _save_image(image: Image.Image, path: str, colour: Optional[Tuple[int, int, int]]) -> None:
+def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]]) -> None:
+    """Write a :func:`_picture` array; RGBA is flattened onto ``colour`` (or white)
+    for types without transparency."""
     fmt = _save_format(path)
-    if image.mode == "RGBA" and fmt not in _ALPHA_FORMATS:
-        flat = Image.new("RGB", image.size, colour or (255, 255, 255))
-        flat.paste(image, mask=image.getchannel("A"))
-        image = flat
 
     def write(temp: str) -> None:
         try:
-            if fmt == "PNG" and image.mode in ("RGB", "RGBA"):
-                _write_png(temp, image)
+            if fmt == "PNG":
+                _write_png(temp, pixels)
             else:
-                image.save(temp, format=fmt)
+                _flattened(_image(pixels), fmt, colour).save(temp, format=fmt)
         except (OSError, ValueError, KeyError) as exc:
             raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
     _write_atomic(path, write)
-    _LOG.info("wrote %s (%d x %d %s)", path, image.size[0], image.size[1], image.mode)
+    _LOG.info("wrote %s (%d x %d %s)", path, pixels.shape[1], pixels.shape[0],
+              "RGBA" if pixels.shape[2] == 4 else "RGB")
+
+
+def _flattened(image: Image.Image, fmt: str, colour: Optional[Tuple[int, int, int]]) -> Image.Image:
+    if image.mode != "RGBA" or fmt in _ALPHA_FORMATS:
+        return image
+    from PIL import Image
+    flat = Image.new("RGB", image.size, colour or (255, 255, 255))
+    flat.paste(image, mask=image.getchannel("A"))
+    return flat
 
 
 def _save_state(path: str, config: Config, result: _Result) -> None:
@@ -3019,7 +3052,7 @@ def _state_number(value, whole: bool = False) -> bool:
         return False
 
 
-def _render_loaded(config: Config) -> Tuple[Image.Image, _Result]:
+def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
     meta, xs, ys, vs = _load_state(config.load)
     background, size = _background_scene(config)
     box = _Box(*meta["box"])
@@ -3083,6 +3116,7 @@ def _check_background_image(path: str) -> None:
     """Refuse a -I file that is missing or not an image Pillow can open (reads the header)."""
     if not os.path.isfile(path):
         raise HeatmapError("%s: no such background image" % path)
+    from PIL import Image
     try:
         with Image.open(path):
             pass

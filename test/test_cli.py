@@ -544,7 +544,7 @@ def test_png_writer_round_trips(tmp_path, monkeypatch, mode, size, part):
     pixels = rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)
     pixels[size[1] // 2:] = pixels[:1]   # runs of equal rows, as in real heat
     path = tmp_path / "out.png"
-    hm._write_png(str(path), Image.fromarray(pixels, mode))
+    hm._write_png(str(path), pixels)
     with Image.open(path) as back:
         back.load()   # decoding checks the zlib stream and its checksum
         assert back.mode == mode and back.size == size
@@ -559,3 +559,18 @@ def test_png_writer_round_trips(tmp_path, monkeypatch, mode, size, part):
         kinds.append(kind)
         at += 12 + length
     assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and set(kinds[1:-1]) == {b"IDAT"}
+
+
+def test_plain_png_output_does_without_pillow(tmp_path):
+    # start-up: a text file to a transparent PNG never imports PIL (~15 ms)
+    import subprocess
+    import sys
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+    script = ("import sys, heatmap; code = heatmap.main(['-W', '40', '-o', 'out.png', 'pts.txt']); "
+              "print(code, 'PIL' in sys.modules)")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(hm.__file__)))
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "False"]
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.mode == "RGBA" and image.size[0] == 40

@@ -440,7 +440,7 @@ def _fail_image_writes(monkeypatch, exception):
     """Both image writers (ours for PNG, Pillow's for the rest) write half a file, then raise."""
     monkeypatch.setattr(Image.Image, "save", _failing_save(exception))
     monkeypatch.setattr(heatmap, "_write_png",
-                        lambda path, image: _failing_save(exception)(image, path))
+                        lambda path, pixels: _failing_save(exception)(None, path))
 
 
 def _setup_existing(tmp_path, monkeypatch):

@@ -565,7 +565,7 @@ def test_plain_png_output_does_without_pillow(tmp_path):
     # start-up: a text file to a transparent PNG never imports PIL (~15 ms)
     import subprocess
     import sys
-    (tmp_path / "pts.txt").write_text(SEATTLE)
+    (tmp_path / "pts.txt").write_text(plain_text(SEATTLE))
     script = ("import sys, heatmap; code = heatmap.main(['-W', '40', '-o', 'out.png', 'pts.txt']); "
               "print(code, 'PIL' in sys.modules)")
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(hm.__file__)))

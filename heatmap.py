@@ -73,6 +73,7 @@ _CHUNK_BYTES = 1 << 24            # text read per chunk
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
+_MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
 _CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
@@ -1224,15 +1225,18 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
         length = int(length)
         weights = decay.row(length)
         group = used[slots == length]
+        near = table[:, _padded_lists(members, first[group], per_cell[group], length,
+                                      segments.shape[0])]
+        px = (group % across * size + x0)[:, None] + offsets
+        py = (group // across * size + y0)[:, None] + offsets
+        values = np.empty((group.size, size, size))
         step = max(1, _CELL_BATCH // (size * size * length))
-        for batch in (group[i:i + step] for i in range(0, group.size, step)):
-            near = table[:, _padded_lists(members, first[batch], per_cell[batch], length,
-                                          segments.shape[0])]
-            px = (batch % across * size + x0)[:, None] + offsets
-            py = (batch // across * size + y0)[:, None] + offsets
+        for i in range(0, group.size, step):
+            batch = slice(i, i + step)
             for rows, cols in _cell_parts(size, length):
-                heat = KERNELS[kernel](_cell_distances(near, px[:, cols], py[:, rows]), radius)
-                out[batch // across, rows, batch % across, cols] = _decay_rows(heat, weights)
+                distance = _cell_distances(near[:, batch], px[batch, cols], py[batch, rows])
+                values[batch, rows, cols] = _decay_rows(KERNELS[kernel](distance, radius), weights)
+        out[group // across, :, group % across, :] = values
     return out.reshape(down * size, across * size)[:y1 - y0, :x1 - x0]
 
 
@@ -1245,12 +1249,13 @@ def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
     if pixels >= size:
         rows = pixels // size
         return [(slice(y, y + rows), slice(0, size)) for y in range(0, size, rows)]
-    return [(slice(y, y + 1), slice(x, x + pixels)) for y in range(size) for x in range(0, size, pixels)]
+    return [(slice(y, y + 1), slice(x, x + pixels))
+            for y in range(size) for x in range(0, size, pixels)]
 
 
 def _cell_size(radius: int) -> int:
-    """Edge of the cells of :func:`_segment_cells`: about r/2, so little of a cell is out of reach."""
-    return 4 if radius < 12 else 8
+    """Edge of the cells of :func:`_segment_cells`: about r/2, little of a cell out of reach."""
+    return 2 if radius < 4 else 4
 
 
 def _list_length(n: np.ndarray) -> np.ndarray:
@@ -1273,7 +1278,17 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     count = wide * (((hi_y[near] - 1 - y0) // size).astype(np.int64) - cy0 + 1)
     which = np.repeat(np.arange(near.size), count)
     local = np.arange(which.size) - np.repeat(np.cumsum(count) - count, count)
-    cells = (cy0[which] + local // wide[which]) * across + cx0[which] + local % wide[which]
+    column, row = cx0[which] + local % wide[which], cy0[which] + local // wide[which]
+    # the corners of a segment's square reach are further than the radius:
+    # drop the cells its box comes no nearer to than that (plus a pixel, so
+    # that no rounding can matter)
+    ends = segments[near[which]]
+    gap_x = np.maximum(np.maximum(column * size + x0 - np.maximum(ends[:, 0], ends[:, 2]),
+                                  np.minimum(ends[:, 0], ends[:, 2]) - (column * size + x0 + size - 1)), 0)
+    gap_y = np.maximum(np.maximum(row * size + y0 - np.maximum(ends[:, 1], ends[:, 3]),
+                                  np.minimum(ends[:, 1], ends[:, 3]) - (row * size + y0 + size - 1)), 0)
+    reach = gap_x * gap_x + gap_y * gap_y < (radius + 1.0) ** 2
+    cells, which = row[reach] * across + column[reach], which[reach]
     # the order within a cell does not matter; 16-bit keys sort by radix when stable
     order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
                        kind="stable")
@@ -1349,7 +1364,7 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
     # row i of ``ranked`` holds every pixel's i-th largest heat; reducing over
     # the first axis adds whole rows in turn, so each pixel's sum is
     # sequential.  A single column would be summed pairwise, hence two.
-    ranked = np.zeros((k, max(n, 2)))
+    ranked = np.empty((k, n)) if n > 1 else np.zeros((k, 2))
     np.multiply(heat.reshape(n, k).T[::-1], weights[:, None], out=ranked[:, :n])
     return np.add.reduce(ranked, axis=0)[:n].reshape(heat.shape[:-1])
 
@@ -1591,7 +1606,8 @@ class _Engine:
 
     def _is_heavy(self, rect, entries: _Entries, segments: np.ndarray) -> bool:
         work = entries.x.size * self.stamp.heat.size + segments.shape[0] * (2 * self.radius + 2) ** 2
-        return work > _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 16
+        limit = _MAX_CONTRIBUTIONS if entries.x.size else _MAX_SEGMENT_WORK
+        return work > limit and rect[2] - rect[0] > 16
 
     def _quarters(self, rect, entries: _Entries, segments: np.ndarray):
         """Yield (quarter rect, entries near it, segments near it) for the four quarters."""

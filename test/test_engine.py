@@ -389,17 +389,18 @@ def test_engine_matches_naive_loops(kernel, decay, kind):
         assert all(kept_map[p] == pytest.approx(expected[p], rel=1e-12) for p in kept_map)
 
 
-@pytest.mark.parametrize("setting,value", [("_TILE", 8), ("_MAX_CONTRIBUTIONS", 40)],
+@pytest.mark.parametrize("settings", [{"_TILE": 8}, {"_MAX_CONTRIBUTIONS": 40, "_MAX_SEGMENT_WORK": 40}],
                          ids=["small_tiles", "split_tiles"])
 @pytest.mark.parametrize("kind", ["unit_points", "weighted_points", "segments", "segments_only"])
-def test_engine_tiles_and_splits_do_not_change_values(monkeypatch, kind, setting, value):
+def test_engine_tiles_and_splits_do_not_change_values(monkeypatch, kind, settings):
     points, segments = random_input(11, kind != "unit_points", kind.startswith("segments"),
                                     span=40)
     if kind == "segments_only":
         points = []
     window = (-6, -6, 46, 46)
     whole = engine_values(points, segments, "linear", 4, 0.7, window)
-    monkeypatch.setattr(hm, setting, value)
+    for name, value in settings.items():
+        monkeypatch.setattr(hm, name, value)
     tiled = engine_values(points, segments, "linear", 4, 0.7, window)
     assert np.allclose(whole[0], tiled[0], rtol=1e-12, atol=0)
     assert whole[1] == pytest.approx(tiled[1], rel=1e-12)

@@ -1423,11 +1423,13 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: in
     return key[keep][inside], distance[inside]
 
 
-def _parallel(work, jobs: Iterable, workers: Optional[int] = None) -> Iterator:
+def _parallel(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
     """``map(work, jobs)`` on a few threads, in order, with few jobs in flight.
 
     NumPy releases the GIL in sorting and array arithmetic, so tiles
     computed side by side use every core; memory stays a few tiles' worth.
+    ``ahead`` jobs per thread may wait beyond the one running: more keep the
+    threads busy while a long job holds up the results behind it.
     """
     workers = workers or min(4, os.cpu_count() or 1)
     if workers == 1:
@@ -1438,7 +1440,7 @@ def _parallel(work, jobs: Iterable, workers: Optional[int] = None) -> Iterator:
         pending: List = []
         for job in jobs:
             pending.append(pool.submit(work, job))
-            if len(pending) > workers:
+            if len(pending) > workers * ahead:
                 yield pending.pop(0).result()
         for future in pending:
             yield future.result()
@@ -1522,7 +1524,8 @@ class _Engine:
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
         jobs = (piece for tile in self._tiles(entries, segments, counts) for piece in self._pieces(*tile))
-        for rect, values in _parallel(lambda job: (job[0], self._tile(*job[:3], decay, job[3])), jobs):
+        for rect, values in _parallel(lambda job: (job[0], self._tile(*job[:3], decay, job[3])), jobs,
+                                      ahead=4):
             if values.size:
                 most = max(most, float(values.max()))
             self._paste(grid, window, rect, values)

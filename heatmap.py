@@ -1266,33 +1266,57 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     """(cell, segment) pairs: int64 cell numbers (row-major over ``rect`` in
-    ``size`` steps), ascending, and the int64 index of a segment whose box
-    grown by the radius reaches that cell."""
+    ``size`` steps), ascending, and the int64 index of a segment that may
+    reach that cell.
+
+    A segment may reach the cells of its box grown by the radius, except
+    the corners: cells its box comes no nearer to than the radius (plus a
+    pixel, so that no rounding can matter) are left out.  Segments are
+    taken in groups of about the same box size, each as one (segments,
+    rows, columns) array of such tests.
+    """
     x0, y0, x1, y1 = rect
     across = -(-(x1 - x0) // size)
     lo_x, lo_y, hi_x, hi_y = _reach(segments, radius, rect)
     near = np.flatnonzero((lo_x < hi_x) & (lo_y < hi_y))
-    cx0 = ((lo_x[near] - x0) // size).astype(np.int64)
-    cy0 = ((lo_y[near] - y0) // size).astype(np.int64)
-    wide = ((hi_x[near] - 1 - x0) // size).astype(np.int64) - cx0 + 1
-    count = wide * (((hi_y[near] - 1 - y0) // size).astype(np.int64) - cy0 + 1)
-    which = np.repeat(np.arange(near.size), count)
-    local = np.arange(which.size) - np.repeat(np.cumsum(count) - count, count)
-    column, row = cx0[which] + local % wide[which], cy0[which] + local // wide[which]
-    # the corners of a segment's square reach are further than the radius:
-    # drop the cells its box comes no nearer to than that (plus a pixel, so
-    # that no rounding can matter)
-    ends = segments[near[which]]
-    gap_x = np.maximum(np.maximum(column * size + x0 - np.maximum(ends[:, 0], ends[:, 2]),
-                                  np.minimum(ends[:, 0], ends[:, 2]) - (column * size + x0 + size - 1)), 0)
-    gap_y = np.maximum(np.maximum(row * size + y0 - np.maximum(ends[:, 1], ends[:, 3]),
-                                  np.minimum(ends[:, 1], ends[:, 3]) - (row * size + y0 + size - 1)), 0)
-    reach = gap_x * gap_x + gap_y * gap_y < (radius + 1.0) ** 2
-    cells, which = row[reach] * across + column[reach], which[reach]
+    first_col = ((lo_x[near] - x0) // size).astype(np.int64)
+    first_row = ((lo_y[near] - y0) // size).astype(np.int64)
+    wide = ((hi_x[near] - 1 - x0) // size).astype(np.int64) - first_col + 1
+    tall = ((hi_y[near] - 1 - y0) // size).astype(np.int64) - first_row + 1
+    ends = segments[near]
+    box = (np.minimum(ends[:, 0], ends[:, 2]), np.maximum(ends[:, 0], ends[:, 2]),
+           np.minimum(ends[:, 1], ends[:, 3]), np.maximum(ends[:, 1], ends[:, 3]))
+    columns, rows = _list_length(wide), _list_length(tall)
+    group = rows * (columns.max(initial=0) + 1) + columns
+    cells, members = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for g in np.unique(group):
+        pick = np.flatnonzero(group == g)
+        col = first_col[pick, None] + np.arange(columns[pick[0]])
+        row = first_row[pick, None] + np.arange(rows[pick[0]])
+        gap_x = _gaps(col * size + x0, size, box[0][pick], box[1][pick], wide[pick])
+        gap_y = _gaps(row * size + y0, size, box[2][pick], box[3][pick], tall[pick])
+        reach = gap_y[:, :, None] + gap_x[:, None, :] < (radius + 1.0) ** 2
+        which, j, i = np.nonzero(reach)
+        cells.append(row[which, j] * across + col[which, i])
+        members.append(near[pick[which]])
+    cells, members = np.concatenate(cells), np.concatenate(members)
     # the order within a cell does not matter; 16-bit keys sort by radix when stable
     order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
                        kind="stable")
-    return cells[order], near[which[order]]
+    return cells[order], members[order]
+
+
+def _gaps(start: np.ndarray, size: int, low: np.ndarray, high: np.ndarray,
+          count: np.ndarray) -> np.ndarray:
+    """Squared gaps along one axis between cells and segment boxes: float64 (n, k).
+
+    ``start`` (n, k) is the first pixel of each cell, ``low``/``high`` (n,)
+    each box's extent; cells past the first ``count`` (n,) get inf.
+    """
+    gap = np.maximum(np.maximum(start - high[:, None], low[:, None] - (start + size - 1)), 0.0)
+    gap *= gap
+    gap[np.arange(start.shape[1]) >= count[:, None]] = np.inf
+    return gap
 
 
 def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,

@@ -75,6 +75,7 @@ _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
 _CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
+_CELL_LISTS = 1 << 20             # cell list entries gathered at once (40 bytes each)
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
@@ -1224,19 +1225,21 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     for length in np.unique(slots):
         length = int(length)
         weights = decay.row(length)
-        group = used[slots == length]
-        near = table[:, _padded_lists(members, first[group], per_cell[group], length,
-                                      segments.shape[0])]
-        px = (group % across * size + x0)[:, None] + offsets
-        py = (group // across * size + y0)[:, None] + offsets
-        values = np.empty((group.size, size, size))
         step = max(1, _CELL_BATCH // (size * size * length))
-        for i in range(0, group.size, step):
-            batch = slice(i, i + step)
-            for rows, cols in _cell_parts(size, length):
-                distance = _cell_distances(near[:, batch], px[batch, cols], py[batch, rows])
-                values[batch, rows, cols] = _decay_rows(KERNELS[kernel](distance, radius), weights)
-        out[group // across, :, group % across, :] = values
+        span = step * max(1, _CELL_LISTS // (length * step))   # cells gathered at once
+        cells_of_length = used[slots == length]
+        for group in (cells_of_length[i:i + span] for i in range(0, cells_of_length.size, span)):
+            near = table[:, _padded_lists(members, first[group], per_cell[group], length,
+                                          segments.shape[0])]
+            px = (group % across * size + x0)[:, None] + offsets
+            py = (group // across * size + y0)[:, None] + offsets
+            values = np.empty((group.size, size, size))
+            for batch in (slice(i, i + step) for i in range(0, group.size, step)):
+                for rows, cols in _cell_parts(size, length):
+                    distance = _cell_distances(near[:, batch], px[batch, cols], py[batch, rows])
+                    values[batch, rows, cols] = _decay_rows(KERNELS[kernel](distance, radius),
+                                                            weights)
+            out[group // across, :, group % across, :] = values
     return out.reshape(down * size, across * size)[:y1 - y0, :x1 - x0]
 
 

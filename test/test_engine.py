@@ -448,14 +448,16 @@ def test_segment_cells_equal_the_sorted_reduction(kernel, decay, radius):
     assert np.array_equal(cells, sorted_way)
 
 
-@pytest.mark.parametrize("batch", [1, 40, 300])
-def test_segment_cells_split_long_lists_without_changing_values(monkeypatch, batch):
-    # 30 segments through one spot: cells computed a row, a few pixels or one pixel at a time
+@pytest.mark.parametrize("batch,lists", [(1, 1), (40, 1), (300, 64), (1 << 16, 100)])
+def test_segment_cells_split_long_lists_without_changing_values(monkeypatch, batch, lists):
+    # 30 segments through one spot: cells computed a row, a few pixels or one pixel at a
+    # time, their lists gathered a few cells at a time
     rng = np.random.default_rng(batch)
     segments = np.hstack([rng.uniform(3, 5, (30, 2)), rng.uniform(0, 9, (30, 2))])
     d = hm._Decay(0.9, 30)
     whole = hm._segment_cells(segments, (0, 0, 13, 11), 6, "linear", d)
     monkeypatch.setattr(hm, "_CELL_BATCH", batch)
+    monkeypatch.setattr(hm, "_CELL_LISTS", lists)
     assert np.array_equal(hm._segment_cells(segments, (0, 0, 13, 11), 6, "linear", d), whole)
     assert np.count_nonzero(whole) > 60
 

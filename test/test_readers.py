@@ -3,6 +3,7 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import heatmap as hm
 from conftest import SEATTLE, gpx_text, plain_text
@@ -375,3 +376,30 @@ def test_read_yields_files_in_order(write):
     assert [type(x).__name__ for x in batches] == ["Points", "Segments", "Points"]
     assert batches[0].lat.tolist() == [1] and batches[2].weight.tolist() == [2]
     assert batches[1].lat2.tolist() == [5]
+
+
+
+SEGMENT_TAG_CASES = [
+    b"<trkseg> trkseg",                     # the word again after a tag
+    b'<trkseg a="trkseg">x</trkseg>',       # the word inside a tag
+    b"<gpx:trkseg/><trksegment></trkseg>",  # prefixed, empty, lookalike
+    b"trkseg<trkseg>",                      # the word before any "<"
+    b"<x trkseg><trkseg\n>",                # the word in another tag
+    b"</ns.a-b:trkseg >",                   # closing, dotted prefix
+    b"",
+]
+
+
+@pytest.mark.parametrize("data", SEGMENT_TAG_CASES)
+def test_segment_tags_cases(data):
+    found = [m.span() for m in hm._segment_tags(data)]
+    assert found == [m.span() for m in hm._GPX_SEGMENT_TAG.finditer(data)]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from([b"<", b"</", b"/>", b">", b"trkseg", b"trksegment", b"gpx:",
+                                 b" ", b"x"]), max_size=30))
+def test_segment_tags_are_the_expression_s_matches(tokens):
+    data = b"".join(tokens)
+    found = [m.span() for m in hm._segment_tags(data)]
+    assert found == [m.span() for m in hm._GPX_SEGMENT_TAG.finditer(data)]

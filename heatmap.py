@@ -1282,10 +1282,10 @@ def _cell_size(radius: int) -> int:
     """Edge of the cells of :func:`_segment_cells`, in pixels.
 
     Smaller cells waste fewer pixels out of a segment's reach but make more
-    (cell, segment) pairs; 4 was fastest at radii 5 to 15, and 2 suits
-    radii so small that a 4-pixel cell is mostly out of reach.
+    (cell, segment) pairs to list.  Measured on a GPS track: 4 is fastest
+    up to r=10, 8 from r=15 to 30, 16 at r=60.
     """
-    return 2 if radius < 4 else 4
+    return 4 if radius < 12 else 8 if radius < 40 else 16
 
 
 def _list_length(n: np.ndarray) -> np.ndarray:

@@ -429,7 +429,7 @@ def test_dense_unit_path_equals_sparse_path(kernel, decay):
 
 @pytest.mark.parametrize("kernel", ["linear", "gaussian"])
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.95, 1.0])
-@pytest.mark.parametrize("radius", [1, 3, 12, 20])
+@pytest.mark.parametrize("radius", [1, 3, 12, 20, 45])   # every cell size
 def test_segment_cells_equal_the_sorted_reduction(kernel, decay, radius):
     """Segments alone go by cells; mixed with points, by keys and one sort: same bits."""
     rng = np.random.default_rng(radius * 10 + int(decay * 10) + len(kernel))

@@ -1663,8 +1663,10 @@ class _Engine:
 
     def _is_heavy(self, rect, entries: _Entries, segments: np.ndarray) -> bool:
         work = entries.x.size * self.stamp.heat.size + segments.shape[0] * (2 * self.radius + 2) ** 2
-        limit = _MAX_CONTRIBUTIONS if entries.x.size else _MAX_SEGMENT_WORK
-        return work > limit and rect[2] - rect[0] > 16
+        if entries.x.size:
+            return work > _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 16
+        # segments alone may split down to single cells: a pile of them stays in bounds
+        return work > _MAX_SEGMENT_WORK and rect[2] - rect[0] > _cell_size(self.radius)
 
     def _quarters(self, rect, entries: _Entries, segments: np.ndarray):
         """Yield (quarter rect, entries near it, segments near it) for the four quarters."""

@@ -1389,6 +1389,15 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
     """
     sx, sy, dx, dy, length2 = (t[:, None, None, :] for t in table)
     px, py = px[:, None, :, None], py[:, :, None, None]
+    distance = _squared_distance(px, py, sx, sy, dx, dy, length2)
+    return np.sqrt(distance, out=distance)
+
+
+def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
+    """float64, broadcast: squared distance from pixels (px, py) to segments
+    starting at (sx, sy) with direction (dx, dy) and squared length
+    ``length2``, step by step as the original: u = clamp(((p - s) . d) / |d|^2),
+    then (s + u d - p)^2.  The result is a new array."""
     u = (px - sx) * dx + (py - sy) * dy
     u /= length2
     np.maximum(u, 0.0, out=u)   # np.clip would hold the GIL for its Python wrapper
@@ -1402,7 +1411,7 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
     ex *= ex
     u *= u
     ex += u
-    return np.sqrt(ex, out=ex)
+    return ex
 
 
 def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -1458,19 +1467,8 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: in
     length2 = dx ** 2 + dy ** 2
     point = length2 == 0  # as the original: u = 0, the distance to the start
     dx, dy, length2 = np.where(point, 0.0, dx), np.where(point, 0.0, dy), np.where(point, 1.0, length2)
-    with np.errstate(invalid="ignore"):
-        u = (px - sx) * dx + (py - sy) * dy
-        u /= length2
-        np.clip(u, 0.0, 1.0, out=u)
-        ex = u * dx
-        ex += sx
-        ex -= px
-        u *= dy
-        u += sy
-        u -= py
-        ex *= ex
-        u *= u
-        ex += u
+    with np.errstate(invalid="ignore"):   # padding: inf - inf
+        ex = _squared_distance(px, py, sx, sy, dx, dy, length2)
     keep = (ex < radius * radius).reshape(key.shape)
     distance = np.sqrt(ex.reshape(key.shape)[keep])
     inside = distance < radius  # sqrt may round up onto the radius

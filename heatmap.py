@@ -150,18 +150,29 @@ class Config:
 
 # ---- Readers ----
 class Points(NamedTuple):
-    """A batch of points: float64 arrays of shape (n,); ``weight`` None means all 1."""
+    """A batch of points: float64 arrays of shape (n,).
+
+    ``weight`` None means all 1; ``time`` (datetime64[s], NaT where unknown)
+    None means the input has no timestamps.
+    """
     lat: np.ndarray
     lon: np.ndarray
     weight: Optional[np.ndarray] = None
+    time: Optional[np.ndarray] = None
 
 
 class Segments(NamedTuple):
-    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,)."""
+    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,).
+
+    ``time1``/``time2`` (datetime64[s], NaT where unknown) are the times of
+    the two ends, or None when the track has no timestamps.
+    """
     lat1: np.ndarray
     lon1: np.ndarray
     lat2: np.ndarray
     lon2: np.ndarray
+    time1: Optional[np.ndarray] = None
+    time2: Optional[np.ndarray] = None
 
 
 def _data_error(path: str, line: int, what: str) -> HeatmapError:
@@ -1572,12 +1583,7 @@ class _Engine:
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         most, kept = 0.0, []
-        total = int(entries.count.sum()) + segments.shape[0]
-        total += 0 if counts is None else counts.total
-        decay = _Decay(self.decay_value, total + self.stamp.heat.size)
-        jobs = (piece for tile in self._tiles(entries, segments, counts) for piece in self._pieces(*tile))
-        for rect, values in _parallel(lambda job: (job[0], self._tile(*job[:3], decay, job[3])), jobs,
-                                      ahead=4):
+        for rect, values in self.tile_values(entries, segments, counts):
             if values.size:
                 most = max(most, float(values.max()))
             self._paste(grid, window, rect, values)
@@ -1588,6 +1594,20 @@ class _Engine:
             kept = [np.concatenate(c) if kept else np.empty(0) for c in zip(*kept)] or \
                 [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)]
         return grid, most, kept
+
+    def tile_values(self, entries: _Entries, segments: np.ndarray,
+                    counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
+        """Yield (rect, float64 grid[y, x] over rect) for every piece of the plane with data.
+
+        Pieces are the _TILE-pixel tiles (rect x0, y0, x1, y1 exclusive, x0 and
+        y0 multiples of _TILE) or parts of them, computed a few at a time on
+        the cores and yielded in tile order; pixels outside every piece are 0.
+        """
+        total = int(entries.count.sum()) + segments.shape[0]
+        total += 0 if counts is None else counts.total
+        decay = _Decay(self.decay_value, total + self.stamp.heat.size)
+        jobs = (piece for tile in self._tiles(entries, segments, counts) for piece in self._pieces(*tile))
+        yield from _parallel(lambda job: (job[0], self._tile(*job[:3], decay, job[3])), jobs, ahead=4)
 
     @staticmethod
     def _paste(grid, window, rect, values) -> None:
@@ -2483,7 +2503,11 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
     return out.convert(image.mode) if image.mode in ("RGB", "RGBA") else out
 
 
-# ---- Animation ----
+# ---- Tiles ----
+# (XYZ tile pyramids and MBTiles: to come)
+
+
+# ---- Animation and time ----
 _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 
 
@@ -3317,18 +3341,30 @@ def _extent_arg(text: str) -> Tuple[float, float, float, float]:
     return values
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help: "(default: X)" only where there is a default worth naming."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or "%(default)" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def _parser() -> argparse.ArgumentParser:
     d = Config()
-    p = argparse.ArgumentParser(
-        prog="heatmap.py", description="plot a heatmap from coordinate data",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add = p.add_argument
+    p = argparse.ArgumentParser(prog="heatmap.py", description="plot a heatmap from coordinate data",
+                                formatter_class=_HelpFormatter)
+    group = {name: p.add_argument_group(name) for name in (
+        "input", "size and projection", "heat", "colour", "background and map", "output",
+        "animation", "tiles", "messages")}
+    add = group["input"].add_argument
     add("files", nargs="*", metavar="FILE", help="input files")
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
         help='treat all input files as this type ("auto" guesses from the extension)')
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
+    add = group["size and projection"].add_argument
     add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
     add("-W", "--width", type=int, default=d.width, help="width of output image")
     add("-H", "--height", type=int, default=d.height, help="height of output image")
@@ -3339,24 +3375,12 @@ def _parser() -> argparse.ArgumentParser:
              "(square mercator: -85.0511,-180,85.0511,180)")
     add("-R", "--margin", type=int, default=d.margin,
         help="keep data at least this many pixels from the border")
+    add = group["heat"].add_argument
     add("-r", "--radius", type=int, default=d.radius, help="pixel radius of point blobs")
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
-    add("-S", "--save", metavar="FILE", help="save processed data to FILE")
-    add("-L", "--load", metavar="FILE", help="load processed data from FILE")
-    add("-o", "--output", metavar="FILE", help="output file (image or video)")
-    add("-a", "--animate", action="store_true", help="make an animation instead of an image")
-    add("--frequency", type=int, default=d.frequency, help="input points per animation frame")
-    add("--straggler_threshold", type=int, default=d.straggler_threshold,
-        help="add one more frame if at least this many inputs remain")
-    add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
-    add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
-    add("-b", "--background", metavar="COLOR",
-        help="composite onto this colour (name or #rrggbb)")
-    add("-I", "--background_image", metavar="FILE", help="composite onto this image")
-    add("-B", "--background_brightness", type=float, help="multiply background pixels by this")
-    add("-N", "--invert_background", action="store_true",
-        help="value-invert the background image (wins over -B)")
+    add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
+    add = group["colour"].add_argument
     add("-m", "--hsva_min", metavar="HEX", default=d.hsva_min,
         help="hhhssvvaa hex colour for the lowest values")
     add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
@@ -3364,7 +3388,13 @@ def _parser() -> argparse.ArgumentParser:
     add("-G", "--gradient", metavar="FILE",
         help="take the colours from the first pixel column of this RGBA image (bottom = lowest); "
              "overrides -m and -M")
-    add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
+    add = group["background and map"].add_argument
+    add("-b", "--background", metavar="COLOR",
+        help="composite onto this colour (name or #rrggbb)")
+    add("-I", "--background_image", metavar="FILE", help="composite onto this image")
+    add("-B", "--background_brightness", type=float, help="multiply background pixels by this")
+    add("-N", "--invert_background", action="store_true",
+        help="value-invert the background image (wins over -B)")
     add("--osm", action="store_true", default=d.osm,
         help="composite onto OpenStreetMap tiles (the picture is the map around the data, "
              "in Web Mercator at the zoom's scale)")
@@ -3384,6 +3414,18 @@ def _parser() -> argparse.ArgumentParser:
     add("--osm_attribution", metavar="TEXT", nargs="?", const=_OSM_ATTRIBUTION,
         default=d.osm_attribution,
         help='write "%s" (or TEXT) in the bottom-right corner of the map' % _OSM_ATTRIBUTION)
+    add = group["output"].add_argument
+    add("-o", "--output", metavar="FILE", help="output file (image or video)")
+    add("-S", "--save", metavar="FILE", help="save processed data to FILE")
+    add("-L", "--load", metavar="FILE", help="load processed data from FILE")
+    add = group["animation"].add_argument
+    add("-a", "--animate", action="store_true", help="make an animation instead of an image")
+    add("--frequency", type=int, default=d.frequency, help="input points per animation frame")
+    add("--straggler_threshold", type=int, default=d.straggler_threshold,
+        help="add one more frame if at least this many inputs remain")
+    add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
+    add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
+    add = group["messages"].add_argument
     add("-v", "--verbose", action="store_true", help="log each phase with its time")
     add("--debug", action="store_true", help="show tracebacks and debug logging")
     add("--version", action="version", version="%(prog)s " + __version__)

@@ -39,9 +39,12 @@ import logging
 import math
 import os
 import re
+import signal
+import stat
 import string
 import struct
 import sys
+import threading
 import time
 import warnings
 import zlib
@@ -87,6 +90,7 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
             "or --osm with -z/--zoom")
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
+_STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its box
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
 
@@ -141,6 +145,8 @@ class Config:
     osm_attribution: Optional[str] = None  # text drawn in a corner of an --osm picture
     verbose: bool = False
     debug: bool = False
+    # output (hardening, pipes): the image type of -o when its name does not say (-o -)
+    output_format: Optional[str] = None
 
     @property
     def padding(self) -> int:
@@ -1953,14 +1959,79 @@ def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -
     return np.array(rows, dtype=np.uint8)
 
 
-def _gradient_table(path: str) -> np.ndarray:
-    """RGBA uint8 (height, 4) from an image's first column, bottom row first."""
+# Image files.  Pillow is always given the list of formats it may decode, so that it
+# never picks a plugin by the bytes alone (EPS would run Ghostscript on them): -G and -I
+# take what users plausibly have, map tiles only what tile servers send.
+_IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "TGA")
+_TILE_FORMATS = ("PNG", "JPEG", "WEBP")
+
+
+class _BadImage(Exception):
+    """Why some bytes are not an image we decode (a short reason)."""
+
+
+def _decode_image(source, formats: Sequence[str], max_pixels: int,
+                  size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
+    """The image in the binary stream ``source``, decoded only by one of ``formats``.
+    Its header is checked first, before anything is decoded: at most ``max_pixels``,
+    exactly ``size`` when given.  ``load`` False reads only the header.  Raises _BadImage."""
     from PIL import Image
     try:
-        with Image.open(path) as image:
-            image.load()
+        image = Image.open(source, formats=list(formats))
+    except Image.UnidentifiedImageError:
+        raise _BadImage("not an image (%s or %s)" % (", ".join(formats[:-1]), formats[-1])) \
+            from None
     except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
-        raise HeatmapError("%s: cannot read gradient image: %s" % (path, exc)) from None
+        raise _BadImage(str(exc) or type(exc).__name__) from None
+    width, height = image.size
+    if size and (width, height) != size:
+        problem = "the image is %dx%d pixels, not %dx%d" % ((width, height) + size)
+    elif width * height > max_pixels:
+        problem = ("an image of %d x %d pixels is over the limit of %d pixels; set "
+                   "HEATMAP_MAX_PIXELS to allow more" % (width, height, max_pixels))
+    else:
+        problem = None
+    try:
+        if not problem and load:
+            image.load()
+    except Exception as exc:
+        problem = str(exc) or type(exc).__name__
+    if problem:
+        image.close()
+        raise _BadImage(problem)
+    return image
+
+
+def _open_regular(path: str):
+    """Binary stream of ``path`` if it is a regular file, else OSError.  Opened without
+    blocking, so that a FIFO is refused instead of waited on."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError("is a folder" if stat.S_ISDIR(mode) else
+                          "is not a regular file (a FIFO, device or socket)")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _image_file(path: str, what: str, load: bool = True) -> Image.Image:
+    """The -I or -G image file ``path`` (``what`` names it in errors), decoded, or only
+    its header read when not ``load``."""
+    try:
+        with _open_regular(path) as stream:
+            return _decode_image(stream, _IMAGE_FORMATS, _max_pixels(), load=load)
+    except (OSError, _BadImage) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise HeatmapError("%s: cannot read %s: %s" % (path, what, reason)) from None
+
+
+def _gradient_table(path: str) -> np.ndarray:
+    """RGBA uint8 (height, 4) from an image's first column, bottom row first."""
+    image = _image_file(path, "gradient image")
     if image.mode != "RGBA":
         raise HeatmapError("%s: gradient image must be RGBA, not %s" % (path, image.mode))
     column = np.asarray(image)[::-1, 0, :]
@@ -2007,29 +2078,55 @@ def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarr
 
 
 def _parse_colour(text: str) -> Tuple[int, int, int]:
+    """(r, g, b) 0..255 of a colour name, #rrggbb, rgb(), hsl() or hsv().  Pillow
+    accepts out-of-range parts (rgb(256,0,0), hsl(0,101%,50%)); they are refused."""
     from PIL import ImageColor
     try:
-        return ImageColor.getrgb(text)[:3]
+        rgb = ImageColor.getrgb(text)
     except ValueError:
         raise HeatmapError("unknown colour %r (use a name or #rrggbb)" % text) from None
+    if not all(0 <= c <= 255 for c in rgb):
+        raise HeatmapError("colour %r is out of range (each part from 0 to 255, or 0%% to "
+                           "100%%)" % text)
+    return rgb[:3]
 
 
 # ---- Backgrounds and OSM ----
 def _open_background(path: str) -> Image.Image:
-    from PIL import Image
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
-        raise HeatmapError("%s: cannot read background image: %s" % (path, exc)) from None
+    image = _image_file(path, "background image")
     if image.mode not in ("RGB", "RGBA"):
         has_alpha = "A" in image.getbands() or "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
     return image
 
 
+_STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
+
+
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """Apply -N (value inversion, wins) or -B (brightness) to a background image."""
+    """Apply -N (value inversion, wins) or -B (brightness) to a background image.
+
+    Both work pixel by pixel, so a large image goes a strip of rows at a time:
+    the conversions' whole-image intermediates would cost several times its size.
+    """
+    if not config.invert_background and config.background_brightness is None:
+        return image
+    rows = max(1, _STRIP_PIXELS // image.width)
+    if image.height <= rows:
+        return _adjust_background(image, config)
+    from PIL import Image
+    out = None
+    for top in range(0, image.height, rows):
+        strip = image.crop((0, top, image.width, min(top + rows, image.height)))
+        part = _adjust_background(strip, config)
+        if out is None:
+            out = Image.new(part.mode, image.size)
+        out.paste(part, (0, top))
+    return out
+
+
+def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
+    """-N or -B applied to ``image`` whole."""
     if config.invert_background:
         from PIL import Image
         alpha = image.getchannel("A") if "A" in image.getbands() else None
@@ -2038,30 +2135,33 @@ def _transform_background(image: Image.Image, config: Config) -> Image.Image:
         if alpha is not None:
             inverted.putalpha(alpha)
         return inverted
-    if config.background_brightness is not None:
-        factor = config.background_brightness
-        if image.mode == "RGBA":  # brighten colour, keep opacity
-            rgb = image.convert("RGB").point(lambda x: int(x * factor))
-            rgb.putalpha(image.getchannel("A"))
-            return rgb
-        return image.point(lambda x: int(x * factor))
-    return image
+    factor = config.background_brightness
+    if image.mode == "RGBA":  # brighten colour, keep opacity
+        rgb = image.convert("RGB").point(lambda x: int(x * factor))
+        rgb.putalpha(image.getchannel("A"))
+        return rgb
+    return image.point(lambda x: int(x * factor))
 
 
 def _composite(heat: np.ndarray, background: Image.Image) -> Image.Image:
     """Put RGBA heat over a background of the same size, like Image.composite.
 
     The colour channels are Pillow's composite; the alpha of an RGBA
-    background is combined "over" so opaque backgrounds stay opaque.
+    background is combined "over" so opaque backgrounds stay opaque:
+    round(a + b * (255 - a) / 255), in integers (never a tie: exact), by strips.
     """
     from PIL import Image
     layer = Image.fromarray(heat, "RGBA")
-    if background.mode == "RGB":
-        return Image.composite(layer, background, layer.getchannel("A"))
     out = Image.composite(layer, background, layer.getchannel("A"))
-    a_heat = heat[..., 3].astype(np.float64)
-    a_back = np.asarray(background.getchannel("A"), dtype=np.float64)
-    alpha = np.round(a_heat + a_back * (255 - a_heat) / 255).astype(np.uint8)
+    if background.mode == "RGB":
+        return out
+    a_back = np.asarray(background.getchannel("A"))
+    alpha = np.empty(a_back.shape, np.uint8)
+    rows = max(1, _STRIP_PIXELS // max(1, a_back.shape[1]))
+    for top in range(0, a_back.shape[0], rows):
+        a = heat[top:top + rows, :, 3].astype(np.uint32)
+        b = a_back[top:top + rows]
+        alpha[top:top + rows] = (2 * (255 * a + b * (255 - a)) + 255) // 510
     out.putalpha(Image.fromarray(alpha, "L"))
     return out
 
@@ -2073,7 +2173,7 @@ def _composite(heat: np.ndarray, background: Image.Image) -> Image.Image:
 # tile 0/0.  Tiles are _OSM_TILE pixels square, x west to east, y north to south.
 _OSM_TILE = 256                       # map tile edge, pixels
 _OSM_ATTRIBUTION = "\u00a9 OpenStreetMap contributors"
-_OSM_TIMEOUT = 10.0                   # seconds, per connect and per read
+_OSM_TIMEOUT = 10.0                   # seconds for a whole request (connect, headers, body)
 _OSM_RETRIES = 2                      # extra attempts after the first
 _OSM_BACKOFF = 0.25                   # seconds before the first retry (then doubles)
 _OSM_WORKERS = 2                      # parallel downloads (OSM tile policy: at most 2)
@@ -2085,7 +2185,6 @@ _OSM_OUTSIDE_RGB = (0, 0, 0)          # map pixels with no tile (beyond +-85.05 
 _OSM_PROBE_ZOOM = 30                  # zoom at which the data box is measured
 _OSM_MAX_ZOOM = 30                    # largest -z/--zoom accepted
 _OSM_MAX_AUTO_ZOOM = 19               # largest zoom chosen automatically (OSM's own tiles)
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError)  # Pillow, bad image
 
 
 class _BadTile(Exception):
@@ -2098,7 +2197,7 @@ class _TileSource(NamedTuple):
     template: str              # path with {z} {x} {y}
     cache_dir: Optional[str]   # folder of the tile cache; None: no cache
     user_agent: str
-    timeout: float             # per connect and per read; a whole tile gets twice that
+    timeout: float             # deadline of one whole request (each attempt)
     retries: int               # extra attempts after a transient failure
     backoff: float             # pause before the first retry, doubling
     max_age: float             # a cached tile older than this is refetched
@@ -2215,9 +2314,11 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
     """URL of tile (x, y) at ``zoom``: base + template with {z}, {x}, {y} filled in."""
     pattern = base + template
     try:
-        for _, name, _, _ in string.Formatter().parse(pattern):
+        for _, name, spec, _ in string.Formatter().parse(pattern):
             if name is not None and name not in ("x", "y", "z"):
                 raise ValueError("unknown field {%s}" % name)
+            if spec and any(int(n) > 64 for n in re.findall(r"\d+", spec)):
+                raise ValueError("{%s:%s} is wider than 64 characters" % (name, spec))
         return pattern.format(x=x, y=y, z=zoom)
     except (ValueError, KeyError, IndexError) as exc:
         raise HeatmapError("bad map tile URL %r (--osm_base + --osm_path_template): %s"
@@ -2247,27 +2348,29 @@ def _cache_path(cache_dir: str, url: str) -> str:
     return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest() + ".tile")
 
 
+def _tile_image(data: bytes) -> Image.Image:
+    """The decoded map tile in ``data``: PNG, JPEG or WebP, 256x256 (checked before it is
+    decoded).  Raises _BadImage."""
+    return _decode_image(io.BytesIO(data), _TILE_FORMATS, _OSM_TILE ** 2, (_OSM_TILE, _OSM_TILE))
+
+
 def _tile_problem(data: bytes) -> Optional[str]:
     """Why ``data`` is no usable map tile, or None when it is a whole 256x256 image."""
-    from PIL import Image
     try:
-        with Image.open(io.BytesIO(data)) as tile:
-            tile.load()
-            size = tile.size
-    except _PIL_ERRORS + (Image.DecompressionBombError,):
-        return "the response is not an image (%d bytes)" % len(data)
-    if size != (_OSM_TILE, _OSM_TILE):
-        return "the image is %dx%d pixels, not %dx%d" % (size + (_OSM_TILE, _OSM_TILE))
+        _tile_image(data).close()
+    except _BadImage as exc:
+        return "the response is no usable tile: %s (%d bytes)" % (exc, len(data))
     return None
 
 
 def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
     """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.
-    An entry that is no usable tile is deleted."""
+    An entry that is no usable tile is deleted; one that is not a regular file (a FIFO
+    would hang the read) is passed over, and replaced once the tile is fetched."""
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-        age = time.time() - os.path.getmtime(path)
+        with _open_regular(path) as stream:
+            data = stream.read(_OSM_MAX_TILE_BYTES + 1)
+            age = time.time() - os.fstat(stream.fileno()).st_mtime
     except OSError:
         return None, False
     if _tile_problem(data):
@@ -2286,10 +2389,12 @@ def _write_cache(path: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
         os.replace(temp, path)
-    except OSError as exc:
-        _LOG.warning("cannot write to the map tile cache %s: %s", folder, exc)
+    except BaseException as exc:  # also Ctrl-C: no temp file left in the cache
         if temp:
             _remove_quietly(temp)
+        if not isinstance(exc, OSError):
+            raise
+        _LOG.warning("cannot write to the map tile cache %s: %s", folder, exc)
 
 
 def _remove_quietly(path: str) -> None:
@@ -2299,24 +2404,103 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _download(url: str, source: _TileSource) -> bytes:
-    """Body of one GET of ``url``, at most _OSM_MAX_TILE_BYTES, within 2 * timeout seconds.
-    Raises urllib's, http.client's and socket errors, and _BadTile."""
+class _Cutoff:
+    """Cuts downloads off: a deadline or Ctrl-C fires it, and every socket added to it
+    (or to a child added to it) is shut down, which wakes the thread blocked on it at
+    once, whatever the server is doing.  A socket added after firing is shut at once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items = []              # sockets and child cutoffs
+        self.fired = threading.Event()
+
+    def add(self, item) -> None:
+        with self._lock:
+            if not self.fired.is_set():
+                self._items.append(item)
+                return
+        _cut(item)
+
+    def child(self) -> "_Cutoff":
+        child = _Cutoff()
+        self.add(child)
+        return child
+
+    def fire(self) -> None:
+        with self._lock:
+            if self.fired.is_set():
+                return
+            self.fired.set()
+            items, self._items = self._items, []
+        for item in items:
+            _cut(item)
+
+
+def _cut(item) -> None:
+    """Fire a _Cutoff, or shut a socket down for both directions."""
+    import socket
+    if isinstance(item, _Cutoff):
+        item.fire()
+        return
+    try:
+        item.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _opener(cutoff: _Cutoff):
+    """A urllib opener (proxies and redirects as usual) whose connections add their
+    socket to ``cutoff`` once connected."""
+    import http.client
+    import urllib.request
+
+    def watched(base):
+        class Connection(base):
+            def connect(self):
+                super().connect()
+                cutoff.add(self.sock)
+        return Connection
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(watched(http.client.HTTPConnection), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(watched(http.client.HTTPSConnection), req,
+                                context=self._context)
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
+def _download(url: str, source: _TileSource, cutoff: _Cutoff) -> bytes:
+    """Body of one GET of ``url``, at most _OSM_MAX_TILE_BYTES, within ``source.timeout``
+    seconds for the whole request: at the deadline ``cutoff`` fires (a server sending a
+    byte a second keeps every single read alive).  Raises urllib's, http.client's and
+    socket errors, TimeoutError and _BadTile."""
     import urllib.request  # here: only --osm needs it (about 60 ms to import)
     request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
-    deadline = time.monotonic() + 2 * source.timeout
+    timer = threading.Timer(source.timeout, cutoff.fire)
+    timer.daemon = True
+    timer.start()
     chunks, size = [], 0
-    with urllib.request.build_opener().open(request, timeout=source.timeout) as response:
-        while True:
-            chunk = response.read(65536)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > _OSM_MAX_TILE_BYTES:
-                raise _BadTile("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
-            if time.monotonic() > deadline:
-                raise TimeoutError("timed out reading the response")
-            chunks.append(chunk)
+    try:
+        with _opener(cutoff).open(request, timeout=source.timeout) as response:
+            while True:
+                chunk = response.read(65536)
+                if not chunk or cutoff.fired.is_set():
+                    break
+                size += len(chunk)
+                if size > _OSM_MAX_TILE_BYTES:
+                    raise _BadTile("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
+                chunks.append(chunk)
+    except Exception:
+        if not cutoff.fired.is_set():
+            raise
+    finally:
+        timer.cancel()
+    if cutoff.fired.is_set():
+        raise TimeoutError("timed out: no whole response within %g s" % source.timeout)
+    return b"".join(chunks)
 
 
 def _describe(error: BaseException) -> str:
@@ -2329,14 +2513,15 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _fetch_fresh(url: str, source: _TileSource) -> bytes:
+def _fetch_fresh(url: str, source: _TileSource, abandon: _Cutoff) -> bytes:
     """Download a tile and check it, retrying network errors, timeouts, 408/429/5xx and
-    bad bodies ``source.retries`` times after pauses of backoff * 2**k seconds."""
+    bad bodies ``source.retries`` times after pauses of backoff * 2**k seconds; each
+    attempt has its own deadline, and all stop when ``abandon`` fires."""
     import http.client
     import urllib.error
     for attempt in range(source.retries + 1):
         try:
-            data = _download(url, source)
+            data = _download(url, source, abandon.child())
             problem = _tile_problem(data)
             if problem:
                 raise _BadTile(problem)
@@ -2350,11 +2535,12 @@ def _fetch_fresh(url: str, source: _TileSource) -> bytes:
             error, retry = exc, True
         if not retry or attempt == source.retries:
             break
-        time.sleep(source.backoff * 2 ** attempt)
+        if abandon.fired.wait(source.backoff * 2 ** attempt):
+            break
     raise HeatmapError("cannot get map tile %s: %s" % (url, _describe(error)))
 
 
-def _fetch_tile(url: str, source: _TileSource) -> bytes:
+def _fetch_tile(url: str, source: _TileSource, abandon: _Cutoff) -> bytes:
     """Bytes of the tile at ``url``: from the cache if fresh, else downloaded (and then
     cached).  A stale cached tile is used when the download fails; only whole tiles are
     ever cached.  Raises HeatmapError when no usable tile can be had."""
@@ -2363,41 +2549,49 @@ def _fetch_tile(url: str, source: _TileSource) -> bytes:
     if fresh:
         return cached
     try:
-        data = _fetch_fresh(url, source)
+        data = _fetch_fresh(url, source, abandon)
     except HeatmapError as exc:
         if cached is None:
             raise
         _LOG.warning("%s; using the cached copy", exc)
         return cached
-    if path:
+    if path and not abandon.fired.is_set():
         _write_cache(path, data)
     return data
 
 
 def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
-    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure
-    cancels the rest and is raised."""
-    import concurrent.futures
-    import threading
-    urls = list(dict.fromkeys(urls))
-    if _OSM_WORKERS <= 1 or len(urls) <= 1:
-        return {url: _fetch_tile(url, source) for url in urls}
-    failed = threading.Event()
+    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time.  The first failure
+    cuts the other downloads off and is raised; Ctrl-C (or SIGTERM) cuts them all off
+    and leaves at once (the workers are daemon threads: nothing waits for them)."""
+    pending = list(dict.fromkeys(urls))[::-1]   # taken from the end: in order
+    results, failures = {}, []
+    lock, abandon = threading.Lock(), _Cutoff()
 
-    def fetch(url: str) -> Optional[bytes]:
-        if failed.is_set():
-            return None  # a tile already failed: the result is not used
-        try:
-            return _fetch_tile(url, source)
-        except HeatmapError:
-            failed.set()
-            raise
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=_OSM_WORKERS)
+    def work() -> None:
+        while not abandon.fired.is_set():
+            with lock:
+                if not pending:
+                    return
+                url = pending.pop()
+            try:
+                results[url] = _fetch_tile(url, source, abandon)
+            except BaseException as exc:  # reported by the caller's thread
+                failures.append(exc)
+                abandon.fire()
+    workers = [threading.Thread(target=work, daemon=True, name="heatmap-tiles")
+               for _ in range(max(1, min(_OSM_WORKERS, len(pending))))]
     try:
-        jobs = {pool.submit(fetch, url): url for url in urls}
-        return {jobs[job]: job.result() for job in concurrent.futures.as_completed(jobs)}
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    except BaseException:  # Ctrl-C while waiting
+        abandon.fire()
+        raise
+    if failures:
+        raise failures[0]
+    return results
 
 
 def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSource) -> Image.Image:
@@ -2416,7 +2610,7 @@ def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSourc
     from PIL import Image
     mosaic = Image.new("RGB", (cols * _OSM_TILE, rows * _OSM_TILE), _OSM_OUTSIDE_RGB)
     for (col, row), url in slots.items():
-        with Image.open(io.BytesIO(data[url])) as tile:
+        with _tile_image(data[url]) as tile:  # checked when fetched: cannot fail
             mosaic.paste(tile, (col * _OSM_TILE, row * _OSM_TILE))
     return mosaic
 
@@ -2590,27 +2784,41 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
     return len(ends)
 
 
-def _encode_video(ffmpeg: str, folder: str, output: str, options: Optional[str]) -> None:
-    """Run ffmpeg on the frames into a temporary file renamed to ``output`` on success."""
+def _video_extension(config: Config) -> str:
+    """The container ffmpeg writes, as an extension: --output_format, else -o's."""
+    name = config.output_format or ("" if config.output == "-" else
+                                    os.path.splitext(config.output)[1][1:])
+    if not name:
+        raise HeatmapError("%s: --animate needs the video type: an extension (.mp4) or "
+                           "--output_format" % config.output)
+    if not re.fullmatch(r"[A-Za-z0-9]{1,16}", name):
+        raise HeatmapError("--output_format %r is not a video type such as mp4" % name)
+    return "." + name.lower()
+
+
+def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
+    """Run ffmpeg on the frames into a temporary file that becomes -o on success."""
     import shlex
     import subprocess
-    base, extension = os.path.splitext(os.path.abspath(output))
-    temp = "%s.%d.part%s" % (base, os.getpid(), extension)
-    command = ([ffmpeg, "-y", "-loglevel", "error", "-i", os.path.join(folder, "frame-%05d.png")]
-               + shlex.split(options or "") + [temp])
-    _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
-    try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
-    if done.returncode != 0 or not os.path.exists(temp):
-        if os.path.exists(temp):
-            os.unlink(temp)
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise HeatmapError("ffmpeg failed (exit %d): %s"
-                           % (done.returncode, " | ".join(tail) or "no message"))
-    os.replace(temp, output)
+    frames = os.path.join(folder, "frame-%05d.png")
+
+    def write(temp: str) -> None:
+        command = ([ffmpeg, "-y", "-loglevel", "error", "-i", frames]
+                   + shlex.split(config.ffmpegopts or "") + [temp])
+        _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
+        try:
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        except OSError as exc:
+            raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
+        tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
+        if done.returncode != 0:
+            raise HeatmapError("ffmpeg failed (exit %d): %s" % (done.returncode,
+                                                               tail or "no message"))
+        if not os.path.getsize(temp):  # e.g. -F '-f null', or an output of its own
+            raise HeatmapError("ffmpeg wrote no video (check -F/--ffmpegopts %r)%s"
+                               % (config.ffmpegopts or "", ": " + tail if tail else ""))
+    _write_atomic(config.output, write, ".part" + _video_extension(config))
 
 
 def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_Scene") -> None:
@@ -2618,11 +2826,19 @@ def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_
     ffmpeg = _find_ffmpeg()
     import shutil
     import tempfile
-    folder = tempfile.mkdtemp(prefix="heatmap-frames-")
     try:
-        count = _write_frames(config, geometry, acc, scene, folder)
+        folder = tempfile.mkdtemp(prefix="heatmap-frames-")
+    except OSError as exc:
+        raise HeatmapError("cannot make a folder for the animation frames in %s: %s"
+                           % (tempfile.gettempdir(), exc.strerror or exc)) from None
+    try:
+        try:
+            count = _write_frames(config, geometry, acc, scene, folder)
+        except OSError as exc:  # e.g. a full temp folder ($TMPDIR chooses it)
+            raise HeatmapError("cannot write the animation frames in %s: %s"
+                               % (folder, exc.strerror or exc)) from None
         _LOG.info("%d frames in %s", count, folder)
-        _encode_video(ffmpeg, folder, config.output, config.ffmpegopts)
+        _encode_video(ffmpeg, folder, config)
     finally:
         if config.keepframes:
             _LOG.info("the animation frames are in %s", folder)
@@ -2639,7 +2855,7 @@ class _Progress:
     def __init__(self, what: str, total: Optional[int] = None):
         self.what, self.total = what, total
         self.start = self.shown = time.monotonic()
-        self.active = sys.stderr.isatty()
+        self.active = sys.stderr is not None and sys.stderr.isatty()
         self.drawn = False
 
     def update(self, done: int) -> None:
@@ -2852,6 +3068,7 @@ def _collect(config: Config, batches: Iterable[object], record: bool = False,
     box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
     _check_latitudes(config, box_ll)
     geometry = _geometry(config, box_ll, size)
+    _check_output_size(config, geometry.width, geometry.height)
     _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
               geometry.height)
     acc = _Accumulator(_grown(geometry.window(), config.radius), record)
@@ -2911,28 +3128,35 @@ def render(lat, lon, config: Optional[Config] = None, weight=None) -> Image.Imag
     return render_data([Points(lat, lon, w)], config)
 
 
-def _save_format(path: str) -> str:
-    """Pillow format name for the output's extension.
+def _save_format(path: str, name: Optional[str] = None) -> str:
+    """Pillow format name for --output_format ``name`` (an extension such as "jpg"),
+    else for the output's extension; PNG for ``-`` and other streams without one.
 
     PNG, which we write ourselves, needs no Pillow plugin; the common ones
     come with Image.preinit(); only rarer types load every plugin (~40 ms).
     """
-    extension = os.path.splitext(path)[1].lower()
+    if name:
+        extension, where = "." + name.lower().lstrip("."), "--output_format %s" % name
+    else:
+        extension, where = os.path.splitext(path)[1].lower(), path
+        if not extension and _output_kind(path) == "stream":  # -, /dev/stdout, a FIFO
+            extension = ".png"
     if extension == ".png":
         return "PNG"
     from PIL import Image
     Image.preinit()
     fmt = Image.EXTENSION.get(extension) or Image.registered_extensions().get(extension)
     if not extension:
-        raise HeatmapError("%s: unknown image type: no file extension (try .png or .jpg)" % path)
+        raise HeatmapError("%s: unknown image type: no file extension (try .png or .jpg, or "
+                           "--output_format)" % where)
     if fmt is None or fmt not in Image.SAVE:
-        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (path, extension))
+        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (where, extension))
     return fmt
 
 
-def _check_image_type(path: str) -> None:
+def _check_image_type(path: str, name: Optional[str] = None) -> None:
     """Refuse an output type Pillow cannot write, by writing a 1x1 image of it to memory."""
-    fmt = _save_format(path)
+    fmt = _save_format(path, name)
     if fmt == "PNG":
         return  # our own writer
     from PIL import Image
@@ -2942,6 +3166,22 @@ def _check_image_type(path: str) -> None:
         except Exception as exc:  # plugins raise OSError, ValueError, KeyError, ...
             raise HeatmapError("%s: cannot write %s images here: %s (try .png or .jpg)"
                                % (path, fmt, exc)) from None
+
+
+# Largest width or height each format can store (Pillow fails, or worse, on more).
+_MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
+             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
+
+
+def _check_output_size(config: Config, width: int, height: int) -> None:
+    """Refuse, before the work, an -o picture its format cannot hold."""
+    if not config.output or config.animate:
+        return
+    fmt = _save_format(config.output, config.output_format)
+    most = _MAX_SIDE.get(fmt)
+    if most and max(width, height) > most:
+        raise HeatmapError("%s: %s images are at most %d pixels wide and high, not %d x %d"
+                           % (config.output, fmt, most, width, height))
 
 
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
@@ -2975,16 +3215,22 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
     raise FileExistsError("no free temporary file name in %s" % folder)
 
 
-def _write_atomic(path: str, write) -> None:
-    """Call write(temp_path) then rename it over ``path``; nothing left on failure.
+def _write_atomic(path: str, write, suffix: str = ".part") -> None:
+    """Call write(temp_path) then put the file in place; nothing left on failure.
 
-    The temp file ``.NAME.XXXX.part`` sits in the target's folder (a symlink's
-    target is replaced, not the link), so the rename is atomic.
+    A regular file (or a new one) is replaced by renaming the temp file
+    ``.NAME.XXXX.part`` over it, in the target's folder (a symlink's target is
+    replaced, not the link), so the rename is atomic.  ``-`` (standard
+    output), a FIFO or a character device is written into instead, from a
+    finished temp file, and never replaced.  ``suffix`` ends the temp name.
     """
+    if _output_kind(path) == "stream":
+        _write_streamed(path, write, suffix)
+        return
     target = os.path.realpath(path)
     folder = os.path.dirname(target)
     try:
-        fd, temp = _exclusive_temp(folder, ".%s." % os.path.basename(target)[:64], ".part")
+        fd, temp = _exclusive_temp(folder, ".%s." % os.path.basename(target)[:64], suffix)
     except OSError as exc:
         raise HeatmapError("%s: cannot write in %s: %s" % (path, folder, exc.strerror or exc)) \
             from None
@@ -2992,15 +3238,76 @@ def _write_atomic(path: str, write) -> None:
         os.close(fd)
         write(temp)
         os.chmod(temp, _new_file_mode(target))
+        if _output_kind(path) != "file":  # never rename over a FIFO or device made meanwhile
+            raise HeatmapError("%s: became a FIFO or device while heatmap.py ran; not replaced"
+                               % path)
         os.replace(temp, target)
     except BaseException as exc:  # also Ctrl-C: never leave a partial file behind
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        _remove_quietly(temp)
         if isinstance(exc, OSError):
             raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
         raise
+
+
+def _output_kind(path: str) -> str:
+    """"file" for an output replaced by renaming (a regular file, or none yet), "stream"
+    for one written into (``-``, a FIFO, a character device such as /dev/null or
+    /dev/stdout); HeatmapError for a folder, a block device, a socket or a read-only file."""
+    if path == "-":
+        return "stream"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "file"  # none yet (a missing folder is reported by _check_output)
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return "stream"
+    if stat.S_ISDIR(mode):
+        raise HeatmapError("%s: is a folder, not a file" % path)
+    if not stat.S_ISREG(mode):
+        raise HeatmapError("%s: is not a regular file, a FIFO or a character device; "
+                           "refusing to replace it" % path)
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        raise HeatmapError("%s: is read-only; refusing to replace it" % path)
+    return "file"
+
+
+def _write_streamed(path: str, write, suffix: str) -> None:
+    """write(temp_path) into a temp file in the temp folder, then copy it into ``path``
+    (``-``: standard output), so that a failure writes nothing at all."""
+    import tempfile
+    folder = tempfile.gettempdir()
+    try:
+        fd, temp = _exclusive_temp(folder, "heatmap-", suffix)
+    except OSError as exc:
+        raise HeatmapError("%s: cannot write a temporary file in %s: %s"
+                           % (path, folder, exc.strerror or exc)) from None
+    try:
+        os.close(fd)
+        write(temp)
+        with open(temp, "rb") as source:
+            _copy_into(path, source)
+    except OSError as exc:
+        raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
+    finally:
+        _remove_quietly(temp)
+
+
+def _copy_into(path: str, source) -> None:
+    """Copy the binary stream ``source`` into standard output (``-``), a FIFO or a device."""
+    import shutil
+    if path == "-":
+        if sys.stdout is None:
+            raise HeatmapError("-: standard output is closed")
+        sys.stdout.flush()
+        out = getattr(sys.stdout, "buffer", sys.stdout)
+        shutil.copyfileobj(source, out)
+        out.flush()
+        return
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "wb") as out:
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # replaced by a file since it was checked
+            raise HeatmapError("%s: changed into a regular file while heatmap.py ran" % path)
+        shutil.copyfileobj(source, out)
 
 
 def _write_png(path: str, pixels: np.ndarray) -> None:
@@ -3043,10 +3350,12 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
     out.write(struct.pack(">I", zlib.crc32(body, zlib.crc32(kind))))
 
 
-def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]]) -> None:
-    """Write a :func:`_picture` array; RGBA is flattened onto ``colour`` (or white)
-    for types without transparency."""
-    fmt = _save_format(path)
+def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]],
+                format_name: Optional[str] = None) -> None:
+    """Write a :func:`_picture` array (in the type --output_format ``format_name`` names,
+    else the extension's); RGBA is flattened onto ``colour`` (or white) for types
+    without transparency."""
+    fmt = _save_format(path, format_name)
 
     def write(temp: str) -> None:
         try:
@@ -3071,8 +3380,13 @@ def _flattened(image: Image.Image, fmt: str, colour: Optional[Tuple[int, int, in
 
 
 def _save_state(path: str, config: Config, result: _Result) -> None:
-    """Write values and geometry as .npz with JSON metadata (no pickle)."""
+    """Write values and geometry as .npz with JSON metadata (no pickle).  Only the
+    pixels of the picture are kept: -L draws no others, and bounds their number by
+    the box (data outside an --extent would otherwise add pixels without limit)."""
     xs, ys, vs = result.sparse
+    x0, y0, x1, y1 = result.geometry.window()
+    inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
+    xs, ys, vs = xs[inside], ys[inside], vs[inside]
     meta = {
         "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
         "max": result.most, "ppd": result.geometry.ppd, "projection": config.projection,
@@ -3090,7 +3404,9 @@ def _save_state(path: str, config: Config, result: _Result) -> None:
 
 
 def _load_state(path: str):
-    """(metadata dict, x, y, value arrays) of a state file, validated."""
+    """(metadata dict, x, y, value arrays) of a state file, validated.  The metadata
+    is checked first, then each array's header against the number of pixels the
+    saved box can hold, so a crafted file cannot make us allocate more."""
     bad = HeatmapError("%s: not a heatmap.py state file" % path)
     if not os.path.isfile(path):
         raise _not_a_file(path)
@@ -3098,18 +3414,16 @@ def _load_state(path: str):
         if stream.read(4) != b"PK\x03\x04":  # an .npz is a zip; never unpickle anything else
             raise bad
     import json
-    limit = _max_pixels()
     try:
         with np.load(path, allow_pickle=False) as data:
             if sorted(data.files) != ["meta", "value", "x", "y"]:
                 raise bad
-            sizes = {name: data.zip.getinfo(name + ".npy").file_size for name in data.files}
-            if sizes["meta"] > 1 << 20:
+            if data.zip.getinfo("meta.npy").file_size > 1 << 20:
                 raise bad
-            if max(sizes["x"], sizes["y"], sizes["value"]) > 8 * limit + 4096:
-                raise HeatmapError("%s: holds more than %d pixels, over the limit; set "
-                                   "HEATMAP_MAX_PIXELS to allow more" % (path, limit))
             meta = json.loads(str(data["meta"][()]))
+            most = _state_capacity(path, meta, bad)
+            for name, dtype in (("x", np.int64), ("y", np.int64), ("value", np.float64)):
+                _check_state_column(data.zip, name, dtype, most, path, bad)
             x, y, value = data["x"], data["y"], data["value"]
     except HeatmapError:
         raise
@@ -3117,26 +3431,53 @@ def _load_state(path: str):
         raise HeatmapError("%s: too large to load" % path) from None
     except Exception:  # zip, npy and json each raise their own types on garbage
         raise bad from None
+    if not (x.size == y.size == value.size and bool(np.isfinite(value).all())):
+        raise bad
+    return meta, x, y, value
+
+
+def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
+    """Check a state file's metadata; returns how many pixels its arrays may hold:
+    those of the saved box (at least _STATE_MIN_CAPACITY, for files of 2.0, which kept
+    pixels outside the picture too)."""
     if not isinstance(meta, dict) or meta.get("format") != _STATE_FORMAT:
         raise bad
     if isinstance(meta.get("version"), bool) or meta.get("version") != _STATE_VERSION:
         raise HeatmapError("%s: state file version %s is not supported"
                            % (path, _text(repr(meta.get("version")).encode("utf-8"))))
     box = meta.get("box")
-    ok = (x.dtype == np.int64 and y.dtype == np.int64 and value.dtype == np.float64
-          and x.ndim == y.ndim == value.ndim == 1 and x.size == y.size == value.size
-          and _state_number(meta.get("max")) and meta["max"] >= 0
+    ok = (_state_number(meta.get("max")) and meta["max"] >= 0
           and _state_number(meta.get("ppd")) and meta["ppd"] > 0
           and isinstance(meta.get("projection", "mercator"), str)
           and meta.get("projection", "mercator") in PROJECTIONS
           and all(_state_number(meta.get(k, 0), whole=True) and meta.get(k, 0) >= 0
                   for k in ("radius", "margin"))
           and isinstance(box, list) and len(box) == 4 and all(_state_number(v) for v in box)
-          and box[0] <= box[2] and box[1] <= box[3]
-          and bool(np.isfinite(value).all()))
+          and box[0] <= box[2] and box[1] <= box[3])
     if not ok:
         raise bad
-    return meta, x, y, value
+    area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels
+    if not math.isfinite(area):  # a box of +-1e300
+        raise bad
+    if area > _max_pixels():
+        raise HeatmapError("%s: %s" % (path, _too_big(int(area))))
+    return max(int(area), _STATE_MIN_CAPACITY)
+
+
+def _check_state_column(archive, name: str, dtype, most: int, path: str,
+                        bad: HeatmapError) -> None:
+    """Refuse a state array that is not 1-D ``dtype`` or declares more than ``most``
+    entries, from its .npy header alone (before anything is decompressed)."""
+    from numpy.lib import format as npy
+    with archive.open(name + ".npy") as member:
+        version = npy.read_magic(member)
+        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran, found = reader(member)
+    if found != np.dtype(dtype) or len(shape) != 1:
+        raise bad
+    if shape[0] > most:
+        raise HeatmapError("%s: declares %d pixels, more than a state file of its box holds "
+                           "(at most %d)" % (path, shape[0], most))
 
 
 def _state_number(value, whole: bool = False) -> bool:
@@ -3156,6 +3497,7 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
     resized, out_w, out_h = _image_box(box, *size)
     if out_w * out_h > _max_pixels():
         raise HeatmapError("%s: %s" % (config.load, _too_big(out_w * out_h)))
+    _check_output_size(config, out_w, out_h)
     geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h)
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
@@ -3189,6 +3531,11 @@ def _validate(config: Config) -> None:
         lat1, lon1, lat2, lon2 = config.extent
         if lat1 == lat2 or lon1 == lon2:
             raise HeatmapError("--extent needs lat1 != lat2 and lon1 != lon2")
+        west, east = min(lon1, lon2), max(lon1, lon2)
+        if east - west > 180 and not (west <= -180 and east >= 180):
+            _LOG.warning("--extent spans %g degrees of longitude, from %g to %g, the long way "
+                         "round: a box never crosses the antimeridian (180 degrees)"
+                         % (east - west, west, east))
         _check_latitudes(config, _extent_box(config.extent))
     brightness = config.background_brightness
     if brightness is not None and not (0 <= brightness <= 255 and math.isfinite(brightness)):
@@ -3207,18 +3554,15 @@ def _validate(config: Config) -> None:
     _validate_files(config)
     if config.width and config.height and config.width * config.height > _max_pixels():
         raise _too_big(config.width * config.height)
+    if config.width and config.height:
+        _check_output_size(config, config.width, config.height)
 
 
 def _check_background_image(path: str) -> None:
-    """Refuse a -I file that is missing or not an image Pillow can open (reads the header)."""
-    if not os.path.isfile(path):
+    """Refuse a -I file that is missing or not an image we read (reads the header)."""
+    if not os.path.exists(path):
         raise HeatmapError("%s: no such background image" % path)
-    from PIL import Image
-    try:
-        with Image.open(path):
-            pass
-    except Exception as exc:  # Pillow raises many types on garbage
-        raise HeatmapError("%s: cannot read background image: %s" % (path, exc)) from None
+    _image_file(path, "background image", load=False)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -3240,23 +3584,32 @@ def _validate_files(config: Config) -> None:
         if config.files and not (config.osm or config.width or config.height or config.scale
                                  or config.background_image):
             raise HeatmapError(_NO_SIZE)
-    inputs = list(config.files) + [config.background_image, config.gradient, config.load]
     for flag, path in (("-o/--output", config.output), ("-S/--save", config.save)):
-        if not path:
-            continue
-        if os.path.isdir(path):
-            raise HeatmapError("%s: is a folder; %s needs a file name" % (path, flag))
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise HeatmapError("%s: folder %s does not exist" % (path, folder))
-        for other in inputs:
-            if other and _same_file(path, other) and not (other == config.load and
-                                                          path == config.save):
-                raise HeatmapError("%s: %s would overwrite an input file" % (path, flag))
+        if path:
+            _check_output(config, flag, path)
     if config.output and config.save and _same_file(config.output, config.save):
         raise HeatmapError("%s: -o/--output and -S/--save name the same file" % config.output)
     if config.output and not config.animate:
-        _check_image_type(config.output)
+        _check_image_type(config.output, config.output_format)
+    if config.animate and config.output:
+        _video_extension(config)
+
+
+def _check_output(config: Config, flag: str, path: str) -> None:
+    """Refuse an -o/-S target that cannot or must not be written, before any work."""
+    if path == "-":
+        return  # standard output: never one of the input files
+    if os.path.isdir(path):
+        raise HeatmapError("%s: is a folder; %s needs a file name" % (path, flag))
+    _output_kind(path)  # a block device, a socket, a read-only file
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise HeatmapError("%s: folder %s does not exist" % (path, folder))
+    inputs = list(config.files) + [config.background_image, config.gradient, config.load]
+    for other in inputs:
+        if other and _same_file(path, other) and not (other == config.load and
+                                                      path == config.save):
+            raise HeatmapError("%s: %s would overwrite an input file" % (path, flag))
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -3286,7 +3639,7 @@ def run(config: Config) -> None:
     if config.load:
         image, result = _render_loaded(config)
         if config.output:
-            _save_image(image, config.output, _scene_colour(config))
+            _save_image(image, config.output, _scene_colour(config), config.output_format)
         if config.save:
             _save_state(config.save, config, result)
         return
@@ -3302,7 +3655,8 @@ def run(config: Config) -> None:
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
         scene = _scene(config, result.geometry, background)
-        _save_image(_picture(result.values, result.most, scene), config.output, scene.colour)
+        _save_image(_picture(result.values, result.most, scene), config.output, scene.colour,
+                    config.output_format)
     if config.save:
         _save_state(config.save, config, result)
 
@@ -3415,9 +3769,13 @@ def _parser() -> argparse.ArgumentParser:
         default=d.osm_attribution,
         help='write "%s" (or TEXT) in the bottom-right corner of the map' % _OSM_ATTRIBUTION)
     add = group["output"].add_argument
-    add("-o", "--output", metavar="FILE", help="output file (image or video)")
+    add("-o", "--output", metavar="FILE",
+        help="output file (image or video); - writes the picture to standard output")
     add("-S", "--save", metavar="FILE", help="save processed data to FILE")
     add("-L", "--load", metavar="FILE", help="load processed data from FILE")
+    add("--output_format", metavar="TYPE", default=d.output_format,
+        help="type of the -o output when its name does not give it, as an extension: png "
+             "(the default for -o -), jpg, webp, ...; for -a, the video type (mp4, gif, ...)")
     add = group["animation"].add_argument
     add("-a", "--animate", action="store_true", help="make an animation instead of an image")
     add("--frequency", type=int, default=d.frequency, help="input points per animation frame")
@@ -3447,76 +3805,154 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+# Characters that would steer a terminal (C0, DEL, C1, bidirectional overrides), as
+# they may come in file names or data quoted in messages; a tab is harmless.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
+
+
 def _one_line(text: str) -> str:
-    return " ".join(str(text).splitlines())
+    """``text`` as one printable line: line breaks become spaces, control characters
+    escapes (``\x1b``), so a file name cannot steer the terminal."""
+    line = " ".join(str(text).splitlines())
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
+                        else "\\u%04x" % ord(m.group()), line)
+
+
+def _say(line: str) -> None:
+    """Write one line to the current ``sys.stderr``, if there is one (``2>&-`` leaves
+    none, and a closed pipe takes nothing more)."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(line + "\n")
+    except (OSError, ValueError):
+        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """warnings.showwarning for main(): a library's warning becomes one of our log lines."""
-    _LOG.warning("%s", message)
+    """warnings.showwarning for main(): a library's warning becomes one of our log lines
+    (except Pillow's decompression bomb warning: image sizes are checked by us)."""
+    if category.__name__ != "DecompressionBombWarning":
+        _LOG.warning("%s", message)
 
 
 class _LogHandler(logging.Handler):
     """Log records to the current ``sys.stderr``, one line each.
 
     Warnings read ``heatmap.py: warning: ...``; -v/--debug progress lines
-    carry the milliseconds since start.
+    carry the milliseconds since start.  Of warnings of one kind (one message
+    template, say one per bad line of a file), the first ``_ALIKE_SHOWN`` are
+    shown and the rest counted; :meth:`summary` then says how many more there were.
     """
+
+    def __init__(self, summarise: bool = True):
+        super().__init__()
+        self.summarise = summarise
+        self.alike = {}   # message template -> [count, first text]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = _one_line(record.getMessage())
             if record.levelno >= logging.WARNING:
+                if self.summarise and self._hidden(str(record.msg), text):
+                    return
                 line = "heatmap.py: %s: %s" % (record.levelname.lower(), text)
             else:
                 line = "%8d ms  %s" % (record.relativeCreated, text)
-            sys.stderr.write(line + "\n")
+            _say(line)
         except Exception:
             self.handleError(record)
+
+    def _hidden(self, kind: str, text: str) -> bool:
+        seen = self.alike.setdefault(kind, [0, text])
+        seen[0] += 1
+        return seen[0] > _ALIKE_SHOWN
+
+    def summary(self) -> None:
+        """One line per kind of warning that was cut short."""
+        for count, first in self.alike.values():
+            if count > _ALIKE_SHOWN:
+                _say("heatmap.py: warning: %d more warnings like this one: %s"
+                     % (count - _ALIKE_SHOWN, first))
+        self.alike.clear()
 
 
 def _argument_error(message: str) -> None:
     """argparse's error(): our one line instead of usage + line; still SystemExit(2)."""
-    sys.stderr.write("heatmap.py: error: %s (see --help)\n" % _one_line(message))
+    _say("heatmap.py: error: %s (see --help)" % _one_line(message))
     raise SystemExit(2)
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled as Ctrl-C is: every temp file removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame) -> None:
+    raise _Stopped(signum)
+
+
+def _catch_stop_signals() -> dict:
+    """Make SIGTERM and SIGHUP raise :class:`_Stopped` (not in a thread, and not when
+    ignored, as under nohup); returns the handlers to put back."""
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+            previous[number] = signal.signal(number, _raise_stopped)
+    return previous
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (2 for a user error, 130 for Ctrl-C).
+    """Run the command line; returns the exit status (2 for a user error, 130 for Ctrl-C,
+    128 + the signal's number for SIGTERM and SIGHUP).
 
     ``--help`` and ``--version`` print and raise ``SystemExit(0)``, and a malformed
-    option ``SystemExit(2)`` after one error line, as argparse does.
+    option ``SystemExit(2)`` after one error line, as argparse does.  Only ``-o -``
+    writes to standard output.
     """
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
-    handler, level, debug = _LogHandler(), _LOG.level, False
+    handler, level = _LogHandler(), _LOG.level
     _LOG.addHandler(handler)
     show, warnings.showwarning = warnings.showwarning, _show_warning
+    signals, code, message, debug = _catch_stop_signals(), 0, None, False
     try:
         args = parser.parse_args(argv)
         debug = args.debug
+        handler.summarise = not debug
         _LOG.setLevel(logging.DEBUG if args.debug else
                       logging.INFO if args.verbose else logging.WARNING)
         run(_config_from_args(args))
     except HeatmapError as exc:
         if debug:
             raise
-        sys.stderr.write("heatmap.py: error: %s\n" % _one_line(exc))
-        return 2
+        code, message = 2, "error: %s" % _one_line(exc)
     except MemoryError:
         if debug:
             raise
-        sys.stderr.write("heatmap.py: error: out of memory: try a smaller image, a smaller "
-                         "-r/--radius or a larger -s/--scale\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("heatmap.py: interrupted\n")
-        return 130
+        code, message = 2, ("error: out of memory: try a smaller image, a smaller "
+                            "-r/--radius or a larger -s/--scale")
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        code = 128 + signum
+        message = "interrupted" if signum == signal.SIGINT else \
+            "stopped by %s" % signal.Signals(signum).name
     finally:
+        for number, old in signals.items():
+            signal.signal(number, old)
         warnings.showwarning = show
+        handler.summary()
         _LOG.removeHandler(handler)
         _LOG.setLevel(level)
-    return 0
+    if message:
+        _say("heatmap.py: " + message)
+    return code
 
 
 def _console() -> None:
@@ -3524,12 +3960,20 @@ def _console() -> None:
 
     A finished command leaves at once: tearing down the interpreter (NumPy,
     Pillow and all) takes longer than drawing a small heatmap, and every
-    file is already closed.
+    file is already closed.  Standard descriptors the shell closed (``2>&-``)
+    are opened on the null device first, so no file we open takes their place.
     """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor: this one
     code = main()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     except (OSError, ValueError):  # a closed pipe: nothing more can be said
         code = code or 1
     os._exit(code)

@@ -22,20 +22,59 @@ Modes:
     "flaky"    the first ``flaky_failures`` requests get HTTP 500, then "ok"
     "404"      every request gets HTTP 404
 
+Hostile modes (a server that is slow on purpose, or sends what a tile must not be):
+    "drip_body"     headers at once, then the first ``drip_bytes`` bytes of the tile one
+                    every ``drip_seconds`` (each read gets a byte in time), then the rest
+    "drip_headers"  the status line, then a header of ``drip_bytes`` bytes sent one byte
+                    every ``drip_seconds`` (headers that never seem to end), then the tile
+    "eps"           200 with a PostScript (EPS) "tile": decoding it would run Ghostscript
+    "bmp"           200 with a valid 256x256 BMP (an image, but not a tile format)
+    "tiff"          200 with a damaged TIFF on which Pillow raises TypeError
+    "bomb"          200 with a small PNG declaring 9000x9000 pixels (a decompression bomb)
+
 Only the standard library and Pillow are used; no pytest dependency.
 """
 
 import http.server
 import io
+import struct
 import threading
+import zlib
 
 from PIL import Image, ImageDraw
 
 TILE_SIZE = 256
 GRID_STEP = 64
 GRID_RGB = (40, 40, 40)
-MODES = ("ok", "500", "garbage", "slow", "flaky", "404")
+MODES = ("ok", "500", "garbage", "slow", "flaky", "404", "drip_body", "drip_headers", "eps",
+         "bmp", "tiff", "bomb")
 GARBAGE = b"<html><body>this is not a tile</body></html>\n"
+# An EPS file a 256x256 "tile": Pillow's EPS plugin would hand it to Ghostscript, which
+# loops forever on it.
+EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 256 256\n%%EndComments\n"
+       b"{ } loop\nshowpage\n%%EOF\n")
+# found by test_fuzz.py: Pillow raises TypeError while loading this one
+DAMAGED_TIFF = bytes.fromhex(
+    "49492a0008000000080000010400010000000100000001010400010000000900000003010300010000000100"
+    "000006010300010000000100000011010500010000006e000000160104000100000009000000170104000100"
+    "0000090000001c0103000100000001000000000000000000000000000000")
+
+
+def png_bomb(side=9000):
+    """A valid grayscale PNG of side x side black pixels, about side**2 / 1000 bytes."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    packer, row = zlib.compressobj(9), b"\0" * (side + 1)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+
+
+def bmp_tile():
+    buf = io.BytesIO()
+    tile_image(1, 0, 0).save(buf, "BMP")
+    return buf.getvalue()
 
 
 def tile_blue(z, x, y):
@@ -78,6 +117,10 @@ def parse_tile_path(path):
     return z, x, y
 
 
+HOSTILE_BODIES = {"eps": lambda: EPS, "bmp": bmp_tile, "tiff": lambda: DAMAGED_TIFF,
+                  "bomb": png_bomb}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "TestTileServer/1.0"
 
@@ -94,8 +137,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, b"not found\n", "text/plain")
         elif mode == "garbage":
             self._reply(200, GARBAGE, "image/png")
+        elif mode in HOSTILE_BODIES:
+            self._reply(200, owner.body(mode), "image/png")
+        elif mode.startswith("drip_"):
+            self._drip(owner, mode)
         else:
             self._serve_tile(owner)
+
+    def _drip(self, owner, mode):
+        """Send a whole tile response, the first bytes of it (headers or body) slowly."""
+        body = owner.tile(1, 0, 0)
+        head = b"HTTP/1.1 200 OK\r\n"
+        rest = (b"Content-Type: image/png\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+        if mode == "drip_headers":
+            slow, rest = b"X-Pad: " + b"a" * owner.drip_bytes + b"\r\n", rest
+        else:
+            head += rest[:rest.index(b"\r\n\r\n") + 4]
+            slow, rest = body[:owner.drip_bytes], body[owner.drip_bytes:]
+        self.close_connection = True
+        try:
+            self.wfile.write(head)
+            for byte in slow:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if owner.stopping.wait(owner.drip_seconds):
+                    return
+            self.wfile.write(rest)
+        except (BrokenPipeError, ConnectionResetError):
+            owner.hung_up += 1  # the client gave up before the end
 
     def _serve_tile(self, owner):
         zxy = parse_tile_path(self.path)
@@ -125,12 +194,16 @@ class TileServer:
     manager.  ``base_url`` has no trailing slash (``http://127.0.0.1:PORT``).
     """
 
-    def __init__(self, mode="ok", slow_seconds=3.0, flaky_failures=1):
+    def __init__(self, mode="ok", slow_seconds=3.0, flaky_failures=1, drip_seconds=0.1,
+                 drip_bytes=20):
         if mode not in MODES:
             raise ValueError("mode must be one of %s" % (MODES,))
         self.mode = mode
         self.slow_seconds = slow_seconds
         self.flaky_failures = flaky_failures
+        self.drip_seconds = drip_seconds
+        self.drip_bytes = drip_bytes
+        self.hung_up = 0      # drip responses the client abandoned
         self.requests = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -173,6 +246,16 @@ class TileServer:
             body = tile_png(z, x, y)
             with self._lock:
                 self._tiles[(z, x, y)] = body
+        return body
+
+    def body(self, mode):
+        """The bytes a hostile mode serves (made once, then kept)."""
+        with self._lock:
+            body = self._tiles.get(mode)
+        if body is None:
+            body = HOSTILE_BODIES[mode]()
+            with self._lock:
+                self._tiles[mode] = body
         return body
 
     def close(self):

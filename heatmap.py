@@ -91,6 +91,7 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
 _STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its box
+_STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixel sums stay exact
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
 
@@ -3253,7 +3254,7 @@ def _output_kind(path: str) -> str:
     """"file" for an output replaced by renaming (a regular file, or none yet), "stream"
     for one written into (``-``, a FIFO, a character device such as /dev/null or
     /dev/stdout); HeatmapError for a folder, a block device, a socket or a read-only file."""
-    if path == "-":
+    if _descriptor(path) is not None:
         return "stream"
     try:
         mode = os.stat(path).st_mode
@@ -3269,6 +3270,25 @@ def _output_kind(path: str) -> str:
     if not mode & 0o222 or not os.access(path, os.W_OK):
         raise HeatmapError("%s: is read-only; refusing to replace it" % path)
     return "file"
+
+
+def _descriptor(path: str) -> Optional[int]:
+    """The number of the open descriptor ``path`` names: 1 for ``-``; N for /dev/fd/N,
+    /proc/self/fd/N and links to them (/dev/stdout); else None.  Such a name means
+    "write into what is open there" (a ``>>`` file keeps its start), never "replace it"."""
+    if path == "-":
+        return 1
+    own = r"/(?:dev|proc/(?:self|%d))/fd/(\d+)" % os.getpid()
+    for _ in range(40):  # the kernel's own limit on links followed
+        path = os.path.abspath(path)
+        match = re.fullmatch(own, path)
+        if match:
+            return int(match.group(1))
+        try:
+            path = os.path.join(os.path.dirname(path), os.readlink(path))
+        except (OSError, ValueError):
+            return None
+    return None
 
 
 def _write_streamed(path: str, write, suffix: str) -> None:
@@ -3293,20 +3313,25 @@ def _write_streamed(path: str, write, suffix: str) -> None:
 
 
 def _copy_into(path: str, source) -> None:
-    """Copy the binary stream ``source`` into standard output (``-``), a FIFO or a device."""
+    """Copy the binary stream ``source`` into an open descriptor (``-`` or /dev/stdout:
+    ``sys.stdout``), a FIFO or a character device."""
     import shutil
-    if path == "-":
+    number = _descriptor(path)
+    if number == 1:
         if sys.stdout is None:
-            raise HeatmapError("-: standard output is closed")
+            raise HeatmapError("%s: standard output is closed" % path)
         sys.stdout.flush()
         out = getattr(sys.stdout, "buffer", sys.stdout)
         shutil.copyfileobj(source, out)
         out.flush()
         return
-    fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    if number is not None:
+        fd = os.dup(number)
+    else:
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "wb") as out:
-        if stat.S_ISREG(os.fstat(fd).st_mode):  # replaced by a file since it was checked
-            raise HeatmapError("%s: changed into a regular file while heatmap.py ran" % path)
+        if number is None and stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since checked
+            raise HeatmapError("%s: became a regular file while heatmap.py ran" % path)
         shutil.copyfileobj(source, out)
 
 
@@ -3456,9 +3481,9 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
           and box[0] <= box[2] and box[1] <= box[3])
     if not ok:
         raise bad
-    area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels
-    if not math.isfinite(area):  # a box of +-1e300
+    if max(abs(v) for v in box) > _STATE_MAX_COORD:  # e.g. a box of +-1e300
         raise bad
+    area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels
     if area > _max_pixels():
         raise HeatmapError("%s: %s" % (path, _too_big(int(area))))
     return max(int(area), _STATE_MIN_CAPACITY)

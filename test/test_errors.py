@@ -343,6 +343,20 @@ ERRORS = [
         "an image of 400 pixels is over the limit of 100", PTS, {"HEATMAP_MAX_PIXELS": "100"}),
     row("bad_limit_in_env", W + OUT + ["pts.txt"], "HEATMAP_MAX_PIXELS must be a whole number",
         PTS, {"HEATMAP_MAX_PIXELS": "lots"}),
+    # hardening, round two (more in test_hardening.py)
+    row("colour_out_of_range", W + OUT + ["-b", "rgb(256,0,0)", "pts.txt"],
+        "colour 'rgb(256,0,0)' is out of range", PTS),
+    row("output_format_unknown", W + ["-o", "-", "--output_format", "xyz", "pts.txt"],
+        "--output_format xyz: unknown image type", PTS),
+    row("format_too_wide", ["-W", "70000", "-H", "100", "-o", "out.gif", "pts.txt"],
+        "out.gif: GIF images are at most 65535 pixels wide and high, not 70000 x 100", PTS),
+    row("background_image_eps", OUT + ["-I", "map.eps", "pts.txt"],
+        "map.eps: cannot read background image: not an image (PNG, JPEG",
+        dict(PTS, **{"map.eps": b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n"})),
+    row("load_box_1e300", OUT + ["-L", "s.npz"], "s.npz: not a heatmap.py state file",
+        {"s.npz": lambda: _state(box=[-1e300, -1e300, 1e300, 1e300])}),
+    row("tile_template_too_wide", ["--osm", "-W", "99", "--osm_path_template", "/{x:>999}"]
+        + OUT + ["pts.txt"], "{x:>999} is wider than 64 characters", PTS),
 ]
 
 

@@ -313,13 +313,16 @@ OPTIONS = {
     "-m": st.one_of(st.text("0123456789abcdefABCDEF#", max_size=11), junk),
     "-M": st.one_of(st.text("0123456789abcdefABCDEF#", max_size=11), junk),
     "-b": st.one_of(st.sampled_from(["black", "#123", "#12345678", "rgb(1,2,3)", "hsl(9,9%,9%)",
-                                     "#zzz", "red", ""]), junk),
+                                     "#zzz", "red", "", "rgb(256,0,0)", "hsl(0,101%,50%)"]),
+                    junk),
     "-I": st.sampled_from(["map.png", "grad.png", "junk.png", "missing.png", "in.txt", "."]),
     "-G": st.sampled_from(["grad.png", "map.png", "junk.png", "missing.png", "."]),
     "-o": st.sampled_from(["out.png", "out.jpg", "out.gif", "out.xbm", "out", "out.PNG",
                            "no/out.png", ".", "in.txt", "out.pdf", "out.bmp"]),
     "-S": st.sampled_from(["s.npz", "out.png", "in.txt", ".", "no/s.npz"]),
     "-F": junk,
+    "--output_format": st.one_of(st.sampled_from(["png", "jpg", "JPEG", "webp", "gif", "mp4",
+                                                  ".png", "xyz", ""]), junk),
 }
 FLAGS = ["-N", "--ignore_csv_header", "-K", "-v"]
 

@@ -3618,12 +3618,17 @@ def _validate_files(config: Config) -> None:
         _check_image_type(config.output, config.output_format)
     if config.animate and config.output:
         _video_extension(config)
+    if config.output_format and not config.output:
+        _LOG.warning("--output_format is ignored without -o/--output")
 
 
 def _check_output(config: Config, flag: str, path: str) -> None:
     """Refuse an -o/-S target that cannot or must not be written, before any work."""
-    if path == "-":
-        return  # standard output: never one of the input files
+    if path == "-":  # standard output: never one of the input files
+        if sys.stdout is not None and sys.stdout.isatty():
+            raise HeatmapError("-: %s would write binary data to the terminal; redirect "
+                               "standard output (> file, or | program)" % flag)
+        return
     if os.path.isdir(path):
         raise HeatmapError("%s: is a folder; %s needs a file name" % (path, flag))
     _output_kind(path)  # a block device, a socket, a read-only file

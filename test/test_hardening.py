@@ -8,6 +8,7 @@ Every test here failed on the code before the fix (see each docstring).
 import io
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -236,6 +237,24 @@ def test_dash_output_errors(main_bytes, pts, args, message):
     one_error(err.decode(), message)
 
 
+def test_dash_output_refuses_a_terminal(run, pts, monkeypatch):
+    class Terminal(io.BytesIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    code, err = run(*W, "-o", "-", pts)
+    assert code == 2
+    one_error(err, "-: -o/--output would write binary data to the terminal")
+    assert sys.stdout.getvalue() == b""
+
+
+def test_output_format_without_output_warns(run, pts):
+    code, err = run(*W, "--output_format", "jpg", "-S", "s.npz", pts)
+    assert code == 0
+    assert messages(err) == ["heatmap.py: warning: --output_format is ignored without "
+                             "-o/--output"]
+
+
 def test_animation_to_stdout(main_bytes, tmp_path):
     pytest.importorskip("imageio_ffmpeg")
     (tmp_path / "pts.txt").write_text(plain_text(SEATTLE[:6]))
@@ -283,9 +302,7 @@ def test_eps_is_never_handed_to_pillow(run, pts, write, option, eps_spy):
     assert eps_spy == []
 
 
-@pytest.mark.skipif(not any(os.path.exists(os.path.join(d, "gs"))
-                            for d in os.environ.get("PATH", "").split(os.pathsep)),
-                    reason="needs Ghostscript")
+@pytest.mark.skipif(not shutil.which("gs"), reason="needs Ghostscript")
 def test_looping_postscript_runs_no_ghostscript(tmp_path):
     """With Ghostscript installed, the old code ran it on this file and never finished."""
     (tmp_path / "pts.txt").write_text(plain_text(SEATTLE))

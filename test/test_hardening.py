@@ -432,6 +432,24 @@ def _interrupt_script(body):
     return ("import sys; sys.path.insert(0, %r); import heatmap as hm\n%s" % (ROOT, body))
 
 
+def signal_when(script, cwd, env, ready, signum):
+    """Run ``script`` with python -c; once ready() (or it ended), send ``signum``;
+    returns (exit status, stdout, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(600):
+            if ready() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        proc.wait()
+    return proc.returncode, out, err
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_abandons_a_download_at_once(tmp_path, server, signum):
     """Headers that never finish (a byte every 0.1 s, 60 s per attempt allowed), six
@@ -444,20 +462,13 @@ def test_interrupt_abandons_a_download_at_once(tmp_path, server, signum):
         "'--osm_no_cache', '-z', '3', '--osm_exact_size', '-W', '600', '-H', '300', "
         "'-o', 'out.png', 'pts.txt']))" % server.base_url)
     env = dict(os.environ, no_proxy="127.0.0.1", NO_PROXY="127.0.0.1")
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for _ in range(300):
-            if server.count:
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=15)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 128 + signum, err
+    asked = []
+
+    def downloading():  # a little after the first request: the workers are reading
+        asked.append(server.count)
+        return len([n for n in asked if n]) > 6
+    code, out, err = signal_when(script, tmp_path, env, downloading, signum)
+    assert code == 128 + signum, err
     assert err.decode().startswith("heatmap.py: interrupted" if signum == signal.SIGINT else
                                    "heatmap.py: stopped by SIGTERM")
     assert out == b"" and os.listdir(tmp_path) == ["pts.txt"]
@@ -499,20 +510,9 @@ def test_signal_while_writing_leaves_no_temp_file(tmp_path, signum, stage):
         body = "hm._find_ffmpeg = lambda: %r\n" % str(ffmpeg)
         marker, args = "encoding", "['-W', '40', '-a', '-o', 'out.mp4', 'pts.txt']"
     script = _interrupt_script(body + "sys.exit(hm.main(%s))" % args)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path,
-                            env=dict(os.environ, TMPDIR=str(tmp_path / "tmp")),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for _ in range(600):
-            if (tmp_path / marker).exists() or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == 128 + signum, err
+    code, out, err = signal_when(script, tmp_path, dict(os.environ, TMPDIR=str(tmp_path / "tmp")),
+                                 (tmp_path / marker).exists, signum)
+    assert code == 128 + signum, err
     assert sorted(os.listdir(tmp_path)) == sorted(["pts.txt", "tmp", "out.png", marker] +
                                                   (["ffmpeg"] if stage == "video" else []))
     assert os.listdir(tmp_path / "tmp") == []           # the frames folder too
@@ -520,14 +520,13 @@ def test_signal_while_writing_leaves_no_temp_file(tmp_path, signum, stage):
 
 
 def test_sighup_stays_ignored_under_nohup():
-    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    hup, term = signal.signal(signal.SIGHUP, signal.SIG_IGN), signal.getsignal(signal.SIGTERM)
     try:
-        assert hm._catch_stop_signals() == {signal.SIGTERM: signal.SIG_DFL} or \
-            signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
+        assert signal.SIGHUP not in hm._catch_stop_signals()
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, old)
+        signal.signal(signal.SIGTERM, term)
+        signal.signal(signal.SIGHUP, hup)
 
 
 # ---- 4. tracebacks left ----

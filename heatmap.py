@@ -3884,7 +3884,8 @@ class _LogHandler(logging.Handler):
         try:
             text = _one_line(record.getMessage())
             if record.levelno >= logging.WARNING:
-                if self.summarise and self._hidden(str(record.msg), text):
+                kind = text if record.msg == "%s" else str(record.msg)  # its template
+                if self.summarise and self._hidden(kind, text):
                     return
                 line = "heatmap.py: %s: %s" % (record.levelname.lower(), text)
             else:

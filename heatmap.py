@@ -765,7 +765,7 @@ def _import_shapefile():
     try:
         import shapefile
     except ImportError:
-        raise HeatmapError("reading .shp files needs pyshp: pip install pyshp") from None
+        raise HeatmapError('reading .shp files needs pyshp: pip install "heatmap.py[shp]"') from None
     return shapefile
 
 
@@ -2716,7 +2716,7 @@ def _find_ffmpeg() -> str:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         raise HeatmapError("--animate needs ffmpeg: install it (e.g. apt-get install ffmpeg) "
-                           "or pip install imageio-ffmpeg") from None
+                           'or pip install "heatmap.py[animate]" (imageio-ffmpeg)') from None
 
 
 def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:

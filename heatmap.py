@@ -3725,8 +3725,50 @@ def _extent_arg(text: str) -> Tuple[float, float, float, float]:
     return values
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """--help: "(default: X)" only where there is a default worth naming."""
+_HELP_DESCRIPTION = """\
+Plot a heat map from coordinate data: every point, or track segment, adds a
+blob of heat around it; where blobs pile up the colour runs from -m/--hsva_min
+to -M/--hsva_max.  Writes an image (the type follows the extension of -o) or,
+with -a, a video.
+
+input formats (--filetype; "auto" goes by the extension):
+  plain  one point a line, "lat lon" or "lat lon weight", latitude first, in
+         degrees; spaces or tabs between; blank lines are skipped
+  csv    (.csv) "lat,lon" or "lat,lon,weight,..." rows; quoted fields work;
+         --ignore_csv_header skips a header line
+  gpx    (.gpx) the <trkpt>s of each <trkseg> are joined into a track: heat
+         along the lines between them
+  shp    (.shp, with its .shx and .dbf; needs pyshp) point and multipoint
+         layers in WGS84 longitude/latitude
+  A weight multiplies a point's heat (default 1).  Files of different types
+  can be mixed."""
+
+_HELP_EPILOG = """\
+examples:
+  heatmap.py -W 800 -o photos.png photos.txt
+      800 pixels wide, the height follows the data; transparent background
+  heatmap.py -r 3 -d 0.8 -b black -W 1000 -o rides.png rides/*.gpx
+      GPS tracks as lines of heat, on black
+  heatmap.py --osm -W 800 --osm_attribution -o map.png trip.gpx
+      on OpenStreetMap tiles, credited in the corner
+
+environment:
+  HEATMAP_MAX_PIXELS  largest image drawn (default %d pixels)
+  HEATMAP_MAX_RADIUS  largest -r/--radius (default %d)
+  HEATMAP_USER_AGENT  User-Agent sent to tile servers (add your contact)
+  XDG_CACHE_HOME      the map tile cache is heatmap.py/tiles in it (default
+                      ~/.cache)
+
+exit status:
+  0    done
+  2    an error, told in one line on stderr: a bad option or input file,
+       nothing written
+  130  interrupted (Ctrl-C), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help: "(default: X)" only where there is a default worth naming; the
+    description and epilog keep their own line breaks."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or action.default is False or "%(default)" in (action.help or ""):
@@ -3736,13 +3778,13 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _parser() -> argparse.ArgumentParser:
     d = Config()
-    p = argparse.ArgumentParser(prog="heatmap.py", description="plot a heatmap from coordinate data",
-                                formatter_class=_HelpFormatter)
+    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION,
+                                epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
     group = {name: p.add_argument_group(name) for name in (
         "input", "size and projection", "heat", "colour", "background and map", "output",
         "animation", "tiles", "messages")}
     add = group["input"].add_argument
-    add("files", nargs="*", metavar="FILE", help="input files")
+    add("files", nargs="*", metavar="FILE", help="input files (formats: see above)")
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
@@ -3776,7 +3818,7 @@ def _parser() -> argparse.ArgumentParser:
     add("-b", "--background", metavar="COLOR",
         help="composite onto this colour (name or #rrggbb)")
     add("-I", "--background_image", metavar="FILE", help="composite onto this image")
-    add("-B", "--background_brightness", type=float, help="multiply background pixels by this")
+    add("-B", "--background_brightness", metavar="F", type=float, help="multiply background pixels by this")
     add("-N", "--invert_background", action="store_true",
         help="value-invert the background image (wins over -B)")
     add("--osm", action="store_true", default=d.osm,
@@ -3808,8 +3850,8 @@ def _parser() -> argparse.ArgumentParser:
              "(the default for -o -), jpg, webp, ...; for -a, the video type (mp4, gif, ...)")
     add = group["animation"].add_argument
     add("-a", "--animate", action="store_true", help="make an animation instead of an image")
-    add("--frequency", type=int, default=d.frequency, help="input points per animation frame")
-    add("--straggler_threshold", type=int, default=d.straggler_threshold,
+    add("--frequency", metavar="N", type=int, default=d.frequency, help="input points per animation frame")
+    add("--straggler_threshold", metavar="N", type=int, default=d.straggler_threshold,
         help="add one more frame if at least this many inputs remain")
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
     add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")

@@ -3758,6 +3758,7 @@ environment:
   HEATMAP_USER_AGENT  User-Agent sent to tile servers (add your contact)
   XDG_CACHE_HOME      the map tile cache is heatmap.py/tiles in it (default
                       ~/.cache)
+  COLUMNS             width of this help (default: the terminal's)
 
 exit status:
   0    done
@@ -3770,10 +3771,30 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
     """--help: "(default: X)" only where there is a default worth naming; the
     description and epilog keep their own line breaks."""
 
+    def __init__(self, prog: str, *args, **kwargs) -> None:
+        # argparse makes a formatter for every option it adds, and without a width
+        # imports shutil (and with it bz2 and lzma: 3 ms of every run) to ask the terminal
+        kwargs.setdefault("width", _terminal_columns() - 2)
+        super().__init__(prog, *args, **kwargs)
+
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or action.default is False or "%(default)" in (action.help or ""):
             return action.help or ""
         return super()._get_help_string(action)
+
+
+def _terminal_columns() -> int:
+    """$COLUMNS, else the width of the terminal on stdout, else 80 (shutil's rules)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,12 +7,14 @@ Usage (from the repository root):
                          [--quick] [--only SUBSTR[,SUBSTR...]] [--keep DIR]
                          [--repeat N] [--timeout SECONDS] [--vs-max-points N]
                          [--vs-max-gpx N]
+    python test/bench.py --startup [--vs "COMMAND"] [--bin DIR] [--runs N]
 
 Examples:
 
     .venv/bin/python test/bench.py --quick
     .venv/bin/python test/bench.py --vs /work/orig/bin/heatmap77
     .venv/bin/python test/bench.py --only extent --keep /tmp/bench
+    .venv/bin/python test/bench.py --startup --vs /work/orig/bin/heatmap77
 
 What it does:
 
@@ -46,6 +48,14 @@ last stderr line in its row; the benchmark goes on with the other rows and
 exits non-zero at the end.  Temporary files are removed unless ``--keep DIR``
 is given; then data and pictures are written there (and data files already
 there are reused, since generation is deterministic).
+
+``--startup`` measures start-up instead: every command draws the same
+100-point file (``-W 400``), ``--runs`` times each, the commands taking turns,
+and the table gives median and fastest wall times and the median minus that of
+``python -c "import numpy"`` (the floor for any NumPy program).  The commands:
+``python -c "import numpy"``, ``python -m heatmap``, ``python heatmap.py`` (the
+file as a script), the installed ``heatmap`` and ``heatmap.py`` commands found
+in ``--bin`` (default: the folder of this Python), and ``--vs``.
 
 Commands are split with shlex; the default ``--cmd`` is this Python
 interpreter running ``-m heatmap``, with the directory above ``test/`` first
@@ -492,6 +502,63 @@ def target_lines(wls):
 
 
 # --------------------------------------------------------------------------
+# start-up (--startup)
+
+STARTUP_POINTS = 100
+
+
+def startup_commands(args, path, png):
+    """(label, argv, PYTHONPATH) of every command to time; each draws ``path`` into
+    ``png``.  ``python -m heatmap`` imports the repository's module (byte-compiled);
+    the installed commands run with the environment as it is."""
+    draw = ["-W", "400", "-o", png, path]
+    py, here = sys.executable, os.environ.get("PYTHONPATH")
+    commands = [('python -c "import numpy"', [py, "-c", "import numpy"], here),
+                ("python -m heatmap", [py, "-m", "heatmap"] + draw,
+                 os.pathsep.join(p for p in (REPO, here) if p)),
+                ("python heatmap.py (the file as a script)",
+                 [py, os.path.join(REPO, "heatmap.py")] + draw, here)]
+    for name in ("heatmap", "heatmap.py"):
+        installed = os.path.join(args.bin, name)
+        if os.path.isfile(installed):
+            commands.append((f"{installed} (installed)", [installed] + draw, here))
+        else:
+            print(f"# no {installed}: not timed")
+    if args.vs:
+        commands.append((args.vs, shlex.split(args.vs) + draw, here))
+    return commands
+
+
+def startup(args):
+    """Time start-up, the commands taking turns; print a markdown table."""
+    workdir = tempfile.mkdtemp(prefix="heatmap-startup-")
+    try:
+        rng = np.random.default_rng(SEED)
+        path, png = os.path.join(workdir, "p100.txt"), os.path.join(workdir, "out.png")
+        write_points(path, STARTUP_POINTS, rng, weighted=False)
+        commands = startup_commands(args, path, png)
+        times = {label: [] for label, _, _ in commands}
+        for _ in range(args.runs):
+            for label, argv, pythonpath in commands:
+                os.environ.pop("PYTHONPATH", None)
+                os.environ.update({"PYTHONPATH": pythonpath} if pythonpath else {})
+                run = run_child(argv, args.timeout, os.path.join(workdir, "child"))
+                if run.status != "ok":
+                    sys.exit(f"{label}: {run.status} {run.note}")
+                times[label].append(run.seconds * 1000)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    floor = float(np.median(times[commands[0][0]]))
+    print(f"\n{args.runs} runs each, {STARTUP_POINTS} points, -W 400 "
+          f"({time.strftime('%Y-%m-%d')})\n")
+    print("| command | median ms | fastest ms | median - numpy import ms |")
+    print("|---|---:|---:|---:|")
+    for label, _, _ in commands:
+        median = float(np.median(times[label]))
+        print(f"| `{label}` | {median:.0f} | {min(times[label]):.0f} | {median - floor:+.0f} |")
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -519,6 +586,13 @@ def parse_args(argv=None):
     p.add_argument("--vs-max-gpx", type=float, default=2e4,
                    help="run --vs only up to this many GPX track points "
                    "(default: %(default)g)")
+    p.add_argument("--startup", action="store_true",
+                   help="measure start-up on a 100-point file instead (see the docstring)")
+    p.add_argument("--bin", default=os.path.dirname(sys.executable),
+                   help="--startup: folder of the installed heatmap and heatmap.py commands "
+                   "(default: %(default)s)")
+    p.add_argument("--runs", type=int, default=20,
+                   help="--startup: runs of each command (default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -563,6 +637,10 @@ def failed(wls):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.startup:
+        py_compile.compile(os.path.join(REPO, "heatmap.py"), doraise=True)
+        startup(args)
+        return
     wls = selected(args)
     if not wls:
         sys.exit(f"no workload matches --only {args.only!r}")

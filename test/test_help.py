@@ -72,3 +72,10 @@ def test_help_names_every_environment_variable_the_code_reads():
         source = stream.read()
     read = set(re.findall(r"(?:environ\.get|getenv|_env_limit)\(\"([A-Z_]+)\"", source))
     assert read and all(name in hm._HELP_EPILOG for name in read), read
+
+
+@pytest.mark.parametrize("columns,width", [("60", 60), ("", 80), ("wide", 80), ("0", 80)])
+def test_terminal_columns_follow_shutil_rules(monkeypatch, columns, width):
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(hm.os, "get_terminal_size", lambda fd: (_ for _ in ()).throw(OSError()))
+    assert hm._terminal_columns() == width

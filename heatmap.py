@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import colorsys
 import dataclasses
+import functools
 import io
 import itertools
 import logging
@@ -66,7 +67,7 @@ if TYPE_CHECKING:  # annotations only; the code imports Pillow where it needs it
 __version__ = "2.0.0"
 __all__ = [
     "Config", "HeatmapError", "Points", "Segments", "KERNELS", "PROJECTIONS",
-    "READERS", "read", "render", "render_data", "run", "main",
+    "READERS", "read", "render", "render_data", "run", "main", "tracks",
 ]
 
 # ---- Constants ----
@@ -99,6 +100,34 @@ _LOG = logging.getLogger("heatmap")
 # ---- Errors ----
 class HeatmapError(Exception):
     """A mistake in the user's input or options; the message is one line."""
+
+
+# Messages are written for the command line, naming flags ("-W/--width must be
+# positive").  The public library functions pass them through _setting_errors,
+# which names the Config settings instead ("width must be positive"), so a new
+# check needs to know nothing about who called it.
+_FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
+
+
+def _setting_names(text: str) -> str:
+    """``text`` with each flag of a Config setting (-W/--width, -W, --frequency) replaced
+    by the setting's name (width, width, frequency); other text is kept."""
+    fields = {f.name for f in dataclasses.fields(Config)}
+    names = {flag: action.dest for action in _parser()._actions
+             for flag in action.option_strings if action.dest in fields}
+    return _FLAG.sub(lambda match: names.get(match.group(1), match.group(0)), text)
+
+
+def _setting_errors(function):
+    """Decorator of the public library functions: their HeatmapErrors name settings."""
+    @functools.wraps(function)
+    def library_call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except HeatmapError as exc:
+            exc.args = (_setting_names(str(exc)),)
+            raise
+    return library_call
 
 
 # ---- Configuration ----
@@ -832,12 +861,13 @@ def _filetype(path: str, filetype: str) -> str:
 
 
 def read(files: Iterable[str], config: Optional[Config] = None,
-         strict: bool = False) -> Iterator[object]:
+         strict: bool = False, **settings) -> Iterator[object]:
     """Yield :class:`Points` and :class:`Segments` batches from files, in order.
 
     With ``strict`` (the command line) a file that gives nothing to draw is an error.
+    ``settings``: any :class:`Config` field by name, over ``config``.
     """
-    config = config or Config()
+    config = _settings(config, settings)
     for path in files:
         if not os.path.isfile(path):
             raise _not_a_file(path)
@@ -3104,29 +3134,297 @@ def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = Fals
     return _combine(config, geometry, acc, keep_all)
 
 
-def render_data(batches: Iterable[object], config: Optional[Config] = None) -> Image.Image:
-    """Render :class:`Points`/:class:`Segments` batches to a Pillow image."""
+# The library's input: arrays, tables (pandas, polars, a dict of arrays) and geometries.
+_LAT_NAMES = ("lat", "latitude")
+_LON_NAMES = ("lon", "lng", "long", "longitude")
+_GEO_KINDS = {0: "point", 1: "line", 2: "line"}   # shapely type ids: Point, LineString, LinearRing
+_GEOJSON_TYPES = ("FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
+                  "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+
+
+def _settings(config: Optional[Config], settings: dict) -> Config:
+    """``config`` (or the defaults) with the named ``settings`` replaced."""
     config = config or Config()
+    unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
+    if unknown:
+        raise HeatmapError("unknown setting %s (the fields of heatmap.Config are the settings)"
+                           % ", ".join(unknown))
+    return dataclasses.replace(config, **settings) if settings else config
+
+
+def _is_table(data) -> bool:
+    """Has columns by name: a mapping, a DataFrame, a structured NumPy array."""
+    from collections.abc import Mapping
+    return bool(isinstance(data, Mapping) or hasattr(data, "columns")
+                or getattr(getattr(data, "dtype", None), "names", None))
+
+
+def _is_geo(data) -> bool:
+    """Geometries: has ``__geo_interface__`` (GeoPandas, shapely, ...) or is a GeoJSON dict."""
+    kind = data.get("type") if isinstance(data, dict) else None
+    return hasattr(data, "__geo_interface__") or (isinstance(kind, str) and kind in _GEOJSON_TYPES)
+
+
+def _geo_mapping(data) -> dict:
+    """The GeoJSON-like mapping of geometries (built row by row: only for small data)."""
+    return data if isinstance(data, dict) else data.__geo_interface__
+
+
+def _column_names(data) -> List[str]:
+    names = getattr(getattr(data, "dtype", None), "names", None)
+    return [str(n) for n in (names or (data.columns if hasattr(data, "columns") else data.keys()))]
+
+
+def _column(data, name: Optional[str], guesses: Sequence[str], what: str):
+    """Column ``name`` of a table, or the first column called one of ``guesses`` (any case)."""
+    names = _column_names(data)
+    if name is None:
+        lower = {n.lower(): n for n in reversed(names)}
+        name = next((lower[g] for g in guesses if g in lower), None)
+        if name is None:
+            raise HeatmapError("no %s column (%s): name it with %s=, the columns are %s"
+                               % (what, " or ".join(guesses), what, ", ".join(names[:20])))
+    elif name not in names:
+        raise HeatmapError("no column %r for %s; the columns are %s"
+                           % (name, what, ", ".join(names[:20])))
+    return data[name]
+
+
+def _numbers(values, what: str) -> np.ndarray:
+    """float64 (n,) of an array-like or a column; missing values (pandas NA) become NaN."""
+    try:
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas, with NA
+    except (AttributeError, TypeError, ValueError):
+        pass
+    try:
+        return np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise HeatmapError("%s is not numbers: %s" % (what, exc)) from None
+
+
+def _valid_rows(columns: dict, skip_invalid: bool) -> Optional[np.ndarray]:
+    """Mask of the rows whose every column is finite, or None when all are.
+    A bad row is an error unless ``skip_invalid`` (then a warning counts them)."""
+    bad = np.zeros(len(next(iter(columns.values()))), dtype=bool)
+    for values in columns.values():
+        bad |= ~np.isfinite(values)
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return None
+    row = int(np.argmax(bad))
+    first = ", ".join("%s %r" % (k, float(v[row])) for k, v in columns.items()
+                      if not np.isfinite(v[row]))
+    if not skip_invalid:
+        raise HeatmapError("%d rows hold a value that is not a finite number (the first: row %d, "
+                           "%s); skip_invalid=True drops them" % (count, row, first))
+    _LOG.warning("skipped %d of %d rows that hold a value that is not a finite number "
+                 "(the first: row %d, %s)", count, len(bad), row, first)
+    return ~bad
+
+
+def _points(lat, lon, weight=None, skip_invalid: bool = False) -> Points:
+    """A Points batch of array-likes; lengths and finiteness checked (skip_invalid)."""
+    columns = {"lat": _numbers(lat, "lat"), "lon": _numbers(lon, "lon")}
+    if weight is not None:
+        columns["weight"] = _numbers(weight, "weight")
+    if len({len(v) for v in columns.values()}) > 1:
+        raise HeatmapError("%s differ in length (%s)" % (", ".join(columns), ", ".join(
+            str(len(v)) for v in columns.values())))
+    keep = _valid_rows(columns, skip_invalid)
+    if keep is not None:
+        columns = {k: v[keep] for k, v in columns.items()}
+    return Points(columns["lat"], columns["lon"], columns.get("weight"))
+
+
+def tracks(lat, lon, track=None, times=None) -> Segments:
+    """Segments joining consecutive points: the track lat[0], lon[0] -> lat[1], lon[1] -> ...
+
+    ``lat``, ``lon``: array-likes of the same length (degrees).  ``track``: an
+    array of track ids (a ride number, a file name); a new track starts where it
+    changes.  A point with a missing or non-finite coordinate is a gap: the
+    segments to and from it are left out.  ``times``: datetime64-compatible
+    times of the points, kept as the segments' ``time1``/``time2``.
+
+    >>> tracks([47.60, 47.61, 47.62], [-122.33, -122.32, -122.30]).lat2
+    array([47.61, 47.62])
+    """
+    lat, lon = _numbers(lat, "lat"), _numbers(lon, "lon")
+    if lat.shape != lon.shape:
+        raise HeatmapError("lat and lon differ in length (%d, %d)" % (len(lat), len(lon)))
+    whole = np.isfinite(lat) & np.isfinite(lon)
+    keep = whole[1:] & whole[:-1]
+    if track is not None:
+        ids = np.asarray(track).ravel()
+        if ids.shape != lat.shape:
+            raise HeatmapError("track and lat differ in length (%d, %d)" % (len(ids), len(lat)))
+        keep &= ids[1:] == ids[:-1]
+    ends = (None, None)
+    if times is not None:
+        stamps = np.asarray(times, dtype="datetime64[s]").ravel()
+        ends = (stamps[:-1][keep], stamps[1:][keep])
+    return Segments(lat[:-1][keep], lon[:-1][keep], lat[1:][keep], lon[1:][keep], *ends)
+
+
+def _to_wgs84(data):
+    """GeoPandas data in longitude/latitude: reprojected (to_crs) when it names another CRS."""
+    crs = getattr(data, "crs", None)
+    if crs is None or not hasattr(data, "to_crs"):
+        return data
+    if getattr(crs, "to_epsg", lambda: None)() == 4326:
+        return data
+    return data.to_crs(4326)
+
+
+def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
+    """Points and Segments of a GeoPandas GeoSeries/GeoDataFrame (whole arrays, with
+    shapely) or of anything with ``__geo_interface__`` (GeoJSON-like, feature by feature).
+    ``weight``: a column (property) name or an array-like, one value per row (feature)."""
+    data = _to_wgs84(data)
+    if isinstance(weight, str):
+        weight = (data[weight] if hasattr(data, "columns") else
+                  [(f.get("properties") or {}).get(weight, np.nan)
+                   for f in _geo_mapping(data).get("features", [])])
+    weights = None if weight is None else _numbers(weight, "weight")
+    geometry = getattr(data, "geometry", None)
+    if geometry is not None and hasattr(geometry, "values"):
+        import shapely  # every GeoPandas has it
+        geoms = np.asarray(geometry.values, dtype=object)
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        kinds = shapely.get_type_id(parts)
+        coords, part = shapely.get_coordinates(parts, return_index=True)
+        point_kind = kinds[part] == 0
+    else:
+        coords, part, owner, kinds = _geojson_arrays(_geo_mapping(data))
+        point_kind = kinds[part] == 0
+    odd = sorted(set(kinds.tolist()) - set(_GEO_KINDS))
+    if odd:
+        raise HeatmapError("only points and lines can be drawn, not geometry type %d (draw "
+                           "polygons by their .boundary or .centroid)" % odd[0])
+    return (_geo_points(coords, part, owner, point_kind, weights, skip_invalid)
+            + _geo_lines(coords, part, ~point_kind, weights, skip_invalid))
+
+
+def _geo_points(coords, part, owner, is_point, weights, skip_invalid: bool) -> List[object]:
+    rows = owner[part[is_point]]
+    if not rows.size:
+        return []
+    w = None if weights is None else weights[rows]
+    return [_points(coords[is_point, 1], coords[is_point, 0], w, skip_invalid)]
+
+
+def _geo_lines(coords, part, is_line, weights, skip_invalid: bool) -> List[object]:
+    if not is_line.any():
+        return []
+    if weights is not None:
+        raise HeatmapError("weight is for points: lines are drawn with weight 1")
+    xy, ids = coords[is_line], part[is_line]
+    if not (np.isfinite(xy).all() or skip_invalid):
+        raise HeatmapError("a line holds a coordinate that is not a finite number; "
+                           "skip_invalid=True leaves out the segments that touch it")
+    return [tracks(xy[:, 1], xy[:, 0], track=ids)]
+
+
+def _geojson_arrays(geo) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(coords (n, 2) lon/lat, part of each coordinate, feature of each part, kind of each
+    part: 0 point, 1 line, 3 other) of a GeoJSON-like mapping."""
+    crs = str(geo.get("crs", {}).get("properties", {}).get("name", "EPSG:4326"))
+    if not re.search(r"4326|CRS84", crs):
+        raise HeatmapError("the data's CRS is %s: give longitude/latitude (EPSG:4326)" % crs)
+    features = geo["features"] if geo.get("type") == "FeatureCollection" else [geo]
+    coords, part, owner, kinds = [], [], [], []
+    for row, feature in enumerate(features):
+        geometry = feature.get("geometry", feature) if feature.get("type") == "Feature" else feature
+        for kind, xy in _geojson_parts(geometry):
+            part.append(np.full(len(xy), len(kinds)))
+            coords.append(xy)
+            owner.append(row)
+            kinds.append(kind)
+    if not coords:
+        return np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (np.concatenate(coords), np.concatenate(part), np.array(owner), np.array(kinds))
+
+
+def _geojson_parts(geometry) -> Iterator[Tuple[int, np.ndarray]]:
+    """(kind, (n, 2) lon/lat) of each point or line of a GeoJSON geometry."""
+    kind = (geometry or {}).get("type")
+    points = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1}
+    if kind == "GeometryCollection":
+        for member in geometry.get("geometries", ()):
+            yield from _geojson_parts(member)
+    elif kind in points:
+        xy = np.asarray(geometry["coordinates"], dtype=np.float64)
+        if kind == "Point":
+            xy = xy.reshape(1, -1)
+        groups = list(xy) if kind == "MultiPoint" else xy if kind == "MultiLineString" else [xy]
+        for group in groups:
+            yield points[kind], np.asarray(group, dtype=np.float64).reshape(-1, xy.shape[-1])[:, :2]
+    elif kind is not None:
+        yield 3, np.zeros((0, 2))
+
+
+def _batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:
+    """The batches of render()'s input (see there)."""
+    if isinstance(data, (Points, Segments)):
+        return [data]
+    if isinstance(data, (list, tuple)) and data and all(isinstance(b, (Points, Segments))
+                                                        for b in data):
+        return list(data)
+    if data is None:
+        data, lat = lat, None
+    if _is_geo(data):
+        return _geo_batches(data, weight, skip_invalid)
+    if _is_table(data):
+        table = data
+        data = _column(table, lat, _LAT_NAMES, "lat")
+        lon = _column(table, lon, _LON_NAMES, "lon")
+        weight = None if weight is None else _column(table, weight, (), "weight")
+    elif lat is not None:
+        raise HeatmapError("lat= names a column: give a table (a DataFrame, a dict of arrays) "
+                           "first, or the latitudes themselves")
+    if lon is None:
+        raise HeatmapError("no longitudes: render(lat, lon) or render(table)")
+    return [_points(data, lon, weight, skip_invalid)]
+
+
+@_setting_errors
+def render_data(batches: Iterable[object], config: Optional[Config] = None,
+                **settings) -> Image.Image:
+    """Render :class:`Points`/:class:`Segments` batches to a Pillow image.
+
+    ``settings``: any :class:`Config` field by name, over ``config``.
+    """
+    config = _settings(config, settings)
     _validate(config)
     background, size = _background_scene(config)
     result = _accumulate(config, batches, size=size)
     return _image(_picture(result.values, result.most, _scene(config, result.geometry, background)))
 
 
-def render(lat, lon, config: Optional[Config] = None, weight=None) -> Image.Image:
-    """Render points given as sequences of latitude/longitude (and weight) to an image.
+@_setting_errors
+def render(data=None, lon=None, config: Optional[Config] = None, weight=None, *, lat=None,
+           skip_invalid: bool = False, **settings) -> Image.Image:
+    """Render points or tracks to a Pillow image.
 
-    ``lat``, ``lon`` (and ``weight``) are array-likes of the same length, in
-    degrees; ``config`` gives size, kernel, colours and background.
+    ``data`` is one of:
+
+    * latitudes, with ``lon`` (and ``weight``) array-likes of the same length, in
+      degrees: ``render(lat, lon, config, weight=w)``;
+    * a table, anything with columns by name (a pandas or polars DataFrame, a dict of
+      arrays, a structured array): ``render(df, lat="latitude", lon="longitude",
+      weight="n")``; ``lat``/``lon`` default to a column called lat or latitude, and
+      lon, lng, long or longitude (any case);
+    * geometries: a GeoPandas GeoSeries or GeoDataFrame, or anything with
+      ``__geo_interface__``, of points and lines (lines are tracks); reprojected to
+      EPSG:4326 when it names another CRS; ``weight`` is a column name or an array;
+    * a :class:`Points` or :class:`Segments` batch (see :func:`tracks`), or a list of them.
+
+    ``config`` and ``settings`` (any :class:`Config` field by name: ``width=800``)
+    give size, kernel, colours and background.  A row with a missing or non-finite
+    value is an error, or is left out with ``skip_invalid=True`` (a warning counts
+    them; in a line, the segments that touch it are left out).
     """
-    lat = np.asarray(lat, dtype=np.float64).ravel()
-    lon = np.asarray(lon, dtype=np.float64).ravel()
-    if lat.shape != lon.shape:
-        raise HeatmapError("lat and lon differ in length")
-    w = None if weight is None else np.asarray(weight, dtype=np.float64).ravel()
-    if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
-        raise HeatmapError("lat/lon hold a value that is not a finite number")
-    return render_data([Points(lat, lon, w)], config)
+    config = _settings(config, settings)
+    return render_data(_batches(data, lat, lon, weight, skip_invalid), config)
 
 
 def _save_format(path: str, name: Optional[str] = None) -> str:
@@ -3663,8 +3961,18 @@ def _too_big(pixels: int) -> HeatmapError:
                         "to allow more" % (pixels, _max_pixels()))
 
 
-def run(config: Config) -> None:
-    """Do what the configuration asks: render, save, animate."""
+@_setting_errors
+def run(config: Optional[Config] = None, **settings) -> None:
+    """Do what the configuration asks, as the command line does: render, save, animate.
+
+    ``settings``: any :class:`Config` field by name, over ``config``:
+    ``run(files=["points.txt"], width=800, output="out.png")``.
+    """
+    _run(_settings(config, settings))
+
+
+def _run(config: Config) -> None:
+    """run() for main(): the errors name the command line's flags."""
     _validate(config)
     if config.load:
         image, result = _render_loaded(config)
@@ -4022,7 +4330,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler.summarise = not debug
         _LOG.setLevel(logging.DEBUG if args.debug else
                       logging.INFO if args.verbose else logging.WARNING)
-        run(_config_from_args(args))
+        _run(_config_from_args(args))
     except HeatmapError as exc:
         if debug:
             raise

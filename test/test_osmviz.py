@@ -88,3 +88,36 @@ def test_mosaic_equals_osmviz(osmviz, server, tmp_path, capsys, monkeypatch, bou
     assert mosaic.size == their_image.size == (256 * (tiles[2] - tiles[0] + 1),
                                                256 * (tiles[3] - tiles[1] + 1))
     assert np.array_equal(np.asarray(mosaic), np.asarray(their_image))
+
+
+# ---- why heatmap.py fetches tiles itself: what the README says osmviz does ----
+def test_osmviz_fetching_as_the_readme_describes(osmviz, server, tmp_path, capsys, monkeypatch):
+    """If a new osmviz changes any of this, the README's "OpenStreetMap backgrounds"
+    paragraph must change with it."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    server.mode, server.flaky_failures = "ok", 1
+    server.reset()
+    manager = osmviz.OSMManager(cache=str(tmp_path), server=server.base_url,
+                                image_manager=osmviz.PILImageManager("RGB"))
+    manager.retrieve_tile_image((1, 1), 2)
+    assert server.requests[-1][1].startswith("OSMViz/")           # its own User-Agent ...
+    assert urllib.request._opener.addheaders[0][1].startswith("OSMViz/")  # ... process-wide
+    server.mode = "500"
+    with pytest.raises(Exception) as info:                        # a bare Exception
+        manager.retrieve_tile_image((2, 1), 2)
+    assert type(info.value) is Exception
+    assert not os.path.exists(manager.get_local_tile_filename((2, 1), 2))  # errors not cached
+    server.mode = "flaky"
+    server.reset()
+    with pytest.raises(Exception):                                # no retry
+        manager.retrieve_tile_image((3, 1), 2)
+    assert server.count == 1
+    server.mode = "garbage"                                       # a 200 that is no image ...
+    cached = manager.retrieve_tile_image((3, 2), 2)
+    server.mode = "ok"
+    server.reset()
+    assert manager.retrieve_tile_image((3, 2), 2) == cached and server.count == 0
+    with open(cached, "rb") as stream:                            # ... stays the "tile"
+        assert stream.read().startswith(b"<html>")
+    default = osmviz.OSMManager(image_manager=osmviz.PILImageManager("RGB"))
+    assert "Using %s to cache map tiles" % default.cache in capsys.readouterr().out  # stdout

@@ -41,7 +41,8 @@ def _build(kind: str, source: str, out: str) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """(sdist path, its member names, wheel path): the wheel built from the sdist."""
+    """(sdist path, its member names, wheel path, unpacked sdist folder): the wheel is
+    built from the unpacked sdist."""
     pytest.importorskip("setuptools", minversion="77")  # SPDX license = "MIT"
     tmp = tmp_path_factory.mktemp("package")
     out = str(tmp / "dist")
@@ -51,7 +52,7 @@ def built(tmp_path_factory):
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tar.extractall(tmp / "src", **safe)
     source = os.path.join(tmp / "src", os.path.basename(sdist)[:-len(".tar.gz")])
-    return sdist, names, _build("wheel", source, out)
+    return sdist, names, _build("wheel", source, out), source
 
 
 def _tracked(*paths):
@@ -67,7 +68,7 @@ def _tracked(*paths):
 
 
 def test_sdist_carries_what_its_tests_need(built):
-    _, names, _ = built
+    names = built[1]
     missing = [name for name in NEEDED if name not in names]
     assert not missing
     tracked = _tracked("test", "examples", "bin", ".ci")
@@ -127,3 +128,14 @@ def test_installed_metadata(venv):
     code = "import importlib.metadata as m; d = m.distribution('heatmap.py'); print(d.metadata['Name'])"
     done = _python("-c", code, python=str(bin_dir / "python"))
     assert done.stdout.strip() == "heatmap.py"
+
+
+def test_unpacked_sdist_passes_its_own_tests(built):
+    """A sample that needs conftest.py, the golden files, tileserver.py and the examples
+    (the whole suite in the sdist passes too, but doubles the run time)."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "test/test_help.py", "test/test_cli.py", "test/test_osmviz.py",
+                           "-k", "golden or help or mosaic"],
+                          cwd=built[3], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and " failed" not in done.stdout

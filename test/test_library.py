@@ -16,6 +16,8 @@ from conftest import SEATTLE, gpx_text
 LAT, LON = (np.array(v) for v in zip(*SEATTLE))
 WEIGHT = np.arange(1.0, len(LAT) + 1) % 7 + 1
 SIZE = dict(width=48, radius=3)
+FLAGS = [flag for action in hm._parser()._actions for flag in action.option_strings
+         if flag.startswith("--") and flag not in ("--help", "--version")]
 
 
 def pixels(image):
@@ -269,3 +271,31 @@ def test_geopandas_polygons_are_refused():
     from shapely.geometry import box
     with pytest.raises(hm.HeatmapError, match="only points and lines"):
         hm.render(gpd.GeoSeries([box(0, 0, 1, 1)]), width=20)
+
+
+# ---- fuzzing: any table of numbers and non-numbers is drawn or refused in one line ----
+def test_fuzz_tables_and_settings():
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings, strategies as st
+
+    value = st.one_of(st.floats(-100, 100), st.sampled_from([np.nan, np.inf, -np.inf]),
+                      st.integers(-1000, 1000), st.none(), st.text(max_size=3))
+    column = st.lists(value, min_size=0, max_size=6)
+    options = st.fixed_dictionaries({}, optional={
+        "width": st.integers(-2, 30), "radius": st.integers(-1, 4),
+        "decay": st.floats(-1, 2), "skip_invalid": st.booleans(),
+        "weight": st.sampled_from(["w", "nope"]), "lat": st.sampled_from(["lat", "y"])})
+
+    @settings(max_examples=150, deadline=None, derandomize=True)
+    @given(lat=column, lon=column, w=column, options=options)
+    def draw(lat, lon, w, options):
+        options.setdefault("width", 20)
+        try:
+            image = hm.render({"lat": lat, "lon": lon, "w": w}, **options)
+        except hm.HeatmapError as exc:
+            assert "\n" not in str(exc)
+            assert not any(flag in str(exc) for flag in FLAGS), exc   # settings, not flags
+        else:
+            assert image.size[0] == options["width"]
+
+    draw()

@@ -3137,7 +3137,8 @@ def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = Fals
 # The library's input: arrays, tables (pandas, polars, a dict of arrays) and geometries.
 _LAT_NAMES = ("lat", "latitude")
 _LON_NAMES = ("lon", "lng", "long", "longitude")
-_GEO_KINDS = {0: "point", 1: "line", 2: "line"}   # shapely type ids: Point, LineString, LinearRing
+_GEO_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+              "MultiPolygon", "GeometryCollection")   # by shapely's type id: 0, 1, 2 are drawn
 _GEOJSON_TYPES = ("FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
                   "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 
@@ -3292,14 +3293,13 @@ def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
         parts, owner = shapely.get_parts(geoms, return_index=True)
         kinds = shapely.get_type_id(parts)
         coords, part = shapely.get_coordinates(parts, return_index=True)
-        point_kind = kinds[part] == 0
     else:
         coords, part, owner, kinds = _geojson_arrays(_geo_mapping(data))
-        point_kind = kinds[part] == 0
-    odd = sorted(set(kinds.tolist()) - set(_GEO_KINDS))
-    if odd:
-        raise HeatmapError("only points and lines can be drawn, not geometry type %d (draw "
-                           "polygons by their .boundary or .centroid)" % odd[0])
+    odd = kinds[kinds > 2]
+    if odd.size:
+        raise HeatmapError("only points and lines can be drawn, not a %s (draw polygons by "
+                           "their .boundary or .centroid)" % _GEO_TYPES[int(odd[0])])
+    point_kind = kinds[part] == 0
     return (_geo_points(coords, part, owner, point_kind, weights, skip_invalid)
             + _geo_lines(coords, part, ~point_kind, weights, skip_invalid))
 
@@ -3325,39 +3325,45 @@ def _geo_lines(coords, part, is_line, weights, skip_invalid: bool) -> List[objec
 
 
 def _geojson_arrays(geo) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(coords (n, 2) lon/lat, part of each coordinate, feature of each part, kind of each
-    part: 0 point, 1 line, 3 other) of a GeoJSON-like mapping."""
-    crs = str(geo.get("crs", {}).get("properties", {}).get("name", "EPSG:4326"))
+    """(coords (n, 2) lon/lat, part of each coordinate, feature of each part, shapely type
+    id of each part: 0 points, 1 a line, 3 a polygon) of a GeoJSON-like mapping."""
+    crs = str(((geo.get("crs") or {}).get("properties") or {}).get("name", "EPSG:4326"))
     if not re.search(r"4326|CRS84", crs):
         raise HeatmapError("the data's CRS is %s: give longitude/latitude (EPSG:4326)" % crs)
-    features = geo["features"] if geo.get("type") == "FeatureCollection" else [geo]
-    coords, part, owner, kinds = [], [], [], []
-    for row, feature in enumerate(features):
-        geometry = feature.get("geometry", feature) if feature.get("type") == "Feature" else feature
-        for kind, xy in _geojson_parts(geometry):
-            part.append(np.full(len(xy), len(kinds)))
-            coords.append(xy)
-            owner.append(row)
-            kinds.append(kind)
-    if not coords:
-        return np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return (np.concatenate(coords), np.concatenate(part), np.array(owner), np.array(kinds))
+    features = geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]
+    coords, part, owner, kinds = [np.zeros((0, 2))], [np.zeros(0, np.int64)], [], []
+    row = 0
+    try:
+        for row, feature in enumerate(features or ()):
+            if feature.get("type") == "Feature":
+                feature = feature.get("geometry")
+            for kind, xy in _geojson_parts(feature):
+                part.append(np.full(len(xy), len(kinds)))
+                coords.append(xy)
+                owner.append(row)
+                kinds.append(kind)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise HeatmapError("feature %d is not a GeoJSON point or line: %s" % (row, exc)) from None
+    return (np.concatenate(coords), np.concatenate(part), np.array(owner, dtype=np.int64),
+            np.array(kinds, dtype=np.int64))
 
 
 def _geojson_parts(geometry) -> Iterator[Tuple[int, np.ndarray]]:
-    """(kind, (n, 2) lon/lat) of each point or line of a GeoJSON geometry."""
-    kind = (geometry or {}).get("type")
-    points = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1}
+    """(shapely type id, (n, 2) lon/lat) of each part of a GeoJSON geometry (None: none)."""
+    kind = None if geometry is None else geometry["type"]
     if kind == "GeometryCollection":
-        for member in geometry.get("geometries", ()):
+        for member in geometry["geometries"]:
             yield from _geojson_parts(member)
-    elif kind in points:
+    elif kind == "MultiLineString":
+        for line in geometry["coordinates"]:
+            yield from _geojson_parts({"type": "LineString", "coordinates": line})
+    elif kind in ("Point", "MultiPoint", "LineString"):
         xy = np.asarray(geometry["coordinates"], dtype=np.float64)
-        if kind == "Point":
-            xy = xy.reshape(1, -1)
-        groups = list(xy) if kind == "MultiPoint" else xy if kind == "MultiLineString" else [xy]
-        for group in groups:
-            yield points[kind], np.asarray(group, dtype=np.float64).reshape(-1, xy.shape[-1])[:, :2]
+        xy = xy.reshape(1, -1) if kind == "Point" else xy
+        if xy.size and (xy.ndim != 2 or xy.shape[1] < 2):
+            raise ValueError("%s coordinates of shape %s" % (kind, xy.shape))
+        if xy.size:
+            yield (1 if kind == "LineString" else 0), xy[:, :2]
     elif kind is not None:
         yield 3, np.zeros((0, 2))
 

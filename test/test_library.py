@@ -286,7 +286,7 @@ def test_fuzz_tables_and_settings():
         "decay": st.floats(-1, 2), "skip_invalid": st.booleans(),
         "weight": st.sampled_from(["w", "nope"]), "lat": st.sampled_from(["lat", "y"])})
 
-    @settings(max_examples=150, deadline=None, derandomize=True)
+    @settings(max_examples=60, deadline=None, derandomize=True)
     @given(lat=column, lon=column, w=column, options=options)
     def draw(lat, lon, w, options):
         options.setdefault("width", 20)
@@ -297,5 +297,31 @@ def test_fuzz_tables_and_settings():
             assert not any(flag in str(exc) for flag in FLAGS), exc   # settings, not flags
         else:
             assert image.size[0] == options["width"]
+
+    draw()
+
+
+def test_fuzz_geojson():
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings, strategies as st
+
+    number = st.one_of(st.floats(-80, 80), st.just(np.nan), st.text(max_size=2), st.none())
+    coords = st.recursive(number, lambda inner: st.lists(inner, max_size=4), max_leaves=12)
+    kinds = st.sampled_from(["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                             "GeometryCollection", "Nonsense", None])
+    geometry = st.fixed_dictionaries({"type": kinds, "coordinates": coords}, optional={
+        "geometries": st.lists(st.fixed_dictionaries({"type": kinds, "coordinates": coords}),
+                               max_size=2)})
+    feature = st.one_of(geometry, st.none(), st.fixed_dictionaries(
+        {"type": st.just("Feature"), "geometry": st.one_of(geometry, st.none())}))
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(features=st.lists(feature, max_size=4), skip=st.booleans())
+    def draw(features, skip):
+        try:
+            hm.render({"type": "FeatureCollection", "features": features}, width=20,
+                      skip_invalid=skip)
+        except hm.HeatmapError as exc:
+            assert "\n" not in str(exc)
 
     draw()

@@ -3171,23 +3171,24 @@ def _geo_mapping(data) -> dict:
     return data if isinstance(data, dict) else data.__geo_interface__
 
 
-def _column_names(data) -> List[str]:
+def _column_names(data) -> list:
     names = getattr(getattr(data, "dtype", None), "names", None)
-    return [str(n) for n in (names or (data.columns if hasattr(data, "columns") else data.keys()))]
+    return list(names or (data.columns if hasattr(data, "columns") else data.keys()))
 
 
-def _column(data, name: Optional[str], guesses: Sequence[str], what: str):
+def _column(data, name, guesses: Sequence[str], what: str):
     """Column ``name`` of a table, or the first column called one of ``guesses`` (any case)."""
     names = _column_names(data)
+    shown = ", ".join(str(n) for n in names[:20])
     if name is None:
-        lower = {n.lower(): n for n in reversed(names)}
-        name = next((lower[g] for g in guesses if g in lower), None)
-        if name is None:
+        lower = {str(n).lower(): n for n in reversed(names)}
+        guess = next((g for g in guesses if g in lower), None)
+        if guess is None:
             raise HeatmapError("no %s column (%s): name it with %s=, the columns are %s"
-                               % (what, " or ".join(guesses), what, ", ".join(names[:20])))
+                               % (what, " or ".join(guesses), what, shown))
+        name = lower[guess]
     elif name not in names:
-        raise HeatmapError("no column %r for %s; the columns are %s"
-                           % (name, what, ", ".join(names[:20])))
+        raise HeatmapError("no column %r for %s; the columns are %s" % (name, what, shown))
     return data[name]
 
 

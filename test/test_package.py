@@ -3,9 +3,9 @@ both commands (``heatmap`` and ``heatmap.py``) run the installed, byte-compiled 
 
 The sdist and the wheel are built with setuptools' PEP 517 backend (the wheel from
 the unpacked sdist, as ``python -m build`` does) without network access.  The fresh
-venv has no pip and no packages of its own: the wheel goes in with this
-environment's pip (``--python``), and NumPy and Pillow are borrowed from this
-environment through a ``.pth`` line.
+venv has no packages of its own (and no pip, where this environment's pip can install
+into it with ``--python``); NumPy and Pillow are borrowed from this environment
+through a ``.pth`` line.
 """
 import os
 import subprocess
@@ -91,11 +91,17 @@ def test_wheel_holds_the_module_and_the_launcher(built):
 def venv(built, tmp_path_factory):
     """bin folder of a fresh venv with the wheel installed."""
     import PIL
+    from importlib.metadata import version
     home = tmp_path_factory.mktemp("venv")
-    _python("-m", "venv", "--without-pip", str(home))
     python = str(home / "bin" / "python")
-    _python("-m", "pip", "--python", python, "install", "--quiet", "--no-deps", "--no-index",
-            "--disable-pip-version-check", built[2])
+    install = ["install", "--quiet", "--no-deps", "--no-index", "--disable-pip-version-check",
+               built[2]]
+    if tuple(int(p) for p in version("pip").split(".")[:2]) >= (22, 3):  # pip --python
+        _python("-m", "venv", "--without-pip", str(home))
+        _python("-m", "pip", "--python", python, *install)
+    else:
+        _python("-m", "venv", str(home))
+        _python("-m", "pip", *install, python=python)
     site = _python("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                    python=python).stdout.strip()
     borrowed = {os.path.dirname(os.path.dirname(m.__file__)) for m in (np, PIL)}

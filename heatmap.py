@@ -3430,6 +3430,8 @@ def render(data=None, lon=None, config: Optional[Config] = None, weight=None, *,
     value is an error, or is left out with ``skip_invalid=True`` (a warning counts
     them; in a line, the segments that touch it are left out).
     """
+    if isinstance(lon, Config) and config is None:  # render(table, config)
+        lon, config = None, lon
     config = _settings(config, settings)
     return render_data(_batches(data, lat, lon, weight, skip_invalid), config)
 

@@ -99,6 +99,7 @@ def test_setting_names(text, named):
 # ---- tables ----
 def test_dict_of_arrays(plain, weighted):
     assert np.array_equal(pixels(hm.render({"lat": LAT, "lon": LON}, **SIZE)), plain)
+    assert np.array_equal(pixels(hm.render({"lat": LAT, "lon": LON}, hm.Config(**SIZE))), plain)
     table = {"Latitude": list(LAT), "LNG": list(LON), "n": list(WEIGHT)}
     assert np.array_equal(pixels(hm.render(table, weight="n", **SIZE)), weighted)
 

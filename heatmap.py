@@ -4081,7 +4081,8 @@ exit status:
   0    done
   2    an error, told in one line on stderr: a bad option or input file,
        nothing written
-  130  interrupted (Ctrl-C), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS)
+  130  interrupted (Ctrl-C), nothing written
+  143  stopped by SIGTERM (129: SIGHUP), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import colorsys
+import contextlib
 import dataclasses
 import functools
 import io
@@ -75,6 +76,8 @@ EARTH_RADIUS = 6378137.0          # metres, the sphere of Web Mercator
 _FIT_SCALE = 1000000.0            # provisional pixels/degree used to fit a scale
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _GPX_BATCH = 1 << 16              # track points per yielded batch
+_MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
+_JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
@@ -84,6 +87,7 @@ _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
+_MAX_LONGITUDE = 360              # degrees: beyond, input is an error (0..360 data is fine)
 _PNG_LEVEL = 1                    # zlib level of our PNG writer: with the "up" filter, files
                                   # ~15 % larger than Pillow's level 3, four times as fast
 _PNG_PART = 1 << 20               # bytes deflated per thread job (at least)
@@ -177,6 +181,11 @@ class Config:
     debug: bool = False
     # output (hardening, pipes): the image type of -o when its name does not say (-o -)
     output_format: Optional[str] = None
+    # readers
+    csv_columns: Optional[str] = None      # "LAT,LON[,WEIGHT[,TIME]]": header names or numbers
+    weight_property: Optional[str] = None  # GeoJSON property that holds a point's weight
+    time_property: Optional[str] = None    # GeoJSON property that holds the time
+    time_column: bool = False              # plain text: a 4th field is the time
 
     @property
     def padding(self) -> int:
@@ -211,6 +220,28 @@ class Segments(NamedTuple):
     time2: Optional[np.ndarray] = None
 
 
+class _Input(NamedTuple):
+    """One input, opened once, as every reader gets it.
+
+    ``name`` is for messages; ``stream`` a binary stream (decompressed,
+    UTF-16 re-encoded as UTF-8, a UTF-8 byte-order mark removed) read once
+    from the start; ``head`` its first bytes (still in the stream), to tell
+    the type by; ``path`` the file itself when it is a regular file read as
+    it is (for readers that seek or need files beside it), else None;
+    ``recoded`` says the bytes were re-encoded to UTF-8 (an XML declaration
+    may still name UTF-16).
+    """
+    name: str
+    stream: io.BufferedIOBase
+    head: bytes
+    path: Optional[str]
+    recoded: bool = False
+
+
+class _Nothing(Exception):
+    """A reader found nothing to draw; the message says what was missing."""
+
+
 def _data_error(path: str, line: int, what: str) -> HeatmapError:
     return HeatmapError("%s:%d: %s" % (path, line, what))
 
@@ -229,33 +260,175 @@ def _not_a_file(path: str) -> HeatmapError:
                                     "is not a regular file"))
 
 
-def _line_chunks(path: str, skip_first: bool = False) -> Iterator[Tuple[int, bytes]]:
-    """Yield (number of the chunk's first line, bytes of whole lines) from a file."""
-    with _open_binary(path) as stream:
-        line_no, rest = 1, b""
-        if skip_first:
-            stream.readline()
-            line_no = 2
-        while True:
-            block = stream.read(_CHUNK_BYTES)
-            if not block:
-                break
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            if cut == 0:
-                rest = block
-                continue
-            rest = block[cut:]
-            yield line_no, block[:cut]
-            line_no += block.count(b"\n", 0, cut)
-        if rest:
-            yield line_no, rest + b"\n"
+def _check_input_path(path: str) -> None:
+    """An input is "-" (standard input), a file, or anything else that reads as a stream."""
+    if path != "-" and (not os.path.exists(path) or os.path.isdir(path)):
+        raise _not_a_file(path)
 
 
 def _text(raw: bytes) -> str:
     """A bad line as quoted in an error message: decoded, stripped, at most 80 characters."""
-    text = raw.decode("utf-8", "replace").strip()
-    return text if len(text) <= 80 else text[:77] + "..."
+    text = bytes(raw[:400]).decode("utf-8", "replace").strip()
+    return text if len(text) <= 80 and len(raw) <= 400 else text[:77] + "..."
+
+
+class _Replay(io.RawIOBase):
+    """A raw stream that gives ``head`` first, then reads ``source`` on.
+
+    Errors while reading (a truncated or damaged compressed stream, a disk
+    that fails) become one HeatmapError naming the input.
+    """
+
+    def __init__(self, name: str, head: bytes, source, what: str = "cannot read"):
+        super().__init__()
+        self._name, self._head, self._source, self._what = name, head, source, what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        try:
+            return self._source.readinto(buffer)
+        except HeatmapError:
+            raise
+        except Exception as exc:  # OSError, EOFError, zlib.error, lzma.LZMAError, UnicodeError
+            raise HeatmapError("%s: %s: %s" % (self._name, self._what, exc)) from None
+
+
+class _Recoder:
+    """``readinto`` of UTF-8 bytes re-encoded from a UTF-16 stream (any byte-order mark)."""
+
+    def __init__(self, source, encoding: str):
+        import codecs
+        self._source = source
+        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self._out = b""
+
+    def readinto(self, buffer) -> int:
+        while not self._out:
+            data = self._source.read(max(len(buffer) // 2, 2))
+            self._out = self._decoder.decode(data, final=not data).encode("utf-8")
+            if not data:
+                break
+        n = min(len(buffer), len(self._out))
+        buffer[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+
+_HEAD_BYTES = 1 << 12                # bytes looked at to tell a file's type
+_COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "lzma"))
+_UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _buffered(name: str, head: bytes, source, what: str = "cannot read") -> io.BufferedReader:
+    return io.BufferedReader(_Replay(name, head, source, what), 1 << 16)
+
+
+def _read_head(stream) -> bytes:
+    head = b""
+    while len(head) < _HEAD_BYTES:
+        more = stream.read(_HEAD_BYTES - len(head))
+        if not more:
+            break
+        head += more
+    return head
+
+
+def _make_input(name: str, raw, path: Optional[str]) -> _Input:
+    """The :class:`_Input` of a raw binary stream: decompressed, decoded, its head read."""
+    stream = _buffered(name, b"", raw)
+    head = _read_head(stream)
+    for magic, module in _COMPRESSION:
+        if head.startswith(magic):
+            opener = __import__(module).open
+            inner = opener(_buffered(name, head, stream), "rb")
+            stream = _buffered(name, b"", inner, "damaged or truncated %s data" % module)
+            head, path = _read_head(stream), None
+            break
+    recoded = False
+    for bom, encoding in _UTF16:
+        if head.startswith(bom):
+            stream = _buffered(name, b"", _Recoder(_buffered(name, head, stream), encoding),
+                               "not valid UTF-16 text")
+            head, path, recoded = _read_head(stream), None, True
+    if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark (Excel's "CSV UTF-8")
+        head, path = head[3:], None
+    return _Input(name, _buffered(name, head, stream), head, path, recoded)
+
+
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[_Input]:
+    """An input file, "-" (standard input), a FIFO or a device, opened once as a stream."""
+    if path == "-":
+        yield _make_input("<stdin>", sys.stdin.buffer, None)
+        return
+    _check_input_path(path)
+    with _open_binary(path) as stream:
+        yield _make_input(path, stream.raw, path if os.path.isfile(path) else None)
+def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
+                 ) -> Iterator[Tuple[int, bytearray]]:
+    """Yield (number of the chunk's first line, whole lines ending in b"\\n") from an input.
+
+    Each chunk is read into a buffer of its own and handed on without a
+    copy; only the unfinished last line moves to the next buffer.  With
+    ``quotes`` (CSV) chunks are cut only outside double quotes.  A line (or
+    a quoted field) longer than _MAX_LINE bytes is an error, found in time
+    and memory bounded by that limit.
+    """
+    rest, line_no = b"", first_line
+    while True:
+        buf = bytearray(len(rest) + _CHUNK_BYTES)
+        buf[:len(rest)] = rest
+        with memoryview(buf) as view, view[len(rest):] as free:
+            read = source.stream.readinto(free)
+        if not read:
+            break
+        end = len(rest) + read
+        cut = _chunk_cut(buf, end, quotes)
+        if not cut:
+            if end > _MAX_LINE:
+                raise _data_error(source.name, line_no, (
+                    "a quoted field runs on for more than %d bytes (a quote not closed?)"
+                    if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
+                    % line_no) % _MAX_LINE)
+            rest = bytes(buf[:end])
+            continue
+        rest = bytes(buf[cut:end])
+        del buf[cut:]
+        yield line_no, buf
+        line_no += buf.count(b"\n")
+    if len(rest) > _MAX_LINE:
+        raise _data_error(source.name, line_no, "line %d is longer than %d bytes"
+                          % (line_no, _MAX_LINE))
+    if rest:
+        yield line_no, bytearray(rest + b"\n")
+
+
+def _chunk_cut(buf: bytearray, end: int, quotes: bool) -> int:
+    """Bytes of buf[:end] that make whole lines (0: none); with ``quotes``, an
+    even number of double quotes, so no quoted field is cut."""
+    cut = buf.rfind(b"\n", 0, end) + 1
+    if quotes and cut:
+        odd = buf.count(b'"', 0, cut) % 2
+        while odd and cut:
+            before = buf.rfind(b"\n", 0, cut - 1) + 1
+            odd ^= buf.count(b'"', before, cut) % 2
+            cut = before
+    return cut
+
+
+def _first_line(source: _Input) -> bytes:
+    """The first line of an input, read off its stream (a CSV header)."""
+    line = source.stream.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
+    return line
 
 
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
@@ -496,60 +669,49 @@ def _swar8(d):
     return d
 
 
-def _plain_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
+def _table(chunk, sep: bytes) -> Optional[np.ndarray]:
+    """float64 (rows, columns) of a chunk of whole lines, or None when it is not a
+    regular numeric table: the ``fast`` extra's parser when installed, else ours."""
+    fast = _fast_table(chunk, sep)
+    return fast if fast is not None else _parse_table(chunk, sep)
+
+
+def _fast_table(chunk, sep: bytes) -> Optional[np.ndarray]:
+    return None
+
+
+def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points:
     """Slow exact parse of plain lines, naming the first bad one."""
-    rows = []
+    rows, times, lines = [], [], []
     for offset, raw in enumerate(chunk.split(b"\n")):
         fields = raw.split()
         if not fields:
             continue
-        if len(fields) not in (2, 3):
+        if not 2 <= len(fields) <= (4 if four else 3):
             hint = " (CSV? name the file .csv or give --filetype csv)" if b"," in raw else ""
-            raise _data_error(path, first_line + offset,
-                              "expected 'lat lon [weight]', got %r%s" % (_text(raw), hint))
+            raise _data_error(name, first_line + offset, "expected 'lat lon [weight%s]', got %r%s"
+                              % (" [time]" if four else "", _text(raw), hint))
         try:
-            values = [float(f) for f in fields]
+            values = [float(f) for f in fields[:3]]
         except ValueError:
-            raise _data_error(path, first_line + offset, "not a number: %r" % _text(raw)) from None
+            raise _data_error(name, first_line + offset, "not a number: %r" % _text(raw)) from None
         rows.append(values + [1.0] * (3 - len(values)))
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+        if four:
+            times.append(bytes(fields[3]) if len(fields) > 3 else b"")
+            lines.append(first_line + offset)
+    table = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    _check_finite_table(name, first_line, chunk, table)
+    return _points_from_table(table, _times_at(name, times, lines) if four else None)
 
 
-def _points_from_table(table: np.ndarray) -> Points:
+def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> Points:
     weight = table[:, 2].copy() if table.shape[1] > 2 else None
     if weight is not None and np.all(weight == 1.0):
         weight = None
-    return Points(table[:, 0].copy(), table[:, 1].copy(), weight)
+    return Points(table[:, 0].copy(), table[:, 1].copy(), weight, time)
 
 
-def _read_plain(path: str, config: Config) -> Iterator[Points]:
-    """Whitespace-separated ``lat lon [weight]`` lines; blank lines skipped."""
-    return _read_table(path, b" ", _plain_rows, lambda columns: columns in (2, 3))
-
-
-def _read_table(path: str, sep: bytes, exact, fits, skip_first: bool = False) -> Iterator[Points]:
-    """Points from a numeric text file, chunk by chunk, two chunks parsed at a time.
-
-    Each chunk goes through the fast parser; one it cannot vouch for (or whose
-    column count ``fits`` rejects) goes through ``exact(path, first_line,
-    chunk)``, which also names a bad line.
-    """
-    def parse(job: Tuple[int, bytes]) -> np.ndarray:
-        first_line, chunk = job
-        table = _parse_table(chunk, sep)
-        if table is None or not fits(table.shape[1]):
-            table = exact(path, first_line, chunk)
-        table = table[:, :3]
-        if table.size:
-            _check_finite_table(path, first_line, chunk, table)
-        return table
-
-    for table in _parallel(parse, _line_chunks(path, skip_first)):
-        if table.size:
-            yield _points_from_table(table)
-
-
-def _check_finite_table(path: str, first_line: int, chunk: bytes, table: np.ndarray) -> None:
+def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) -> None:
     bad = ~np.isfinite(table).all(axis=1)
     if not bad.any():
         return
@@ -563,119 +725,574 @@ def _check_finite_table(path: str, first_line: int, chunk: bytes, table: np.ndar
                                   "not a finite number: %r" % _text(raw))
 
 
-def _csv_rows(path: str, first_line: int, chunk: bytes) -> np.ndarray:
+def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
+    """Whitespace-separated ``lat lon [weight]`` lines (``[time]`` with
+    --time_column); blank lines skipped."""
+    four = config.time_column
+
+    def parse(job: Tuple[int, bytearray]) -> Points:
+        first_line, chunk = job
+        table = _table(chunk, b" ")
+        if table is None or not 2 <= table.shape[1] <= (4 if four else 3):
+            return _plain_rows(source.name, first_line, chunk, four)
+        _check_finite_table(source.name, first_line, chunk, table[:, :3])
+        time = None
+        if four:
+            time = _unix_times(table[:, 3]) if table.shape[1] > 3 else _no_times(len(table))
+            if time is None:
+                return _plain_rows(source.name, first_line, chunk, four)
+        return _points_from_table(table[:, :3], time)
+
+    return _nonempty(_parallel(parse, _line_chunks(source)))
+
+
+def _nonempty(batches: Iterable) -> Iterator:
+    return (batch for batch in batches if len(batch[0]))
+
+
+class _CsvColumns(NamedTuple):
+    """0-based columns of a CSV file; ``weight`` None: all 1 (``optional``: a
+    third column if the row has one, as without --csv_columns)."""
+    lat: int
+    lon: int
+    weight: Optional[int] = 2
+    time: Optional[int] = None
+    optional: bool = True
+
+    @property
+    def needed(self) -> int:
+        used = [self.lat, self.lon, self.time] + ([] if self.optional else [self.weight])
+        return max(c for c in used if c is not None) + 1
+
+
+def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _CsvColumns:
+    """The columns --csv_columns names ("LAT,LON[,WEIGHT[,TIME]]": header names or
+    1-based numbers, WEIGHT may be empty), found in the header line."""
+    if not spec:
+        return _CsvColumns(0, 1)
+    parts = [p.strip() for p in spec.split(",")]
+    names: List[str] = []
+    if header is not None:
+        import csv
+        names = [n.strip().lower() for n in next(csv.reader([header.decode("utf-8", "replace")
+                                                              .rstrip("\r\n")]), [])]
+    found: List[Optional[int]] = []
+    for part in parts:
+        if not part:
+            found.append(None)
+        elif part.isdigit():
+            found.append(int(part) - 1)
+        elif part.lower() in names:
+            found.append(names.index(part.lower()))
+        else:
+            raise _data_error(name, 1, "no column named %r (the header has %s)" % (
+                part, ", ".join(names) or "nothing"))
+    found += [None] * (4 - len(found))
+    return _CsvColumns(found[0], found[1], found[2], found[3], optional=False)
+
+
+def _csv_names_columns(spec: Optional[str]) -> bool:
+    """--csv_columns names columns by header name (so the header is read and skipped)."""
+    return bool(spec) and any(p.strip() and not p.strip().isdigit() for p in spec.split(","))
+
+
+def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points:
     """Exact CSV parse (quotes, extra columns); a bad weight counts as 1 with a warning."""
     import csv
-    rows = []
-    text = chunk.decode("utf-8", "replace").split("\n")
-    reader, start = csv.reader(text), 0
+    rows, times, time_lines, row_lines = [], [], [], []
+    text = bytes(chunk).decode("utf-8", "replace").split("\n")
+    reader, start, line = csv.reader(text), 0, first_line
     try:
         for record in reader:
             line, start = first_line + start, reader.line_num
             if not record or not "".join(record).strip():
                 continue
-            quoted = _text(",".join(record).encode("utf-8"))
-            if len(record) < 2 or not record[0].strip() or not record[1].strip():
-                raise _data_error(path, line, "expected 'lat,lon[,weight]', got %r: a field is "
-                                  "missing" % quoted)
-            try:
-                lat, lon = float(record[0]), float(record[1])
-            except ValueError:
-                raise _data_error(path, line, "not a number: %r" % quoted) from None
-            weight = 1.0
-            if len(record) > 2:
-                try:
-                    weight = float(record[2])
-                except ValueError:
-                    _LOG.warning("%s:%d: weight %r is not a number; using 1",
-                                 path, line, _text(record[2].encode("utf-8")))
-            rows.append((lat, lon, weight))
+            rows.append(_csv_record(name, line, record, columns))
+            row_lines.append(line)
+            if columns.time is not None:
+                times.append(record[columns.time].strip())
+                time_lines.append(line)
     except csv.Error as exc:
-        raise _data_error(path, first_line + max(reader.line_num - 1, 0),
+        raise _data_error(name, first_line + max(reader.line_num - 1, 0),
                           "not valid CSV: %s" % exc) from None
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+    if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
+        raise _data_error(name, line, "a quote is not closed")
+    table = np.array(rows, dtype=np.float64).reshape(-1, 3)
+    bad = np.flatnonzero(~np.isfinite(table).all(1))
+    if bad.size:
+        raise _data_error(name, row_lines[bad[0]], "not a finite number: %r"
+                          % _text(",".join(map(repr, rows[bad[0]])).encode()))
+    time = _times_at(name, times, time_lines) if columns.time is not None else None
+    return _points_from_table(table, time)
 
 
-def _read_csv(path: str, config: Config) -> Iterator[Points]:
-    """``lat,lon[,weight[,...]]`` rows; extra columns ignored."""
-    return _read_table(path, b",", _csv_rows, lambda columns: columns >= 2,
-                       skip_first=config.ignore_csv_header)
+def _csv_record(name: str, line: int, record: List[str], columns: _CsvColumns) -> Tuple:
+    """(lat, lon, weight) of one CSV record."""
+    quoted = _text(",".join(record).encode("utf-8"))
+    if len(record) < columns.needed or not record[columns.lat].strip() \
+            or not record[columns.lon].strip():
+        raise _data_error(name, line, "expected '%s', got %r: a field is missing" % (
+            "lat,lon[,weight]" if columns.optional else "%d or more fields" % columns.needed,
+            quoted))
+    try:
+        lat, lon = float(record[columns.lat]), float(record[columns.lon])
+    except ValueError:
+        raise _data_error(name, line, "not a number: %r" % quoted) from None
+    weight = 1.0
+    if columns.weight is not None and len(record) > columns.weight:
+        try:
+            weight = float(record[columns.weight])
+        except ValueError:
+            _LOG.warning("%s:%d: weight %r is not a number; using 1",
+                         name, line, _text(record[columns.weight].encode("utf-8")))
+    return lat, lon, weight
 
 
-class _TrackParser:
-    """Streams GPX ``<trkseg>``/``<trkpt>`` with expat; namespaces ignored."""
+def _csv_table(table: np.ndarray, columns: _CsvColumns) -> Optional[Points]:
+    """The chosen columns of a numeric CSV table, or None if it lacks some."""
+    if table.shape[1] < columns.needed:
+        return None
+    picked = [table[:, columns.lat], table[:, columns.lon]]
+    if columns.weight is not None and columns.weight < table.shape[1]:
+        picked.append(table[:, columns.weight])
+    time = None
+    if columns.time is not None:
+        time = _unix_times(table[:, columns.time])
+        if time is None:
+            return None
+    return _points_from_table(np.stack(picked, 1), time)
 
-    def __init__(self, path: str):
+
+def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
+    """``lat,lon[,weight[,...]]`` rows, or the columns --csv_columns names."""
+    first = 1
+    header = None
+    if config.ignore_csv_header or _csv_names_columns(config.csv_columns):
+        header, first = _first_line(source), 2
+    columns = _csv_columns(config.csv_columns, header, source.name)
+
+    def parse(job: Tuple[int, bytearray]) -> Points:
+        first_line, chunk = job
+        table = _table(chunk, b",")
+        points = _csv_table(table, columns) if table is not None else None
+        if points is None:
+            return _csv_rows(source.name, first_line, chunk, columns)
+        _check_finite_table(source.name, first_line, chunk,
+                            np.stack([points.lat, points.lon], 1) if points.weight is None
+                            else np.stack(points[:3], 1))
+        return points
+
+    return _nonempty(_parallel(parse, _line_chunks(source, quotes=True, first_line=first)))
+
+
+_TIME_WIDTH = 40                      # longest time text read (bytes)
+_MAX_UNIX_SECONDS = 1e11              # about the year 5000
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+class _BadTime(ValueError):
+    """Entry ``index`` of an array of times is not a time."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+def _no_times(n: int) -> np.ndarray:
+    return np.full(n, np.datetime64("NaT"), "datetime64[s]")
+
+
+def _unix_times(seconds: np.ndarray) -> Optional[np.ndarray]:
+    """datetime64[s] of Unix seconds (float64), rounded down; None if one is not a time."""
+    if not (np.abs(seconds) <= _MAX_UNIX_SECONDS).all():
+        return None
+    return np.floor(seconds).astype(np.int64).astype("datetime64[s]")
+
+
+def _parse_times(values) -> np.ndarray:
+    """datetime64[s] (n,) of times given as text (str or bytes) or numbers.
+
+    Text is ISO 8601 (``2024-05-01T06:30:00Z``, a fraction, a ``+02:00``
+    zone; no zone means UTC) or Unix seconds; numbers are Unix seconds.
+    None and empty text are NaT.  All on whole arrays; raises
+    :class:`_BadTime` naming the first entry that is not a time.
+    """
+    values = list(values)
+    try:
+        cells = np.array(values, dtype="S%d" % (_TIME_WIDTH + 1))
+    except (UnicodeError, ValueError, TypeError):
+        raise _BadTime(next(i for i, v in enumerate(values) if not _time_like(v))) from None
+    if cells.ndim != 1:  # lists in place of times
+        raise _BadTime(next(i for i, v in enumerate(values) if isinstance(v, (list, tuple))))
+    return _time_matrix(cells.view(np.uint8).reshape(len(values), _TIME_WIDTH + 1))
+
+
+def _time_like(value) -> bool:
+    try:
+        np.array([value], dtype="S%d" % (_TIME_WIDTH + 1))
+        return True
+    except (UnicodeError, ValueError, TypeError):
+        return False
+
+
+def _time_matrix(matrix: np.ndarray) -> np.ndarray:
+    """datetime64[s] (n,) of time texts as rows of a uint8 (n, width) matrix, NUL-padded."""
+    out = _no_times(matrix.shape[0])
+    text = np.zeros((matrix.shape[0], _TIME_WIDTH + 8), np.uint8)
+    if matrix.shape[1] > _TIME_WIDTH:
+        if matrix[:, _TIME_WIDTH:].any():
+            raise _BadTime(int(np.flatnonzero(matrix[:, _TIME_WIDTH:].any(1))[0]))
+        matrix = matrix[:, :_TIME_WIDTH]
+    text[:, :matrix.shape[1]] = matrix
+    empty = (text == 0).all(1) | (text[:, :5] == np.frombuffer(b"None\0", np.uint8)).all(1)
+    iso = (text[:, 4] == ord("-")) & ~empty
+    number = ~iso & ~empty
+    if iso.any():
+        out[iso] = _iso_times(text[iso], np.flatnonzero(iso))
+    if number.any():
+        rows = np.flatnonzero(number)
+        try:
+            seconds = text[rows].view("S%d" % text.shape[1]).ravel().astype(np.float64)
+        except ValueError:
+            raise _BadTime(int(rows[_first_bad_number(text[rows])])) from None
+        times = _unix_times(seconds)
+        if times is None:
+            raise _BadTime(int(rows[np.flatnonzero(~(np.abs(seconds) <= _MAX_UNIX_SECONDS))[0]]))
+        out[rows] = times
+    return out
+
+
+def _first_bad_number(text: np.ndarray) -> int:
+    for i, row in enumerate(text):
+        try:
+            float(bytes(row).rstrip(b"\0"))
+        except ValueError:
+            return i
+    return 0
+
+
+def _iso_times(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """datetime64[s] of ISO 8601 texts (uint8 rows, NUL-padded); _BadTime(rows[i]) if not."""
+    digit = (t >= 48) & (t <= 57)
+    d = t.astype(np.int64) - 48
+    ok = digit[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]].all(1)
+    ok &= (t[:, 7] == ord("-")) & np.isin(t[:, 10], list(b"Tt ")) \
+        & (t[:, 13] == ord(":")) & (t[:, 16] == ord(":"))
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day = d[:, 5] * 10 + d[:, 6], d[:, 8] * 10 + d[:, 9]
+    hour, minute, second = (d[:, i] * 10 + d[:, i + 1] for i in (11, 14, 17))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    days = _DAYS_IN_MONTH[np.where(month_ok, month, 1)] + (leap & (month == 2))
+    ok &= month_ok & (day >= 1) & (day <= days) & (hour <= 23) & (minute <= 59) & (second <= 60)
+    # after the seconds: an optional fraction, then nothing, Z, or +hh[:mm] / -hh[:mm]
+    fraction = np.isin(t[:, 19], list(b".,"))
+    run = np.cumprod(digit[:, 20:], axis=1).sum(1)
+    zone = 19 + np.where(fraction, 1 + run, 0)
+    ok &= ~fraction | (run > 0)
+    at = np.arange(len(t))
+    z = t[at, zone]
+    z1 = t[at, np.minimum(zone + 1, t.shape[1] - 1)]
+    plain = (z == 0) | (((z == ord("Z")) | (z == ord("z"))) & (z1 == 0))
+    sign = np.where(z == ord("-"), -1, 1)
+    offset = _zone_offsets(t, d, digit, zone, at)
+    has_offset = ((z == ord("+")) | (z == ord("-"))) & (offset >= 0)
+    ok &= plain | has_offset
+    if not ok.all():
+        raise _BadTime(int(rows[np.flatnonzero(~ok)[0]]))
+    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    seconds -= np.where(has_offset, sign * offset, 0)
+    return seconds.astype("datetime64[s]")
+
+
+def _zone_offsets(t, d, digit, zone, at) -> np.ndarray:
+    """Seconds east of UTC of a ``+hh``, ``+hhmm`` or ``+hh:mm`` zone at column ``zone``
+    (then the text's end), or -1 where there is none such."""
+    col = [np.minimum(zone + k, t.shape[1] - 1) for k in range(7)]
+    c = [t[at, k] for k in col]
+    dg = [digit[at, k] for k in col]
+    v = [d[at, k] for k in col]
+    hours = v[1] * 10 + v[2]
+    two = dg[1] & dg[2] & (c[3] == 0)
+    four = dg[1] & dg[2] & dg[3] & dg[4] & (c[5] == 0)
+    colon = dg[1] & dg[2] & (c[3] == ord(":")) & dg[4] & dg[5] & (c[6] == 0)
+    minutes = np.where(four, v[3] * 10 + v[4], np.where(colon, v[4] * 10 + v[5], 0))
+    good = (two | four | colon) & (hours <= 23) & (minutes <= 59)
+    return np.where(good, hours * 3600 + minutes * 60, -1)
+
+
+def _days_from_civil(year, month, day) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (int64 arrays)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
+    """:func:`_parse_times`, a bad time named by its line: ``FILE:LINE: bad time '...'``."""
+    try:
+        return _parse_times(texts)
+    except _BadTime as bad:
+        value = texts[bad.index]
+        raw = value if isinstance(value, (bytes, bytearray)) else str(value).encode("utf-8")
+        raise _data_error(name, lines[bad.index], "bad time %r" % _text(raw)) from None
+
+
+class _Track:
+    """Points of tracks as they are read, handed out as :class:`Segments` batches.
+
+    Consecutive points of one track (a GPX ``<trkseg>``, a TCX ``<Track>``, a
+    KML ``LineString`` or ``gx:Track``) join into segments; no segment joins
+    two tracks.  ``flush`` hands out what is read so far, keeping the last
+    point to join the next ones, so batches stream.
+    """
+
+    def __init__(self):
+        self.lat: List[np.ndarray] = []
+        self.lon: List[np.ndarray] = []
+        self.time: List[Optional[np.ndarray]] = []
+        self.open = False
+        self.points = 0
+        self.done: List[Segments] = []
+
+    def start(self) -> None:
+        self.end()
+        self.open = True
+
+    def add(self, lat: np.ndarray, lon: np.ndarray, time: Optional[np.ndarray] = None) -> None:
+        if lat.size:
+            self.lat.append(lat)
+            self.lon.append(lon)
+            self.time.append(time)
+            self.points += lat.size
+
+    def end(self) -> None:
+        self._flush(keep_last=False)
+        self.open = False
+
+    def flush(self) -> None:
+        self._flush(keep_last=True)
+
+    def _flush(self, keep_last: bool) -> None:
+        if not self.lat:
+            return
+        lat, lon = np.concatenate(self.lat), np.concatenate(self.lon)
+        time = None
+        if any(t is not None for t in self.time):
+            time = np.concatenate([_no_times(a.size) if t is None else t
+                                   for a, t in zip(self.lat, self.time)])
+        if lat.size > 1:
+            self.done.append(Segments(lat[:-1], lon[:-1], lat[1:], lon[1:],
+                                      None if time is None else time[:-1],
+                                      None if time is None else time[1:]))
+        self.lat, self.lon, self.time = [], [], []
+        if keep_last:
+            self.lat, self.lon = [lat[-1:]], [lon[-1:]]
+            self.time = [None if time is None else time[-1:]]
+
+    def take(self) -> List[Segments]:
+        done, self.done = self.done, []
+        return done
+
+
+class _XmlReader:
+    """An XML input streamed through expat, element by element.
+
+    Subclasses get ``start(tag, attrs)`` and ``end(tag, text)`` with the
+    local name of each element (namespaces ignored) and, for the tags in
+    ``texts``, its text; ``sync()`` after each block hands what they
+    gathered to ``self.track``.  Errors name the file and line.
+    """
+    texts: frozenset = frozenset()
+    nothing = "no track points"
+
+    def __init__(self, source: _Input):
         from xml.parsers import expat
-        self.path = path
-        self.parser = expat.ParserCreate(namespace_separator="}")
+        self.source, self.name = source, source.name
+        self.parser = expat.ParserCreate("UTF-8" if source.recoded else None, "}")
+        self.parser.buffer_text = True
+        self.track = _Track()
+        self._text: Optional[List[str]] = None
+        self.attach()
+
+    def attach(self) -> None:
         self.parser.StartElementHandler = self._start
         self.parser.EndElementHandler = self._end
-        self.in_segment = False
-        self.lat: List[float] = []
-        self.lon: List[float] = []
-        self.done: List[Segments] = []
-        self.points = 0
+        self.parser.CharacterDataHandler = self._chars
+
+    def detach(self) -> None:
+        self.parser.StartElementHandler = None
+        self.parser.EndElementHandler = None
+        self.parser.CharacterDataHandler = None
 
     def _start(self, name: str, attrs: dict) -> None:
         tag = name[name.rfind("}") + 1:]
-        if tag == "trkseg":
-            self.in_segment = True
-            self.lat, self.lon = [], []
+        if tag in self.texts:
+            self._text = []
+        self.start(tag, attrs)
+
+    def _end(self, name: str) -> None:
+        tag = name[name.rfind("}") + 1:]
+        text = None
+        if tag in self.texts and self._text is not None:
+            text, self._text = "".join(self._text).strip(), None
+        self.end(tag, text)
+
+    def _chars(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+    def start(self, tag: str, attrs: dict) -> None:
+        pass
+
+    def end(self, tag: str, text: Optional[str]) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    @property
+    def line(self) -> int:
+        return self.parser.CurrentLineNumber
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        from xml.parsers import expat
+        try:
+            self.parser.Parse(data, final)
+        except expat.ExpatError as exc:
+            raise _data_error(self.name, exc.lineno, "not valid XML: %s"
+                              % expat.ErrorString(exc.code)) from None
+        except (LookupError, ValueError) as exc:  # an encoding expat cannot use
+            raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
+
+    def blocks(self) -> Iterator[bytes]:
+        """The input in blocks of about _CHUNK_BYTES, each cut after a '>'."""
+        rest = b""
+        while True:
+            block = self.source.stream.read(_CHUNK_BYTES)
+            data = rest + block if rest else block
+            if not block:
+                if data:
+                    yield data
+                return
+            cut = data.rfind(b">") + 1
+            if not cut and len(data) > _MAX_LINE:
+                cut = len(data)  # no tag for that long: expat sorts it out
+            rest, data = data[cut:], data[:cut]
+            if data:
+                yield data
+
+    def batches(self) -> Iterator[object]:
+        for data in self.blocks():
+            self.block(data)
+            yield from self.take()
+        self.feed(b"", True)
+        self.sync()
+        self.track.end()
+        yield from self.take()
+        self.finish()
+        if not self.found():
+            raise _Nothing(self.nothing)
+
+    def take(self) -> list:
+        return self.track.take()
+
+    def found(self) -> bool:
+        return self.track.points > 0
+
+    def finish(self) -> None:
+        pass
+
+    def block(self, data: bytes) -> None:
+        self.feed(data)
+        self.sync()
+        self.track.flush()
+
+    def numbers(self, texts: Sequence[str], lines: Sequence[int], what: str) -> np.ndarray:
+        """float64 (n,) of coordinate texts; a bad one names its line."""
+        try:
+            values = np.array(texts, dtype=np.float64)
+        except (ValueError, TypeError):
+            values = np.array([_float_or_nan(t) for t in texts])
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise _data_error(self.name, lines[i], "bad %s %r" % (what, _text(
+                str(texts[i]).encode("utf-8"))))
+        return values
+
+
+def _float_or_nan(text) -> float:
+    try:
+        return float(text)
+    except (ValueError, TypeError):
+        return math.nan
+
+
+class _GpxExact(_XmlReader):
+    """GPX by expat: each ``<trkseg>``'s ``<trkpt>``s, with their ``<time>``."""
+    texts = frozenset(("time",))
+    nothing = "no GPX track points (<trkpt> in <trkseg>)"
+
+    def __init__(self, source: _Input):
+        super().__init__(source)
+        self.depth = -1  # elements open inside the current <trkpt>; -1: none
+        self.lat: List[float] = []
+        self.lon: List[float] = []
+        self.times: List[Optional[str]] = []
+        self.lines: List[int] = []
+
+    def start(self, tag: str, attrs: dict) -> None:
+        if self.depth >= 0:
+            self.depth += 1
+        elif tag == "trkseg":
+            self.sync()
+            self.track.start()
         elif tag == "trkpt":
             self._point(attrs)
 
     def _point(self, attrs: dict) -> None:
-        line = self.parser.CurrentLineNumber
-        if not self.in_segment:
-            _LOG.warning("%s:%d: <trkpt> outside <trkseg> ignored", self.path, line)
+        line = self.line
+        if not self.track.open:
+            _LOG.warning("%s:%d: <trkpt> outside <trkseg> ignored", self.name, line)
             return
         if "lat" not in attrs or "lon" not in attrs:
-            _LOG.warning("%s:%d: <trkpt> without lat and lon skipped", self.path, line)
+            _LOG.warning("%s:%d: <trkpt> without lat and lon skipped", self.name, line)
             return
         try:
             lat, lon = float(attrs["lat"]), float(attrs["lon"])
         except ValueError:
-            raise _data_error(self.path, line, "bad coordinate in <trkpt lat=%r lon=%r>"
-                              % (attrs["lat"], attrs["lon"])) from None
+            raise _data_error(self.name, line, "bad coordinate in <trkpt lat=%r lon=%r>" % (
+                _text(attrs["lat"].encode("utf-8")), _text(attrs["lon"].encode("utf-8")))) from None
         if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise _data_error(self.path, line, "not a finite number in <trkpt>")
+            raise _data_error(self.name, line, "not a finite number in <trkpt>")
         self.lat.append(lat)
         self.lon.append(lon)
-        self.points += 1
-        if len(self.lat) > _GPX_BATCH:
-            self._flush(keep_last=True)
+        self.times.append(None)
+        self.lines.append(line)
+        self.depth = 0
 
-    def _end(self, name: str) -> None:
-        if name[name.rfind("}") + 1:] == "trkseg":
-            self._flush(keep_last=False)
-            self.in_segment = False
+    def end(self, tag: str, text: Optional[str]) -> None:
+        if self.depth > 0:
+            if self.depth == 1 and tag == "time":
+                self.times[-1] = text
+            self.depth -= 1
+        elif self.depth == 0:
+            self.depth = -1
+        elif tag == "trkseg":
+            self.sync()
+            self.track.end()
 
-    def _flush(self, keep_last: bool) -> None:
-        lat, lon = np.array(self.lat), np.array(self.lon)
-        if lat.size > 1:
-            self.done.append(Segments(lat[:-1], lon[:-1], lat[1:], lon[1:]))
-        self.lat, self.lon = (self.lat[-1:], self.lon[-1:]) if keep_last else ([], [])
-
-    def batches(self) -> Iterator[Segments]:
-        from xml.parsers import expat
-        with _open_binary(self.path) as stream:
-            while True:
-                block = stream.read(1 << 20)
-                try:
-                    self.parser.Parse(block, not block)
-                except expat.ExpatError as exc:
-                    raise _data_error(self.path, exc.lineno, "not valid XML: %s"
-                                      % expat.ErrorString(exc.code)) from None
-                except (LookupError, ValueError) as exc:  # an encoding expat cannot use
-                    raise _data_error(self.path, self.parser.CurrentLineNumber,
-                                      "not valid XML: %s" % exc) from None
-                yield from self.done
-                self.done = []
-                if not block:
-                    break
-        if not self.points:
-            raise HeatmapError("%s: no GPX track points (<trkpt> in <trkseg>)" % self.path)
+    def sync(self) -> None:
+        if not self.lat:
+            return
+        time = None
+        if any(t is not None for t in self.times):
+            time = _times_at(self.name, self.times, self.lines)
+        self.track.add(np.array(self.lat), np.array(self.lon), time)
+        self.lat, self.lon, self.times, self.lines = [], [], [], []
 
 
 _GPX_SEGMENT_TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")
@@ -684,85 +1301,156 @@ _GPX_POINT = re.compile(rb"<(?:[\w.-]+:)?trkpt\s+lat\s*=\s*[\"']([-+.0-9]+)[\"']
                         rb"\s+lon\s*=\s*[\"']([-+.0-9]+)[\"']")
 # the same without a namespace prefix: a literal start, which re finds far faster
 _GPX_PLAIN_POINT = re.compile(_GPX_POINT.pattern.replace(rb"(?:[\w.-]+:)?", b""))
+_XML_MARKUP = re.compile(rb"<[!?]")
+_XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
-class _FastTrack:
+class _Gpx(_GpxExact):
     """GPX tracks by regular expressions over whole blocks, for the common shape.
 
-    Handles ``<trkpt lat=".." lon="..">`` inside ``<trkseg>``; anything it
-    cannot vouch for (comments, CDATA, entities, other attribute orders,
-    points outside segments, odd numbers) makes :meth:`read` return None so
-    the exact expat reader runs instead.  expat still checks the XML.
+    A block of ``<trkpt lat=".." lon="..">`` (each with one ``<time>`` or
+    none) inside ``<trkseg>``s is read by regular expressions and whole-array
+    parsing; comments, CDATA and processing instructions are skipped as
+    expat skips them.  A block it cannot vouch for (other attribute orders,
+    points outside segments, odd numbers, markup running on from the block
+    before) goes to the expat handlers of :class:`_GpxExact` instead, and
+    after a DOCTYPE (entities may hide elements) every block does.  expat
+    checks every block either way, so both ways read the same file alike.
     """
 
-    def __init__(self, path: str):
-        from xml.parsers import expat
-        self.path = path
-        self.checker = expat.ParserCreate()
-        self.inside = False
-        self.lat: List[np.ndarray] = []
-        self.lon: List[np.ndarray] = []
-        self.done: List[Segments] = []
+    def __init__(self, source: _Input):
+        super().__init__(source)
+        self.pending: Optional[bytes] = None  # closer of markup still open
+        self.exact_only = False
 
-    def read(self) -> Optional[List[Segments]]:
-        from xml.parsers import expat
-        with _open_binary(self.path) as stream:
-            rest = b""
-            while True:
-                block = stream.read(_CHUNK_BYTES)
-                data = rest + block
-                cut = data.rfind(b">") + 1 if block else len(data)
-                rest, data = data[cut:], data[:cut]
-                try:
-                    self.checker.Parse(data, not block)
-                except (expat.ExpatError, LookupError, ValueError):
-                    return None  # the exact reader names the line
-                if b"<!--" in data or b"<![CDATA[" in data or b"&" in data or not self._block(data):
-                    return None
-                if not block:
-                    break
-        points = sum(seg.lat1.size + 1 for seg in self.done)
-        return self.done if points and not self.inside else None
+    def block(self, data: bytes) -> None:
+        clean, self.pending, declaration = _skip_markup(data, self.pending)
+        self.exact_only |= declaration
+        ops = None if self.exact_only or clean is None else _gpx_ops(clean, self.track.open)
+        if ops is None:
+            self.attach()
+            super().block(data)
+            return
+        self.detach()
+        self.feed(data)
+        for op in ops:
+            if op == "start":
+                self.track.start()
+            elif op == "end":
+                self.track.end()
+            else:
+                self.track.add(*op)
+        self.track.flush()
 
-    def _block(self, data: bytes) -> bool:
-        start = 0
-        for tag in _segment_tags(data):
-            if not self._piece(data[start:tag.start()]):
-                return False
-            closing, empty = tag.group(1), tag.group(2)
-            if closing or not empty:
-                self._close()
-                self.inside = not closing
-            start = tag.end()
-        return self._piece(data[start:])
 
-    def _piece(self, piece: bytes) -> bool:
-        prefixed = b":trkpt" in piece
-        if prefixed:
-            opened = len(_GPX_POINT_TAG.findall(piece))
-        else:  # a cheaper count; any "<trkptX" lookalike only makes the counts differ
-            opened = piece.count(b"<trkpt")
-        if not opened:
-            return True
-        pairs = (_GPX_POINT if prefixed else _GPX_PLAIN_POINT).findall(piece)
-        if not self.inside or len(pairs) != opened:
-            return False
-        table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
-        if table is None:
-            return False
-        table = table.reshape(-1, 2)
-        if not np.isfinite(table).all():
-            return False
-        self.lat.append(table[:, 0])
-        self.lon.append(table[:, 1])
-        return True
+def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes], Optional[bytes], bool]:
+    """(data without comments, CDATA sections and processing instructions, or None
+    when that cannot be vouched for; the closer of one left open at the end; whether
+    there is a declaration such as DOCTYPE)."""
+    pieces, at = [], 0
+    if pending:
+        end = data.find(pending)
+        if end < 0:
+            return None, pending, False
+        at = end + len(pending)
+    pos = at
+    while True:
+        found = _XML_MARKUP.search(data, pos)
+        if not found:
+            break
+        start = found.start()
+        closer = next((c for o, c in _XML_SKIPPED if data.startswith(o, start)), None)
+        if closer is None:
+            return None, None, True
+        end = data.find(closer, start + 2)
+        if end < 0:
+            return None, closer, False
+        pieces.append(data[at:start])
+        at = pos = end + len(closer)
+    if pending:
+        return None, None, False  # began inside markup: read this block exactly
+    return (b"".join(pieces + [data[at:]]) if pieces else data), None, False
 
-    def _close(self) -> None:
-        if self.lat:
-            lat, lon = np.concatenate(self.lat), np.concatenate(self.lon)
-            if lat.size > 1:
-                self.done.append(Segments(lat[:-1], lon[:-1], lat[1:], lon[1:]))
-        self.lat, self.lon = [], []
+
+def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
+    """What a block does to the track: "start", "end" and (lat, lon, time) runs of
+    points, in order; None when the block is not of the common shape."""
+    ops: list = []
+    start = 0
+    for tag in _segment_tags(data):
+        run = _gpx_points(data[start:tag.start()], inside)
+        if run is None:
+            return None
+        ops += run
+        closing, empty = tag.group(1), tag.group(2)
+        if closing or not empty:
+            ops.append("end")
+            if not closing:
+                ops.append("start")
+            inside = not closing
+        start = tag.end()
+    run = _gpx_points(data[start:], inside)
+    return None if run is None else ops + run
+
+
+def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
+    """[(lat, lon, time)] of the ``<trkpt>``s of a piece inside a segment, [] if it
+    has none, None if it cannot vouch for them."""
+    prefixed = b":trkpt" in piece
+    opened = len(_GPX_POINT_TAG.findall(piece)) if prefixed else piece.count(b"<trkpt")
+    if not opened:
+        return []
+    pairs = (_GPX_POINT if prefixed else _GPX_PLAIN_POINT).findall(piece)
+    if not inside or len(pairs) != opened:
+        return None
+    table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
+    if table is None:
+        return None
+    table = table.reshape(-1, 2)
+    if not np.isfinite(table).all():
+        return None
+    time = None
+    if b"time>" in piece:
+        time = _gpx_times(piece, opened)
+        if time is None:
+            return None
+    return [(table[:, 0], table[:, 1], time)]
+
+
+def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
+    """datetime64[s] (n,) of the one ``<time>`` child of each of n ``<trkpt>``s, or
+    None unless every point has exactly one, plainly written, inside it."""
+    if b":time>" in piece:
+        return None
+    buf = np.frombuffer(piece, np.uint8)
+    opens, times = _find_all(buf, b"<trkpt"), _find_all(buf, b"<time>")
+    ends, closes = _find_all(buf, b"</time>"), _find_all(buf, b"</trkpt>")
+    if not (len(opens) == len(times) == len(ends) == len(closes) == n):
+        return None
+    first = times + 6
+    if not ((opens < times).all() and (ends < closes).all() and (first <= ends).all()
+            and (closes[:-1] < opens[1:]).all()):
+        return None
+    width = int((ends - first).max())
+    if width > _TIME_WIDTH:
+        return None
+    cols = np.arange(width)
+    matrix = buf[np.minimum(first[:, None] + cols, len(buf) - 1)]
+    matrix[cols >= (ends - first)[:, None]] = 0
+    if ((matrix == ord("&")) | (matrix == ord("<"))).any():
+        return None  # character references: the exact reader decodes them
+    try:
+        return _time_matrix(np.ascontiguousarray(matrix))
+    except _BadTime:
+        return None  # the exact reader names the line
+
+
+def _find_all(buf: np.ndarray, word: bytes) -> np.ndarray:
+    """int64 positions of every occurrence of ``word`` in a uint8 array."""
+    at = np.flatnonzero(buf[:len(buf) - len(word) + 1] == word[0])
+    for i, ch in enumerate(word[1:], 1):
+        at = at[buf[at + i] == ch]
+    return at
 
 
 def _segment_tags(data: bytes) -> Iterator["re.Match"]:
@@ -784,105 +1472,903 @@ def _segment_tags(data: bytes) -> Iterator["re.Match"]:
         at = data.find(b"trkseg", max(end, at + 6))
 
 
-def _read_gpx(path: str, config: Config) -> Iterator[Segments]:
+def _read_gpx(source: _Input, config: Config) -> Iterator[Segments]:
     """Each ``<trkseg>``'s consecutive ``<trkpt>``s become line segments."""
-    fast = _FastTrack(path).read()
-    return iter(fast) if fast is not None else _TrackParser(path).batches()
+    return _Gpx(source).batches()
+
+
+class _Tcx(_XmlReader):
+    """Garmin TCX: each ``<Track>``'s ``<Trackpoint>``s with a ``<Position>``."""
+    texts = frozenset(("LatitudeDegrees", "LongitudeDegrees", "Time"))
+    nothing = "no TCX track points (<Trackpoint> with <Position>)"
+
+    def __init__(self, source: _Input):
+        super().__init__(source)
+        self.point: dict = {}
+        self.rows: List[Tuple[str, str, Optional[str], int]] = []
+
+    def start(self, tag: str, attrs: dict) -> None:
+        if tag == "Track":
+            self.sync()
+            self.track.start()
+        elif tag == "Trackpoint":
+            self.point = {"line": self.line}
+
+    def end(self, tag: str, text: Optional[str]) -> None:
+        if tag in self.texts:
+            self.point[tag] = text
+        elif tag == "Trackpoint":
+            if "LatitudeDegrees" in self.point and "LongitudeDegrees" in self.point:
+                p = self.point
+                self.rows.append((p["LatitudeDegrees"], p["LongitudeDegrees"], p.get("Time"),
+                                  p["line"]))
+            self.point = {}
+        elif tag == "Track":
+            self.sync()
+            self.track.end()
+
+    def sync(self) -> None:
+        if not self.rows:
+            return
+        lat, lon, times, lines = zip(*self.rows)
+        self.rows = []
+        time = _times_at(self.name, times, lines) if any(times) else None
+        self.track.add(self.numbers(lat, lines, "latitude"), self.numbers(lon, lines, "longitude"),
+                       time)
+
+
+def _read_tcx(source: _Input, config: Config) -> Iterator[Segments]:
+    """Garmin Training Center tracks (activities and courses)."""
+    return _Tcx(source).batches()
+
+
+class _Kml(_XmlReader):
+    """KML: ``Point``s as points; ``LineString``s and ``gx:Track``s (with their
+    ``<when>`` times) as tracks; polygons skipped with a warning.  A
+    Placemark's ``TimeStamp`` is the time of its points."""
+    texts = frozenset(("coordinates", "coord", "when"))
+    nothing = "no KML points, lines or tracks"
+
+    def __init__(self, source: _Input):
+        super().__init__(source)
+        self.shape: List[str] = []           # open geometry elements
+        self.points: List[Points] = []
+        self.placemark: List[Tuple[np.ndarray, np.ndarray]] = []  # points of this Placemark
+        self.stamp: Optional[str] = None
+        self.when: List[str] = []
+        self.coords: List[str] = []
+        self.start_line = 0
+        self.polygons = 0
+        self.found_points = False
+
+    def start(self, tag: str, attrs: dict) -> None:
+        if tag in ("Point", "LineString", "LinearRing", "Track", "Polygon"):
+            self.shape.append(tag)
+            self.start_line = self.line
+            if tag == "Track":
+                self.when, self.coords = [], []
+        elif tag == "Placemark":
+            self.placemark, self.stamp = [], None
+
+    def end(self, tag: str, text: Optional[str]) -> None:
+        kind = self.shape[-1] if self.shape else None
+        if tag == "coordinates" and text is not None:
+            self._coordinates(kind, text)
+        elif tag == "coord" and kind == "Track":
+            self.coords.append(text or "")
+        elif tag == "when":
+            if kind == "Track":
+                self.when.append(text or "")
+            else:
+                self.stamp = text
+        elif tag == "Track" and kind == "Track":
+            self._gx_track()
+        elif tag == "Placemark":
+            self._placemark_points()
+        if self.shape and tag == kind:
+            self.shape.pop()
+
+    def _coordinates(self, kind: Optional[str], text: str) -> None:
+        if "Polygon" in self.shape:
+            self.polygons += 1
+            return
+        lon, lat = self._tuples(text)
+        if kind == "LineString":
+            self.track.start()
+            self.track.add(lat, lon)
+            self.track.end()
+        elif kind == "Point":
+            self.placemark.append((lat, lon))
+
+    def _tuples(self, text: str) -> Tuple[np.ndarray, np.ndarray]:
+        """(lon, lat) of a KML coordinates text: "lon,lat[,alt] ..." tuples."""
+        tuples = text.split()
+        values = ",".join(tuples).split(",")
+        width = len(values) // max(len(tuples), 1)
+        if width not in (2, 3) or width * len(tuples) != len(values):
+            raise _data_error(self.name, self.start_line, "bad KML coordinates %r"
+                              % _text(text.encode("utf-8")))
+        table = self.numbers(values, [self.start_line] * len(values), "KML coordinate")
+        table = table.reshape(-1, width)
+        return table[:, 0], table[:, 1]
+
+    def _gx_track(self) -> None:
+        if len(self.when) not in (0, len(self.coords)):
+            raise _data_error(self.name, self.start_line, "gx:Track has %d <when> for %d "
+                              "<gx:coord>" % (len(self.when), len(self.coords)))
+        if not self.coords:
+            return
+        text = " ".join(c.replace(" ", ",") for c in self.coords)
+        lon, lat = self._tuples(text)
+        if len(lat) != len(self.coords):
+            raise _data_error(self.name, self.start_line, "bad gx:coord in this gx:Track")
+        time = None
+        if self.when:
+            time = _times_at(self.name, self.when, [self.start_line] * len(self.when))
+        self.track.start()
+        self.track.add(lat, lon, time)
+        self.track.end()
+
+    def _placemark_points(self) -> None:
+        for lat, lon in self.placemark:
+            time = None
+            if self.stamp:
+                time = _times_at(self.name, [self.stamp] * lat.size, [self.line] * lat.size)
+            self.points.append(Points(lat, lon, None, time))
+        self.placemark = []
+
+    def take(self) -> list:
+        batches: list = self.track.take()
+        if self.points:
+            points, self.points = self.points, []
+            self.found_points = True
+            batches.append(Points(np.concatenate([p.lat for p in points]),
+                                  np.concatenate([p.lon for p in points]), None,
+                                  _joined_times([p.time for p in points],
+                                                [p.lat.size for p in points])))
+        return batches
+
+    def found(self) -> bool:
+        return self.track.points > 0 or self.found_points
+
+    def finish(self) -> None:
+        if self.polygons:
+            _LOG.warning("%s: %d polygon%s skipped (only points, lines and tracks are drawn)",
+                         self.name, self.polygons, "" if self.polygons == 1 else "s")
+
+
+def _joined_times(times: Sequence[Optional[np.ndarray]], sizes: Sequence[int]) -> Optional[np.ndarray]:
+    """One time array for batches joined, NaT where a batch had none; None if none had."""
+    if all(t is None for t in times):
+        return None
+    return np.concatenate([_no_times(n) if t is None else t for t, n in zip(times, sizes)])
+
+
+def _read_kml(source: _Input, config: Config) -> Iterator[object]:
+    """KML points, lines and tracks; a .kmz is read from its first .kml."""
+    if not source.head.startswith(b"PK\x03\x04"):
+        return _Kml(source).batches()
+    return _read_kmz(source)
+
+
+def _read_kmz(source: _Input) -> Iterator[object]:
+    import zipfile
+    if source.path is None:
+        raise HeatmapError("%s: a .kmz (zip archive) must be a file, not a stream" % source.name)
+    try:
+        with zipfile.ZipFile(source.path) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith(".kml")]
+            if not names:
+                raise HeatmapError("%s: no .kml file in this .kmz" % source.name)
+            with archive.open(names[0]) as member:
+                yield from _Kml(_make_input("%s/%s" % (source.name, names[0]), member,
+                                            None)).batches()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+        raise HeatmapError("%s: not a readable .kmz: %s" % (source.name, exc)) from None
+
+
+_JSON_EVENTS = np.zeros(256, bool)
+_JSON_EVENTS[list(b'"\\{}[],')] = True
+_JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+
+
+class _JsonArrays:
+    """Streams a JSON document, handing out the elements of big arrays in batches.
+
+    The arrays are the members named in ``keys`` of the root object (or the
+    root itself when it is an array).  Each block of bytes is scanned once
+    on whole arrays: quotes (less escaped ones) mark strings; brackets and
+    braces outside strings give every byte its depth; commas at the
+    array's depth end elements.  The complete elements of a block are parsed
+    by one ``json.loads``; the rest of the document (the arrays left empty)
+    is parsed at the end as ``root``.  Memory: a block's Python objects.
+    """
+
+    def __init__(self, source: _Input, keys: Sequence[str]):
+        self.source, self.keys = source, {k.encode() for k in keys}
+        self.in_string = False
+        self.depth = 0
+        self.key: Optional[str] = None      # the array being streamed
+        self.index = 0                      # index of its next element
+        self.element: List[bytes] = []      # its unfinished element
+        self.skeleton: List[bytes] = []     # everything else
+        self.line = 1                       # line of the block start
+        self.element_line = 1
+        self.root = None
+
+    def batches(self) -> Iterator[Tuple[str, int, int, list]]:
+        """(key, index of the first element, line it starts on, elements) per block."""
+        import json
+        rest = b""
+        while True:
+            block = self.source.stream.read(_JSON_BATCH)
+            data = rest + block if rest else block
+            cut = len(data.rstrip(b"\\")) if block else len(data)  # escapes stay whole
+            data, rest = data[:cut], data[cut:]
+            if data:
+                yield from self._block(data)
+                self.line += data.count(b"\n")
+            if not block:
+                break
+        text = b"".join(self.skeleton)
+        try:
+            self.root = json.loads(text) if text.strip() else None
+        except ValueError as exc:
+            raise self._error(exc, text, 1) from None
+        if not isinstance(self.root, (dict, list)) or self.in_string or self.depth:
+            raise _data_error(self.source.name, self.line, "not valid JSON: the document "
+                              "is %s" % ("cut short" if self.depth or self.in_string else
+                                         "not an object"))
+
+    def _block(self, data: bytes) -> Iterator[Tuple[str, int, int, list]]:
+        buf = np.frombuffer(data, np.uint8)
+        at = np.flatnonzero(_JSON_EVENTS[buf])
+        char = buf[at]
+        quote = char == ord('"')
+        backslash = char == ord("\\")
+        if backslash.any():
+            quote &= ~_escaped(at, backslash)
+        inside = (np.cumsum(quote) + self.in_string) % 2 == 1  # after each event
+        structural = ~quote & ~inside & ~backslash
+        at, char = at[structural], char[structural]
+        step = np.where((char == ord("{")) | (char == ord("[")), 1,
+                        np.where((char == ord("}")) | (char == ord("]")), -1, 0))
+        depth = self.depth + np.cumsum(step)  # after each event
+        self.in_string = bool(inside[-1]) if inside.size else self.in_string
+        # root-level brackets switch between skeleton and an array's elements
+        switch = np.flatnonzero(((char == ord("[")) & (depth - step <= 1))
+                                | ((char == ord("]")) & (depth <= 1)))
+        start = 0
+        for i in switch.tolist():
+            pos = int(at[i])
+            if self.key is None and char[i] == ord("["):
+                key = self._array_key(data, pos, int(depth[i] - step[i]))
+                if key is not None:
+                    self.skeleton.append(data[start:pos + 1])
+                    self.key, self.index, start = key, 0, pos + 1
+                    self.element_line = self.line + data.count(b"\n", 0, pos)
+            elif self.key is not None and char[i] == ord("]") and depth[i] == (
+                    0 if self.key == "" else 1):
+                yield from self._elements(data, start, pos, at, char, depth, True)
+                self.key, start = None, pos
+        if self.key is not None:
+            yield from self._elements(data, start, len(data), at, char, depth, False)
+        else:
+            self.skeleton.append(data[start:])
+        self.depth = int(depth[-1]) if depth.size else self.depth
+
+    def _array_key(self, data: bytes, pos: int, depth_before: int) -> Optional[str]:
+        """The key of a root member array opening at ``pos``, "" for a root array, or None."""
+        if depth_before == 0:
+            return ""
+        before = data[max(0, pos - 300):pos]
+        if pos < 300:
+            before = (b"".join(self.skeleton[-2:]) + before)[-300:]
+        found = _JSON_KEY.search(before)
+        if found and found.group(1) in self.keys:
+            return found.group(1).decode()
+        return None
+
+    def _elements(self, data, start, end, at, char, depth, closed) -> Iterator:
+        """Complete elements of the streamed array in data[start:end]."""
+        inner = 1 if self.key == "" else 2
+        commas = at[(char == ord(",")) & (depth == inner) & (at >= start) & (at < end)]
+        last = end if closed else (int(commas[-1]) if commas.size else start - 1)
+        if last >= start:
+            text = b"".join(self.element) + data[start:last]
+            self.element = []
+            if text.strip():
+                yield self._parse(text)
+            if not closed:
+                self.element_line = self.line + data.count(b"\n", 0, last)
+            start = last + 1
+        if not closed:
+            self.element.append(data[start:end])
+
+    def _parse(self, text: bytes) -> Tuple[str, int, int, list]:
+        import json
+        try:
+            elements = json.loads(b"[" + text + b"]")
+        except ValueError as exc:
+            raise self._error(exc, text, self.element_line) from None
+        first, self.index = self.index, self.index + len(elements)
+        return self.key or "", first, self.element_line, elements
+
+    def _error(self, exc: ValueError, text: bytes, line: int) -> HeatmapError:
+        where = line + (getattr(exc, "lineno", 1) - 1)
+        what = getattr(exc, "msg", str(exc))
+        return _data_error(self.source.name, where, "not valid JSON: %s" % what)
+
+
+def _escaped(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
+    """bool per event: a quote right after an odd run of backslashes (escaped)."""
+    follows = np.zeros(at.size, bool)
+    follows[1:] = backslash[:-1] & (at[1:] - at[:-1] == 1)
+    run = np.zeros(at.size, np.int64)  # length of the backslash run ending at each event
+    starts = backslash & ~follows
+    ids = np.cumsum(starts)
+    first = np.flatnonzero(starts)
+    idx = np.arange(at.size)
+    run[backslash] = idx[backslash] - first[ids[backslash] - 1] + 1
+    before = np.zeros(at.size, np.int64)
+    before[1:] = np.where(follows[1:], run[:-1], 0)
+    return before % 2 == 1
+
+
+class _Shapes:
+    """GeoJSON objects ([lon, lat] coordinates) gathered into batches.
+
+    Points and MultiPoints become :class:`Points` (weight from
+    --weight_property, time from --time_property or ``time``/``timestamp``),
+    LineStrings and MultiLineStrings tracks; polygons are counted and
+    skipped.  ``label(i)`` names element i of the current batch in messages.
+    """
+
+    def __init__(self, name: str, config: Config):
+        self.name = name
+        self.weight_key = config.weight_property
+        self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
+        self.track = _Track()
+        self.coords: list = []
+        self.weights: list = []
+        self.times: list = []
+        self.owner: List[int] = []     # element of each point, for messages
+        self.skipped = 0
+        self.unweighted = 0
+        self.found = False
+        self.label = lambda i: "%s: [%d]" % (name, i)
+
+    def add(self, obj, index: int, path: str = "") -> None:
+        """Add a Feature, FeatureCollection or geometry (element ``index`` of the batch)."""
+        if not isinstance(obj, dict):
+            raise self._error(index, path, "not a GeoJSON object")
+        kind = obj.get("type")
+        if kind == "FeatureCollection":
+            for i, feature in enumerate(obj.get("features") or []):
+                self.add(feature, index, "%s.features[%d]" % (path, i))
+        elif kind == "Feature":
+            geometry = obj.get("geometry")
+            if geometry is not None:
+                props = obj.get("properties")
+                self._geometry(geometry, props if isinstance(props, dict) else {}, index,
+                               path + ".geometry")
+        else:
+            self._geometry(obj, {}, index, path)
+
+    def _geometry(self, geometry, props: dict, index: int, path: str) -> None:
+        kind = geometry.get("type") if isinstance(geometry, dict) else None
+        coords = geometry.get("coordinates") if kind else None
+        if kind in ("Point", "MultiPoint"):
+            self._points([coords] if kind == "Point" else coords, props, index, path)
+        elif kind in ("LineString", "MultiLineString"):
+            for line in ([coords] if kind == "LineString" else coords or []):
+                self._line(line, props, index, path)
+        elif kind == "GeometryCollection":
+            for i, part in enumerate(geometry.get("geometries") or []):
+                self._geometry(part, props, index, "%s.geometries[%d]" % (path, i))
+        elif kind in ("Polygon", "MultiPolygon"):
+            self.skipped += 1
+        else:
+            raise self._error(index, path, "not a GeoJSON geometry (type %r)" % (kind,))
+
+    def _points(self, coords, props: dict, index: int, path: str) -> None:
+        if not isinstance(coords, list):
+            raise self._error(index, path, "coordinates are not a list")
+        weight = props.get(self.weight_key) if self.weight_key else 1.0
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+            self.unweighted += len(coords)
+            weight = 1.0
+        time = next((props[k] for k in self.time_keys if k in props), None)
+        self.coords += coords
+        self.weights += [weight] * len(coords)
+        self.times += [time] * len(coords)
+        self.owner += [index] * len(coords)
+
+    def _line(self, coords, props: dict, index: int, path: str) -> None:
+        lon, lat = self._lon_lat(coords, index, path)
+        time = next((props[k] for k in self.time_keys if k in props), None)
+        if isinstance(time, list) and len(time) == lat.size:
+            times = self._times(time, [index] * lat.size, path)
+        elif time is not None and not isinstance(time, list):
+            times = self._times([time] * lat.size, [index] * lat.size, path)
+        else:
+            times = None
+        self.track.start()
+        self.track.add(lat, lon, times)
+        self.track.end()
+
+    def _lon_lat(self, coords, index: int, path: str) -> Tuple[np.ndarray, np.ndarray]:
+        try:
+            table = np.array(coords, dtype=np.float64)
+        except (ValueError, TypeError):
+            try:
+                table = np.array([c[:2] for c in coords], dtype=np.float64)
+            except (ValueError, TypeError, IndexError, KeyError):
+                table = np.empty((0, 0))
+        if table.ndim != 2 or table.shape[1] < 2 or not np.isfinite(table[:, :2]).all():
+            if table.ndim == 2 and table.shape[1] >= 2:
+                bad = int(np.flatnonzero(~np.isfinite(table[:, :2]).all(1))[0])
+                index = index if isinstance(index, int) else index[bad]
+            elif not isinstance(index, int):
+                index = index[0]
+            raise self._error(index, path, "coordinates are not [lon, lat] numbers")
+        return table[:, 0], table[:, 1]
+
+    def _times(self, values: list, owners: Sequence[int], path: str) -> np.ndarray:
+        try:
+            return _parse_times(values)
+        except _BadTime as bad:
+            raise self._error(owners[bad.index], path, "bad time %r" % _text(
+                str(values[bad.index]).encode("utf-8"))) from None
+
+    def _error(self, index: int, path: str, what: str) -> HeatmapError:
+        return HeatmapError("%s%s: %s" % (self.label(index), path, what))
+
+    def take(self) -> list:
+        batches: list = self.track.take()
+        if self.coords:
+            owner = self.owner
+            lon, lat = self._lon_lat(self.coords, owner, "")
+            weight = np.array(self.weights, dtype=np.float64)
+            time = None
+            if any(t is not None for t in self.times):
+                time = self._times(self.times, owner, "")
+            batches.append(Points(lat, lon, None if (weight == 1).all() else weight, time))
+            self.coords, self.weights, self.times, self.owner = [], [], [], []
+        self.found = self.found or bool(batches)
+        return batches
+
+    def finish(self) -> None:
+        if self.skipped:
+            _LOG.warning("%s: %d polygon%s skipped (only points and lines are drawn)",
+                         self.name, self.skipped, "" if self.skipped == 1 else "s")
+        if self.unweighted and self.weight_key:
+            _LOG.warning("%s: %d point%s without a numeric %r property count as 1", self.name,
+                         self.unweighted, "" if self.unweighted == 1 else "s", self.weight_key)
+
+
+def _read_geojson(source: _Input, config: Config) -> Iterator[object]:
+    """GeoJSON: points and lines of Features, FeatureCollections (streamed), geometries."""
+    stream, shapes = _JsonArrays(source, ("features", "geometries")), _Shapes(source.name, config)
+    key = "features"
+    for key, first, _, elements in stream.batches():
+        shapes.label = lambda i, key=key: "%s: %s[%d]" % (source.name, key, i)
+        for i, element in enumerate(elements):
+            if key == "geometries":
+                shapes._geometry(element, {}, first + i, "")
+            else:
+                shapes.add(element, first + i)
+        yield from shapes.take()
+    if isinstance(stream.root, dict):
+        shapes.label = lambda i: "%s: " % source.name
+        shapes.add(stream.root, 0, "(root)")
+    yield from shapes.take()
+    shapes.finish()
+    if not shapes.found:
+        raise _Nothing("no GeoJSON points or lines")
+
+
+def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
+    """Newline-delimited GeoJSON: one Feature or geometry per line."""
+    import json
+    shapes = _Shapes(source.name, config)
+    for first_line, chunk in _line_chunks(source):
+        lines = chunk.split(b"\n")
+        numbers = [first_line + i for i, line in enumerate(lines) if line.strip()]
+        try:
+            elements = json.loads(b"[" + b",".join(line for line in lines if line.strip()) + b"]")
+        except ValueError:
+            elements = None
+        if elements is None or len(elements) != len(numbers):
+            _json_lines_error(source.name, lines, first_line)
+        shapes.label = lambda i, numbers=numbers: "%s:%d" % (source.name, numbers[i])
+        for i, element in enumerate(elements):
+            shapes.add(element, i)
+        yield from shapes.take()
+    shapes.finish()
+    if not shapes.found:
+        raise _Nothing("no GeoJSON points or lines")
+
+
+def _json_lines_error(name: str, lines: Sequence[bytes], first_line: int) -> None:
+    """Raise the error of the first line that is not one JSON value."""
+    import json
+    for i, line in enumerate(lines):
+        if line.strip():
+            try:
+                json.loads(line)
+            except ValueError as exc:
+                raise _data_error(name, first_line + i, "not valid JSON: %s"
+                                  % getattr(exc, "msg", exc)) from None
+    raise _data_error(name, first_line, "not one JSON value per line")
+
+
+def _read_takeout(source: _Input, config: Config) -> Iterator[Points]:
+    """Google Takeout location history (Records.json): ``locations`` with
+    ``latitudeE7``/``longitudeE7`` and ``timestamp`` or ``timestampMs``."""
+    stream, found = _JsonArrays(source, ("locations",)), False
+    for _, first, _, records in stream.batches():
+        points = _takeout_points(source.name, first, records)
+        if points is not None:
+            found = True
+            yield points
+    if not found:
+        raise _Nothing("no Takeout locations (latitudeE7, longitudeE7)")
+
+
+def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
+    records = [r for r in records if isinstance(r, dict)]
+    try:
+        lat = np.array([r.get("latitudeE7") for r in records], dtype=np.float64)
+        lon = np.array([r.get("longitudeE7") for r in records], dtype=np.float64)
+    except (ValueError, TypeError):
+        raise HeatmapError("%s: locations[%d...]: latitudeE7/longitudeE7 not numbers"
+                           % (name, first)) from None
+    # some exports overflowed 32 bits: values past 180 degrees wrap around
+    lat = np.where(lat > 9e8, lat - 2.0 ** 32, lat) / 1e7
+    lon = np.where(lon > 18e8, lon - 2.0 ** 32, lon) / 1e7
+    keep = np.isfinite(lat) & np.isfinite(lon)
+    if not keep.any():
+        return None
+    stamps = [r.get("timestamp") for r in records]
+    millis = [r.get("timestampMs") for r in records]
+    time = None
+    if any(s is not None for s in stamps):
+        time = _takeout_times(name, first, stamps)
+    if any(m is not None for m in millis):
+        try:
+            seconds = np.array([m if m is not None else "nan" for m in millis],
+                               dtype=np.float64) / 1000
+        except (ValueError, TypeError):
+            raise HeatmapError("%s: locations[%d...]: timestampMs is not a number"
+                               % (name, first)) from None
+        ms_time = _no_times(seconds.size)
+        good = np.isfinite(seconds)
+        converted = _unix_times(seconds[good])
+        if converted is None:
+            raise HeatmapError("%s: locations[%d...]: bad timestampMs" % (name, first))
+        ms_time[good] = converted
+        time = ms_time if time is None else np.where(np.isnat(time), ms_time, time)
+    return Points(lat[keep], lon[keep], None, None if time is None else time[keep])
+
+
+def _takeout_times(name: str, first: int, stamps: list) -> np.ndarray:
+    try:
+        return _parse_times(stamps)
+    except _BadTime as bad:
+        raise HeatmapError("%s: locations[%d]: bad time %r" % (
+            name, first + bad.index, _text(str(stamps[bad.index]).encode("utf-8")))) from None
+
+
+_FIT_EPOCH = 631065600              # 1989-12-31T00:00:00Z in Unix seconds
+_SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
+
+
+def _import_extra(module: str, package: str, extra: str, what: str):
+    """Import an optional dependency, or say in one line how to install it."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise HeatmapError('%s needs %s: pip install "heatmap.py[%s]"' % (what, package, extra)
+                           ) from None
+
+
+def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
+    """FIT activities (Garmin, Wahoo, Strava exports): ``record`` messages with a
+    position make one track per FIT file; read with fitdecode."""
+    fitdecode = _import_extra("fitdecode", "fitdecode", "fit", "reading FIT files")
+    track, rows, number = _Track(), [], 0
+    try:
+        for frame in fitdecode.FitReader(source.stream, check_crc=fitdecode.CrcCheck.RAISE):
+            if isinstance(frame, fitdecode.FitHeader):
+                track.start()
+            elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
+                number += 1
+                row = _fit_record(frame)
+                if row is not None:
+                    rows.append(row)
+                if len(rows) >= _GPX_BATCH:
+                    _fit_rows(track, rows)
+                    rows = []
+                    yield from track.take()
+    except fitdecode.FitError as exc:
+        raise HeatmapError("%s: record %d: not valid FIT data: %s" % (
+            source.name, number, _one_line(exc))) from None
+    _fit_rows(track, rows)
+    track.end()
+    yield from track.take()
+    if not track.points:
+        raise _Nothing("no FIT records with a position")
+
+
+def _fit_record(frame) -> Optional[Tuple[float, float, float]]:
+    """(lat units, lon units, FIT seconds or nan) of a record message, None without a position."""
+    values = []
+    for name in ("position_lat", "position_long", "timestamp"):
+        field = frame.get_field(name) if frame.has_field(name) else None
+        values.append(field.raw_value if field is not None else None)
+    if not isinstance(values[0], int) or not isinstance(values[1], int):
+        return None
+    return values[0], values[1], values[2] if isinstance(values[2], int) else math.nan
+
+
+def _fit_rows(track: _Track, rows: list) -> None:
+    if not rows:
+        return
+    table = np.array(rows, dtype=np.float64)
+    time = None
+    if np.isfinite(table[:, 2]).any():
+        time = _no_times(len(table))
+        known = np.isfinite(table[:, 2])
+        time[known] = (table[known, 2] + _FIT_EPOCH).astype(np.int64).astype("datetime64[s]")
+    track.add(table[:, 0] * _SEMICIRCLE, table[:, 1] * _SEMICIRCLE, time)
+    track.flush()
 
 
 def _import_shapefile():
-    try:
-        import shapefile
-    except ImportError:
-        raise HeatmapError('reading .shp files needs pyshp: pip install "heatmap.py[shp]"') from None
-    return shapefile
+    return _import_extra("shapefile", "pyshp", "shp", "reading .shp files")
 
 
-def _check_prj(path: str) -> None:
-    prj = os.path.splitext(path)[0] + ".prj"
-    if not os.path.exists(prj):
-        _LOG.warning("%s: no .prj file; assuming WGS84 longitude/latitude", path)
+def _sidecar(path: str, ext: str) -> Optional[str]:
+    """The file beside a shapefile with extension ``ext`` (either case), if any;
+    one that is not a regular file (a FIFO would hang) is an error."""
+    base = os.path.splitext(path)[0]
+    for name in (base + ext, base + ext.upper()):
+        if os.path.lexists(name):
+            if not os.path.isfile(name):
+                raise HeatmapError("%s: is not a regular file" % name)
+            return name
+    return None
+
+
+_SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
+
+
+def _sidecars(paths: Iterable[str]) -> List[str]:
+    """The files read beside the inputs (a shapefile's .shx, .dbf, .prj, .cpg)."""
+    found = []
+    for path in paths:
+        if os.path.splitext(path)[1].lower() == ".shp":
+            for ext in _SHAPEFILE_PARTS:
+                base = os.path.splitext(path)[0]
+                found += [name for name in (base + ext, base + ext.upper())
+                          if os.path.lexists(name)]
+    return found
+
+
+def _check_prj(name: str, wkt: Optional[str]) -> None:
+    if wkt is None:
+        _LOG.warning("%s: no .prj file; assuming WGS84 longitude/latitude", name)
         return
-    try:
-        with open(prj, "r", encoding="utf-8", errors="replace") as stream:
-            wkt = stream.read(1 << 20).upper().replace(" ", "_")
-    except OSError as exc:
-        raise HeatmapError("%s: cannot read: %s" % (prj, exc.strerror or exc)) from None
+    wkt = wkt.upper().replace(" ", "_")
     if "PROJCS" in wkt or "WGS_1984" not in wkt and "WGS84" not in wkt:
         said = _text(wkt.split("[", 1)[0].encode("utf-8"))
         raise HeatmapError("%s: only WGS84 longitude/latitude shapefiles are supported "
-                           "(the .prj says %s)" % (path, repr(said) if said else "something else"))
+                           "(the .prj says %s)" % (name, repr(said) if said else "something else"))
 
 
-def _read_shp(path: str, config: Config) -> Iterator[Points]:
-    """Point and multipoint layers in WGS84, read with pyshp."""
-    shapefile = _import_shapefile()
-    _check_prj(path)
+def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
+    """({"shp"/"shx"/"dbf": binary file}, .prj text or None) of a shapefile or a zip of one."""
+    if source.path is None:
+        raise HeatmapError("%s: a shapefile must be a file (it is read with its .shx and .dbf), "
+                           "not a stream" % source.name)
+    if source.head.startswith(b"PK\x03\x04"):
+        return _zipped_shapefile(source)
+    parts = {ext: _sidecar(source.path, ext) for ext in _SHAPEFILE_PARTS}
+    prj = None
+    if parts[".prj"]:
+        with open(parts[".prj"], "r", encoding="utf-8", errors="replace") as stream:
+            prj = stream.read(1 << 20)
+    files = {"shp": open(source.path, "rb")}
+    for ext in (".shx", ".dbf"):
+        if parts[ext]:
+            files[ext[1:]] = open(parts[ext], "rb")
+    return files, prj
+
+
+def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
+    """The parts of the one shapefile in a zip archive (as Natural Earth and most portals ship them)."""
+    import zipfile
     try:
-        reader = shapefile.Reader(path)
+        with zipfile.ZipFile(source.path) as archive:
+            names = {n.lower(): n for n in archive.namelist()}
+            shps = [n for n in names if n.endswith(".shp")]
+            if len(shps) != 1:
+                raise HeatmapError("%s: the zip archive holds %s shapefiles; unpack it and give "
+                                   "one" % (source.name, len(shps) or "no"))
+            base = shps[0][:-4]
+            files = {ext: io.BytesIO(archive.read(names[base + "." + ext]))
+                     for ext in ("shp", "shx", "dbf") if base + "." + ext in names}
+            prj = archive.read(names[base + ".prj"]).decode("utf-8", "replace") \
+                if base + ".prj" in names else None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+        raise HeatmapError("%s: not a readable zip archive: %s" % (source.name, exc)) from None
+    return files, prj
+
+
+def _read_shp(source: _Input, config: Config) -> Iterator[Points]:
+    """Point and multipoint layers in WGS84, read with pyshp (also from a .zip)."""
+    shapefile = _import_shapefile()
+    files, prj = _shapefile_files(source)
+    try:
+        _check_prj(source.name, prj)
+        yield from _shapefile_points(shapefile, source.name, files)
+    finally:
+        for stream in files.values():
+            stream.close()
+
+
+def _shapefile_points(shapefile, name: str, files: dict) -> Iterator[Points]:
+    try:
+        reader = shapefile.Reader(**files)
     except Exception as exc:  # pyshp raises several unrelated types for bad files
-        raise HeatmapError("%s: not a readable shapefile: %s" % (path, exc)) from None
+        raise HeatmapError("%s: not a readable shapefile: %s" % (name, _one_line(exc))) from None
     with reader:
         kinds = {shapefile.POINT, shapefile.POINTZ, shapefile.POINTM,
                  shapefile.MULTIPOINT, shapefile.MULTIPOINTZ, shapefile.MULTIPOINTM}
         if reader.shapeType not in kinds:
-            name = getattr(shapefile, "SHAPETYPE_LOOKUP", {}).get(reader.shapeType)
+            kind = getattr(shapefile, "SHAPETYPE_LOOKUP", {}).get(reader.shapeType)
             raise HeatmapError("%s: only point and multipoint shapefiles are supported "
                                "(this one holds %s)"
-                               % (path, name or "unknown shape type %r" % reader.shapeType))
+                               % (name, kind or "unknown shape type %r" % reader.shapeType))
         batch: List[Tuple[float, float]] = []
         try:
             for shape in reader.iterShapes():
                 batch.extend(shape.points)
                 if len(batch) >= _GPX_BATCH:
-                    yield _shp_points(path, batch)
+                    yield _shp_points(name, batch)
                     batch = []
+        except HeatmapError:
+            raise
         except Exception as exc:
-            raise HeatmapError("%s: damaged shapefile: %s" % (path, exc)) from None
+            raise HeatmapError("%s: damaged shapefile: %s" % (name, _one_line(exc))) from None
         if batch:
-            yield _shp_points(path, batch)
+            yield _shp_points(name, batch)
 
 
-def _shp_points(path: str, xy: List[Tuple[float, float]]) -> Points:
+def _shp_points(name: str, xy: List[Tuple[float, float]]) -> Points:
     table = np.array([p[:2] for p in xy], dtype=np.float64).reshape(-1, 2)
     if not np.isfinite(table).all():
-        raise HeatmapError("%s: a point is not a finite number" % path)
+        raise HeatmapError("%s: a point is not a finite number" % name)
     return Points(table[:, 1].copy(), table[:, 0].copy())
 
 
-READERS = {"plain": _read_plain, "csv": _read_csv, "gpx": _read_gpx, "shp": _read_shp}
-_EXTENSIONS = {".csv": "csv", ".gpx": "gpx", ".shp": "shp"}
+READERS = {"plain": _read_plain, "csv": _read_csv, "gpx": _read_gpx, "shp": _read_shp,
+           "geojson": _read_geojson, "geojsonl": _read_geojsonl, "kml": _read_kml,
+           "tcx": _read_tcx, "fit": _read_fit, "takeout": _read_takeout}
+_EXTENSIONS = {".txt": "plain", ".csv": "csv", ".gpx": "gpx", ".shp": "shp", ".zip": "shp",
+               ".geojson": "geojson", ".geojsonl": "geojsonl", ".ndjson": "geojsonl",
+               ".jsonl": "geojsonl", ".json": "json", ".kml": "kml", ".kmz": "kml",
+               ".tcx": "tcx", ".fit": "fit"}
+_COMPRESSED_EXTENSIONS = (".gz", ".bz2", ".xz")
+_XML_ROOTS = {b"gpx": "gpx", b"kml": "kml", b"TrainingCenterDatabase": "tcx"}
+_TYPE_NAMES = {"plain": "plain text", "csv": "CSV", "gpx": "GPX", "shp": "a shapefile",
+               "geojson": "GeoJSON", "geojsonl": "newline-delimited GeoJSON", "kml": "KML",
+               "tcx": "TCX", "fit": "FIT", "takeout": "Takeout location history"}
+_OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+                (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
+                (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+                (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+                (b"RIFF", "a RIFF file (WebP, WAV or AVI)"), (b"\x7fELF", "a program"),
+                (b"SQLite format 3\x00", "an SQLite database"))
+_ZIPPED = {"shp", "kml"}             # types that may come as a zip archive
+_EMPTY = {"gpx": "no track segments (a <trkseg> needs two or more <trkpt>)",
+          "tcx": "no track segments (a <Track> needs two or more points)",
+          "fit": "no track segments (two or more records with a position)"}
 
 
-def _filetype(path: str, filetype: str) -> str:
-    if filetype != "auto":
-        return filetype
-    return _EXTENSIONS.get(os.path.splitext(path)[1].lower(), "plain")
+def _filetype(source: _Input, filetype: str) -> str:
+    """The reader for an input: --filetype, else the name's extension (under .gz),
+    else the content; a file that is plainly something else is an error."""
+    if filetype == "auto":
+        filetype = _type_by_name(source.name) or _type_by_content(source)
+    if filetype == "json":
+        filetype = _json_type(source.head)
+    if filetype != "fit" and not (filetype in _ZIPPED and source.head.startswith(b"PK\x03\x04")):
+        for magic, what in _OTHER_FILES:
+            if source.head.startswith(magic):
+                raise HeatmapError("%s: is %s, not %s" % (source.name, what,
+                                                          _TYPE_NAMES[filetype]))
+    return filetype
+
+
+def _type_by_name(name: str) -> Optional[str]:
+    base, ext = os.path.splitext(name.lower())
+    if ext in _COMPRESSED_EXTENSIONS:
+        ext = os.path.splitext(base)[1]
+    return _EXTENSIONS.get(ext)
+
+
+def _type_by_content(source: _Input) -> str:
+    """The type of an input whose name does not tell: FIT or shapefile by their
+    signature, XML by its root element, JSON by its first character, CSV when the
+    first line has a comma, else plain text."""
+    head = source.head
+    text = head.lstrip()
+    if head[8:12] == b".FIT":
+        return "fit"
+    if head.startswith(b"\x00\x00\x27\x0a"):
+        return "shp"
+    if text.startswith(b"<"):
+        root = re.search(rb"<(?:[\w.-]+:)?([A-Za-z_][\w.-]*)", text)
+        kind = _XML_ROOTS.get(root.group(1)) if root else None
+        if kind is None:
+            raise HeatmapError("%s: XML with the root element <%s>, not GPX, KML or TCX" % (
+                source.name, root.group(1).decode("ascii", "replace") if root else "?"))
+        return kind
+    if text[:1] in (b"{", b"["):
+        return "json"
+    first = next((line for line in head.split(b"\n") if line.strip()), b"")
+    return "csv" if b"," in first else "plain"
+
+
+def _json_type(head: bytes) -> str:
+    """Takeout location history, newline-delimited GeoJSON or GeoJSON."""
+    if b'"latitudeE7"' in head or re.match(rb'\s*\{\s*"locations"', head):
+        return "takeout"
+    lines = [line.strip() for line in head.split(b"\n") if line.strip()]
+    if len(lines) > 1 and lines[0].startswith(b"{") and lines[0].endswith(b"}") \
+            and lines[1].startswith(b"{"):
+        return "geojsonl"
+    return "geojson"
 
 
 def read(files: Iterable[str], config: Optional[Config] = None,
          strict: bool = False, **settings) -> Iterator[object]:
     """Yield :class:`Points` and :class:`Segments` batches from files, in order.
 
-    With ``strict`` (the command line) a file that gives nothing to draw is an error.
+    A file is a path, "-" (standard input), or a FIFO, read once as a stream.
+    With ``strict`` (the command line) a file that gives nothing to draw is
+    one warning, and an error when no file gives anything.
     ``settings``: any :class:`Config` field by name, over ``config``.
     """
     config = _settings(config, settings)
+    files = list(files)
+    found, nothing = 0, ""
     for path in files:
-        if not os.path.isfile(path):
-            raise _not_a_file(path)
-        _LOG.info("reading %s", path)
-        kind, count = _filetype(path, config.filetype), 0
-        for batch in READERS[kind](path, config):
+        count = 0
+        with _opened(path) as source:
+            kind = _filetype(source, config.filetype)
+            _LOG.info("reading %s (%s)", source.name, _TYPE_NAMES[kind])
+            nothing = _EMPTY.get(kind, "no data points")
             try:
-                _check_batch(config, batch)
-            except HeatmapError as exc:
-                raise HeatmapError("%s: %s" % (path, exc)) from None
-            count += len(batch[0])
-            yield batch
-        if strict and not count:  # every input file must hold something to draw
-            raise HeatmapError("%s: %s" % (path, "no track segments (a <trkseg> needs two or more "
-                                           "<trkpt>)" if kind == "gpx" else "no data points"))
+                for batch in READERS[kind](source, config):
+                    try:
+                        _check_batch(config, batch)
+                    except HeatmapError as exc:
+                        raise HeatmapError("%s: %s" % (source.name, exc)) from None
+                    count += len(batch[0])
+                    yield batch
+            except _Nothing as exc:
+                nothing = str(exc)
+            nothing = "%s: %s" % (source.name, nothing)
+        if strict and not count and len(files) > 1:
+            _LOG.warning("%s, skipped", nothing)
+        found += count
+    if strict and not found:
+        raise HeatmapError(nothing if len(files) == 1 else
+                           "none of the %d input files gives anything to draw" % len(files))
 
 
 # ---- Projections ----
@@ -2991,6 +4477,11 @@ def _check_batch(config: Config, batch: object) -> None:
     for lat in lats:
         if lat.size:
             _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
+    for lon in [batch.lon] if isinstance(batch, Points) else [batch.lon1, batch.lon2]:
+        if lon.size and not np.abs(lon).max() <= _MAX_LONGITUDE:
+            worst = lon[np.argmax(np.abs(lon))]
+            raise HeatmapError("longitude %.12g is outside -%d..%d" % (worst, _MAX_LONGITUDE,
+                                                                       _MAX_LONGITUDE))
 
 
 def _image_values(geometry: _Geometry, grid: np.ndarray, window) -> np.ndarray:
@@ -3884,6 +5375,7 @@ def _validate(config: Config) -> None:
         _check_background_image(config.background_image)
     _validate_osm(config)
     _validate_files(config)
+    _warn_unused(config)
     if config.width and config.height and config.width * config.height > _max_pixels():
         raise _too_big(config.width * config.height)
     if config.width and config.height:
@@ -3911,8 +5403,9 @@ def _validate_files(config: Config) -> None:
             _LOG.warning("input files are ignored with -L/--load")
     else:
         for path in config.files:
-            if not os.path.isfile(path):
-                raise _not_a_file(path)
+            _check_input_path(path)
+        if config.files.count("-") > 1:
+            raise HeatmapError("-: standard input can be read only once")
         if config.files and not (config.osm or config.width or config.height or config.scale
                                  or config.background_image):
             raise HeatmapError(_NO_SIZE)
@@ -3942,11 +5435,19 @@ def _check_output(config: Config, flag: str, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise HeatmapError("%s: folder %s does not exist" % (path, folder))
-    inputs = list(config.files) + [config.background_image, config.gradient, config.load]
+    inputs = list(config.files) + _sidecars(config.files) + [config.background_image,
+                                                             config.gradient, config.load]
     for other in inputs:
-        if other and _same_file(path, other) and not (other == config.load and
-                                                      path == config.save):
+        if other and other != "-" and _same_file(path, other) and not (
+                other == config.load and path == config.save):
             raise HeatmapError("%s: %s would overwrite an input file" % (path, flag))
+
+
+def _warn_unused(config: Config) -> None:
+    """One warning for each option given where it has no effect."""
+    if config.background_brightness is not None and not (config.background_image or config.osm):
+        _LOG.warning("-B/--background_brightness has no effect without -I/--background_image "
+                     "or --osm")
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -4127,8 +5628,19 @@ def _parser() -> argparse.ArgumentParser:
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
-        help='treat all input files as this type ("auto" guesses from the extension)')
+        help='treat all input files as this type ("auto": by the extension, under .gz, '
+             'else by the content)')
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
+    add("--csv_columns", metavar="LAT,LON[,WEIGHT[,TIME]]", default=d.csv_columns,
+        help="CSV columns by header name or 1-based number (names: the header is skipped); "
+             "WEIGHT may be left empty")
+    add("--weight_property", metavar="NAME", default=d.weight_property,
+        help="GeoJSON: the feature property that holds a point's weight")
+    add("--time_property", metavar="NAME", default=d.time_property,
+        help='GeoJSON: the feature property that holds the time (default: "time" or '
+             '"timestamp")')
+    add("--time_column", action="store_true", default=d.time_column,
+        help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
     add = group["size and projection"].add_argument
     add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
     add("-W", "--width", type=int, default=d.width, help="width of output image")

@@ -94,7 +94,7 @@ def test_parsed_options_reach_the_config():
 
 @pytest.mark.parametrize("argv", [
     ["--extent", "1,2,3"], ["--extent", "a,b,c,d"], ["--extent", "1,2,3,nan"],
-    ["-k", "cubic"], ["-P", "polar"], ["-W", "wide"], ["--filetype", "kml"],
+    ["-k", "cubic"], ["-P", "polar"], ["-W", "wide"], ["--filetype", "docx"],
 ])
 def test_bad_option_values_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as info:

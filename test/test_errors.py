@@ -250,7 +250,7 @@ ERRORS = [
     row("plain_binary", W + OUT + ["bad.txt"], "bad.txt:1:",
         {"bad.txt": b"\x00\xff\xfe garbage \x01\n"}),
     row("plain_long_bad_line", W + OUT + ["bad.txt"], "...'", {"bad.txt": "x" * 5000 + "\n"}),
-    row("empty_file", W + OUT + ["pts.txt", "empty.txt"], "empty.txt: no data points",
+    row("empty_file", W + OUT + ["empty.txt"], "empty.txt: no data points",
         dict(PTS, **{"empty.txt": ""})),
     row("blank_lines_only", W + OUT + ["blank.txt"], "blank.txt: no data points",
         {"blank.txt": "\n  \n\t\n"}),

@@ -224,15 +224,21 @@ def test_gpx_point_variants(write, points):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("<gpx><trk></trk></gpx>", "no GPX track points"),
     ("<gpx><trk><trkseg><trkpt lat='1' lon='2'/>", "not valid XML"),
     ("this is not xml", "not valid XML"),
     ("<gpx><trkseg>\n<trkpt lat='x' lon='2'/></trkseg></gpx>", ":2: bad coordinate"),
     ("<gpx><trkseg><trkpt lat='nan' lon='2'/></trkseg></gpx>", "not a finite number"),
-], ids=["no_points", "truncated", "not_xml", "bad_coordinate", "nan"])
+], ids=["truncated", "not_xml", "bad_coordinate", "nan"])
 def test_gpx_errors(write, text, message):
     with pytest.raises(hm.HeatmapError, match=message):
         read_batches(write("bad.gpx", text))
+
+
+def test_gpx_without_points_is_empty_for_the_library_and_an_error_for_the_command(write):
+    path = write("none.gpx", "<gpx><trk></trk></gpx>")
+    assert read_batches(path) == []
+    with pytest.raises(hm.HeatmapError, match="none.gpx: no GPX track points"):
+        list(hm.read([str(path)], strict=True))
 
 
 # ---- shapefile ----
@@ -323,17 +329,21 @@ def test_shapefile_projected_prj_is_a_clean_cli_error(tmp_path, run):
 
 # ---- file type detection and --filetype ----
 @pytest.mark.parametrize("name,expected", [
-    ("a.txt", "plain"), ("a", "plain"), ("a.dat", "plain"), ("a.csv", "csv"),
+    ("a.txt", "plain"), ("a", None), ("a.dat", None), ("a.csv", "csv"),
     ("A.CSV", "csv"), ("a.gpx", "gpx"), ("TRACK.GPX", "gpx"), ("a.shp", "shp"),
-    ("a.Shp", "shp"), ("dir.gpx/a.txt", "plain"),
+    ("a.Shp", "shp"), ("dir.gpx/a.txt", "plain"), ("ride.gpx.gz", "gpx"), ("p.csv.GZ", "csv"),
+    ("a.geojson", "geojson"), ("a.ndjson", "geojsonl"), ("a.kml", "kml"), ("a.kmz", "kml"),
+    ("a.tcx", "tcx"), ("a.fit", "fit"), ("a.zip", "shp"), ("Records.json", "json"),
 ])
-def test_filetype_auto(name, expected):
-    assert hm._filetype(name, "auto") == expected
+def test_filetype_by_name(name, expected):
+    assert hm._type_by_name(name) == expected
 
 
 @pytest.mark.parametrize("forced", ["plain", "csv", "gpx", "shp"])
-def test_filetype_override_wins(forced):
-    assert hm._filetype("a.csv", forced) == forced
+def test_filetype_override_wins(write, forced):
+    path = write("a.csv", "1,2\n")
+    with hm._opened(str(path)) as source:
+        assert hm._filetype(source, forced) == forced
 
 
 def test_filetype_override_reads_csv_from_a_txt_name(write):
@@ -350,8 +360,9 @@ def test_filetype_override_on_the_command_line(run, write, pixels):
     assert run("-W", 40, "-o", "csv.png", "a.csv") == (0, "")
     assert run("--filetype", "csv", "-W", 40, "-o", "dat.png", "a.dat") == (0, "")
     assert np.array_equal(pixels("csv.png")[1], pixels("dat.png")[1])
-    code, err = run("-W", 40, "-o", "plain.png", "a.dat")
-    assert code == 2 and "a.dat:1: expected 'lat lon [weight]'" in err
+    write("a.txt", text)  # .txt is plain text, as for the original
+    code, err = run("-W", 40, "-o", "plain.png", "a.txt")
+    assert code == 2 and "a.txt:1: expected 'lat lon [weight]'" in err
 
 
 def test_upper_case_gpx_extension_on_the_command_line(run, write, pixels):

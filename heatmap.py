@@ -1710,15 +1710,16 @@ class _JsonArrays:
                 self.line += data.count(b"\n")
             if not block:
                 break
+        if self.depth or self.in_string:
+            raise _data_error(self.source.name, self.line, "not valid JSON: the document is "
+                              "cut short")
         text = b"".join(self.skeleton)
         try:
             self.root = json.loads(text) if text.strip() else None
         except ValueError as exc:
             raise self._error(exc, text, 1) from None
-        if not isinstance(self.root, (dict, list)) or self.in_string or self.depth:
-            raise _data_error(self.source.name, self.line, "not valid JSON: the document "
-                              "is %s" % ("cut short" if self.depth or self.in_string else
-                                         "not an object"))
+        if not isinstance(self.root, (dict, list)):
+            raise _data_error(self.source.name, 1, "not a JSON object or array")
 
     def _block(self, data: bytes) -> Iterator[Tuple[str, int, int, list]]:
         buf = np.frombuffer(data, np.uint8)
@@ -2479,6 +2480,7 @@ class _Geometry:
     width: int
     height: int
     basemap: Optional[Image.Image] = None   # the --osm map (width x height), after -B/-N
+    origin: Tuple[float, float] = (0.0, 0.0)  # whole pixels taken off projected coordinates
 
     def window(self) -> Tuple[int, int, int, int]:
         """Integer pixel coordinates (x0, y0, x1, y1), inclusive, covered by the image."""
@@ -4442,6 +4444,9 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
     else:
         raise HeatmapError(_NO_SIZE)
     box = _project_box(projection, box_ll, ppd).grown(config.padding)
+    origin = (_origin(box.min_x, box.max_x), _origin(box.min_y, box.max_y))
+    box = _Box(box.min_x - origin[0], box.min_y - origin[1], box.max_x - origin[0],
+               box.max_y - origin[1])
     if not all(abs(v) <= _MAX_COORD for v in dataclasses.astuple(box)):
         raise HeatmapError("the image would reach beyond pixel %d at this scale: %s" % (
             _MAX_COORD, "give a larger -s/--scale or a smaller --extent" if config.scale else
@@ -4449,18 +4454,29 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
     resized, out_w, out_h = _image_box(box, width, height)
     if out_w * out_h > _max_pixels():  # refuse before anything that big is allocated
         raise _too_big(out_w * out_h)
-    return _Geometry(ppd, resized, out_w, out_h)
+    return _Geometry(ppd, resized, out_w, out_h, origin=origin)
 
 
-def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator) -> None:
-    forward = PROJECTIONS[config.projection].forward
+def _origin(low: float, high: float) -> float:
+    """Whole pixels to take off the coordinates of a box far from pixel 0 (a short
+    track drawn -W wide): off a box on one side of 0 it changes no truncation."""
+    if max(abs(low), abs(high)) <= _MAX_COORD // 4 or low < 0 < high:
+        return 0.0
+    return float(math.floor(low) if low >= 0 else math.ceil(high))
+
+
+def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
+                   origin: Tuple[float, float] = (0.0, 0.0)) -> None:
+    def forward(lat, lon):
+        x, y = PROJECTIONS[config.projection].forward(lat, lon, ppd)
+        return (x - origin[0], y - origin[1]) if origin != (0.0, 0.0) else (x, y)
     if isinstance(batch, Points):
-        x, y = forward(batch.lat, batch.lon, ppd)
+        x, y = forward(batch.lat, batch.lon)
         _check_coords(x, y)
         acc.add_points(x, y, batch.weight)
     else:
-        x1, y1 = forward(batch.lat1, batch.lon1, ppd)
-        x2, y2 = forward(batch.lat2, batch.lon2, ppd)
+        x1, y1 = forward(batch.lat1, batch.lon1)
+        x2, y2 = forward(batch.lat2, batch.lon2)
         _check_coords(x1, y1)
         _check_coords(x2, y2)
         acc.add_segments(x1, y1, x2, y2)
@@ -4598,7 +4614,7 @@ def _collect(config: Config, batches: Iterable[object], record: bool = False,
     for batch in batches if streaming else held:
         if streaming:
             _check_batch(config, batch)
-        _project_batch(config, batch, geometry.ppd, acc)
+        _project_batch(config, batch, geometry.ppd, acc, geometry.origin)
         progress.update(acc.inputs)
     progress.close()
     _LOG.info("%d inputs read and binned", acc.inputs)

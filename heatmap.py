@@ -78,6 +78,7 @@ _CHUNK_BYTES = 1 << 24            # text read per chunk
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
+_FAST_CHUNK = 1 << 20             # text chunks at least this big go to polars when installed
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
@@ -677,7 +678,30 @@ def _table(chunk, sep: bytes) -> Optional[np.ndarray]:
 
 
 def _fast_table(chunk, sep: bytes) -> Optional[np.ndarray]:
-    return None
+    """The table by polars (the ``fast`` extra) when installed and the chunk is big:
+    exact (correctly rounded, as float()), multi-threaded; None when it is not
+    installed or finds anything irregular, for our parser to decide."""
+    if len(chunk) < _FAST_CHUNK:
+        return None
+    try:
+        import polars
+    except ImportError:
+        return None
+    columns = bytes(chunk[:chunk.find(b"\n")]).rstrip(b"\r").count(sep) + 1
+    try:
+        frame = polars.read_csv(io.BytesIO(chunk), has_header=False, separator=sep.decode(),
+                                schema={"c%d" % i: polars.Float64 for i in range(columns)})
+    except Exception:  # polars' errors have no common base; any means "not regular"
+        return None
+    table = frame.to_numpy()
+    missing = np.isnan(table) & frame.select(polars.all().is_null()).to_numpy()
+    if missing.any():
+        blank = missing.all(1)  # empty lines (or "," alone): skipped, as by our parser
+        if missing[~blank, :2].any() or missing[~blank].any() and (sep != b" " or columns > 3):
+            return None
+        table = table[~blank]
+        table[missing[~blank]] = 1.0  # a third column missing: weight 1, as by our parser
+    return table
 
 
 def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points:

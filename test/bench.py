@@ -559,6 +559,135 @@ def startup(args):
 
 
 # --------------------------------------------------------------------------
+# input rows: readers against their peers and floors (issues 10, 13, 15)
+
+HIDE_POLARS = "import sys; sys.modules['polars'] = None; "
+RUN_HEATMAP = "import runpy, sys; sys.argv[0] = 'heatmap'; runpy.run_module('heatmap', run_name='__main__')"
+READ_ONLY = ("import sys, heatmap; n = 0\nfor b in heatmap.read(sys.argv[1:]): n += len(b[0])\n"
+             "print(n)")
+INPUT_TARGETS = {"builtin": 1.0, "fast": 1.5, "geojson": 1.5, "gpx.gz": 1.5}
+
+
+def geojson_file(datadir, points_path, n):
+    """The points of a plain file as a GeoJSON FeatureCollection of Point features."""
+    path = os.path.join(datadir, f"points-{n}.geojson")
+    if not os.path.exists(path):
+        table = np.loadtxt(points_path, max_rows=n)
+        with open(path + ".part", "w") as f:
+            f.write('{"type": "FeatureCollection", "features": [\n')
+            for start in range(0, n, CHUNK):
+                part = table[start:start + CHUNK]
+                f.write(",\n".join('{"type": "Feature", "properties": {}, "geometry": '
+                                   '{"type": "Point", "coordinates": [%.6f, %.6f]}}'
+                                   % (lon, lat) for lat, lon in part.tolist()))
+                f.write(",\n" if start + CHUNK < n else "\n")
+            f.write("]}\n")
+        os.replace(path + ".part", path)
+    return path
+
+
+def gz_file(path):
+    import gzip
+    if not os.path.exists(path + ".gz"):
+        with open(path, "rb") as src, gzip.open(path + ".gz.part", "wb", 6) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(path + ".gz.part", path + ".gz")
+    return path + ".gz"
+
+
+def no_times_file(path):
+    """A GPX file like ``path`` without its <time> elements."""
+    out = path.replace(".gpx", "-notime.gpx")
+    if not os.path.exists(out):
+        import re
+        with open(path, "rb") as src:
+            data = re.sub(rb"<time>[^<]*</time>", b"", src.read())
+        with open(out + ".part", "wb") as dst:
+            dst.write(data)
+        os.replace(out + ".part", out)
+    return out
+
+
+def input_rows(args, datadir, outdir):
+    """(name, ours Run, peer name, peer Run, target) rows for the readers."""
+    quick = args.quick
+    n_text, n_points, n_gpx = (20_000, 20_000, 5_000) if quick else (10_000_000, 1_000_000, 1_000_000)
+    text = data_file(datadir, "points", n_text)
+    points = data_file(datadir, "points", n_points)
+    gpx = data_file(datadir, "gpx", n_gpx)
+    py = [sys.executable, "-c"]
+    draw = ["-r", "5", "-W", "800", "-o"]
+    repeat = args.repeat
+
+    def child(argv, name):
+        return best_of(lambda: run_child(argv, args.timeout, os.path.join(outdir, name)), repeat)
+
+    rows = []
+    polars_parse = ("import sys, polars; polars.read_csv(sys.argv[1], has_header=False, "
+                    "separator=' ').to_numpy()")
+    rows.append((f"text-{sci(n_text)} builtin end to end",
+                 child(py + [HIDE_POLARS + RUN_HEATMAP] + draw + [os.path.join(outdir, "t1.png"), text],
+                       "text-builtin"),
+                 "numpy.loadtxt parse", run_loadtxt(text, args.timeout,
+                                                    os.path.join(outdir, "loadtxt"), repeat),
+                 INPUT_TARGETS["builtin"]))
+    try:
+        import polars  # noqa: F401
+        rows.append((f"text-{sci(n_text)} fast (polars) end to end",
+                     child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "t2.png"), text],
+                           "text-fast"),
+                     "polars parse", child(py + [polars_parse, text], "polars"),
+                     INPUT_TARGETS["fast"]))
+    except ImportError:
+        pass
+    geojson = geojson_file(datadir, points, n_points)
+    rows.append((f"geojson-{sci(n_points)} peak MB",
+                 child(py + [HIDE_POLARS + RUN_HEATMAP] + draw + [os.path.join(outdir, "g.png"), geojson],
+                       "geojson"),
+                 "same points as text", child(py + [HIDE_POLARS + RUN_HEATMAP] + draw + [
+                     os.path.join(outdir, "p.png"), points], "plain"), INPUT_TARGETS["geojson"]))
+    rows.append((f"gpx.gz-{sci(n_gpx)} peak MB",
+                 child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "z.png"), gz_file(gpx)],
+                       "gpxgz"),
+                 "the .gpx", child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "x.png"), gpx],
+                                   "gpx"), INPUT_TARGETS["gpx.gz"]))
+    rows.append((f"read gpx-{sci(n_gpx)} with <time>", child(py + [READ_ONLY, gpx], "read-gpx"),
+                 "without <time>", child(py + [READ_ONLY, no_times_file(gpx)], "read-gpx-nt"), None))
+    return rows
+
+
+def noline_row(args, outdir):
+    """A 1 GB file without a newline (sparse): fails in s and MB (issue 15: < 10 s, < 1 GB)."""
+    path = os.path.join(outdir, "noline.txt")
+    with open(path, "wb") as f:
+        f.truncate((1 << 20) if args.quick else (1 << 30))
+    try:
+        run = run_child(shlex.split(args.cmd) + ["-W", "100", "-o",
+                                                 os.path.join(outdir, "n.png"), path],
+                        args.timeout, os.path.join(outdir, "noline"))
+    finally:
+        os.remove(path)
+    return run
+
+
+def print_input_rows(rows, noline):
+    print("\n| input workload | ours s | ours MB | peer | peer s | peer MB | ratio | target |")
+    print("|---|---:|---:|---|---:|---:|---:|---|")
+    for name, ours, peer_name, peer, target in rows:
+        by_memory = "peak MB" in name
+        ratio = ""
+        if ours.status == "ok" and peer.status == "ok":
+            ratio = "%.2f" % ((ours.mb / peer.mb) if by_memory else (ours.seconds / peer.seconds))
+        goal = "" if target is None else "%s <= %g (%s)" % (
+            "MB" if by_memory else "s", target, verdict(ratio != "" and float(ratio) <= target))
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, *cells(ours), peer_name, *cells(peer), ratio, goal))
+    ok = noline.status == "fail" and noline.seconds < 10 and noline.mb < 1024
+    print("| 1 GB without a newline (error expected) | %.2f | %.0f | | | | | < 10 s, < 1 GB (%s) |"
+          % (noline.seconds, noline.mb, verdict(ok)))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -642,7 +771,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls:
+    if not wls and args.only != "input":
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -660,9 +789,11 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls:
+        for wl in wls if not (args.only and args.only == "input") else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
+        if not args.only or "input" in args.only:
+            print_input_rows(input_rows(args, datadir, outdir), noline_row(args, outdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import heatmap as hm
 from conftest import SEATTLE, gpx_text, plain_text
@@ -523,3 +524,60 @@ def test_brightness_without_a_background_warns(run, write):
     assert code == 0 and err.splitlines()[0] == (
         "heatmap.py: warning: -B/--background_brightness has no effect without "
         "-I/--background_image or --osm")
+
+
+# ---- the fast extra (polars) gives exactly what our parser gives (issue 13) ----
+FAST_CASES = {
+    "digits17": "".join("%r %r\n" % (float(a), float(b)) for a, b in
+                        np.random.default_rng(1).normal(0, 50, (300, 2))),
+    "signs_exponents": "+1.5 -2e3\n.5 5.\n-0 1E-5\n1.e5 -.5e-3\n5e-324 2e-400\n",
+    "blank_lines_crlf": "1 2\r\n\r\n3 4\r\n5 6\r\n",
+    "mixed_2_and_3": "1 2 3\n4 5\n6 7 8\n",
+    "mixed_3_after_2": "1 2\n4 5 6\n",
+    "bad_line": "1 2\n3 x\n",
+    "csv_quotes": '"1","2",3\n4,5,"6"\n',
+    "csv_blank_and_commas": "1,2\n,\n\n3,4\n",
+    "nan": "1 2\nnan 3\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_CASES))
+def test_fast_extra_reads_what_our_parser_reads(write, monkeypatch, name):
+    pytest.importorskip("polars")
+    text = FAST_CASES[name]
+    path = write("f.csv" if name.startswith("csv") else "f.txt", text)
+
+    builtin = read_outcome(path)
+    monkeypatch.setattr(hm, "_FAST_CHUNK", 0)
+    calls = []
+    fast = hm._fast_table
+    monkeypatch.setattr(hm, "_fast_table", lambda c, s: calls.append(fast(c, s)) or calls[-1])
+    assert read_outcome(path) == builtin
+    assert calls and (calls[0] is not None or name in ("bad_line", "mixed_3_after_2"))
+
+
+def read_outcome(path):
+    """(lat, lon, weight) bytes of a file, or its error."""
+    try:
+        got = batches(path)
+        return [joined(got, f).tobytes() for f in ("lat", "lon", "weight")] if got else []
+    except hm.HeatmapError as exc:
+        return str(exc)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(st.lists(st.sampled_from(["1", "-2.5", "3e1", ".5", "+7.", "1e", "e", "-", "1..2",
+                                          "4E-2", "nan", "", "1_0", "0x1", "9" * 17]),
+                         min_size=0, max_size=4), min_size=1, max_size=6),
+       st.sampled_from(["p.txt", "p.csv"]))
+def test_fast_extra_agrees_on_odd_tokens(tmp_path_factory, rows, name):
+    pytest.importorskip("polars")
+    sep = "," if name.endswith("csv") else " "
+    path = tmp_path_factory.mktemp("fast") / name
+    path.write_text("\n".join(sep.join(r) for r in rows) + "\n")
+    builtin = read_outcome(path)
+    old, hm._FAST_CHUNK = hm._FAST_CHUNK, 0
+    try:
+        assert read_outcome(path) == builtin
+    finally:
+        hm._FAST_CHUNK = old

@@ -794,7 +794,7 @@ def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _Cs
     1-based numbers, WEIGHT may be empty), found in the header line."""
     if not spec:
         return _CsvColumns(0, 1)
-    parts = [p.strip() for p in spec.split(",")]
+    parts = _csv_column_parts(spec)
     names: List[str] = []
     if header is not None:
         import csv
@@ -813,6 +813,16 @@ def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _Cs
                 part, ", ".join(names) or "nothing"))
     found += [None] * (4 - len(found))
     return _CsvColumns(found[0], found[1], found[2], found[3], optional=False)
+
+
+def _csv_column_parts(spec: str) -> List[str]:
+    """The parts of --csv_columns, checked: LAT and LON given, numbers from 1, at most 4."""
+    parts = [p.strip() for p in spec.split(",")]
+    if not 2 <= len(parts) <= 4 or not parts[0] or not parts[1] or \
+            any(p.isdigit() and int(p) < 1 for p in parts) or len(parts) == 4 and not parts[3]:
+        raise HeatmapError("--csv_columns: expected LAT,LON[,WEIGHT[,TIME]] (header names or "
+                           "numbers from 1), not %r" % spec)
+    return parts
 
 
 def _csv_names_columns(spec: Optional[str]) -> bool:
@@ -1131,6 +1141,7 @@ class _XmlReader:
     """
     texts: frozenset = frozenset()
     nothing = "no track points"
+    block_end = b">"  # blocks end after the last of these (else after a '>')
 
     def __init__(self, source: _Input):
         from xml.parsers import expat
@@ -1201,7 +1212,8 @@ class _XmlReader:
                 if data:
                     yield data
                 return
-            cut = data.rfind(b">") + 1
+            cut = data.rfind(self.block_end)
+            cut = cut + len(self.block_end) if cut >= 0 else data.rfind(b">") + 1
             if not cut and len(data) > _MAX_LINE:
                 cut = len(data)  # no tag for that long: expat sorts it out
             rest, data = data[cut:], data[:cut]
@@ -1310,13 +1322,14 @@ class _GpxExact(_XmlReader):
             self.track.end()
 
     def sync(self) -> None:
-        if not self.lat:
+        done = len(self.lat) - (self.depth >= 0)  # a point still open stays
+        if done <= 0:
             return
         time = None
-        if any(t is not None for t in self.times):
-            time = _times_at(self.name, self.times, self.lines)
-        self.track.add(np.array(self.lat), np.array(self.lon), time)
-        self.lat, self.lon, self.times, self.lines = [], [], [], []
+        if any(t is not None for t in self.times[:done]):
+            time = _times_at(self.name, self.times[:done], self.lines)
+        self.track.add(np.array(self.lat[:done]), np.array(self.lon[:done]), time)
+        del self.lat[:done], self.lon[:done], self.times[:done], self.lines[:done]
 
 
 _GPX_SEGMENT_TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")
@@ -1325,6 +1338,7 @@ _GPX_POINT = re.compile(rb"<(?:[\w.-]+:)?trkpt\s+lat\s*=\s*[\"']([-+.0-9]+)[\"']
                         rb"\s+lon\s*=\s*[\"']([-+.0-9]+)[\"']")
 # the same without a namespace prefix: a literal start, which re finds far faster
 _GPX_PLAIN_POINT = re.compile(_GPX_POINT.pattern.replace(rb"(?:[\w.-]+:)?", b""))
+_GPX_EMPTY_POINT = re.compile(rb"<(?:[\w.-]+:)?trkpt\s[^>]*/>")
 _XML_MARKUP = re.compile(rb"<[!?]")
 _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
@@ -1342,6 +1356,8 @@ class _Gpx(_GpxExact):
     checks every block either way, so both ways read the same file alike.
     """
 
+    block_end = b"</trkpt>"  # whole points in a block, <time> and all
+
     def __init__(self, source: _Input):
         super().__init__(source)
         self.pending: Optional[bytes] = None  # closer of markup still open
@@ -1350,7 +1366,8 @@ class _Gpx(_GpxExact):
     def block(self, data: bytes) -> None:
         clean, self.pending, declaration = _skip_markup(data, self.pending)
         self.exact_only |= declaration
-        ops = None if self.exact_only or clean is None else _gpx_ops(clean, self.track.open)
+        fast = not self.exact_only and clean is not None and self.depth < 0
+        ops = _gpx_ops(clean, self.track.open) if fast else None
         if ops is None:
             self.attach()
             super().block(data)
@@ -1427,6 +1444,9 @@ def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
     pairs = (_GPX_POINT if prefixed else _GPX_PLAIN_POINT).findall(piece)
     if not inside or len(pairs) != opened:
         return None
+    closed = piece.count(b"trkpt>")  # </trkpt>, </ns:trkpt>
+    if closed != opened and closed + len(_GPX_EMPTY_POINT.findall(piece)) != opened:
+        return None  # a point runs on into the next block
     table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
     if table is None:
         return None
@@ -2117,9 +2137,11 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
                     _fit_rows(track, rows)
                     rows = []
                     yield from track.take()
-    except fitdecode.FitError as exc:
+    except HeatmapError:
+        raise
+    except Exception as exc:  # fitdecode raises many types on damaged data
         raise HeatmapError("%s: record %d: not valid FIT data: %s" % (
-            source.name, number, _one_line(exc))) from None
+            source.name, number, _one_line(exc) or type(exc).__name__)) from None
     _fit_rows(track, rows)
     track.end()
     yield from track.take()
@@ -5444,6 +5466,8 @@ def _validate_files(config: Config) -> None:
     else:
         for path in config.files:
             _check_input_path(path)
+        if config.csv_columns is not None:
+            _csv_column_parts(config.csv_columns)
         if config.files.count("-") > 1:
             raise HeatmapError("-: standard input can be read only once")
         if config.files and not (config.osm or config.width or config.height or config.scale

@@ -420,10 +420,12 @@ def test_parse_times_matches_numpy(tmp_path):
     assert (hm._parse_times(texts).astype(np.int64) == seconds).all()
 
 
+@pytest.mark.parametrize("chunk", [None, 50, 333])
 @pytest.mark.parametrize("exact", [False, True], ids=["fast", "expat"])
-def test_gpx_times_fast_and_exact(write, exact):
-    text = gpx_text([TRACK]).replace("<trkseg>", "<trkseg>").split("<trkseg>")
-    points = "".join('<trkpt lat="%r" lon="%r"><time>%s</time></trkpt>' % (p + (s,))
+def test_gpx_times_fast_and_exact(write, monkeypatch, exact, chunk):
+    if chunk:
+        monkeypatch.setattr(hm, "_CHUNK_BYTES", chunk)
+    points = "".join('<trkpt lat="%r" lon="%r"><ele>1</ele><time>%s</time></trkpt>' % (p + (s,))
                      for p, s in zip(TRACK, STAMPS))
     body = "<gpx><trk><trkseg>%s</trkseg></trk></gpx>" % points
     path = write("t.gpx", body)
@@ -431,7 +433,7 @@ def test_gpx_times_fast_and_exact(write, exact):
         got = list((hm._GpxExact if exact else hm._Gpx)(source).batches())
     seconds = [T0 + 7 * i for i in range(40)]
     assert joined(got, "time1").astype(np.int64).tolist() == seconds[:-1]
-    del text
+    assert joined(got, "lat2").tolist() == [p[0] for p in TRACK[1:]]
 
 
 def test_bad_gpx_time_names_the_line(write):
@@ -581,3 +583,62 @@ def test_fast_extra_agrees_on_odd_tokens(tmp_path_factory, rows, name):
         assert read_outcome(path) == builtin
     finally:
         hm._FAST_CHUNK = old
+
+
+@st.composite
+def gpx_documents(draw):
+    """GPX text with the shapes the fast reader must get right or hand over."""
+    parts = []
+    for s in range(draw(st.integers(0, 3))):
+        points = []
+        for i in range(draw(st.integers(0, 5))):
+            lat, lon = 47 + s + i / 10, -122 - i / 7
+            body = draw(st.sampled_from(["", "<ele>1</ele>", "<time>%s</time>" % STAMPS[i],
+                                         "<ele>2</ele><time>%s</time>" % STAMPS[i + 1],
+                                         "<time>%s</time><extensions><time>x</time>"
+                                         "</extensions>" % STAMPS[i]]))
+            points.append(draw(st.sampled_from([
+                '<trkpt lat="%r" lon="%r">%s</trkpt>', '<trkpt lon="%r" lat="%r">%s</trkpt>'
+                if False else '<trkpt lat="%r"  lon="%r" >%s</trkpt>',
+                '<g:trkpt lat="%r" lon="%r">%s</g:trkpt>'])) % (lat, lon, body))
+            points.append(draw(st.sampled_from(["", "\n", "<!-- <trkpt lat='9' lon='9'/> -->",
+                                                "<?pi <trkseg>?>", "<![CDATA[<trkseg>]]>"])))
+        parts.append(draw(st.sampled_from(["<trkseg>%s</trkseg>", "<g:trkseg>%s</g:trkseg>",
+                                           "<trkseg/>%s"])) % "".join(points))
+    head = draw(st.sampled_from(["", '<?xml version="1.0"?>\n', "<!-- c -->",
+                                 '<!DOCTYPE gpx [<!ENTITY x "<trkseg>">]>']))
+    return ('%s<gpx xmlns:g="urn:g"><trk>%s</trk></gpx>' % (head, "\n".join(parts))).encode()
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(gpx_documents(), st.sampled_from([None, 20, 61, 150]))
+def test_fast_gpx_reads_what_expat_reads(data, chunk):
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "t.gpx")
+        with open(path, "wb") as stream:
+            stream.write(data)
+        old = hm._CHUNK_BYTES
+        hm._CHUNK_BYTES = chunk or old
+        try:
+            got = []
+            for reader in (hm._Gpx, hm._GpxExact):
+                with hm._opened(path) as source:
+                    try:
+                        got.append([b for b in reader(source).batches()])
+                    except hm._Nothing:
+                        got.append([])
+                    except hm.HeatmapError as exc:
+                        got.append(str(exc))
+        finally:
+            hm._CHUNK_BYTES = old
+    fast, exact = got
+    if isinstance(exact, str) or isinstance(fast, str):
+        assert fast == exact
+        return
+    for field in ("lat1", "lon1", "lat2", "lon2", "time1", "time2"):
+        a = [getattr(b, field) for b in fast]
+        b = [getattr(b, field) for b in exact]
+        a = np.concatenate([x for x in a if x is not None]) if any(x is not None for x in a) else None
+        b = np.concatenate([x for x in b if x is not None]) if any(x is not None for x in b) else None
+        assert (a is None) == (b is None) and (a is None or a.tobytes() == b.tobytes()), field

@@ -294,7 +294,11 @@ class _Replay(io.RawIOBase):
             self._head = self._head[n:]
             return n
         try:
-            return self._source.readinto(buffer)
+            if hasattr(self._source, "readinto"):
+                return self._source.readinto(buffer)
+            data = self._source.read(len(buffer))
+            buffer[:len(data)] = data
+            return len(data)
         except HeatmapError:
             raise
         except Exception as exc:  # OSError, EOFError, zlib.error, lzma.LZMAError, UnicodeError
@@ -367,7 +371,10 @@ def _make_input(name: str, raw, path: Optional[str]) -> _Input:
 def _opened(path: str) -> Iterator[_Input]:
     """An input file, "-" (standard input), a FIFO or a device, opened once as a stream."""
     if path == "-":
-        yield _make_input("<stdin>", sys.stdin.buffer, None)
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+        if stdin is None:
+            raise HeatmapError("-: there is no standard input")
+        yield _make_input("<stdin>", stdin, None)
         return
     _check_input_path(path)
     with _open_binary(path) as stream:
@@ -833,6 +840,8 @@ def _csv_names_columns(spec: Optional[str]) -> bool:
 def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points:
     """Exact CSV parse (quotes, extra columns); a bad weight counts as 1 with a warning."""
     import csv
+    if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
+        raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
     rows, times, time_lines, row_lines = [], [], [], []
     text = bytes(chunk).decode("utf-8", "replace").split("\n")
     reader, start, line = csv.reader(text), 0, first_line
@@ -850,7 +859,7 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
         raise _data_error(name, first_line + max(reader.line_num - 1, 0),
                           "not valid CSV: %s" % exc) from None
     if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
-        raise _data_error(name, line, "a quote is not closed")
+        raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
     bad = np.flatnonzero(~np.isfinite(table).all(1))
     if bad.size:
@@ -858,6 +867,17 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
                           % _text(",".join(map(repr, rows[bad[0]])).encode()))
     time = _times_at(name, times, time_lines) if columns.time is not None else None
     return _points_from_table(table, time)
+
+
+def _open_quote_line(chunk) -> int:
+    """Offset of the line whose quote is never closed (the chunk has an odd number)."""
+    odd, opened = False, 0
+    for offset, line in enumerate(chunk.split(b"\n")):
+        if line.count(b'"') % 2:
+            odd = not odd
+            if odd:
+                opened = offset
+    return opened
 
 
 def _csv_record(name: str, line: int, record: List[str], columns: _CsvColumns) -> Tuple:
@@ -1676,7 +1696,7 @@ class _Kml(_XmlReader):
         return self.track.points > 0 or self.found_points
 
     def finish(self) -> None:
-        if self.polygons:
+        if self.polygons and self.found():
             _LOG.warning("%s: %d polygon%s skipped (only points, lines and tracks are drawn)",
                          self.name, self.polygons, "" if self.polygons == 1 else "s")
 
@@ -1883,6 +1903,37 @@ class _Shapes:
         self.found = False
         self.label = lambda i: "%s: [%d]" % (name, i)
 
+    def add_all(self, elements: list, first: int) -> None:
+        """Add a batch of Features; Point features in one tight loop, the rest by :meth:`add`."""
+        coords, weights, times, owner = self.coords, self.weights, self.times, self.owner
+        weight_key, time_keys = self.weight_key, self.time_keys
+        for index, feature in enumerate(elements, first):
+            geometry = feature.get("geometry") if type(feature) is dict else None
+            if type(geometry) is not dict or geometry.get("type") != "Point" \
+                    or feature.get("type") != "Feature":
+                self.add(feature, index)
+                continue
+            props = feature.get("properties")
+            weight, time = 1.0, None
+            if props:
+                if type(props) is not dict:
+                    props = {}
+                if weight_key:
+                    weight = props.get(weight_key)
+                    if type(weight) not in (int, float):
+                        self.unweighted += 1
+                        weight = 1.0
+                for key in time_keys:
+                    if key in props:
+                        time = props[key]
+                        break
+            elif weight_key:
+                self.unweighted += 1
+            coords.append(geometry.get("coordinates"))
+            weights.append(weight)
+            times.append(time)
+            owner.append(index)
+
     def add(self, obj, index: int, path: str = "") -> None:
         """Add a Feature, FeatureCollection or geometry (element ``index`` of the batch)."""
         if not isinstance(obj, dict):
@@ -1920,7 +1971,7 @@ class _Shapes:
         if not isinstance(coords, list):
             raise self._error(index, path, "coordinates are not a list")
         weight = props.get(self.weight_key) if self.weight_key else 1.0
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+        if type(weight) not in (int, float):
             self.unweighted += len(coords)
             weight = 1.0
         time = next((props[k] for k in self.time_keys if k in props), None)
@@ -1976,7 +2027,7 @@ class _Shapes:
             lon, lat = self._lon_lat(self.coords, owner, "")
             weight = np.array(self.weights, dtype=np.float64)
             time = None
-            if any(t is not None for t in self.times):
+            if self.times.count(None) != len(self.times):
                 time = self._times(self.times, owner, "")
             batches.append(Points(lat, lon, None if (weight == 1).all() else weight, time))
             self.coords, self.weights, self.times, self.owner = [], [], [], []
@@ -1984,9 +2035,13 @@ class _Shapes:
         return batches
 
     def finish(self) -> None:
+        """Warn of what was left out; raise _Nothing if nothing was found."""
+        polygons = "%d polygon%s skipped" % (self.skipped, "" if self.skipped == 1 else "s")
+        if not self.found:
+            raise _Nothing("no GeoJSON points or lines" + (" (%s)" % polygons if self.skipped
+                                                             else ""))
         if self.skipped:
-            _LOG.warning("%s: %d polygon%s skipped (only points and lines are drawn)",
-                         self.name, self.skipped, "" if self.skipped == 1 else "s")
+            _LOG.warning("%s: %s (only points and lines are drawn)", self.name, polygons)
         if self.unweighted and self.weight_key:
             _LOG.warning("%s: %d point%s without a numeric %r property count as 1", self.name,
                          self.unweighted, "" if self.unweighted == 1 else "s", self.weight_key)
@@ -1998,19 +2053,17 @@ def _read_geojson(source: _Input, config: Config) -> Iterator[object]:
     key = "features"
     for key, first, _, elements in stream.batches():
         shapes.label = lambda i, key=key: "%s: %s[%d]" % (source.name, key, i)
-        for i, element in enumerate(elements):
-            if key == "geometries":
+        if key == "geometries":
+            for i, element in enumerate(elements):
                 shapes._geometry(element, {}, first + i, "")
-            else:
-                shapes.add(element, first + i)
+        else:
+            shapes.add_all(elements, first)
         yield from shapes.take()
     if isinstance(stream.root, dict):
-        shapes.label = lambda i: "%s: " % source.name
-        shapes.add(stream.root, 0, "(root)")
+        shapes.label = lambda i: "%s: (root)" % source.name
+        shapes.add(stream.root, 0)
     yield from shapes.take()
     shapes.finish()
-    if not shapes.found:
-        raise _Nothing("no GeoJSON points or lines")
 
 
 def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
@@ -2027,12 +2080,9 @@ def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
         if elements is None or len(elements) != len(numbers):
             _json_lines_error(source.name, lines, first_line)
         shapes.label = lambda i, numbers=numbers: "%s:%d" % (source.name, numbers[i])
-        for i, element in enumerate(elements):
-            shapes.add(element, i)
+        shapes.add_all(elements, 0)
         yield from shapes.take()
     shapes.finish()
-    if not shapes.found:
-        raise _Nothing("no GeoJSON points or lines")
 
 
 def _json_lines_error(name: str, lines: Sequence[bytes], first_line: int) -> None:

@@ -360,6 +360,62 @@ ERRORS = [
 ]
 
 
+GEO_POINT = '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [%s]}}'
+# the readers of issue 10 and the input limits of issue 15
+ERRORS += [
+    row("input_png_named_txt", W + OUT + ["p.txt"], "p.txt: is a PNG image, not plain text",
+        {"p.txt": lambda: _png("RGB")}),
+    row("input_zip_named_csv", W + OUT + ["p.csv"], "p.csv: is a zip archive, not CSV",
+        {"p.csv": b"PK\x03\x04\x14\x00\x00\x00"}),
+    row("input_pdf", W + OUT + ["p.gpx"], "p.gpx: is a PDF document, not GPX",
+        {"p.gpx": b"%PDF-1.5\n"}),
+    row("gzip_truncated", W + OUT + ["p.txt.gz"], "p.txt.gz: damaged or truncated gzip data",
+        {"p.txt.gz": lambda: __import__("gzip").compress(SEATTLE.encode() * 50)[:-40]}),
+    row("stdin_twice", W + OUT + ["-", "-"], "standard input can be read only once"),
+    row("input_folder", W + OUT + ["."], ".: is a folder, not a file"),
+    row("xml_of_another_kind", W + OUT + ["x.xml"], "XML with the root element <svg>",
+        {"x.xml": "<svg></svg>"}),
+    row("longitude_1e300", W + OUT + ["p.txt"], "longitude 1e+300 is outside -360..360",
+        {"p.txt": "47.6 -122.3\n47.7 1e300\n"}),
+    row("csv_unterminated_quote", W + OUT + ["q.csv"], "q.csv:2: a quote is not closed",
+        {"q.csv": '47.6,-122.3\n47.7,-122.2,"open\n47.8,-122.1\n'}),
+    row("csv_columns_unknown", W + OUT + ["--csv_columns", "lat,lng", "c.csv"],
+        "c.csv:1: no column named 'lng'", {"c.csv": "lat,lon\n47.6,-122.3\n"}),
+    row("csv_columns_malformed", W + OUT + ["--csv_columns", "lat", "c.csv"],
+        "--csv_columns: expected LAT,LON[,WEIGHT[,TIME]]", {"c.csv": "lat,lon\n47.6,-122.3\n"}),
+    row("csv_bad_time", W + OUT + ["--csv_columns", "lat,lon,,t", "c.csv"],
+        "c.csv:3: bad time 'soon'", {"c.csv": "lat,lon,t\n47.6,-122.3,1700000000\n"
+                                              "47.7,-122.2,soon\n"}),
+    row("plain_bad_time", W + OUT + ["--time_column", "p.txt"], "p.txt:1: bad time '2023-13-01T00:00:00Z'",
+        {"p.txt": "47.6 -122.3 1 2023-13-01T00:00:00Z\n"}),
+    row("gpx_bad_time", W + OUT + ["t.gpx"], "t.gpx:3: bad time 'noon'",
+        {"t.gpx": GPX_HEAD + '<trkseg><trkpt lat="1" lon="2"><time>noon</time></trkpt>'
+                             '</trkseg></trk></gpx>\n'}),
+    row("gpx_huge_bad_coordinate", W + OUT + ["t.gpx"], "t.gpx:3: bad coordinate in <trkpt lat='1xxxx",
+        {"t.gpx": GPX_HEAD + '<trkseg><trkpt lat="1%s" lon="2"/></trkseg></trk></gpx>\n'
+                             % ("x" * 100000)}),
+    row("geojson_not_json", W + OUT + ["g.geojson"], "g.geojson:1: not valid JSON",
+        {"g.geojson": '{"type": "FeatureCollection", "features": [}'}),
+    row("geojson_bad_coordinates", W + OUT + ["g.geojson"],
+        "g.geojson: (root): coordinates are not [lon, lat] numbers",
+        {"g.geojson": GEO_POINT % '"x", 1'}),
+    row("geojson_polygons_only", W + OUT + ["g.geojson"], "g.geojson: no GeoJSON points or lines (1 polygon skipped)",
+        {"g.geojson": '{"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 1], [0, 0]]]}'}),
+    row("ndjson_bad_line", W + OUT + ["g.ndjson"], "g.ndjson:2: not valid JSON",
+        {"g.ndjson": GEO_POINT % "1, 2" + "\n{oops}\n"}),
+    row("kml_bad_coordinates", W + OUT + ["k.kml"], "k.kml:1: bad KML coordinates",
+        {"k.kml": "<kml><Placemark><Point><coordinates>1;2</coordinates></Point></Placemark></kml>"}),
+    row("tcx_bad_latitude", W + OUT + ["t.tcx"], "t.tcx:2: bad latitude 'north'",
+        {"t.tcx": "<TrainingCenterDatabase><Activities><Activity><Lap><Track>\n<Trackpoint>"
+                  "<Position><LatitudeDegrees>north</LatitudeDegrees><LongitudeDegrees>2"
+                  "</LongitudeDegrees></Position></Trackpoint></Track></Lap></Activity>"
+                  "</Activities></TrainingCenterDatabase>"}),
+    row("takeout_no_locations", W + OUT + ["Records.json"], "Records.json: no Takeout locations",
+        {"Records.json": '{"locations": []}'}),
+    row("fit_damaged", W + OUT + ["r.fit"], "r.fit: record 0: not valid FIT data",
+        {"r.fit": b"\x0e\x10\x00\x00\x10\x00\x00\x00.FIT\x00\x00garbage"}),
+]
+
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh", "existing_output"])
 @pytest.mark.parametrize("args,message,files,env", ERRORS)
 def test_bad_input_is_one_clean_error(tmp_path, monkeypatch, capsys, args, message, files, env,

@@ -9,8 +9,12 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from test_fuzz import FUZZ, lats, lons, mutate, numbers, run_file
+from hypothesis import settings
+
+from test_fuzz import EXAMPLES, FUZZ, lats, lons, mutate, numbers, run_file
 from test_inputs import TRACK, fit_bytes
+
+FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 3, 1))  # seven readers: a third each
 
 times = st.one_of(st.sampled_from(["2023-11-14T22:13:20Z", "2023-11-14 22:13:20+01:00",
                                    "1700000000", "", "noon", "2023-02-30T00:00:00Z",

@@ -991,18 +991,21 @@ def _time_like(value) -> bool:
 
 def _time_matrix(matrix: np.ndarray) -> np.ndarray:
     """datetime64[s] (n,) of time texts as rows of a uint8 (n, width) matrix, NUL-padded."""
-    out = _no_times(matrix.shape[0])
-    text = np.zeros((matrix.shape[0], _TIME_WIDTH + 8), np.uint8)
-    if matrix.shape[1] > _TIME_WIDTH:
-        if matrix[:, _TIME_WIDTH:].any():
-            raise _BadTime(int(np.flatnonzero(matrix[:, _TIME_WIDTH:].any(1))[0]))
-        matrix = matrix[:, :_TIME_WIDTH]
-    text[:, :matrix.shape[1]] = matrix
-    empty = (text == 0).all(1) | (text[:, :5] == np.frombuffer(b"None\0", np.uint8)).all(1)
-    iso = (text[:, 4] == ord("-")) & ~empty
-    number = ~iso & ~empty
+    n, width = matrix.shape
+    if width > _TIME_WIDTH:
+        long = matrix[:, _TIME_WIDTH:].any(1)
+        if long.any():
+            raise _BadTime(int(np.flatnonzero(long)[0]))
+    text = np.zeros((n, _TIME_WIDTH + 8), np.uint8)  # NUL after every text
+    text[:, :min(width, _TIME_WIDTH)] = matrix[:, :_TIME_WIDTH]
+    iso = text[:, 4] == ord("-")
+    if iso.all():
+        return _iso_times(text, None)
+    out = _no_times(n)
+    empty = (text[:, 0] == 0) | (text[:, :5] == np.frombuffer(b"None\0", np.uint8)).all(1)
     if iso.any():
         out[iso] = _iso_times(text[iso], np.flatnonzero(iso))
+    number = ~iso & ~empty
     if number.any():
         rows = np.flatnonzero(number)
         try:
@@ -1025,47 +1028,58 @@ def _first_bad_number(text: np.ndarray) -> int:
     return 0
 
 
-def _iso_times(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """datetime64[s] of ISO 8601 texts (uint8 rows, NUL-padded); _BadTime(rows[i]) if not."""
-    digit = (t >= 48) & (t <= 57)
-    d = t.astype(np.int64) - 48
-    ok = digit[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]].all(1)
-    ok &= (t[:, 7] == ord("-")) & np.isin(t[:, 10], list(b"Tt ")) \
+def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
+    """datetime64[s] of ISO 8601 texts (uint8 rows, NUL-padded); _BadTime(rows[i]) if not.
+
+    Only the columns that matter are read: a few passes over n, not over n x width.
+    """
+    def number(*cols):
+        value = np.zeros(len(t), np.int64)
+        for c in cols:
+            value = value * 10 + t[:, c] - 48
+        return value
+    digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+    ok = ((t[:, digits] - 48) <= 9).all(1)  # uint8: other bytes wrap past 9
+    ok &= (t[:, 7] == ord("-")) & ((t[:, 10] == ord("T")) | (t[:, 10] == ord("t"))
+                                   | (t[:, 10] == ord(" "))) \
         & (t[:, 13] == ord(":")) & (t[:, 16] == ord(":"))
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month, day = d[:, 5] * 10 + d[:, 6], d[:, 8] * 10 + d[:, 9]
-    hour, minute, second = (d[:, i] * 10 + d[:, i + 1] for i in (11, 14, 17))
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+    hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     days = _DAYS_IN_MONTH[np.where(month_ok, month, 1)] + (leap & (month == 2))
     ok &= month_ok & (day >= 1) & (day <= days) & (hour <= 23) & (minute <= 59) & (second <= 60)
     # after the seconds: an optional fraction, then nothing, Z, or +hh[:mm] / -hh[:mm]
-    fraction = np.isin(t[:, 19], list(b".,"))
-    run = np.cumprod(digit[:, 20:], axis=1).sum(1)
-    zone = 19 + np.where(fraction, 1 + run, 0)
-    ok &= ~fraction | (run > 0)
+    fraction = (t[:, 19] == ord(".")) | (t[:, 19] == ord(","))
+    zone = 19
+    if fraction.any():
+        run = np.argmax((t[:, 20:] - 48) > 9, axis=1)  # fraction digits (NUL ends them)
+        ok &= ~fraction | (run > 0)
+        zone = 19 + np.where(fraction, 1 + run, 0)
     at = np.arange(len(t))
     z = t[at, zone]
-    z1 = t[at, np.minimum(zone + 1, t.shape[1] - 1)]
-    plain = (z == 0) | (((z == ord("Z")) | (z == ord("z"))) & (z1 == 0))
-    sign = np.where(z == ord("-"), -1, 1)
-    offset = _zone_offsets(t, d, digit, zone, at)
-    has_offset = ((z == ord("+")) | (z == ord("-"))) & (offset >= 0)
-    ok &= plain | has_offset
+    plain = (z == 0) | (((z == ord("Z")) | (z == ord("z"))) & (t[at, zone + 1] == 0))
+    offset = np.zeros(len(t), np.int64)
+    signed = (z == ord("+")) | (z == ord("-"))
+    if signed.any():
+        offset = _zone_offsets(t, zone, at)
+        ok &= plain | signed & (offset >= 0)
+        offset = np.where(signed, np.where(z == ord("-"), -offset, offset), 0)
+    else:
+        ok &= plain
     if not ok.all():
-        raise _BadTime(int(rows[np.flatnonzero(~ok)[0]]))
+        bad = int(np.flatnonzero(~ok)[0])
+        raise _BadTime(bad if rows is None else int(rows[bad]))
     seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    seconds -= np.where(has_offset, sign * offset, 0)
-    return seconds.astype("datetime64[s]")
+    return (seconds - offset).astype("datetime64[s]")
 
 
-def _zone_offsets(t, d, digit, zone, at) -> np.ndarray:
+def _zone_offsets(t, zone, at) -> np.ndarray:
     """Seconds east of UTC of a ``+hh``, ``+hhmm`` or ``+hh:mm`` zone at column ``zone``
     (then the text's end), or -1 where there is none such."""
-    col = [np.minimum(zone + k, t.shape[1] - 1) for k in range(7)]
-    c = [t[at, k] for k in col]
-    dg = [digit[at, k] for k in col]
-    v = [d[at, k] for k in col]
+    c = [t[at, zone + k] for k in range(7)]
+    dg = [(x - 48) <= 9 for x in c]
+    v = [x.astype(np.int64) - 48 for x in c]
     hours = v[1] * 10 + v[2]
     two = dg[1] & dg[2] & (c[3] == 0)
     four = dg[1] & dg[2] & dg[3] & dg[4] & (c[5] == 0)

@@ -459,6 +459,12 @@ def test_times_go_through_every_pipeline(run, write, tmp_path):
     assert run("-W", 60, "-S", "s.npz", "-o", "a.png", "t.gpx") == (0, "")
     assert run("-W", 60, "-e", "47.5,-122.4,47.7,-122.2", "-o", "b.png", "t.gpx") == (0, "")
     assert run("-W", 60, "--time_column", "-o", "c.png", "p.txt") == (0, "")
+    try:
+        hm._find_ffmpeg()
+    except hm.HeatmapError:
+        return
+    assert run("-W", 60, "-a", "--frequency", 10, "-S", "a.npz", "-o", "a.gif", "t.gpx") == (0, "")
+    assert (tmp_path / "a.gif").stat().st_size > 0
 
 
 # ---- the fast GPX reader agrees with expat (issue 15 item 8) ----
@@ -642,3 +648,14 @@ def test_fast_gpx_reads_what_expat_reads(data, chunk):
         a = np.concatenate([x for x in a if x is not None]) if any(x is not None for x in a) else None
         b = np.concatenate([x for x in b if x is not None]) if any(x is not None for x in b) else None
         assert (a is None) == (b is None) and (a is None or a.tobytes() == b.tobytes()), field
+
+
+def test_kml_placemark_timestamp_and_multigeometry(write):
+    text = ('<kml><Document><Folder><Placemark><TimeStamp><when>2023-11-14T22:13:20Z</when>'
+            '</TimeStamp><MultiGeometry><Point><coordinates>-122.3,47.6,0</coordinates></Point>'
+            '<Point><coordinates>-122.2,47.7</coordinates></Point><Polygon><outerBoundaryIs>'
+            '<LinearRing><coordinates>0,0 1,0 1,1 0,0</coordinates></LinearRing>'
+            '</outerBoundaryIs></Polygon></MultiGeometry></Placemark></Folder></Document></kml>')
+    got = batches(write("p.kml", text))
+    assert joined(got, "lat").tolist() == [47.6, 47.7]
+    assert joined(got, "time").astype(np.int64).tolist() == [T0, T0]

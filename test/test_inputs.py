@@ -60,11 +60,13 @@ def test_stdin_fifo_gzip_and_file_give_the_same_bytes(tmp_path, run, write, stdi
         assert (tmp_path / name).read_bytes() == first, name
 
 
-def test_process_substitution_in_a_real_shell(tmp_path):
+def test_pipes_in_a_real_shell(tmp_path):
     (tmp_path / "p.txt").write_text(plain_text(SEATTLE))
-    script = ('"%s" "%s/heatmap.py" -W 50 -o a.png p.txt && '
-              '"%s" "%s/heatmap.py" -W 50 -o b.png <(cat p.txt) && cmp a.png b.png'
-              % (sys.executable, ROOT, sys.executable, ROOT))
+    run = '"%s" "%s/heatmap.py" -W 50 -o' % (sys.executable, ROOT)
+    script = ("{0} a.png p.txt && {0} b.png <(cat p.txt) && cat p.txt | {0} c.png /dev/stdin && "
+              "cat p.txt | {0} d.png - && {0} - p.txt > e.png && "
+              "cmp a.png b.png && cmp a.png c.png && cmp a.png d.png && cmp a.png e.png"
+              ).format(run)
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -5677,17 +5677,24 @@ blob of heat around it; where blobs pile up the colour runs from -m/--hsva_min
 to -M/--hsva_max.  Writes an image (the type follows the extension of -o) or,
 with -a, a video.
 
-input formats (--filetype; "auto" goes by the extension):
+input formats (--filetype; "auto" goes by the extension, also under .gz, else
+by the content):
   plain  one point a line, "lat lon" or "lat lon weight", latitude first, in
          degrees; spaces or tabs between; blank lines are skipped
   csv    (.csv) "lat,lon" or "lat,lon,weight,..." rows; quoted fields work;
-         --ignore_csv_header skips a header line
+         --ignore_csv_header skips a header line, --csv_columns picks columns
   gpx    (.gpx) the <trkpt>s of each <trkseg> are joined into a track: heat
          along the lines between them
-  shp    (.shp, with its .shx and .dbf; needs pyshp) point and multipoint
-         layers in WGS84 longitude/latitude
+  tcx, fit, kml
+         (.tcx, .fit, .kml/.kmz) Garmin TCX and FIT tracks (FIT needs
+         fitdecode), KML points, lines and gx:Tracks
+  geojson, geojsonl, takeout
+         (.geojson/.json, .ndjson) GeoJSON points and lines; Google Takeout
+         location history (Records.json)
+  shp    (.shp, with its .shx and .dbf, or a .zip of them; needs pyshp) point
+         and multipoint layers in WGS84 longitude/latitude
   A weight multiplies a point's heat (default 1).  Files of different types
-  can be mixed."""
+  can be mixed; "-" is standard input; .gz, .bz2 and .xz are decompressed."""
 
 _HELP_EPILOG = """\
 examples:
@@ -5755,9 +5762,9 @@ def _parser() -> argparse.ArgumentParser:
     add("files", nargs="*", metavar="FILE", help="input files (formats: see above)")
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
-    add("--filetype", choices=["auto"] + list(READERS), default=d.filetype,
-        help='treat all input files as this type ("auto": by the extension, under .gz, '
-             'else by the content)')
+    add("--filetype", choices=["auto"] + list(READERS), default=d.filetype, metavar="TYPE",
+        help="treat all input files as this type: auto (by the extension, also under .gz, "
+             "else by the content), " + ", ".join(READERS))
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
     add("--csv_columns", metavar="LAT,LON[,WEIGHT[,TIME]]", default=d.csv_columns,
         help="CSV columns by header name or 1-based number (names: the header is skipped); "

@@ -2623,6 +2623,17 @@ def _gaussian(distance: np.ndarray, radius: int) -> np.ndarray:
 KERNELS = {"linear": _linear, "gaussian": _gaussian}
 
 
+def _kernel_grid(kernel: str, radius: int) -> np.ndarray:
+    """float64 grid[dy + r, dx + r] of the heat at integer offset (dx, dy), 0 outside the disc.
+
+    The distance is sqrt(dx*dx + dy*dy) of the exact integer sum: correctly
+    rounded, so the same bits as the original's math.hypot (np.hypot is not).
+    """
+    span = np.arange(-radius, radius + 1)
+    squares = (span * span).astype(np.float64)
+    return KERNELS[kernel](np.sqrt(squares[:, None] + squares[None, :]), radius)
+
+
 class _Stamp(NamedTuple):
     """Kernel offsets with nonzero heat, in descending heat: int arrays dx, dy, float heat."""
     dx: np.ndarray
@@ -2631,10 +2642,11 @@ class _Stamp(NamedTuple):
     groups: np.ndarray   # start index of each run of equal heat, plus len(heat)
 
 
-def _stamp(kernel: str, radius: int) -> _Stamp:
-    span = np.arange(-radius, radius + 1)
-    dy, dx = [a.ravel() for a in np.meshgrid(span, span, indexing="ij")]
-    heat = KERNELS[kernel](np.hypot(np.abs(dx), np.abs(dy)).astype(np.float64), radius)
+def _stamp(kernel: str, radius: int, grid: Optional[np.ndarray] = None) -> _Stamp:
+    """The offsets of the :func:`_kernel_grid` with nonzero heat, hottest first."""
+    grid = _kernel_grid(kernel, radius) if grid is None else grid
+    dy, dx = [a.ravel() - radius for a in np.indices(grid.shape)]
+    heat = grid.ravel()
     order = np.lexsort((dx, dy, -heat))
     order = order[heat[order] > 0]
     heat = heat[order]
@@ -2668,6 +2680,11 @@ class _Decay:
             length = 1
         self.weights = _decay_weights(decay, length)
         self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
+        # Ranks from ``depth`` on cannot change a sum of values >= 0: each adds
+        # at most v0 * 2**-55, under half a unit in the last place of a sum
+        # that already holds v0 (or they never occur).  None: all count (decay 1).
+        tiny = np.flatnonzero(self.weights <= 2.0 ** -55)
+        self.depth = None if decay == 1.0 else int(tiny[0]) if tiny.size else length
 
     def weight(self, rank: np.ndarray) -> np.ndarray:
         if self.decay == 1.0:
@@ -2837,6 +2854,50 @@ def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
         rank = before - first[keys]
         contribution = values * decay.weight(rank) * decay.run(copies)
     return np.bincount(keys, weights=contribution, minlength=size)
+
+
+def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.ndarray,
+                cap: Optional[int]):
+    """Contributions of points to the pixels of ``rect`` (x0, y0, x1, y1 exclusive).
+
+    Each point heats the (2r+1)-square around it (``grid``: heat by offset,
+    from :func:`_kernel_grid`); only the part inside ``rect`` is computed,
+    so the cost follows the overlap, not the kernel.  As in the original,
+    the zero-heat corners of the squares count when some weight is
+    negative: they rank before the negative values.  A point with count c gives min(c, cap)
+    copies (``cap``: :attr:`_Decay.depth`; None: one copy, the count
+    returned).  Returns int64 keys (y - y0) * width + (x - x0), float64
+    values weight * heat and int64 counts.
+    """
+    r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
+    signed = bool(np.any(entries.weight < 0))
+    copies = entries.count if cap is None else np.minimum(entries.count, cap)
+    lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
+    lo_y, hi_y = np.maximum(entries.y - r, y0), np.minimum(entries.y + r + 1, y1)
+    cols = _list_length(np.maximum(hi_x - lo_x, 0))
+    rows = _list_length(np.maximum(hi_y - lo_y, 0))
+    shape_id = rows * (cols.max(initial=0) + 1) + cols
+    keys, values, counts = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
+    for sid in np.unique(shape_id[(rows > 0) & (cols > 0)]):
+        pick = np.flatnonzero(shape_id == sid)
+        h, w = int(rows[pick[0]]), int(cols[pick[0]])
+        for part in np.array_split(pick, max(1, pick.size * h * w >> 22)):
+            px = lo_x[part, None, None] + np.arange(w)
+            py = lo_y[part, None, None] + np.arange(h)[:, None]
+            offset = (py - entries.y[part, None, None] + r) * (2 * r + 1) + \
+                (px - entries.x[part, None, None] + r)
+            inside = (px < hi_x[part, None, None]) & (py < hi_y[part, None, None])
+            heat = grid.take(np.where(inside, offset, 0))
+            weight = entries.weight[part, None, None]
+            keep = inside & (heat > 0) if not signed else inside
+            which = np.broadcast_to(part[:, None, None], keep.shape)[keep]
+            keys.append(((py - y0) * (x1 - x0) + (px - x0))[keep])
+            values.append((weight * heat)[keep])
+            counts.append(copies[which])
+    keys, values, counts = (np.concatenate(a) for a in (keys, values, counts))
+    if cap is None:
+        return keys, values, counts
+    return np.repeat(keys, counts), np.repeat(values, counts), None
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
@@ -3204,7 +3265,11 @@ class _Engine:
         self.radius = config.radius
         self.kernel = config.kernel
         self.decay_value = config.decay
-        self.stamp = _stamp(config.kernel, config.radius)
+        self.grid = _kernel_grid(config.kernel, config.radius)
+        # copies of a repeated point that can matter (about _Decay.depth; at decay 1
+        # a count is kept whole): for estimating work only
+        self.copies = 1 if config.decay in (0.0, 1.0) else int(38.2 / -math.log(config.decay)) + 2
+        self.stamp = _stamp(config.kernel, config.radius, self.grid)
 
     def run(self, entries: _Entries, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
@@ -3315,10 +3380,16 @@ class _Engine:
                 _dense_pays(entries.x.size, rect))
 
     def _is_heavy(self, rect, entries: _Entries, segments: np.ndarray) -> bool:
-        work = entries.x.size * self.stamp.heat.size + segments.shape[0] * (2 * self.radius + 2) ** 2
+        """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
+        r, (x0, y0, x1, y1) = self.radius, rect
         if entries.x.size:
-            return work > _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 16
+            wide = np.minimum(entries.x + r + 1, x1) - np.maximum(entries.x - r, x0)
+            tall = np.minimum(entries.y + r + 1, y1) - np.maximum(entries.y - r, y0)
+            work = int(np.dot(wide * tall, np.minimum(entries.count, self.copies)))
+            return work + segments.shape[0] * min((2 * r + 2) ** 2, _area(rect)) > \
+                _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 8
         # segments alone may split down to single cells: a pile of them stays in bounds
+        work = segments.shape[0] * min((2 * r + 2) ** 2, _area(rect))
         return work > _MAX_SEGMENT_WORK and rect[2] - rect[0] > _cell_size(self.radius)
 
     def _quarters(self, rect, entries: _Entries, segments: np.ndarray):
@@ -3386,24 +3457,15 @@ class _Engine:
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
         x0, y0, x1, y1 = rect
         w, h = x1 - x0, y1 - y0
-        stamp = self.stamp
-        px = (entries.x[:, None] + stamp.dx[None, :]).ravel()
-        py = (entries.y[:, None] + stamp.dy[None, :]).ravel()
-        value = (entries.weight[:, None] * stamp.heat[None, :]).ravel()
-        inside = (px >= x0) & (px < x1) & (py >= y0) & (py < y1)
-        keys, values = [((py - y0) * w + (px - x0))[inside]], [value[inside]]
-        counts = None
-        if np.any(entries.count != 1):
-            counts = [np.repeat(entries.count, stamp.heat.size)[inside]]
+        keys, values, counts = _point_heat(entries, rect, self.grid, decay.depth)
         if segments.shape[0]:
             key, heat = _segment_heat(segments, self.radius, self.kernel, rect)
-            keys.append(key)
-            values.append(heat)
+            keys, values = np.r_[keys, key], np.r_[values, heat]
             if counts is not None:
-                counts.append(np.ones(heat.size, np.int64))
-        return _reduce(np.concatenate(keys), np.concatenate(values),
-                       None if counts is None else np.concatenate(counts),
-                       w * h, decay).reshape(h, w)
+                counts = np.r_[counts, np.ones(heat.size, np.int64)]
+        if counts is not None and not np.any(counts != 1):
+            counts = None
+        return _reduce(keys, values, counts, w * h, decay).reshape(h, w)
 
 
 class _ColumnPairs:
@@ -3434,13 +3496,20 @@ class _ColumnPairs:
 
 
 class _CountGrid:
-    """Dense int64 counts of unit-weight points, over a region that grows with
-    the data up to ``limit`` pixels (what lies further away is left to the caller)."""
+    """Dense counts of unit-weight points over a region that grows with the
+    data up to ``limit`` pixels (what lies further away is left to the caller).
+
+    Counts are int32 (int64 once a pixel might pass 2**31 - 1).  Points are
+    kept as flat indices and counted when they reach a quarter of the grid,
+    band by band, so no chunk costs a pass over the whole grid.
+    """
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
-        self.counts = np.zeros((region[3] - region[1], region[2] - region[0]), np.int64)
+        self.counts = np.zeros((region[3] - region[1], region[2] - region[0]), np.int32)
         self.total = 0
+        self.waiting: List[np.ndarray] = []
+        self.waiting_size = 0
 
     def add(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
         """Count the points it can hold; returns the mask of those it could not."""
@@ -3448,10 +3517,30 @@ class _CountGrid:
             self._grow(int(ix.min()), int(iy.min()), int(ix.max()) + 1, int(iy.max()) + 1)
         x0, y0, x1, y1 = self.region
         inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
-        flat = (iy[inside] - y0) * (x1 - x0) + (ix[inside] - x0)
-        self.counts += np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
-        self.total += int(inside.sum())
+        self.waiting.append((iy[inside] - y0) * (x1 - x0) + (ix[inside] - x0))
+        self.waiting_size += self.waiting[-1].size
+        if self.waiting_size >= max(self.counts.size >> 2, 1 << 20):
+            self._count()
         return ~inside
+
+    def _count(self) -> None:
+        """Add the waiting points to the grid, a band of 2**22 pixels at a time."""
+        flat = np.concatenate(self.waiting) if self.waiting else np.empty(0, np.int64)
+        self.waiting, self.waiting_size = [], 0
+        self.total += flat.size
+        if self.total > np.iinfo(self.counts.dtype).max:
+            self.counts = self.counts.astype(np.int64)
+        grid = self.counts.reshape(-1)
+        band = flat >> 22
+        if flat.size and band.min() != band.max():   # radix-sorted by band: 16-bit keys
+            order = np.argsort(band.astype(np.uint16) if band.max() < 1 << 16 else band,
+                               kind="stable")
+            flat, band = flat[order], band[order]
+        cuts = np.flatnonzero(np.diff(band)) + 1
+        for part in np.split(flat, cuts) if flat.size else ():
+            start = int(part[0]) >> 22 << 22
+            found = np.bincount(part - start)
+            grid[start:start + found.size] += found.astype(grid.dtype)
 
     def _grow(self, bx0: int, by0: int, bx1: int, by1: int) -> None:
         x0, y0, x1, y1 = self.region
@@ -3468,7 +3557,8 @@ class _CountGrid:
             nx1, ny1 = min(nx1, max(x1, bx1)), min(ny1, max(y1, by1))
             if (nx1 - nx0) * (ny1 - ny0) > self.limit:
                 return
-        grown = np.zeros((ny1 - ny0, nx1 - nx0), np.int64)
+        self._count()
+        grown = np.zeros((ny1 - ny0, nx1 - nx0), self.counts.dtype)
         grown[y0 - ny0:y1 - ny0, x0 - nx0:x1 - nx0] = self.counts
         self.region, self.counts = (nx0, ny0, nx1, ny1), grown
 
@@ -3508,7 +3598,7 @@ class _Accumulator:
     """
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False):
-        self.grid = _CountGrid(region, max(_DENSE_PIXELS, 4 * _area(region)))
+        self.grid = _CountGrid(region, _area(region) + _DENSE_PIXELS)
         self.log: Optional[list] = [] if record else None
         self.parts: List[_Entries] = []
         self.pending = 0
@@ -3560,6 +3650,7 @@ class _Accumulator:
     def result(self) -> Tuple[_Entries, np.ndarray, _CountGrid]:
         """(points not in the grid as aggregated entries, float64 (n, 4) segments, grid)."""
         self._merge()
+        self.grid._count()
         segs = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
         return self.entries, segs, self.grid
 

@@ -1,0 +1,127 @@
+"""The engine's fast paths against the original's rule, written out.
+
+``original_values`` is heatmap77's accumulation loop by loop: every point
+adds weight * heat over its whole (2r+1)-square (zero corners included),
+every segment adds its nonzero heat, and each pixel's list is sorted
+descending and summed with the running weight 1, d, d*d, ...
+"""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import heatmap as hm
+
+
+def kernel_heat(kernel, d, r):
+    if d >= r:
+        return 0.0
+    return 1.0 - d / float(r) if kernel == "linear" else math.e ** (-d * (math.log(256) / r))
+
+
+def segment_distance(sx, sy, ex, ey, px, py):
+    dx, dy = ex - sx, ey - sy
+    length2 = float(dx * dx + dy * dy)
+    u = 0.0 if length2 == 0 else min(1.0, max(0.0, ((px - sx) * dx + (py - sy) * dy) / length2))
+    return math.hypot(sx + u * dx - px, sy + u * dy - py)
+
+
+def original_values(points, segments, kernel, radius, decay):
+    """{(x, y): value}: points (x, y, weight, count), segments (x1, y1, x2, y2[, weight])."""
+    lists = {}
+    for x, y, w, count in points:
+        for dx in range(-radius, radius + 1):
+            for dy in range(-radius, radius + 1):
+                heat = kernel_heat(kernel, math.hypot(dx, dy), radius)
+                lists.setdefault((x + dx, y + dy), []).extend([w * heat] * count)
+    for seg in segments:
+        sx, sy, ex, ey = seg[:4]
+        w = seg[4] if len(seg) > 4 else 1.0
+        for px in range(int(min(sx, ex) - radius), int(max(sx, ex) + radius + 1)):
+            for py in range(int(min(sy, ey) - radius), int(max(sy, ey) + radius + 1)):
+                heat = kernel_heat(kernel, segment_distance(sx, sy, ex, ey, px, py), radius)
+                if heat:
+                    lists.setdefault((px, py), []).append(w * heat)
+    out = {}
+    for pixel, values in lists.items():
+        total, weight = 0.0, 1.0
+        for v in sorted(values, reverse=True):
+            total += v * weight
+            weight *= decay
+        out[pixel] = total
+    return out
+
+
+def as_grid(values, window):
+    x0, y0, x1, y1 = window
+    grid = np.zeros((y1 - y0, x1 - x0))
+    for (x, y), v in values.items():
+        if x0 <= x < x1 and y0 <= y < y1:
+            grid[y - y0, x - x0] = v
+    return grid
+
+
+def engine_grid(points, segments, kernel, radius, decay, window):
+    entries = hm._aggregate(hm._Entries(*(np.array(c, dtype=t) for c, t in zip(
+        zip(*points), (np.int64, np.int64, np.float64, np.int64))))) if points else hm._empty_entries()
+    segs = np.array(segments, dtype=np.float64) if segments else np.empty((0, 4))
+    engine = hm._Engine(hm.Config(kernel=kernel, radius=radius, decay=decay))
+    return engine.run(entries, segs, window)[0]
+
+
+def test_kernel_grid_matches_math_hypot():
+    # np.hypot differs from the original's math.hypot in the last bit at 2 offsets
+    # within r=30 and 69 within r=150
+    r = 150
+    grid = hm._kernel_grid("linear", r)
+    expected = np.array([[kernel_heat("linear", math.hypot(dx, dy), r)
+                          for dx in range(-r, r + 1)] for dy in range(-r, r + 1)])
+    assert np.array_equal(grid, expected)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.95])
+def test_negative_weights_rank_after_the_zero_corners(decay):
+    # a CSV weight column with one value below zero: the zero-heat corners of
+    # every point's square come before the negative values in a pixel's list
+    points = [(0, 0, 2.0, 1), (9, 3, -1.0, 1), (6, 1, 3.0, 1), (2, 7, 1.5, 1), (9, 9, 0.0, 1)]
+    window = (-8, -8, 18, 18)
+    want = as_grid(original_values(points, [], "linear", 6, decay), window)
+    got = engine_grid(points, [], "linear", 6, decay, window)
+    assert np.array_equal(got, want)
+    assert want.min() < 0 or decay == 0.0
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12),
+                          st.sampled_from([-2.0, -0.5, 0.0, 0.5, 1.0, 3.0]), st.integers(1, 3)),
+                min_size=1, max_size=12),
+       st.sampled_from([0.0, 0.3, 0.9]), st.integers(1, 5), st.sampled_from(["linear", "gaussian"]))
+def test_signed_weights_are_bit_exact(points, decay, radius, kernel):
+    window = (-6, -6, 19, 19)
+    want = as_grid(original_values(points, [], kernel, radius, decay), window)
+    assert np.array_equal(engine_grid(points, [], kernel, radius, decay, window), want)
+
+
+def test_points_heat_only_the_overlap_of_their_square():
+    # one point with a huge kernel: a small piece computes only its own pixels
+    engine = hm._Engine(hm.Config(radius=900, decay=0.5))
+    entries = hm._Entries(np.array([0]), np.array([0]), np.array([2.0]), np.array([3]))
+    keys, values, counts = hm._point_heat(entries, (100, 40, 116, 56), engine.grid, 2)
+    assert keys.size == 2 * 16 * 16 and counts is None
+    assert values.max() == pytest.approx(2 * (1 - math.hypot(100, 40) / 900))
+
+
+def test_count_grid_counts_band_by_band():
+    # a grid of more than 2**22 pixels: points are counted band by band, and only
+    # when enough have come
+    grid = hm._CountGrid((0, 0, 2500, 2000), 2500 * 2000)
+    rng = np.random.default_rng(5)
+    ix, iy = rng.integers(0, 2500, 300000), rng.integers(0, 2000, 300000)
+    expected = np.zeros((2000, 2500), np.int64)
+    np.add.at(expected, (iy, ix), 1)
+    for part in range(3):
+        grid.add(ix[part::3], iy[part::3])
+    grid._count()
+    assert grid.counts.dtype == np.int32 and grid.total == 300000
+    assert np.array_equal(grid.counts, expected)

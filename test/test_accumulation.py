@@ -125,3 +125,53 @@ def test_count_grid_counts_band_by_band():
     grid._count()
     assert grid.counts.dtype == np.int32 and grid.total == 300000
     assert np.array_equal(grid.counts, expected)
+
+
+# ---- decay 1: sums by FFT ----
+def exact_sums(mass, kernel):
+    """The sums _point_sums computes, by loops over the kernel (as the walk would)."""
+    r = kernel.shape[0] // 2
+    h, w = mass.shape[0] - 2 * r, mass.shape[1] - 2 * r
+    out = np.zeros((h, w))
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            out += kernel[dy + r, dx + r] * mass[r - dy:r - dy + h, r - dx:r - dx + w]
+    return out
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.integers(1, 6), st.sampled_from(["linear", "gaussian"]), st.integers(0, 2 ** 32 - 1),
+       st.sampled_from([1.0, 50.0, 1e12]))
+def test_fft_sums_match_the_walk_and_leave_unreached_pixels_zero(radius, kernel, seed, spread):
+    rng = np.random.default_rng(seed)
+    mass = np.zeros((int(rng.integers(2 * radius + 1, 40)), int(rng.integers(2 * radius + 1, 40))))
+    n = int(rng.integers(1, 12))
+    # weights from 1 to ``spread``: at 1e12 round-off can pass the smallest value,
+    # and the pixels reached are found by convolving the supports instead
+    mass[rng.integers(0, mass.shape[0], n), rng.integers(0, mass.shape[1], n)] = \
+        np.exp(rng.uniform(0, np.log(spread), n))
+    grid = hm._kernel_grid(kernel, radius)
+    want = exact_sums(mass, grid)
+    got = hm._point_sums(mass, grid, {})
+    assert np.array_equal(got == 0, want == 0)
+    assert np.allclose(got, want, rtol=1e-9, atol=0) or spread > 1e6
+    assert np.allclose(got, want, rtol=0, atol=1e-3 * want.max())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("with_segments", [False, True])
+def test_decay_1_by_fft_equals_the_exact_walk(monkeypatch, weighted, with_segments):
+    rng = np.random.default_rng(7)
+    n = 300
+    points = list(zip(rng.integers(0, 300, n).tolist(), rng.integers(0, 200, n).tolist(),
+                      (rng.choice([0.5, 2.0, -1.0], n) if weighted else np.ones(n)).tolist(),
+                      rng.integers(1, 3, n).tolist()))
+    segments = rng.uniform(0, 300, (20, 4)).tolist() if with_segments else []
+    window = (-20, -20, 330, 230)
+    monkeypatch.setattr(hm._Engine, "_sums_pay", lambda *a: False)
+    exact = engine_grid(points, segments, "linear", 9, 1.0, window)
+    monkeypatch.setattr(hm._Engine, "_sums_pay", lambda *a: True)
+    monkeypatch.setattr(hm, "_FFT_PIXELS", 300 ** 2)   # several blocks
+    fast = engine_grid(points, segments, "linear", 9, 1.0, window)
+    assert np.allclose(fast, exact, rtol=1e-12, atol=1e-12 * exact.max())
+    assert np.array_equal(fast == 0, exact == 0) or weighted   # signed sums may cancel

@@ -182,7 +182,7 @@ def test_segment_heat_uses_distance_to_the_segment(seg, px, py, distance):
     grid, most, _ = engine_values([(500, 500, 1.0, 1)], [seg], "linear", 6, 1.0,
                                   (px, py, px + 1, py + 1))
     assert grid.tolist() == [[pytest.approx(1 - distance / 6, rel=1e-12)]]
-    assert most == 1.0
+    assert most == pytest.approx(1.0, rel=1e-12)
 
 
 def test_segment_heat_pixels():

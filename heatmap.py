@@ -3271,6 +3271,8 @@ def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarr
     by convolving where the points are with where the kernel is nonzero.
     """
     top = float(mass.max())
+    if not math.isfinite(top):
+        raise _overflow()
     scale = 2.0 ** -math.frexp(top)[1]       # exact, and no overflow inside the FFT
     sums = _convolve(mass * scale, kernel, spectra, "kernel")
     noise = 16 * 2.0 ** -52 * math.log2(mass.size) * \
@@ -3297,6 +3299,11 @@ def _points_box(entries: _Entries, counts: Optional["_CountGrid"]) -> Optional[T
         return None
     return (min(b[0] for b in boxes), min(b[1] for b in boxes),
             max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _overflow() -> HeatmapError:
+    return HeatmapError("the heat passes the largest number a float holds (about 1.8e308): "
+                        "make the weights smaller")
 
 
 def _inside(tile: Tuple[int, int], block: Tuple[int, int, int, int]) -> bool:
@@ -3409,7 +3416,10 @@ class _Engine:
                 return self._sum_block(*job[1:], decay, spectra)
             return [(job[0], self._tile(*job[:3], decay, job[3]))]
         for pieces in _parallel(work, jobs, ahead=4):
-            yield from pieces
+            for rect, values in pieces:
+                if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
+                    raise _overflow()
+                yield rect, values
 
     def _sums_pay(self, entries: _Entries, counts: Optional["_CountGrid"]) -> bool:
         """Whether decay-1 sums are faster by FFT than by walking the kernels.
@@ -3779,8 +3789,10 @@ class _CountGrid:
         if self.sums is None:
             return _empty_entries()
         ys, xs = np.nonzero(self.sums)
-        return _Entries(xs + self.region[0], ys + self.region[1], self.sums[ys, xs],
-                        np.ones(xs.size, np.int64))
+        sums = self.sums[ys, xs]
+        if not np.isfinite(sums).all():
+            raise _overflow()
+        return _Entries(xs + self.region[0], ys + self.region[1], sums, np.ones(xs.size, np.int64))
 
     def occupied_box(self) -> Optional[Tuple[int, int, int, int]]:
         """Pixel box (x0, y0, x1, y1 exclusive) of the points held, or None."""

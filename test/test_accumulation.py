@@ -6,6 +6,7 @@ every segment adds its nonzero heat, and each pixel's list is sorted
 descending and summed with the running weight 1, d, d*d, ...
 """
 import math
+import os
 
 import numpy as np
 import pytest
@@ -175,3 +176,21 @@ def test_decay_1_by_fft_equals_the_exact_walk(monkeypatch, weighted, with_segmen
     fast = engine_grid(points, segments, "linear", 9, 1.0, window)
     assert np.allclose(fast, exact, rtol=1e-12, atol=1e-12 * exact.max())
     assert np.array_equal(fast == 0, exact == 0) or weighted   # signed sums may cancel
+
+
+@pytest.mark.parametrize("decay", ["0.5", "1"])
+@pytest.mark.parametrize("save", [False, True])
+def test_weights_near_the_float_limit_are_an_error(run, write, tmp_path, decay, save):
+    write("big.csv", "47.6,-122.3,1e308\n47.6001,-122.3001,1.5e308\n47.7,-122.2,1\n")
+    out = ["-S", "s.npz"] if save else ["-o", "out.png"]
+    code, err = run("-W", 100, "-d", decay, *out, "big.csv")
+    assert code == 2
+    assert err.strip().splitlines() == ["heatmap.py: error: the heat passes the largest number "
+                                        "a float holds (about 1.8e308): make the weights smaller"]
+    assert os.listdir(tmp_path) == ["big.csv"]
+
+
+def test_the_largest_weights_that_fit_still_draw(run, write, pixels):
+    write("big.csv", "47.6,-122.3,1e308\n47.7,-122.2,1\n")
+    assert run("-W", 100, "-d", "0", "-o", "out.png", "big.csv")[0] == 0
+    assert pixels("out.png")[1][..., 3].max() > 200

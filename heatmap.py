@@ -84,6 +84,7 @@ _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile 
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
 _CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
 _CELL_LISTS = 1 << 20             # cell list entries gathered at once (40 bytes each)
+_PILE = 64                        # equal segments summed one by one at decay 1, at most
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
@@ -2869,22 +2870,19 @@ def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
     return np.bincount(keys, weights=contribution, minlength=size)
 
 
-def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.ndarray,
-                cap: Optional[int]):
+def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to the pixels of ``rect`` (x0, y0, x1, y1 exclusive).
 
     Each point heats the (2r+1)-square around it (``grid``: heat by offset,
     from :func:`_kernel_grid`); only the part inside ``rect`` is computed,
     so the cost follows the overlap, not the kernel.  As in the original,
     the zero-heat corners of the squares count when some weight is
-    negative: they rank before the negative values.  A point with count c gives min(c, cap)
-    copies (``cap``: :attr:`_Decay.depth`; None: one copy, the count
-    returned).  Returns int64 keys (y - y0) * width + (x - x0), float64
-    values weight * heat and int64 counts.
+    negative: they rank before the negative values.  Returns int64 keys
+    (y - y0) * width + (x - x0), float64 values weight * heat and the int64
+    counts of the points.
     """
     r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
     signed = bool(np.any(entries.weight < 0))
-    copies = entries.count if cap is None else np.minimum(entries.count, cap)
     lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
     lo_y, hi_y = np.maximum(entries.y - r, y0), np.minimum(entries.y + r + 1, y1)
     cols = _list_length(np.maximum(hi_x - lo_x, 0))
@@ -2906,83 +2904,182 @@ def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.nda
             which = np.broadcast_to(part[:, None, None], keep.shape)[keep]
             keys.append(((py - y0) * (x1 - x0) + (px - x0))[keep])
             values.append((weight * heat)[keep])
-            counts.append(copies[which])
-    keys, values, counts = (np.concatenate(a) for a in (keys, values, counts))
-    if cap is None:
-        return keys, values, counts
-    return np.repeat(keys, counts), np.repeat(values, counts), None
+            counts.append(entries.count[which])
+    return tuple(np.concatenate(a) for a in (keys, values, counts))
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
     """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments, with their heat.
 
-    ``seg`` is float64 (n, 4) of pixel x1, y1, x2, y2.  Every integer pixel of
-    each segment's box grown by the radius (the original's truncating
-    ranges) is tried; returns int64 keys (y - y0) * width + (x - x0) and
-    float64 heat of those with nonzero heat.  Segments are batched by box
-    size so each batch is one broadcast (n, rows, columns) computation.
+    ``seg`` holds rows of :func:`_segment_rows`.  Every integer pixel of each
+    segment's box grown by the radius (the original's truncating ranges) is
+    tried; returns int64 keys (y - y0) * width + (x - x0), float64 weight *
+    heat and int64 number of copies of those with nonzero heat.  Segments
+    are batched by box size so each batch is one broadcast (n, rows,
+    columns) computation.
     """
     lo_x, lo_y, hi_x, hi_y = _reach(seg, radius, rect)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
     rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
     shape_id = rows * (cols.max(initial=0) + 1) + cols
-    keys, heats = [], []
+    keys, values, counts = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
     for sid in np.unique(shape_id[(rows > 0) & (cols > 0)]):
         pick = np.flatnonzero(shape_id == sid)
         box = (int(rows[pick[0]]), int(cols[pick[0]]))
         for part in np.array_split(pick, max(1, pick.size * box[0] * box[1] >> 22)):
-            key, distance = _segment_block(seg[part], lo_x[part], lo_y[part], hi_x[part],
-                                           hi_y[part], box, radius, rect)
+            key, distance, owner = _segment_block(seg[part], lo_x[part], lo_y[part], hi_x[part],
+                                                  hi_y[part], box, radius, rect)
             keys.append(key)
-            heats.append(KERNELS[kernel](distance, radius))
-    if not keys:
-        return np.empty(0, np.int64), np.empty(0)
-    return np.concatenate(keys), np.concatenate(heats)
+            values.append(seg[part, 4][owner] * KERNELS[kernel](distance, radius))
+            counts.append(seg[part, 5][owner].astype(np.int64))
+    return tuple(np.concatenate(a) for a in (keys, values, counts))
 
 
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
     """Decay-combined heat of segments alone, as float64 grid[y, x] over ``rect``.
 
-    ``segments`` is float64 (n, 4) of pixel x1, y1, x2, y2.  The rect is cut
-    into square cells; each cell gets the list of segments that may reach
-    it (see :func:`_cell_members`), padded to one of a few lengths with a
-    far-away point.  A batch of cells with equal lists is then an array
-    (cells, rows, columns, segments) whose last axis holds each pixel's
-    contributions side by side: sorting it orders every pixel at once, with
-    no keys to group and nothing to gather.  Pixels out of a segment's reach
-    get heat 0, which sorts last and adds nothing.
+    ``segments`` is float64 (n, 4) of pixel x1, y1, x2, y2, or the rows of
+    :func:`_segment_rows` (weights >= 0).  The rect is cut into
+    square cells; each cell gets the list of segments that may reach it
+    (see :func:`_cell_members` and :func:`_pruned`), padded to one of a few
+    lengths with a far-away point.  A batch of cells with equal lists is
+    then an array (cells, rows, columns, segments) whose last axis holds
+    each pixel's contributions side by side: ordering it orders every pixel
+    at once, with no keys to group and nothing to gather.  Pixels out of a
+    segment's reach get heat 0, which sorts last and adds nothing.
+
+    Where more segments crowd a cell than ranks can matter (see
+    :class:`_Decay`), the cell keeps only those that can (:func:`_pruned`).
+    Equal
+    segments are computed once and take as many places in the lists as can
+    matter (at decay 1, more than _PILE of them one place, their heat
+    multiplied by their number).
     """
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
-    across, down = -(-(x1 - x0) // size), -(-(y1 - y0) // size)
+    segments = _segment_rows(segments)
+    copies = segments[:, 5].astype(np.int64)
+    table = _segment_table(segments)
+    if decay.depth is None:   # a sum: a big pile by multiplication (not bit for bit)
+        pile = copies > _PILE
+        table[5, :-1][pile] *= copies[pile]
+        copies[pile] = 1
     cells, members = _cell_members(segments, rect, radius, size)
-    per_cell = np.bincount(cells, minlength=across * down)
+    if np.any(copies > 1):
+        times = copies[members] if decay.depth is None else np.minimum(copies[members], decay.depth)
+        cells, members = np.repeat(cells, times), np.repeat(members, times)
+    across = -(-(x1 - x0) // size)
+    out = np.zeros((-(-(y1 - y0) // size), size, across, size))
+    if decay.depth is not None and cells.size:   # crowded cells: drop what cannot matter
+        crowded = (np.bincount(cells) > decay.depth)[cells]
+        margin = 1e-9 * (1 + max(map(abs, rect)))   # round-off of distances, in pixels
+        _cell_values(table, cells[~crowded], members[~crowded], rect, size, radius, kernel,
+                     decay, out)
+        cells, members = _pruned(table, cells[crowded], members[crowded], rect[:2], size, across,
+                                 margin, radius, kernel, decay.depth)
+    _cell_values(table, cells, members, rect, size, radius, kernel, decay, out)
+    return out.reshape(out.shape[0] * size, across * size)[:y1 - y0, :x1 - x0]
+
+
+def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
+                 radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
+    """Decay-combine the listed segments on every pixel of the cells of ``size``
+    pixels into ``out`` (rows of cells, size, columns of cells, size)."""
+    across = out.shape[2]
+    offsets = np.arange(size, dtype=np.float64)
+    for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
+        near, length = table[:, lists], lists.shape[1]
+        weights = decay.row(length if decay.depth is None else min(length, decay.depth))
+        px = (group % across * size + rect[0])[:, None] + offsets
+        py = (group // across * size + rect[1])[:, None] + offsets
+        values = np.empty((group.size, size, size))
+        step = max(1, _CELL_BATCH // (size * size * length))
+        for batch in (slice(i, i + step) for i in range(0, group.size, step)):
+            for rows, cols in _cell_parts(size, length):
+                heat = KERNELS[kernel](_cell_distances(near[:5, batch], px[batch, cols],
+                                                       py[batch, rows]), radius)
+                if np.any(near[5, batch] != 1.0):
+                    heat *= near[5, batch, None, None, :]
+                values[batch, rows, cols] = _decay_rows(heat, weights)
+        out[group // across, :, group % across, :] = values
+
+
+def _segment_rows(segments: np.ndarray, merge: bool = True) -> np.ndarray:
+    """float64 (m, 6): x1, y1, x2, y2, weight and number of each distinct segment.
+
+    ``segments`` is (n, 4) of pixel x1, y1, x2, y2, (n, 5) with a weight, or
+    already (n, 6).  Equal rows are merged (a logger left on one spot gives
+    many), found by a sort of 64-bit hashes and only checked exactly when
+    two hashes meet.
+    """
+    if segments.shape[1] == 6:
+        return segments
+    rows = np.ones((segments.shape[0], 6))
+    rows[:, :segments.shape[1]] = segments
+    if not merge or rows.shape[0] < 2:
+        return rows
+    bits = rows[:, :5].view(np.uint64)
+    key = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
+    for column in range(1, 5):
+        key = (key ^ bits[:, column]) * np.uint64(0x9E3779B97F4A7C15)
+    key.sort()
+    if not np.any(key[1:] == key[:-1]):
+        return rows
+    same = np.ascontiguousarray(rows[:, :5]).view(np.dtype((np.void, 40))).ravel()
+    _, first, counts = np.unique(same, return_index=True, return_counts=True)
+    rows = rows[first]
+    rows[:, 5] = counts
+    return rows
+
+
+def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int):
+    """Yield (int64 cell numbers, int64 (cells, length) their member lists padded
+    with ``pad``) for groups of cells whose lists have about the same length,
+    a bounded number of list entries at a time.  ``cells`` is sorted."""
+    per_cell = np.bincount(cells) if cells.size else np.zeros(0, np.int64)
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
     slots = _list_length(per_cell[used])
-    table = _segment_table(segments)
-    offsets = np.arange(size, dtype=np.float64)
-    out = np.zeros((down, size, across, size))
-    for length in np.unique(slots):
-        length = int(length)
-        weights = decay.row(length)
-        step = max(1, _CELL_BATCH // (size * size * length))
-        span = step * max(1, _CELL_LISTS // (length * step))   # cells gathered at once
-        cells_of_length = used[slots == length]
-        for group in (cells_of_length[i:i + span] for i in range(0, cells_of_length.size, span)):
-            near = table[:, _padded_lists(members, first[group], per_cell[group], length,
-                                          segments.shape[0])]
-            px = (group % across * size + x0)[:, None] + offsets
-            py = (group // across * size + y0)[:, None] + offsets
-            values = np.empty((group.size, size, size))
-            for batch in (slice(i, i + step) for i in range(0, group.size, step)):
-                for rows, cols in _cell_parts(size, length):
-                    distance = _cell_distances(near[:, batch], px[batch, cols], py[batch, rows])
-                    values[batch, rows, cols] = _decay_rows(KERNELS[kernel](distance, radius),
-                                                            weights)
-            out[group // across, :, group % across, :] = values
-    return out.reshape(down * size, across * size)[:y1 - y0, :x1 - x0]
+    for length in np.unique(slots).tolist():
+        span = max(1, _CELL_LISTS // length)
+        of_length = used[slots == length]
+        for group in (of_length[i:i + span] for i in range(0, of_length.size, span)):
+            yield group, _padded_lists(members, first[group], per_cell[group], length, pad)
+
+
+def _pruned(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
+            across: int, margin: float, radius: int, kernel: str, depth: int):
+    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep,
+    sorted by cell (cells in rows of ``across`` from pixel ``origin``).
+
+    ``table`` is :func:`_segment_table`; ``margin`` bounds the round-off of a
+    distance.  Every pixel of a cell is within half its diagonal of its
+    centre, so a segment's heat there lies between the kernel at the
+    centre's distance plus and minus that.  Kept: segments whose heat can
+    be above 0 and can reach the depth-th largest of the lower bounds: all
+    others rank at or after ``depth`` at every pixel, where they cannot
+    change the sum (see :class:`_Decay`).
+    """
+    centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
+    kept = []
+    for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
+        sx, sy, dx, dy, length2, weight = table[:, lists]
+        cx = (group % across * size + origin[0] + centre)[:, None]
+        cy = (group // across * size + origin[1] + centre)[:, None]
+        distance = np.sqrt(_squared_distance(cx, cy, sx, sy, dx, dy, length2))
+        high = weight * KERNELS[kernel](np.maximum(distance - half, 0.0), radius)
+        low = weight * KERNELS[kernel](distance + half, radius)
+        least = (np.partition(low, -depth, axis=1) if lists.shape[1] > 4 * depth else
+                 np.sort(low, axis=1))[:, -depth]
+        keep = (high > 0) & (high >= least[:, None])
+        which, slot = np.nonzero(keep)
+        kept.append((group[which], lists[which, slot]))
+    if not kept:
+        return cells, members
+    cells, members = (np.concatenate(c) for c in zip(*kept))
+    order = np.argsort(cells, kind="stable")
+    return cells[order], members[order]
 
 
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
@@ -3080,14 +3177,16 @@ def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, len
 
 
 def _segment_table(segments: np.ndarray) -> np.ndarray:
-    """float64 (5, n + 1): start x, start y, direction x, y and squared length
-    of each segment, then a point too far away to reach any pixel.
+    """float64 (6, n + 1): start x, start y, direction x, y, squared length and
+    weight of each segment (rows of :func:`_segment_rows`), then a point too
+    far away to reach any pixel.
 
     A zero-length segment gets direction 0 and length 1, so that u = 0, the
     distance to its start, as the original.
     """
-    table = np.empty((5, segments.shape[0] + 1))
-    table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0)
+    table = np.empty((6, segments.shape[0] + 1))
+    table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0, 1.0)
+    table[5, :-1] = segments[:, 4]
     start, direction = table[0:2, :-1], table[2:4, :-1]
     start[:] = segments[:, 0:2].T
     np.subtract(segments[:, 2:4].T, start, out=direction)
@@ -3139,10 +3238,19 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
     Each row is sorted descending and summed with ``weights`` (k,) in that
     order, sequentially, as the original sums a pixel's list (bit for bit).
-    ``heat`` is sorted in place.
+    With fewer weights than k (ranks past :attr:`_Decay.depth`, which
+    cannot change the sum) only that many largest values are kept, found by
+    a partition.  ``heat`` is reordered in place.
     """
-    heat.sort(axis=-1)
     k = heat.shape[-1]
+    if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
+        if k > 4 * weights.size:
+            heat.partition(k - weights.size, axis=-1)
+        else:
+            heat.sort(axis=-1)
+        heat = heat[..., k - weights.size:]
+        k = weights.size
+    heat.sort(axis=-1)
     n = heat.size // k
     # row i of ``ranked`` holds every pixel's i-th largest heat; reducing over
     # the first axis adds whole rows in turn, so each pixel's sum is
@@ -3192,7 +3300,8 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: in
     keep = (ex < radius * radius).reshape(key.shape)
     distance = np.sqrt(ex.reshape(key.shape)[keep])
     inside = distance < radius  # sqrt may round up onto the radius
-    return key[keep][inside], distance[inside]
+    owner = np.broadcast_to(np.arange(key.shape[0])[:, None], key.shape)[keep][inside]
+    return key[keep][inside], distance[inside], owner
 
 
 def _parallel(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
@@ -3402,6 +3511,7 @@ class _Engine:
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
+        segments = _segment_rows(segments)
         if self._sums_pay(entries, counts):
             jobs = self._sum_jobs(entries, segments, counts)
         else:
@@ -3648,17 +3758,20 @@ class _Engine:
     def _sparse(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Any mix of weighted points and segments by a sort-based reduction
         (segments alone by cells, which needs no sort by pixel)."""
-        if segments.shape[0] and not entries.x.size:
+        if segments.shape[0] and not entries.x.size and (segments.shape[1] < 5 or
+                                                          segments[:, 4].min() >= 0):
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
         x0, y0, x1, y1 = rect
         w, h = x1 - x0, y1 - y0
-        keys, values, counts = _point_heat(entries, rect, self.grid, decay.depth)
+        keys, values, counts = _point_heat(entries, rect, self.grid)
         if segments.shape[0]:
-            key, heat = _segment_heat(segments, self.radius, self.kernel, rect)
-            keys, values = np.r_[keys, key], np.r_[values, heat]
-            if counts is not None:
-                counts = np.r_[counts, np.ones(heat.size, np.int64)]
-        if counts is not None and not np.any(counts != 1):
+            parts = zip((keys, values, counts), _segment_heat(_segment_rows(segments, False),
+                                                              self.radius, self.kernel, rect))
+            keys, values, counts = (np.concatenate(p) for p in parts)
+        if decay.depth is not None:   # copies one by one, as many as can matter: bit for bit
+            copies = np.minimum(counts, decay.depth)
+            keys, values, counts = np.repeat(keys, copies), np.repeat(values, copies), None
+        elif not np.any(counts != 1):
             counts = None
         return _reduce(keys, values, counts, w * h, decay).reshape(h, w)
 

@@ -108,8 +108,8 @@ def test_points_heat_only_the_overlap_of_their_square():
     # one point with a huge kernel: a small piece computes only its own pixels
     engine = hm._Engine(hm.Config(radius=900, decay=0.5))
     entries = hm._Entries(np.array([0]), np.array([0]), np.array([2.0]), np.array([3]))
-    keys, values, counts = hm._point_heat(entries, (100, 40, 116, 56), engine.grid, 2)
-    assert keys.size == 2 * 16 * 16 and counts is None
+    keys, values, counts = hm._point_heat(entries, (100, 40, 116, 56), engine.grid)
+    assert keys.size == 16 * 16 and counts.tolist() == [3] * 256
     assert values.max() == pytest.approx(2 * (1 - math.hypot(100, 40) / 900))
 
 

@@ -82,8 +82,10 @@ _FAST_CHUNK = 1 << 20             # text chunks at least this big go to polars w
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
-_CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
+_CELL_BATCH = 16384 # float64 elements per segment-cell batch: stays in cache
 _CELL_LISTS = 1 << 20             # cell list entries gathered at once (40 bytes each)
+_PILED = 4
+_GROUP = 32                       # segments in a group of a crowded cell (one box)
 _PILE = 64                        # equal segments summed one by one at decay 1, at most
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
@@ -91,9 +93,8 @@ _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many p
 _FFT_PIXELS = 1 << 23             # largest FFT (pixels) of a block of decay-1 sums
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _MAX_LONGITUDE = 360              # degrees: beyond, input is an error (0..360 data is fine)
-_PNG_LEVEL = 1                    # zlib level of our PNG writer: with the "up" filter, files
-                                  # ~15 % larger than Pillow's level 3, four times as fast
-_PNG_PART = 1 << 20               # bytes deflated per thread job (at least)
+_STRIP = 1 << 18                  # pixels coloured or composited at a time
+_PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
 _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--background_image, "
             "or --osm with -z/--zoom")
 _STATE_FORMAT = "heatmap.py-state"
@@ -2978,6 +2979,10 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
                      decay, out)
         cells, members = _pruned(table, cells[crowded], members[crowded], rect[:2], size, across,
                                  margin, radius, kernel, decay.depth)
+        piled = (np.bincount(cells) > _PILED * decay.depth)[cells] if cells.size else crowded[:0]
+        _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
+                        kernel, decay, out)
+        cells, members = cells[~piled], members[~piled]
     _cell_values(table, cells, members, rect, size, radius, kernel, decay, out)
     return out.reshape(out.shape[0] * size, across * size)[:y1 - y0, :x1 - x0]
 
@@ -2994,14 +2999,24 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
         px = (group % across * size + rect[0])[:, None] + offsets
         py = (group // across * size + rect[1])[:, None] + offsets
         values = np.empty((group.size, size, size))
-        step = max(1, _CELL_BATCH // (size * size * length))
+        # a list longer than a batch (a pile) is taken a part at a time, keeping
+        # each pixel's ``depth`` hottest so far: the arrays stay in the cache
+        part = length if decay.depth is None or length <= _CELL_BATCH else \
+            max(_CELL_BATCH // 8, 2 * decay.depth)
+        step = max(1, _CELL_BATCH // (size * size * part))
         for batch in (slice(i, i + step) for i in range(0, group.size, step)):
-            for rows, cols in _cell_parts(size, length):
-                heat = KERNELS[kernel](_cell_distances(near[:5, batch], px[batch, cols],
-                                                       py[batch, rows]), radius)
-                if np.any(near[5, batch] != 1.0):
-                    heat *= near[5, batch, None, None, :]
-                values[batch, rows, cols] = _decay_rows(heat, weights)
+            for rows, cols in _cell_parts(size, part):
+                hottest = None
+                for i in range(0, length, part):
+                    heat = KERNELS[kernel](_cell_distances(
+                        near[:5, batch, i:i + part], px[batch, cols], py[batch, rows]), radius)
+                    if np.any(near[5, batch, i:i + part] != 1.0):
+                        heat *= near[5, batch, None, None, i:i + part]
+                    hottest = heat if hottest is None else np.concatenate([hottest, heat], -1)
+                    if hottest.shape[-1] > weights.size + part:
+                        hottest.partition(hottest.shape[-1] - weights.size, axis=-1)
+                        hottest = hottest[..., -weights.size:]
+                values[batch, rows, cols] = _decay_rows(hottest, weights)
         out[group // across, :, group % across, :] = values
 
 
@@ -3073,13 +3088,142 @@ def _pruned(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, s
         least = (np.partition(low, -depth, axis=1) if lists.shape[1] > 4 * depth else
                  np.sort(low, axis=1))[:, -depth]
         keep = (high > 0) & (high >= least[:, None])
-        which, slot = np.nonzero(keep)
+        which, slot = np.divmod(np.flatnonzero(keep), keep.shape[1])
         kept.append((group[which], lists[which, slot]))
     if not kept:
         return cells, members
     cells, members = (np.concatenate(c) for c in zip(*kept))
     order = np.argsort(cells, kind="stable")
     return cells[order], members[order]
+
+
+def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
+                    size: int, margin: float, radius: int, kernel: str, decay: _Decay,
+                    out: np.ndarray) -> None:
+    """Values of cells whose lists stay long after :func:`_pruned` (crowds of
+    tracks, a logger left on one spot), each pixel on its own, into ``out``
+    as :func:`_cell_values`: only the segments that may be among a pixel's
+    ``depth`` hottest are computed exactly (the same arithmetic), chosen by
+    :func:`_pixel_groups`, or for pixels far from a small pile of segments
+    of equal weight by :func:`_pixel_support`.
+    """
+    across = out.shape[2]
+    starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
+    for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
+        cell = int(cells[first])
+        near = table[:, members[first:end]]
+        xs = cell % across * size + origin[0] + np.arange(size, dtype=np.float64)
+        ys = cell // across * size + origin[1] + np.arange(size, dtype=np.float64)
+        px, py = np.tile(xs, size), np.repeat(ys, size)
+        ends = near[0:2] + near[2:4]
+        low, high = np.minimum(near[0:2], ends).min(axis=1), np.maximum(near[0:2], ends).max(axis=1)
+        centre, spread = (low + high) / 2, float(np.hypot(*(high - low))) / 2 + margin
+        far = np.hypot(px - centre[0], py - centre[1]) > 4 * spread
+        if near[5].min() != near[5].max():
+            far[:] = False
+        values = np.empty(px.size)
+        if far.any():
+            values[far] = _pixel_support(near, px[far], py[far], centre, spread, margin, radius,
+                                         kernel, decay)
+        if not far.all():
+            near = near[:, np.argsort(_morton(near[0] + ends[0], near[1] + ends[1]))]
+            values[~far] = _pixel_groups(near, px[~far], py[~far], margin, radius, kernel, decay)
+        out[cell // across, :, cell % across, :] = values.reshape(size, size)
+
+
+def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.ndarray,
+                   spread: float, margin: float, radius: int, kernel: str,
+                   decay: _Decay) -> np.ndarray:
+    """float64 (pixels,): decay-combined heat at pixels (px, py) of segments
+    ``near`` (6, n) of equal weight lying within ``spread`` of ``centre``,
+    the pixels more than 4 * spread from it.
+
+    For a pixel at distance D in direction u, a segment's distance lies
+    between D - h and D - h + spread**2 / (2 (D - spread)), h the largest
+    of its two ends' (x - centre) . u.  Only the segments whose h comes
+    within that slack of the depth-th largest can be among the pixel's
+    depth hottest.  h is found in float32 (the margin covers it).
+    """
+    starts = (near[0:2] - centre[:, None]).astype(np.float32)
+    ends = (near[0:2] + near[2:4] - centre[:, None]).astype(np.float32)
+    values = np.zeros(px.size)
+    step = max(1, (1 << 22) // near.shape[1])
+    for chunk in (slice(i, i + step) for i in range(0, px.size, step)):
+        x, y = px[chunk] - centre[0], py[chunk] - centre[1]
+        distance = np.hypot(x, y)
+        ux, uy = (np.asarray(a / distance, np.float32)[:, None] for a in (x, y))
+        h = starts[0] * ux   # (no matmul: BLAS threads would fight ours)
+        h += starts[1] * uy
+        np.maximum(h, ends[0] * ux + ends[1] * uy, out=h)
+        slack = spread * spread / (2 * (distance - spread)) + 1e-5 * spread + margin
+        if near.shape[1] > decay.depth:
+            least = np.partition(h, near.shape[1] - decay.depth, axis=1)[:, -decay.depth]
+        else:
+            least = np.full(h.shape[0], -np.inf, np.float32)
+        keep = (h >= (least - slack)[:, None]) & (h > (distance - radius - slack)[:, None])
+        pixel, seg = np.divmod(np.flatnonzero(keep), near.shape[1])   # faster than 2-d nonzero
+        values[chunk] = _exact_rows(near, px[chunk], py[chunk], pixel, seg, radius, kernel, decay)
+    return values
+
+
+def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
+                seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
+    """float64 (pixels,): decay-combined heat at (px, py) of the segments ``seg``
+    of ``near`` given for each ``pixel`` (sorted), as :func:`_cell_values` does."""
+    sx, sy, dx, dy, length2, weight = (a[seg] for a in near)
+    heat = KERNELS[kernel](np.sqrt(_squared_distance(px[pixel], py[pixel], sx, sy, dx, dy,
+                                                     length2)), radius)
+    heat *= weight
+    per = np.bincount(pixel, minlength=px.size)
+    rows = np.zeros((px.size, max(1, int(per.max(initial=0)))))
+    rows[pixel, np.arange(pixel.size) - np.repeat(np.cumsum(per) - per, per)] = heat
+    return _decay_rows(rows, decay.row(min(rows.shape[1], decay.depth)))
+
+
+def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: float,
+                  radius: int, kernel: str, decay: _Decay) -> np.ndarray:
+    """float64 (pixels,): decay-combined heat at pixels (px, py) of the segments
+    ``near`` (6, n) of :func:`_segment_table`, in spatial order."""
+    groups = -(-near.shape[1] // _GROUP)
+    padded = np.zeros((6, groups * _GROUP))
+    padded[:, :] = np.array([1e30, 1e30, 0.0, 0.0, 1.0, 0.0])[:, None]
+    padded[:, :near.shape[1]] = near
+    sx, sy, dx, dy, length2, weight = padded
+    lo_x, hi_x = np.minimum(sx, sx + dx), np.maximum(sx, sx + dx)
+    lo_y, hi_y = np.minimum(sy, sy + dy), np.maximum(sy, sy + dy)
+    lo_x, lo_y, w_lo = (a.reshape(groups, _GROUP).min(axis=1) for a in (lo_x, lo_y, weight))
+    hi_x, hi_y, w_hi = (a.reshape(groups, _GROUP).max(axis=1) for a in (hi_x, hi_y, weight))
+    if near.shape[1] % _GROUP:
+        w_lo[-1] = 0.0   # a partial group vouches for nothing
+    need = -(-decay.depth // _GROUP)
+    values = np.zeros(px.size)
+    step = max(1, (1 << 20) // groups)
+    for chunk in (slice(i, i + step) for i in range(0, px.size, step)):
+        x, y = px[chunk, None], py[chunk, None]
+        gap = np.hypot(np.maximum(np.maximum(lo_x - x, x - hi_x), 0.0),
+                       np.maximum(np.maximum(lo_y - y, y - hi_y), 0.0))
+        span = np.hypot(np.maximum(np.abs(x - lo_x), np.abs(x - hi_x)),
+                        np.maximum(np.abs(y - lo_y), np.abs(y - hi_y)))
+        high = w_hi * KERNELS[kernel](np.maximum(gap - margin, 0.0), radius)
+        low = w_lo * KERNELS[kernel](span + margin, radius)
+        least = np.partition(low, -need, axis=1)[:, -need] if groups >= need else 0.0 * x[:, 0]
+        pixel, group = np.divmod(np.flatnonzero((high > 0) & (high >= least[:, None])), groups)
+        seg = (group[:, None] * _GROUP + np.arange(_GROUP)).ravel()
+        values[chunk] = _exact_rows(padded, px[chunk], py[chunk], np.repeat(pixel, _GROUP), seg,
+                                    radius, kernel, decay)
+    return values
+
+
+def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """uint64 Z-order codes of points, 16 bits an axis over their bounding box."""
+    code = np.zeros(x.size, np.uint64)
+    for shift, v in enumerate((x, y)):
+        span = float(v.max() - v.min()) or 1.0
+        q = ((v - v.min()) * (65535 / span)).astype(np.uint64)
+        for bits, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+            q = (q | (q << np.uint64(bits))) & np.uint64(mask)
+        code |= q << np.uint64(shift)
+    return code
 
 
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
@@ -4150,15 +4294,32 @@ def _colour_index(values: np.ndarray, most: float, steps: int) -> np.ndarray:
 
 def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray:
     """uint8 (h, w, 4): coloured heat; pixels without data fully transparent."""
-    rgba = np.zeros(values.shape, np.uint32)   # one RGBA pixel per 32-bit word
-    where = np.flatnonzero(values)  # usually a small part of the picture
-    colours = np.ascontiguousarray(table, np.uint8).view(np.uint32).ravel()
-    rgba.ravel()[where] = colours[_colour_index(values.ravel()[where], most, table.shape[0])]
-    return rgba.view(np.uint8).reshape(values.shape + (4,))
+    return _coloured(values, most, table, (0, 0, 0, 0))
+
+
+def _coloured(values: np.ndarray, most: float, colours: np.ndarray, blank: Sequence[int],
+              top: int = 0, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """uint8 (h, w, c): the ``colours`` (n, c) row of each value, ``blank`` where it is 0.
+
+    ``values`` is float64 (h, w); done in strips of rows, so that the
+    temporaries (16 bytes a pixel with data) stay small.  With ``out``, its
+    rows from ``top`` on are written instead of a new array.
+    """
+    colours = np.ascontiguousarray(colours, np.uint8)
+    if out is None:
+        out = np.empty(values.shape + colours.shape[1:], np.uint8)
+    rows = max(1, _STRIP // max(values.shape[1], 1))
+    for y in range(0, values.shape[0], rows):
+        part, view = values[y:y + rows].ravel(), out[top + y:top + y + rows].reshape(-1, colours.shape[1])
+        view[:] = blank
+        where = np.flatnonzero(part)   # usually a small part of the picture
+        view[where] = colours[_colour_index(part[where], most, colours.shape[0])]
+    return out
 
 
 def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
-    """uint8 (h, w, 3): each channel int(c * a + bg * (1 - a)), a = alpha / 255."""
+    """uint8 (..., 3): each channel int(c * a + bg * (1 - a)), a = alpha / 255
+    (the colour table is blended, not the picture)."""
     alpha = rgba[..., 3:4] / 255.0
     background = np.asarray(colour[:3], dtype=np.float64)
     return (rgba[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
@@ -4230,26 +4391,28 @@ def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
     return image.point(lambda x: int(x * factor))
 
 
-def _composite(heat: np.ndarray, background: Image.Image) -> Image.Image:
-    """Put RGBA heat over a background of the same size, like Image.composite.
+def _composite(values: np.ndarray, most: float, table: np.ndarray,
+               background: Image.Image) -> np.ndarray:
+    """uint8 (h, w, 3|4): the coloured heat over a background image of the same
+    size, as Image.composite puts it, a strip of rows at a time.
 
     The colour channels are Pillow's composite; the alpha of an RGBA
     background is combined "over" so opaque backgrounds stay opaque:
-    round(a + b * (255 - a) / 255), in integers (never a tie: exact), by strips.
+    round(a + b * (255 - a) / 255), in integers (never a tie: exact).
     """
     from PIL import Image
-    layer = Image.fromarray(heat, "RGBA")
-    out = Image.composite(layer, background, layer.getchannel("A"))
-    if background.mode == "RGB":
-        return out
-    a_back = np.asarray(background.getchannel("A"))
-    alpha = np.empty(a_back.shape, np.uint8)
-    rows = max(1, _STRIP_PIXELS // max(1, a_back.shape[1]))
-    for top in range(0, a_back.shape[0], rows):
-        a = heat[top:top + rows, :, 3].astype(np.uint32)
-        b = a_back[top:top + rows]
-        alpha[top:top + rows] = (2 * (255 * a + b * (255 - a)) + 255) // 510
-    out.putalpha(Image.fromarray(alpha, "L"))
+    out = np.array(background)
+    rows = max(1, _STRIP // max(values.shape[1], 1))
+    for y in range(0, values.shape[0], rows):
+        heat = _heat_rgba(values[y:y + rows], most, table)
+        layer = Image.fromarray(heat, "RGBA")
+        strip = Image.fromarray(out[y:y + rows])
+        strip.paste(layer, (0, 0), layer.getchannel("A"))
+        if out.shape[2] == 4:
+            a, b = heat[..., 3].astype(np.uint32), out[y:y + rows, :, 3]
+            strip.putalpha(Image.fromarray(((2 * (255 * a + b * (255 - a)) + 255) // 510)
+                                           .astype(np.uint8), "L"))
+        out[y:y + rows] = np.asarray(strip)
     return out
 
 
@@ -5073,12 +5236,18 @@ def _image_values(geometry: _Geometry, grid: np.ndarray, window) -> np.ndarray:
 
     Integer pixel x with min_x <= x <= max_x lands on column int(x - min_x),
     as in the original (so the last column and row stay empty unless the box
-    edge falls on a whole pixel).
+    edge falls on a whole pixel).  When ``grid`` covers exactly the image it
+    is returned itself, those rows and columns set to 0.
     """
     box = geometry.box
-    out = np.zeros((geometry.height, geometry.width))
     cols = _axis_slices(window[0], window[2], box.min_x, box.max_x, geometry.width)
     rows = _axis_slices(window[1], window[3], box.min_y, box.max_y, geometry.height)
+    if grid.shape == (geometry.height, geometry.width) and cols and rows and \
+            cols[0] == cols[1] and rows[0] == rows[1] and cols[0].start == rows[0].start == 0:
+        grid[rows[0].stop:] = 0.0   # the window is the image: no copy (8 bytes a pixel)
+        grid[:, cols[0].stop:] = 0.0
+        return grid
+    out = np.zeros((geometry.height, geometry.width))
     if cols and rows:
         out[rows[1], cols[1]] = grid[rows[0], cols[0]]
     return out
@@ -5104,17 +5273,14 @@ def _picture(values: np.ndarray, most: float, scene: _Scene) -> np.ndarray:
 
     Kept as an array, not a Pillow image, so that a plain PNG needs no Pillow.
     """
-    heat = _heat_rgba(values, most, scene.table)
     if scene.background is not None:
-        picture = _composite(heat, scene.background)
+        picture = _composite(values, most, scene.table, scene.background)
         if scene.attribution:
-            picture = _draw_attribution(picture, scene.attribution)
-        return np.asarray(picture)
+            picture = np.asarray(_draw_attribution(_image(picture), scene.attribution))
+        return picture
     if scene.colour is not None:
-        blended = _blend_on_colour(heat, scene.colour)
-        blended[values == 0] = scene.colour
-        return blended
-    return heat
+        return _coloured(values, most, _blend_on_colour(scene.table, scene.colour), scene.colour)
+    return _heat_rgba(values, most, scene.table)
 
 
 def _image(pixels: np.ndarray) -> Image.Image:
@@ -5720,35 +5886,61 @@ def _copy_into(path: str, source) -> None:
 def _write_png(path: str, pixels: np.ndarray) -> None:
     """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads.
 
-    Every row gets the "up" filter (minus the row above), which suits smooth
-    heat.  The filtered bytes are cut into parts deflated side by side; each
-    part but the last ends on a byte boundary (a sync flush), so the parts
-    join into one zlib stream, each written as its own IDAT chunk.
+    Rows are filtered (:func:`_png_rows`) and deflated at zlib's default
+    level in strips of about _PNG_PART bytes, side by side; each strip but
+    the last ends on a byte boundary (a sync flush), so the strips join into
+    one zlib stream, each written as its own IDAT chunk.  No copy of the
+    whole picture is made.
     """
     height, width, channels = pixels.shape
     rows = pixels.reshape(height, -1)
-    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
-    filtered[:, 0] = 2
-    filtered[:1, 1:] = rows[:1]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
-    data = memoryview(filtered).cast("B")
-    part = max(_PNG_PART, -(-len(data) // 4))
-    starts = range(0, len(data), part)
+    step = max(1, _PNG_PART // (rows.shape[1] + 1))
+    # measured: zlib's "filtered" strategy suits the RGB rows, its default RGBA ones
+    strategy = zlib.Z_FILTERED if channels == 3 else zlib.Z_DEFAULT_STRATEGY
 
-    def deflate(start: int) -> bytes:
-        packer = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15)
-        body = packer.compress(data[start:start + part])
-        return body + packer.flush(zlib.Z_FINISH if start + part >= len(data) else zlib.Z_SYNC_FLUSH)
+    def deflate(top: int) -> Tuple[bytes, bytes]:
+        data = _png_rows(rows, top, min(top + step, height), channels)
+        packer = zlib.compressobj(6, zlib.DEFLATED, -15, 9, strategy)
+        body = packer.compress(data)
+        return data, body + packer.flush(zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
     with open(path, "wb") as out:
         out.write(b"\x89PNG\r\n\x1a\n")
         _png_chunk(out, b"IHDR", header)
-        _png_chunk(out, b"IDAT", b"\x78\x01")  # zlib header: deflate, 32 KB window
-        for body in _parallel(deflate, starts):
+        _png_chunk(out, b"IDAT", b"\x78\x9c")  # zlib header: deflate, 32 KB window
+        check = 1
+        for data, body in _parallel(deflate, range(0, height, step)):
+            check = zlib.adler32(data, check)
             _png_chunk(out, b"IDAT", body)
-        _png_chunk(out, b"IDAT", struct.pack(">I", zlib.adler32(data)))
+        _png_chunk(out, b"IDAT", struct.pack(">I", check))
         _png_chunk(out, b"IEND", b"")
+
+
+def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
+    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels): each a filter
+    byte and the row minus a prediction.
+
+    The "up" filter (the row above) suits smooth heat; on RGB pictures, which
+    are flat where a background colour shows, a row may take "sub" (the
+    pixel to the left) instead, whichever has the smaller sum of absolute
+    differences, as Pillow chooses.  Measured on the bench's pictures:
+    within 5 % of Pillow's size at the same level.
+    """
+    current = rows[top:end]
+    above = rows[top - 1:end - 1] if top else np.vstack([np.zeros_like(rows[:1]), rows[:end - 1]])
+    out = np.empty((end - top, rows.shape[1] + 1), np.uint8)
+    out[:, 0] = 2
+    np.subtract(current, above, out=out[:, 1:])
+    if channels == 3:
+        sub = np.empty_like(current)
+        sub[:, :3] = current[:, :3]
+        np.subtract(current[:, 3:], current[:, :-3], out=sub[:, 3:])
+        cost = [np.abs(a.view(np.int8)).sum(axis=1, dtype=np.int64) for a in (sub, out[:, 1:])]
+        left = cost[0] < cost[1]
+        out[left, 0] = 1
+        out[left, 1:] = sub[left]
+    return out.tobytes()
 
 
 def _png_chunk(out, kind: bytes, body: bytes) -> None:

@@ -22,10 +22,13 @@ def kernel_heat(kernel, d, r):
 
 
 def segment_distance(sx, sy, ex, ey, px, py):
+    """The original's distance, but sqrt(x*x + y*y) for its math.hypot: the
+    engine's documented last step (at most one unit in the last place apart)."""
     dx, dy = ex - sx, ey - sy
     length2 = float(dx * dx + dy * dy)
     u = 0.0 if length2 == 0 else min(1.0, max(0.0, ((px - sx) * dx + (py - sy) * dy) / length2))
-    return math.hypot(sx + u * dx - px, sy + u * dy - py)
+    x, y = sx + u * dx - px, sy + u * dy - py
+    return math.sqrt(x * x + y * y)
 
 
 def original_values(points, segments, kernel, radius, decay):
@@ -194,3 +197,51 @@ def test_the_largest_weights_that_fit_still_draw(run, write, pixels):
     write("big.csv", "47.6,-122.3,1e308\n47.7,-122.2,1\n")
     assert run("-W", 100, "-d", "0", "-o", "out.png", "big.csv")[0] == 0
     assert pixels("out.png")[1][..., 3].max() > 200
+
+
+# ---- crowded segments: only what can matter is computed ----
+def sorted_reduction(segments, rect, radius, decay):
+    keys, heat, counts = hm._segment_heat(hm._segment_rows(segments, False), radius, "linear", rect)
+    if decay.depth is not None:
+        keys, heat = np.repeat(keys, np.minimum(counts, decay.depth)), np.repeat(heat, counts)
+    w, h = rect[2] - rect[0], rect[3] - rect[1]
+    return hm._reduce(keys, heat, None, w * h, decay).reshape(h, w)
+
+
+@pytest.mark.parametrize("shape", ["pile", "crowd", "weighted crowd", "repeated"])
+@pytest.mark.parametrize("decay", [0.0, 0.3])
+def test_crowded_cells_are_bit_exact(shape, decay):
+    # more segments per cell than ranks can matter: cells keep what can
+    # (_pruned), then pixels do (_pixel_groups, or _pixel_support far from a pile)
+    rng = np.random.default_rng(len(shape) + int(decay * 10))
+    n = 600
+    if shape == "pile":   # a logger left on one spot: segments criss-crossing one pixel
+        points = rng.uniform(20.1, 20.9, (n + 1, 2))
+        segments = np.hstack([points[:-1], points[1:]])
+    else:
+        starts = rng.uniform(5, 30, (n, 2))
+        segments = np.hstack([starts, starts + rng.normal(0, 1.5, (n, 2))])
+    if shape == "weighted crowd":
+        segments = np.hstack([segments, rng.uniform(0.5, 2.0, (n, 1))])
+    if shape == "repeated":
+        segments[: n // 2] = segments[0]
+    rect = (0, 0, 45, 41)
+    d = hm._Decay(decay, n)
+    assert d.depth * 4 < n
+    cells = hm._segment_cells(segments, rect, 9, "linear", d)
+    assert np.count_nonzero(cells) > 250
+    assert np.array_equal(cells, sorted_reduction(segments, rect, 9, d))
+
+
+def test_segment_weights_multiply_the_heat():
+    # the coming --weight_by_time: one weight per segment, bit for bit the original's w * heat
+    rng = np.random.default_rng(3)
+    segments = np.hstack([rng.uniform(0, 20, (12, 4)), rng.uniform(0.1, 3.0, (12, 1))])
+    window = (-6, -6, 27, 27)
+    for decay in (0.0, 0.6, 1.0):
+        want = as_grid(original_values([], segments.tolist(), "linear", 4, decay), window)
+        got = engine_grid([], segments.tolist(), "linear", 4, decay, window)
+        assert np.array_equal(got, want)
+    mixed = engine_grid([(5, 5, 2.0, 1)], segments.tolist(), "linear", 4, 0.6, window)
+    want = as_grid(original_values([(5, 5, 2.0, 1)], segments.tolist(), "linear", 4, 0.6), window)
+    assert np.array_equal(mixed, want)

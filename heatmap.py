@@ -83,9 +83,9 @@ _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
 _CELL_BATCH = 16384 # float64 elements per segment-cell batch: stays in cache
-_CELL_LISTS = 1 << 20             # cell list entries gathered at once (40 bytes each)
-_PILED = 4
+_CELL_LISTS = 1 << 18             # cell list entries gathered at once (about 100 bytes each)
 _GROUP = 32                       # segments in a group of a crowded cell (one box)
+_PILE_PIECE = 1 << 18             # pieces with more segments than this run one at a time
 _PILE = 64                        # equal segments summed one by one at decay 1, at most
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
@@ -2973,13 +2973,18 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     across = -(-(x1 - x0) // size)
     out = np.zeros((-(-(y1 - y0) // size), size, across, size))
     if decay.depth is not None and cells.size:   # crowded cells: drop what cannot matter
-        crowded = (np.bincount(cells) > decay.depth)[cells]
+        listed = np.bincount(cells)[cells]
+        crowded = listed > decay.depth
         margin = 1e-9 * (1 + max(map(abs, rect)))   # round-off of distances, in pixels
         _cell_values(table, cells[~crowded], members[~crowded], rect, size, radius, kernel,
                      decay, out)
+        piled = listed > 64 * decay.depth   # cells would drop little of a pile: pixels will
+        _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
+                        kernel, decay, out)
+        crowded &= ~piled
         cells, members = _pruned(table, cells[crowded], members[crowded], rect[:2], size, across,
                                  margin, radius, kernel, decay.depth)
-        piled = (np.bincount(cells) > _PILED * decay.depth)[cells] if cells.size else crowded[:0]
+        piled = (np.bincount(cells) > 4 * decay.depth)[cells] if cells.size else crowded[:0]
         _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
                         kernel, decay, out)
         cells, members = cells[~piled], members[~piled]
@@ -3140,44 +3145,83 @@ def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.
 
     For a pixel at distance D in direction u, a segment's distance lies
     between D - h and D - h + spread**2 / (2 (D - spread)), h the largest
-    of its two ends' (x - centre) . u.  Only the segments whose h comes
-    within that slack of the depth-th largest can be among the pixel's
-    depth hottest.  h is found in float32 (the margin covers it).
+    of its two ends' (x - centre) . u, its support.  Only the segments whose
+    support comes within that slack of the depth-th largest can be among
+    the pixel's depth hottest.  Blocks of 4 x 4 pixels first keep what can
+    matter to any of their pixels (their directions differ by at most t
+    from the block's, so each support by at most spread * t).  Supports
+    are found in float32 (the margin covers it).
     """
-    starts = (near[0:2] - centre[:, None]).astype(np.float32)
-    ends = (near[0:2] + near[2:4] - centre[:, None]).astype(np.float32)
+    ends = [(a - centre[:, None]).astype(np.float32) for a in (near[0:2], near[0:2] + near[2:4])]
+    x, y = px - centre[0], py - centre[1]
+    distance = np.hypot(x, y)
+    toward = np.stack([x / distance, y / distance])
+    slack = spread * spread / (2 * (distance - spread)) + 1e-5 * spread + margin
+    block = np.unique(np.floor(px / 4) * (1 << 30) + np.floor(py / 4), return_inverse=True)[1]
     values = np.zeros(px.size)
-    step = max(1, (1 << 22) // near.shape[1])
-    for chunk in (slice(i, i + step) for i in range(0, px.size, step)):
-        x, y = px[chunk] - centre[0], py[chunk] - centre[1]
-        distance = np.hypot(x, y)
-        ux, uy = (np.asarray(a / distance, np.float32)[:, None] for a in (x, y))
-        h = starts[0] * ux   # (no matmul: BLAS threads would fight ours)
-        h += starts[1] * uy
-        np.maximum(h, ends[0] * ux + ends[1] * uy, out=h)
-        slack = spread * spread / (2 * (distance - spread)) + 1e-5 * spread + margin
-        if near.shape[1] > decay.depth:
-            least = np.partition(h, near.shape[1] - decay.depth, axis=1)[:, -decay.depth]
-        else:
-            least = np.full(h.shape[0], -np.inf, np.float32)
-        keep = (h >= (least - slack)[:, None]) & (h > (distance - radius - slack)[:, None])
-        pixel, seg = np.divmod(np.flatnonzero(keep), near.shape[1])   # faster than 2-d nonzero
-        values[chunk] = _exact_rows(near, px[chunk], py[chunk], pixel, seg, radius, kernel, decay)
+    for pixels in np.split(np.argsort(block, kind="stable"),
+                           np.flatnonzero(np.diff(np.sort(block))) + 1):
+        u = toward[:, pixels].mean(axis=1)
+        u /= np.hypot(*u)
+        turn = float(np.hypot(*(toward[:, pixels] - u[:, None])).max()) + 1e-6
+        h = _support(ends, u[:, None])[0]
+        wide = 2 * spread * turn + slack[pixels].max()
+        near_enough = distance[pixels].min() - radius - spread * turn - slack[pixels].max()
+        kept = np.flatnonzero((h >= _top(h[None], decay.depth)[0] - wide) & (h > near_enough))
+        h = _support([a[:, kept] for a in ends], toward[:, pixels])
+        reach = (distance[pixels] - radius - slack[pixels])[:, None]
+        keep = (h >= (_top(h, decay.depth) - slack[pixels])[:, None]) & (h > reach)
+        pixel, seg = np.divmod(np.flatnonzero(keep), kept.size)   # faster than 2-d nonzero
+        values[pixels] = _exact_rows(near[:, kept], px[pixels], py[pixels], pixel, seg, radius,
+                                     kernel, decay)
     return values
+
+
+def _support(ends: List[np.ndarray], toward: np.ndarray) -> np.ndarray:
+    """float32 (pixels, n): the larger of the two ends' (2, n) dot product with each
+    direction of ``toward`` (2, pixels).  (No matmul: BLAS threads would fight ours.)"""
+    ux, uy = (np.asarray(a, np.float32)[:, None] for a in toward)
+    h = ends[0][0] * ux
+    h += ends[0][1] * uy
+    return np.maximum(h, ends[1][0] * ux + ends[1][1] * uy, out=h)
+
+
+def _top(h: np.ndarray, depth: int) -> np.ndarray:
+    """The depth-th largest of each row of ``h`` (pixels, n), or -inf if n < depth."""
+    if h.shape[1] < depth:
+        return np.full(h.shape[0], -np.inf, h.dtype)
+    return np.partition(h, h.shape[1] - depth, axis=1)[:, h.shape[1] - depth]
 
 
 def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
                 seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
     """float64 (pixels,): decay-combined heat at (px, py) of the segments ``seg``
-    of ``near`` given for each ``pixel`` (sorted), as :func:`_cell_values` does."""
-    sx, sy, dx, dy, length2, weight = (a[seg] for a in near)
-    heat = KERNELS[kernel](np.sqrt(_squared_distance(px[pixel], py[pixel], sx, sy, dx, dy,
-                                                     length2)), radius)
-    heat *= weight
+    of ``near`` given for each ``pixel`` (sorted), as :func:`_cell_values` does,
+    about _CELL_LISTS pairs at a time: a pixel with more takes them a part at
+    a time, keeping its ``depth`` hottest so far."""
     per = np.bincount(pixel, minlength=px.size)
-    rows = np.zeros((px.size, max(1, int(per.max(initial=0)))))
-    rows[pixel, np.arange(pixel.size) - np.repeat(np.cumsum(per) - per, per)] = heat
-    return _decay_rows(rows, decay.row(min(rows.shape[1], decay.depth)))
+    start = np.cumsum(per) - per
+    big = per > _CELL_LISTS // 2
+    cut = np.r_[True, (start[1:] // _CELL_LISTS != start[:-1] // _CELL_LISTS) | big[1:] | big[:-1]]
+    firsts = np.flatnonzero(cut).tolist()
+    values = np.zeros(px.size)
+    for first, end in zip(firsts, firsts[1:] + [px.size]):
+        hottest = np.zeros((end - first, max(1, int(per[first:end].max()))))
+        for lo in range(int(start[first]), int(start[end - 1] + per[end - 1]), _CELL_LISTS):
+            hi = min(lo + _CELL_LISTS, int(start[end - 1] + per[end - 1]))
+            sx, sy, dx, dy, length2, weight = (a[seg[lo:hi]] for a in near)
+            heat = KERNELS[kernel](np.sqrt(_squared_distance(
+                px[pixel[lo:hi]], py[pixel[lo:hi]], sx, sy, dx, dy, length2)), radius)
+            heat *= weight
+            if big[first]:   # one pixel: its part joins the hottest so far
+                hottest = np.concatenate([hottest[:, :decay.depth], heat[None]], axis=1)
+                hottest.partition(hottest.shape[1] - decay.depth, axis=1)
+                hottest = hottest[:, -decay.depth:]
+            else:
+                local = pixel[lo:hi] - first
+                hottest[local, np.arange(lo, hi) - start[first:end][local]] = heat
+        values[first:end] = _decay_rows(hottest, decay.row(min(hottest.shape[1], decay.depth)))
+    return values
 
 
 def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: float,
@@ -3264,8 +3308,20 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     the corners: cells its box comes no nearer to than the radius (plus a
     pixel, so that no rounding can matter) are left out.  Segments are
     taken in groups of about the same box size, each as one (segments,
-    rows, columns) array of such tests.
+    rows, columns) array of such tests, a bounded number at a time.
     """
+    pairs = [_some_members(segments[i:i + _CELL_BATCH], i, rect, radius, size)
+             for i in range(0, segments.shape[0], _CELL_BATCH)] or [(np.empty(0, np.int64),) * 2]
+    cells, members = (np.concatenate(c) for c in zip(*pairs))
+    # the order within a cell does not matter; 16-bit keys sort by radix when stable
+    order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
+                       kind="stable")
+    return cells[order], members[order]
+
+
+def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: int):
+    """(cell, segment) pairs of :func:`_cell_members` for some segments, unsorted;
+    segment numbers count from ``offset``."""
     x0, y0, x1, y1 = rect
     across = -(-(x1 - x0) // size)
     lo_x, lo_y, hi_x, hi_y = _reach(segments, radius, rect)
@@ -3289,12 +3345,8 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
         reach = gap_y[:, :, None] + gap_x[:, None, :] < (radius + 1.0) ** 2
         which, j, i = np.nonzero(reach)
         cells.append(row[which, j] * across + col[which, i])
-        members.append(near[pick[which]])
-    cells, members = np.concatenate(cells), np.concatenate(members)
-    # the order within a cell does not matter; 16-bit keys sort by radix when stable
-    order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
-                       kind="stable")
-    return cells[order], members[order]
+        members.append(near[pick[which]] + offset)
+    return np.concatenate(cells), np.concatenate(members)
 
 
 def _gaps(start: np.ndarray, size: int, low: np.ndarray, high: np.ndarray,
@@ -3664,11 +3716,15 @@ class _Engine:
             jobs = (piece for tile in self._tiles(entries, segments, counts)
                     for piece in self._pieces(*tile))
         spectra: dict = {}   # the kernel's transforms by FFT size, shared by the jobs
+        import threading
+        pile = threading.Lock()   # one piece of a pile at a time: each holds ~250 bytes a segment
 
         def work(job) -> list:
             if job[0] == "sum":
                 return self._sum_block(*job[1:], decay, spectra)
-            return [(job[0], self._tile(*job[:3], decay, job[3]))]
+            rect, near, segs, index, block = job
+            with pile if index.size > _PILE_PIECE else contextlib.nullcontext():
+                return [(rect, self._tile(rect, near, segs[index], decay, block))]
         for pieces in _parallel(work, jobs, ahead=4):
             for rect, values in pieces:
                 if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
@@ -3703,7 +3759,7 @@ class _Engine:
         tiles), then the pieces of the tiles only the others reach."""
         r = self.radius
         positive = entries.weight > 0
-        others = {tile: (near, segs) for tile, near, segs in
+        others = {tile: (near, index) for tile, near, index in
                   self._member_tiles(entries.take(~positive), segments)}
         entries = entries.take(positive)
         box = _points_box(entries, counts)
@@ -3718,12 +3774,12 @@ class _Engine:
                     near = entries.take((entries.x >= grown[0]) & (entries.x < grown[2]) &
                                         (entries.y >= grown[1]) & (entries.y < grown[3]))
                     mine = {t: others.pop(t) for t in list(others) if _inside(t, block)}
-                    yield "sum", block, (lo_x, lo_y, hi_x, hi_y), near, counts, mine
-        for tile, (near, segs) in sorted(others.items()):
-            yield from self._pieces(_tile_rect(*tile, _TILE), near, segs)
+                    yield "sum", block, (lo_x, lo_y, hi_x, hi_y), near, counts, segments, mine
+        for tile, (near, index) in sorted(others.items()):
+            yield from self._pieces(_tile_rect(*tile, _TILE), near, segments, None, index)
 
     def _sum_block(self, block, area, entries: _Entries, counts: Optional["_CountGrid"],
-                   others: dict, decay: _Decay, spectra: dict) -> list:
+                   segments: np.ndarray, others: dict, decay: _Decay, spectra: dict) -> list:
         """[(tile rect, values)] of a block at decay 1: the sums of the points by
         FFT (:func:`_point_sums`) over the part of the block in ``area`` (their
         box grown by the radius) plus, where they reach, the exact values of
@@ -3747,7 +3803,7 @@ class _Engine:
                 exact = others.get((x // _TILE, y // _TILE))
                 rect = _tile_rect(x // _TILE, y // _TILE, _TILE)
                 if exact is not None:
-                    values = values + self._tile(rect, *exact, decay)
+                    values = values + self._tile(rect, exact[0], segments[exact[1]], decay)
                 elif not values.any():
                     continue
                 out.append((rect, np.array(values)))
@@ -3762,7 +3818,8 @@ class _Engine:
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
     def _member_tiles(self, entries: _Entries, segments: np.ndarray):
-        """Yield ((tx, ty), entries near it, segments near it) for every tile they reach."""
+        """Yield ((tx, ty), entries near it, index of the segments near it) for every
+        tile they reach."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
@@ -3771,30 +3828,32 @@ class _Engine:
                                                np.split(which, cuts)):
             if part.size:
                 yield ((int(part[0, 0]), int(part[0, 1])), entries.take(part_which[part_kind == 0]),
-                       segments[part_which[part_kind == 1]])
+                       part_which[part_kind == 1])
 
     def _tiles(self, entries: _Entries, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments near it, None) for every tile with data.
+        """Yield (rect, entries near it, segments, None, index of those near it) for
+        every tile with data.
 
         A tile with only unit points, many of them, comes as (rect, no
-        entries, no segments, their int64 counts over the rect grown by the
-        radius) instead, for :meth:`_dense_unit`.
+        entries, segments, their int64 counts over the rect grown by the
+        radius, no index) instead, for :meth:`_dense_unit`.
         """
-        members = {tile: (near, segs) for tile, near, segs in self._member_tiles(entries, segments)}
+        members = {tile: (near, index) for tile, near, index in
+                   self._member_tiles(entries, segments)}
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
-        nothing = (_empty_entries(), segments[:0])
+        nothing = (_empty_entries(), np.empty(0, np.int64))
         for tile in sorted(set(members) | dense):
             rect = _tile_rect(tile[0], tile[1], _TILE)
-            near, segs = members.get(tile, nothing)
+            near, index = members.get(tile, nothing)
             if tile in dense:
                 grown = _grown(rect, self.radius)
                 block = counts.block(grown)
-                if not near.x.size and not segs.shape[0] and \
+                if not near.x.size and not index.size and \
                         _dense_pays(np.count_nonzero(block), rect):
-                    yield rect, near, segs, block
+                    yield rect, near, segments, block, index
                     continue
                 near = _concat_entries([near, _block_entries(block, grown)])
-            yield rect, near, segs, None
+            yield rect, near, segments, None, index
 
     def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay,
               block: Optional[np.ndarray] = None) -> np.ndarray:
@@ -3805,44 +3864,49 @@ class _Engine:
         """
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
-        if self._is_dense(rect, entries, segments):
+        if self._is_dense(rect, entries, segments.shape[0]):
             return self._dense_unit(rect, entries, decay)
-        if self._is_heavy(rect, entries, segments):
+        if self._is_heavy(rect, entries, segments.shape[0]):
             out = np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
             for sub, near, touch in self._quarters(rect, entries, segments):
-                self._paste(out, rect, sub, self._tile(sub, near, touch, decay))
+                self._paste(out, rect, sub, self._tile(sub, entries.take(near), segments[touch],
+                                                       decay))
             return out
         return self._sparse(rect, entries, segments, decay)
 
-    def _pieces(self, rect, entries: _Entries, segments: np.ndarray, block=None):
-        """Yield the tile as jobs of bounded work: a heavy tile as its quarters, recursively."""
-        if block is None and self._is_heavy(rect, entries, segments) and \
-                not self._is_dense(rect, entries, segments):
-            for quarter in self._quarters(rect, entries, segments):
-                yield from self._pieces(*quarter)
+    def _pieces(self, rect, entries: _Entries, segments: np.ndarray, block=None, index=None):
+        """Yield the tile as jobs (rect, entries, ``segments``, index of those near
+        it, block) of bounded work: a heavy tile as its quarters, recursively.
+        Jobs share the tile's segments and keep only an index: a pile of
+        segments near every piece is not copied into each."""
+        index = np.arange(segments.shape[0]) if index is None else index
+        if block is None and self._is_heavy(rect, entries, index.size) and \
+                not self._is_dense(rect, entries, index.size):
+            for sub, near, touch in self._quarters(rect, entries, segments[index]):
+                yield from self._pieces(sub, entries.take(near), segments, None, index[touch])
         else:
-            yield rect, entries, segments, block
+            yield rect, entries, segments, index, block
 
-    def _is_dense(self, rect, entries: _Entries, segments: np.ndarray) -> bool:
+    def _is_dense(self, rect, entries: _Entries, segments: int) -> bool:
         """Unit points only, enough of them for :meth:`_dense_unit`."""
-        return (segments.shape[0] == 0 and bool(np.all(entries.weight == 1.0)) and
+        return (segments == 0 and bool(np.all(entries.weight == 1.0)) and
                 _dense_pays(entries.x.size, rect))
 
-    def _is_heavy(self, rect, entries: _Entries, segments: np.ndarray) -> bool:
+    def _is_heavy(self, rect, entries: _Entries, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
         r, (x0, y0, x1, y1) = self.radius, rect
         if entries.x.size:
             wide = np.minimum(entries.x + r + 1, x1) - np.maximum(entries.x - r, x0)
             tall = np.minimum(entries.y + r + 1, y1) - np.maximum(entries.y - r, y0)
             work = int(np.dot(wide * tall, np.minimum(entries.count, self.copies)))
-            return work + segments.shape[0] * min((2 * r + 2) ** 2, _area(rect)) > \
+            return work + segments * min((2 * r + 2) ** 2, _area(rect)) > \
                 _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 8
         # segments alone may split down to single cells: a pile of them stays in bounds
-        work = segments.shape[0] * min((2 * r + 2) ** 2, _area(rect))
+        work = segments * min((2 * r + 2) ** 2, _area(rect))
         return work > _MAX_SEGMENT_WORK and rect[2] - rect[0] > _cell_size(self.radius)
 
-    def _quarters(self, rect, entries: _Entries, segments: np.ndarray):
-        """Yield (quarter rect, entries near it, segments near it) for the four quarters."""
+    def _quarters(self, rect, entries: _Entries, segments: np.ndarray) -> list:
+        """[(quarter rect, mask of the entries near it, of the segments near it)]."""
         x0, y0, x1, y1 = rect
         mx, my = (x0 + x1) // 2, (y0 + y1) // 2
         r = self.radius
@@ -3850,11 +3914,10 @@ class _Engine:
         hi_x = np.maximum(segments[:, 0], segments[:, 2]) + r + 1
         lo_y = np.minimum(segments[:, 1], segments[:, 3]) - r - 1
         hi_y = np.maximum(segments[:, 1], segments[:, 3]) + r + 1
-        for sub in ((x0, y0, mx, my), (mx, y0, x1, my), (x0, my, mx, y1), (mx, my, x1, y1)):
-            near = ((entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
-                    (entries.y >= sub[1] - r) & (entries.y < sub[3] + r))
-            touch = (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3])
-            yield sub, entries.take(near), segments[touch]
+        return [(sub, (entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
+                 (entries.y >= sub[1] - r) & (entries.y < sub[3] + r),
+                 (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3]))
+                for sub in ((x0, y0, mx, my), (mx, y0, x1, my), (x0, my, mx, y1), (mx, my, x1, y1))]
 
     def _dense_unit(self, rect, entries: _Entries, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:

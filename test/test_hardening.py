@@ -343,11 +343,11 @@ def test_inverted_background_in_strips_is_the_same(monkeypatch):
 
 def test_composite_alpha_in_integers_is_the_float_formula():
     a, b = np.meshgrid(np.arange(256), np.arange(256))
-    heat = np.zeros((256, 256, 4), np.uint8)
-    heat[..., 3] = a
+    table = np.zeros((256, 4), np.uint8)
+    table[:, 3] = np.arange(256)   # heat alpha a from the value (a + 0.5) / 255
     back = Image.merge("RGBA", [Image.new("L", (256, 256))] * 3 +
                        [Image.fromarray(b.astype(np.uint8), "L")])
-    got = np.asarray(hm._composite(heat, back).getchannel("A"))
+    got = hm._composite(np.where(a > 0, (a + 0.5) / 255, 0.0), 1.0, table, back)[..., 3]
     want = np.round(a + b * (255.0 - a) / 255).astype(np.uint8)
     assert np.array_equal(got, want)
 

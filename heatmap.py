@@ -3310,8 +3310,9 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     taken in groups of about the same box size, each as one (segments,
     rows, columns) array of such tests, a bounded number at a time.
     """
-    pairs = [_some_members(segments[i:i + _CELL_BATCH], i, rect, radius, size)
-             for i in range(0, segments.shape[0], _CELL_BATCH)] or [(np.empty(0, np.int64),) * 2]
+    step = 1 << 13   # segments at a time: the tests make ~30 arrays of this length
+    pairs = [_some_members(segments[i:i + step], i, rect, radius, size)
+             for i in range(0, segments.shape[0], step)] or [(np.empty(0, np.int64),) * 2]
     cells, members = (np.concatenate(c) for c in zip(*pairs))
     # the order within a cell does not matter; 16-bit keys sort by radix when stable
     order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
@@ -3738,9 +3739,11 @@ class _Engine:
         the sort-based walk 100 ns a contribution; the dense walk of unit
         points 0.6 ns a pixel per kernel offset pair or heat group.
         """
+        if self.decay_value != 1.0:
+            return False
         positive = entries.take(entries.weight > 0)
         box = _points_box(positive, counts)
-        if self.decay_value != 1.0 or box is None:
+        if box is None:
             return False
         area = _area(_grown(box, self.radius))
         points = positive.x.size

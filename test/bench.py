@@ -688,6 +688,212 @@ def print_input_rows(rows, noline):
 
 
 # --------------------------------------------------------------------------
+# engine rows (issues 13 and 15): each against its peer or floor, same run
+
+PEER_FFT = os.path.join(REPO, "test", "peer_fft.py")
+# project + bin 1e7 points into -W 8000, ours (the library's own stage) and
+# the NumPy floor, both after loading the same arrays; each prints its seconds
+STAGE_OURS = """import sys, time, numpy, heatmap as hm
+lat, lon = numpy.load(sys.argv[1])
+t = time.perf_counter()
+geometry, acc = hm._collect(hm.Config(width=8000, radius=5), [hm.Points(lat[i:i + 760000],
+                            lon[i:i + 760000]) for i in range(0, lat.size, 760000)])
+acc.result()
+print("stage", time.perf_counter() - t, geometry.width, geometry.height)"""
+STAGE_FLOOR = """import sys, time, math, numpy as np
+lat, lon = np.load(sys.argv[1])
+t = time.perf_counter()
+x = lon * (8000 / (lon.max() - lon.min()))
+y = -np.log(np.tan(math.pi / 4 + math.pi / 360 * lat)) * (8000 / (lon.max() - lon.min()) * 180 / math.pi)
+ix, iy = np.trunc(x - x.min()).astype(np.int64), np.trunc(y - y.min()).astype(np.int64)
+w, h = int(ix.max()) + 1, int(iy.max()) + 1
+grid = np.bincount(iy * w + ix, minlength=w * h)
+print("stage", time.perf_counter() - t, w, h)"""
+ENGINE_TARGETS = {"r150": 2.0, "weighted": 1.2, "W8000": 2.0, "gpx": 3.5, "png": 1.05,
+                  "tall": 120, "one": 30, "pile-weighted": 1024, "pile-gpx": 60}
+
+
+def tall_files(datadir, n):
+    """Fourteen GPX rides strung along a north-south route (a 1000 x 4578 picture at
+    -W 1000): the tall -b black picture."""
+    paths = []
+    for i in range(14):
+        path = os.path.join(datadir, f"tall-{n}-{i:02d}.gpx")
+        paths.append(path)
+        if os.path.exists(path):
+            continue
+        rng = np.random.default_rng([SEED, n, 7, i])
+        lat, lon, ele, times = ride(rng, n // 14, i)
+        # each ride fills one of 14 stacked boxes 0.5 x 0.155 degrees (lon x lat)
+        lat = 46.0 + 0.155 * i + 0.155 * (lat - lat.min()) / (np.ptp(lat) or 1)
+        lon = -122.0 + 0.1 * (i % 3) + 0.5 * (lon - lon.min()) / (np.ptp(lon) or 1)
+        with open(path + ".part", "wb") as f:
+            f.write(b'<?xml version="1.0"?>\n<gpx version="1.1" '
+                    b'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>\n')
+            f.write(format_rows('<trkpt lat="%.6f" lon="%.6f"><time>%sZ</time></trkpt>\n',
+                                (lat, lon, times)))
+            f.write(b"</trkseg></trk></gpx>\n")
+        os.replace(path + ".part", path)
+    return paths
+
+
+def pile_file(datadir, kind, n):
+    """``n`` weighted points within 40 px ("pile-weighted", -s 10: 400 m) or ``n``
+    track points jittered within one pixel ("pile-gpx", -s 10: +-2 m)."""
+    path = os.path.join(datadir, f"{kind}-{n}." + ("gpx" if kind == "pile-gpx" else "txt"))
+    if not os.path.exists(path):
+        rng = np.random.default_rng([SEED, n, 9])
+        with open(path + ".part", "wb") as f:
+            if kind == "pile-gpx":
+                lat, lon = 47.6 + rng.uniform(-2e-5, 2e-5, n), -122.3 + rng.uniform(-2e-5, 2e-5, n)
+                f.write(b'<?xml version="1.0"?>\n<gpx version="1.1" '
+                        b'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>\n')
+                f.write(format_rows('<trkpt lat="%.7f" lon="%.7f"/>\n', (lat, lon)))
+                f.write(b"</trkseg></trk></gpx>\n")
+            else:
+                lat, lon = 47.6 + rng.uniform(0, 0.0036, n), -122.3 + rng.uniform(0, 0.0053, n)
+                f.write(format_rows("%.7f %.7f %d\n", (lat, lon, rng.integers(1, 51, n))))
+        os.replace(path + ".part", path)
+    return path
+
+
+def arrays_file(datadir, n):
+    """.npy of (lat, lon) float64 (2, n), clustered like the points files."""
+    path = os.path.join(datadir, f"arrays-{n}.npy")
+    if not os.path.exists(path):
+        rng = np.random.default_rng([SEED, n, 8])
+        np.save(path + ".part.npy", np.stack(clustered(rng, n)))
+        os.replace(path + ".part.npy", path)
+    return path
+
+
+def stage_seconds(run, logbase):
+    """The seconds a stage child printed ("stage S ..."), in place of its wall time."""
+    if run.status == "ok":
+        with open(logbase + ".stdout") as f:
+            run.seconds = float(f.read().split()[1])
+    return run
+
+
+def png_rows(args, pictures, outdir):
+    """(name, ours Run, peer name, peer Run, target) for our PNG writer against
+    Pillow's, on the bench's own pictures: size against level 6, time against
+    level 1 (fastest of --repeat, in this process)."""
+    sys.path.insert(0, REPO)
+    import heatmap
+    rows = []
+    for path in pictures:
+        if not os.path.exists(path):
+            continue
+        with Image.open(path) as image:
+            image.load()
+        pixels = np.asarray(image)
+
+        def fastest(write):
+            times = []
+            for _ in range(max(args.repeat, 3)):
+                t = time.perf_counter()
+                write()
+                times.append(time.perf_counter() - t)
+            return min(times)
+        ours, level6, level1 = (os.path.join(outdir, "png-%s.png" % k) for k in ("ours", "6", "1"))
+        ours_s = fastest(lambda: heatmap._write_png(ours, pixels))
+        pil1_s = fastest(lambda: image.save(level1, compress_level=1))
+        image.save(level6, compress_level=6)
+        name = os.path.basename(path)[:-9]
+        rows.append((f"PNG {name} ({image.width}x{image.height} {image.mode}) size (KB)",
+                     Run("ok", 0, os.path.getsize(ours) / 1024), "Pillow level 6",
+                     Run("ok", 0, os.path.getsize(level6) / 1024), ENGINE_TARGETS["png"]))
+        rows.append((f"PNG {name} write s", Run("ok", ours_s), "Pillow level 1",
+                     Run("ok", pil1_s), 1.0))
+    return rows
+
+
+def engine_rows(args, datadir, outdir):
+    """(name, ours Run, peer name, peer Run, target) rows for the engine: FFT sums,
+    big pictures, GPX growth, the tall -b black picture, the cost cliffs of issue 15."""
+    quick = args.quick
+    n_points, n_weighted, n_big = (5_000, 20_000, 200_000) if quick else (100_000, 1_000_000,
+                                                                            10_000_000)
+    n_gpx = (2_000, 10_000) if quick else (100_000, 1_000_000)
+    cmd = shlex.split(args.cmd)
+    py = [sys.executable, "-c"]
+
+    def child(argv, name, stage=False):
+        base = os.path.join(outdir, name)
+        if stage:
+            return stage_seconds(best_of(lambda: run_child(argv, args.timeout, base), args.repeat),
+                                 base)
+        return best_of(lambda: run_child(argv, args.timeout, base), args.repeat)
+
+    def ours(options, files, name):
+        files = files if isinstance(files, list) else [files]
+        return child(cmd + shlex.split(options) + ["-o", os.path.join(outdir, name + ".ours.png")]
+                     + files, name)
+
+    rows = []
+    points = data_file(datadir, "points", n_points)
+    for r in (50, 150):
+        peer = child([sys.executable, PEER_FFT, points, "800", str(r),
+                      os.path.join(outdir, "peer.png")], "peer-r%d" % r)
+        rows.append((f"points-{sci(n_points)} r={r} -d 1", ours(f"-r {r} -d 1 -W 800", points,
+                                                               f"fft-r{r}"),
+                     "NumPy FFT script", peer, ENGINE_TARGETS["r150"] if r == 150 else None))
+    weighted = data_file(datadir, "weighted", n_weighted)
+    rows.append((f"weighted-{sci(n_weighted)} -d 1", ours("-r 5 -d 1 -W 800", weighted, "fft-w"),
+                 "NumPy FFT script", child([sys.executable, PEER_FFT, weighted, "800", "5",
+                                            os.path.join(outdir, "peer.png")], "peer-w"),
+                 ENGINE_TARGETS["weighted"]))
+    arrays = arrays_file(datadir, n_big)
+    rows.append((f"project + bin {sci(n_big)} into -W 8000",
+                 child(py + [STAGE_OURS, arrays], "stage-ours", True),
+                 "NumPy floor", child(py + [STAGE_FLOOR, arrays], "stage-floor", True),
+                 ENGINE_TARGETS["W8000"]))
+    gpx5 = None
+    for n in n_gpx:
+        gpx = data_file(datadir, "gpx", n)
+        r15 = ours("-r 15 -d 0.95 -W 800", gpx, f"gpx-{n}-r15")
+        gpx5 = ours("-r 5 -d 0.95 -W 800", gpx, f"gpx-{n}-r5")
+        rows.append((f"gpx-{sci(n)} r=15", r15, "its r=5", gpx5, ENGINE_TARGETS["gpx"]))
+    rows.append((f"tall: 14 tracks -b black -W 1000 peak MB",
+                 ours("-r 3 -b black -W 1000", tall_files(datadir, n_gpx[0]), "tall"),
+                 "", Run("skipped"), ENGINE_TARGETS["tall"]))
+    one = os.path.join(datadir, "one.txt")
+    with open(one, "w") as f:
+        f.write("47.6 -122.3\n")
+    rows.append(("one point -r 1000 -s 10", ours("-r 1000 -s 10", one, "one"), "", Run("skipped"),
+                 ENGINE_TARGETS["one"]))
+    rows.append(("2000 weighted within 40 px -r 160 peak MB",
+                 ours("-r 160 -s 10", pile_file(datadir, "pile-weighted", 200 if quick else 2000),
+                      "pile-weighted"), "", Run("skipped"), ENGINE_TARGETS["pile-weighted"]))
+    rows.append((f"{sci(n_gpx[1])} track points on one pixel -r 50",
+                 ours("-r 50 -s 10", pile_file(datadir, "pile-gpx", n_gpx[1]), "pile-gpx"), "",
+                 Run("skipped"), ENGINE_TARGETS["pile-gpx"]))
+    pictures = [os.path.join(outdir, f"{k}.ours.png") for k in
+                (f"gpx-{n_gpx[0]}-r15", "fft-r50", "fft-w", "tall")]
+    return rows + png_rows(args, pictures, outdir)
+
+
+def print_engine_rows(rows):
+    """Markdown table of the engine rows; ratios are ours / peer (MB rows: MB)."""
+    print("\n| engine workload | ours s | ours MB | peer | peer s | peer MB | ratio | target |")
+    print("|---|---:|---:|---|---:|---:|---:|---|")
+    for name, ours, peer_name, peer, target in rows:
+        by_memory = "MB" in name or " size" in name
+        ratio, goal = "", ""
+        if ours.status == "ok" and peer.status == "ok":
+            ratio = "%.2f" % ((ours.mb / peer.mb) if by_memory else (ours.seconds / peer.seconds))
+        if target is not None and ours.status == "ok":
+            value = float(ratio) if ratio else (ours.mb if by_memory else ours.seconds)
+            unit = "" if ratio else (" MB" if by_memory else " s")
+            goal = "<= %g%s (%s)" % (target, unit, verdict(value <= target))
+            if "one pixel" in name:
+                goal += ", %.0f MB <= 1024 (%s)" % (ours.mb, verdict(ours.mb <= 1024))
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, *cells(ours), peer_name, *cells(peer), ratio, goal))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -771,7 +977,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only != "input":
+    if not wls and args.only not in ("input", "engine"):
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -789,11 +995,13 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if not (args.only and args.only == "input") else []:
+        for wl in wls if args.only not in ("input", "engine") else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
             print_input_rows(input_rows(args, datadir, outdir), noline_row(args, outdir))
+        if not args.only or "engine" in args.only:
+            print_engine_rows(engine_rows(args, datadir, outdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -3709,8 +3709,9 @@ class _Engine:
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
         segments = _segment_rows(segments)
+        ahead = 4   # jobs queued per thread: a long tile never leaves the others idle
         if self._sums_pay(entries, counts):
-            jobs = self._sum_jobs(entries, segments, counts)
+            jobs, ahead = self._sum_jobs(entries, segments, counts), 1   # blocks are big
         else:
             if counts is not None and counts.sums is not None:
                 entries = _concat_entries([entries, counts.weighted_entries()])
@@ -3726,7 +3727,7 @@ class _Engine:
             rect, near, segs, index, block = job
             with pile if index.size > _PILE_PIECE else contextlib.nullcontext():
                 return [(rect, self._tile(rect, near, segs[index], decay, block))]
-        for pieces in _parallel(work, jobs, ahead=4):
+        for pieces in _parallel(work, jobs, ahead=ahead):
             for rect, values in pieces:
                 if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
                     raise _overflow()
@@ -3809,7 +3810,7 @@ class _Engine:
                     values = values + self._tile(rect, exact[0], segments[exact[1]], decay)
                 elif not values.any():
                     continue
-                out.append((rect, np.array(values)))
+                out.append((rect, values))
         return out
 
     @staticmethod
@@ -4048,14 +4049,16 @@ class _CountGrid:
 
     def _count(self) -> None:
         """Add the waiting points to the grids."""
-        waiting, self.waiting, self.waiting_size = self.waiting, [], 0
-        unit = [flat for flat, weight in waiting if weight is None]
+        weighted = [(flat, weight) for flat, weight in self.waiting if weight is not None]
+        unit = [flat for flat, weight in self.waiting if weight is None]
+        self.waiting, self.waiting_size = [], 0
         self.total += sum(flat.size for flat in unit)
         if self.counts.dtype == np.int32 and self.total > np.iinfo(np.int32).max:
             self.counts = self.counts.astype(np.int64)
         if unit:
-            _add_by_bands(self.counts.reshape(-1), np.concatenate(unit), None)
-        weighted = [(flat, weight) for flat, weight in waiting if weight is not None]
+            flat = np.concatenate(unit)
+            del unit[:]   # the parts go before the sort's own arrays come
+            _add_by_bands(self.counts.reshape(-1), flat, None)
         if weighted:
             if self.sums is None:
                 self.sums = np.zeros(self.counts.shape)
@@ -4216,20 +4219,24 @@ class _Accumulator:
 
 
 def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarray]) -> None:
-    """grid[flat] += 1 (or += weight), by np.bincount a band of 2**22 pixels at a time
-    (the points radix-sorted by band first) so that no temporary is grid-sized."""
-    band = flat >> 22
-    if flat.size and band.min() != band.max():
-        order = np.argsort(band.astype(np.uint16) if band.max() < 1 << 16 else band, kind="stable")
-        flat, band = flat[order], band[order]
-        weight = None if weight is None else weight[order]
-    cuts = np.flatnonzero(np.diff(band)) + 1
-    parts = zip(np.split(flat, cuts), [None] * (cuts.size + 1) if weight is None else
-                np.split(weight, cuts))
-    for part, part_weight in parts if flat.size else ():
-        start = int(part[0]) >> 22 << 22
-        found = np.bincount(part - start, part_weight)
-        grid[start:start + found.size] += found.astype(grid.dtype, copy=False)
+    """grid[flat] += 1 (or += weight), by np.bincount a band of 2**22 pixels at a time,
+    the points put in band order by a radix sort of 16-bit band numbers: no
+    temporary is grid-sized, and the points are not copied whole."""
+    if not flat.size:
+        return
+    bands = grid.size >> 22
+    if bands >= 1 << 16:   # (a grid of 2**38 pixels: never within the pixel limit)
+        raise HeatmapError("the image is too large to count points in")
+    band = np.empty(flat.size, np.uint16)
+    for i in range(0, flat.size, 1 << 20):   # 16-bit band numbers, a million at a time
+        np.right_shift(flat[i:i + (1 << 20)], 22, out=band[i:i + (1 << 20)], casting="unsafe")
+    order = np.argsort(band, kind="stable") if bands else np.arange(flat.size)
+    ends = np.cumsum(np.bincount(band, minlength=bands + 1))
+    for b, (lo, hi) in enumerate(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist())):
+        if lo < hi:
+            which = order[lo:hi]
+            found = np.bincount(flat[which] - (b << 22), None if weight is None else weight[which])
+            grid[b << 22:(b << 22) + found.size] += found.astype(grid.dtype, copy=False)
 
 
 def _area(rect: Tuple[int, int, int, int]) -> int:

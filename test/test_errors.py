@@ -617,3 +617,11 @@ def test_output_through_a_symlink_replaces_the_target(tmp_path, monkeypatch, cap
     assert os.path.islink(tmp_path / "link.png")
     assert (tmp_path / "real" / "map.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(os.listdir(tmp_path / "real")) == ["map.png"]
+
+
+# the engine (issue 15): heat beyond the largest float
+ERRORS += [
+    row("weights_overflow", W + OUT + ["-d", "0.5", "w.csv"],
+        "the heat passes the largest number a float holds",
+        {"w.csv": "47.6,-122.3,1e308\n47.6001,-122.3001,1.5e308\n47.7,-122.2,1\n"}),
+]

@@ -4186,8 +4186,10 @@ class _Accumulator:
         if self.pending > 4 * max(self.entries.x.size, 1 << 20):
             self._merge()
 
-    def add_segments(self, x1, y1, x2, y2) -> None:
-        self.segments.append(np.stack([x1, y1, x2, y2], 1))
+    def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None) -> None:
+        """Add segments at pixel coordinates; ``weight`` (one per segment) multiplies
+        their heat."""
+        self.segments.append(np.stack([x1, y1, x2, y2] + ([] if weight is None else [weight]), 1))
         if self.log is not None:
             self.log.append((self.inputs, len(x1)))
         self.inputs += len(x1)
@@ -4202,8 +4204,14 @@ class _Accumulator:
                                    [first + np.arange(ix.size) for first, ix, _, _ in points])
         segment_seq = np.concatenate([np.empty(0, np.int64)] + [
             first + np.arange(n) for first, n in (i for i in self.log if len(i) == 2)])
-        segments = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
+        segments = self._segment_array()
         return entries, entry_seq, segments, segment_seq
+
+    def _segment_array(self) -> np.ndarray:
+        """float64 (n, 4) of all segments, or (n, 5) when some came with weights (1 elsewhere)."""
+        width = max([4] + [part.shape[1] for part in self.segments])
+        return np.concatenate([np.hstack([part, np.ones((part.shape[0], width - part.shape[1]))])
+                               for part in self.segments]) if self.segments else np.empty((0, 4))
 
     def _merge(self) -> None:
         if self.parts:
@@ -4211,10 +4219,11 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def result(self) -> Tuple[_Entries, np.ndarray, _CountGrid]:
-        """(points not in the grid as aggregated entries, float64 (n, 4) segments, grid)."""
+        """(points not in the grid as aggregated entries, float64 (n, 4) segments (5 with
+        weights), grid)."""
         self._merge()
         self.grid._count()
-        segs = np.concatenate(self.segments) if self.segments else np.empty((0, 4))
+        segs = self._segment_array()
         return self.entries, segs, self.grid
 
 
@@ -4370,20 +4379,18 @@ def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray
     return _coloured(values, most, table, (0, 0, 0, 0))
 
 
-def _coloured(values: np.ndarray, most: float, colours: np.ndarray, blank: Sequence[int],
-              top: int = 0, out: Optional[np.ndarray] = None) -> np.ndarray:
+def _coloured(values: np.ndarray, most: float, colours: np.ndarray,
+              blank: Sequence[int]) -> np.ndarray:
     """uint8 (h, w, c): the ``colours`` (n, c) row of each value, ``blank`` where it is 0.
 
     ``values`` is float64 (h, w); done in strips of rows, so that the
-    temporaries (16 bytes a pixel with data) stay small.  With ``out``, its
-    rows from ``top`` on are written instead of a new array.
+    temporaries (16 bytes a pixel with data) stay small.
     """
     colours = np.ascontiguousarray(colours, np.uint8)
-    if out is None:
-        out = np.empty(values.shape + colours.shape[1:], np.uint8)
+    out = np.empty(values.shape + colours.shape[1:], np.uint8)
     rows = max(1, _STRIP // max(values.shape[1], 1))
     for y in range(0, values.shape[0], rows):
-        part, view = values[y:y + rows].ravel(), out[top + y:top + y + rows].reshape(-1, colours.shape[1])
+        part, view = values[y:y + rows].ravel(), out[y:y + rows].reshape(-1, colours.shape[1])
         view[:] = blank
         where = np.flatnonzero(part)   # usually a small part of the picture
         view[where] = colours[_colour_index(part[where], most, colours.shape[0])]

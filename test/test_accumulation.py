@@ -245,3 +245,16 @@ def test_segment_weights_multiply_the_heat():
     mixed = engine_grid([(5, 5, 2.0, 1)], segments.tolist(), "linear", 4, 0.6, window)
     want = as_grid(original_values([(5, 5, 2.0, 1)], segments.tolist(), "linear", 4, 0.6), window)
     assert np.array_equal(mixed, want)
+
+
+def test_accumulated_segment_weights_reach_the_engine():
+    acc = hm._Accumulator((0, 0, 40, 40))
+    acc.add_segments(np.array([5.0]), np.array([5.0]), np.array([9.0]), np.array([7.0]))
+    acc.add_segments(np.array([20.0]), np.array([20.0]), np.array([22.0]), np.array([25.0]),
+                     np.array([2.5]))
+    segments = acc.result()[1]
+    assert segments[:, 4].tolist() == [1.0, 2.5]
+    got = hm._Engine(hm.Config(radius=3, decay=0.9)).run(hm._empty_entries(), segments,
+                                                        (0, 0, 40, 40))[0]
+    want = as_grid(original_values([], segments.tolist(), "linear", 3, 0.9), (0, 0, 40, 40))
+    assert np.array_equal(got, want)

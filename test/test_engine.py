@@ -310,35 +310,7 @@ def test_aggregate_merges_same_pixel_and_weight():
 
 
 # ---- the engine against a naive reference ----
-def naive_kernel(kernel, d, r):
-    if d >= r:
-        return 0.0
-    return 1.0 - d / r if kernel == "linear" else math.e ** (-d * math.log(256) / r)
-
-
-def naive_distance(sx, sy, ex, ey, px, py):
-    dx, dy = ex - sx, ey - sy
-    length2 = dx * dx + dy * dy
-    u = 0.0 if length2 == 0 else min(1.0, max(0.0, ((px - sx) * dx + (py - sy) * dy) / length2))
-    return math.hypot(sx + u * dx - px, sy + u * dy - py)
-
-
-def naive_values(points, segments, kernel, radius, decay):
-    """{(x, y): value} by the original's loops: full square per point, truncated box per segment."""
-    heat = {}
-    for x, y, w, count in points:
-        for dx in range(-radius, radius + 1):
-            for dy in range(-radius, radius + 1):
-                k = naive_kernel(kernel, math.hypot(dx, dy), radius)
-                if k > 0:
-                    heat.setdefault((x + dx, y + dy), []).extend([w * k] * count)
-    for sx, sy, ex, ey in segments:
-        for px in range(int(min(sx, ex) - radius), int(max(sx, ex) + radius + 1)):
-            for py in range(int(min(sy, ey) - radius), int(max(sy, ey) + radius + 1)):
-                k = naive_kernel(kernel, naive_distance(sx, sy, ex, ey, px, py), radius)
-                if k > 0:
-                    heat.setdefault((px, py), []).append(k)
-    return {p: naive_decay(v, decay) for p, v in heat.items()}
+from test_accumulation import original_values as naive_values  # noqa: E402  (the original's loops)
 
 
 def random_input(seed, weighted, with_segments, span=14):

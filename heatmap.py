@@ -2999,7 +2999,7 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
     across = out.shape[2]
     offsets = np.arange(size, dtype=np.float64)
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
-        near, length = table[:, lists], lists.shape[1]
+        length = lists.shape[1]
         weights = decay.row(length if decay.depth is None else min(length, decay.depth))
         px = (group % across * size + rect[0])[:, None] + offsets
         py = (group // across * size + rect[1])[:, None] + offsets
@@ -3010,13 +3010,14 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
             max(_CELL_BATCH // 8, 2 * decay.depth)
         step = max(1, _CELL_BATCH // (size * size * part))
         for batch in (slice(i, i + step) for i in range(0, group.size, step)):
+            near = table[:, lists[batch]]   # gathered a batch at a time: small on every thread
             for rows, cols in _cell_parts(size, part):
                 hottest = None
                 for i in range(0, length, part):
                     heat = KERNELS[kernel](_cell_distances(
-                        near[:5, batch, i:i + part], px[batch, cols], py[batch, rows]), radius)
-                    if np.any(near[5, batch, i:i + part] != 1.0):
-                        heat *= near[5, batch, None, None, i:i + part]
+                        near[:5, :, i:i + part], px[batch, cols], py[batch, rows]), radius)
+                    if np.any(near[5, :, i:i + part] != 1.0):
+                        heat *= near[5, :, None, None, i:i + part]
                     hottest = heat if hottest is None else np.concatenate([hottest, heat], -1)
                     if hottest.shape[-1] > weights.size + part:
                         hottest.partition(hottest.shape[-1] - weights.size, axis=-1)

@@ -4246,7 +4246,8 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
         if lo < hi:
             which = order[lo:hi]
             found = np.bincount(flat[which] - (b << 22), None if weight is None else weight[which])
-            grid[b << 22:(b << 22) + found.size] += found.astype(grid.dtype, copy=False)
+            view = grid[b << 22:(b << 22) + found.size]
+            np.add(view, found, out=view, casting="unsafe")   # no int64 copy of the band
 
 
 def _area(rect: Tuple[int, int, int, int]) -> int:

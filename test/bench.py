@@ -767,8 +767,9 @@ def arrays_file(datadir, n):
     return path
 
 
-def stage_seconds(run, logbase):
-    """The seconds a stage child printed ("stage S ..."), in place of its wall time."""
+def stage_run(argv, timeout, logbase):
+    """Run a stage child; its seconds are those it printed ("stage S ..."), not its wall time."""
+    run = run_child(argv, timeout, logbase)
     if run.status == "ok":
         with open(logbase + ".stdout") as f:
             run.seconds = float(f.read().split()[1])
@@ -821,10 +822,8 @@ def engine_rows(args, datadir, outdir):
 
     def child(argv, name, stage=False):
         base = os.path.join(outdir, name)
-        if stage:
-            return stage_seconds(best_of(lambda: run_child(argv, args.timeout, base), args.repeat),
-                                 base)
-        return best_of(lambda: run_child(argv, args.timeout, base), args.repeat)
+        return best_of(lambda: (stage_run if stage else run_child)(argv, args.timeout, base),
+                       args.repeat)
 
     def ours(options, files, name):
         files = files if isinstance(files, list) else [files]

@@ -82,8 +82,8 @@ _FAST_CHUNK = 1 << 20             # text chunks at least this big go to polars w
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
-_CELL_BATCH = 16384 # float64 elements per segment-cell batch: stays in cache
-_CELL_LISTS = 1 << 18             # cell list entries gathered at once (about 100 bytes each)
+_CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
+_CELL_LISTS = 1 << 19             # cell list entries gathered at once (about 100 bytes each)
 _GROUP = 32                       # segments in a group of a crowded cell (one box)
 _PILE_PIECE = 1 << 18             # pieces with more segments than this run one at a time
 _PILE = 64                        # equal segments summed one by one at decay 1, at most
@@ -2976,12 +2976,14 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
         listed = np.bincount(cells)[cells]
         crowded = listed > decay.depth
         margin = 1e-9 * (1 + max(map(abs, rect)))   # round-off of distances, in pixels
-        _cell_values(table, cells[~crowded], members[~crowded], rect, size, radius, kernel,
-                     decay, out)
         piled = listed > 64 * decay.depth   # cells would drop little of a pile: pixels will
         _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
                         kernel, decay, out)
-        crowded &= ~piled
+        # bounds from a cell's centre are loose when the cell is not small beside the
+        # radius (below -r 12, 4-pixel cells): computing the crowd is cheaper there
+        crowded &= ~piled & (size < 0.6 * radius)
+        _cell_values(table, cells[~crowded & ~piled], members[~crowded & ~piled], rect, size,
+                     radius, kernel, decay, out)
         cells, members = _pruned(table, cells[crowded], members[crowded], rect[:2], size, across,
                                  margin, radius, kernel, decay.depth)
         piled = (np.bincount(cells) > 4 * decay.depth)[cells] if cells.size else crowded[:0]
@@ -2998,7 +3000,8 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
     pixels into ``out`` (rows of cells, size, columns of cells, size)."""
     across = out.shape[2]
     offsets = np.arange(size, dtype=np.float64)
-    for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
+    weighted = bool(np.any(table[5] != 1.0))
+    for group, lists in _cell_batches(cells, members, table.shape[1] - 1, size * size):
         length = lists.shape[1]
         weights = decay.row(length if decay.depth is None else min(length, decay.depth))
         px = (group % across * size + rect[0])[:, None] + offsets
@@ -3016,7 +3019,7 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
                 for i in range(0, length, part):
                     heat = KERNELS[kernel](_cell_distances(
                         near[:5, :, i:i + part], px[batch, cols], py[batch, rows]), radius)
-                    if np.any(near[5, :, i:i + part] != 1.0):
+                    if weighted:
                         heat *= near[5, :, None, None, i:i + part]
                     hottest = heat if hottest is None else np.concatenate([hottest, heat], -1)
                     if hottest.shape[-1] > weights.size + part:
@@ -3054,16 +3057,18 @@ def _segment_rows(segments: np.ndarray, merge: bool = True) -> np.ndarray:
     return rows
 
 
-def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int):
+def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int = 1):
     """Yield (int64 cell numbers, int64 (cells, length) their member lists padded
     with ``pad``) for groups of cells whose lists have about the same length,
-    a bounded number of list entries at a time.  ``cells`` is sorted."""
+    a bounded number of list entries at a time, in whole batches of
+    :func:`_cell_values` (cells of ``pixels`` pixels).  ``cells`` is sorted."""
     per_cell = np.bincount(cells) if cells.size else np.zeros(0, np.int64)
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
     slots = _list_length(per_cell[used])
     for length in np.unique(slots).tolist():
-        span = max(1, _CELL_LISTS // length)
+        unit = max(1, _CELL_BATCH // (pixels * length))   # cells computed at once
+        span = max(1, _CELL_LISTS // (length * unit)) * unit
         of_length = used[slots == length]
         for group in (of_length[i:i + span] for i in range(0, of_length.size, span)):
             yield group, _padded_lists(members, first[group], per_cell[group], length, pad)

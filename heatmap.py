@@ -2912,7 +2912,7 @@ def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.nda
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
     """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments, with their heat.
 
-    ``seg`` holds rows of :func:`_segment_rows`.  Every integer pixel of each
+    ``seg`` holds segment rows (see :func:`_segment_rows`).  Every integer pixel of each
     segment's box grown by the radius (the original's truncating ranges) is
     tried; returns int64 keys (y - y0) * width + (x - x0), float64 weight *
     heat and int64 number of copies of those with nonzero heat.  Segments
@@ -2920,6 +2920,7 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
     columns) computation.
     """
     lo_x, lo_y, hi_x, hi_y = _reach(seg, radius, rect)
+    weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
     rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
     shape_id = rows * (cols.max(initial=0) + 1) + cols
@@ -2931,8 +2932,8 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
             key, distance, owner = _segment_block(seg[part], lo_x[part], lo_y[part], hi_x[part],
                                                   hi_y[part], box, radius, rect)
             keys.append(key)
-            values.append(seg[part, 4][owner] * KERNELS[kernel](distance, radius))
-            counts.append(seg[part, 5][owner].astype(np.int64))
+            values.append(weight[part][owner] * KERNELS[kernel](distance, radius))
+            counts.append(copies[part][owner])
     return tuple(np.concatenate(a) for a in (keys, values, counts))
 
 
@@ -2960,7 +2961,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
-    copies = segments[:, 5].astype(np.int64)
+    copies = _segment_column(segments, 5).astype(np.int64)
     table = _segment_table(segments)
     if decay.depth is None:   # a sum: a big pile by multiplication (not bit for bit)
         pile = copies > _PILE
@@ -3029,32 +3030,32 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
         out[group // across, :, group % across, :] = values
 
 
-def _segment_rows(segments: np.ndarray, merge: bool = True) -> np.ndarray:
-    """float64 (m, 6): x1, y1, x2, y2, weight and number of each distinct segment.
-
-    ``segments`` is (n, 4) of pixel x1, y1, x2, y2, (n, 5) with a weight, or
-    already (n, 6).  Equal rows are merged (a logger left on one spot gives
-    many), found by a sort of 64-bit hashes and only checked exactly when
-    two hashes meet.
-    """
-    if segments.shape[1] == 6:
+def _segment_rows(segments: np.ndarray) -> np.ndarray:
+    """The segments with equal rows merged: float64 (n, 4) of pixel x1, y1, x2, y2 or
+    (n, 5) with a weight as given, or, when some rows repeat (a logger left on one
+    spot), (m, 6) of the distinct ones with a weight and their number (see
+    :func:`_segment_column`).  Repeats are found by a sort of 64-bit hashes and only
+    checked exactly when two hashes meet."""
+    if segments.shape[1] == 6 or segments.shape[0] < 2:
         return segments
-    rows = np.ones((segments.shape[0], 6))
-    rows[:, :segments.shape[1]] = segments
-    if not merge or rows.shape[0] < 2:
-        return rows
-    bits = rows[:, :5].view(np.uint64)
+    bits = np.ascontiguousarray(segments, np.float64).view(np.uint64)
     key = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-    for column in range(1, 5):
+    for column in range(1, bits.shape[1]):
         key = (key ^ bits[:, column]) * np.uint64(0x9E3779B97F4A7C15)
     key.sort()
     if not np.any(key[1:] == key[:-1]):
-        return rows
-    same = np.ascontiguousarray(rows[:, :5]).view(np.dtype((np.void, 40))).ravel()
+        return segments
+    same = np.ascontiguousarray(segments).view(np.dtype((np.void, 8 * segments.shape[1]))).ravel()
     _, first, counts = np.unique(same, return_index=True, return_counts=True)
-    rows = rows[first]
+    rows = np.ones((first.size, 6))
+    rows[:, :segments.shape[1]] = segments[first]
     rows[:, 5] = counts
     return rows
+
+
+def _segment_column(segments: np.ndarray, i: int) -> np.ndarray:
+    """Column ``i`` of segment rows (4: weight, 5: number of copies), 1 when absent."""
+    return segments[:, i] if segments.shape[1] > i else np.ones(segments.shape[0])
 
 
 def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int = 1):
@@ -3381,15 +3382,15 @@ def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, len
 
 def _segment_table(segments: np.ndarray) -> np.ndarray:
     """float64 (6, n + 1): start x, start y, direction x, y, squared length and
-    weight of each segment (rows of :func:`_segment_rows`), then a point too
-    far away to reach any pixel.
+    weight of each segment (see :func:`_segment_column`), then a point too far away to
+    reach any pixel.
 
     A zero-length segment gets direction 0 and length 1, so that u = 0, the
     distance to its start, as the original.
     """
     table = np.empty((6, segments.shape[0] + 1))
     table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0, 1.0)
-    table[5, :-1] = segments[:, 4]
+    table[5, :-1] = _segment_column(segments, 4)
     start, direction = table[0:2, :-1], table[2:4, :-1]
     start[:] = segments[:, 0:2].T
     np.subtract(segments[:, 2:4].T, start, out=direction)
@@ -3982,8 +3983,8 @@ class _Engine:
         w, h = x1 - x0, y1 - y0
         keys, values, counts = _point_heat(entries, rect, self.grid)
         if segments.shape[0]:
-            parts = zip((keys, values, counts), _segment_heat(_segment_rows(segments, False),
-                                                              self.radius, self.kernel, rect))
+            parts = zip((keys, values, counts), _segment_heat(segments, self.radius,
+                                                              self.kernel, rect))
             keys, values, counts = (np.concatenate(p) for p in parts)
         if decay.depth is not None:   # copies one by one, as many as can matter: bit for bit
             copies = np.minimum(counts, decay.depth)

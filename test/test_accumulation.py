@@ -201,7 +201,7 @@ def test_the_largest_weights_that_fit_still_draw(run, write, pixels):
 
 # ---- crowded segments: only what can matter is computed ----
 def sorted_reduction(segments, rect, radius, decay):
-    keys, heat, counts = hm._segment_heat(hm._segment_rows(segments, False), radius, "linear", rect)
+    keys, heat, counts = hm._segment_heat(segments, radius, "linear", rect)
     if decay.depth is not None:
         keys, heat = np.repeat(keys, np.minimum(counts, decay.depth)), np.repeat(heat, counts)
     w, h = rect[2] - rect[0], rect[3] - rect[1]

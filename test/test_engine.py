@@ -412,7 +412,7 @@ def test_segment_cells_equal_the_sorted_reduction(kernel, decay, radius):
     segments[:20] = segments[0]   # many equal segments: ties and long lists
     d = hm._Decay(decay, segments.shape[0])
     cells = hm._segment_cells(segments, rect, radius, kernel, d)
-    keys, heat, _ = hm._segment_heat(hm._segment_rows(segments, False), radius, kernel, rect)
+    keys, heat, _ = hm._segment_heat(segments, radius, kernel, rect)
     width, height = rect[2] - rect[0], rect[3] - rect[1]
     sorted_way = hm._reduce(keys, heat, None, width * height, d).reshape(height, width)
     assert cells.shape == (height, width)

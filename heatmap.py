@@ -4047,8 +4047,13 @@ class _CountGrid:
             self._grow(int(ix.min()), int(iy.min()), int(ix.max()) + 1, int(iy.max()) + 1)
         x0, y0, x1, y1 = self.region
         inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
-        self.waiting.append(((iy[inside] - y0) * (x1 - x0) + (ix[inside] - x0),
-                             None if weight is None else weight[inside]))
+        if not inside.all():
+            ix, iy, weight = ix[inside], iy[inside], None if weight is None else weight[inside]
+        flat = iy - y0
+        flat *= x1 - x0
+        flat += ix
+        flat -= x0
+        self.waiting.append((flat, weight))
         self.waiting_size += self.waiting[-1][0].size
         if self.waiting_size >= max(self.counts.size >> 2, 1 << 20):
             self._count()

@@ -3123,7 +3123,10 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
         cell = int(cells[first])
-        near = table[:, members[first:end]]
+        listed = members[first:end]
+        whole = listed.size == table.shape[1] - 1 and bool(np.all(np.diff(listed) == 1)) \
+            and listed[0] == 0   # every segment once (a pile): no copy
+        near = table[:, :-1] if whole else table[:, listed]
         xs = cell % across * size + origin[0] + np.arange(size, dtype=np.float64)
         ys = cell // across * size + origin[1] + np.arange(size, dtype=np.float64)
         px, py = np.tile(xs, size), np.repeat(ys, size)
@@ -3732,8 +3735,9 @@ class _Engine:
             if job[0] == "sum":
                 return self._sum_block(*job[1:], decay, spectra)
             rect, near, segs, index, block = job
+            mine = segs if index.size == segs.shape[0] else segs[index]   # (all: no copy)
             with pile if index.size > _PILE_PIECE else contextlib.nullcontext():
-                return [(rect, self._tile(rect, near, segs[index], decay, block))]
+                return [(rect, self._tile(rect, near, mine, decay, block))]
         for pieces in _parallel(work, jobs, ahead=ahead):
             for rect, values in pieces:
                 if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):

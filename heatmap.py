@@ -3713,7 +3713,11 @@ class _Engine:
 
         Pieces are the _TILE-pixel tiles (rect x0, y0, x1, y1 exclusive, x0 and
         y0 multiples of _TILE) or parts of them, computed a few at a time on
-        the cores and yielded in tile order; pixels outside every piece are 0.
+        the cores and yielded in tile order (at decay 1 with FFT sums, block by
+        block, whole tiles that may be views of the block's array); pixels
+        outside every piece are 0.  ``segments`` is float64 (n, 4) of pixel
+        x1, y1, x2, y2, or (n, 5) with a weight (>= 0) that multiplies each
+        segment's heat.  Raises HeatmapError if the heat overflows float64.
         """
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total

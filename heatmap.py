@@ -4932,13 +4932,18 @@ class Grid(NamedTuple):
 
 
 def _grid_transform(geometry: _Geometry, projection: str) -> Tuple[float, ...]:
-    """Affine transform of a picture's pixels (see :class:`Grid`).  Plane pixel X
-    is taken to cover plane coordinates X .. X + 1."""
+    """Affine transform of a picture's pixels (see :class:`Grid`).
+
+    Coordinates are truncated toward zero, so plane pixel X holds what lies
+    between X and X + 1 where X > 0, between X - 1 and X where X < 0, and
+    between -1 and 1 for X = 0.  Centring pixel X on X puts every point
+    within a pixel of its pixel's centre, on either side of 0.
+    """
     x0, y0 = geometry.window()[:2]
     unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
     if projection == "mercator":
         unit = math.pi * EARTH_RADIUS / 180 / geometry.ppd
-    return (unit, 0.0, x0 * unit, 0.0, -unit, -y0 * unit)
+    return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
 
 
 def render_grid(batches: Iterable[object], config: Optional[Config] = None) -> Grid:
@@ -4975,7 +4980,7 @@ def _save_output(config: Config, pixels: np.ndarray, geometry: _Geometry,
 def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) -> None:
     """A deflated RGB(A) GeoTIFF with its CRS and transform, written by rasterio."""
     height, width, bands = pixels.shape
-    options = {"alpha": "UNASSOCIATED"} if bands == 4 else {}
+    options = {"alpha": "YES"} if bands == 4 else {}   # GDAL: not premultiplied
 
     def write(temp: str) -> None:
         try:

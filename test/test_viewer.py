@@ -38,6 +38,9 @@ SIZE = (800, 600)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--hide-scrollbars", "--window-size=%d,%d" % SIZE]
+PIPES_ON_3_AND_4 = ("import fcntl, os, sys; a, b = (fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) "
+                    "for fd in sys.argv[1:3]); os.dup2(a, 3); os.dup2(b, 4); "
+                    "os.execv(sys.argv[3], sys.argv[3:])")
 # true once Leaflet has every tile of the view loaded (or failed: no heat there) and faded in
 TILES_SHOWN = """(function () {
   var tiles = document.querySelectorAll("img.leaflet-tile");
@@ -108,9 +111,9 @@ class DevTools:
     def __init__(self, browser, profile, timeout=60.0):
         to_chrome, self.commands = os.pipe()
         self.answers, from_chrome = os.pipe()
-        script = 'exec "$0" "$@" 3<&%d 4>&%d' % (to_chrome, from_chrome)
-        self.process = subprocess.Popen(
-            ["sh", "-c", script, browser] + CHROMIUM_FLAGS + [
+        self.process = subprocess.Popen(   # a small Python puts the pipes on fds 3 and 4
+            [sys.executable, "-c", PIPES_ON_3_AND_4, str(to_chrome), str(from_chrome), browser]
+            + CHROMIUM_FLAGS + [
                 "--remote-debugging-pipe", "--user-data-dir=" + profile, "about:blank"],
             pass_fds=(to_chrome, from_chrome), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -4677,11 +4677,13 @@ def _tile_png(rgba: np.ndarray) -> bytes:
 
 
 def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
-                 spill_dir: Optional[str]) -> Iterator[Tuple[int, int, int, bytes]]:
+                 spill_dir: Optional[str], store=None) -> Iterator[Tuple[int, int, int, bytes]]:
     """(zoom, x, y, PNG bytes) of every tile with heat, zoom after zoom.
 
     Memory: the binned input of one zoom and a few tiles; the values between
-    the passes wait in a temporary file in ``spill_dir``.
+    the passes wait in a temporary file in ``spill_dir``.  ``store(zoom, x,
+    y, png)``, if given, is called on the threads that make the tiles (for an
+    output that takes tiles side by side).
     """
     table, limit, written = _colour_table(config), _max_tiles(), 0
     _check_tile_count(config, held, plan, limit)
@@ -4695,7 +4697,10 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
             _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, most)
 
             def paint(item: Tuple[int, int, np.ndarray]) -> Tuple[int, int, bytes]:
-                return item[0], item[1], _tile_png(_heat_rgba(item[2], most, table))
+                png = _tile_png(_heat_rgba(item[2], most, table))
+                if store:
+                    store(zoom, item[0], item[1], png)
+                return item[0], item[1], png
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
             for done, (x, y, png) in enumerate(_parallel(paint, spill.read(), ahead=4), 1):
                 yield zoom, x, y, png
@@ -4730,9 +4735,9 @@ def _run_tiles(config: Config) -> None:
     held = list(read(config.files, config, strict=True))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
-    spill_dir = os.path.dirname(os.path.realpath(config.tiles))
-    tiles = _tile_stream(config, held, plan, spill_dir)
-    count = (_write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder)(config, plan, tiles)
+    write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder
+    count = write(config, plan, functools.partial(
+        _tile_stream, config, held, plan, os.path.dirname(os.path.realpath(config.tiles))))
     _LOG.info("wrote %d tiles to %s", count, config.tiles)
 
 
@@ -4756,19 +4761,21 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
 
 
 def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
-    """Write the tiles, metadata.json and index.html as the folder config.tiles."""
+    """Write the tiles (from tiles(store=...), see _tile_stream), metadata.json and
+    index.html as the folder config.tiles."""
     import json
 
     def fill(build: str) -> int:
-        made, count = set(), 0
-        for zoom, x, y, png in tiles:
+        made = set()
+
+        def store(zoom: int, x: int, y: int, png: bytes) -> None:
             folder = os.path.join(build, str(zoom), str(x))
             if folder not in made:
                 os.makedirs(folder, exist_ok=True)
                 made.add(folder)
             with open(os.path.join(folder, "%d.png" % y), "wb") as out:
                 out.write(png)
-            count += 1
+        count = sum(1 for _ in tiles(store=store))
         meta = _tile_metadata(config, plan, count)
         with open(os.path.join(build, "metadata.json"), "w", encoding="utf-8") as out:
             json.dump(meta, out, indent=1)
@@ -4810,8 +4817,8 @@ def _replace_folder(path: str, fill) -> int:
 
 
 def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
-    """Write the tiles as the MBTiles 1.3 file config.tiles (TMS rows; identical tiles
-    stored once), atomically like every output."""
+    """Write the tiles (from tiles(), see _tile_stream) as the MBTiles 1.3 file
+    config.tiles (TMS rows; identical tiles stored once), atomically like every output."""
     import hashlib
     import sqlite3
     count = 0
@@ -4821,7 +4828,7 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
         db = sqlite3.connect(temp)
         try:
             db.executescript(_MBTILES_SCHEMA)
-            for zoom, x, y, png in tiles:
+            for zoom, x, y, png in tiles():
                 tile_id = hashlib.sha256(png).hexdigest()
                 db.execute("INSERT OR IGNORE INTO images VALUES (?, ?)", (tile_id, png))
                 db.execute("INSERT INTO map VALUES (?, ?, ?, ?)", (zoom, x, 2 ** zoom - 1 - y, tile_id))

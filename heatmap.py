@@ -4575,12 +4575,13 @@ def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, i
 
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
-               zoom: int) -> Iterator[Tuple[int, int, np.ndarray]]:
+               zoom: int) -> Iterator[Tuple[int, int, np.ndarray, Tuple[int, int, int, int]]]:
     """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``:
-    (x, y, float64 grid[256, 256]) for each tile with heat.
+    (x, y, float64 grid[256, 256], its box holding heat) for each tile with heat.
 
     Pieces come tile by tile, so a tile is whole when a piece lands elsewhere.
-    Parts beyond the edges of the world are dropped.
+    A piece that is a whole tile is taken as it is.  Parts beyond the edges of
+    the world are dropped.
     """
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
@@ -4590,21 +4591,31 @@ def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
         rows = range(max(rect[1] // _OSM_TILE, 0), min((rect[3] - 1) // _OSM_TILE, world - 1) + 1)
         touched = [(x, y) for x in cols for y in rows]
         for key in [k for k in open_tiles if touched and k not in touched]:
-            grid = open_tiles.pop(key)
-            if grid.any():
-                yield key[0], key[1], grid
+            yield from _with_heat(key, open_tiles.pop(key))
+        if touched == [(rect[0] // _OSM_TILE, rect[1] // _OSM_TILE)] and \
+                rect == _tile_rect(*touched[0], _OSM_TILE) and touched[0] not in open_tiles:
+            yield from _with_heat(touched[0], values)
+            continue
         for key in touched:
             if key not in open_tiles:
                 open_tiles[key] = np.zeros((_OSM_TILE, _OSM_TILE))
             _Engine._paste(open_tiles[key], _tile_rect(key[0], key[1], _OSM_TILE), rect, values)
     for key, grid in open_tiles.items():
-        if grid.any():
-            yield key[0], key[1], grid
+        yield from _with_heat(key, grid)
+
+
+def _with_heat(key: Tuple[int, int], values: np.ndarray):
+    """(x, y, values, (first row, end row, first column, end column) of the heat), if any."""
+    rows = np.flatnonzero(values.any(axis=1))
+    if rows.size:
+        cols = np.flatnonzero(values[rows[0]:rows[-1] + 1].any(axis=0))
+        yield key[0], key[1], values, (int(rows[0]), int(rows[-1]) + 1, int(cols[0]),
+                                       int(cols[-1]) + 1)
 
 
 class _ValueSpill:
     """Tile values kept between the two passes of a zoom, in an anonymous temporary file
-    in ``folder`` (None: the system's): the part of each tile that holds heat, float64,
+    in ``folder`` (None: the system's): the box of each tile that holds heat, float64,
     read back in the order written."""
     _HEAD = struct.Struct("<6q")   # x, y, first row, end row, first column, end column
 
@@ -4617,9 +4628,8 @@ class _ValueSpill:
                                % (folder or tempfile.gettempdir(), exc.strerror or exc)) from None
         self.count = 0
 
-    def put(self, x: int, y: int, values: np.ndarray) -> None:
-        rows, cols = np.flatnonzero(values.any(axis=1)), np.flatnonzero(values.any(axis=0))
-        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    def put(self, x: int, y: int, values: np.ndarray, box: Tuple[int, int, int, int]) -> None:
+        r0, r1, c0, c1 = box
         try:
             self.file.write(self._HEAD.pack(x, y, r0, r1, c0, c1))
             self.file.write(np.ascontiguousarray(values[r0:r1, c0:c1]).data)
@@ -4628,14 +4638,13 @@ class _ValueSpill:
                 from None
         self.count += 1
 
-    def read(self) -> Iterator[Tuple[int, int, np.ndarray]]:
+    def read(self) -> Iterator[Tuple[int, int, Tuple[int, int, int, int], np.ndarray]]:
+        """(x, y, box, float64 values over the box) of each tile, in order."""
         self.file.seek(0)
         for _ in range(self.count):
             x, y, r0, r1, c0, c1 = self._HEAD.unpack(self.file.read(self._HEAD.size))
             part = np.frombuffer(self.file.read((r1 - r0) * (c1 - c0) * 8))
-            values = np.zeros((_OSM_TILE, _OSM_TILE))
-            values[r0:r1, c0:c1] = part.reshape(r1 - r0, c1 - c0)
-            yield x, y, values
+            yield x, y, (r0, r1, c0, c1), part.reshape(r1 - r0, c1 - c0)
 
     def close(self) -> None:
         self.file.close()
@@ -4661,9 +4670,9 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
             yield rect, values
     window = _tile_window(plan, zoom)
     progress = _Progress("zoom %d: tiles combined" % zoom)
-    for number, (x, y, values) in enumerate(_xyz_tiles(pieces(), zoom), 1):
+    for number, (x, y, values, box) in enumerate(_xyz_tiles(pieces(), zoom), 1):
         if _inside(window, x, y):
-            spill.put(x, y, values)
+            spill.put(x, y, values, box)
         progress.update(number)
     progress.close()
     return most
@@ -4696,11 +4705,14 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
                 raise _too_many_tiles(written, limit)
             _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, most)
 
-            def paint(item: Tuple[int, int, np.ndarray]) -> Tuple[int, int, bytes]:
-                png = _tile_png(_heat_rgba(item[2], most, table))
+            def paint(item) -> Tuple[int, int, bytes]:
+                x, y, (r0, r1, c0, c1), part = item
+                rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
+                rgba[r0:r1, c0:c1] = _heat_rgba(part, most, table)
+                png = _tile_png(rgba)
                 if store:
-                    store(zoom, item[0], item[1], png)
-                return item[0], item[1], png
+                    store(zoom, x, y, png)
+                return x, y, png
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
             for done, (x, y, png) in enumerate(_parallel(paint, spill.read(), ahead=4), 1):
                 yield zoom, x, y, png

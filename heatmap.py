@@ -4533,8 +4533,10 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
         ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
         box = _project_box(PROJECTIONS["mercator"], plan.data, ppd).grown(config.radius + 1)
         x0, y0, x1, y1 = _tile_window(plan, zoom)
-        cols = min(x1, int(box.max_x + shift) // _OSM_TILE) - max(x0, int(box.min_x + shift) // _OSM_TILE)
-        rows = min(y1, int(box.max_y + shift) // _OSM_TILE) - max(y0, int(box.min_y + shift) // _OSM_TILE)
+        cols = (min(x1, math.floor(box.max_x + shift) // _OSM_TILE) -
+                max(x0, math.floor(box.min_x + shift) // _OSM_TILE))
+        rows = (min(y1, math.floor(box.max_y + shift) // _OSM_TILE) -
+                max(y0, math.floor(box.min_y + shift) // _OSM_TILE))
         most += max(cols + 1, 0) * max(rows + 1, 0)
     if most <= limit:
         return
@@ -4787,7 +4789,8 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
                 made.add(folder)
             with open(os.path.join(folder, "%d.png" % y), "wb") as out:
                 out.write(png)
-        count = sum(1 for _ in tiles(store=store))
+        with contextlib.closing(tiles(store=store)) as stream:  # closed: nothing written later
+            count = sum(1 for _ in stream)
         meta = _tile_metadata(config, plan, count)
         with open(os.path.join(build, "metadata.json"), "w", encoding="utf-8") as out:
             json.dump(meta, out, indent=1)
@@ -4840,11 +4843,13 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
         db = sqlite3.connect(temp)
         try:
             db.executescript(_MBTILES_SCHEMA)
-            for zoom, x, y, png in tiles():
-                tile_id = hashlib.sha256(png).hexdigest()
-                db.execute("INSERT OR IGNORE INTO images VALUES (?, ?)", (tile_id, png))
-                db.execute("INSERT INTO map VALUES (?, ?, ?, ?)", (zoom, x, 2 ** zoom - 1 - y, tile_id))
-                count += 1
+            with contextlib.closing(tiles()) as stream:
+                for zoom, x, y, png in stream:
+                    tile_id = hashlib.sha256(png).hexdigest()
+                    db.execute("INSERT OR IGNORE INTO images VALUES (?, ?)", (tile_id, png))
+                    db.execute("INSERT INTO map VALUES (?, ?, ?, ?)",
+                               (zoom, x, 2 ** zoom - 1 - y, tile_id))
+                    count += 1
             db.executemany("INSERT INTO metadata VALUES (?, ?)",
                            _mbtiles_metadata(_tile_metadata(config, plan, count)))
             db.commit()

@@ -23,6 +23,7 @@ for _path in (ROOT, HERE):
 
 import heatmap as hm  # noqa: E402
 from conftest import cluster, gpx_text, plain_text  # noqa: E402
+from test_errors import _snapshot as snapshot  # noqa: E402
 from tileserver import TileServer  # noqa: E402
 
 OPAQUE = ["-m", "000ffffff", "-M", "02affffff"]   # heat colours all but opaque
@@ -254,6 +255,7 @@ def test_interrupted_run_keeps_the_old_tiles(run, write, tmp_path, monkeypatch, 
     code, err = run("--tile_zoom", "10-12", "--tiles", out, "b.txt")
     assert (code, err) == (130, "heatmap.py: interrupted\n")
     assert snapshot(tmp_path) == before
+    assert sorted(os.listdir(tmp_path)) == sorted(["a.txt", "b.txt", out])
 
 
 def test_tile_limit_is_checked_before_anything_is_written(run, write, tmp_path, monkeypatch):
@@ -267,14 +269,26 @@ def test_tile_limit_is_checked_before_anything_is_written(run, write, tmp_path, 
     assert sorted(os.listdir(tmp_path)) == ["a.txt"]
 
 
-def snapshot(folder):
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as stream:
-                out[os.path.relpath(path, folder)] = stream.read()
-    return out
+def test_progress_counts_the_tiles_of_each_zoom(run, write, tmp_path, monkeypatch):
+    shown = []
+
+    class Progress:
+        def __init__(self, what, total=None):
+            self.entry = [what, total, 0]
+            shown.append(self.entry)
+
+        def update(self, done):
+            self.entry[2] = done
+
+        def close(self):
+            pass
+    monkeypatch.setattr(hm, "_Progress", Progress)
+    write("a.txt", plain_text(NORTH_WEST))
+    assert run("--tile_zoom", "11-12", "--tiles", "tiles", "a.txt") == (0, "")
+    tiles = folder_tiles(tmp_path / "tiles")
+    written = [(what, total, done) for what, total, done in shown if "written" in what]
+    assert written == [("zoom %d: tiles written" % z, n, n) for z, n in (
+        (11, sum(k[0] == 11 for k in tiles)), (12, sum(k[0] == 12 for k in tiles)))]
 
 
 # ---- the library ----

@@ -4502,9 +4502,9 @@ def _tile_zooms(config: Config, box_ll: _Box) -> range:
 
 def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
     """Inclusive range (x0, y0, x1, y1) of the tiles a zoom may write."""
-    world = 2 ** zoom - 1
-    x0, y0, x1, y1 = _tile_range(plan.bounds, zoom) if plan.extent else (0, 0, world, world)
-    return max(x0, 0), max(y0, 0), min(x1, world), min(y1, world)
+    last = 2 ** zoom - 1
+    x0, y0, x1, y1 = _tile_range(plan.bounds, zoom) if plan.extent else (0, 0, last, last)
+    return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
 
 
 def _inside(window: Tuple[int, int, int, int], x, y):
@@ -4594,9 +4594,9 @@ def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
         touched = [(x, y) for x in cols for y in rows]
         for key in [k for k in open_tiles if touched and k not in touched]:
             yield from _with_heat(key, open_tiles.pop(key))
-        if touched == [(rect[0] // _OSM_TILE, rect[1] // _OSM_TILE)] and \
-                rect == _tile_rect(*touched[0], _OSM_TILE) and touched[0] not in open_tiles:
-            yield from _with_heat(touched[0], values)
+        key = (rect[0] // _OSM_TILE, rect[1] // _OSM_TILE)
+        if touched == [key] and rect == _tile_rect(*key, _OSM_TILE) and key not in open_tiles:
+            yield from _with_heat(key, values)
             continue
         for key in touched:
             if key not in open_tiles:
@@ -4680,6 +4680,19 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
     return most
 
 
+def _painted(item: Tuple[int, int, Tuple[int, int, int, int], np.ndarray], zoom: int,
+             most: float, table: np.ndarray, store) -> Tuple[int, int, bytes]:
+    """Pass 2 of a tile: (x, y, PNG bytes) of a (x, y, box, values over the box) item
+    of _ValueSpill.read, coloured by ``most`` and ``table``; then store(zoom, x, y, png)."""
+    x, y, (r0, r1, c0, c1), part = item
+    rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
+    rgba[r0:r1, c0:c1] = _heat_rgba(part, most, table)
+    png = _tile_png(rgba)
+    if store:
+        store(zoom, x, y, png)
+    return x, y, png
+
+
 def _tile_png(rgba: np.ndarray) -> bytes:
     """PNG bytes of one tile, by our writer on the calling thread."""
     out = io.BytesIO()
@@ -4706,15 +4719,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
             if written > limit:
                 raise _too_many_tiles(written, limit)
             _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, most)
-
-            def paint(item) -> Tuple[int, int, bytes]:
-                x, y, (r0, r1, c0, c1), part = item
-                rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
-                rgba[r0:r1, c0:c1] = _heat_rgba(part, most, table)
-                png = _tile_png(rgba)
-                if store:
-                    store(zoom, x, y, png)
-                return x, y, png
+            paint = functools.partial(_painted, zoom=zoom, most=most, table=table, store=store)
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
             for done, (x, y, png) in enumerate(_parallel(paint, spill.read(), ahead=4), 1):
                 yield zoom, x, y, png

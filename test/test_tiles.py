@@ -380,6 +380,15 @@ def test_world_file_names_follow_the_extension(run, write, tmp_path):
             assert (tmp_path / world).is_file() and (tmp_path / (name + ".aux.xml")).is_file()
 
 
+def test_world_file_of_a_loaded_state_keeps_its_projection(run, write, tmp_path):
+    write("data.txt", plain_text(NORTH_WEST[:6]))
+    assert run("-W", 90, "-P", "equirectangular", "-S", "s.npz", "--world_file", "-o", "a.png",
+               "data.txt") == (0, "")
+    assert run("-L", "s.npz", "--world_file", "-o", "b.png") == (0, "")
+    assert (tmp_path / "a.pgw").read_text() == (tmp_path / "b.pgw").read_text()
+    assert 'AUTHORITY["EPSG","4326"]]</SRS>' in (tmp_path / "b.png.aux.xml").read_text()
+
+
 def has_rasterio():
     try:
         import rasterio  # noqa: F401

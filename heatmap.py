@@ -4577,9 +4577,9 @@ def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, i
 
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
-               zoom: int) -> Iterator[Tuple[int, int, np.ndarray, Tuple[int, int, int, int]]]:
+               zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
     """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``:
-    (x, y, float64 grid[256, 256], its box holding heat) for each tile with heat.
+    (x, y, float64 grid[256, 256], the number of pixels with heat) for each tile with heat.
 
     Pieces come tile by tile, so a tile is whole when a piece lands elsewhere.
     A piece that is a whole tile is taken as it is.  Parts beyond the edges of
@@ -4607,19 +4607,19 @@ def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
 
 
 def _with_heat(key: Tuple[int, int], values: np.ndarray):
-    """(x, y, values, (first row, end row, first column, end column) of the heat), if any."""
-    rows = np.flatnonzero(values.any(axis=1))
-    if rows.size:
-        cols = np.flatnonzero(values[rows[0]:rows[-1] + 1].any(axis=0))
-        yield key[0], key[1], values, (int(rows[0]), int(rows[-1]) + 1, int(cols[0]),
-                                       int(cols[-1]) + 1)
+    """(x, y, values, the number of its pixels with heat) of a tile, if it has any."""
+    count = np.count_nonzero(values)
+    if count:
+        yield key[0], key[1], values, count
 
 
 class _ValueSpill:
     """Tile values kept between the two passes of a zoom, in an anonymous temporary file
-    in ``folder`` (None: the system's): the box of each tile that holds heat, float64,
-    read back in the order written."""
-    _HEAD = struct.Struct("<6q")   # x, y, first row, end row, first column, end column
+    in ``folder`` (None: the system's), read back in the order written: for each tile
+    the box holding heat, as float64 values over the box or, when fewer bytes, as
+    uint16 flat indices (within the tile) and float64 values of its heat."""
+    _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
+    # and the number of (index, value) pairs, or -1 for values over the box
 
     def __init__(self, folder: Optional[str]):
         import tempfile
@@ -4630,23 +4630,39 @@ class _ValueSpill:
                                % (folder or tempfile.gettempdir(), exc.strerror or exc)) from None
         self.count = 0
 
-    def put(self, x: int, y: int, values: np.ndarray, box: Tuple[int, int, int, int]) -> None:
-        r0, r1, c0, c1 = box
+    def put(self, x: int, y: int, values: np.ndarray, count: int) -> None:
+        """Keep ``values`` (float64 [256, 256]), of which ``count`` are not 0."""
+        rows = np.flatnonzero(values.any(axis=1))
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1
+        cols = np.flatnonzero(values[r0:r1].any(axis=0))
+        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        pairs = count * 10 < (r1 - r0) * (c1 - c0) * 8
         try:
-            self.file.write(self._HEAD.pack(x, y, r0, r1, c0, c1))
-            self.file.write(np.ascontiguousarray(values[r0:r1, c0:c1]).data)
+            self.file.write(self._HEAD.pack(x, y, r0, r1, c0, c1, count if pairs else -1))
+            if pairs:
+                heat = np.flatnonzero(values[r0:r1]) + r0 * _OSM_TILE
+                self.file.write(heat.astype(np.uint16).data)
+                self.file.write(values.ravel()[heat].data)
+            else:
+                self.file.write(np.ascontiguousarray(values[r0:r1, c0:c1]).data)
         except OSError as exc:
             raise HeatmapError("cannot write temporary tile values: %s" % (exc.strerror or exc)) \
                 from None
         self.count += 1
 
-    def read(self) -> Iterator[Tuple[int, int, Tuple[int, int, int, int], np.ndarray]]:
-        """(x, y, box, float64 values over the box) of each tile, in order."""
+    def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
+        """(x, y, where, float64 values) of each tile, in order: ``where`` is the box
+        (first row, end row, first column, end column) of 2-D values, or the int64 flat
+        indices of 1-D values."""
         self.file.seek(0)
         for _ in range(self.count):
-            x, y, r0, r1, c0, c1 = self._HEAD.unpack(self.file.read(self._HEAD.size))
-            part = np.frombuffer(self.file.read((r1 - r0) * (c1 - c0) * 8))
-            yield x, y, (r0, r1, c0, c1), part.reshape(r1 - r0, c1 - c0)
+            x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
+            if pairs < 0:
+                part = np.frombuffer(self.file.read((r1 - r0) * (c1 - c0) * 8))
+                yield x, y, (r0, r1, c0, c1), part.reshape(r1 - r0, c1 - c0)
+            else:
+                heat = np.frombuffer(self.file.read(pairs * 2), np.uint16).astype(np.int64)
+                yield x, y, heat, np.frombuffer(self.file.read(pairs * 8))
 
     def close(self) -> None:
         self.file.close()
@@ -4672,21 +4688,24 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
             yield rect, values
     window = _tile_window(plan, zoom)
     progress = _Progress("zoom %d: tiles combined" % zoom)
-    for number, (x, y, values, box) in enumerate(_xyz_tiles(pieces(), zoom), 1):
+    for number, (x, y, values, count) in enumerate(_xyz_tiles(pieces(), zoom), 1):
         if _inside(window, x, y):
-            spill.put(x, y, values, box)
+            spill.put(x, y, values, count)
         progress.update(number)
     progress.close()
     return most
 
 
-def _painted(item: Tuple[int, int, Tuple[int, int, int, int], np.ndarray], zoom: int,
-             most: float, table: np.ndarray, store) -> Tuple[int, int, bytes]:
-    """Pass 2 of a tile: (x, y, PNG bytes) of a (x, y, box, values over the box) item
-    of _ValueSpill.read, coloured by ``most`` and ``table``; then store(zoom, x, y, png)."""
-    x, y, (r0, r1, c0, c1), part = item
+def _painted(item: Tuple[int, int, object, np.ndarray], zoom: int, most: float,
+             table: np.ndarray, store) -> Tuple[int, int, bytes]:
+    """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
+    by ``most`` and ``table``; then store(zoom, x, y, png)."""
+    x, y, where, values = item
     rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
-    rgba[r0:r1, c0:c1] = _heat_rgba(part, most, table)
+    if isinstance(where, tuple):
+        rgba[where[0]:where[1], where[2]:where[3]] = _heat_rgba(values, most, table)
+    else:
+        rgba.reshape(-1, 4)[where] = _heat_rgba(values[None], most, table)[0]
     png = _tile_png(rgba)
     if store:
         store(zoom, x, y, png)

@@ -36,6 +36,10 @@ What it does:
   GPX track points; bigger rows say "skipped"), prints its time, memory and
   the speed-up (their seconds / our seconds), and compares the two PNGs
   pixel by pixel (pixels transparent in both count as identical).
+* The ``tiles`` rows run ``--tiles`` into a folder (zooms 10-16) instead of
+  writing a PNG, and report the number of tiles written (from its
+  metadata.json) where the other rows compare pictures; the original has no
+  --tiles, so --vs skips them.
 * For the plain-text workload also times ``numpy.loadtxt`` parsing the same
   file in a child process and prints ours/loadtxt (target <= 0.7); for the two
   extent workloads compares peak RSS (target: big one <= 400 MB and within

@@ -4748,24 +4748,26 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
             spill.close()
 
 
-def render_tiles(batches: Iterable[object], config: Optional[Config] = None
-                 ) -> Iterator[Tuple[int, int, int, bytes]]:
-    """Yield ``(zoom, x, y, png)`` for every Web Mercator XYZ map tile with heat.
+@_setting_errors
+def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
+                 **settings) -> Iterator[Tuple[int, int, int, bytes]]:
+    """An iterator of ``(zoom, x, y, png)`` for every Web Mercator XYZ map tile with heat.
 
-    ``batches`` are :class:`Points`/:class:`Segments` (held in memory while the
-    tiles are made); ``config.tile_zoom`` is (first, last) zoom, or None to
+    ``batches`` are :class:`Points`/:class:`Segments`, read and checked now and
+    held while the tiles are made; ``settings``: any :class:`Config` field by
+    name, over ``config``.  ``tile_zoom`` is (first, last) zoom, or None to
     choose from the data; the other settings mean what they mean for a
     picture, and a zoom's tiles are coloured as one picture of the whole data
     at that zoom.  ``png`` is the bytes of a 256x256 RGBA PNG, transparent
     where there is no heat; ``y`` counts from the north (XYZ, not TMS).
     """
-    config = config or Config()
+    config = _settings(config, settings)
     _tile_options(config)
     _validate(config)
     held = list(batches)
     for batch in held:
         _check_batch(config, batch)
-    yield from _tile_stream(config, held, _tile_plan(config, held), None)
+    return _tile_stream(config, held, _tile_plan(config, held), None)
 
 
 def _run_tiles(config: Config) -> None:
@@ -4988,16 +4990,22 @@ def _grid_transform(geometry: _Geometry, projection: str) -> Tuple[float, ...]:
     within a pixel of its pixel's centre, on either side of 0.
     """
     x0, y0 = geometry.window()[:2]
+    x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
     unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
     if projection == "mercator":
         unit = math.pi * EARTH_RADIUS / 180 / geometry.ppd
     return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
 
 
-def render_grid(batches: Iterable[object], config: Optional[Config] = None) -> Grid:
+@_setting_errors
+def render_grid(batches: Iterable[object], config: Optional[Config] = None,
+                **settings) -> Grid:
     """The values of the picture :func:`render_data` would draw, with their place on
-    Earth: a :class:`Grid` for matplotlib (``extent``), xarray or rasterio."""
-    config = config or Config()
+    Earth: a :class:`Grid` for matplotlib (``extent``), xarray or rasterio.
+
+    ``settings``: any :class:`Config` field by name, over ``config``.
+    """
+    config = _settings(config, settings)
     _validate(config)
     _, size = _background_scene(config)
     result = _accumulate(config, batches, size=size)
@@ -6076,9 +6084,9 @@ def _save_state(path: str, config: Config, result: _Result) -> None:
     xs, ys, vs = xs[inside], ys[inside], vs[inside]
     meta = {
         "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
-        "max": result.most, "ppd": result.geometry.ppd, "projection": config.projection,
+        "max": result.most, "ppd": result.geometry.ppd, "projection": result.geometry.projection,
         "box": dataclasses.astuple(result.geometry.box), "radius": config.radius,
-        "margin": config.margin,
+        "margin": config.margin, "origin": list(result.geometry.origin),
     }
 
     def write(temp: str) -> None:
@@ -6185,7 +6193,11 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
     if out_w * out_h > _max_pixels():
         raise HeatmapError("%s: %s" % (config.load, _too_big(out_w * out_h)))
     _check_output_size(config, out_w, out_h)
+    origin = meta.get("origin", [0.0, 0.0])  # whole pixels taken off the saved coordinates
+    if not (isinstance(origin, list) and len(origin) == 2 and all(map(_state_number, origin))):
+        raise HeatmapError("%s: not a heatmap.py state file" % config.load)
     geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h,
+                         origin=(float(origin[0]), float(origin[1])),
                          projection=meta.get("projection", "mercator"))
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
@@ -6451,6 +6463,7 @@ examples:
 environment:
   HEATMAP_MAX_PIXELS  largest image drawn (default %d pixels)
   HEATMAP_MAX_RADIUS  largest -r/--radius (default %d)
+  HEATMAP_MAX_TILES   most tiles --tiles writes (default %d)
   HEATMAP_USER_AGENT  User-Agent sent to tile servers (add your contact)
   XDG_CACHE_HOME      the map tile cache is heatmap.py/tiles in it (default
                       ~/.cache)
@@ -6461,7 +6474,8 @@ exit status:
   2    an error, told in one line on stderr: a bad option or input file,
        nothing written
   130  interrupted (Ctrl-C), nothing written
-  143  stopped by SIGTERM (129: SIGHUP), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS)
+  143  stopped by SIGTERM (129: SIGHUP), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS,
+                                                                _MAX_TILES)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -295,15 +295,16 @@ def test_progress_counts_the_tiles_of_each_zoom(run, write, tmp_path, monkeypatc
 def test_render_tiles_yields_the_tiles_of_the_command_line(run, write, tmp_path):
     write("data.txt", plain_text(ORIGIN))
     assert run("-r", 7, "-d", 0.8, "--tile_zoom", "11-12", "--tiles", "tiles", "data.txt") == (0, "")
-    config = hm.Config(radius=7, decay=0.8, tile_zoom=(11, 12))
     lat, lon = np.array(ORIGIN).T
-    tiles = {(z, x, y): png for z, x, y, png in hm.render_tiles([hm.Points(lat, lon)], config)}
+    made = hm.render_tiles([hm.Points(lat, lon)], hm.Config(radius=7), decay=0.8,
+                           tile_zoom=(11, 12))
+    tiles = {(z, x, y): png for z, x, y, png in made}
     assert tiles == folder_tiles(tmp_path / "tiles")
 
 
-def test_render_tiles_refuses_picture_options():
-    with pytest.raises(hm.HeatmapError, match="-b/--background"):
-        list(hm.render_tiles([hm.Points(np.zeros(1), np.zeros(1))], hm.Config(background="red")))
+def test_render_tiles_refuses_picture_options_when_called():
+    with pytest.raises(hm.HeatmapError, match="tiles cannot be used with background"):
+        hm.render_tiles([hm.Points(np.zeros(1), np.zeros(1))], background="red")
 
 
 @pytest.mark.parametrize("projection,crs", [("mercator", "EPSG:3857"),
@@ -378,6 +379,25 @@ def test_world_file_names_follow_the_extension(run, write, tmp_path):
         assert run("-W", 50, "--world_file", "-o", name, "data.txt")[0] == 0
         if name != "c.tif" or not has_rasterio():
             assert (tmp_path / world).is_file() and (tmp_path / (name + ".aux.xml")).is_file()
+
+
+def test_world_file_of_a_short_track_drawn_wide(run, write, tmp_path):
+    """Coordinates far from pixel 0 are drawn off a whole-pixel origin: the world file
+    adds it back, also after -S and -L."""
+    points = [(47.60001 + 0.00002 * i, -122.33001 + 0.00003 * (i % 3)) for i in range(5)]
+    write("data.txt", plain_text(points))
+    assert run("-W", 800, "-r", 4, "-S", "s.npz", "--world_file", "-o", "a.png",
+               "data.txt") == (0, "")
+    assert run("-L", "s.npz", "--world_file", "-o", "b.png") == (0, "")
+    assert (tmp_path / "a.pgw").read_text() == (tmp_path / "b.pgw").read_text()
+    with open(tmp_path / "a.pgw") as stream:
+        a, d, b, e, c, f = map(float, stream.read().split())
+    with Image.open(tmp_path / "a.png") as image:
+        alpha = np.asarray(image)[..., 3].astype(float)
+    for lat, lon in points:
+        col, row = to_pixel((a, b, c - a / 2, d, e, f - e / 2), *projected(lat, lon, "EPSG:3857"))
+        peak = peak_near(alpha, col, row, reach=6)
+        assert abs(peak[0] - col) <= 1 and abs(peak[1] - row) <= 1
 
 
 def test_world_file_of_a_loaded_state_keeps_its_projection(run, write, tmp_path):

@@ -69,6 +69,7 @@ __version__ = "2.0.0"
 __all__ = [
     "Config", "HeatmapError", "Points", "Segments", "KERNELS", "PROJECTIONS",
     "READERS", "read", "render", "render_data", "run", "main", "tracks",
+    "Grid", "render_grid", "render_tiles",
 ]
 
 # ---- Constants ----
@@ -190,6 +191,11 @@ class Config:
     weight_property: Optional[str] = None  # GeoJSON property that holds a point's weight
     time_property: Optional[str] = None    # GeoJSON property that holds the time
     time_column: bool = False              # plain text: a 4th field is the time
+    # tiles and georeferenced pictures
+    tiles: Optional[str] = None            # --tiles OUT: a folder, or a file ending in .mbtiles
+    tile_zoom: Optional[Tuple[int, int]] = None   # (first, last) zoom; None: from the data
+    leaflet_url: Optional[str] = None      # folder URL of leaflet.js/.css; None: unpkg.com
+    world_file: bool = False               # world file + .aux.xml (or GeoTIFF) beside -o
 
     @property
     def padding(self) -> int:
@@ -2594,6 +2600,7 @@ class _Geometry:
     height: int
     basemap: Optional[Image.Image] = None   # the --osm map (width x height), after -B/-N
     origin: Tuple[float, float] = (0.0, 0.0)  # whole pixels taken off projected coordinates
+    projection: str = "mercator"            # the name in PROJECTIONS of the pixel plane
 
     def window(self) -> Tuple[int, int, int, int]:
         """Integer pixel coordinates (x0, y0, x1, y1), inclusive, covered by the image."""
@@ -4563,7 +4570,7 @@ def _validate_osm(config: Config) -> None:
     """Check the --osm options before any input is read (called by _validate)."""
     if not config.osm:
         for flag, value in (("-z/--zoom", config.zoom), ("--osm_exact_size", config.osm_exact_size),
-                            ("--osm_attribution", config.osm_attribution)):
+                            ("--osm_attribution", config.osm_attribution and not config.tiles)):
             if value:
                 _LOG.warning("%s is ignored without --osm", flag)
         return
@@ -5054,7 +5061,740 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
 
 
 # ---- Tiles ----
-# (XYZ tile pyramids and MBTiles: to come)
+# Web Mercator XYZ map tiles of the heat (--tiles: a folder with a Leaflet
+# viewer page, or one MBTiles file) and georeferenced pictures (--world_file,
+# GeoTIFF, render_grid).  A zoom's tiles cut the pixel plane of an --osm
+# picture at that zoom: plane pixel (px, py) is global pixel (px + h, py + h)
+# with h = 128 * 2**zoom, and tile (x, y) holds global pixels 256x .. 256x + 255
+# by 256y .. 256y + 255.  Each zoom takes two passes: the first combines the
+# heat tile by tile, keeping each tile's values in a temporary file, and finds
+# the largest value (the colour scale of the zoom, as for one picture of it);
+# the second colours those values and writes the tiles.
+_TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within _MAX_COORD)
+_TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
+_TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
+_TILE_AUTO_LEVELS = 4             # and at least this many zooms above it are made too
+_MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
+_WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
+_TILE_FOLDER_FORMAT = "heatmap.py-tiles"   # metadata.json "format" of the folders we write
+_LEAFLET_URL = "https://unpkg.com/leaflet@1.9.4/dist"
+_LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZBo=",
+                "leaflet.css": "sha256-p4NxAoJBhIIN+hmNHrzRCf9tD/miZyoHS5obTRR9BMY="}
+_OSM_ATTRIBUTION_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
+                         'OpenStreetMap</a> contributors')
+_MBTILES_SCHEMA = """
+PRAGMA application_id = 1297105496;
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE metadata (name TEXT, value TEXT);
+CREATE UNIQUE INDEX metadata_name ON metadata (name);
+CREATE TABLE images (tile_id TEXT PRIMARY KEY, tile_data BLOB);
+CREATE TABLE map (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_id TEXT);
+CREATE UNIQUE INDEX map_index ON map (zoom_level, tile_column, tile_row);
+CREATE VIEW tiles AS SELECT map.zoom_level AS zoom_level, map.tile_column AS tile_column,
+    map.tile_row AS tile_row, images.tile_data AS tile_data
+    FROM map JOIN images ON images.tile_id = map.tile_id;
+"""  # application_id: "MPBX", MBTiles' magic number; identical tiles share one images row
+
+
+class _TilePlan(NamedTuple):
+    """What a --tiles run makes: its zooms and where (lat/lon boxes: min_x/max_x longitudes)."""
+    zooms: range
+    data: _Box           # the input's box
+    bounds: _Box         # the area the tiles cover: --extent, else the data and its heat
+    extent: bool         # only the tiles over ``bounds`` are written
+
+
+def _zoom_range_arg(text: str) -> Tuple[int, int]:
+    """--tile_zoom: "Z" or "MIN-MAX" to (min, max)."""
+    match = re.fullmatch(r"\s*(\d{1,3})\s*(?:-\s*(\d{1,3})\s*)?", text)
+    if not match:
+        raise argparse.ArgumentTypeError("expected a zoom or MIN-MAX (e.g. 10-16), got %r" % text)
+    return int(match.group(1)), int(match.group(2) or match.group(1))
+
+
+def _validate_tiles(config: Config) -> None:
+    """Check --tiles and --world_file before any input is read (called by _validate)."""
+    if config.tiles:
+        _tile_options(config)
+        _check_tile_output(config)
+    elif config.world_file:
+        if not config.output or config.output == "-":
+            raise HeatmapError("--world_file needs -o/--output FILE: it is written beside the "
+                               "picture")
+        if config.animate:
+            raise HeatmapError("--world_file cannot be used with -a/--animate")
+
+
+def _tile_options(config: Config) -> None:
+    """Refuse options that mean nothing for map tiles, and impossible zooms."""
+    refused = (
+        (config.osm, "--osm: the viewer page (index.html) shows the tiles on the map"),
+        (config.background, "-b/--background: tiles stay transparent over the map"),
+        (config.background_image, "-I/--background_image: tiles lie on a web map"),
+        (config.animate, "-a/--animate"),
+        (config.output, "-o/--output: --tiles names the output"),
+        (config.save or config.load, "-S/--save or -L/--load"),
+        (config.scale or config.width or config.height,
+         "-s/--scale, -W/--width or -H/--height: each zoom has its scale (see --tile_zoom)"),
+        (config.projection != "mercator", "-P/--projection %s: map tiles are Web Mercator"
+         % config.projection),
+        (config.world_file, "--world_file: map tiles are placed by their zoom, x and y"),
+    )
+    for used, what in refused:
+        if used:
+            raise HeatmapError("--tiles cannot be used with " + what)
+    if config.tile_zoom:
+        low, high = config.tile_zoom
+        if high > _TILE_MAX_ZOOM:
+            raise HeatmapError("--tile_zoom %d is too deep: zooms go from 0 to %d"
+                               % (high, _TILE_MAX_ZOOM))
+        if low > high:
+            raise HeatmapError("--tile_zoom %d-%d: the first zoom is deeper than the last"
+                               % (low, high))
+    if config.margin:
+        _LOG.warning("-R/--margin is ignored with --tiles")
+    _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)  # the viewer's base map
+
+
+def _is_mbtiles(path: str) -> bool:
+    return path.lower().endswith(".mbtiles")
+
+
+def _check_tile_output(config: Config) -> None:
+    """The --tiles output can be written and replaces nothing that is not ours."""
+    path = config.tiles
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise HeatmapError("%s: folder %s does not exist" % (path, folder))
+    inputs = [p for p in list(config.files) + [config.gradient] if p]
+    if _is_mbtiles(path):
+        if os.path.isdir(path):
+            raise HeatmapError("%s: is a folder; --tiles needs a file name for MBTiles" % path)
+        if any(_same_file(path, other) for other in inputs):
+            raise HeatmapError("%s: --tiles would overwrite an input file" % path)
+        return
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise HeatmapError("%s: is a file; --tiles writes a folder (or a .mbtiles file)" % path)
+    if os.path.isdir(path) and os.listdir(path) and not _our_tile_folder(path):
+        raise HeatmapError("%s: is a folder that heatmap.py --tiles did not make (no metadata.json "
+                           "of ours); give a new name or remove it" % path)
+    inside = os.path.realpath(path) + os.sep
+    for other in inputs:
+        if os.path.realpath(other).startswith(inside):
+            raise HeatmapError("%s: holds the input file %s, which replacing the folder would "
+                               "delete" % (path, other))
+
+
+def _our_tile_folder(path: str) -> bool:
+    """Whether ``path`` holds the metadata.json of a tile folder we wrote."""
+    import json
+    try:
+        with open(os.path.join(path, "metadata.json"), "rb") as stream:
+            meta = json.loads(stream.read(1 << 20))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == _TILE_FOLDER_FORMAT
+
+
+def _tile_plan(config: Config, held: Sequence[object]) -> _TilePlan:
+    """Zooms and boxes of a --tiles run over the input batches ``held``."""
+    data = _data_box(held)
+    zooms = _tile_zooms(config, _extent_box(config.extent) if config.extent else data)
+    top = _project_box(PROJECTIONS["mercator"], data, _zoom_ppd(zooms[-1]))
+    if max(abs(v) for v in dataclasses.astuple(top)) > _MAX_COORD:
+        worst = data.max_y if abs(data.max_y) > abs(data.min_y) else data.min_y
+        raise HeatmapError("latitude %.12g is too near the pole for zoom %d tiles: give a smaller "
+                           "--tile_zoom" % (worst, zooms[-1]))
+    if config.extent:
+        return _TilePlan(zooms, data, _extent_box(config.extent), True)
+    ppd = _zoom_ppd(zooms[0])  # heat reaches furthest, in degrees, at the first zoom
+    reach = _project_box(PROJECTIONS["mercator"], data, ppd).grown(config.radius + 1)
+    return _TilePlan(zooms, data, _unproject_box(reach, ppd), False)
+
+
+def _tile_zooms(config: Config, box_ll: _Box) -> range:
+    """--tile_zoom, or from the zoom at which the box and the radius fit one tile down
+    to the zoom at which the box is _TILE_AUTO_WIDTH pixels wide (at most
+    _TILE_AUTO_MAX_ZOOM), and at least _TILE_AUTO_LEVELS zooms above that."""
+    if config.tile_zoom:
+        return range(config.tile_zoom[0], config.tile_zoom[1] + 1)
+    box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(0))
+    span = max(box.max_x - box.min_x, box.max_y - box.min_y)
+    zooms = range(_TILE_AUTO_MAX_ZOOM + 1)
+    last = max([z for z in zooms if span * 2 ** z <= _TILE_AUTO_WIDTH] or [0])
+    first = max([z for z in zooms if span * 2 ** z + 2 * config.radius <= _OSM_TILE] or [0])
+    return range(max(0, min(first, last - _TILE_AUTO_LEVELS)), last + 1)
+
+
+def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
+    """Inclusive range (x0, y0, x1, y1) of the tiles a zoom may write."""
+    last = 2 ** zoom - 1
+    x0, y0, x1, y1 = _tile_range(plan.bounds, zoom) if plan.extent else (0, 0, last, last)
+    return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
+
+
+def _in_window(window: Tuple[int, int, int, int], x, y):
+    return (x >= window[0]) & (x <= window[2]) & (y >= window[1]) & (y <= window[3])
+
+
+def _max_tiles() -> int:
+    return _env_limit("HEATMAP_MAX_TILES", _MAX_TILES)
+
+
+def _too_many_tiles(count: int, limit: int) -> HeatmapError:
+    return HeatmapError("--tiles would write more than %d tiles (at least %d), over the limit: "
+                        "give fewer zooms with --tile_zoom or a smaller --extent, or set "
+                        "HEATMAP_MAX_TILES to allow more" % (limit, count))
+
+
+def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, limit: int) -> None:
+    """Refuse before any work when more than ``limit`` tiles are sure to hold heat.
+
+    The tiles over the data's box (grown by the radius) are at most that many,
+    which settles most runs; else the tiles holding an input point or track
+    end are counted, zoom by zoom.
+    """
+    most = 0
+    for zoom in plan.zooms:
+        ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
+        box = _project_box(PROJECTIONS["mercator"], plan.data, ppd).grown(config.radius + 1)
+        x0, y0, x1, y1 = _tile_window(plan, zoom)
+        cols = (min(x1, math.floor(box.max_x + shift) // _OSM_TILE) -
+                max(x0, math.floor(box.min_x + shift) // _OSM_TILE))
+        rows = (min(y1, math.floor(box.max_y + shift) // _OSM_TILE) -
+                max(y0, math.floor(box.min_y + shift) // _OSM_TILE))
+        most += max(cols + 1, 0) * max(rows + 1, 0)
+    if most <= limit:
+        return
+    least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
+    if least > limit:
+        raise _too_many_tiles(least, limit)
+
+
+def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
+    """Number of tiles of ``window`` at ``zoom`` holding an input point (weight not 0) or
+    track end."""
+    ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
+    forward = PROJECTIONS["mercator"].forward
+    keys = [np.empty(0, np.int64)]
+    for batch in held:
+        if isinstance(batch, Points):
+            places = [(batch.lat, batch.lon, None if batch.weight is None else batch.weight != 0)]
+        else:
+            places = [(batch.lat1, batch.lon1, None), (batch.lat2, batch.lon2, None)]
+        for lat, lon, keep in places:
+            x, y = forward(lat, lon, ppd)
+            tx = (np.trunc(x).astype(np.int64) + shift) // _OSM_TILE
+            ty = (np.trunc(y).astype(np.int64) + shift) // _OSM_TILE
+            ok = _in_window(window, tx, ty) if keep is None else _in_window(window, tx, ty) & keep
+            keys.append(np.unique(tx[ok] * (2 ** zoom) + ty[ok]))
+    return int(np.unique(np.concatenate(keys)).size)
+
+
+def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
+    """Where a zoom's count grid starts: over the data and its heat when that fits the
+    grid's budget, else empty (the points go to entries)."""
+    box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
+    region = (math.floor(box.min_x), math.floor(box.min_y), math.ceil(box.max_x) + 1,
+              math.ceil(box.max_y) + 1)
+    if _area(region) <= _DENSE_PIXELS:
+        return region
+    return region[0], region[1], region[0], region[1]
+
+
+def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
+               zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
+    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``:
+    (x, y, float64 grid[256, 256], the number of pixels with heat) for each tile with heat.
+
+    Pieces come tile by tile, so a tile is whole when a piece lands elsewhere.
+    A piece that is a whole tile is taken as it is.  Parts beyond the edges of
+    the world are dropped.
+    """
+    world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
+    open_tiles: dict = {}
+    for rect, values in pieces:
+        rect = tuple(v + shift for v in rect)
+        cols = range(max(rect[0] // _OSM_TILE, 0), min((rect[2] - 1) // _OSM_TILE, world - 1) + 1)
+        rows = range(max(rect[1] // _OSM_TILE, 0), min((rect[3] - 1) // _OSM_TILE, world - 1) + 1)
+        touched = [(x, y) for x in cols for y in rows]
+        for key in [k for k in open_tiles if touched and k not in touched]:
+            yield from _with_heat(key, open_tiles.pop(key))
+        key = (rect[0] // _OSM_TILE, rect[1] // _OSM_TILE)
+        if touched == [key] and rect == _tile_rect(*key, _OSM_TILE) and key not in open_tiles:
+            yield from _with_heat(key, values)
+            continue
+        for key in touched:
+            if key not in open_tiles:
+                open_tiles[key] = np.zeros((_OSM_TILE, _OSM_TILE))
+            _Engine._paste(open_tiles[key], _tile_rect(key[0], key[1], _OSM_TILE), rect, values)
+    for key, grid in open_tiles.items():
+        yield from _with_heat(key, grid)
+
+
+def _with_heat(key: Tuple[int, int], values: np.ndarray):
+    """(x, y, values, the number of its pixels with heat) of a tile, if it has any."""
+    count = np.count_nonzero(values)
+    if count:
+        yield key[0], key[1], values, count
+
+
+class _ValueSpill:
+    """Tile values kept between the two passes of a zoom, in an anonymous temporary file
+    in ``folder`` (None: the system's), read back in the order written: for each tile
+    the box holding heat, as float64 values over the box or, when fewer bytes, as
+    uint16 flat indices (within the tile) and float64 values of its heat."""
+    _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
+    # and the number of (index, value) pairs, or -1 for values over the box
+
+    def __init__(self, folder: Optional[str]):
+        import tempfile
+        try:
+            self.file = tempfile.TemporaryFile(dir=folder)
+        except OSError as exc:
+            raise HeatmapError("cannot make a temporary file in %s: %s"
+                               % (folder or tempfile.gettempdir(), exc.strerror or exc)) from None
+        self.count = 0
+
+    def put(self, x: int, y: int, values: np.ndarray, count: int) -> None:
+        """Keep ``values`` (float64 [256, 256]), of which ``count`` are not 0."""
+        rows = np.flatnonzero(values.any(axis=1))
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1
+        cols = np.flatnonzero(values[r0:r1].any(axis=0))
+        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        pairs = count * 10 < (r1 - r0) * (c1 - c0) * 8
+        try:
+            self.file.write(self._HEAD.pack(x, y, r0, r1, c0, c1, count if pairs else -1))
+            if pairs:
+                heat = np.flatnonzero(values[r0:r1]) + r0 * _OSM_TILE
+                self.file.write(heat.astype(np.uint16).data)
+                self.file.write(values.ravel()[heat].data)
+            else:
+                self.file.write(np.ascontiguousarray(values[r0:r1, c0:c1]).data)
+        except OSError as exc:
+            raise HeatmapError("cannot write temporary tile values: %s" % (exc.strerror or exc)) \
+                from None
+        self.count += 1
+
+    def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
+        """(x, y, where, float64 values) of each tile, in order: ``where`` is the box
+        (first row, end row, first column, end column) of 2-D values, or the int64 flat
+        indices of 1-D values."""
+        self.file.seek(0)
+        for _ in range(self.count):
+            x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
+            if pairs < 0:
+                part = np.frombuffer(self.file.read((r1 - r0) * (c1 - c0) * 8))
+                yield x, y, (r0, r1, c0, c1), part.reshape(r1 - r0, c1 - c0)
+            else:
+                heat = np.frombuffer(self.file.read(pairs * 2), np.uint16).astype(np.int64)
+                yield x, y, heat, np.frombuffer(self.file.read(pairs * 8))
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom: int,
+                  spill: _ValueSpill) -> float:
+    """Pass 1 of a zoom: bin the input at its scale, combine it tile by tile, keep the
+    values of the tiles with heat that the plan writes; returns the largest value."""
+    ppd = _zoom_ppd(zoom)
+    acc = _Accumulator(_count_region(plan.data, ppd, config.radius))
+    for batch in held:
+        _project_batch(config, batch, ppd, acc)
+    entries, segments, counts = acc.result()
+    del acc
+    most = 0.0
+
+    def pieces():
+        nonlocal most
+        for rect, values in _Engine(config).tile_values(entries, segments, counts):
+            if values.size:
+                most = max(most, float(values.max()))
+            yield rect, values
+    window = _tile_window(plan, zoom)
+    progress = _Progress("zoom %d: tiles combined" % zoom)
+    for number, (x, y, values, count) in enumerate(_xyz_tiles(pieces(), zoom), 1):
+        if _in_window(window, x, y):
+            spill.put(x, y, values, count)
+        progress.update(number)
+    progress.close()
+    return most
+
+
+def _painted(item: Tuple[int, int, object, np.ndarray], zoom: int, most: float,
+             table: np.ndarray, store) -> Tuple[int, int, bytes]:
+    """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
+    by ``most`` and ``table``; then store(zoom, x, y, png)."""
+    x, y, where, values = item
+    rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
+    if isinstance(where, tuple):
+        rgba[where[0]:where[1], where[2]:where[3]] = _heat_rgba(values, most, table)
+    else:
+        rgba.reshape(-1, 4)[where] = _heat_rgba(values[None], most, table)[0]
+    png = _tile_png(rgba)
+    if store:
+        store(zoom, x, y, png)
+    return x, y, png
+
+
+def _tile_png(rgba: np.ndarray) -> bytes:
+    """PNG bytes of one tile, by our writer on the calling thread."""
+    out = io.BytesIO()
+    _png_stream(out, rgba, workers=1)
+    return out.getvalue()
+
+
+def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
+                 spill_dir: Optional[str], store=None) -> Iterator[Tuple[int, int, int, bytes]]:
+    """(zoom, x, y, PNG bytes) of every tile with heat, zoom after zoom.
+
+    Memory: the binned input of one zoom and a few tiles; the values between
+    the passes wait in a temporary file in ``spill_dir``.  ``store(zoom, x,
+    y, png)``, if given, is called on the threads that make the tiles (for an
+    output that takes tiles side by side).
+    """
+    table, limit, written = _colour_table(config), _max_tiles(), 0
+    _check_tile_count(config, held, plan, limit)
+    for zoom in plan.zooms:
+        spill = _ValueSpill(spill_dir)
+        try:
+            most = _combine_zoom(config, held, plan, zoom, spill)
+            written += spill.count
+            if written > limit:
+                raise _too_many_tiles(written, limit)
+            _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, most)
+            paint = functools.partial(_painted, zoom=zoom, most=most, table=table, store=store)
+            progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
+            for done, (x, y, png) in enumerate(_parallel(paint, spill.read(), ahead=4), 1):
+                yield zoom, x, y, png
+                progress.update(done)
+            progress.close()
+        finally:
+            spill.close()
+
+
+@_setting_errors
+def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
+                 **settings) -> Iterator[Tuple[int, int, int, bytes]]:
+    """An iterator of ``(zoom, x, y, png)`` for every Web Mercator XYZ map tile with heat.
+
+    ``batches`` are :class:`Points`/:class:`Segments`, read and checked now and
+    held while the tiles are made; ``settings``: any :class:`Config` field by
+    name, over ``config``.  ``tile_zoom`` is (first, last) zoom, or None to
+    choose from the data; the other settings mean what they mean for a
+    picture, and a zoom's tiles are coloured as one picture of the whole data
+    at that zoom.  ``png`` is the bytes of a 256x256 RGBA PNG, transparent
+    where there is no heat; ``y`` counts from the north (XYZ, not TMS).
+    """
+    config = _settings(config, settings)
+    _tile_options(config)
+    _validate(config)
+    held = list(batches)
+    for batch in held:
+        _check_batch(config, batch)
+    return _tile_stream(config, held, _tile_plan(config, held), None)
+
+
+def _run_tiles(config: Config) -> None:
+    """--tiles: read the input, then write the tiles as a folder or an MBTiles file."""
+    held = list(read(config.files, config, strict=True))
+    plan = _tile_plan(config, held)
+    _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
+    write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder
+    count = write(config, plan, functools.partial(
+        _tile_stream, config, held, plan, os.path.dirname(os.path.realpath(config.tiles))))
+    _LOG.info("wrote %d tiles to %s", count, config.tiles)
+
+
+# Tile outputs: a folder with metadata.json and the viewer page, or MBTiles.
+def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
+    """What metadata.json says of a tile folder (TileJSON-like names)."""
+    box = plan.bounds
+    west, east = max(box.min_x, -180.0), min(box.max_x, 180.0)
+    south, north = max(box.min_y, -_WEB_MERCATOR_LAT), min(box.max_y, _WEB_MERCATOR_LAT)
+    name = os.path.splitext(os.path.basename(os.path.normpath(config.tiles or "heatmap")))[0]
+    return {
+        "format": _TILE_FOLDER_FORMAT, "version": 1, "generator": "heatmap.py " + __version__,
+        "name": name, "description": "heat map by heatmap.py",
+        "tiles": "{z}/{x}/{y}.png", "scheme": "xyz", "tile_count": count,
+        "minzoom": plan.zooms[0], "maxzoom": plan.zooms[-1],
+        "bounds": [round(v, 7) for v in (west, south, east, north)],
+        "center": [round((west + east) / 2, 7), round((south + north) / 2, 7), plan.zooms[0]],
+        "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
+        "basemap": config.osm_base + config.osm_path_template,
+    }
+
+
+def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
+    """Write the tiles (from tiles(store=...), see _tile_stream), metadata.json and
+    index.html as the folder config.tiles."""
+    import json
+
+    def fill(build: str) -> int:
+        made = set()
+
+        def store(zoom: int, x: int, y: int, png: bytes) -> None:
+            folder = os.path.join(build, str(zoom), str(x))
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            with open(os.path.join(folder, "%d.png" % y), "wb") as out:
+                out.write(png)
+        with contextlib.closing(tiles(store=store)) as stream:  # closed: nothing written later
+            count = sum(1 for _ in stream)
+        meta = _tile_metadata(config, plan, count)
+        with open(os.path.join(build, "metadata.json"), "w", encoding="utf-8") as out:
+            json.dump(meta, out, indent=1)
+        with open(os.path.join(build, "index.html"), "w", encoding="utf-8") as out:
+            out.write(_viewer_page(config, meta))
+        return count
+    return _replace_folder(config.tiles, fill)
+
+
+def _replace_folder(path: str, fill) -> int:
+    """Call fill(new folder) on a new folder beside ``path``, then put it in place of
+    ``path`` (an old one is renamed aside, then removed); returns what fill returns.
+    On failure or Ctrl-C the new folder is removed and the old one stays."""
+    import shutil
+    target = os.path.realpath(path)
+    build = "%s.%s.part" % (os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
+                            os.urandom(6).hex())
+    old = None
+    try:
+        os.mkdir(build)
+    except OSError as exc:
+        raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
+    try:
+        result = fill(build)
+        if os.path.isdir(target):
+            old = build[:-len(".part")] + ".old"
+            os.rename(target, old)
+        os.rename(build, target)
+    except BaseException as exc:  # also Ctrl-C: the old folder is what stays
+        shutil.rmtree(build, ignore_errors=True)
+        if old and os.path.isdir(old) and not os.path.exists(target):
+            os.rename(old, target)
+        if isinstance(exc, OSError):
+            raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
+        raise
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+    return result
+
+
+def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
+    """Write the tiles (from tiles(), see _tile_stream) as the MBTiles 1.3 file
+    config.tiles (TMS rows; identical tiles stored once), atomically like every output."""
+    import hashlib
+    import sqlite3
+    count = 0
+
+    def write(temp: str) -> None:
+        nonlocal count
+        db = sqlite3.connect(temp)
+        try:
+            db.executescript(_MBTILES_SCHEMA)
+            with contextlib.closing(tiles()) as stream:
+                for zoom, x, y, png in stream:
+                    tile_id = hashlib.sha256(png).hexdigest()
+                    db.execute("INSERT OR IGNORE INTO images VALUES (?, ?)", (tile_id, png))
+                    db.execute("INSERT INTO map VALUES (?, ?, ?, ?)",
+                               (zoom, x, 2 ** zoom - 1 - y, tile_id))
+                    count += 1
+            db.executemany("INSERT INTO metadata VALUES (?, ?)",
+                           _mbtiles_metadata(_tile_metadata(config, plan, count)))
+            db.commit()
+        except sqlite3.Error as exc:
+            raise HeatmapError("%s: cannot write: %s" % (config.tiles, exc)) from None
+        finally:
+            db.close()
+    _write_atomic(config.tiles, write)
+    return count
+
+
+def _mbtiles_metadata(meta: dict) -> List[Tuple[str, str]]:
+    """The rows of an MBTiles metadata table, from our metadata."""
+    return [("name", meta["name"]), ("format", "png"), ("type", "overlay"), ("version", "1"),
+            ("description", meta["description"]), ("attribution", meta["attribution"]),
+            ("minzoom", str(meta["minzoom"])), ("maxzoom", str(meta["maxzoom"])),
+            ("bounds", ",".join("%.7g" % v for v in meta["bounds"])),
+            ("center", ",".join("%.7g" % v for v in meta["center"]))]
+
+
+_VIEWER_PAGE = string.Template("""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>$title</title>
+<link rel="stylesheet" href="$css"$css_sri>
+<script src="$js"$js_sri></script>
+<style>html, body, #map { height: 100%; margin: 0; }</style>
+</head>
+<body>
+<div id="map"></div>
+<script>
+var view = $view;
+var map = L.map("map");
+L.tileLayer(view.basemap, {maxZoom: 19, attribution: view.attribution}).addTo(map);
+L.tileLayer("{z}/{x}/{y}.png", {minNativeZoom: view.minzoom, maxNativeZoom: view.maxzoom,
+                                maxZoom: 19, bounds: view.bounds}).addTo(map);
+map.fitBounds(view.bounds, {maxZoom: view.maxzoom});
+</script>
+</body>
+</html>
+""")
+
+
+def _viewer_page(config: Config, meta: dict) -> str:
+    """index.html: a Leaflet map with the base map, the heat tiles and the attribution,
+    fitted to the data.  Leaflet comes from --leaflet_url (else unpkg, checked by SRI)."""
+    import html
+    import json
+    west, south, east, north = meta["bounds"]
+    attribution = (html.escape(config.osm_attribution) if config.osm_attribution
+                   else _OSM_ATTRIBUTION_HTML)
+    view = {"basemap": meta["basemap"], "attribution": attribution, "minzoom": meta["minzoom"],
+            "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]]}
+    base = (config.leaflet_url or _LEAFLET_URL).rstrip("/")
+
+    def sri(name: str) -> str:
+        return "" if config.leaflet_url else ' integrity="%s" crossorigin=""' % _LEAFLET_SRI[name]
+    return _VIEWER_PAGE.substitute(
+        title=html.escape(meta["name"]), view=json.dumps(view).replace("<", "\\u003c"),
+        css=html.escape(base + "/leaflet.css"), js=html.escape(base + "/leaflet.js"),
+        css_sri=sri("leaflet.css"), js_sri=sri("leaflet.js"))
+
+
+# Georeferenced pictures: the affine transform and CRS of a picture's pixels.
+_CRS = {"mercator": "EPSG:3857", "equirectangular": "EPSG:4326"}
+_CRS_WKT = {
+    "EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+                 'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+                 'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
+                 'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
+                 'AUTHORITY["EPSG","4326"]]',
+    "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
+                 'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
+                 'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
+                 'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+                 'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
+                 'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
+                 'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
+                 'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],'
+                 'AXIS["Northing",NORTH],EXTENSION["PROJ4","+proj=merc +a=6378137 +b=6378137 '
+                 '+lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext '
+                 '+no_defs"],AUTHORITY["EPSG","3857"]]',
+}
+_AXIS_MAPPING = {"EPSG:4326": "2,1", "EPSG:3857": "1,2"}   # WKT axes to (x, y) of the data
+
+
+class Grid(NamedTuple):
+    """The heat of a picture before colouring, placed on Earth.
+
+    ``values``: float64 [row, column], the decay-combined heat of each pixel.
+    ``transform``: (a, b, c, d, e, f) with x = a*column + b*row + c and
+    y = d*column + e*row + f at a pixel's top-left corner (the order of
+    ``affine.Affine``/rasterio); x/y are metres of ``crs`` "EPSG:3857" (Web
+    Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
+    (equirectangular).  ``most``: the largest value anywhere, the top of the
+    colour scale.
+    """
+    values: np.ndarray
+    transform: Tuple[float, float, float, float, float, float]
+    crs: str
+    most: float
+
+
+def _grid_transform(geometry: _Geometry, projection: str) -> Tuple[float, ...]:
+    """Affine transform of a picture's pixels (see :class:`Grid`).
+
+    Coordinates are truncated toward zero, so plane pixel X holds what lies
+    between X and X + 1 where X > 0, between X - 1 and X where X < 0, and
+    between -1 and 1 for X = 0.  Centring pixel X on X puts every point
+    within a pixel of its pixel's centre, on either side of 0.
+    """
+    x0, y0 = geometry.window()[:2]
+    x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
+    unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
+    if projection == "mercator":
+        unit = math.pi * EARTH_RADIUS / 180 / geometry.ppd
+    return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
+
+
+@_setting_errors
+def render_grid(batches: Iterable[object], config: Optional[Config] = None,
+                **settings) -> Grid:
+    """The values of the picture :func:`render_data` would draw, with their place on
+    Earth: a :class:`Grid` for matplotlib (``extent``), xarray or rasterio.
+
+    ``settings``: any :class:`Config` field by name, over ``config``.
+    """
+    config = _settings(config, settings)
+    _validate(config)
+    _, size = _background_scene(config)
+    result = _accumulate(config, batches, size=size)
+    projection = result.geometry.projection
+    return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
+                result.most)
+
+
+def _save_output(config: Config, pixels: np.ndarray, geometry: _Geometry,
+                 colour: Optional[Tuple[int, int, int]]) -> None:
+    """Write -o and, with --world_file, where it lies: a GeoTIFF for .tif/.tiff when
+    rasterio is installed, else a world file and a .aux.xml beside the picture."""
+    transform, crs = _grid_transform(geometry, geometry.projection), _CRS[geometry.projection]
+    if config.world_file and _save_format(config.output, config.output_format) == "TIFF":
+        try:
+            import rasterio
+        except ImportError:
+            _LOG.info("a GeoTIFF needs rasterio (pip install \"heatmap.py[geotiff]\"); "
+                      "writing a TIFF and a world file")
+        else:
+            _save_geotiff(rasterio, pixels, config.output, transform, crs)
+            return
+    _save_image(pixels, config.output, colour, config.output_format)
+    if config.world_file:
+        _write_world_file(config.output, config.output_format, transform, crs)
+
+
+def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) -> None:
+    """A deflated RGB(A) GeoTIFF with its CRS and transform, written by rasterio."""
+    height, width, bands = pixels.shape
+    options = {"alpha": "YES"} if bands == 4 else {}   # GDAL: not premultiplied
+
+    def write(temp: str) -> None:
+        try:
+            with rasterio.open(temp, "w", driver="GTiff", width=width, height=height, count=bands,
+                               dtype="uint8", crs=crs, transform=rasterio.Affine(*transform),
+                               photometric="RGB", compress="deflate", **options) as out:
+                out.write(np.moveaxis(pixels, 2, 0))
+        except rasterio.errors.RasterioError as exc:
+            raise HeatmapError("%s: cannot write GeoTIFF: %s" % (path, exc)) from None
+    _write_atomic(path, write)
+    _LOG.info("wrote %s (GeoTIFF, %s)", path, crs)
+
+
+def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[float, ...],
+                      crs: str) -> None:
+    """Write PATH's world file (.pgw for .png: the first and last letter of the
+    extension, or of --output_format ``format_name``, plus w; else .wld) and
+    PATH.aux.xml naming the CRS, as GDAL reads them."""
+    a, _, c, _, e, f = transform
+    base, extension = os.path.splitext(path)
+    letters = (extension[1:] or (format_name or "").lstrip(".")).lower()
+    lines = [a, 0.0, 0.0, e, c + a / 2, f + e / 2]  # world files name pixel centres
+    sidecars = ((base + "." + (letters[0] + letters[-1] + "w" if letters else "wld"),
+                 "".join("%.17g\n" % v for v in lines)),
+                (path + ".aux.xml", '<PAMDataset>\n  <SRS dataAxisToSRSAxisMapping="%s">%s</SRS>\n'
+                 '</PAMDataset>\n' % (_AXIS_MAPPING[crs], _CRS_WKT[crs])))
+    for name, text in sidecars:
+        def write(temp: str, text: str = text) -> None:
+            with open(temp, "w", encoding="ascii") as out:
+                out.write(text)
+        _write_atomic(name, write)
 
 
 # ---- Animation and time ----
@@ -5291,7 +6031,7 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
     resized, out_w, out_h = _image_box(box, width, height)
     if out_w * out_h > _max_pixels():  # refuse before anything that big is allocated
         raise _too_big(out_w * out_h)
-    return _Geometry(ppd, resized, out_w, out_h, origin=origin)
+    return _Geometry(ppd, resized, out_w, out_h, origin=origin, projection=config.projection)
 
 
 def _origin(low: float, high: float) -> float:
@@ -5990,13 +6730,19 @@ def _copy_into(path: str, source) -> None:
 
 
 def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads.
+    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads."""
+    with open(path, "wb") as out:
+        _png_stream(out, pixels)
+
+
+def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
+    """Write a PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to the binary stream ``out``.
 
     Rows are filtered (:func:`_png_rows`) and deflated at zlib's default
-    level in strips of about _PNG_PART bytes, side by side; each strip but
-    the last ends on a byte boundary (a sync flush), so the strips join into
-    one zlib stream, each written as its own IDAT chunk.  No copy of the
-    whole picture is made.
+    level in strips of about _PNG_PART bytes, side by side on ``workers``
+    threads; each strip but the last ends on a byte boundary (a sync flush),
+    so the strips join into one zlib stream, each written as its own IDAT
+    chunk.  No copy of the whole picture is made.
     """
     height, width, channels = pixels.shape
     rows = pixels.reshape(height, -1)
@@ -6011,16 +6757,15 @@ def _write_png(path: str, pixels: np.ndarray) -> None:
         return data, body + packer.flush(zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
-    with open(path, "wb") as out:
-        out.write(b"\x89PNG\r\n\x1a\n")
-        _png_chunk(out, b"IHDR", header)
-        _png_chunk(out, b"IDAT", b"\x78\x9c")  # zlib header: deflate, 32 KB window
-        check = 1
-        for data, body in _parallel(deflate, range(0, height, step)):
-            check = zlib.adler32(data, check)
-            _png_chunk(out, b"IDAT", body)
-        _png_chunk(out, b"IDAT", struct.pack(">I", check))
-        _png_chunk(out, b"IEND", b"")
+    out.write(b"\x89PNG\r\n\x1a\n")
+    _png_chunk(out, b"IHDR", header)
+    _png_chunk(out, b"IDAT", b"\x78\x9c")  # zlib header: deflate, 32 KB window
+    check = 1
+    for data, body in _parallel(deflate, range(0, height, step), workers):
+        check = zlib.adler32(data, check)
+        _png_chunk(out, b"IDAT", body)
+    _png_chunk(out, b"IDAT", struct.pack(">I", check))
+    _png_chunk(out, b"IEND", b"")
 
 
 def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
@@ -6094,9 +6839,9 @@ def _save_state(path: str, config: Config, result: _Result) -> None:
     xs, ys, vs = xs[inside], ys[inside], vs[inside]
     meta = {
         "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
-        "max": result.most, "ppd": result.geometry.ppd, "projection": config.projection,
+        "max": result.most, "ppd": result.geometry.ppd, "projection": result.geometry.projection,
         "box": dataclasses.astuple(result.geometry.box), "radius": config.radius,
-        "margin": config.margin,
+        "margin": config.margin, "origin": list(result.geometry.origin),
     }
 
     def write(temp: str) -> None:
@@ -6203,7 +6948,12 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
     if out_w * out_h > _max_pixels():
         raise HeatmapError("%s: %s" % (config.load, _too_big(out_w * out_h)))
     _check_output_size(config, out_w, out_h)
-    geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h)
+    origin = meta.get("origin", [0.0, 0.0])  # whole pixels taken off the saved coordinates
+    if not (isinstance(origin, list) and len(origin) == 2 and all(map(_state_number, origin))):
+        raise HeatmapError("%s: not a heatmap.py state file" % config.load)
+    geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h,
+                         origin=(float(origin[0]), float(origin[1])),
+                         projection=meta.get("projection", "mercator"))
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
@@ -6215,6 +6965,7 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
 
 def _validate(config: Config) -> None:
     """Check option values before any input is read or any file written."""
+    _validate_tiles(config)
     if not 0.0 <= config.decay <= 1.0:
         raise HeatmapError("-d/--decay must be between 0 and 1, not %g" % config.decay)
     if config.radius < 1:
@@ -6291,7 +7042,7 @@ def _validate_files(config: Config) -> None:
         if config.files.count("-") > 1:
             raise HeatmapError("-: standard input can be read only once")
         if config.files and not (config.osm or config.width or config.height or config.scale
-                                 or config.background_image):
+                                 or config.background_image or config.tiles):
             raise HeatmapError(_NO_SIZE)
     for flag, path in (("-o/--output", config.output), ("-S/--save", config.save)):
         if path:
@@ -6371,7 +7122,7 @@ def _run(config: Config) -> None:
     if config.load:
         image, result = _render_loaded(config)
         if config.output:
-            _save_image(image, config.output, _scene_colour(config), config.output_format)
+            _save_output(config, image, result.geometry, _scene_colour(config))
         if config.save:
             _save_state(config.save, config, result)
         return
@@ -6380,6 +7131,9 @@ def _run(config: Config) -> None:
     if config.animate:
         _run_animation(config)
         return
+    if config.tiles:
+        _run_tiles(config)
+        return
     background, size = _background_scene(config)  # -I is read once, before the input
     result = _accumulate(config, read(config.files, config, strict=True),
                          keep_all=bool(config.save), size=size)
@@ -6387,8 +7141,8 @@ def _run(config: Config) -> None:
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
         scene = _scene(config, result.geometry, background)
-        _save_image(_picture(result.values, result.most, scene), config.output, scene.colour,
-                    config.output_format)
+        _save_output(config, _picture(result.values, result.most, scene), result.geometry,
+                     scene.colour)
     if config.save:
         _save_state(config.save, config, result)
 
@@ -6464,6 +7218,7 @@ examples:
 environment:
   HEATMAP_MAX_PIXELS  largest image drawn (default %d pixels)
   HEATMAP_MAX_RADIUS  largest -r/--radius (default %d)
+  HEATMAP_MAX_TILES   most tiles --tiles writes (default %d)
   HEATMAP_USER_AGENT  User-Agent sent to tile servers (add your contact)
   XDG_CACHE_HOME      the map tile cache is heatmap.py/tiles in it (default
                       ~/.cache)
@@ -6474,7 +7229,8 @@ exit status:
   2    an error, told in one line on stderr: a bad option or input file,
        nothing written
   130  interrupted (Ctrl-C), nothing written
-  143  stopped by SIGTERM (129: SIGHUP), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS)
+  143  stopped by SIGTERM (129: SIGHUP), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS,
+                                                                _MAX_TILES)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -6597,6 +7353,20 @@ def _parser() -> argparse.ArgumentParser:
         help="add one more frame if at least this many inputs remain")
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
     add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
+    add = group["tiles"].add_argument
+    add("--tiles", metavar="OUT",
+        help="write Web Mercator map tiles instead of a picture: the folder OUT with "
+             "{z}/{x}/{y}.png, index.html (a Leaflet map) and metadata.json, or one MBTiles "
+             "file if OUT ends in .mbtiles")
+    add("--tile_zoom", metavar="ZOOMS", type=_zoom_range_arg,
+        help="zoom levels of --tiles, MIN-MAX or one (default: from the zoom at which the data "
+             "fits one tile to the one at which it is about 4096 pixels wide, at most 18)")
+    add("--leaflet_url", metavar="URL",
+        help="where index.html loads Leaflet from: a folder URL with leaflet.js and leaflet.css, "
+             "e.g. a local copy for offline use (default: %s)" % _LEAFLET_URL)
+    add("--world_file", action="store_true",
+        help="write a world file (.pgw, .jgw, .tfw) and a .aux.xml naming the CRS beside "
+             "-o, so GIS tools place the picture (for -o .tif with rasterio: a GeoTIFF)")
     add = group["messages"].add_argument
     add("-v", "--verbose", action="store_true", help="log each phase with its time")
     add("--debug", action="store_true", help="show tracebacks and debug logging")

@@ -36,6 +36,10 @@ What it does:
   GPX track points; bigger rows say "skipped"), prints its time, memory and
   the speed-up (their seconds / our seconds), and compares the two PNGs
   pixel by pixel (pixels transparent in both count as identical).
+* The ``tiles`` rows run ``--tiles`` into a folder (zooms 10-16) instead of
+  writing a PNG, and report the number of tiles written (from its
+  metadata.json) where the other rows compare pictures; the original has no
+  --tiles, so --vs skips them.
 * For the plain-text workload also times ``numpy.loadtxt`` parsing the same
   file in a child process and prints ours/loadtxt (target <= 0.7); for the two
   extent workloads compares peak RSS (target: big one <= 400 MB and within
@@ -119,6 +123,7 @@ class Workload:
     n: int                 # number of points / track points
     options: list
     role: str = ""         # "loadtxt", "extent-small", "extent-large"
+    tiles: bool = False    # --tiles into a folder instead of -o PNG
     results: dict = field(default_factory=dict)
 
 
@@ -135,6 +140,7 @@ def opts(text):
 R5 = opts("-r 5 -d 0.95 -W 800")
 R15 = opts("-r 15 -d 0.95 -W 800")
 EXT = opts(f"--extent {EXTENT} -W 800 -d 0.95")
+TILES = opts("--tile_zoom 10-16")
 
 
 def workloads(sizes):
@@ -155,16 +161,22 @@ def workloads(sizes):
                  opts("-r 5 -d 0.8 -W 800")),
         Workload(f"weighted-{sci(s['weighted'])}-r5", "weighted",
                  s["weighted"], R5),
+        Workload(f"tiles-{sci(s['tiles'])}-z10-16", "points", s["tiles"],
+                 TILES, tiles=True),
+        Workload(f"gpx-tiles-{sci(s['gpx_tiles'])}-z10-16", "gpx",
+                 s["gpx_tiles"], TILES, tiles=True),
     ]
 
 
 FULL = dict(points=100_000, points15=100_000, plain=10_000_000,
             extent_small=3_000_000, extent_large=30_000_000,
-            gpx15=20_000, gpx=1_000_000, weighted=1_000_000)
+            gpx15=20_000, gpx=1_000_000, weighted=1_000_000,
+            tiles=1_000_000, gpx_tiles=100_000)
 # Small enough that even the original heatmap77 on both sides takes ~1 min.
 QUICK = dict(points=10_000, points15=2_000, plain=20_000,
              extent_small=1_000, extent_large=10_000,
-             gpx15=2_000, gpx=5_000, weighted=5_000)
+             gpx15=2_000, gpx=5_000, weighted=5_000,
+             tiles=10_000, gpx_tiles=5_000)
 
 
 # --------------------------------------------------------------------------
@@ -374,16 +386,26 @@ def best_of(start, repeat):
 
 
 def run_program(cmd, wl, path, png, timeout, repeat=1):
-    argv = shlex.split(cmd) + wl.options + ["-o", png, path]
+    out = png[:-4] + ".tiles" if wl.tiles else png
+    argv = shlex.split(cmd) + wl.options + ["--tiles" if wl.tiles else "-o", out, path]
 
     def start():
-        if os.path.exists(png):
-            os.remove(png)
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        elif os.path.exists(out):
+            os.remove(out)
         run = run_child(argv, timeout, png[:-4])
-        if run.status == "ok" and not os.path.exists(png):
-            run.status, run.note = "fail", "no output picture"
+        if run.status == "ok" and not os.path.exists(out):
+            run.status, run.note = "fail", "no output"
         return run
     return best_of(start, repeat)
+
+
+def tile_count(folder):
+    """'N tiles' from the metadata.json of a --tiles folder."""
+    import json
+    with open(os.path.join(folder, "metadata.json")) as f:
+        return f"{json.load(f)['tile_count']} tiles"
 
 
 def run_loadtxt(path, timeout, logbase, repeat=1):
@@ -949,6 +971,10 @@ def run_workload(args, wl, datadir, outdir):
     base = os.path.join(outdir, wl.name)
     wl.results["ours"] = run_program(args.cmd, wl, path, base + ".ours.png",
                                      args.timeout, args.repeat)
+    if wl.tiles:   # the original has no --tiles
+        if wl.results["ours"].status == "ok":
+            wl.results["picture"] = tile_count(base + ".ours.tiles")
+        return
     if args.vs:
         if vs_allowed(args, wl):
             vs = run_program(args.vs, wl, path, base + ".vs.png",

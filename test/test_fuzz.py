@@ -323,8 +323,12 @@ OPTIONS = {
     "-F": junk,
     "--output_format": st.one_of(st.sampled_from(["png", "jpg", "JPEG", "webp", "gif", "mp4",
                                                   ".png", "xyz", ""]), junk),
+    "--tiles": st.sampled_from(["maps", "m.mbtiles", "M.MBTILES", ".", "in.txt", "no/maps"]),
+    "--tile_zoom": st.one_of(small_numbers, junk, st.tuples(st.integers(0, 30), st.integers(
+        0, 30)).map("%d-%d".__mod__)),
+    "--leaflet_url": st.one_of(st.sampled_from(["leaflet", "http://x/y/", '"><script>']), junk),
 }
-FLAGS = ["-N", "--ignore_csv_header", "-K", "-v"]
+FLAGS = ["-N", "--ignore_csv_header", "-K", "-v", "--world_file"]
 
 
 @st.composite
@@ -400,3 +404,45 @@ def test_fuzz_background_and_gradient_images(data, option, extra):
         with open(os.path.join(folder, "img"), "wb") as stream:
             stream.write(data)
         check_clean(folder, ["-W", "40", "-o", "out.png", option, "img"] + extra + ["in.txt"])
+
+
+# ---- map tiles ----
+@st.composite
+def tile_argv(draw):
+    """Points anywhere on Earth (some with weights) and the options of a --tiles run."""
+    n = draw(st.integers(1, 12))
+    lats = draw(st.lists(st.floats(-89.9, 89.9), min_size=n, max_size=n))
+    lons = draw(st.lists(st.floats(-180, 180), min_size=n, max_size=n))
+    weights = draw(st.one_of(st.none(), st.lists(st.floats(-5, 50), min_size=n, max_size=n)))
+    rows = ["%r %r" % p + ("" if weights is None else " %r" % weights[i])
+            for i, p in enumerate(zip(lats, lons))]
+    first = draw(st.integers(0, 22))
+    zooms = draw(st.sampled_from(["", "%d" % first, "%d-%d" % (first, min(first + 2, 22))]))
+    args = ["--tiles", draw(st.sampled_from(["maps", "m.mbtiles"]))]
+    args += ["--tile_zoom", zooms] if zooms else []
+    args += ["-r", str(draw(st.integers(1, 30))), "-d", draw(st.sampled_from(["0", "0.5", "1"]))]
+    args += draw(st.sampled_from([[], ["-k", "gaussian"], ["--extent=%r,%r,%r,%r" % (
+        lats[0] - 1, lons[0] - 1, lats[0] + 1, lons[0] + 1)]]))
+    return "\n".join(rows) + "\n", args
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 5, 10))
+@given(case=tile_argv())
+def test_fuzz_tiles(case):
+    """Every run ends well or in one clean line; every tile written is a 256x256 RGBA PNG."""
+    text, args = case
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "in.txt"), "w") as stream:
+            stream.write(text)
+        code, _ = check_clean(folder, args + ["in.txt"])
+        if code != 0:
+            assert sorted(os.listdir(folder)) == ["in.txt"]
+        elif args[1] == "maps":
+            with open(os.path.join(folder, "maps", "metadata.json")) as stream:
+                meta = json.load(stream)
+            names = [os.path.join(base, name) for base, _, files in os.walk(
+                os.path.join(folder, "maps")) for name in files if name.endswith(".png")]
+            assert len(names) == meta["tile_count"]
+            for name in names[:20]:
+                with Image.open(name) as tile:
+                    assert tile.size == (256, 256) and tile.mode == "RGBA"

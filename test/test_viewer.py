@@ -1,0 +1,229 @@
+"""The viewer page of --tiles, in a real browser.
+
+A local http server on 127.0.0.1 serves the tile folder (index.html and the
+tiles), Debian's Leaflet (libjs-leaflet) under /leaflet/ and a base map of
+plain grey tiles under /base/; headless Chromium loads the page and takes a
+screenshot, in which the heat must show where the data is: two clusters,
+west and east of the middle of the view the page fits to the data.
+
+Needs Debian's ``chromium`` and ``libjs-leaflet`` (.ci/run installs both);
+without them the test is skipped, saying which is missing.
+"""
+import base64
+import functools
+import http.server
+import io
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from conftest import cluster, plain_text  # noqa: E402
+
+LEAFLET = "/usr/share/javascript/leaflet"
+GREY = (128, 128, 128)
+SIZE = (800, 600)
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--hide-scrollbars", "--window-size=%d,%d" % SIZE]
+PIPES_ON_3_AND_4 = ("import fcntl, os, sys; a, b = (fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) "
+                    "for fd in sys.argv[1:3]); os.dup2(a, 3); os.dup2(b, 4); "
+                    "os.execv(sys.argv[3], sys.argv[3:])")
+# true once Leaflet has every tile of the view loaded (or failed: no heat there) and faded in
+TILES_SHOWN = """(function () {
+  var tiles = document.querySelectorAll("img.leaflet-tile");
+  if (document.readyState !== "complete" || tiles.length === 0) return false;
+  for (var i = 0; i < tiles.length; i++)
+    if (!tiles[i].complete || (tiles[i].style.opacity && tiles[i].style.opacity !== "1")) return false;
+  return true;
+})()"""
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no chromium: the viewer test needs Debian's chromium (apt-get install chromium)")
+
+
+def grey_tile():
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), GREY).save(out, "PNG")
+    return out.getvalue()
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """The tile folder at /, Leaflet at /leaflet/, grey base tiles at /base/."""
+    grey = grey_tile()
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        self.server.paths.append(self.path)
+        if self.path.startswith("/base/"):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(self.grey)))
+            self.end_headers()
+            self.wfile.write(self.grey)
+        else:
+            super().do_GET()
+
+    def translate_path(self, path):
+        if path.startswith("/leaflet/"):
+            return os.path.join(LEAFLET, os.path.basename(path.split("?")[0]))
+        return super().translate_path(path)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A server for tmp_path/tiles; yields its base URL."""
+    (tmp_path / "tiles").mkdir()
+    handler = functools.partial(_Handler, directory=str(tmp_path / "tiles"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.paths = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class DevTools:
+    """Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
+    it reads JSON commands ending in NUL on its fd 3 and answers on its fd 4)."""
+
+    def __init__(self, browser, profile, timeout=60.0):
+        to_chrome, self.commands = os.pipe()
+        self.answers, from_chrome = os.pipe()
+        self.process = subprocess.Popen(   # a small Python puts the pipes on fds 3 and 4
+            [sys.executable, "-c", PIPES_ON_3_AND_4, str(to_chrome), str(from_chrome), browser]
+            + CHROMIUM_FLAGS + [
+                "--remote-debugging-pipe", "--user-data-dir=" + profile, "about:blank"],
+            pass_fds=(to_chrome, from_chrome), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=dict(os.environ, no_proxy="127.0.0.1", NO_PROXY="127.0.0.1"))
+        os.close(to_chrome)
+        os.close(from_chrome)
+        self.deadline = time.monotonic() + timeout
+        self.received, self.count = b"", 0
+
+    def call(self, method, session=None, **params):
+        self.count += 1
+        message = {"id": self.count, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self.commands, json.dumps(message).encode() + b"\0")
+        while True:
+            answer = self._next()
+            if answer.get("id") == self.count:
+                assert "error" not in answer, (method, answer)
+                return answer["result"]
+
+    def _next(self):
+        while b"\0" not in self.received:
+            left = self.deadline - time.monotonic()
+            assert left > 0 and select.select([self.answers], [], [], left)[0], "chromium hangs"
+            chunk = os.read(self.answers, 1 << 16)
+            assert chunk, "chromium quit: %s" % self.process.stderr.read()[-2000:]
+            self.received += chunk
+        message, self.received = self.received.split(b"\0", 1)
+        return json.loads(message)
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+            self.process.wait(timeout=10)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            self.process.stderr.close()
+            os.close(self.commands)
+            os.close(self.answers)
+
+
+def screenshot(browser, url, folder):
+    """Chromium's picture of ``url`` (SIZE pixels) once the map's tiles show, as RGB."""
+    tools = DevTools(browser, os.path.join(folder, "profile"))
+    try:
+        target = tools.call("Target.createTarget", url="about:blank")["targetId"]
+        page = tools.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        tools.call("Emulation.setDeviceMetricsOverride", page, width=SIZE[0], height=SIZE[1],
+                   deviceScaleFactor=1, mobile=False)
+        tools.call("Page.navigate", page, url=url)
+        while not tools.call("Runtime.evaluate", page, expression=TILES_SHOWN,
+                             returnByValue=True)["result"].get("value"):
+            time.sleep(0.1)
+        data = tools.call("Page.captureScreenshot", page, format="png")["data"]
+    finally:
+        tools.close()
+    with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+        return np.asarray(image.convert("RGB")).astype(int)
+
+
+def test_the_viewer_shows_the_heat_where_the_data_is(run, write, tmp_path, site):
+    browser = chromium()
+    if not os.path.isfile(os.path.join(LEAFLET, "leaflet.js")):
+        pytest.skip("no %s/leaflet.js: the viewer test needs Debian's libjs-leaflet" % LEAFLET)
+    base = "http://127.0.0.1:%d" % site.server_address[1]
+    west, east = cluster(1, 300, 47.6, -122.45, 0.01), cluster(2, 300, 47.6, -122.15, 0.01)
+    write("data.txt", plain_text(west + east))
+    assert run("--tiles", "tiles", "--tile_zoom", "9-13", "--osm_base", base + "/base",
+               "--leaflet_url", base + "/leaflet", "data.txt") == (0, "")
+    shot = screenshot(browser, base + "/index.html", str(tmp_path))
+    assert shot.shape[:2] == SIZE[::-1]
+    assert np.mean(np.all(shot == GREY, axis=2)) > 0.8, "no base map"
+    heat = np.abs(shot[..., 0] - shot[..., 1]) > 30   # reds and yellows; map and controls are grey
+    heat[-30:] = False                                   # the attribution line
+    rows, cols = np.nonzero(heat)
+    assert rows.size > 200, "no heat on the map (requests: %s)" % site.paths
+    left, right = cols[cols < SIZE[0] / 2], cols[cols >= SIZE[0] / 2]
+    assert left.size > 100 and right.size > 100             # both clusters
+    assert not np.any(np.abs(cols - SIZE[0] / 2) < 100)     # nothing between them
+    assert abs(left.mean() + right.mean() - SIZE[0]) < 30   # the view is centred on the data
+    assert right.mean() - left.mean() > 300                 # and fitted to it
+    assert abs(rows.mean() - SIZE[1] / 2) < 30 and np.ptp(rows) < 100
+    assert any(p.startswith("/13/") or p.startswith("/11/") for p in site.paths)
+
+
+def _example_screenshot(path):
+    """Write a screenshot of the viewer of the bundled examples to ``path``, on the
+    synthetic map of test/tileserver.py (the picture in the README)."""
+    import tempfile
+    from tileserver import TileServer
+    root = os.path.dirname(HERE)
+    sys.path.insert(0, root)
+    import heatmap
+    with tempfile.TemporaryDirectory() as folder, TileServer() as tiles:
+        handler = functools.partial(_Handler, directory=os.path.join(folder, "tiles"))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.paths = []
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = "http://127.0.0.1:%d" % server.server_address[1]
+        examples = [os.path.join(root, "examples", n) for n in ("points.txt", "ride.gpx")]
+        assert heatmap.main(["--tiles", os.path.join(folder, "tiles"), "--osm_base",
+                             tiles.base_url, "--leaflet_url", base + "/leaflet"] + examples) == 0
+        shot = screenshot(chromium(), base + "/index.html", folder)
+        server.shutdown()
+        server.server_close()
+    Image.fromarray(shot.astype(np.uint8)).save(path, optimize=True)
+
+
+if __name__ == "__main__":
+    _example_screenshot(sys.argv[1])   # python test/test_viewer.py examples/tiles.png

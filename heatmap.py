@@ -4826,9 +4826,10 @@ def _frame_plan(config: Config, acc: "_Accumulator"):
 
 
 def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
-                  scene: "_Scene", folder: str) -> int:
-    """Draw frame-00001.png ... into ``folder`` from the running accumulation; returns the count."""
-    index, frames, labels = _frame_plan(config, acc)
+                  scene: "_Scene", folder: str, plan=None) -> int:
+    """Draw frame-00001.png ... into ``folder`` from the running accumulation (``plan``:
+    its :func:`_frame_plan`, made when not given); returns the count."""
+    index, frames, labels = plan or _frame_plan(config, acc)
     engine = _Engine(config)
     decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
     window = geometry.window()
@@ -4910,6 +4911,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
 def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
+    plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
     import shutil
     import tempfile
     try:
@@ -4919,7 +4921,7 @@ def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_
                            % (tempfile.gettempdir(), exc.strerror or exc)) from None
     try:
         try:
-            count = _write_frames(config, geometry, acc, scene, folder)
+            count = _write_frames(config, geometry, acc, scene, folder, plan)
         except OSError as exc:  # e.g. a full temp folder ($TMPDIR chooses it)
             raise HeatmapError("cannot write the animation frames in %s: %s"
                                % (folder, exc.strerror or exc)) from None

@@ -15,6 +15,7 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 import heatmap
@@ -376,3 +377,46 @@ def test_config_takes_the_same_settings():
         heatmap.render(segments, width=80, fade="10m")
     with pytest.raises(heatmap.HeatmapError, match="^frame_time must be a positive duration"):
         heatmap.render(segments, width=80, animate=True, frame_time="soon")
+
+
+def test_too_many_frames_is_one_error_before_any_file(tmp_path, frames_tmp, ffmpeg, capsys,
+                                                     monkeypatch, write):
+    monkeypatch.chdir(tmp_path)
+    write("y.gpx", gpx(straight(100, 10, seconds=86400 * 36.5)))   # a point every 36.5 days
+    before = sorted(os.listdir(tmp_path))
+    assert heatmap.main(["-a", "--frame_time", "1m", "-W", "60", "-o", "y.mp4", "y.gpx"]) == 2
+    assert capsys.readouterr().err == (
+        "heatmap.py: error: --frame_time 1m would make 525600 frames (the data runs from "
+        "2024-05-01 07:00:00 to 2025-05-01 07:00:00), more than 100000: give a longer one\n")
+    assert sorted(os.listdir(tmp_path)) == before and os.listdir(frames_tmp) == []
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(steps=st.lists(st.lists(st.floats(0, 80), min_size=1, max_size=30), min_size=1,
+                      max_size=4),
+       cuts=st.lists(st.integers(1, 120), max_size=6), trim=st.floats(0.5, 300),
+       jump=st.one_of(st.none(), st.floats(10, 60)))
+def test_fuzz_trim_and_jumps_whatever_the_batches(steps, cuts, trim, jump):
+    """Tracks of random steps east (0 m: a pause), cut into batches anywhere: each track
+    keeps its length less 2 x trim (less the jumps, which count 0 m), the same in one batch."""
+    tracks, start = [], 0.0
+    for track in steps:
+        along = start + np.r_[0.0, np.cumsum(track)]
+        tracks.append(heatmap.tracks(np.full(along.size, LAT), LON + along / EAST))
+        start = along[-1] + 1000
+    whole = _joined(tracks)
+    n = len(whole.lat1)
+    kept = []
+    for bounds in ([0, n], sorted({0, n} | {c for c in cuts if c < n})):
+        trim_ = heatmap._Trim(trim)
+        out = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            part = heatmap._subset(whole, (np.arange(n) >= a) & (np.arange(n) < b))
+            length = heatmap._metres(part)
+            out += trim_.add(part, length, length > (jump or np.inf))
+        out += trim_.flush()
+        kept.append(heatmap._metres(_joined(out)).sum() if out else 0.0)
+    expected = sum(max(0.0, float(np.sum([s for s in t if s <= (jump or np.inf)])) - 2 * trim)
+                   for t in steps)
+    assert kept[0] == pytest.approx(expected, abs=1e-6)
+    assert kept[1] == pytest.approx(kept[0], abs=1e-6)

@@ -4791,18 +4791,20 @@ class _FrameIndex:
         self.tile_start = np.r_[np.flatnonzero(tile_first), self.seq.size]
         self.by_seq = np.argsort(self.seq, kind="stable")
         self.sorted_seq = self.seq[self.by_seq]
+        self.tiles = self.tile_start.size - 1
 
     def changed(self, before: Tuple[int, int], now: Tuple[int, int]):
-        """Yield (rect, entries, segments) for each tile touched by the inputs that enter or
-        leave from the frame ``before`` to the frame ``now`` (a frame (lo, hi) shows inputs
-        lo .. hi - 1 in seq order), holding every input ``now`` shows that heats that tile."""
+        """Yield (tile number, rect, entries, segments) for each tile touched by the inputs
+        that enter or leave from the frame ``before`` to the frame ``now`` (a frame (lo, hi)
+        shows inputs lo .. hi - 1 in seq order), holding every input ``now`` shows that
+        heats that tile."""
         moved = np.r_[self._between(before[1], now[1]), self._between(before[0], now[0])]
         for tile in np.unique(self.tile_of[moved]):
             start, stop = self.tile_start[tile], self.tile_start[tile + 1]
             first, last = start + np.searchsorted(self.seq[start:stop], now)
             kind, which = self.kind[first:last], self.which[first:last]
             rect = _tile_rect(int(self.ids[start, 0]), int(self.ids[start, 1]), _FRAME_TILE)
-            yield rect, _aggregate(self.entries.take(which[kind == 0])), \
+            yield tile, rect, _aggregate(self.entries.take(which[kind == 0])), \
                 self.segments[which[kind == 1]]
 
     def _between(self, start: int, end: int) -> np.ndarray:
@@ -4834,13 +4836,18 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
     decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
-    most, shown, picture = 0.0, (0, 0), None
+    tile_most = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
+    shown, picture = (0, 0), None
     progress = _Progress("frames", len(frames))
+
+    def recompute(job):
+        tile, rect, part, segs = job
+        if not (part.x.size or segs.shape[0]):   # everything left
+            return tile, rect, np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
+        return tile, rect, engine._tile(rect, part, segs, decay)
     for number, (frame, label) in enumerate(zip(frames, labels), 1):
-        for rect, part, segs in index.changed(shown, frame):
-            values = engine._tile(rect, part, segs, decay) if part.x.size or segs.shape[0] \
-                else np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
-            most = max(most, float(values.max()))
+        for tile, rect, values in _parallel(recompute, index.changed(shown, frame), ahead=4):
+            tile_most[tile] = values.max()
             engine._paste(grid, window, rect, values)
             picture = None
         path = os.path.join(folder, "frame-%05d.png" % number)
@@ -4848,7 +4855,8 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
             _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
         else:
             if picture is None:
-                picture = _picture(_image_values(geometry, grid, window), most, scene)
+                picture = _picture(_image_values(geometry, grid, window),
+                                   float(tile_most.max(initial=0.0)), scene)
             _write_png(path, picture if label is None else _labelled(picture, label))
         progress.update(number)
         shown = frame
@@ -4927,6 +4935,7 @@ def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_
                                % (folder, exc.strerror or exc)) from None
         _LOG.info("%d frames in %s", count, folder)
         _encode_video(ffmpeg, folder, config)
+        _LOG.info("video written: %s", config.output)
     finally:
         if config.keepframes:
             _LOG.info("the animation frames are in %s", folder)

@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import subprocess
-import tempfile
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 import heatmap
+from test_animation import ffmpeg, frames_tmp  # noqa: F401  (fixtures: ffmpeg, frames folder)
 
 LAT, LON = 1.0, 10.0
 EAST = 2 * math.pi * heatmap.EARTH_RADIUS / 360 * math.cos(math.radians(LAT))  # m per degree
@@ -245,23 +245,6 @@ def test_weight_by_time_makes_a_stop_the_hottest_place(tmp_path, run, write):
 
 
 # ---- animations by the clock ----
-@pytest.fixture
-def ffmpeg():
-    try:
-        return heatmap._find_ffmpeg()
-    except heatmap.HeatmapError:
-        pytest.skip("no ffmpeg (install it or imageio-ffmpeg)")
-
-
-@pytest.fixture
-def frames_tmp(tmp_path, monkeypatch):
-    """tempfile.mkdtemp() folders go to a fresh folder we can look into."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
-
-
 def _frames(folder):
     return sorted(glob.glob(str(folder / "*" / "frame-*.png")))
 
@@ -420,3 +403,27 @@ def test_fuzz_trim_and_jumps_whatever_the_batches(steps, cuts, trim, jump):
                    for t in steps)
     assert kept[0] == pytest.approx(expected, abs=1e-6)
     assert kept[1] == pytest.approx(kept[0], abs=1e-6)
+
+
+@pytest.mark.parametrize("decay", ["0", "0.8", "1"])
+def test_each_faded_frame_is_the_picture_of_its_window(tmp_path, run, frames_tmp, ffmpeg, write,
+                                                       decay):
+    """A frame shows the inputs of times from its end less --fade to its end, coloured by
+    its own largest value: the still picture of those inputs (same --extent)."""
+    rng = np.random.default_rng(11)
+    lat, lon = 47.6 + rng.random(40) * 0.02, -122.33 + rng.random(40) * 0.03
+    minutes = rng.permutation(40) * 0.75                 # 0 .. 29.25 min, not in file order
+    start = int(T0.astype(np.int64))
+    write("p.txt", "".join("%.6f %.6f 1 %d\n" % (a, b, start + 60 * m)
+                           for a, b, m in zip(lat, lon, minutes)))
+    common = ("--extent=47.59,-122.34,47.63,-122.29", "-W", "90", "-r", "4", "-d", decay)
+    assert run("-a", "--time_column", "--frame_time", "5m", "--fade", "10m", "-K", "-o", "p.mp4",
+               "p.txt", *common) == (0, "")
+    frames = _frames(frames_tmp)
+    assert len(frames) == 6
+    for k, frame in enumerate(frames, 1):
+        inside = (minutes >= 5 * k - 10) & (minutes <= 5 * k)
+        write("w.txt", "".join("%.6f %.6f\n" % p for p in zip(lat[inside], lon[inside])))
+        assert run("-o", "still.png", "w.txt", *common) == (0, "")
+        with Image.open(frame) as a, Image.open(tmp_path / "still.png") as b:
+            assert np.array_equal(np.asarray(a), np.asarray(b)), k

@@ -4658,7 +4658,7 @@ class _Shaper:
         if batch is None:
             return self.trim.flush() if self.trim else []
         self.read += len(batch[0])
-        if isinstance(batch, Points) or not len(batch[0]):
+        if isinstance(batch, Points) or not len(batch[0]) or not (self.config.max_jump or self.trim):
             return [batch]
         length = _metres(batch)
         jump = length > float(self.config.max_jump or math.inf)
@@ -6176,6 +6176,8 @@ examples:
       GPS tracks as lines of heat, on black
   heatmap.py --osm -W 800 --osm_attribution -o map.png trip.gpx
       on OpenStreetMap tiles, credited in the corner
+  heatmap.py -a --frame_time 1m --fade 10m -W 800 -o ride.mp4 ride.gpx
+      an animation by the data's clock: a frame a minute, a ten-minute trail
 
 environment:
   HEATMAP_MAX_PIXELS  largest image drawn (default %d pixels)

@@ -6176,8 +6176,6 @@ examples:
       GPS tracks as lines of heat, on black
   heatmap.py --osm -W 800 --osm_attribution -o map.png trip.gpx
       on OpenStreetMap tiles, credited in the corner
-  heatmap.py -a --frame_time 1m --fade 10m -W 800 -o ride.mp4 ride.gpx
-      an animation by the data's clock: a frame a minute, a ten-minute trail
 
 environment:
   HEATMAP_MAX_PIXELS  largest image drawn (default %d pixels)

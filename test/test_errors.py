@@ -9,10 +9,12 @@ folder, once with no output present and once with an ``out.png`` and a
 * the folder byte-for-byte as before: no output created, an existing
   output untouched, no ``*.part`` temp file left.
 """
+import importlib.util
 import io
 import json
 import os
 import pickle
+import shutil
 import sys
 
 import numpy as np
@@ -447,6 +449,15 @@ ERRORS += [
         "--fps must be a positive number", TIMED),
     row("trim_leaves_nothing", W + OUT + ["--trim_ends", "5000", "t.gpx"],
         "nothing is left to draw after --trim_ends", TIMED),
+    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "y.gpx"],
+                 "--frame_time 1s would make 31536000 frames (the data runs from 2024-05-01 "
+                 "00:00:00 to 2025-05-01 00:00:00), more than 100000", {"y.gpx": GPX_HEAD + (
+                     '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'
+                     '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01</time></trkpt></trkseg>'
+                     "</trk></gpx>\n").replace("</time>", "T00:00:00Z</time>")}, {},
+                 id="frame_time_too_many_frames", marks=pytest.mark.skipif(
+                     not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
+                     reason="the frame count is checked once ffmpeg is found")),
 ]
 
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh", "existing_output"])

@@ -2489,7 +2489,8 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                 nothing = str(exc)
             nothing = "%s: %s" % (source.name, nothing)
             if needs and count and not timed:
-                raise HeatmapError("%s: %s needs times, and this file has none" % (source.name, needs))
+                raise HeatmapError("%s: %s needs times, and this file has none"
+                                   % (source.name, needs))
         if strict and not count and len(files) > 1:
             _LOG.warning("%s, skipped", nothing)
         found += count
@@ -3586,7 +3587,8 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def result(self) -> Tuple[_Entries, np.ndarray, _CountGrid]:
-        """(points not in the grid as aggregated entries, float64 (n, 4) segments, grid)."""
+        """(points not in the grid as aggregated entries, float64 (n, 4) segments ((n, 5)
+        with weights), grid)."""
         self._merge()
         return self.entries, _joined_segments(self.segments), self.grid
 

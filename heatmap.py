@@ -196,6 +196,17 @@ class Config:
     tile_zoom: Optional[Tuple[int, int]] = None   # (first, last) zoom; None: from the data
     leaflet_url: Optional[str] = None      # folder URL of leaflet.js/.css; None: unpkg.com
     world_file: bool = False               # world file + .aux.xml (or GeoTIFF) beside -o
+    # time: data times and tracks (durations are seconds; the command line also takes 90s,
+    # 15m, 1h, 1d)
+    time_range: Optional[Tuple[Optional[str], Optional[str]]] = None  # (START, END), None: open
+    frame_time: Optional[float] = None     # -a: data time per frame, instead of --frequency
+    fade: Optional[float] = None           # -a: an input leaves the frames this long after it
+    fps: Optional[float] = None            # video frames per second; None: ffmpeg's (25)
+    frame_label: bool = False              # each frame's time in its top-left corner
+    weight_by_time: bool = False           # a track segment weighs its duration in seconds
+    max_gap: float = 300.0                 # with weight_by_time, a longer segment weighs nothing
+    max_jump: Optional[float] = None       # metres: longer track segments are dropped
+    trim_ends: Optional[float] = None      # metres taken off both ends of each track
 
     @property
     def padding(self) -> int:
@@ -220,7 +231,8 @@ class Segments(NamedTuple):
     """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,).
 
     ``time1``/``time2`` (datetime64[s], NaT where unknown) are the times of
-    the two ends, or None when the track has no timestamps.
+    the two ends, or None when the track has no timestamps; ``weight``
+    (float64, multiplies a segment's heat) None means all 1.
     """
     lat1: np.ndarray
     lon1: np.ndarray
@@ -228,6 +240,7 @@ class Segments(NamedTuple):
     lon2: np.ndarray
     time1: Optional[np.ndarray] = None
     time2: Optional[np.ndarray] = None
+    weight: Optional[np.ndarray] = None
 
 
 class _Input(NamedTuple):
@@ -2465,9 +2478,9 @@ def read(files: Iterable[str], config: Optional[Config] = None,
     """
     config = _settings(config, settings)
     files = list(files)
-    found, nothing = 0, ""
+    found, nothing, needs = 0, "", _needs_times(config)
     for path in files:
-        count = 0
+        count, timed = 0, False
         with _opened(path) as source:
             kind = _filetype(source, config.filetype)
             _LOG.info("reading %s (%s)", source.name, _TYPE_NAMES[kind])
@@ -2479,10 +2492,14 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                     except HeatmapError as exc:
                         raise HeatmapError("%s: %s" % (source.name, exc)) from None
                     count += len(batch[0])
+                    timed = timed or bool(needs and _has_times(batch))
                     yield batch
             except _Nothing as exc:
                 nothing = str(exc)
             nothing = "%s: %s" % (source.name, nothing)
+            if needs and count and not timed:
+                raise HeatmapError("%s: %s needs times, and this file has none"
+                                   % (source.name, needs))
         if strict and not count and len(files) > 1:
             _LOG.warning("%s, skipped", nothing)
         found += count
@@ -4190,6 +4207,8 @@ class _Accumulator:
         self.entries = _empty_entries()
         self.segments: List[np.ndarray] = []
         self.inputs = 0
+        self.times: List[np.ndarray] = []   # --frame_time: each input's time, in input order
+        self.first_time: Optional[int] = None  # the earliest time in the data (a track's start)
 
     def add_points(self, x: np.ndarray, y: np.ndarray, weight: Optional[np.ndarray]) -> None:
         """Add points at pixel coordinates (float64 arrays), truncated like the original."""
@@ -4233,6 +4252,16 @@ class _Accumulator:
             first + np.arange(n) for first, n in (i for i in self.log if len(i) == 2)])
         segments = self._segment_array()
         return entries, entry_seq, segments, segment_seq
+
+    def add_times(self, times: np.ndarray, first: int) -> None:
+        """Record the Unix seconds (int64) of the inputs just added, and the earliest time
+        among them (a segment's start): the --frame_time clock."""
+        self.times.append(times)
+        self.first_time = first if self.first_time is None else min(self.first_time, first)
+
+    def clock(self) -> Tuple[np.ndarray, int]:
+        """(int64 (inputs,) Unix seconds of every input by input number, the earliest time)."""
+        return np.concatenate([np.empty(0, np.int64)] + self.times), self.first_time or 0
 
     def _segment_array(self) -> np.ndarray:
         """float64 (n, 4) of all segments, or (n, 5) when some came with weights (1 elsewhere)."""
@@ -5042,10 +5071,11 @@ def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tu
     return max(1, int(width)), max(1, int(height))
 
 
-def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2) -> Image.Image:
+def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2,
+                      corner: str = "bottom-right") -> Image.Image:
     """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
-    corner, Pillow's default font; margin: pixels from the edges, pad: pixels around
-    the text.  The mode is kept (RGB or RGBA)."""
+    (or "top-left") corner, Pillow's default font; margin: pixels from the edges, pad:
+    pixels around the text.  The mode is kept (RGB or RGBA)."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
@@ -5054,6 +5084,8 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x1, y1 = base.size[0] - margin, base.size[1] - margin
     x0, y0 = x1 - (right - left + 2 * pad), y1 - (bottom - top + 2 * pad)
+    if corner == "top-left":
+        x0, y0, x1, y1 = margin, margin, margin + x1 - x0, margin + y1 - y0
     draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=(255, 255, 255, 170))
     draw.text((x0 + pad - left, y0 + pad - top), text, font=font, fill=(40, 40, 40, 255))
     out = Image.alpha_composite(base, overlay)
@@ -5799,6 +5831,385 @@ def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[fl
 
 # ---- Animation and time ----
 _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
+_MAX_FRAMES = 100000                  # frames a --frame_time animation may make
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
+_LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
+_FIRST_SECOND = np.iinfo(np.int64).min  # an open START
+
+
+def _duration_arg(text: str) -> float:
+    """Seconds of a duration as the command line writes it: a number and a unit s, m, h
+    or d (no unit: seconds)."""
+    match = re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*([smhdSMHD]?)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError("expected a duration such as 90s, 15m, 1h or 1d, "
+                                         "got %r" % text)
+    return float(match.group(1)) * dict(_UNITS)[(match.group(2) or "s").lower()]
+
+
+def _duration_text(seconds: float) -> str:
+    """A duration as the command line writes it: 300 -> "5m", 90 -> "90s"."""
+    for unit, size in _UNITS:
+        if seconds >= size and seconds % size == 0:
+            return "%d%s" % (seconds // size, unit)
+    return "%gs" % seconds
+
+
+def _seconds(value, flag: str) -> Optional[float]:
+    """A duration setting in seconds: a number, text as on the command line ("15m"), a
+    datetime.timedelta or numpy.timedelta64; None stays None."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            value = _duration_arg(value)
+        elif isinstance(value, np.timedelta64):
+            value = value / np.timedelta64(1, "s")
+        elif hasattr(value, "total_seconds"):
+            value = value.total_seconds()
+        seconds = float(value)
+    except (argparse.ArgumentTypeError, TypeError, ValueError, OverflowError):
+        seconds = math.nan
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise HeatmapError("%s must be a positive duration (90s, 15m, 1h, 1d), not %r"
+                           % (flag, _text(str(value).encode("utf-8"))))
+    return seconds
+
+
+def _time_range_arg(text: str) -> Tuple[Optional[str], Optional[str]]:
+    """--time_range START,END: two times, either may be empty; checked here."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2 or not any(parts):
+        raise argparse.ArgumentTypeError("expected START,END (times, dates or Unix seconds; "
+                                         "one of them may be empty), got %r" % text)
+    bounds = (parts[0] or None, parts[1] or None)
+    try:
+        _time_bounds(bounds)
+    except HeatmapError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return bounds
+
+
+def _time_bounds(bounds) -> Tuple[int, int]:
+    """(first, last) Unix seconds a --time_range (START, END) keeps, both included; an
+    open end (None or "") is the int64 extreme."""
+    try:
+        start, end = bounds
+    except (TypeError, ValueError):
+        raise HeatmapError("expected a pair (START, END), not %r" % (bounds,)) from None
+    first = _FIRST_SECOND if start is None or start == "" else _time_bound(start, False)
+    last = _LAST_SECOND if end is None or end == "" else _time_bound(end, True)
+    if first > last:
+        raise HeatmapError("START %s is after END %s" % (start, end))
+    return first, last
+
+
+def _time_bound(value, end: bool) -> int:
+    """Unix seconds of one end of a --time_range: ISO 8601 text, Unix seconds, a datetime
+    or datetime64; a date alone (2024-05-01) stands for its first second, or as END its last."""
+    day = isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()))
+    try:
+        if isinstance(value, (str, bytes)):
+            text = value.strip() + ("T00:00:00" if day else "")
+            time = _parse_times([text])[0]
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            time = _unix_times(np.array([float(value)]))[0]
+        elif getattr(value, "tzinfo", None) is not None:   # an aware datetime, a pandas Timestamp
+            time = np.datetime64(int(value.timestamp()), "s")
+        else:
+            time = np.datetime64(value, "s")                # a naive datetime is UTC, as data times
+    except (_BadTime, ValueError, TypeError, OverflowError):
+        time = np.datetime64("NaT")
+    if np.isnat(time):
+        raise HeatmapError("bad time %r (give ISO 8601 such as 2024-05-01T06:30:00Z, a date, "
+                           "or Unix seconds)" % _text(str(value).encode("utf-8")))
+    return int(time.astype("datetime64[s]").astype(np.int64)) + (86399 if day and end else 0)
+
+
+def _time_text(seconds: int) -> str:
+    """Unix seconds as a frame label or in messages: ``2024-05-01 06:30:00``."""
+    return str(np.datetime64(int(seconds), "s")).replace("T", " ")
+
+
+def _needs_times(config: Config) -> Optional[str]:
+    """The first option given that needs the data's times, or None."""
+    for flag, given in (("--time_range", config.time_range), ("--frame_time", config.frame_time),
+                        ("--weight_by_time", config.weight_by_time)):
+        if given is not None and given is not False:
+            return flag
+    return None
+
+
+def _has_times(batch) -> bool:
+    """Whether a batch holds any known time."""
+    time = batch.time if isinstance(batch, Points) else batch.time2
+    return time is not None and not bool(np.isnat(time).all())
+
+
+def _validate_time(config: Config) -> None:
+    """Check the time and track settings (part of _validate)."""
+    for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade),
+                        ("--max_gap", config.max_gap)):
+        _seconds(value, flag)
+    for flag, value, least in (("--max_jump", config.max_jump, 0.0), ("--fps", config.fps, 0.0),
+                               ("--trim_ends", config.trim_ends, -1.0)):
+        if value is not None and not _finite_above(value, least):
+            raise HeatmapError("%s must be a %s number, not %r" % (
+                flag, "positive" if least == 0 else "non-negative", value))
+    if config.time_range is not None:
+        try:
+            _time_bounds(config.time_range)
+        except HeatmapError as exc:
+            raise HeatmapError("--time_range: %s" % exc) from None
+    for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade)):
+        if value is not None and not config.animate:
+            raise HeatmapError("%s needs -a/--animate" % flag)
+    if config.fade is not None and config.frame_time is None:
+        raise HeatmapError("--fade needs --frame_time (frames paced by the data's clock)")
+    for flag, idle, wanted in (
+            ("--fps", config.fps is not None and not config.animate, "-a/--animate"),
+            ("--frame_label", config.frame_label and config.frame_time is None, "--frame_time"),
+            ("--max_gap", config.max_gap != Config.max_gap and not config.weight_by_time,
+             "--weight_by_time")):
+        if idle:
+            _LOG.warning("%s has no effect without %s", flag, wanted)
+    if config.frame_time is not None and (config.frequency, config.straggler_threshold) != (1, 1):
+        _LOG.warning("--frequency and --straggler_threshold have no effect with --frame_time")
+
+
+def _finite_above(value, least: float) -> bool:
+    try:
+        return math.isfinite(float(value)) and float(value) > least
+    except (TypeError, ValueError):
+        return False
+
+
+def _subset(batch, keep: np.ndarray):
+    """The inputs of a Points or Segments batch where ``keep`` is True."""
+    if keep.all():
+        return batch
+    return type(batch)(*(None if a is None else a[keep] for a in batch))
+
+
+def _metres(segments: Segments) -> np.ndarray:
+    """float64 (n,) lengths of segments in metres: great circles on the sphere of
+    EARTH_RADIUS (haversine)."""
+    lat1, lat2 = np.radians(segments.lat1), np.radians(segments.lat2)
+    half = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * \
+        np.sin(np.radians(segments.lon2 - segments.lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS * np.arcsin(np.sqrt(np.minimum(half, 1.0)))
+
+
+def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments:
+    """Segments cut to the part from fraction ``start`` to ``end`` of their length
+    (0 <= start <= end <= 1), ends and times interpolated linearly."""
+    def at(f, a, b):
+        return np.where(f <= 0, a, np.where(f >= 1, b, a + (b - a) * f))
+    if not (start.any() or (end < 1).any()):
+        return segments
+    s = segments
+    times = (s.time1, s.time2)
+    if s.time1 is not None and s.time2 is not None:
+        known = ~np.isnat(s.time1) & ~np.isnat(s.time2)
+        t1, t2 = s.time1.astype(np.int64), s.time2.astype(np.int64)
+        times = tuple(np.where(known, np.round(at(f, t1, t2)), t).astype(np.int64)
+                      .astype("datetime64[s]") for f, t in ((start, t1), (end, t2)))
+        times = tuple(np.where(known, t, o) for t, o in zip(times, (s.time1, s.time2)))
+    return Segments(at(start, s.lat1, s.lat2), at(start, s.lon1, s.lon2), at(end, s.lat1, s.lat2),
+                    at(end, s.lon1, s.lon2), times[0], times[1], s.weight)
+
+
+class _Trim:
+    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track
+    taken off, across batches.
+
+    A track is a run of segments each starting exactly where the one before ended: what
+    the readers make of a <trkseg>, a LineString or a FIT file, across batches too (a
+    batch starts at the last point of the one before).  Its end is known only when a
+    segment starts elsewhere or the input ends, so the segments within ``metres`` of the
+    open track's end are held back until then.  Lengths are measured along the track;
+    segments --max_jump drops count 0 m and do not end a track (a glitch is no home).
+    """
+
+    def __init__(self, metres: float):
+        self.metres = metres
+        self.held: Optional[Tuple[Segments, np.ndarray, np.ndarray]] = None  # tail, length, jump
+        self.held_from = 0.0      # metres along its track where the held tail starts
+        self.along = 0.0          # metres along the open track to its last segment's end
+        self.end: Optional[Tuple[float, float]] = None   # where the last segment ended
+
+    def add(self, batch: Segments, length: np.ndarray, jump: np.ndarray) -> List[Segments]:
+        """The segments of ``batch`` (and of earlier ones) that can be given out now."""
+        starts = np.empty(len(length), bool)
+        starts[1:] = (batch.lat1[1:] != batch.lat2[:-1]) | (batch.lon1[1:] != batch.lon2[:-1])
+        starts[0] = self.end != (batch.lat1[0], batch.lon1[0])
+        self.end = (batch.lat2[-1], batch.lon2[-1])
+        offset = 0.0 if starts[0] else self.along
+        if self.held is not None:
+            tail, tail_length, tail_jump = self.held
+            starts = np.r_[True, np.zeros(len(tail_length) - 1, bool), starts]
+            batch = Segments(*(None if a is None or b is None else np.concatenate([a, b])
+                               for a, b in zip(tail, batch)))
+            length, jump = np.r_[tail_length, length], np.r_[tail_jump, jump]
+            offset = self.held_from
+        return self._cut(batch, length, jump, starts, offset, final=False)
+
+    def flush(self) -> List[Segments]:
+        """What is still held, at the end of the input."""
+        if self.held is None:
+            return []
+        tail, length, jump = self.held
+        starts = np.zeros(len(length), bool)
+        starts[0] = True
+        return self._cut(tail, length, jump, starts, self.held_from, final=True)
+
+    def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
+             offset: float, final: bool) -> List[Segments]:
+        """Trim the tracks of ``batch``: ``starts`` marks each segment that begins one (the
+        first always: it lies ``offset`` metres along its track); the last track is still
+        open unless ``final``, so its tail is held."""
+        length = np.where(jump, 0.0, length)
+        first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))
+        before = np.cumsum(length) - length
+        d0 = before - before[first] + np.where(first == 0, offset, 0.0)
+        d1 = d0 + length
+        track = np.cumsum(starts) - 1
+        total = d1[np.r_[np.flatnonzero(starts)[1:], starts.size] - 1][track]
+        low, high = self.metres, total - self.metres
+        hold = (track == track[-1]) & (d1 > high) & (not final)
+        self.held = None
+        if hold.any():
+            self.held = (_subset(batch, hold), length[hold], jump[hold])
+            self.held_from = float(d0[hold][0])
+        self.along = float(d1[-1])
+        a, b = np.maximum(d0, low), np.minimum(d1, high)
+        keep = ~hold & ~jump & ((b > a) | ((length == 0) & (d0 >= low) & (d1 <= high)))
+        if not keep.any():
+            return []
+        safe = np.where(length > 0, length, 1.0)[keep]
+        return [_part_of(_subset(batch, keep), np.maximum(a - d0, 0)[keep] / safe,
+                         np.where(length > 0, (b - d0), 1.0)[keep] / safe)]
+
+
+class _Shaper:
+    """The time and track options on a stream of batches, in this order: --max_jump and
+    --trim_ends on the tracks as read; inputs without a time left out (when an option
+    needs times), --time_range, and --weight_by_time's weights."""
+
+    def __init__(self, config: Config):
+        self.config, self.needs = config, _needs_times(config)
+        self.bounds = _time_bounds(config.time_range) if config.time_range else None
+        self.max_gap = _seconds(config.max_gap, "--max_gap")
+        self.trim = _Trim(float(config.trim_ends)) if config.trim_ends else None
+        self.read = self.timed = self.untimed = self.inside = self.kept = 0
+        self.span: List[int] = []   # the earliest and latest time read (for messages)
+
+    def run(self, batches: Iterable[object]) -> Iterator[object]:
+        for batch in itertools.chain(batches, [None]):
+            for part in self._tracks(batch):
+                part = self._in_time(part)
+                if len(part[0]):
+                    self.kept += len(part[0])
+                    yield part
+        self._finish()
+
+    def _tracks(self, batch) -> List[object]:
+        """--max_jump and --trim_ends on one batch (None: the end of the input)."""
+        if batch is None:
+            return self.trim.flush() if self.trim else []
+        self.read += len(batch[0])
+        if isinstance(batch, Points) or not len(batch[0]) or not (self.config.max_jump or self.trim):
+            return [batch]
+        length = _metres(batch)
+        jump = length > float(self.config.max_jump or math.inf)
+        if self.trim:
+            return self.trim.add(batch, length, jump)
+        return [_subset(batch, ~jump)]
+
+    def _in_time(self, batch):
+        """Inputs without a time left out, --time_range, --weight_by_time (when given)."""
+        if not self.needs or not len(batch[0]):
+            return batch
+        points = isinstance(batch, Points)
+        ends = [batch.time] if points else [batch.time1, batch.time2]
+        n = len(batch[0])
+        known = np.zeros(n, bool) if any(t is None for t in ends) else \
+            np.logical_and.reduce([~np.isnat(t) for t in ends])
+        self.untimed += n - int(np.count_nonzero(known))
+        if not known.any():
+            return _subset(batch, known)
+        seconds = [t.astype(np.int64) for t in ends]
+        self.timed += int(np.count_nonzero(known))
+        self.span = [min(self.span[:1] + [int(seconds[0][known].min())]),
+                     max(self.span[1:] + [int(seconds[-1][known].max())])]
+        keep = known
+        if self.bounds:
+            for s in seconds:
+                keep = keep & (s >= self.bounds[0]) & (s <= self.bounds[1])
+            self.inside += int(np.count_nonzero(keep))
+        if self.config.weight_by_time and not points:
+            duration = (seconds[1] - seconds[0]).astype(np.float64)
+            keep = keep & (duration > 0) & (duration <= self.max_gap)
+            batch = batch._replace(weight=duration if batch.weight is None else duration * batch.weight)
+        return _subset(batch, keep)
+
+    def _finish(self) -> None:
+        if self.needs and self.read and not self.timed:
+            raise HeatmapError("%s needs times, and the data has none" % self.needs)
+        if self.untimed:
+            _LOG.warning("%d inputs without a time left out (%s needs times)", self.untimed,
+                         self.needs)
+        if self.bounds and self.timed and not self.inside:
+            raise HeatmapError("--time_range %s keeps nothing: the data's times run from %s to %s"
+                               % (",".join(str(v or "") for v in self.config.time_range),
+                                  _time_text(self.span[0]), _time_text(self.span[1])))
+        if self.read and not self.kept:
+            given = [flag for flag, on in (("--max_jump", self.config.max_jump),
+                                           ("--trim_ends", self.config.trim_ends),
+                                           ("--weight_by_time", self.config.weight_by_time)) if on]
+            raise HeatmapError("nothing is left to draw after %s" % ", ".join(given))
+
+
+def _shaped(config: Config, batches: Iterable[object]) -> Iterable[object]:
+    """The input as the time and track options want it (as it is without them)."""
+    if not (_needs_times(config) or config.max_jump or config.trim_ends):
+        return batches
+    return _Shaper(config).run(batches)
+
+
+def _input_seconds(batch) -> Tuple[np.ndarray, int]:
+    """(int64 Unix seconds of each input of a batch whose times are all known: a point's
+    time, a segment's end; the earliest time in it: a segment's start)."""
+    if isinstance(batch, Points):
+        seconds = batch.time.astype(np.int64)
+        return seconds, int(seconds.min())
+    return batch.time2.astype(np.int64), int(batch.time1.astype(np.int64).min())
+
+
+def _clock(config: Config, times: np.ndarray, first: int):
+    """The frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by
+    input number), the clock starting at ``first``: (int64 rank of each input in time
+    order, [(lo, hi)] per frame: it shows the inputs of ranks lo .. hi - 1, int64 Unix
+    seconds at each frame's end).  Frame k shows what happened up to its end, first + k *
+    step (with --fade, from its end less the fade on), so a span of k steps makes k frames."""
+    step = _seconds(config.frame_time, "--frame_time")
+    span = float(times.max()) - first if times.size else 0.0
+    count = max(1, math.ceil(span / step))
+    if count > _MAX_FRAMES:
+        raise HeatmapError("--frame_time %s would make %d frames (the data runs from %s to %s), "
+                           "more than %d: give a longer one" % (
+                               _duration_text(step), count, _time_text(first),
+                               _time_text(times.max()), _MAX_FRAMES))
+    order = np.argsort(times, kind="stable")
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    ordered = times[order]
+    ends = first + step * np.arange(1, count + 1)
+    shown = np.searchsorted(ordered, ends, side="right")
+    gone = np.zeros(count, np.int64)
+    if config.fade is not None:
+        gone = np.searchsorted(ordered, ends - _seconds(config.fade, "--fade"), side="left")
+    return rank, list(zip(gone.tolist(), shown.tolist())), np.floor(ends).astype(np.int64)
 
 
 def _find_ffmpeg() -> str:
@@ -5839,45 +6250,92 @@ class _FrameIndex:
         self.tile_of = np.cumsum(tile_first) - 1
         self.tile_start = np.r_[np.flatnonzero(tile_first), self.seq.size]
         self.by_seq = np.argsort(self.seq, kind="stable")
+        self.sorted_seq = self.seq[self.by_seq]
+        self.tiles = self.tile_start.size - 1
 
-    def changed(self, start: int, end: int):
-        """Yield (rect, entries, segments) for each tile touched by inputs start..end-1,
-        holding every input before ``end`` that heats that tile."""
-        sorted_seq = self.seq[self.by_seq]
-        new = self.by_seq[np.searchsorted(sorted_seq, start):np.searchsorted(sorted_seq, end)]
-        for tile in np.unique(self.tile_of[new]):
-            lo, hi = self.tile_start[tile], self.tile_start[tile + 1]
-            hi = lo + int(np.searchsorted(self.seq[lo:hi], end))
-            kind, which = self.kind[lo:hi], self.which[lo:hi]
-            rect = _tile_rect(int(self.ids[lo, 0]), int(self.ids[lo, 1]), _FRAME_TILE)
-            yield rect, _aggregate(self.entries.take(which[kind == 0])), \
+    def changed(self, before: Tuple[int, int], now: Tuple[int, int]):
+        """Yield (tile number, rect, entries, segments) for each tile touched by the inputs
+        that enter or leave from the frame ``before`` to the frame ``now`` (a frame (lo, hi)
+        shows inputs lo .. hi - 1 in seq order), holding every input ``now`` shows that
+        heats that tile."""
+        moved = np.r_[self._between(before[1], now[1]), self._between(before[0], now[0])]
+        for tile in np.unique(self.tile_of[moved]):
+            start, stop = self.tile_start[tile], self.tile_start[tile + 1]
+            first, last = start + np.searchsorted(self.seq[start:stop], now)
+            kind, which = self.kind[first:last], self.which[first:last]
+            rect = _tile_rect(int(self.ids[start, 0]), int(self.ids[start, 1]), _FRAME_TILE)
+            yield tile, rect, _aggregate(self.entries.take(which[kind == 0])), \
                 self.segments[which[kind == 1]]
+
+    def _between(self, start: int, end: int) -> np.ndarray:
+        """Memberships of the inputs start .. end - 1 (none when end <= start)."""
+        return self.by_seq[np.searchsorted(self.sorted_seq, start):
+                           np.searchsorted(self.sorted_seq, max(start, end))]
+
+
+def _frame_plan(config: Config, acc: "_Accumulator"):
+    """(_FrameIndex of the inputs, [(lo, hi)] per frame: it shows inputs lo .. hi - 1 in the
+    index's order, and each frame's label or None): --frequency inputs a frame, or with
+    --frame_time the data's clock (see _clock)."""
+    entries, entry_seq, segments, segment_seq = acc.ordered()
+    ends = _frame_ends(acc.inputs, config.frequency, config.straggler_threshold)
+    frames, labels = [(0, end) for end in ends], [None] * len(ends)
+    if config.frame_time is not None:
+        rank, frames, stamps = _clock(config, *acc.clock())
+        entry_seq, segment_seq = rank[entry_seq], rank[segment_seq]
+        labels = [_time_text(t) if config.frame_label else None for t in stamps]
+    return _FrameIndex(entries, entry_seq, segments, segment_seq, config.radius), frames, labels
 
 
 def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
-                  scene: "_Scene", folder: str) -> int:
-    """Draw frame-00001.png ... into ``folder`` from the running accumulation; returns the count."""
-    entries, entry_seq, segments, segment_seq = acc.ordered()
-    total = acc.inputs
+                  scene: "_Scene", folder: str, plan=None) -> int:
+    """Draw frame-00001.png ... into ``folder`` from the running accumulation (``plan``:
+    its :func:`_frame_plan`, made when not given); returns the count."""
+    index, frames, labels = plan or _frame_plan(config, acc)
     engine = _Engine(config)
-    decay = _Decay(config.decay, total + engine.stamp.heat.size)
-    index = _FrameIndex(entries, entry_seq, segments, segment_seq, config.radius)
+    decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
-    most, start = 0.0, 0
-    ends = _frame_ends(total, config.frequency, config.straggler_threshold)
-    progress = _Progress("frames", len(ends))
-    for number, end in enumerate(ends, 1):
-        for rect, part, segs in index.changed(start, end):
-            values = engine._tile(rect, part, segs, decay)
-            most = max(most, float(values.max()))
+    tile_most = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
+    shown, picture = (0, 0), None
+    progress = _Progress("frames", len(frames))
+
+    def recompute(job):
+        tile, rect, part, segs = job
+        if not (part.x.size or segs.shape[0]):   # everything left
+            return tile, rect, np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
+        return tile, rect, engine._tile(rect, part, segs, decay)
+    for number, (frame, label) in enumerate(zip(frames, labels), 1):
+        for tile, rect, values in _parallel(recompute, index.changed(shown, frame), ahead=4):
+            tile_most[tile] = values.max()
             engine._paste(grid, window, rect, values)
-        image = _picture(_image_values(geometry, grid, window), most, scene)
-        _write_png(os.path.join(folder, "frame-%05d.png" % number), image)
+            picture = None
+        path = os.path.join(folder, "frame-%05d.png" % number)
+        if picture is not None and label is None:   # the clock ran on, nothing changed
+            _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
+        else:
+            if picture is None:
+                picture = _picture(_image_values(geometry, grid, window),
+                                   float(tile_most.max(initial=0.0)), scene)
+            _write_png(path, picture if label is None else _labelled(picture, label))
         progress.update(number)
-        start = end
+        shown = frame
     progress.close()
-    return len(ends)
+    return len(frames)
+
+
+def _labelled(picture: np.ndarray, text: str) -> np.ndarray:
+    """A :func:`_picture` array with ``text`` in its top-left corner."""
+    return np.asarray(_draw_attribution(_image(picture), text, corner="top-left"))
+
+
+def _repeat_file(previous: str, path: str) -> None:
+    """``path`` the same file as ``previous``: a hard link where the folder allows, else a copy."""
+    try:
+        os.link(previous, path)
+    except OSError:
+        import shutil
+        shutil.copyfile(previous, path)
 
 
 def _video_extension(config: Config) -> str:
@@ -5899,7 +6357,8 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     frames = os.path.join(folder, "frame-%05d.png")
 
     def write(temp: str) -> None:
-        command = ([ffmpeg, "-y", "-loglevel", "error", "-i", frames]
+        rate = [] if config.fps is None else ["-framerate", "%g" % float(config.fps)]
+        command = ([ffmpeg, "-y", "-loglevel", "error"] + rate + ["-i", frames]
                    + shlex.split(config.ffmpegopts or "") + [temp])
         _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
         try:
@@ -5920,6 +6379,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
 def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
+    plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
     import shutil
     import tempfile
     try:
@@ -5929,12 +6389,13 @@ def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_
                            % (tempfile.gettempdir(), exc.strerror or exc)) from None
     try:
         try:
-            count = _write_frames(config, geometry, acc, scene, folder)
+            count = _write_frames(config, geometry, acc, scene, folder, plan)
         except OSError as exc:  # e.g. a full temp folder ($TMPDIR chooses it)
             raise HeatmapError("cannot write the animation frames in %s: %s"
                                % (folder, exc.strerror or exc)) from None
         _LOG.info("%d frames in %s", count, folder)
         _encode_video(ffmpeg, folder, config)
+        _LOG.info("video written: %s", config.output)
     finally:
         if config.keepframes:
             _LOG.info("the animation frames are in %s", folder)
@@ -6056,7 +6517,9 @@ def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
         x2, y2 = forward(batch.lat2, batch.lon2)
         _check_coords(x1, y1)
         _check_coords(x2, y2)
-        acc.add_segments(x1, y1, x2, y2)
+        acc.add_segments(x1, y1, x2, y2, batch.weight)
+    if acc.log is not None and config.frame_time:
+        acc.add_times(*_input_seconds(batch))
 
 
 def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
@@ -6179,6 +6642,7 @@ def _collect(config: Config, batches: Iterable[object], record: bool = False,
     """
     if size is None:
         _, size = _background_scene(config)
+    batches = _shaped(config, batches)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
     held = None if streaming else list(batches)
     for batch in held or ():
@@ -7007,6 +7471,7 @@ def _validate(config: Config) -> None:
     if config.background_image:
         _check_background_image(config.background_image)
     _validate_osm(config)
+    _validate_time(config)
     _validate_files(config)
     _warn_unused(config)
     if config.width and config.height and config.width * config.height > _max_pixels():
@@ -7288,6 +7753,13 @@ def _parser() -> argparse.ArgumentParser:
              '"timestamp")')
     add("--time_column", action="store_true", default=d.time_column,
         help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
+    add("--time_range", metavar="START,END", type=_time_range_arg, default=d.time_range,
+        help="keep only inputs whose times lie from START to END, both included: ISO 8601 "
+             "times, dates (a whole day) or Unix seconds; either may be empty")
+    add("--max_jump", metavar="METRES", type=float, default=d.max_jump,
+        help="drop track segments longer than this (GPS glitches, tunnels)")
+    add("--trim_ends", metavar="METRES", type=float, default=d.trim_ends,
+        help="take this much off the start and the end of every track (privacy)")
     add = group["size and projection"].add_argument
     add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
     add("-W", "--width", type=int, default=d.width, help="width of output image")
@@ -7304,6 +7776,11 @@ def _parser() -> argparse.ArgumentParser:
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
     add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
+    add("--weight_by_time", action="store_true", default=d.weight_by_time,
+        help="a track segment weighs its duration in seconds: time spent there glows")
+    add("--max_gap", metavar="DURATION", type=_duration_arg, default=_duration_text(d.max_gap),
+        help="with --weight_by_time, a segment that lasts longer weighs nothing (the device "
+             "was paused)")
     add = group["colour"].add_argument
     add("-m", "--hsva_min", metavar="HEX", default=d.hsva_min,
         help="hhhssvvaa hex colour for the lowest values")
@@ -7353,6 +7830,15 @@ def _parser() -> argparse.ArgumentParser:
         help="add one more frame if at least this many inputs remain")
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
     add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
+    add("--frame_time", metavar="DURATION", type=_duration_arg, default=d.frame_time,
+        help="each frame covers this much of the data's time (90s, 15m, 1h, 1d), instead of "
+             "--frequency inputs")
+    add("--fade", metavar="DURATION", type=_duration_arg, default=d.fade,
+        help="with --frame_time, an input leaves the frames this long after its time")
+    add("--fps", metavar="N", type=float, default=d.fps,
+        help="frames per second of the video (default: ffmpeg's, 25)")
+    add("--frame_label", action="store_true", default=d.frame_label,
+        help="write each frame's time (UTC) in its top-left corner")
     add = group["tiles"].add_argument
     add("--tiles", metavar="OUT",
         help="write Web Mercator map tiles instead of a picture: the folder OUT with "

@@ -38,7 +38,32 @@ def track(rng):
         stream.write("\n".join(lines))
 
 
+def timed_track(rng):
+    """A fifty-minute ride with timestamps: a fix every 5 s while moving, a ten-minute stop
+    at a cafe halfway (a fix a minute, as smart recording does)."""
+    start = np.datetime64("2024-05-01T07:00:00")
+    lat, lon, heading, seconds, fixes = 47.6205, -122.3493, 2.2, 0, []
+    legs = [(240, 5, 1.0), (11, 60, 0.0), (230, 5, 1.0)]      # (fixes, seconds apart, moving)
+    for count, step, moving in legs:
+        for _ in range(count):
+            fixes.append((lat, lon, start + np.timedelta64(seconds, "s")))
+            seconds += step
+            heading += rng.normal(0, 0.12) * moving
+            lat += moving * 0.00022 * np.cos(heading)
+            lon += moving * 0.00033 * np.sin(heading)
+        heading += np.pi * moving   # turn round after the stop
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<gpx version="1.1" creator="heatmap.py examples" '
+             'xmlns="http://www.topografix.com/GPX/1/1">', "  <trk><name>Cafe ride</name>",
+             "    <trkseg>"]
+    lines += ['      <trkpt lat="%.6f" lon="%.6f"><time>%sZ</time></trkpt>' % fix for fix in fixes]
+    lines += ["    </trkseg>", "  </trk>", "</gpx>", ""]
+    with open(os.path.join(HERE, "timed_ride.gpx"), "w") as stream:
+        stream.write("\n".join(lines))
+
+
 if __name__ == "__main__":
     generator = np.random.default_rng(2010)
     points(generator)
     track(generator)
+    timed_track(generator)   # last: the files above stay as they were

@@ -916,6 +916,78 @@ def print_engine_rows(rows):
 
 
 # --------------------------------------------------------------------------
+# time rows: animations paced by the data's clock (issue 12)
+
+GPX_START = "2024-04-01T07:30:00"    # the first <time> write_gpx writes (see ride)
+CLOCK_FRAMES = 500
+
+
+def gpx_span(path):
+    """Seconds from the first to the last <time> of a bench GPX file (read off its tail)."""
+    import re
+    with open(path, "rb") as f:
+        f.seek(max(0, os.path.getsize(path) - 4096))
+        last = re.findall(rb"<time>([^<]*?)Z?</time>", f.read())[-1].decode()
+    return float((np.datetime64(last, "s") - np.datetime64(GPX_START, "s")) / np.timedelta64(1, "s"))
+
+
+# heatmap.main in this Python, then its own peak RSS (ffmpeg, its child, not included)
+SELF_PEAK = ("import resource, sys, heatmap; code = heatmap.main(sys.argv[1:]); "
+             "print('self maxrss KiB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+             "file=sys.stderr); sys.exit(code)")
+
+
+def phase_ms(path):
+    """(ms drawing the frames, ms in ffmpeg, frames, heatmap's own peak MB) from a -v log."""
+    import re
+    text = open(path, encoding="utf-8", errors="replace").read()
+    read = re.search(r"(\d+) ms  \d+ inputs read", text)
+    frames = re.search(r"(\d+) ms  (\d+) frames in", text)
+    video = re.search(r"(\d+) ms  video written", text)
+    peak = re.search(r"self maxrss KiB (\d+)", text)
+    if not (read and frames and video and peak):
+        return None
+    return (int(frames.group(1)) - int(read.group(1)), int(video.group(1)) - int(frames.group(1)),
+            int(frames.group(2)), int(peak.group(1)) / 1024)
+
+
+def time_rows(args, datadir, outdir):
+    """Rows: 1e6 timestamped GPX points animated by --frame_time into CLOCK_FRAMES frames,
+    with --fade and without, taking turns (--repeat times each)."""
+    n = 5_000 if args.quick else 1_000_000
+    gpx = data_file(datadir, "gpx", n)
+    step = "%.3fs" % (gpx_span(gpx) / (CLOCK_FRAMES - 0.5))
+    cases = [("--fade 10d", ["--fade", "10d"]), ("no fade", [])]
+    runs = {name: [] for name, _ in cases}
+    for turn in range(max(1, args.repeat)):
+        for name, extra in cases:
+            base = os.path.join(outdir, "clock-%d-%d" % (len(runs[name]), len(extra)))
+            argv = [sys.executable, "-c", SELF_PEAK, "-v", "-a", "--frame_time", step, "-r", "5",
+                    "-W", "800"] + extra + ["-o", base + ".mp4", gpx]
+            run = run_child(argv, args.timeout, base)
+            runs[name].append((run, phase_ms(base + ".stderr")))
+    return [(f"gpx-{sci(n)} -a --frame_time {step}, {name}", runs[name]) for name, _ in cases]
+
+
+def print_time_rows(rows):
+    print("\n| time workload | runs | median s | frames | ms a frame (drawing) | ffmpeg s "
+          "| peak MB: heatmap.py | with ffmpeg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, runs in rows:
+        ok = [(r, p) for r, p in runs if r.status == "ok" and p]
+        if not ok:
+            print("| %s | %d | %s | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
+            continue
+
+        def median(values):
+            return sorted(values)[len(ok) // 2]
+        print("| %s | %d | %.2f | %d | %.1f | %.2f | %.0f | %.0f |" % (
+            name, len(ok), median(r.seconds for r, _ in ok), ok[0][1][2],
+            median(p[0] / p[2] for _, p in ok), median(p[1] for _, p in ok) / 1000,
+            max(p[3] for _, p in ok), max(r.mb for r, _ in ok)))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -1003,7 +1075,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine"):
+    if not wls and args.only not in ("input", "engine", "time"):
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1021,13 +1093,15 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if args.only not in ("input", "engine") else []:
+        for wl in wls if args.only not in ("input", "engine", "time") else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
             print_input_rows(input_rows(args, datadir, outdir), noline_row(args, outdir))
         if not args.only or "engine" in args.only:
             print_engine_rows(engine_rows(args, datadir, outdir))
+        if not args.only or "time" in args.only:
+            print_time_rows(time_rows(args, datadir, outdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -9,10 +9,12 @@ folder, once with no output present and once with an ``out.png`` and a
 * the folder byte-for-byte as before: no output created, an existing
   output untouched, no ``*.part`` temp file left.
 """
+import importlib.util
 import io
 import json
 import os
 import pickle
+import shutil
 import sys
 
 import numpy as np
@@ -45,6 +47,9 @@ DAMAGED_TIFF = bytes.fromhex(
     "000006010300010000000100000011010500010000006e000000160104000100000009000000170104000100"
     "0000090000001c0103000100000001000000000000000000000000000000")
 EXISTING = {"out.png": b"an existing output\n", "state.npz": b"an existing state\n"}
+TIMED = {"t.gpx": GPX_HEAD + "<trkseg>" + "".join(
+    '<trkpt lat="47.6%d" lon="-122.3"><time>2024-05-01T07:00:%02dZ</time></trkpt>' % (i, 10 * i)
+    for i in range(3)) + "</trkseg></trk></gpx>\n"}
 
 
 class _Payload:
@@ -456,6 +461,45 @@ ERRORS += [
         {"Records.json": '{"locations": []}'}),
     row("fit_damaged", W + OUT + ["r.fit"], "r.fit: record 0: not valid FIT data",
         {"r.fit": b"\x0e\x10\x00\x00\x10\x00\x00\x00.FIT\x00\x00garbage"}),
+    # time and tracks (issue 12; --frame_time's frame limit is in test_time.py: it needs ffmpeg)
+    row("fade_without_animate", W + OUT + ["--fade", "10m", "t.gpx"],
+        "--fade needs -a/--animate", TIMED),
+    row("frame_time_without_animate", W + OUT + ["--frame_time", "1m", "t.gpx"],
+        "--frame_time needs -a/--animate", TIMED),
+    row("fade_without_frame_time", W + ["-a", "-o", "a.mp4", "--fade", "10m", "t.gpx"],
+        "--fade needs --frame_time", TIMED),
+    row("frame_time_zero", W + ["-a", "-o", "a.mp4", "--frame_time", "0", "t.gpx"],
+        "--frame_time must be a positive duration", TIMED),
+    row("frame_time_word", W + ["-a", "-o", "a.mp4", "--frame_time", "soon", "t.gpx"],
+        "argument --frame_time: expected a duration such as 90s, 15m, 1h or 1d", TIMED),
+    row("time_range_keeps_nothing", W + OUT + ["--time_range", "2030-01-01,", "t.gpx"],
+        "--time_range 2030-01-01, keeps nothing: the data's times run from 2024-05-01 07:00:00 "
+        "to 2024-05-01 07:00:20", TIMED),
+    row("time_range_bad_time", W + OUT + ["--time_range", "noon,", "t.gpx"],
+        "argument --time_range: bad time 'noon'", TIMED),
+    row("time_range_backwards", W + OUT + ["--time_range", "2024-05-02,2024-05-01", "t.gpx"],
+        "START 2024-05-02 is after END 2024-05-01", TIMED),
+    row("time_range_not_a_pair", W + OUT + ["--time_range", "2024-05-01", "t.gpx"],
+        "argument --time_range: expected START,END", TIMED),
+    row("needs_times_names_the_file", W + OUT + ["--weight_by_time", "t.gpx", "pts.txt"],
+        "pts.txt: --weight_by_time needs times, and this file has none", dict(PTS, **TIMED)),
+    row("max_jump_negative", W + OUT + ["--max_jump=-5", "t.gpx"],
+        "--max_jump must be a positive number", TIMED),
+    row("trim_ends_nan", W + OUT + ["--trim_ends", "nan", "t.gpx"],
+        "--trim_ends must be a non-negative number", TIMED),
+    row("fps_zero", W + ["-a", "-o", "a.mp4", "--fps", "0", "t.gpx"],
+        "--fps must be a positive number", TIMED),
+    row("trim_leaves_nothing", W + OUT + ["--trim_ends", "5000", "t.gpx"],
+        "nothing is left to draw after --trim_ends", TIMED),
+    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "y.gpx"],
+                 "--frame_time 1s would make 31536000 frames (the data runs from 2024-05-01 "
+                 "00:00:00 to 2025-05-01 00:00:00), more than 100000", {"y.gpx": GPX_HEAD + (
+                     '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'
+                     '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01</time></trkpt></trkseg>'
+                     "</trk></gpx>\n").replace("</time>", "T00:00:00Z</time>")}, {},
+                 id="frame_time_too_many_frames", marks=pytest.mark.skipif(
+                     not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
+                     reason="the frame count is checked once ffmpeg is found")),
 ]
 
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh", "existing_output"])

@@ -327,8 +327,18 @@ OPTIONS = {
     "--tile_zoom": st.one_of(small_numbers, junk, st.tuples(st.integers(0, 30), st.integers(
         0, 30)).map("%d-%d".__mod__)),
     "--leaflet_url": st.one_of(st.sampled_from(["leaflet", "http://x/y/", '"><script>']), junk),
+    # time and tracks (issue 12)
+    "--time_range": st.one_of(st.sampled_from([
+        "2024-05-01,", ",2024-05-01T07:00:10Z", "2024-05-01T07:00:05,2024-05-01T07:00:15",
+        "2030-01-01,", "1714546800,", ",", "x,", "2024-05-02,2024-05-01", "2024-13-01,"]),
+        st.lists(st.one_of(numbers, junk), max_size=3).map(",".join)),
+    "--max_jump": small_numbers, "--trim_ends": small_numbers, "--fps": small_numbers,
+    "--max_gap": st.one_of(st.sampled_from(["5m", "1s", "0", "1h", "-1m", "2w"]), small_numbers),
+    "--frame_time": st.sampled_from(["1m", "0", "soon"]),
+    "--fade": st.sampled_from(["10m", "0s", "x"]),
 }
-FLAGS = ["-N", "--ignore_csv_header", "-K", "-v", "--world_file"]
+FLAGS = ["-N", "--ignore_csv_header", "-K", "-v", "--world_file", "--weight_by_time",
+         "--frame_label", "--time_column"]
 
 
 @st.composite
@@ -339,9 +349,9 @@ def argv(draw):
         value = draw(OPTIONS[option])
         args += ["%s=%s" % (option, value)] if value.startswith("-") else [option, value]
     args += draw(st.lists(st.sampled_from(FLAGS), max_size=2, unique=True))
-    args += draw(st.lists(st.sampled_from(["in.txt", "in.txt", "in.csv", "t.gpx", "missing.txt",
-                                           "."]), min_size=draw(st.sampled_from([1, 1, 0])),
-                          max_size=2))
+    args += draw(st.lists(st.sampled_from(["in.txt", "in.txt", "in.csv", "t.gpx", "timed.gpx",
+                                           "timed.txt", "missing.txt", "."]),
+                          min_size=draw(st.sampled_from([1, 1, 0])), max_size=2))
     return args
 
 
@@ -353,6 +363,14 @@ def _option_folder(folder):
     with open(os.path.join(folder, "t.gpx"), "w") as stream:
         stream.write('<gpx><trk><trkseg><trkpt lat="47.6" lon="-122.3"/>'
                      '<trkpt lat="47.61" lon="-122.29"/></trkseg></trk></gpx>')
+    with open(os.path.join(folder, "timed.gpx"), "w") as stream:
+        stream.write("<gpx><trk><trkseg>%s</trkseg><trkseg>%s</trkseg></trk></gpx>" % tuple(
+            "".join('<trkpt lat="%.5f" lon="%.5f"><time>2024-05-01T07:%02d:%02dZ</time></trkpt>'
+                    % (47.6 + 0.001 * i, -122.3 + k * 0.01 + 0.002 * (i % 4), k * 30, 7 * i)
+                    for i in range(8)) for k in range(2)))
+    with open(os.path.join(folder, "timed.txt"), "w") as stream:
+        stream.write("47.60 -122.33 1 1714546800\n47.62 -122.30 3 2024-05-01T07:00:30Z\n"
+                     "47.61 -122.31 1 \n")
     Image.new("RGB", (60, 40), (40, 80, 120)).save(os.path.join(folder, "map.png"))
     gradient = Image.new("RGBA", (1, 16), (255, 0, 0, 255))
     gradient.putpixel((0, 15), (0, 0, 0, 0))

@@ -484,14 +484,7 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     # Blocks of ~256 KiB keep the per-block temporaries cache resident; larger
     # blocks are measurably slower, smaller ones pay more Python call overhead.
     block = 1 << 18
-    p10 = 10.0 ** np.arange(23)
-    tables = (
-        # digit-lane masks: low nibble of the top k bytes of a uint64, k = 0..8
-        np.array([0] + [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(1, 9)], np.uint64),
-        np.array([10 ** k for k in range(9)], np.uint64),
-        p10,
-        np.concatenate([p10, -p10]),  # signed divisors, index F + 23*negative
-    )
+    tables = _parse_tables()
     # A token and its separator take >= 2 bytes (+1: last line may lack "\n").
     out = np.empty((n + 1) // 2 + 1)
     # Padded work buffer: 8 leading spaces let every 8-byte load start at >= 0.
@@ -522,6 +515,18 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     # Shrink in place (realloc, no copy); no view of `out` is alive here.
     out.resize((ntot,), refcheck=False)
     return out.reshape(-1, ncols)
+
+
+def _parse_tables() -> tuple:
+    """The constant arrays _parse_block works with (made per call: no module state)."""
+    p10 = 10.0 ** np.arange(23)
+    return (
+        # digit-lane masks: low nibble of the top k bytes of a uint64, k = 0..8
+        np.array([0] + [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(1, 9)], np.uint64),
+        np.array([10 ** k for k in range(9)], np.uint64),
+        p10,
+        np.concatenate([p10, -p10]),  # signed divisors, index F + 23*negative
+    )
 
 
 def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optional[Tuple[int, int]]:
@@ -7729,13 +7734,17 @@ def _terminal_columns() -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    d = Config()
+    """The command line: one argument group per entry of _OPTION_GROUPS, defaults from Config."""
+    defaults = Config()
     p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION,
                                 epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
-    group = {name: p.add_argument_group(name) for name in (
-        "input", "size and projection", "heat", "colour", "background and map", "output",
-        "animation", "tiles", "messages")}
-    add = group["input"].add_argument
+    for title, options in _OPTION_GROUPS:
+        options(p.add_argument_group(title).add_argument, defaults)
+    return p
+
+
+def _input_options(add, d: Config) -> None:
+    """Input files, their types and columns, and which inputs to keep."""
     add("files", nargs="*", metavar="FILE", help="input files (formats: see above)")
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
@@ -7760,7 +7769,9 @@ def _parser() -> argparse.ArgumentParser:
         help="drop track segments longer than this (GPS glitches, tunnels)")
     add("--trim_ends", metavar="METRES", type=float, default=d.trim_ends,
         help="take this much off the start and the end of every track (privacy)")
-    add = group["size and projection"].add_argument
+
+def _size_options(add, d: Config) -> None:
+    """The picture's size, scale, projection and extent."""
     add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
     add("-W", "--width", type=int, default=d.width, help="width of output image")
     add("-H", "--height", type=int, default=d.height, help="height of output image")
@@ -7771,7 +7782,9 @@ def _parser() -> argparse.ArgumentParser:
              "(square mercator: -85.0511,-180,85.0511,180)")
     add("-R", "--margin", type=int, default=d.margin,
         help="keep data at least this many pixels from the border")
-    add = group["heat"].add_argument
+
+def _heat_options(add, d: Config) -> None:
+    """The kernel and how contributions to a pixel combine."""
     add("-r", "--radius", type=int, default=d.radius, help="pixel radius of point blobs")
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
@@ -7781,7 +7794,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--max_gap", metavar="DURATION", type=_duration_arg, default=_duration_text(d.max_gap),
         help="with --weight_by_time, a segment that lasts longer weighs nothing (the device "
              "was paused)")
-    add = group["colour"].add_argument
+
+def _colour_options(add, d: Config) -> None:
+    """The colours of low and high heat."""
     add("-m", "--hsva_min", metavar="HEX", default=d.hsva_min,
         help="hhhssvvaa hex colour for the lowest values")
     add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
@@ -7789,7 +7804,9 @@ def _parser() -> argparse.ArgumentParser:
     add("-G", "--gradient", metavar="FILE",
         help="take the colours from the first pixel column of this RGBA image (bottom = lowest); "
              "overrides -m and -M")
-    add = group["background and map"].add_argument
+
+def _map_options(add, d: Config) -> None:
+    """What the heat is drawn onto: a colour, a picture or map tiles."""
     add("-b", "--background", metavar="COLOR",
         help="composite onto this colour (name or #rrggbb)")
     add("-I", "--background_image", metavar="FILE", help="composite onto this image")
@@ -7815,7 +7832,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--osm_attribution", metavar="TEXT", nargs="?", const=_OSM_ATTRIBUTION,
         default=d.osm_attribution,
         help='write "%s" (or TEXT) in the bottom-right corner of the map' % _OSM_ATTRIBUTION)
-    add = group["output"].add_argument
+
+def _output_options(add, d: Config) -> None:
+    """Where the picture and the processed data go."""
     add("-o", "--output", metavar="FILE",
         help="output file (image or video); - writes the picture to standard output")
     add("-S", "--save", metavar="FILE", help="save processed data to FILE")
@@ -7823,7 +7842,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--output_format", metavar="TYPE", default=d.output_format,
         help="type of the -o output when its name does not give it, as an extension: png "
              "(the default for -o -), jpg, webp, ...; for -a, the video type (mp4, gif, ...)")
-    add = group["animation"].add_argument
+
+def _animation_options(add, d: Config) -> None:
+    """Videos: frames by inputs or by the data's clock."""
     add("-a", "--animate", action="store_true", help="make an animation instead of an image")
     add("--frequency", metavar="N", type=int, default=d.frequency, help="input points per animation frame")
     add("--straggler_threshold", metavar="N", type=int, default=d.straggler_threshold,
@@ -7839,7 +7860,9 @@ def _parser() -> argparse.ArgumentParser:
         help="frames per second of the video (default: ffmpeg's, 25)")
     add("--frame_label", action="store_true", default=d.frame_label,
         help="write each frame's time (UTC) in its top-left corner")
-    add = group["tiles"].add_argument
+
+def _tiles_options(add, d: Config) -> None:
+    """Map tiles and georeferenced pictures."""
     add("--tiles", metavar="OUT",
         help="write Web Mercator map tiles instead of a picture: the folder OUT with "
              "{z}/{x}/{y}.png, index.html (a Leaflet map) and metadata.json, or one MBTiles "
@@ -7853,11 +7876,23 @@ def _parser() -> argparse.ArgumentParser:
     add("--world_file", action="store_true",
         help="write a world file (.pgw, .jgw, .tfw) and a .aux.xml naming the CRS beside "
              "-o, so GIS tools place the picture (for -o .tif with rasterio: a GeoTIFF)")
-    add = group["messages"].add_argument
+
+def _message_options(add, d: Config) -> None:
+    """Logging and the version."""
     add("-v", "--verbose", action="store_true", help="log each phase with its time")
     add("--debug", action="store_true", help="show tracebacks and debug logging")
     add("--version", action="version", version="%(prog)s " + __version__)
-    return p
+
+
+_OPTION_GROUPS = (("input", _input_options),
+                  ("size and projection", _size_options),
+                  ("heat", _heat_options),
+                  ("colour", _colour_options),
+                  ("background and map", _map_options),
+                  ("output", _output_options),
+                  ("animation", _animation_options),
+                  ("tiles", _tiles_options),
+                  ("messages", _message_options))
 
 
 _LEGACY_INPUTS = ((("-p", "--points"), "plain"), (("--csv",), "csv"), (("-g", "--gpx"), "gpx"),

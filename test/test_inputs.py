@@ -559,6 +559,7 @@ def test_fast_extra_reads_what_our_parser_reads(write, monkeypatch, name):
 
     builtin = read_outcome(path)
     monkeypatch.setattr(hm, "_FAST_CHUNK", 0)
+    monkeypatch.setattr(hm, "_FAST_FILE", 0)
     calls = []
     fast = hm._fast_table
     monkeypatch.setattr(hm, "_fast_table", lambda c, s: calls.append(fast(c, s)) or calls[-1])
@@ -586,11 +587,12 @@ def test_fast_extra_agrees_on_odd_tokens(tmp_path_factory, rows, name):
     path = tmp_path_factory.mktemp("fast") / name
     path.write_text("\n".join(sep.join(r) for r in rows) + "\n")
     builtin = read_outcome(path)
-    old, hm._FAST_CHUNK = hm._FAST_CHUNK, 0
+    old = hm._FAST_CHUNK, hm._FAST_FILE
+    hm._FAST_CHUNK = hm._FAST_FILE = 0
     try:
         assert read_outcome(path) == builtin
     finally:
-        hm._FAST_CHUNK = old
+        hm._FAST_CHUNK, hm._FAST_FILE = old
 
 
 @st.composite
@@ -661,3 +663,19 @@ def test_kml_placemark_timestamp_and_multigeometry(write):
     got = batches(write("p.kml", text))
     assert joined(got, "lat").tolist() == [47.6, 47.7]
     assert joined(got, "time").astype(np.int64).tolist() == [T0, T0]
+
+
+@pytest.mark.parametrize("size, imported, expected", [
+    (10, False, False), (64 << 20, False, True), (10, True, True)])
+def test_polars_is_imported_only_for_big_files(tmp_path, monkeypatch, size, imported, expected):
+    # importing polars costs more than it saves below _FAST_FILE bytes (README: Reading)
+    path = tmp_path / "p.txt"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    if imported:
+        monkeypatch.setitem(sys.modules, "polars", object())
+    else:
+        monkeypatch.delitem(sys.modules, "polars", raising=False)
+    source = hm._Input(str(path), io.BytesIO(), b"", str(path))
+    assert hm._fast_pays(source) is expected
+    assert hm._fast_pays(source._replace(path=None)) is imported

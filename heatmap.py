@@ -4471,12 +4471,17 @@ def _coloured(values: np.ndarray, most: float, colours: np.ndarray,
     """
     colours = np.ascontiguousarray(colours, np.uint8)
     out = np.empty(values.shape + colours.shape[1:], np.uint8)
+    # RGBA pixels as one uint32 each: a 1-D take, twice as fast as taking rows (measured)
+    packed = colours.shape[1] == 4
+    lut = colours.view(np.uint32).ravel() if packed else colours
+    pixels = out.view(np.uint32) if packed else out
+    fill = np.array(blank, np.uint8).view(np.uint32)[0] if packed else blank
     rows = max(1, _STRIP // max(values.shape[1], 1))
     for y in range(0, values.shape[0], rows):
-        part, view = values[y:y + rows].ravel(), out[y:y + rows].reshape(-1, colours.shape[1])
-        view[:] = blank
+        part, view = values[y:y + rows].ravel(), pixels[y:y + rows].reshape((-1,) + lut.shape[1:])
+        view[:] = fill
         where = np.flatnonzero(part)   # usually a small part of the picture
-        view[where] = colours[_colour_index(part[where], most, colours.shape[0])]
+        view[where] = lut[_colour_index(part[where], most, colours.shape[0])]
     return out
 
 

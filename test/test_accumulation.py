@@ -258,3 +258,10 @@ def test_accumulated_segment_weights_reach_the_engine():
                                                         (0, 0, 40, 40))[0]
     want = as_grid(original_values([], segments.tolist(), "linear", 3, 0.9), (0, 0, 40, 40))
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("values", [[], [3], [2, 1, 2], [[4, 1], [1, 0]], [1.5, -0.0, 0.0]])
+def test_distinct_is_numpys_unique(values):
+    array = np.array(values)
+    assert np.array_equal(hm._distinct(array), np.unique(array))
+    assert hm._distinct(array).dtype == np.unique(array).dtype

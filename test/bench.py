@@ -877,7 +877,7 @@ def engine_rows(args, datadir, outdir):
         gpx5 = ours("-r 5 -d 0.95 -W 800", gpx, f"gpx-{n}-r5")
         rows.append((f"gpx-{sci(n)} r=15", r15, "its r=5", gpx5,
                      ENGINE_TARGETS["gpx"] if n == n_gpx[-1] else None))
-    rows.append((f"tall: 14 tracks -b black -W 1000 peak MB",
+    rows.append(("tall: 14 tracks -b black -W 1000 peak MB",
                  ours("-r 3 -b black -W 1000", tall_files(datadir, n_gpx[0]), "tall"),
                  "", Run("skipped"), ENGINE_TARGETS["tall"]))
     one = os.path.join(datadir, "one.txt")

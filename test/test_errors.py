@@ -26,6 +26,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import heatmap  # noqa: E402
+from tileserver import DAMAGED_TIFF  # noqa: E402  (Pillow raises TypeError loading it)
 
 
 # ---- helpers ----
@@ -41,11 +42,6 @@ SEATTLE = _city(47.61, -122.33)
 GPX_HEAD = '<?xml version="1.0"?>\n<gpx xmlns="http://www.topografix.com/GPX/1/1"><trk>\n'
 GOOD_GPX = (GPX_HEAD + '<trkseg><trkpt lat="47.6" lon="-122.3"/><trkpt lat="47.61" '
             'lon="-122.31"/></trkseg>\n</trk></gpx>\n')
-# found by test_fuzz.py: Pillow raises TypeError while loading this one
-DAMAGED_TIFF = bytes.fromhex(
-    "49492a0008000000080000010400010000000100000001010400010000000900000003010300010000000100"
-    "000006010300010000000100000011010500010000006e000000160104000100000009000000170104000100"
-    "0000090000001c0103000100000001000000000000000000000000000000")
 EXISTING = {"out.png": b"an existing output\n", "state.npz": b"an existing state\n"}
 TIMED = {"t.gpx": GPX_HEAD + "<trkseg>" + "".join(
     '<trkpt lat="47.6%d" lon="-122.3"><time>2024-05-01T07:00:%02dZ</time></trkpt>' % (i, 10 * i)

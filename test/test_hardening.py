@@ -29,7 +29,7 @@ for _path in (ROOT, HERE):
 
 import heatmap as hm  # noqa: E402
 from conftest import SEATTLE, plain_text  # noqa: E402
-from tileserver import EPS, DAMAGED_TIFF, TileServer, png_bomb  # noqa: E402
+from tileserver import EPS, TileServer, png_bomb  # noqa: E402
 
 SCRIPT = os.path.join(ROOT, "heatmap.py")
 W = ["-W", "40"]

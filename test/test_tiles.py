@@ -5,7 +5,6 @@ The main promise: a zoom's tiles, stitched, are the --osm picture of the same
 data at that zoom, pixel for pixel.  The pictures get their map from the
 local tile server of test/tileserver.py (never the internet).
 """
-import io
 import json
 import os
 import sqlite3

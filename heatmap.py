@@ -105,7 +105,7 @@ def _too_big(pixels: int) -> HeatmapError:
                         "to allow more" % (pixels, _max_pixels()))
 
 
-def _parallel(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
+def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
     """``map(work, jobs)`` on a few threads, in order, with few jobs in flight.
 
     NumPy releases the GIL in sorting and array arithmetic, so tiles
@@ -128,7 +128,7 @@ def _parallel(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 
             yield future.result()
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """The sorted distinct values of an array, flattened: ``np.unique`` without
     its keyword cases, whose first call imports numpy.ma (11-20 ms of every run)."""
     ordered = np.sort(values, axis=None)
@@ -154,7 +154,7 @@ def _data_error(path: str, line: int, what: str) -> HeatmapError:
     return HeatmapError("%s:%d: %s" % (path, line, what))
 
 
-def _text(raw: bytes) -> str:
+def _quoted(raw: bytes) -> str:
     """A bad line as quoted in an error message: decoded, stripped, at most 80 characters."""
     text = bytes(raw[:400]).decode("utf-8", "replace").strip()
     return text if len(text) <= 80 and len(raw) <= 400 else text[:77] + "..."
@@ -334,7 +334,7 @@ class _Input(NamedTuple):
     recoded: bool = False
 
 
-class _Nothing(Exception):
+class _NothingToDraw(Exception):
     """A reader found nothing to draw; the message says what was missing."""
 
 
@@ -358,7 +358,7 @@ def _check_input_path(path: str) -> None:
         raise _not_a_file(path)
 
 
-class _Replay(io.RawIOBase):
+class _HeadFirstStream(io.RawIOBase):
     """A raw stream that gives ``head`` first, then reads ``source`` on.
 
     Errors while reading (a truncated or damaged compressed stream, a disk
@@ -416,8 +416,8 @@ _COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "lzma"
 _UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def _buffered(name: str, head: bytes, source, what: str = "cannot read") -> io.BufferedReader:
-    return io.BufferedReader(_Replay(name, head, source, what), 1 << 16)
+def _buffered_stream(name: str, head: bytes, source, what: str = "cannot read") -> io.BufferedReader:
+    return io.BufferedReader(_HeadFirstStream(name, head, source, what), 1 << 16)
 
 
 def _read_head(stream) -> bytes:
@@ -432,28 +432,28 @@ def _read_head(stream) -> bytes:
 
 def _make_input(name: str, raw, path: Optional[str]) -> _Input:
     """The :class:`_Input` of a raw binary stream: decompressed, decoded, its head read."""
-    stream = _buffered(name, b"", raw)
+    stream = _buffered_stream(name, b"", raw)
     head = _read_head(stream)
     for magic, module in _COMPRESSION:
         if head.startswith(magic):
             opener = __import__(module).open
-            inner = opener(_buffered(name, head, stream), "rb")
-            stream = _buffered(name, b"", inner, "damaged or truncated %s data" % module)
+            inner = opener(_buffered_stream(name, head, stream), "rb")
+            stream = _buffered_stream(name, b"", inner, "damaged or truncated %s data" % module)
             head, path = _read_head(stream), None
             break
     recoded = False
     for bom, encoding in _UTF16:
         if head.startswith(bom):
-            stream = _buffered(name, b"", _Recoder(_buffered(name, head, stream), encoding),
+            stream = _buffered_stream(name, b"", _Recoder(_buffered_stream(name, head, stream), encoding),
                                "not valid UTF-16 text")
             head, path, recoded = _read_head(stream), None, True
     if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark (Excel's "CSV UTF-8")
         head, path = head[3:], None
-    return _Input(name, _buffered(name, head, stream), head, path, recoded)
+    return _Input(name, _buffered_stream(name, head, stream), head, path, recoded)
 
 
 @contextlib.contextmanager
-def _opened(path: str) -> Iterator[_Input]:
+def _opened_input(path: str) -> Iterator[_Input]:
     """An input file, "-" (standard input), a FIFO or a device, opened once as a stream."""
     if path == "-":
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
@@ -466,7 +466,7 @@ def _opened(path: str) -> Iterator[_Input]:
         yield _make_input(path, stream.raw, path if os.path.isfile(path) else None)
 
 
-class _Track:
+class _TrackBuilder:
     """Points of tracks as they are read, handed out as :class:`Segments` batches.
 
     Consecutive points of one track (a GPX ``<trkseg>``, a TCX ``<Track>``, a
@@ -609,12 +609,12 @@ def read(files: Iterable[str], config: Optional[Config] = None,
     one warning, and an error when no file gives anything.
     ``settings``: any :class:`Config` field by name, over ``config``.
     """
-    config = _settings(config, settings)
+    config = _config_with(config, settings)
     files = list(files)
     found, nothing, needs = 0, "", _needs_times(config)
     for path in files:
         count, timed = 0, False
-        with _opened(path) as source:
+        with _opened_input(path) as source:
             kind = _filetype(source, config.filetype)
             _LOG.info("reading %s (%s)", source.name, _TYPE_NAMES[kind])
             nothing = _EMPTY.get(kind, "no data points")
@@ -627,7 +627,7 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                     count += len(batch[0])
                     timed = timed or bool(needs and _has_times(batch))
                     yield batch
-            except _Nothing as exc:
+            except _NothingToDraw as exc:
                 nothing = str(exc)
             nothing = "%s: %s" % (source.name, nothing)
             if needs and count and not timed:
@@ -734,11 +734,11 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
         if not 2 <= len(fields) <= (4 if four else 3):
             hint = " (CSV? name the file .csv or give --filetype csv)" if b"," in raw else ""
             raise _data_error(name, first_line + offset, "expected 'lat lon [weight%s]', got %r%s"
-                              % (" [time]" if four else "", _text(raw), hint))
+                              % (" [time]" if four else "", _quoted(raw), hint))
         try:
             values = [float(f) for f in fields[:3]]
         except ValueError:
-            raise _data_error(name, first_line + offset, "not a number: %r" % _text(raw)) from None
+            raise _data_error(name, first_line + offset, "not a number: %r" % _quoted(raw)) from None
         rows.append(values + [1.0] * (3 - len(values)))
         if four:
             times.append(bytes(fields[3]) if len(fields) > 3 else b"")
@@ -1057,7 +1057,7 @@ def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) ->
             seen += 1
             if seen == row:
                 raise _data_error(path, first_line + offset,
-                                  "not a finite number: %r" % _text(raw))
+                                  "not a finite number: %r" % _quoted(raw))
 
 
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
@@ -1078,10 +1078,10 @@ def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
                 return _plain_rows(source.name, first_line, chunk, four)
         return _points_from_table(table[:, :3], time)
 
-    return _nonempty(_parallel(parse, _line_chunks(source)))
+    return _nonempty_batches(_threaded_map(parse, _line_chunks(source)))
 
 
-def _nonempty(batches: Iterable) -> Iterator:
+def _nonempty_batches(batches: Iterable) -> Iterator:
     return (batch for batch in batches if len(batch[0]))
 
 
@@ -1169,7 +1169,7 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
     if bad.size:
         line = row_lines[bad[0]]  # quoted as written, as the fast path quotes it
         raise _data_error(name, line, "not a finite number: %r"
-                          % _text(text[line - first_line].rstrip("\r").encode()))
+                          % _quoted(text[line - first_line].rstrip("\r").encode()))
     time = _times_at(name, times, time_lines) if columns.time is not None else None
     return _points_from_table(table, time)
 
@@ -1187,7 +1187,7 @@ def _open_quote_line(chunk) -> int:
 
 def _csv_record(name: str, line: int, record: List[str], columns: _CsvColumns) -> Tuple:
     """(lat, lon, weight) of one CSV record."""
-    quoted = _text(",".join(record).encode("utf-8"))
+    quoted = _quoted(",".join(record).encode("utf-8"))
     if len(record) < columns.needed or not record[columns.lat].strip() \
             or not record[columns.lon].strip():
         raise _data_error(name, line, "expected '%s', got %r: a field is missing" % (
@@ -1203,7 +1203,7 @@ def _csv_record(name: str, line: int, record: List[str], columns: _CsvColumns) -
             weight = float(record[columns.weight])
         except ValueError:
             _LOG.warning("%s:%d: weight %r is not a number; using 1",
-                         name, line, _text(record[columns.weight].encode("utf-8")))
+                         name, line, _quoted(record[columns.weight].encode("utf-8")))
     return lat, lon, weight
 
 
@@ -1241,7 +1241,7 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
                             else np.stack(points[:3], 1))
         return points
 
-    return _nonempty(_parallel(parse, _line_chunks(source, quotes=True, first_line=first)))
+    return _nonempty_batches(_threaded_map(parse, _line_chunks(source, quotes=True, first_line=first)))
 
 
 # ---- 2.3 Input: times ----
@@ -1411,7 +1411,7 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
     except _BadTime as bad:
         value = texts[bad.index]
         raw = value if isinstance(value, (bytes, bytearray)) else str(value).encode("utf-8")
-        raise _data_error(name, lines[bad.index], "bad time %r" % _text(raw)) from None
+        raise _data_error(name, lines[bad.index], "bad time %r" % _quoted(raw)) from None
 
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
@@ -1435,7 +1435,7 @@ class _XmlReader:
         self.source, self.name = source, source.name
         self.parser = expat.ParserCreate("UTF-8" if source.recoded else None, "}")
         self.parser.buffer_text = True
-        self.track = _Track()
+        self.track = _TrackBuilder()
         self._text: Optional[List[str]] = None
         self.attach()
 
@@ -1517,7 +1517,7 @@ class _XmlReader:
         yield from self.take()
         self.finish()
         if not self.found():
-            raise _Nothing(self.nothing)
+            raise _NothingToDraw(self.nothing)
 
     def take(self) -> list:
         return self.track.take()
@@ -1542,7 +1542,7 @@ class _XmlReader:
         bad = ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise _data_error(self.name, lines[i], "bad %s %r" % (what, _text(
+            raise _data_error(self.name, lines[i], "bad %s %r" % (what, _quoted(
                 str(texts[i]).encode("utf-8"))))
         return values
 
@@ -1588,7 +1588,7 @@ class _GpxExact(_XmlReader):
             lat, lon = float(attrs["lat"]), float(attrs["lon"])
         except ValueError:
             raise _data_error(self.name, line, "bad coordinate in <trkpt lat=%r lon=%r>" % (
-                _text(attrs["lat"].encode("utf-8")), _text(attrs["lon"].encode("utf-8")))) from None
+                _quoted(attrs["lat"].encode("utf-8")), _quoted(attrs["lon"].encode("utf-8")))) from None
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise _data_error(self.name, line, "not a finite number in <trkpt>")
         self.lat.append(lat)
@@ -1918,7 +1918,7 @@ class _Kml(_XmlReader):
         width = len(values) // max(len(tuples), 1)
         if width not in (2, 3) or width * len(tuples) != len(values):
             raise _data_error(self.name, self.start_line, "bad KML coordinates %r"
-                              % _text(text.encode("utf-8")))
+                              % _quoted(text.encode("utf-8")))
         table = self.numbers(values, [self.start_line] * len(values), "KML coordinate")
         table = table.reshape(-1, width)
         return table[:, 0], table[:, 1]
@@ -2062,7 +2062,7 @@ class _JsonArrays:
         quote = char == ord('"')
         backslash = char == ord("\\")
         if backslash.any():
-            quote &= ~_escaped(at, backslash)
+            quote &= ~_escaped_quotes(at, backslash)
         inside = (np.cumsum(quote) + self.in_string) % 2 == 1  # after each event
         structural = ~quote & ~inside & ~backslash
         at, char = at[structural], char[structural]
@@ -2135,7 +2135,7 @@ class _JsonArrays:
         return _data_error(self.source.name, where, "not valid JSON: %s" % what)
 
 
-def _escaped(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
+def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
     """bool per event: a quote right after an odd run of backslashes (escaped)."""
     follows = np.zeros(at.size, bool)
     follows[1:] = backslash[:-1] & (at[1:] - at[:-1] == 1)
@@ -2150,7 +2150,7 @@ def _escaped(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
     return before % 2 == 1
 
 
-class _Shapes:
+class _GeoJsonShapes:
     """GeoJSON objects ([lon, lat] coordinates) gathered into batches.
 
     Points and MultiPoints become :class:`Points` (weight from
@@ -2163,7 +2163,7 @@ class _Shapes:
         self.name = name
         self.weight_key = config.weight_property
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
-        self.track = _Track()
+        self.track = _TrackBuilder()
         self.coords: list = []
         self.weights: list = []
         self.times: list = []
@@ -2284,7 +2284,7 @@ class _Shapes:
         try:
             return _parse_times(values)
         except _BadTime as bad:
-            raise self._error(owners[bad.index], path, "bad time %r" % _text(
+            raise self._error(owners[bad.index], path, "bad time %r" % _quoted(
                 str(values[bad.index]).encode("utf-8"))) from None
 
     def _error(self, index: int, path: str, what: str) -> HeatmapError:
@@ -2305,10 +2305,10 @@ class _Shapes:
         return batches
 
     def finish(self) -> None:
-        """Warn of what was left out; raise _Nothing if nothing was found."""
+        """Warn of what was left out; raise _NothingToDraw if nothing was found."""
         polygons = "%d polygon%s skipped" % (self.skipped, "" if self.skipped == 1 else "s")
         if not self.found:
-            raise _Nothing("no GeoJSON points or lines" + (" (%s)" % polygons if self.skipped
+            raise _NothingToDraw("no GeoJSON points or lines" + (" (%s)" % polygons if self.skipped
                                                              else ""))
         if self.skipped:
             _LOG.warning("%s: %s (only points and lines are drawn)", self.name, polygons)
@@ -2319,7 +2319,7 @@ class _Shapes:
 
 def _read_geojson(source: _Input, config: Config) -> Iterator[object]:
     """GeoJSON: points and lines of Features, FeatureCollections (streamed), geometries."""
-    stream, shapes = _JsonArrays(source, ("features", "geometries")), _Shapes(source.name, config)
+    stream, shapes = _JsonArrays(source, ("features", "geometries")), _GeoJsonShapes(source.name, config)
     key = "features"
     for key, first, _, elements in stream.batches():
         shapes.label = lambda i, key=key: "%s: %s[%d]" % (source.name, key, i)
@@ -2339,7 +2339,7 @@ def _read_geojson(source: _Input, config: Config) -> Iterator[object]:
 def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
     """Newline-delimited GeoJSON: one Feature or geometry per line."""
     import json
-    shapes = _Shapes(source.name, config)
+    shapes = _GeoJsonShapes(source.name, config)
     for first_line, chunk in _line_chunks(source):
         lines = chunk.split(b"\n")
         numbers = [first_line + i for i, line in enumerate(lines) if line.strip()]
@@ -2378,7 +2378,7 @@ def _read_takeout(source: _Input, config: Config) -> Iterator[Points]:
             found = True
             yield points
     if not found:
-        raise _Nothing("no Takeout locations (latitudeE7, longitudeE7)")
+        raise _NothingToDraw("no Takeout locations (latitudeE7, longitudeE7)")
 
 
 def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
@@ -2422,7 +2422,7 @@ def _takeout_times(name: str, first: int, stamps: list) -> np.ndarray:
         return _parse_times(stamps)
     except _BadTime as bad:
         raise HeatmapError("%s: locations[%d]: bad time %r" % (
-            name, first + bad.index, _text(str(stamps[bad.index]).encode("utf-8")))) from None
+            name, first + bad.index, _quoted(str(stamps[bad.index]).encode("utf-8")))) from None
 
 
 # ---- 2.6 Input: FIT and shapefiles ----
@@ -2434,7 +2434,7 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
     """FIT activities (Garmin, Wahoo, Strava exports): ``record`` messages with a
     position make one track per FIT file; read with fitdecode."""
     fitdecode = _import_extra("fitdecode", "fitdecode", "fit", "reading FIT files")
-    track, rows, number = _Track(), [], 0
+    track, rows, number = _TrackBuilder(), [], 0
     try:
         for frame in fitdecode.FitReader(source.stream, check_crc=fitdecode.CrcCheck.RAISE):
             if isinstance(frame, fitdecode.FitHeader):
@@ -2457,7 +2457,7 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
     track.end()
     yield from track.take()
     if not track.points:
-        raise _Nothing("no FIT records with a position")
+        raise _NothingToDraw("no FIT records with a position")
 
 
 def _fit_record(frame) -> Optional[Tuple[float, float, float]]:
@@ -2471,7 +2471,7 @@ def _fit_record(frame) -> Optional[Tuple[float, float, float]]:
     return values[0], values[1], values[2] if isinstance(values[2], int) else math.nan
 
 
-def _fit_rows(track: _Track, rows: list) -> None:
+def _fit_rows(track: _TrackBuilder, rows: list) -> None:
     if not rows:
         return
     table = np.array(rows, dtype=np.float64)
@@ -2488,7 +2488,7 @@ def _import_shapefile():
     return _import_extra("shapefile", "pyshp", "shp", "reading .shp files")
 
 
-def _sidecar(path: str, ext: str) -> Optional[str]:
+def _sidecar_file(path: str, ext: str) -> Optional[str]:
     """The file beside a shapefile with extension ``ext`` (either case), if any;
     one that is not a regular file (a FIFO would hang) is an error."""
     base = os.path.splitext(path)[0]
@@ -2503,7 +2503,7 @@ def _sidecar(path: str, ext: str) -> Optional[str]:
 _SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 
 
-def _sidecars(paths: Iterable[str]) -> List[str]:
+def _sidecar_files(paths: Iterable[str]) -> List[str]:
     """The files read beside the inputs (a shapefile's .shx, .dbf, .prj, .cpg)."""
     found = []
     for path in paths:
@@ -2521,7 +2521,7 @@ def _check_prj(name: str, wkt: Optional[str]) -> None:
         return
     wkt = wkt.upper().replace(" ", "_")
     if "PROJCS" in wkt or "WGS_1984" not in wkt and "WGS84" not in wkt:
-        said = _text(wkt.split("[", 1)[0].encode("utf-8"))
+        said = _quoted(wkt.split("[", 1)[0].encode("utf-8"))
         raise HeatmapError("%s: only WGS84 longitude/latitude shapefiles are supported "
                            "(the .prj says %s)" % (name, repr(said) if said else "something else"))
 
@@ -2533,7 +2533,7 @@ def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
                            "not a stream" % source.name)
     if source.head.startswith(b"PK\x03\x04"):
         return _zipped_shapefile(source)
-    parts = {ext: _sidecar(source.path, ext) for ext in _SHAPEFILE_PARTS}
+    parts = {ext: _sidecar_file(source.path, ext) for ext in _SHAPEFILE_PARTS}
     prj = None
     if parts[".prj"]:
         with open(parts[".prj"], "r", encoding="utf-8", errors="replace") as stream:
@@ -2650,7 +2650,7 @@ def _column_names(data) -> list:
     return list(names or (data.columns if hasattr(data, "columns") else data.keys()))
 
 
-def _column(data, name, guesses: Sequence[str], what: str):
+def _table_column(data, name, guesses: Sequence[str], what: str):
     """Column ``name`` of a table, or the first column called one of ``guesses`` (any case)."""
     names = _column_names(data)
     shown = ", ".join(str(n) for n in names[:20])
@@ -2666,7 +2666,7 @@ def _column(data, name, guesses: Sequence[str], what: str):
     return data[name]
 
 
-def _numbers(values, what: str) -> np.ndarray:
+def _float_values(values, what: str) -> np.ndarray:
     """float64 (n,) of an array-like or a column; missing values (pandas NA) become NaN."""
     try:
         values = values.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas, with NA
@@ -2698,11 +2698,11 @@ def _valid_rows(columns: dict, skip_invalid: bool) -> Optional[np.ndarray]:
     return ~bad
 
 
-def _points(lat, lon, weight=None, skip_invalid: bool = False) -> Points:
+def _checked_points(lat, lon, weight=None, skip_invalid: bool = False) -> Points:
     """A Points batch of array-likes; lengths and finiteness checked (skip_invalid)."""
-    columns = {"lat": _numbers(lat, "lat"), "lon": _numbers(lon, "lon")}
+    columns = {"lat": _float_values(lat, "lat"), "lon": _float_values(lon, "lon")}
     if weight is not None:
-        columns["weight"] = _numbers(weight, "weight")
+        columns["weight"] = _float_values(weight, "weight")
     if len({len(v) for v in columns.values()}) > 1:
         raise HeatmapError("%s differ in length (%s)" % (", ".join(columns), ", ".join(
             str(len(v)) for v in columns.values())))
@@ -2724,7 +2724,7 @@ def tracks(lat, lon, track=None, times=None) -> Segments:
     >>> tracks([47.60, 47.61, 47.62], [-122.33, -122.32, -122.30]).lat2
     array([47.61, 47.62])
     """
-    lat, lon = _numbers(lat, "lat"), _numbers(lon, "lon")
+    lat, lon = _float_values(lat, "lat"), _float_values(lon, "lon")
     if lat.shape != lon.shape:
         raise HeatmapError("lat and lon differ in length (%d, %d)" % (len(lat), len(lon)))
     whole = np.isfinite(lat) & np.isfinite(lon)
@@ -2760,7 +2760,7 @@ def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
         weight = (data[weight] if hasattr(data, "columns") else
                   [(f.get("properties") or {}).get(weight, np.nan)
                    for f in _geo_mapping(data).get("features", [])])
-    weights = None if weight is None else _numbers(weight, "weight")
+    weights = None if weight is None else _float_values(weight, "weight")
     geometry = getattr(data, "geometry", None)
     if geometry is not None and hasattr(geometry, "values"):
         import shapely  # every GeoPandas has it
@@ -2784,7 +2784,7 @@ def _geo_points(coords, part, owner, is_point, weights, skip_invalid: bool) -> L
     if not rows.size:
         return []
     w = None if weights is None else weights[rows]
-    return [_points(coords[is_point, 1], coords[is_point, 0], w, skip_invalid)]
+    return [_checked_points(coords[is_point, 1], coords[is_point, 0], w, skip_invalid)]
 
 
 def _geo_lines(coords, part, is_line, weights, skip_invalid: bool) -> List[object]:
@@ -2843,7 +2843,7 @@ def _geojson_parts(geometry) -> Iterator[Tuple[int, np.ndarray]]:
         yield 3, np.zeros((0, 2))
 
 
-def _batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:
+def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:
     """The batches of render()'s input (see there)."""
     if isinstance(data, (Points, Segments)):
         return [data]
@@ -2856,15 +2856,15 @@ def _batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:
         return _geo_batches(data, weight, skip_invalid)
     if _is_table(data):
         table = data
-        data = _column(table, lat, _LAT_NAMES, "lat")
-        lon = _column(table, lon, _LON_NAMES, "lon")
-        weight = None if weight is None else _column(table, weight, (), "weight")
+        data = _table_column(table, lat, _LAT_NAMES, "lat")
+        lon = _table_column(table, lon, _LON_NAMES, "lon")
+        weight = None if weight is None else _table_column(table, weight, (), "weight")
     elif lat is not None:
         raise HeatmapError("lat= names a column: give a table (a DataFrame, a dict of arrays) "
                            "first, or the latitudes themselves")
     if lon is None:
         raise HeatmapError("no longitudes: render(lat, lon) or render(table)")
-    return [_points(data, lon, weight, skip_invalid)]
+    return [_checked_points(data, lon, weight, skip_invalid)]
 
 
 # ---- 3 Projections and the picture's geometry ----
@@ -2971,7 +2971,7 @@ def _fit_ppd(projection: _Projection, lat_lon: _Box, padding: int,
 
 
 @dataclass
-class _Geometry:
+class _PictureGeometry:
     """Where the picture lies in the pixel plane and how big it is."""
     ppd: float           # pixels per degree of longitude
     box: _Box            # pixel box of the image: pixel (x, y) lands at int(x - min_x)
@@ -3025,7 +3025,7 @@ def _check_latitudes(config: Config, box: _Box) -> None:
                            "(|lat| <= %.12g)" % (worst, config.projection, limit))
 
 
-def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[int]]) -> _Geometry:
+def _picture_geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[int]]) -> _PictureGeometry:
     """Scale and image box for a lat/lon box and the asked (width, height)."""
     if config.osm:
         return _osm_background(config, box_ll)
@@ -3038,7 +3038,7 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
     else:
         raise HeatmapError(_NO_SIZE)
     box = _project_box(projection, box_ll, ppd).grown(config.padding)
-    origin = (_origin(box.min_x, box.max_x), _origin(box.min_y, box.max_y))
+    origin = (_pixel_origin(box.min_x, box.max_x), _pixel_origin(box.min_y, box.max_y))
     box = _Box(box.min_x - origin[0], box.min_y - origin[1], box.max_x - origin[0],
                box.max_y - origin[1])
     if not all(abs(v) <= _MAX_COORD for v in dataclasses.astuple(box)):
@@ -3048,10 +3048,10 @@ def _geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[
     resized, out_w, out_h = _image_box(box, width, height)
     if out_w * out_h > _max_pixels():  # refuse before anything that big is allocated
         raise _too_big(out_w * out_h)
-    return _Geometry(ppd, resized, out_w, out_h, origin=origin, projection=config.projection)
+    return _PictureGeometry(ppd, resized, out_w, out_h, origin=origin, projection=config.projection)
 
 
-def _origin(low: float, high: float) -> float:
+def _pixel_origin(low: float, high: float) -> float:
     """Whole pixels to take off the coordinates of a box far from pixel 0 (a short
     track drawn -W wide): off a box on one side of 0 it changes no truncation."""
     if max(abs(low), abs(high)) <= _MAX_COORD // 4 or low < 0 < high:
@@ -3059,7 +3059,7 @@ def _origin(low: float, high: float) -> float:
     return float(math.floor(low) if low >= 0 else math.ceil(high))
 
 
-def _image_values(geometry: _Geometry, grid: np.ndarray, window) -> np.ndarray:
+def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.ndarray:
     """float64 (height, width) image values.
 
     Integer pixel x with min_x <= x <= max_x lands on column int(x - min_x),
@@ -3097,27 +3097,27 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 
 
 # ---- 4 Binning ----
-class _Entries(NamedTuple):
+class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
     y: np.ndarray
     weight: np.ndarray
     count: np.ndarray
 
-    def take(self, index) -> "_Entries":
-        return _Entries(*(a[index] for a in self))
+    def take(self, index) -> "_BinnedPoints":
+        return _BinnedPoints(*(a[index] for a in self))
 
 
-def _empty_entries() -> _Entries:
-    return _Entries(np.empty(0, np.int64), np.empty(0, np.int64),
+def _empty_entries() -> _BinnedPoints:
+    return _BinnedPoints(np.empty(0, np.int64), np.empty(0, np.int64),
                     np.empty(0, np.float64), np.empty(0, np.int64))
 
 
-def _aggregate(entries: _Entries) -> _Entries:
+def _aggregate(entries: _BinnedPoints) -> _BinnedPoints:
     """Merge entries with the same pixel and weight, summing their counts."""
     if entries.x.size == 0:
         return entries
-    values = _distinct(entries.weight)
+    values = _sorted_unique(entries.weight)
     which = np.searchsorted(values, entries.weight)
     x_lo, y_lo = int(entries.x.min()), int(entries.y.min())
     wide = int(entries.x.max()) - x_lo + 1
@@ -3134,14 +3134,14 @@ def _aggregate(entries: _Entries) -> _Entries:
         new = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (w[1:] != w[:-1])]
     starts = np.flatnonzero(new)
     counts = np.add.reduceat(entries.count[order], starts)
-    return _Entries(x[starts], y[starts], w[starts], counts)
+    return _BinnedPoints(x[starts], y[starts], w[starts], counts)
 
 
-def _concat_entries(parts: Sequence[_Entries]) -> _Entries:
-    return _Entries(*(np.concatenate(column) for column in zip(*parts)))
+def _concat_entries(parts: Sequence[_BinnedPoints]) -> _BinnedPoints:
+    return _BinnedPoints(*(np.concatenate(column) for column in zip(*parts)))
 
 
-def _count_block(rect: Tuple[int, int, int, int], entries: _Entries) -> np.ndarray:
+def _count_block(rect: Tuple[int, int, int, int], entries: _BinnedPoints) -> np.ndarray:
     """int64 grid[y, x] over ``rect`` of the entries' counts (entries outside are left out)."""
     x0, y0, x1, y1 = rect
     block = np.zeros((y1 - y0, x1 - x0), np.int64)
@@ -3150,17 +3150,17 @@ def _count_block(rect: Tuple[int, int, int, int], entries: _Entries) -> np.ndarr
     return block
 
 
-def _block_entries(block: np.ndarray, rect: Tuple[int, int, int, int]) -> _Entries:
+def _block_entries(block: np.ndarray, rect: Tuple[int, int, int, int]) -> _BinnedPoints:
     """The nonzero counts of ``block`` (a grid over ``rect``) as entries of weight 1."""
     ys, xs = np.nonzero(block)
-    return _Entries(xs + rect[0], ys + rect[1], np.ones(xs.size), block[ys, xs])
+    return _BinnedPoints(xs + rect[0], ys + rect[1], np.ones(xs.size), block[ys, xs])
 
 
-def _area(rect: Tuple[int, int, int, int]) -> int:
+def _rect_area(rect: Tuple[int, int, int, int]) -> int:
     return (rect[2] - rect[0]) * (rect[3] - rect[1])
 
 
-def _grown(window: Tuple[int, int, int, int], pad: int) -> Tuple[int, int, int, int]:
+def _grown_rect(window: Tuple[int, int, int, int], pad: int) -> Tuple[int, int, int, int]:
     return window[0] - pad, window[1] - pad, window[2] + pad, window[3] + pad
 
 
@@ -3204,10 +3204,10 @@ class _Accumulator:
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
                  sums: bool = False):
-        self.grid = _CountGrid(region, _area(region) + _DENSE_PIXELS)
+        self.grid = _CountGrid(region, _rect_area(region) + _DENSE_PIXELS)
         self.sums = sums
         self.log: Optional[list] = [] if record else None
-        self.parts: List[_Entries] = []
+        self.parts: List[_BinnedPoints] = []
         self.pending = 0
         self.entries = _empty_entries()
         self.segments: List[np.ndarray] = []
@@ -3231,7 +3231,7 @@ class _Accumulator:
             left[positive] = self.grid.add(ix[positive], iy[positive], weight[positive])
             ix, iy, weight = ix[left], iy[left], weight[left]
         if ix.size:   # aggregated when enough have come: one sort for many chunks
-            self.parts.append(_Entries(ix, iy, weight.astype(np.float64),
+            self.parts.append(_BinnedPoints(ix, iy, weight.astype(np.float64),
                                        np.ones(ix.size, np.int64)))
             self.pending += ix.size
         if self.pending > 4 * max(self.entries.x.size, 1 << 20):
@@ -3249,7 +3249,7 @@ class _Accumulator:
         """Recorded inputs: (point entries, their input numbers, segments, theirs)."""
         points = [item for item in self.log if len(item) == 4]
         entries = _concat_entries([_empty_entries()] + [
-            _Entries(ix, iy, np.ones(ix.size) if w is None else w, np.ones(ix.size, np.int64))
+            _BinnedPoints(ix, iy, np.ones(ix.size) if w is None else w, np.ones(ix.size, np.int64))
             for _, ix, iy, w in points])
         entry_seq = np.concatenate([np.empty(0, np.int64)] +
                                    [first + np.arange(ix.size) for first, ix, _, _ in points])
@@ -3279,7 +3279,7 @@ class _Accumulator:
             self.entries = _aggregate(_concat_entries([self.entries] + self.parts))
             self.parts, self.pending = [], 0
 
-    def result(self) -> Tuple[_Entries, np.ndarray, _CountGrid]:
+    def result(self) -> Tuple[_BinnedPoints, np.ndarray, _CountGrid]:
         """(points not in the grid as aggregated entries, float64 (n, 4) segments (5 with
         weights), grid)."""
         self._merge()
@@ -3389,15 +3389,15 @@ class _CountGrid:
             mass += self.block(rect, self.sums)
         return mass
 
-    def weighted_entries(self) -> _Entries:
+    def weighted_entries(self) -> _BinnedPoints:
         """The summed weights as entries (pixel, sum, count 1): for exact paths."""
         if self.sums is None:
             return _empty_entries()
         ys, xs = np.nonzero(self.sums)
         sums = self.sums[ys, xs]
         if not np.isfinite(sums).all():
-            raise _overflow()
-        return _Entries(xs + self.region[0], ys + self.region[1], sums, np.ones(xs.size, np.int64))
+            raise _overflow_error()
+        return _BinnedPoints(xs + self.region[0], ys + self.region[1], sums, np.ones(xs.size, np.int64))
 
     def occupied_box(self) -> Optional[Tuple[int, int, int, int]]:
         """Pixel box (x0, y0, x1, y1 exclusive) of the points held, or None."""
@@ -3482,7 +3482,7 @@ def _kernel_grid(kernel: str, radius: int) -> np.ndarray:
     return KERNELS[kernel](np.sqrt(squares[:, None] + squares[None, :]), radius)
 
 
-class _Stamp(NamedTuple):
+class _KernelOffsets(NamedTuple):
     """Kernel offsets with nonzero heat, in descending heat: int arrays dx, dy, float heat."""
     dx: np.ndarray
     dy: np.ndarray
@@ -3490,7 +3490,7 @@ class _Stamp(NamedTuple):
     groups: np.ndarray   # start index of each run of equal heat, plus len(heat)
 
 
-def _stamp(kernel: str, radius: int, grid: Optional[np.ndarray] = None) -> _Stamp:
+def _kernel_offsets(kernel: str, radius: int, grid: Optional[np.ndarray] = None) -> _KernelOffsets:
     """The offsets of the :func:`_kernel_grid` with nonzero heat, hottest first."""
     grid = _kernel_grid(kernel, radius) if grid is None else grid
     dy, dx = [a.ravel() - radius for a in np.indices(grid.shape)]
@@ -3499,7 +3499,7 @@ def _stamp(kernel: str, radius: int, grid: Optional[np.ndarray] = None) -> _Stam
     order = order[heat[order] > 0]
     heat = heat[order]
     starts = np.flatnonzero(np.r_[True, heat[1:] != heat[:-1]])
-    return _Stamp(dx[order], dy[order], heat, np.r_[starts, heat.size])
+    return _KernelOffsets(dx[order], dy[order], heat, np.r_[starts, heat.size])
 
 
 def _decay_weights(decay: float, length: int) -> np.ndarray:
@@ -3617,7 +3617,7 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
     up = up[run[up] == run[up + 1]]
     if not up.size:
         return
-    base = _distinct(run[up]) << np.uint64(pos_bits)
+    base = _sorted_unique(run[up]) << np.uint64(pos_bits)
     lo = np.searchsorted(packed, base)
     hi = np.searchsorted(packed, base | np.uint64((1 << pos_bits) - 1), side="right")
     length = hi - lo
@@ -3657,12 +3657,12 @@ def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
     return np.bincount(keys, weights=contribution, minlength=size)
 
 
-def _overflow() -> HeatmapError:
+def _overflow_error() -> HeatmapError:
     return HeatmapError("the heat passes the largest number a float holds (about 1.8e308): "
                         "make the weights smaller")
 
 
-def _inside(tile: Tuple[int, int], block: Tuple[int, int, int, int]) -> bool:
+def _tile_in_block(tile: Tuple[int, int], block: Tuple[int, int, int, int]) -> bool:
     """Whether tile (tx, ty) of _TILE pixels lies in the tile-aligned ``block``."""
     return block[0] <= tile[0] * _TILE < block[2] and block[1] <= tile[1] * _TILE < block[3]
 
@@ -3676,10 +3676,10 @@ def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
     first, last = lo // size, hi // size
     span = int((last - first).max(initial=0)) + 1
     tiles = first[:, None] + np.arange(span)
-    return _distinct(tiles[tiles <= last[:, None]]).tolist()
+    return _sorted_unique(tiles[tiles <= last[:, None]]).tolist()
 
 
-def _tile_members(entries: _Entries, segments: np.ndarray, radius: int, size: int):
+def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
     """Which tiles each point entry and segment can heat.
 
     Returns (int64 (k, 2) tile x/y, int8 (k,) kind 0 = entry / 1 = segment,
@@ -3721,9 +3721,9 @@ class _Engine:
         # copies of a repeated point that can matter (about _Decay.depth; at decay 1
         # a count is kept whole): for estimating work only
         self.copies = 1 if config.decay in (0.0, 1.0) else int(38.2 / -math.log(config.decay)) + 2
-        self.stamp = _stamp(config.kernel, config.radius, self.grid)
+        self.stamp = _kernel_offsets(config.kernel, config.radius, self.grid)
 
-    def run(self, entries: _Entries, segments: np.ndarray, window: Tuple[int, int, int, int],
+    def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
         """Values over ``window`` (x0, y0, x1, y1 exclusive) and the maximum anywhere.
 
@@ -3747,7 +3747,7 @@ class _Engine:
                 [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)]
         return grid, most, kept
 
-    def tile_values(self, entries: _Entries, segments: np.ndarray,
+    def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
         """Yield (rect, float64 grid[y, x] over rect) for every piece of the plane with data.
 
@@ -3782,13 +3782,13 @@ class _Engine:
             mine = segs if index.size == segs.shape[0] else segs[index]   # (all: no copy)
             with pile if index.size > _PILE_PIECE else contextlib.nullcontext():
                 return [(rect, self._tile(rect, near, mine, decay, block))]
-        for pieces in _parallel(work, jobs, ahead=ahead):
+        for pieces in _threaded_map(work, jobs, ahead=ahead):
             for rect, values in pieces:
                 if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
-                    raise _overflow()
+                    raise _overflow_error()
                 yield rect, values
 
-    def _sums_pay(self, entries: _Entries, counts: Optional["_CountGrid"]) -> bool:
+    def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
         """Whether decay-1 sums are faster by FFT than by walking the kernels.
 
         Estimates, measured on 2 cores: FFT 60 ns a pixel of the points' box;
@@ -3801,7 +3801,7 @@ class _Engine:
         box = _points_box(positive, counts)
         if box is None:
             return False
-        area = _area(_grown(box, self.radius))
+        area = _rect_area(_grown_rect(box, self.radius))
         points = positive.x.size
         if counts is not None:
             points += np.count_nonzero(counts.counts) + (
@@ -3811,7 +3811,7 @@ class _Engine:
             walk = min(walk, 0.6 * area * (self.stamp.heat.size / 2 + 4 * self.stamp.groups.size))
         return 60 * area < walk
 
-    def _sum_jobs(self, entries: _Entries, segments: np.ndarray, counts: Optional["_CountGrid"]):
+    def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
         """Jobs for decay 1, where the points of positive weight are summed by FFT:
         their region in blocks of whole tiles, each ("sum", block rect, region,
         those points near it, counts, {tile: (other points, segments)} of its
@@ -3823,21 +3823,21 @@ class _Engine:
         entries = entries.take(positive)
         box = _points_box(entries, counts)
         if box is not None:
-            lo_x, lo_y, hi_x, hi_y = _grown(box, r)
+            lo_x, lo_y, hi_x, hi_y = _grown_rect(box, r)
             side = max(1, (math.isqrt(_FFT_PIXELS) - 2 * r) // _TILE) * _TILE
             end_x, end_y = -(-hi_x // _TILE) * _TILE, -(-hi_y // _TILE) * _TILE
             for y in range(lo_y // _TILE * _TILE, hi_y, side):
                 for x in range(lo_x // _TILE * _TILE, hi_x, side):
                     block = (x, y, min(x + side, end_x), min(y + side, end_y))
-                    grown = _grown(block, r)
+                    grown = _grown_rect(block, r)
                     near = entries.take((entries.x >= grown[0]) & (entries.x < grown[2]) &
                                         (entries.y >= grown[1]) & (entries.y < grown[3]))
-                    mine = {t: others.pop(t) for t in list(others) if _inside(t, block)}
+                    mine = {t: others.pop(t) for t in list(others) if _tile_in_block(t, block)}
                     yield "sum", block, (lo_x, lo_y, hi_x, hi_y), near, counts, segments, mine
         for tile, (near, index) in sorted(others.items()):
             yield from self._pieces(_tile_rect(*tile, _TILE), near, segments, None, index)
 
-    def _sum_block(self, block, area, entries: _Entries, counts: Optional["_CountGrid"],
+    def _sum_block(self, block, area, entries: _BinnedPoints, counts: Optional["_CountGrid"],
                    segments: np.ndarray, others: dict, decay: _Decay, spectra: dict) -> list:
         """[(tile rect, values)] of a block at decay 1: the sums of the points by
         FFT (:func:`_point_sums`) over the part of the block in ``area`` (their
@@ -3847,7 +3847,7 @@ class _Engine:
         inner = (max(block[0], area[0]), max(block[1], area[1]),
                  min(block[2], area[2]), min(block[3], area[3]))
         if inner[0] < inner[2] and inner[1] < inner[3]:
-            grown = _grown(inner, self.radius)
+            grown = _grown_rect(inner, self.radius)
             mass = np.zeros((grown[3] - grown[1], grown[2] - grown[0])) if counts is None \
                 else counts.mass(grown)
             flat = (entries.y - grown[1]) * mass.shape[1] + (entries.x - grown[0])
@@ -3876,7 +3876,7 @@ class _Engine:
             grid[y0 - window[1]:y1 - window[1], x0 - window[0]:x1 - window[0]] = \
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
-    def _member_tiles(self, entries: _Entries, segments: np.ndarray):
+    def _member_tiles(self, entries: _BinnedPoints, segments: np.ndarray):
         """Yield ((tx, ty), entries near it, index of the segments near it) for every
         tile they reach."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
@@ -3889,7 +3889,7 @@ class _Engine:
                 yield ((int(part[0, 0]), int(part[0, 1])), entries.take(part_which[part_kind == 0]),
                        part_which[part_kind == 1])
 
-    def _tiles(self, entries: _Entries, segments: np.ndarray, counts: Optional["_CountGrid"]):
+    def _tiles(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
         """Yield (rect, entries near it, segments, None, index of those near it) for
         every tile with data.
 
@@ -3905,7 +3905,7 @@ class _Engine:
             rect = _tile_rect(tile[0], tile[1], _TILE)
             near, index = members.get(tile, nothing)
             if tile in dense:
-                grown = _grown(rect, self.radius)
+                grown = _grown_rect(rect, self.radius)
                 block = counts.block(grown)
                 if not near.x.size and not index.size and \
                         _dense_pays(np.count_nonzero(block), rect):
@@ -3914,7 +3914,7 @@ class _Engine:
                 near = _concat_entries([near, _block_entries(block, grown)])
             yield rect, near, segments, None, index
 
-    def _tile(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay,
+    def _tile(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay,
               block: Optional[np.ndarray] = None) -> np.ndarray:
         """Exact values over one tile; splits the tile when too much lands on it.
 
@@ -3933,7 +3933,7 @@ class _Engine:
             return out
         return self._sparse(rect, entries, segments, decay)
 
-    def _pieces(self, rect, entries: _Entries, segments: np.ndarray, block=None, index=None):
+    def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block=None, index=None):
         """Yield the tile as jobs (rect, entries, ``segments``, index of those near
         it, block) of bounded work: a heavy tile as its quarters, recursively.
         Jobs share the tile's segments and keep only an index: a pile of
@@ -3946,25 +3946,25 @@ class _Engine:
         else:
             yield rect, entries, segments, index, block
 
-    def _is_dense(self, rect, entries: _Entries, segments: int) -> bool:
+    def _is_dense(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Unit points only, enough of them for :meth:`_dense_unit`."""
         return (segments == 0 and bool(np.all(entries.weight == 1.0)) and
                 _dense_pays(entries.x.size, rect))
 
-    def _is_heavy(self, rect, entries: _Entries, segments: int) -> bool:
+    def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
         r, (x0, y0, x1, y1) = self.radius, rect
         if entries.x.size:
             wide = np.minimum(entries.x + r + 1, x1) - np.maximum(entries.x - r, x0)
             tall = np.minimum(entries.y + r + 1, y1) - np.maximum(entries.y - r, y0)
             work = int(np.dot(wide * tall, np.minimum(entries.count, self.copies)))
-            return work + segments * min((2 * r + 2) ** 2, _area(rect)) > \
+            return work + segments * min((2 * r + 2) ** 2, _rect_area(rect)) > \
                 _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 8
         # segments alone may split down to single cells: a pile of them stays in bounds
-        work = segments * min((2 * r + 2) ** 2, _area(rect))
+        work = segments * min((2 * r + 2) ** 2, _rect_area(rect))
         return work > _MAX_SEGMENT_WORK and rect[2] - rect[0] > _cell_size(self.radius)
 
-    def _quarters(self, rect, entries: _Entries, segments: np.ndarray) -> list:
+    def _quarters(self, rect, entries: _BinnedPoints, segments: np.ndarray) -> list:
         """[(quarter rect, mask of the entries near it, of the segments near it)]."""
         x0, y0, x1, y1 = rect
         mx, my = (x0 + x1) // 2, (y0 + y1) // 2
@@ -3978,7 +3978,7 @@ class _Engine:
                  (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3]))
                 for sub in ((x0, y0, mx, my), (mx, y0, x1, my), (x0, my, mx, y1), (mx, my, x1, y1))]
 
-    def _dense_unit(self, rect, entries: _Entries, decay: _Decay,
+    def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
         """Unit-weight points by whole-grid passes over the kernel offsets.
 
@@ -3995,7 +3995,7 @@ class _Engine:
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
         if block is None:
-            block = _count_block(_grown(rect, r), entries)
+            block = _count_block(_grown_rect(rect, r), entries)
         # tile columns and rows holding points; block index i is tile index i - r
         cols, rows = np.flatnonzero(block.any(axis=0)) - r, np.flatnonzero(block.any(axis=1)) - r
         if not cols.size:
@@ -4021,7 +4021,7 @@ class _Engine:
             s_old, s_new = s_new, s_old
         return out
 
-    def _sparse(self, rect, entries: _Entries, segments: np.ndarray, decay: _Decay) -> np.ndarray:
+    def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Any mix of weighted points and segments by a sort-based reduction
         (segments alone by cells, which needs no sort by pixel)."""
         if segments.shape[0] and not entries.x.size and (segments.shape[1] < 5 or
@@ -4043,7 +4043,7 @@ class _Engine:
 
 
 # ---- 5.2 Engine: points ----
-def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.ndarray):
+def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to the pixels of ``rect`` (x0, y0, x1, y1 exclusive).
 
     Each point heats the (2r+1)-square around it (``grid``: heat by offset,
@@ -4064,7 +4064,7 @@ def _point_heat(entries: _Entries, rect: Tuple[int, int, int, int], grid: np.nda
     rows = _shape_length(np.maximum(hi_y - lo_y, 0), 2 * r + 1)
     shape_id = rows * (cols.max(initial=0) + 1) + cols
     keys, values, counts = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
-    for sid in _distinct(shape_id[(rows > 0) & (cols > 0)]):
+    for sid in _sorted_unique(shape_id[(rows > 0) & (cols > 0)]):
         pick = np.flatnonzero(shape_id == sid)
         h, w = int(rows[pick[0]]), int(cols[pick[0]])
         for part in np.array_split(pick, max(1, pick.size * h * w >> 22)):
@@ -4096,7 +4096,7 @@ def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
     tile plus 1 us of Python; the sort-based reduction 100 ns per point.
     Both scale with the kernel size, so only the point density decides.
     """
-    return points * 170 > _area(rect) + 4000
+    return points * 170 > _rect_area(rect) + 4000
 
 
 class _ColumnPairs:
@@ -4173,7 +4173,7 @@ def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarr
     """
     top = float(mass.max())
     if not math.isfinite(top):
-        raise _overflow()
+        raise _overflow_error()
     scale = 2.0 ** -math.frexp(top)[1]       # exact, and no overflow inside the FFT
     sums = _convolve(mass * scale, kernel, spectra, "kernel")
     noise = 16 * 2.0 ** -52 * math.log2(mass.size) * \
@@ -4189,7 +4189,7 @@ def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarr
     return sums
 
 
-def _points_box(entries: _Entries, counts: Optional["_CountGrid"]) -> Optional[Tuple[int, int, int, int]]:
+def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optional[Tuple[int, int, int, int]]:
     """Pixel box (x0, y0, x1, y1 exclusive) of the entries and the counts, or None."""
     boxes = [] if counts is None else [counts.occupied_box()]
     boxes = [b for b in boxes if b is not None]
@@ -4220,13 +4220,13 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
     are batched by box size so each batch is one broadcast (n, rows,
     columns) computation.
     """
-    lo_x, lo_y, hi_x, hi_y = _reach(seg, radius, rect)
+    lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
     weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
     rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
     shape_id = rows * (cols.max(initial=0) + 1) + cols
     keys, values, counts = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
-    for sid in _distinct(shape_id[(rows > 0) & (cols > 0)]):
+    for sid in _sorted_unique(shape_id[(rows > 0) & (cols > 0)]):
         pick = np.flatnonzero(shape_id == sid)
         box = (int(rows[pick[0]]), int(cols[pick[0]]))
         for part in np.array_split(pick, max(1, pick.size * box[0] * box[1] >> 22)):
@@ -4238,7 +4238,7 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
     return tuple(np.concatenate(a) for a in (keys, values, counts))
 
 
-def _reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
+def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
     """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels each segment may heat.
 
     The original's truncating ranges around the segment's box grown by the
@@ -4310,7 +4310,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     ``segments`` is float64 (n, 4) of pixel x1, y1, x2, y2, or the rows of
     :func:`_segment_rows` (weights >= 0).  The rect is cut into
     square cells; each cell gets the list of segments that may reach it
-    (see :func:`_cell_members` and :func:`_pruned`), padded to one of a few
+    (see :func:`_cell_members` and :func:`_prune_crowded_cells`), padded to one of a few
     lengths with a far-away point.  A batch of cells with equal lists is
     then an array (cells, rows, columns, segments) whose last axis holds
     each pixel's contributions side by side: ordering it orders every pixel
@@ -4318,7 +4318,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     segment's reach get heat 0, which sorts last and adds nothing.
 
     Where more segments crowd a cell than ranks can matter (see
-    :class:`_Decay`), the cell keeps only those that can (:func:`_pruned`).
+    :class:`_Decay`), the cell keeps only those that can (:func:`_prune_crowded_cells`).
     Equal
     segments are computed once and take as many places in the lists as can
     matter (at decay 1, more than _PILE of them one place, their heat
@@ -4351,7 +4351,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
         crowded &= ~piled & (size < 0.6 * radius)
         _cell_values(table, cells[~crowded & ~piled], members[~crowded & ~piled], rect, size,
                      radius, kernel, decay, out)
-        cells, members = _pruned(table, cells[crowded], members[crowded], rect[:2], size, across,
+        cells, members = _prune_crowded_cells(table, cells[crowded], members[crowded], rect[:2], size, across,
                                  margin, radius, kernel, decay.depth)
         piled = (np.bincount(cells) > 4 * decay.depth)[cells] if cells.size else crowded[:0]
         _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
@@ -4433,7 +4433,7 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
     slots = _list_length(per_cell[used])
-    for length in _distinct(slots).tolist():
+    for length in _sorted_unique(slots).tolist():
         unit = max(1, _CELL_BATCH // (pixels * length))   # cells computed at once
         span = max(1, _CELL_LISTS // (length * unit)) * unit
         of_length = used[slots == length]
@@ -4441,7 +4441,7 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
             yield group, _padded_lists(members, first[group], per_cell[group], length, pad)
 
 
-def _pruned(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
+def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
     """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep,
     sorted by cell (cells in rows of ``across`` from pixel ``origin``).
@@ -4478,7 +4478,7 @@ def _pruned(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, s
 def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
                     size: int, margin: float, radius: int, kernel: str, decay: _Decay,
                     out: np.ndarray) -> None:
-    """Values of cells whose lists stay long after :func:`_pruned` (crowds of
+    """Values of cells whose lists stay long after :func:`_prune_crowded_cells` (crowds of
     tracks, a logger left on one spot), each pixel on its own, into ``out``
     as :func:`_cell_values`: only the segments that may be among a pixel's
     ``depth`` hottest are computed exactly (the same arithmetic), chosen by
@@ -4507,7 +4507,7 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
             values[far] = _pixel_support(near, px[far], py[far], centre, spread, margin, radius,
                                          kernel, decay)
         if not far.all():
-            near = near[:, np.argsort(_morton(near[0] + ends[0], near[1] + ends[1]))]
+            near = near[:, np.argsort(_morton_code(near[0] + ends[0], near[1] + ends[1]))]
             values[~far] = _pixel_groups(near, px[~far], py[~far], margin, radius, kernel, decay)
         out[cell // across, :, cell % across, :] = values.reshape(size, size)
 
@@ -4634,7 +4634,7 @@ def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: floa
     return values
 
 
-def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _morton_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """uint64 Z-order codes of points, 16 bits an axis over their bounding box."""
     code = np.zeros(x.size, np.uint64)
     for shift, v in enumerate((x, y)):
@@ -4701,7 +4701,7 @@ def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: in
     segment numbers count from ``offset``."""
     x0, y0, x1, y1 = rect
     across = -(-(x1 - x0) // size)
-    lo_x, lo_y, hi_x, hi_y = _reach(segments, radius, rect)
+    lo_x, lo_y, hi_x, hi_y = _segment_reach(segments, radius, rect)
     near = np.flatnonzero((lo_x < hi_x) & (lo_y < hi_y))
     first_col = ((lo_x[near] - x0) // size).astype(np.int64)
     first_row = ((lo_y[near] - y0) // size).astype(np.int64)
@@ -4713,7 +4713,7 @@ def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: in
     columns, rows = _list_length(wide), _list_length(tall)
     group = rows * (columns.max(initial=0) + 1) + columns
     cells, members = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for g in _distinct(group):
+    for g in _sorted_unique(group):
         pick = np.flatnonzero(group == g)
         col = first_col[pick, None] + np.arange(columns[pick[0]])
         row = first_row[pick, None] + np.arange(rows[pick[0]])
@@ -4939,10 +4939,10 @@ _STRIP = 1 << 18                  # pixels coloured or composited at a time
 
 def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray:
     """uint8 (h, w, 4): coloured heat; pixels without data fully transparent."""
-    return _coloured(values, most, table, (0, 0, 0, 0))
+    return _coloured_on(values, most, table, (0, 0, 0, 0))
 
 
-def _coloured(values: np.ndarray, most: float, colours: np.ndarray,
+def _coloured_on(values: np.ndarray, most: float, colours: np.ndarray,
               blank: Sequence[int]) -> np.ndarray:
     """uint8 (h, w, c): the ``colours`` (n, c) row of each value, ``blank`` where it is 0.
 
@@ -5067,14 +5067,14 @@ def _composite(values: np.ndarray, most: float, table: np.ndarray,
 @dataclass
 class _Scene:
     """What a render needs besides the values: geometry, colours, background."""
-    geometry: _Geometry
+    geometry: _PictureGeometry
     table: np.ndarray
     background: Optional[Image.Image] = None
     colour: Optional[Tuple[int, int, int]] = None
     attribution: Optional[str] = None   # --osm_attribution text, drawn last
 
 
-def _picture(values: np.ndarray, most: float, scene: _Scene) -> np.ndarray:
+def _heat_picture(values: np.ndarray, most: float, scene: _Scene) -> np.ndarray:
     """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background.
 
     Kept as an array, not a Pillow image, so that a plain PNG needs no Pillow.
@@ -5082,15 +5082,15 @@ def _picture(values: np.ndarray, most: float, scene: _Scene) -> np.ndarray:
     if scene.background is not None:
         picture = _composite(values, most, scene.table, scene.background)
         if scene.attribution:
-            picture = np.asarray(_draw_attribution(_image(picture), scene.attribution))
+            picture = np.asarray(_draw_attribution(_pil_image(picture), scene.attribution))
         return picture
     if scene.colour is not None:
-        return _coloured(values, most, _blend_on_colour(scene.table, scene.colour), scene.colour)
+        return _coloured_on(values, most, _blend_on_colour(scene.table, scene.colour), scene.colour)
     return _heat_rgba(values, most, scene.table)
 
 
-def _image(pixels: np.ndarray) -> Image.Image:
-    """A Pillow image of a :func:`_picture` array."""
+def _pil_image(pixels: np.ndarray) -> Image.Image:
+    """A Pillow image of a :func:`_heat_picture` array."""
     from PIL import Image
     return Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
 
@@ -5103,7 +5103,7 @@ def _background_scene(config: Config):
     return _transform_background(image, config), image.size
 
 
-def _scene(config: Config, geometry: _Geometry, background: Optional[Image.Image]) -> _Scene:
+def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional[Image.Image]) -> _Scene:
     if background is None:
         background = geometry.basemap
     colour = None
@@ -5301,7 +5301,7 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
 
 
 # The map behind the heat.
-def _osm_background(config: Config, box_ll: _Box) -> _Geometry:
+def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
     """Geometry of an --osm picture of the lat/lon box, with the map (after -B/-N) as
     its basemap.  By default, as heatmap.py 1.14: the tile mosaic cropped to the data
     plus padding (so usually smaller than -W/-H); --osm_exact_size: exactly -W x -H."""
@@ -5316,7 +5316,7 @@ def _osm_background(config: Config, box_ll: _Box) -> _Geometry:
 
 
 def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
-                 source: _TileSource) -> Tuple[Image.Image, _Geometry]:
+                 source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
     """(map, geometry): the mosaic of the tiles under the data plus ``padding`` pixels,
     cropped to that box as heatmap.py 1.14 crops it."""
     ppd = _zoom_ppd(zoom)
@@ -5330,11 +5330,11 @@ def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
             int(off_y + (padded.max_y - padded.min_y) + 1))
     image = _tile_mosaic(tiles, zoom, source).crop(crop)
     extent = _project_box(mercator, padded_ll, ppd).grown(padding)
-    return image, _Geometry(ppd, *_image_box(extent, *image.size))
+    return image, _PictureGeometry(ppd, *_image_box(extent, *image.size))
 
 
 def _osm_exact(box_ll: _Box, zoom: int, config: Config,
-               source: _TileSource) -> Tuple[Image.Image, _Geometry]:
+               source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
     """(map, geometry) of exactly -W x -H pixels (a missing one follows the aspect of
     the padded data) centred on the data, with more tiles fetched around it."""
     ppd = _zoom_ppd(zoom)
@@ -5350,7 +5350,7 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     image = mosaic.crop((crop_x, crop_y, crop_x + width, crop_y + height))
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
-    return image, _Geometry(ppd, box, width, height)
+    return image, _PictureGeometry(ppd, box, width, height)
 
 
 def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
@@ -5457,7 +5457,7 @@ def _write_cache(path: str, data: bytes) -> None:
         _LOG.warning("cannot write to the map tile cache %s: %s", folder, exc)
 
 
-class _Cutoff:
+class _DownloadCanceller:
     """Cuts downloads off: a deadline or Ctrl-C fires it, and every socket added to it
     (or to a child added to it) is shut down, which wakes the thread blocked on it at
     once, whatever the server is doing.  A socket added after firing is shut at once."""
@@ -5472,10 +5472,10 @@ class _Cutoff:
             if not self.fired.is_set():
                 self._items.append(item)
                 return
-        _cut(item)
+        _cancel_download(item)
 
-    def child(self) -> "_Cutoff":
-        child = _Cutoff()
+    def child(self) -> "_DownloadCanceller":
+        child = _DownloadCanceller()
         self.add(child)
         return child
 
@@ -5486,13 +5486,13 @@ class _Cutoff:
             self.fired.set()
             items, self._items = self._items, []
         for item in items:
-            _cut(item)
+            _cancel_download(item)
 
 
-def _cut(item) -> None:
-    """Fire a _Cutoff, or shut a socket down for both directions."""
+def _cancel_download(item) -> None:
+    """Fire a _DownloadCanceller, or shut a socket down for both directions."""
     import socket
-    if isinstance(item, _Cutoff):
+    if isinstance(item, _DownloadCanceller):
         item.fire()
         return
     try:
@@ -5501,7 +5501,7 @@ def _cut(item) -> None:
         pass  # already closed
 
 
-def _opener(cutoff: _Cutoff):
+def _watched_opener(cutoff: _DownloadCanceller):
     """A urllib opener (proxies and redirects as usual) whose connections add their
     socket to ``cutoff`` once connected."""
     import http.client
@@ -5525,7 +5525,7 @@ def _opener(cutoff: _Cutoff):
     return urllib.request.build_opener(HTTP, HTTPS)
 
 
-def _download(url: str, source: _TileSource, cutoff: _Cutoff) -> bytes:
+def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> bytes:
     """Body of one GET of ``url``, at most _OSM_MAX_TILE_BYTES, within ``source.timeout``
     seconds for the whole request: at the deadline ``cutoff`` fires (a server sending a
     byte a second keeps every single read alive).  Raises urllib's, http.client's and
@@ -5537,7 +5537,7 @@ def _download(url: str, source: _TileSource, cutoff: _Cutoff) -> bytes:
     timer.start()
     chunks, size = [], 0
     try:
-        with _opener(cutoff).open(request, timeout=source.timeout) as response:
+        with _watched_opener(cutoff).open(request, timeout=source.timeout) as response:
             while True:
                 chunk = response.read(65536)
                 if not chunk or cutoff.fired.is_set():
@@ -5556,7 +5556,7 @@ def _download(url: str, source: _TileSource, cutoff: _Cutoff) -> bytes:
     return b"".join(chunks)
 
 
-def _describe(error: BaseException) -> str:
+def _download_error_text(error: BaseException) -> str:
     """Short text for a download failure."""
     import urllib.error
     if isinstance(error, urllib.error.HTTPError):
@@ -5566,7 +5566,7 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _fetch_fresh(url: str, source: _TileSource, abandon: _Cutoff) -> bytes:
+def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
     """Download a tile and check it, retrying network errors, timeouts, 408/429/5xx and
     bad bodies ``source.retries`` times after pauses of backoff * 2**k seconds; each
     attempt has its own deadline, and all stop when ``abandon`` fires."""
@@ -5590,10 +5590,10 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _Cutoff) -> bytes:
             break
         if abandon.fired.wait(source.backoff * 2 ** attempt):
             break
-    raise HeatmapError("cannot get map tile %s: %s" % (url, _describe(error)))
+    raise HeatmapError("cannot get map tile %s: %s" % (url, _download_error_text(error)))
 
 
-def _fetch_tile(url: str, source: _TileSource, abandon: _Cutoff) -> bytes:
+def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
     """Bytes of the tile at ``url``: from the cache if fresh, else downloaded (and then
     cached).  A stale cached tile is used when the download fails; only whole tiles are
     ever cached.  Raises HeatmapError when no usable tile can be had."""
@@ -5619,7 +5619,7 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
     and leaves at once (the workers are daemon threads: nothing waits for them)."""
     pending = list(dict.fromkeys(urls))[::-1]   # taken from the end: in order
     results, failures = {}, []
-    lock, abandon = threading.Lock(), _Cutoff()
+    lock, abandon = threading.Lock(), _DownloadCanceller()
 
     def work() -> None:
         while not abandon.fired.is_set():
@@ -5671,7 +5671,7 @@ def _duration_text(seconds: float) -> str:
     return "%gs" % seconds
 
 
-def _seconds(value, flag: str) -> Optional[float]:
+def _duration_seconds(value, flag: str) -> Optional[float]:
     """A duration setting in seconds: a number, text as on the command line ("15m"), a
     datetime.timedelta or numpy.timedelta64; None stays None."""
     if value is None:
@@ -5688,7 +5688,7 @@ def _seconds(value, flag: str) -> Optional[float]:
         seconds = math.nan
     if not (seconds > 0 and math.isfinite(seconds)):
         raise HeatmapError("%s must be a positive duration (90s, 15m, 1h, 1d), not %r"
-                           % (flag, _text(str(value).encode("utf-8"))))
+                           % (flag, _quoted(str(value).encode("utf-8"))))
     return seconds
 
 
@@ -5738,7 +5738,7 @@ def _time_bound(value, end: bool) -> int:
         time = np.datetime64("NaT")
     if np.isnat(time):
         raise HeatmapError("bad time %r (give ISO 8601 such as 2024-05-01T06:30:00Z, a date, "
-                           "or Unix seconds)" % _text(str(value).encode("utf-8")))
+                           "or Unix seconds)" % _quoted(str(value).encode("utf-8")))
     return int(time.astype("datetime64[s]").astype(np.int64)) + (86399 if day and end else 0)
 
 
@@ -5766,7 +5766,7 @@ def _validate_time(config: Config) -> None:
     """Check the time and track settings (part of _validate)."""
     for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade),
                         ("--max_gap", config.max_gap)):
-        _seconds(value, flag)
+        _duration_seconds(value, flag)
     for flag, value, least in (("--max_jump", config.max_jump, 0.0), ("--fps", config.fps, 0.0),
                                ("--trim_ends", config.trim_ends, -1.0)):
         if value is not None and not _finite_above(value, least):
@@ -5800,14 +5800,14 @@ def _finite_above(value, least: float) -> bool:
         return False
 
 
-def _subset(batch, keep: np.ndarray):
+def _batch_subset(batch, keep: np.ndarray):
     """The inputs of a Points or Segments batch where ``keep`` is True."""
     if keep.all():
         return batch
     return type(batch)(*(None if a is None else a[keep] for a in batch))
 
 
-def _metres(segments: Segments) -> np.ndarray:
+def _segment_metres(segments: Segments) -> np.ndarray:
     """float64 (n,) lengths of segments in metres: great circles on the sphere of
     EARTH_RADIUS (haversine)."""
     lat1, lat2 = np.radians(segments.lat1), np.radians(segments.lat2)
@@ -5835,7 +5835,7 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
                     at(end, s.lon1, s.lon2), times[0], times[1], s.weight)
 
 
-class _Trim:
+class _TrimEnds:
     """--trim_ends on a stream of Segments: the first and last ``metres`` of each track
     taken off, across batches.
 
@@ -5895,7 +5895,7 @@ class _Trim:
         hold = (track == track[-1]) & (d1 > high) & (not final)
         self.held = None
         if hold.any():
-            self.held = (_subset(batch, hold), length[hold], jump[hold])
+            self.held = (_batch_subset(batch, hold), length[hold], jump[hold])
             self.held_from = float(d0[hold][0])
         self.along = float(d1[-1])
         a, b = np.maximum(d0, low), np.minimum(d1, high)
@@ -5903,11 +5903,11 @@ class _Trim:
         if not keep.any():
             return []
         safe = np.where(length > 0, length, 1.0)[keep]
-        return [_part_of(_subset(batch, keep), np.maximum(a - d0, 0)[keep] / safe,
+        return [_part_of(_batch_subset(batch, keep), np.maximum(a - d0, 0)[keep] / safe,
                          np.where(length > 0, (b - d0), 1.0)[keep] / safe)]
 
 
-class _Shaper:
+class _TrackTimeFilter:
     """The time and track options on a stream of batches, in this order: --max_jump and
     --trim_ends on the tracks as read; inputs without a time left out (when an option
     needs times), --time_range, and --weight_by_time's weights."""
@@ -5915,8 +5915,8 @@ class _Shaper:
     def __init__(self, config: Config):
         self.config, self.needs = config, _needs_times(config)
         self.bounds = _time_bounds(config.time_range) if config.time_range else None
-        self.max_gap = _seconds(config.max_gap, "--max_gap")
-        self.trim = _Trim(float(config.trim_ends)) if config.trim_ends else None
+        self.max_gap = _duration_seconds(config.max_gap, "--max_gap")
+        self.trim = _TrimEnds(float(config.trim_ends)) if config.trim_ends else None
         self.read = self.timed = self.untimed = self.inside = self.kept = 0
         self.span: List[int] = []   # the earliest and latest time read (for messages)
 
@@ -5936,11 +5936,11 @@ class _Shaper:
         self.read += len(batch[0])
         if isinstance(batch, Points) or not len(batch[0]) or not (self.config.max_jump or self.trim):
             return [batch]
-        length = _metres(batch)
+        length = _segment_metres(batch)
         jump = length > float(self.config.max_jump or math.inf)
         if self.trim:
             return self.trim.add(batch, length, jump)
-        return [_subset(batch, ~jump)]
+        return [_batch_subset(batch, ~jump)]
 
     def _in_time(self, batch):
         """Inputs without a time left out, --time_range, --weight_by_time (when given)."""
@@ -5953,7 +5953,7 @@ class _Shaper:
             np.logical_and.reduce([~np.isnat(t) for t in ends])
         self.untimed += n - int(np.count_nonzero(known))
         if not known.any():
-            return _subset(batch, known)
+            return _batch_subset(batch, known)
         seconds = [t.astype(np.int64) for t in ends]
         self.timed += int(np.count_nonzero(known))
         self.span = [min(self.span[:1] + [int(seconds[0][known].min())]),
@@ -5967,7 +5967,7 @@ class _Shaper:
             duration = (seconds[1] - seconds[0]).astype(np.float64)
             keep = keep & (duration > 0) & (duration <= self.max_gap)
             batch = batch._replace(weight=duration if batch.weight is None else duration * batch.weight)
-        return _subset(batch, keep)
+        return _batch_subset(batch, keep)
 
     def _finish(self) -> None:
         if self.needs and self.read and not self.timed:
@@ -5986,11 +5986,11 @@ class _Shaper:
             raise HeatmapError("nothing is left to draw after %s" % ", ".join(given))
 
 
-def _shaped(config: Config, batches: Iterable[object]) -> Iterable[object]:
+def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iterable[object]:
     """The input as the time and track options want it (as it is without them)."""
     if not (_needs_times(config) or config.max_jump or config.trim_ends):
         return batches
-    return _Shaper(config).run(batches)
+    return _TrackTimeFilter(config).run(batches)
 
 
 def _input_seconds(batch) -> Tuple[np.ndarray, int]:
@@ -6007,13 +6007,13 @@ _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
-def _clock(config: Config, times: np.ndarray, first: int):
+def _frame_clock(config: Config, times: np.ndarray, first: int):
     """The frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by
     input number), the clock starting at ``first``: (int64 rank of each input in time
     order, [(lo, hi)] per frame: it shows the inputs of ranks lo .. hi - 1, int64 Unix
     seconds at each frame's end).  Frame k shows what happened up to its end, first + k *
     step (with --fade, from its end less the fade on), so a span of k steps makes k frames."""
-    step = _seconds(config.frame_time, "--frame_time")
+    step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = max(1, math.ceil(span / step))
     if count > _MAX_FRAMES:
@@ -6029,7 +6029,7 @@ def _clock(config: Config, times: np.ndarray, first: int):
     shown = np.searchsorted(ordered, ends, side="right")
     gone = np.zeros(count, np.int64)
     if config.fade is not None:
-        gone = np.searchsorted(ordered, ends - _seconds(config.fade, "--fade"), side="left")
+        gone = np.searchsorted(ordered, ends - _duration_seconds(config.fade, "--fade"), side="left")
     return rank, list(zip(gone.tolist(), shown.tolist())), np.floor(ends).astype(np.int64)
 
 
@@ -6058,7 +6058,7 @@ def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[in
 class _FrameIndex:
     """Ordered inputs bucketed by small tiles, to recompute only what a frame changes."""
 
-    def __init__(self, entries: _Entries, entry_seq: np.ndarray, segments: np.ndarray,
+    def __init__(self, entries: _BinnedPoints, entry_seq: np.ndarray, segments: np.ndarray,
                  segment_seq: np.ndarray, radius: int):
         self.entries, self.segments = entries, segments
         ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
@@ -6080,7 +6080,7 @@ class _FrameIndex:
         shows inputs lo .. hi - 1 in seq order), holding every input ``now`` shows that
         heats that tile."""
         moved = np.r_[self._between(before[1], now[1]), self._between(before[0], now[0])]
-        for tile in _distinct(self.tile_of[moved]):
+        for tile in _sorted_unique(self.tile_of[moved]):
             start, stop = self.tile_start[tile], self.tile_start[tile + 1]
             first, last = start + np.searchsorted(self.seq[start:stop], now)
             kind, which = self.kind[first:last], self.which[first:last]
@@ -6097,18 +6097,18 @@ class _FrameIndex:
 def _frame_plan(config: Config, acc: "_Accumulator"):
     """(_FrameIndex of the inputs, [(lo, hi)] per frame: it shows inputs lo .. hi - 1 in the
     index's order, and each frame's label or None): --frequency inputs a frame, or with
-    --frame_time the data's clock (see _clock)."""
+    --frame_time the data's clock (see _frame_clock)."""
     entries, entry_seq, segments, segment_seq = acc.ordered()
     ends = _frame_ends(acc.inputs, config.frequency, config.straggler_threshold)
     frames, labels = [(0, end) for end in ends], [None] * len(ends)
     if config.frame_time is not None:
-        rank, frames, stamps = _clock(config, *acc.clock())
+        rank, frames, stamps = _frame_clock(config, *acc.clock())
         entry_seq, segment_seq = rank[entry_seq], rank[segment_seq]
         labels = [_time_text(t) if config.frame_label else None for t in stamps]
     return _FrameIndex(entries, entry_seq, segments, segment_seq, config.radius), frames, labels
 
 
-def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
+def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
                   scene: "_Scene", folder: str, plan=None) -> int:
     """Draw frame-00001.png ... into ``folder`` from the running accumulation (``plan``:
     its :func:`_frame_plan`, made when not given); returns the count."""
@@ -6127,7 +6127,7 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
             return tile, rect, np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
         return tile, rect, engine._tile(rect, part, segs, decay)
     for number, (frame, label) in enumerate(zip(frames, labels), 1):
-        for tile, rect, values in _parallel(recompute, index.changed(shown, frame), ahead=4):
+        for tile, rect, values in _threaded_map(recompute, index.changed(shown, frame), ahead=4):
             tile_most[tile] = values.max()
             engine._paste(grid, window, rect, values)
             picture = None
@@ -6136,18 +6136,18 @@ def _write_frames(config: Config, geometry: _Geometry, acc: "_Accumulator",
             _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
         else:
             if picture is None:
-                picture = _picture(_image_values(geometry, grid, window),
+                picture = _heat_picture(_image_values(geometry, grid, window),
                                    float(tile_most.max(initial=0.0)), scene)
-            _write_png(path, picture if label is None else _labelled(picture, label))
+            _write_png(path, picture if label is None else _with_label(picture, label))
         progress.update(number)
         shown = frame
     progress.close()
     return len(frames)
 
 
-def _labelled(picture: np.ndarray, text: str) -> np.ndarray:
-    """A :func:`_picture` array with ``text`` in its top-left corner."""
-    return np.asarray(_draw_attribution(_image(picture), text, corner="top-left"))
+def _with_label(picture: np.ndarray, text: str) -> np.ndarray:
+    """A :func:`_heat_picture` array with ``text`` in its top-left corner."""
+    return np.asarray(_draw_attribution(_pil_image(picture), text, corner="top-left"))
 
 
 def _repeat_file(previous: str, path: str) -> None:
@@ -6197,7 +6197,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     _write_atomic(config.output, write, ".part" + _video_extension(config))
 
 
-def _animate(config: Config, geometry: _Geometry, acc: "_Accumulator", scene: "_Scene") -> None:
+def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
@@ -6384,8 +6384,8 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
             tx = (np.trunc(x).astype(np.int64) + shift) // _OSM_TILE
             ty = (np.trunc(y).astype(np.int64) + shift) // _OSM_TILE
             ok = _in_window(window, tx, ty) if keep is None else _in_window(window, tx, ty) & keep
-            keys.append(_distinct(tx[ok] * (2 ** zoom) + ty[ok]))
-    return int(_distinct(np.concatenate(keys)).size)
+            keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
+    return int(_sorted_unique(np.concatenate(keys)).size)
 
 
 def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
@@ -6394,7 +6394,7 @@ def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, i
     box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
     region = (math.floor(box.min_x), math.floor(box.min_y), math.ceil(box.max_x) + 1,
               math.ceil(box.max_y) + 1)
-    if _area(region) <= _DENSE_PIXELS:
+    if _rect_area(region) <= _DENSE_PIXELS:
         return region
     return region[0], region[1], region[0], region[1]
 
@@ -6519,7 +6519,7 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
     return most
 
 
-def _painted(item: Tuple[int, int, object, np.ndarray], zoom: int, most: float,
+def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, most: float,
              table: np.ndarray, store) -> Tuple[int, int, bytes]:
     """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
     by ``most`` and ``table``; then store(zoom, x, y, png)."""
@@ -6561,9 +6561,9 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
             if written > limit:
                 raise _too_many_tiles(written, limit)
             _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, most)
-            paint = functools.partial(_painted, zoom=zoom, most=most, table=table, store=store)
+            paint = functools.partial(_paint_tile, zoom=zoom, most=most, table=table, store=store)
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
-            for done, (x, y, png) in enumerate(_parallel(paint, spill.read(), ahead=4), 1):
+            for done, (x, y, png) in enumerate(_threaded_map(paint, spill.read(), ahead=4), 1):
                 yield zoom, x, y, png
                 progress.update(done)
             progress.close()
@@ -6919,7 +6919,7 @@ def _output_kind(path: str) -> str:
     """"file" for an output replaced by renaming (a regular file, or none yet), "stream"
     for one written into (``-``, a FIFO, a character device such as /dev/null or
     /dev/stdout); HeatmapError for a folder, a block device, a socket or a read-only file."""
-    if _descriptor(path) is not None:
+    if _open_descriptor(path) is not None:
         return "stream"
     try:
         mode = os.stat(path).st_mode
@@ -6937,7 +6937,7 @@ def _output_kind(path: str) -> str:
     return "file"
 
 
-def _descriptor(path: str) -> Optional[int]:
+def _open_descriptor(path: str) -> Optional[int]:
     """The number of the open descriptor ``path`` names: 1 for ``-``; N for /dev/fd/N,
     /proc/self/fd/N and links to them (/dev/stdout); else None.  Such a name means
     "write into what is open there" (a ``>>`` file keeps its start), never "replace it"."""
@@ -6981,7 +6981,7 @@ def _copy_into(path: str, source) -> None:
     """Copy the binary stream ``source`` into an open descriptor (``-`` or /dev/stdout:
     ``sys.stdout``), a FIFO or a character device."""
     import shutil
-    number = _descriptor(path)
+    number = _open_descriptor(path)
     if number == 1:
         if sys.stdout is None:
             raise HeatmapError("%s: standard output is closed" % path)
@@ -7042,7 +7042,7 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
     _png_chunk(out, b"IHDR", header)
     _png_chunk(out, b"IDAT", b"\x78\x9c")  # zlib header: deflate, 32 KB window
     check = 1
-    for data, body in _parallel(deflate, range(0, height, step), workers):
+    for data, body in _threaded_map(deflate, range(0, height, step), workers):
         check = zlib.adler32(data, check)
         _png_chunk(out, b"IDAT", body)
     _png_chunk(out, b"IDAT", struct.pack(">I", check))
@@ -7083,7 +7083,7 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
 
 def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]],
                 format_name: Optional[str] = None) -> None:
-    """Write a :func:`_picture` array (in the type --output_format ``format_name`` names,
+    """Write a :func:`_heat_picture` array (in the type --output_format ``format_name`` names,
     else the extension's); RGBA is flattened onto ``colour`` (or white) for types
     without transparency."""
     fmt = _save_format(path, format_name)
@@ -7093,7 +7093,7 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
             if fmt == "PNG":
                 _write_png(temp, pixels)
             else:
-                _flattened(_image(pixels), fmt, colour).save(temp, format=fmt)
+                _flattened_image(_pil_image(pixels), fmt, colour).save(temp, format=fmt)
         except (OSError, ValueError, KeyError) as exc:
             raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
     _write_atomic(path, write)
@@ -7101,7 +7101,7 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
               "RGBA" if pixels.shape[2] == 4 else "RGB")
 
 
-def _flattened(image: Image.Image, fmt: str, colour: Optional[Tuple[int, int, int]]) -> Image.Image:
+def _flattened_image(image: Image.Image, fmt: str, colour: Optional[Tuple[int, int, int]]) -> Image.Image:
     if image.mode != "RGBA" or fmt in _ALPHA_FORMATS:
         return image
     from PIL import Image
@@ -7151,7 +7151,7 @@ class Grid(NamedTuple):
     most: float
 
 
-def _grid_transform(geometry: _Geometry, projection: str) -> Tuple[float, ...]:
+def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
     """Affine transform of a picture's pixels (see :class:`Grid`).
 
     Coordinates are truncated toward zero, so plane pixel X holds what lies
@@ -7167,7 +7167,7 @@ def _grid_transform(geometry: _Geometry, projection: str) -> Tuple[float, ...]:
     return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
 
 
-def _save_output(config: Config, pixels: np.ndarray, geometry: _Geometry,
+def _save_output(config: Config, pixels: np.ndarray, geometry: _PictureGeometry,
                  colour: Optional[Tuple[int, int, int]]) -> None:
     """Write -o and, with --world_file, where it lies: a GeoTIFF for .tif/.tiff when
     rasterio is installed, else a world file and a .aux.xml beside the picture."""
@@ -7229,7 +7229,7 @@ _STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its bo
 _STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixel sums stay exact
 
 
-def _save_state(path: str, config: Config, result: _Result) -> None:
+def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
     """Write values and geometry as .npz with JSON metadata (no pickle).  Only the
     pixels of the picture are kept: -L draws no others, and bounds their number by
     the box (data outside an --extent would otherwise add pixels without limit)."""
@@ -7294,7 +7294,7 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
         raise bad
     if isinstance(meta.get("version"), bool) or meta.get("version") != _STATE_VERSION:
         raise HeatmapError("%s: state file version %s is not supported"
-                           % (path, _text(repr(meta.get("version")).encode("utf-8"))))
+                           % (path, _quoted(repr(meta.get("version")).encode("utf-8"))))
     box = meta.get("box")
     ok = (_state_number(meta.get("max")) and meta["max"] >= 0
           and _state_number(meta.get("ppd")) and meta["ppd"] > 0
@@ -7340,7 +7340,7 @@ def _state_number(value, whole: bool = False) -> bool:
         return False
 
 
-def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
+def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     meta, xs, ys, vs = _load_state(config.load)
     background, size = _background_scene(config)
     box = _Box(*meta["box"])
@@ -7351,16 +7351,16 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _Result]:
     origin = meta.get("origin", [0.0, 0.0])  # whole pixels taken off the saved coordinates
     if not (isinstance(origin, list) and len(origin) == 2 and all(map(_state_number, origin))):
         raise HeatmapError("%s: not a heatmap.py state file" % config.load)
-    geometry = _Geometry(float(meta["ppd"]), resized, out_w, out_h,
+    geometry = _PictureGeometry(float(meta["ppd"]), resized, out_w, out_h,
                          origin=(float(origin[0]), float(origin[1])),
                          projection=meta.get("projection", "mercator"))
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
     grid[ys[inside] - window[1], xs[inside] - window[0]] = vs[inside]
-    result = _Result(geometry, _image_values(geometry, grid, window), float(meta["max"]),
+    result = _CombinedValues(geometry, _image_values(geometry, grid, window), float(meta["max"]),
                      (xs, ys, vs))
-    return _picture(result.values, result.most, _scene(config, geometry, background)), result
+    return _heat_picture(result.values, result.most, _make_scene(config, geometry, background)), result
 
 
 # ---- 12 Checks ----
@@ -7472,7 +7472,7 @@ def _check_output(config: Config, flag: str, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise HeatmapError("%s: folder %s does not exist" % (path, folder))
-    inputs = list(config.files) + _sidecars(config.files) + [config.background_image,
+    inputs = list(config.files) + _sidecar_files(config.files) + [config.background_image,
                                                              config.gradient, config.load]
     for other in inputs:
         if other and other != "-" and _same_file(path, other) and not (
@@ -7489,17 +7489,17 @@ def _warn_unused(config: Config) -> None:
 
 # ---- 13 Pipeline and library API ----
 @dataclass
-class _Result:
+class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
-    geometry: _Geometry
+    geometry: _PictureGeometry
     values: np.ndarray
     most: float
     sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
 
-def _collect(config: Config, batches: Iterable[object], record: bool = False,
+def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
              size: Optional[Tuple[Optional[int], Optional[int]]] = None
-             ) -> Tuple[_Geometry, "_Accumulator"]:
+             ) -> Tuple[_PictureGeometry, "_Accumulator"]:
     """Read and project the input; streams when --extent fixes the geometry first.
 
     Without --extent the numeric batches are held until the data box is
@@ -7508,18 +7508,18 @@ def _collect(config: Config, batches: Iterable[object], record: bool = False,
     """
     if size is None:
         _, size = _background_scene(config)
-    batches = _shaped(config, batches)
+    batches = _apply_track_time_options(config, batches)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
     held = None if streaming else list(batches)
     for batch in held or ():
         _check_batch(config, batch)
     box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
     _check_latitudes(config, box_ll)
-    geometry = _geometry(config, box_ll, size)
+    geometry = _picture_geometry(config, box_ll, size)
     _check_output_size(config, geometry.width, geometry.height)
     _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
               geometry.height)
-    acc = _Accumulator(_grown(geometry.window(), config.radius), record, config.decay == 1.0)
+    acc = _Accumulator(_grown_rect(geometry.window(), config.radius), record, config.decay == 1.0)
     progress = _Progress("inputs read")
     for batch in batches if streaming else held:
         if streaming:
@@ -7533,25 +7533,25 @@ def _collect(config: Config, batches: Iterable[object], record: bool = False,
     return geometry, acc
 
 
-def _combine(config: Config, geometry: _Geometry, acc: "_Accumulator",
-             keep_all: bool = False) -> _Result:
+def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
+             keep_all: bool = False) -> _CombinedValues:
     """Decay-combine everything accumulated into the image's values."""
     entries, segments, counts = acc.result()
     window = geometry.window()
     grid, most, kept = _Engine(config).run(entries, segments, window, keep_all, counts)
     _LOG.info("values combined (decay %g); largest %g", config.decay, most)
-    return _Result(geometry, _image_values(geometry, grid, window), most,
+    return _CombinedValues(geometry, _image_values(geometry, grid, window), most,
                    tuple(kept) if keep_all else None)
 
 
-def _accumulate(config: Config, batches: Iterable[object], keep_all: bool = False,
-                size: Optional[Tuple[Optional[int], Optional[int]]] = None) -> _Result:
+def _render_values(config: Config, batches: Iterable[object], keep_all: bool = False,
+                size: Optional[Tuple[Optional[int], Optional[int]]] = None) -> _CombinedValues:
     """Read, project and combine the input."""
-    geometry, acc = _collect(config, batches, size=size)
-    return _combine(config, geometry, acc, keep_all)
+    geometry, acc = _read_and_bin(config, batches, size=size)
+    return _combine_values(config, geometry, acc, keep_all)
 
 
-def _settings(config: Optional[Config], settings: dict) -> Config:
+def _config_with(config: Optional[Config], settings: dict) -> Config:
     """``config`` (or the defaults) with the named ``settings`` replaced."""
     config = config or Config()
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
@@ -7568,11 +7568,11 @@ def render_data(batches: Iterable[object], config: Optional[Config] = None,
 
     ``settings``: any :class:`Config` field by name, over ``config``.
     """
-    config = _settings(config, settings)
+    config = _config_with(config, settings)
     _validate(config)
     background, size = _background_scene(config)
-    result = _accumulate(config, batches, size=size)
-    return _image(_picture(result.values, result.most, _scene(config, result.geometry, background)))
+    result = _render_values(config, batches, size=size)
+    return _pil_image(_heat_picture(result.values, result.most, _make_scene(config, result.geometry, background)))
 
 
 @_setting_errors
@@ -7600,8 +7600,8 @@ def render(data=None, lon=None, config: Optional[Config] = None, weight=None, *,
     """
     if isinstance(lon, Config) and config is None:  # render(table, config)
         lon, config = None, lon
-    config = _settings(config, settings)
-    return render_data(_batches(data, lat, lon, weight, skip_invalid), config)
+    config = _config_with(config, settings)
+    return render_data(_library_batches(data, lat, lon, weight, skip_invalid), config)
 
 
 @_setting_errors
@@ -7612,10 +7612,10 @@ def render_grid(batches: Iterable[object], config: Optional[Config] = None,
 
     ``settings``: any :class:`Config` field by name, over ``config``.
     """
-    config = _settings(config, settings)
+    config = _config_with(config, settings)
     _validate(config)
     _, size = _background_scene(config)
-    result = _accumulate(config, batches, size=size)
+    result = _render_values(config, batches, size=size)
     projection = result.geometry.projection
     return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
                 result.most)
@@ -7634,7 +7634,7 @@ def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
     at that zoom.  ``png`` is the bytes of a 256x256 RGBA PNG, transparent
     where there is no heat; ``y`` counts from the north (XYZ, not TMS).
     """
-    config = _settings(config, settings)
+    config = _config_with(config, settings)
     _tile_options(config)
     _validate(config)
     held = list(batches)
@@ -7650,10 +7650,10 @@ def run(config: Optional[Config] = None, **settings) -> None:
     ``settings``: any :class:`Config` field by name, over ``config``:
     ``run(files=["points.txt"], width=800, output="out.png")``.
     """
-    _run(_settings(config, settings))
+    _run_config(_config_with(config, settings))
 
 
-def _run(config: Config) -> None:
+def _run_config(config: Config) -> None:
     """run() for main(): the errors name the command line's flags."""
     _validate(config)
     if config.load:
@@ -7672,13 +7672,13 @@ def _run(config: Config) -> None:
         _run_tiles(config)
         return
     background, size = _background_scene(config)  # -I is read once, before the input
-    result = _accumulate(config, read(config.files, config, strict=True),
+    result = _render_values(config, read(config.files, config, strict=True),
                          keep_all=bool(config.save), size=size)
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
-        scene = _scene(config, result.geometry, background)
-        _save_output(config, _picture(result.values, result.most, scene), result.geometry,
+        scene = _make_scene(config, result.geometry, background)
+        _save_output(config, _heat_picture(result.values, result.most, scene), result.geometry,
                      scene.colour)
     if config.save:
         _save_state(config.save, config, result)
@@ -7695,11 +7695,11 @@ def _run_animation(config: Config) -> None:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
     _find_ffmpeg()
     background, size = _background_scene(config)
-    geometry, acc = _collect(config, read(config.files, config, strict=True), record=True,
+    geometry, acc = _read_and_bin(config, read(config.files, config, strict=True), record=True,
                              size=size)
-    _animate(config, geometry, acc, _scene(config, geometry, background))
+    _animate(config, geometry, acc, _make_scene(config, geometry, background))
     if config.save:
-        _save_state(config.save, config, _combine(config, geometry, acc, keep_all=True))
+        _save_state(config.save, config, _combine_values(config, geometry, acc, keep_all=True))
 
 
 def _run_tiles(config: Config) -> None:
@@ -8005,7 +8005,7 @@ def _one_line(text: str) -> str:
                         else "\\u%04x" % ord(m.group()), line)
 
 
-def _say(line: str) -> None:
+def _print_line(line: str) -> None:
     """Write one line to the current ``sys.stderr``, if there is one (``2>&-`` leaves
     none, and a closed pipe takes nothing more)."""
     try:
@@ -8046,7 +8046,7 @@ class _LogHandler(logging.Handler):
                 line = "heatmap.py: %s: %s" % (record.levelname.lower(), text)
             else:
                 line = "%8d ms  %s" % (record.relativeCreated, text)
-            _say(line)
+            _print_line(line)
         except Exception:
             self.handleError(record)
 
@@ -8059,14 +8059,14 @@ class _LogHandler(logging.Handler):
         """One line per kind of warning that was cut short."""
         for count, first in self.alike.values():
             if count > _ALIKE_SHOWN:
-                _say("heatmap.py: warning: %d more warnings like this one: %s"
+                _print_line("heatmap.py: warning: %d more warnings like this one: %s"
                      % (count - _ALIKE_SHOWN, first))
         self.alike.clear()
 
 
 def _argument_error(message: str) -> None:
     """argparse's error(): our one line instead of usage + line; still SystemExit(2)."""
-    _say("heatmap.py: error: %s (see --help)" % _one_line(message))
+    _print_line("heatmap.py: error: %s (see --help)" % _one_line(message))
     raise SystemExit(2)
 
 
@@ -8115,7 +8115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         handler.summarise = not debug
         _LOG.setLevel(logging.DEBUG if args.debug else
                       logging.INFO if args.verbose else logging.WARNING)
-        _run(_config_from_args(args))
+        _run_config(_config_from_args(args))
     except HeatmapError as exc:
         if debug:
             raise
@@ -8138,7 +8138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _LOG.removeHandler(handler)
         _LOG.setLevel(level)
     if message:
-        _say("heatmap.py: " + message)
+        _print_line("heatmap.py: " + message)
     return code
 
 

@@ -718,7 +718,7 @@ PEER_FFT = os.path.join(REPO, "test", "peer_fft.py")
 STAGE_OURS = """import sys, time, numpy, heatmap as hm
 lat, lon = numpy.load(sys.argv[1])
 t = time.perf_counter()
-geometry, acc = hm._collect(hm.Config(width=8000, radius=5), [hm.Points(lat[i:i + 760000],
+geometry, acc = hm._read_and_bin(hm.Config(width=8000, radius=5), [hm.Points(lat[i:i + 760000],
                             lon[i:i + 760000]) for i in range(0, lat.size, 760000)])
 acc.result()
 print("stage", time.perf_counter() - t, geometry.width, geometry.height)"""

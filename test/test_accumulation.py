@@ -67,7 +67,7 @@ def as_grid(values, window):
 
 
 def engine_grid(points, segments, kernel, radius, decay, window):
-    entries = hm._aggregate(hm._Entries(*(np.array(c, dtype=t) for c, t in zip(
+    entries = hm._aggregate(hm._BinnedPoints(*(np.array(c, dtype=t) for c, t in zip(
         zip(*points), (np.int64, np.int64, np.float64, np.int64))))) if points else hm._empty_entries()
     segs = np.array(segments, dtype=np.float64) if segments else np.empty((0, 4))
     engine = hm._Engine(hm.Config(kernel=kernel, radius=radius, decay=decay))
@@ -110,7 +110,7 @@ def test_signed_weights_are_bit_exact(points, decay, radius, kernel):
 def test_points_heat_only_the_overlap_of_their_square():
     # one point with a huge kernel: a small piece computes only its own pixels
     engine = hm._Engine(hm.Config(radius=900, decay=0.5))
-    entries = hm._Entries(np.array([0]), np.array([0]), np.array([2.0]), np.array([3]))
+    entries = hm._BinnedPoints(np.array([0]), np.array([0]), np.array([2.0]), np.array([3]))
     keys, values, counts = hm._point_heat(entries, (100, 40, 116, 56), engine.grid)
     assert keys.size == 16 * 16 and counts.tolist() == [3] * 256
     assert values.max() == pytest.approx(2 * (1 - math.hypot(100, 40) / 900))
@@ -263,5 +263,5 @@ def test_accumulated_segment_weights_reach_the_engine():
 @pytest.mark.parametrize("values", [[], [3], [2, 1, 2], [[4, 1], [1, 0]], [1.5, -0.0, 0.0]])
 def test_distinct_is_numpys_unique(values):
     array = np.array(values)
-    assert np.array_equal(hm._distinct(array), np.unique(array))
-    assert hm._distinct(array).dtype == np.unique(array).dtype
+    assert np.array_equal(hm._sorted_unique(array), np.unique(array))
+    assert hm._sorted_unique(array).dtype == np.unique(array).dtype

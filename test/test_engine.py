@@ -122,7 +122,7 @@ def dataclass_tuple(box):
 def test_geometry_scale_and_size():
     config = hm.Config(projection="equirectangular", scale=hm._ppd_for_scale(1.0) / 100,
                        radius=2, margin=3)
-    geometry = hm._geometry(config, hm._Box(10.0, 20.0, 10.5, 20.2), (None, None))
+    geometry = hm._picture_geometry(config, hm._Box(10.0, 20.0, 10.5, 20.2), (None, None))
     assert geometry.ppd == pytest.approx(100.0, rel=1e-12)
     # 50 x 20 px of data plus 5 px of padding on each side
     assert (geometry.width, geometry.height) == (61, 31)
@@ -147,7 +147,7 @@ def test_kernel_values(kernel, radius, distance, heat):
 
 
 def test_stamp_linear_radius_2():
-    stamp = hm._stamp("linear", 2)
+    stamp = hm._kernel_offsets("linear", 2)
     # offsets closer than 2: the centre, 4 edge neighbours (1/2), 4 diagonals (1 - sqrt2/2)
     assert stamp.heat.tolist() == pytest.approx([1.0] + [0.5] * 4 + [1 - math.sqrt(2) / 2] * 4)
     assert stamp.groups.tolist() == [0, 1, 5, 9]
@@ -161,7 +161,7 @@ def test_stamp_linear_radius_2():
 @pytest.mark.parametrize("kernel", ["linear", "gaussian"])
 @pytest.mark.parametrize("radius", [1, 3, 6])
 def test_stamp_covers_the_disc(kernel, radius):
-    stamp = hm._stamp(kernel, radius)
+    stamp = hm._kernel_offsets(kernel, radius)
     expected = sum(1 for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)
                    if math.hypot(dx, dy) < radius)
     assert stamp.heat.size == expected
@@ -302,7 +302,7 @@ def test_decay_long_runs_underflow_to_the_running_product():
 
 
 def test_aggregate_merges_same_pixel_and_weight():
-    e = hm._Entries(np.array([1, 1, 1, 2], np.int64), np.array([5, 5, 5, 5], np.int64),
+    e = hm._BinnedPoints(np.array([1, 1, 1, 2], np.int64), np.array([5, 5, 5, 5], np.int64),
                     np.array([1.0, 1.0, 2.0, 1.0]), np.array([1, 3, 1, 1], np.int64))
     out = hm._aggregate(e)
     rows = sorted(zip(out.x.tolist(), out.y.tolist(), out.weight.tolist(), out.count.tolist()))
@@ -328,7 +328,7 @@ def random_input(seed, weighted, with_segments, span=14):
 
 
 def engine_values(points, segments, kernel, radius, decay, window):
-    entries = hm._Entries(*(np.array(c, dtype=t) for c, t in
+    entries = hm._BinnedPoints(*(np.array(c, dtype=t) for c, t in
                             zip(zip(*points), (np.int64, np.int64, np.float64, np.int64)))) \
         if points else hm._empty_entries()
     segs = np.array(segments, dtype=np.float64).reshape(-1, 4)
@@ -390,7 +390,7 @@ def test_dense_unit_path_equals_sparse_path(kernel, decay):
         n = int(rng.integers(1, 40))
         x = rng.integers(rect[0] - radius, rect[2] + radius, n)
         y = rng.integers(rect[1] - radius, rect[3] + radius, n)
-        entries = hm._aggregate(hm._Entries(x.astype(np.int64), y.astype(np.int64),
+        entries = hm._aggregate(hm._BinnedPoints(x.astype(np.int64), y.astype(np.int64),
                                             np.ones(n), np.ones(n, np.int64)))
         d = hm._Decay(decay, int(entries.count.sum()) + engine.stamp.heat.size)
         dense = engine._dense_unit(rect, entries, d)
@@ -523,5 +523,5 @@ def test_large_radius_heats_every_tile_it_reaches(radius, weight):
                        extent=(46.9, -122.1, 47.1, -121.9))
     points = hm.Points(np.array([47.0, 47.0]), np.array([-122.0, -122.0]),
                        None if weight is None else np.array([weight, weight]))
-    values = hm._accumulate(config, [points]).values
-    assert np.count_nonzero(values) == hm._stamp("linear", radius).heat.size
+    values = hm._render_values(config, [points]).values
+    assert np.count_nonzero(values) == hm._kernel_offsets("linear", radius).heat.size

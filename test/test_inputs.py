@@ -431,7 +431,7 @@ def test_gpx_times_fast_and_exact(write, monkeypatch, exact, chunk):
                      for p, s in zip(TRACK, STAMPS))
     body = "<gpx><trk><trkseg>%s</trkseg></trk></gpx>" % points
     path = write("t.gpx", body)
-    with hm._opened(str(path)) as source:
+    with hm._opened_input(str(path)) as source:
         got = list((hm._GpxExact if exact else hm._Gpx)(source).batches())
     seconds = [T0 + 7 * i for i in range(40)]
     assert joined(got, "time1").astype(np.int64).tolist() == seconds[:-1]
@@ -633,10 +633,10 @@ def test_fast_gpx_reads_what_expat_reads(data, chunk):
         try:
             got = []
             for reader in (hm._Gpx, hm._GpxExact):
-                with hm._opened(path) as source:
+                with hm._opened_input(path) as source:
                     try:
                         got.append([b for b in reader(source).batches()])
-                    except hm._Nothing:
+                    except hm._NothingToDraw:
                         got.append([])
                     except hm.HeatmapError as exc:
                         got.append(str(exc))

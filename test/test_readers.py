@@ -342,7 +342,7 @@ def test_filetype_by_name(name, expected):
 @pytest.mark.parametrize("forced", ["plain", "csv", "gpx", "shp"])
 def test_filetype_override_wins(write, forced):
     path = write("a.csv", "1,2\n")
-    with hm._opened(str(path)) as source:
+    with hm._opened_input(str(path)) as source:
         assert hm._filetype(source, forced) == forced
 
 

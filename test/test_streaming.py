@@ -18,7 +18,7 @@ def _points(n, seed, spread=0.01, weighted=False):
 
 
 def _result(config, batches):
-    return heatmap._accumulate(config, iter(batches))
+    return heatmap._render_values(config, iter(batches))
 
 
 def _same(a, b):
@@ -39,8 +39,8 @@ def test_extent_streaming_matches_held_input(decay, weighted):
                           np.concatenate([b.lon for b in batches]),
                           None if not weighted else np.concatenate([b.weight for b in batches]))
     config = heatmap.Config(width=120, extent=extent, decay=decay)
-    geometry, acc = heatmap._collect(config, iter([held]))
-    once = heatmap._combine(config, geometry, acc)
+    geometry, acc = heatmap._read_and_bin(config, iter([held]))
+    once = heatmap._combine_values(config, geometry, acc)
     _same(streamed, once)
 
 
@@ -53,7 +53,7 @@ def test_count_grid_overflow_matches_grid(monkeypatch, decay):
     monkeypatch.setattr(heatmap, "_DENSE_PIXELS", 1)
     tight = _result(config, batches)
     _same(roomy, tight)
-    _, acc = heatmap._collect(config, iter(batches))
+    _, acc = heatmap._read_and_bin(config, iter(batches))
     assert acc.result()[0].x.size > 1000  # most points really took the entry path
 
 
@@ -62,7 +62,7 @@ def test_count_grid_overflow_matches_grid(monkeypatch, decay):
 def test_dense_and_sparse_unit_paths_agree(kernel, decay):
     rng = np.random.default_rng(7)
     engine = heatmap._Engine(heatmap.Config(kernel=kernel, radius=4, decay=decay))
-    entries = heatmap._aggregate(heatmap._Entries(
+    entries = heatmap._aggregate(heatmap._BinnedPoints(
         rng.integers(0, 30, 300), rng.integers(0, 30, 300), np.ones(300), np.ones(300, np.int64)))
     rect = (0, 0, 32, 32)
     table = heatmap._Decay(decay, 400)
@@ -75,7 +75,7 @@ def test_tile_split_matches_whole_tile(monkeypatch):
     """Splitting a crowded tile into quarters does not change any value."""
     rng = np.random.default_rng(3)
     n = 500
-    entries = heatmap._aggregate(heatmap._Entries(
+    entries = heatmap._aggregate(heatmap._BinnedPoints(
         rng.integers(0, 64, n), rng.integers(0, 64, n), rng.integers(1, 4, n).astype(float),
         np.ones(n, np.int64)))
     segments = rng.uniform(0, 64, (40, 4))
@@ -106,9 +106,9 @@ def test_packed_sort_is_exact(seed, sign):
 
 def gpx_both_ways(path):
     """(batches of the fast GPX reader, batches of the expat-only reader) of one file."""
-    with heatmap._opened(str(path)) as source:
+    with heatmap._opened_input(str(path)) as source:
         fast = list(heatmap._Gpx(source).batches())
-    with heatmap._opened(str(path)) as source:
+    with heatmap._opened_input(str(path)) as source:
         slow = list(heatmap._GpxExact(source).batches())
     return fast, slow
 

@@ -95,14 +95,14 @@ def test_time_bounds(bounds, first, last):
     (3599, 60, 60), (3601, 60, 61), (0, 60, 1), (59, 60, 1), (60, 60, 1), (61, 60, 2)])
 def test_clock_frame_count(span, step, frames):
     times = np.array([0, span], np.int64) + DAY
-    rank, shown, ends = heatmap._clock(heatmap.Config(frame_time=step), times, DAY)
+    rank, shown, ends = heatmap._frame_clock(heatmap.Config(frame_time=step), times, DAY)
     assert len(shown) == len(ends) == frames
     assert shown[-1] == (0, 2) and ends[0] == DAY + step
 
 
 def test_clock_fades_a_moving_window():
     times = np.array([50, 0, 130, 10, 70], np.int64)     # input numbers in reading order
-    rank, shown, ends = heatmap._clock(heatmap.Config(frame_time=60, fade=60), times, 0)
+    rank, shown, ends = heatmap._frame_clock(heatmap.Config(frame_time=60, fade=60), times, 0)
     assert rank.tolist() == [2, 0, 4, 1, 3]             # by time: 0, 10, 50, 70, 130
     assert ends.tolist() == [60, 120, 180]
     # frame k shows the inputs of times in (end - fade, end]: ranks lo .. hi - 1
@@ -116,15 +116,15 @@ def test_trim_is_the_same_whatever_the_batches():
     whole = heatmap.tracks(lat, lon, times=times)
     results = []
     for cuts in ([1000], [7, 500, 1000], list(range(37, 1000, 37)) + [1000], range(1, 1001)):
-        trim, out, start = heatmap._Trim(200.0), [], 0
+        trim, out, start = heatmap._TrimEnds(200.0), [], 0
         for end in cuts:
-            part = heatmap._subset(whole, (np.arange(1000) >= start) & (np.arange(1000) < end))
-            out += trim.add(part, heatmap._metres(part), np.zeros(end - start, bool))
+            part = heatmap._batch_subset(whole, (np.arange(1000) >= start) & (np.arange(1000) < end))
+            out += trim.add(part, heatmap._segment_metres(part), np.zeros(end - start, bool))
             start = end
         out += trim.flush()
         kept = _joined(out)
         results.append(kept)
-        assert heatmap._metres(kept).sum() == pytest.approx(heatmap._metres(whole).sum() - 400)
+        assert heatmap._segment_metres(kept).sum() == pytest.approx(heatmap._segment_metres(whole).sum() - 400)
         assert (kept.lon1[0] - LON) * EAST == pytest.approx(200, abs=1e-6)
         assert (lon[-1] - kept.lon2[-1]) * EAST == pytest.approx(200, abs=1e-6)
         assert (kept.time1[0], kept.time2[-1]) == (T0 + 20, times[-1] - 20)
@@ -142,8 +142,8 @@ def test_trim_keeps_tracks_apart_and_drops_short_ones():
     """Two tracks in one batch, the first shorter than twice the trim: it vanishes."""
     a, b = straight(300, 10), straight(1000, 10, start=5000)
     both = _joined([heatmap.tracks(a[0], a[1], times=a[2]), heatmap.tracks(b[0], b[1], times=b[2])])
-    trim = heatmap._Trim(200.0)
-    out = trim.add(both, heatmap._metres(both), np.zeros(len(both.lat1), bool)) + trim.flush()
+    trim = heatmap._TrimEnds(200.0)
+    out = trim.add(both, heatmap._segment_metres(both), np.zeros(len(both.lat1), bool)) + trim.flush()
     kept = _joined(out)
     east = (np.r_[kept.lon1, kept.lon2] - LON) * EAST
     assert east.min() == pytest.approx(5200) and east.max() == pytest.approx(5800)
@@ -235,7 +235,7 @@ def _engine_weighs_segments():
     segments; until that work is on main, weights are carried but not applied)."""
     lat, lon = np.array([47.6, 47.6]), np.array([-122.3, -122.29])
     one = heatmap.Segments(lat[:1], lon[:1], lat[1:], lon[1:])
-    values = [heatmap._accumulate(heatmap.Config(width=40, radius=3),
+    values = [heatmap._render_values(heatmap.Config(width=40, radius=3),
                                   [one._replace(weight=np.array([w]))]).most for w in (1.0, 3.0)]
     return values[1] == pytest.approx(3 * values[0])
 
@@ -403,14 +403,14 @@ def test_fuzz_trim_and_jumps_whatever_the_batches(steps, cuts, trim, jump):
     n = len(whole.lat1)
     kept = []
     for bounds in ([0, n], sorted({0, n} | {c for c in cuts if c < n})):
-        trim_ = heatmap._Trim(trim)
+        trim_ = heatmap._TrimEnds(trim)
         out = []
         for a, b in zip(bounds[:-1], bounds[1:]):
-            part = heatmap._subset(whole, (np.arange(n) >= a) & (np.arange(n) < b))
-            length = heatmap._metres(part)
+            part = heatmap._batch_subset(whole, (np.arange(n) >= a) & (np.arange(n) < b))
+            length = heatmap._segment_metres(part)
             out += trim_.add(part, length, length > (jump or np.inf))
         out += trim_.flush()
-        kept.append(heatmap._metres(_joined(out)).sum() if out else 0.0)
+        kept.append(heatmap._segment_metres(_joined(out)).sum() if out else 0.0)
     expected = sum(max(0.0, float(np.sum([s for s in t if s <= (jump or np.inf)])) - 2 * trim)
                    for t in steps)
     assert kept[0] == pytest.approx(expected, abs=1e-6)

@@ -53,7 +53,7 @@ import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 if TYPE_CHECKING:  # annotations only; the code imports Pillow where it needs it
@@ -523,74 +523,28 @@ class _TrackBuilder:
         return done
 
 
-_EXTENSIONS = {".txt": "plain", ".csv": "csv", ".gpx": "gpx", ".shp": "shp", ".zip": "shp",
-               ".geojson": "geojson", ".geojsonl": "geojsonl", ".ndjson": "geojsonl",
-               ".jsonl": "geojsonl", ".json": "json", ".kml": "kml", ".kmz": "kml",
-               ".tcx": "tcx", ".fit": "fit"}
-_COMPRESSED_EXTENSIONS = (".gz", ".bz2", ".xz")
-_XML_ROOTS = {b"gpx": "gpx", b"kml": "kml", b"TrainingCenterDatabase": "tcx"}
-_TYPE_NAMES = {"plain": "plain text", "csv": "CSV", "gpx": "GPX", "shp": "a shapefile",
-               "geojson": "GeoJSON", "geojsonl": "newline-delimited GeoJSON", "kml": "KML",
-               "tcx": "TCX", "fit": "FIT", "takeout": "Takeout location history"}
-_OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-                (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
-                (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-                (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
-                (b"RIFF", "a RIFF file (WebP, WAV or AVI)"), (b"\x7fELF", "a program"),
-                (b"SQLite format 3\x00", "an SQLite database"))
-_ZIPPED = {"shp", "kml"}             # types that may come as a zip archive
-_EMPTY = {"gpx": "no track segments (a <trkseg> needs two or more <trkpt>)",
-          "tcx": "no track segments (a <Track> needs two or more points)",
-          "fit": "no track segments (two or more records with a position)"}
+class _Format(NamedTuple):
+    """One input format: how it is told, who reads it, how --help describes it."""
+    title: str                      # in messages: "GPX", "a shapefile"
+    reader: str                     # the name of its reader function (sections 2.2-2.6)
+    extensions: Tuple[str, ...]     # by the name, also under .gz, .bz2 and .xz
+    sniff: Callable[[bytes], bool]  # by the first bytes, when the name does not tell
+    help: str                       # its entry in --help
+    empty: str = "no data points"   # why a file gave nothing to draw
+    zipped: bool = False            # may come as a zip archive
 
 
-def _filetype(source: _Input, filetype: str) -> str:
-    """The reader for an input: --filetype, else the name's extension (under .gz),
-    else the content; a file that is plainly something else is an error."""
-    if filetype == "auto":
-        filetype = _type_by_name(source.name) or _type_by_content(source)
-    if filetype == "json":
-        filetype = _json_type(source.head)
-    if filetype != "fit" and not (filetype in _ZIPPED and source.head.startswith(b"PK\x03\x04")):
-        for magic, what in _OTHER_FILES:
-            if source.head.startswith(magic):
-                raise HeatmapError("%s: is %s, not %s" % (source.name, what,
-                                                          _TYPE_NAMES[filetype]))
-    return filetype
-
-
-def _type_by_name(name: str) -> Optional[str]:
-    base, ext = os.path.splitext(name.lower())
-    if ext in _COMPRESSED_EXTENSIONS:
-        ext = os.path.splitext(base)[1]
-    return _EXTENSIONS.get(ext)
-
-
-def _type_by_content(source: _Input) -> str:
-    """The type of an input whose name does not tell: FIT or shapefile by their
-    signature, XML by its root element, JSON by its first character, CSV when the
-    first line has a comma, else plain text."""
-    head = source.head
+def _xml_root(head: bytes) -> Optional[bytes]:
+    """The name of the first element of XML text (namespace prefix left out), or None."""
     text = head.lstrip()
-    if head[8:12] == b".FIT":
-        return "fit"
-    if head.startswith(b"\x00\x00\x27\x0a"):
-        return "shp"
-    if text.startswith(b"<"):
-        root = re.search(rb"<(?:[\w.-]+:)?([A-Za-z_][\w.-]*)", text)
-        kind = _XML_ROOTS.get(root.group(1)) if root else None
-        if kind is None:
-            raise HeatmapError("%s: XML with the root element <%s>, not GPX, KML or TCX" % (
-                source.name, root.group(1).decode("ascii", "replace") if root else "?"))
-        return kind
-    if text[:1] in (b"{", b"["):
-        return "json"
-    first = next((line for line in head.split(b"\n") if line.strip()), b"")
-    return "csv" if b"," in first else "plain"
+    root = re.search(rb"<(?:[\w.-]+:)?([A-Za-z_][\w.-]*)", text) if text[:1] == b"<" else None
+    return root.group(1) if root else None
 
 
-def _json_type(head: bytes) -> str:
-    """Takeout location history, newline-delimited GeoJSON or GeoJSON."""
+def _json_kind(head: bytes) -> Optional[str]:
+    """takeout, geojsonl or geojson for text that starts as JSON, else None."""
+    if head.lstrip()[:1] not in (b"{", b"["):
+        return None
     if b'"latitudeE7"' in head or re.match(rb'\s*\{\s*"locations"', head):
         return "takeout"
     lines = [line.strip() for line in head.split(b"\n") if line.strip()]
@@ -598,6 +552,94 @@ def _json_type(head: bytes) -> str:
             and lines[1].startswith(b"{"):
         return "geojsonl"
     return "geojson"
+
+
+def _first_line_has_comma(head: bytes) -> bool:
+    first = next((line for line in head.split(b"\n") if line.strip()), b"")
+    return b"," in first and _xml_root(head) is None and _json_kind(head) is None
+
+
+# The input formats, in the order their content is tried.  A new format is a reader
+# and a row here: READERS (section 2.6), --filetype and --help follow from the rows.
+_FORMATS = {
+    "fit": _Format("FIT", "_read_fit", (".fit",), lambda head: head[8:12] == b".FIT",
+                   "Garmin FIT activities (needs fitdecode: the fit extra)",
+                   "no track segments (two or more records with a position)"),
+    "shp": _Format("a shapefile", "_read_shp", (".shp", ".zip"),
+                   lambda head: head.startswith(b"\x00\x00\x27\x0a"),
+                   "ESRI shapefile point layers in WGS84, with the .shx and .dbf beside it "
+                   "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
+    "gpx": _Format("GPX", "_read_gpx", (".gpx",), lambda head: _xml_root(head) == b"gpx",
+                   "the <trkpt>s of each <trkseg> joined into a track: heat along the lines "
+                   "between them", "no track segments (a <trkseg> needs two or more <trkpt>)"),
+    "tcx": _Format("TCX", "_read_tcx", (".tcx",),
+                   lambda head: _xml_root(head) == b"TrainingCenterDatabase",
+                   "Garmin TCX tracks", "no track segments (a <Track> needs two or more points)"),
+    "kml": _Format("KML", "_read_kml", (".kml", ".kmz"), lambda head: _xml_root(head) == b"kml",
+                   "KML points, lines and gx:Tracks; a .kmz is read from its first .kml",
+                   zipped=True),
+    "takeout": _Format("Takeout location history", "_read_takeout", (".json",),
+                       lambda head: _json_kind(head) == "takeout",
+                       "Google Takeout location history (Records.json)"),
+    "geojsonl": _Format("newline-delimited GeoJSON", "_read_geojsonl",
+                        (".geojsonl", ".ndjson", ".jsonl", ".json"),
+                        lambda head: _json_kind(head) == "geojsonl",
+                        "one GeoJSON object a line"),
+    "geojson": _Format("GeoJSON", "_read_geojson", (".geojson", ".json"),
+                       lambda head: _json_kind(head) == "geojson",
+                       "GeoJSON points and lines (--weight_property, --time_property)"),
+    "csv": _Format("CSV", "_read_csv", (".csv",), _first_line_has_comma,
+                   '"lat,lon" or "lat,lon,weight,..." rows; quoted fields work; '
+                   "--ignore_csv_header skips a header line, --csv_columns picks columns"),
+    "plain": _Format("plain text", "_read_plain", (".txt",),
+                     lambda head: _xml_root(head) is None and _json_kind(head) is None,
+                     'one point a line, "lat lon" or "lat lon weight", latitude first, in '
+                     "degrees; spaces or tabs between; blank lines are skipped"),
+}
+_COMPRESSED_EXTENSIONS = (".gz", ".bz2", ".xz")
+_OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+                (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
+                (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+                (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+                (b"RIFF", "a RIFF file (WebP, WAV or AVI)"), (b"\x7fELF", "a program"),
+                (b"SQLite format 3\x00", "an SQLite database"))
+
+
+def _filetype(source: _Input, filetype: str) -> str:
+    """The format of an input: --filetype, else the name's extension (under .gz), else
+    the content (where an extension has several formats, the content decides among
+    them); a file that is plainly something else is an error."""
+    if filetype == "auto":
+        filetype = _type_by_content(source, _types_by_name(source.name))
+    row = _FORMATS[filetype]
+    if filetype != "fit" and not (row.zipped and source.head.startswith(b"PK\x03\x04")):
+        for magic, what in _OTHER_FILES:
+            if source.head.startswith(magic):
+                raise HeatmapError("%s: is %s, not %s" % (source.name, what, row.title))
+    return filetype
+
+
+def _types_by_name(name: str) -> List[str]:
+    """The formats whose extension the name has (under .gz, .bz2 or .xz): any number."""
+    base, ext = os.path.splitext(name.lower())
+    if ext in _COMPRESSED_EXTENSIONS:
+        ext = os.path.splitext(base)[1]
+    return [kind for kind, row in _FORMATS.items() if ext in row.extensions]
+
+
+def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
+    """The first of ``kinds`` (all formats when none) whose sniff knows the input's
+    first bytes; one alone is taken as it is."""
+    if len(kinds) == 1:
+        return kinds[0]
+    for kind in kinds or _FORMATS:
+        if _FORMATS[kind].sniff(source.head):
+            return kind
+    if kinds:
+        return kinds[-1]
+    root = _xml_root(source.head)
+    raise HeatmapError("%s: XML with the root element <%s>, not GPX, KML or TCX" % (
+        source.name, root.decode("ascii", "replace") if root else "?"))
 
 
 def read(files: Iterable[str], config: Optional[Config] = None,
@@ -616,8 +658,8 @@ def read(files: Iterable[str], config: Optional[Config] = None,
         count, timed = 0, False
         with _opened_input(path) as source:
             kind = _filetype(source, config.filetype)
-            _LOG.info("reading %s (%s)", source.name, _TYPE_NAMES[kind])
-            nothing = _EMPTY.get(kind, "no data points")
+            _LOG.info("reading %s (%s)", source.name, _FORMATS[kind].title)
+            nothing = _FORMATS[kind].empty
             try:
                 for batch in READERS[kind](source, config):
                     try:
@@ -2612,9 +2654,8 @@ def _shp_points(name: str, xy: List[Tuple[float, float]]) -> Points:
     return Points(table[:, 1].copy(), table[:, 0].copy())
 
 
-READERS = {"plain": _read_plain, "csv": _read_csv, "gpx": _read_gpx, "shp": _read_shp,
-           "geojson": _read_geojson, "geojsonl": _read_geojsonl, "kml": _read_kml,
-           "tcx": _read_tcx, "fit": _read_fit, "takeout": _read_takeout}
+# The readers by format name (a reader is named by its row of _FORMATS, section 2.1).
+READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
 
 # ---- 2.7 Input: the library's arrays, tables and geometries ----
@@ -7733,22 +7774,19 @@ with -a, a video.
 
 input formats (--filetype; "auto" goes by the extension, also under .gz, else
 by the content):
-  plain  one point a line, "lat lon" or "lat lon weight", latitude first, in
-         degrees; spaces or tabs between; blank lines are skipped
-  csv    (.csv) "lat,lon" or "lat,lon,weight,..." rows; quoted fields work;
-         --ignore_csv_header skips a header line, --csv_columns picks columns
-  gpx    (.gpx) the <trkpt>s of each <trkseg> are joined into a track: heat
-         along the lines between them
-  tcx, fit, kml
-         (.tcx, .fit, .kml/.kmz) Garmin TCX and FIT tracks (FIT needs
-         fitdecode), KML points, lines and gx:Tracks
-  geojson, geojsonl, takeout
-         (.geojson/.json, .ndjson) GeoJSON points and lines; Google Takeout
-         location history (Records.json)
-  shp    (.shp, with its .shx and .dbf, or a .zip of them; needs pyshp) point
-         and multipoint layers in WGS84 longitude/latitude
+%s
   A weight multiplies a point's heat (default 1).  Files of different types
   can be mixed; "-" is standard input; .gz, .bz2 and .xz are decompressed."""
+
+
+def _formats_help() -> str:
+    """The input formats part of --help, a paragraph for each row of _FORMATS."""
+    import textwrap
+    width = max(40, min(_terminal_columns(), 100) - 2)
+    return "\n".join(textwrap.fill(
+        "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
+        subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
+
 
 _HELP_EPILOG = """\
 examples:
@@ -7810,7 +7848,7 @@ def _terminal_columns() -> int:
 def _parser() -> argparse.ArgumentParser:
     """The command line: one argument group per entry of _OPTION_GROUPS, defaults from Config."""
     defaults = Config()
-    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION,
+    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % _formats_help(),
                                 epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
     for title, options in _OPTION_GROUPS:
         options(p.add_argument_group(title).add_argument, defaults)

@@ -333,10 +333,12 @@ def test_shapefile_projected_prj_is_a_clean_cli_error(tmp_path, run):
     ("A.CSV", "csv"), ("a.gpx", "gpx"), ("TRACK.GPX", "gpx"), ("a.shp", "shp"),
     ("a.Shp", "shp"), ("dir.gpx/a.txt", "plain"), ("ride.gpx.gz", "gpx"), ("p.csv.GZ", "csv"),
     ("a.geojson", "geojson"), ("a.ndjson", "geojsonl"), ("a.kml", "kml"), ("a.kmz", "kml"),
-    ("a.tcx", "tcx"), ("a.fit", "fit"), ("a.zip", "shp"), ("Records.json", "json"),
+    ("a.tcx", "tcx"), ("a.fit", "fit"), ("a.zip", "shp"),
+    ("Records.json", ["takeout", "geojsonl", "geojson"]),   # the content decides among them
 ])
 def test_filetype_by_name(name, expected):
-    assert hm._type_by_name(name) == expected
+    expected = [] if expected is None else [expected] if isinstance(expected, str) else expected
+    assert hm._types_by_name(name) == expected
 
 
 @pytest.mark.parametrize("forced", ["plain", "csv", "gpx", "shp"])
@@ -414,3 +416,18 @@ def test_segment_tags_are_the_expression_s_matches(tokens):
     data = b"".join(tokens)
     found = [m.span() for m in hm._segment_tags(data)]
     assert found == [m.span() for m in hm._GPX_SEGMENT_TAG.finditer(data)]
+
+
+# ---- the format registry: a new format is a reader and a row ----
+@pytest.mark.parametrize("kind", list(hm._FORMATS))
+def test_every_format_row_is_whole(kind, monkeypatch, capsys):
+    row = hm._FORMATS[kind]
+    assert callable(hm.READERS[kind]) and hm.READERS[kind].__name__ == row.reader
+    assert row.extensions and all(e.startswith(".") and e == e.lower() for e in row.extensions)
+    assert row.title and row.help and row.empty
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        hm.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "%s (%s) %s" % (kind, ", ".join(row.extensions), " ".join(row.help.split())) in shown
+    assert kind in hm._parser()._option_string_actions["--filetype"].choices

@@ -287,6 +287,23 @@ class Config:
         return self.margin + self.radius
 
 
+# The simple range checks of settings (section 12): (setting, flag, lowest, highest or
+# None, True when the lowest itself is refused).
+_RANGES = (
+    ("decay", "-d/--decay", 0, 1, False),
+    ("radius", "-r/--radius", 1, None, False),
+    ("width", "-W/--width", 0, None, True),
+    ("height", "-H/--height", 0, None, True),
+    ("scale", "-s/--scale", 0, None, True),
+    ("margin", "-R/--margin", 0, None, False),
+    ("frequency", "--frequency", 1, None, False),
+    ("background_brightness", "-B/--background_brightness", 0, 255, False),
+    ("max_jump", "--max_jump", 0, None, True),
+    ("fps", "--fps", 0, None, True),
+    ("trim_ends", "--trim_ends", 0, None, False),
+)
+
+
 # ---- 2.1 Input: streams, the format registry, read() ----
 class Points(NamedTuple):
     """A batch of points: float64 arrays of shape (n,).
@@ -5808,11 +5825,6 @@ def _validate_time(config: Config) -> None:
     for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade),
                         ("--max_gap", config.max_gap)):
         _duration_seconds(value, flag)
-    for flag, value, least in (("--max_jump", config.max_jump, 0.0), ("--fps", config.fps, 0.0),
-                               ("--trim_ends", config.trim_ends, -1.0)):
-        if value is not None and not _finite_above(value, least):
-            raise HeatmapError("%s must be a %s number, not %r" % (
-                flag, "positive" if least == 0 else "non-negative", value))
     if config.time_range is not None:
         try:
             _time_bounds(config.time_range)
@@ -5832,13 +5844,6 @@ def _validate_time(config: Config) -> None:
             _LOG.warning("%s has no effect without %s", flag, wanted)
     if config.frame_time is not None and (config.frequency, config.straggler_threshold) != (1, 1):
         _LOG.warning("--frequency and --straggler_threshold have no effect with --frame_time")
-
-
-def _finite_above(value, least: float) -> bool:
-    try:
-        return math.isfinite(float(value)) and float(value) > least
-    except (TypeError, ValueError):
-        return False
 
 
 def _batch_subset(batch, keep: np.ndarray):
@@ -7408,23 +7413,11 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 def _validate(config: Config) -> None:
     """Check option values before any input is read or any file written."""
     _validate_tiles(config)
-    if not 0.0 <= config.decay <= 1.0:
-        raise HeatmapError("-d/--decay must be between 0 and 1, not %g" % config.decay)
-    if config.radius < 1:
-        raise HeatmapError("-r/--radius must be at least 1, not %d" % config.radius)
+    _check_ranges(config)
     if config.radius > _env_limit("HEATMAP_MAX_RADIUS", _MAX_RADIUS):
         raise HeatmapError("-r/--radius %d is over the limit of %d; set HEATMAP_MAX_RADIUS to "
                            "allow more" % (config.radius, _env_limit("HEATMAP_MAX_RADIUS",
                                                                       _MAX_RADIUS)))
-    for name, value in (("-W/--width", config.width), ("-H/--height", config.height)):
-        if value is not None and value < 1:
-            raise HeatmapError("%s must be positive, not %d" % (name, value))
-    if config.scale is not None and not (config.scale > 0 and math.isfinite(config.scale)):
-        raise HeatmapError("-s/--scale must be a positive number, not %g" % config.scale)
-    if config.margin < 0:
-        raise HeatmapError("-R/--margin must not be negative, not %d" % config.margin)
-    if config.frequency < 1:
-        raise HeatmapError("--frequency must be at least 1, not %d" % config.frequency)
     if config.extent is not None:
         lat1, lon1, lat2, lon2 = config.extent
         if lat1 == lat2 or lon1 == lon2:
@@ -7435,10 +7428,6 @@ def _validate(config: Config) -> None:
                          "round: a box never crosses the antimeridian (180 degrees)"
                          % (east - west, west, east))
         _check_latitudes(config, _extent_box(config.extent))
-    brightness = config.background_brightness
-    if brightness is not None and not (0 <= brightness <= 255 and math.isfinite(brightness)):
-        raise HeatmapError("-B/--background_brightness must be between 0 and 255, not %g"
-                           % brightness)
     disabled, _LOG.disabled = _LOG.disabled, True  # its warnings come when it is used
     try:
         _colour_table(config)
@@ -7456,6 +7445,28 @@ def _validate(config: Config) -> None:
         raise _too_big(config.width * config.height)
     if config.width and config.height:
         _check_output_size(config, config.width, config.height)
+
+
+def _check_ranges(config: Config) -> None:
+    """The checks of _RANGES: each setting given is a finite number in its range."""
+    for name, flag, low, high, above in _RANGES:
+        value = getattr(config, name)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if value is None or (math.isfinite(number) and (number > low if above else number >= low)
+                             and (high is None or number <= high)):
+            continue
+        if high is not None:
+            allowed = "between %g and %g" % (low, high)
+        elif low == 0:
+            allowed = ("positive" if isinstance(value, int) else "a positive number") if above \
+                else "a non-negative number"
+        else:
+            allowed = "at least %g" % low
+        shown = "%g" % number if not math.isnan(number) else _quoted(str(value).encode())
+        raise HeatmapError("%s must be %s, not %s" % (flag, allowed, shown))
 
 
 def _check_background_image(path: str) -> None:

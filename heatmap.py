@@ -3792,10 +3792,10 @@ class _Engine:
         """
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
-        most, kept = 0.0, []
+        largest, kept = 0.0, []
         for rect, values in self.tile_values(entries, segments, counts):
             if values.size:
-                most = max(most, float(values.max()))
+                largest = max(largest, float(values.max()))
             self._paste(grid, window, rect, values)
             if keep_all:
                 ys, xs = np.nonzero(values)
@@ -3803,7 +3803,7 @@ class _Engine:
         if keep_all:
             kept = [np.concatenate(c) if kept else np.empty(0) for c in zip(*kept)] or \
                 [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)]
-        return grid, most, kept
+        return grid, largest, kept
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
@@ -4979,15 +4979,21 @@ def _colour_table(config: Config) -> np.ndarray:
     return _hsva_table(_parse_hsva(config.hsva_min), _parse_hsva(config.hsva_max))
 
 
-def _colour_index(values: np.ndarray, most: float, steps: int) -> np.ndarray:
+def _peak(config: Config, largest: float) -> float:
+    """The value that gets the top colour: for a picture, each frame of an animation, each
+    zoom of a pyramid and a state file, the ``largest`` value anywhere in its data."""
+    return largest
+
+
+def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
     """Table row per value: int(value / max * (steps - 1)), in that order, in float64.
 
     Out-of-range rows behave like the original's list indexing (negative
     rows count from the end; far out of range takes the nearest end).
     """
-    if most <= 0:
+    if peak <= 0:
         return np.zeros(values.shape, np.int64)
-    index = np.trunc(values / most * (steps - 1)).astype(np.int64)
+    index = np.trunc(values / peak * (steps - 1)).astype(np.int64)
     index = np.where((index < 0) & (index >= -steps), index + steps, index)
     return np.where(index < 0, 0, np.minimum(index, steps - 1))
 
@@ -4995,12 +5001,12 @@ def _colour_index(values: np.ndarray, most: float, steps: int) -> np.ndarray:
 _STRIP = 1 << 18                  # pixels coloured or composited at a time
 
 
-def _heat_rgba(values: np.ndarray, most: float, table: np.ndarray) -> np.ndarray:
+def _heat_rgba(values: np.ndarray, peak: float, table: np.ndarray) -> np.ndarray:
     """uint8 (h, w, 4): coloured heat; pixels without data fully transparent."""
-    return _coloured_on(values, most, table, (0, 0, 0, 0))
+    return _coloured_on(values, peak, table, (0, 0, 0, 0))
 
 
-def _coloured_on(values: np.ndarray, most: float, colours: np.ndarray,
+def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
               blank: Sequence[int]) -> np.ndarray:
     """uint8 (h, w, c): the ``colours`` (n, c) row of each value, ``blank`` where it is 0.
 
@@ -5019,7 +5025,7 @@ def _coloured_on(values: np.ndarray, most: float, colours: np.ndarray,
         part, view = values[y:y + rows].ravel(), pixels[y:y + rows].reshape((-1,) + lut.shape[1:])
         view[:] = fill
         where = np.flatnonzero(part)   # usually a small part of the picture
-        view[where] = lut[_colour_index(part[where], most, colours.shape[0])]
+        view[where] = lut[_colour_index(part[where], peak, colours.shape[0])]
     return out
 
 
@@ -5097,7 +5103,7 @@ def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
     return image.point(lambda x: int(x * factor))
 
 
-def _composite(values: np.ndarray, most: float, table: np.ndarray,
+def _composite(values: np.ndarray, peak: float, table: np.ndarray,
                background: Image.Image) -> np.ndarray:
     """uint8 (h, w, 3|4): the coloured heat over a background image of the same
     size, as Image.composite puts it, a strip of rows at a time.
@@ -5110,7 +5116,7 @@ def _composite(values: np.ndarray, most: float, table: np.ndarray,
     out = np.array(background)
     rows = max(1, _STRIP // max(values.shape[1], 1))
     for y in range(0, values.shape[0], rows):
-        heat = _heat_rgba(values[y:y + rows], most, table)
+        heat = _heat_rgba(values[y:y + rows], peak, table)
         layer = Image.fromarray(heat, "RGBA")
         strip = Image.fromarray(out[y:y + rows])
         strip.paste(layer, (0, 0), layer.getchannel("A"))
@@ -5132,19 +5138,19 @@ class _Scene:
     attribution: Optional[str] = None   # --osm_attribution text, drawn last
 
 
-def _heat_picture(values: np.ndarray, most: float, scene: _Scene) -> np.ndarray:
+def _heat_picture(values: np.ndarray, peak: float, scene: _Scene) -> np.ndarray:
     """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background.
 
     Kept as an array, not a Pillow image, so that a plain PNG needs no Pillow.
     """
     if scene.background is not None:
-        picture = _composite(values, most, scene.table, scene.background)
+        picture = _composite(values, peak, scene.table, scene.background)
         if scene.attribution:
             picture = np.asarray(_draw_attribution(_pil_image(picture), scene.attribution))
         return picture
     if scene.colour is not None:
-        return _coloured_on(values, most, _blend_on_colour(scene.table, scene.colour), scene.colour)
-    return _heat_rgba(values, most, scene.table)
+        return _coloured_on(values, peak, _blend_on_colour(scene.table, scene.colour), scene.colour)
+    return _heat_rgba(values, peak, scene.table)
 
 
 def _pil_image(pixels: np.ndarray) -> Image.Image:
@@ -6163,7 +6169,7 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
     decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
-    tile_most = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
+    tile_largest = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
     shown, picture = (0, 0), None
     progress = _Progress("frames", len(frames))
 
@@ -6174,7 +6180,7 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
         return tile, rect, engine._tile(rect, part, segs, decay)
     for number, (frame, label) in enumerate(zip(frames, labels), 1):
         for tile, rect, values in _threaded_map(recompute, index.changed(shown, frame), ahead=4):
-            tile_most[tile] = values.max()
+            tile_largest[tile] = values.max()
             engine._paste(grid, window, rect, values)
             picture = None
         path = os.path.join(folder, "frame-%05d.png" % number)
@@ -6183,7 +6189,7 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
         else:
             if picture is None:
                 picture = _heat_picture(_image_values(geometry, grid, window),
-                                   float(tile_most.max(initial=0.0)), scene)
+                                   _peak(config, float(tile_largest.max(initial=0.0))), scene)
             _write_png(path, picture if label is None else _with_label(picture, label))
         progress.update(number)
         shown = frame
@@ -6547,13 +6553,13 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
         _project_batch(config, batch, ppd, acc)
     entries, segments, counts = acc.result()
     del acc
-    most = 0.0
+    largest = 0.0
 
     def pieces():
-        nonlocal most
+        nonlocal largest
         for rect, values in _Engine(config).tile_values(entries, segments, counts):
             if values.size:
-                most = max(most, float(values.max()))
+                largest = max(largest, float(values.max()))
             yield rect, values
     window = _tile_window(plan, zoom)
     progress = _Progress("zoom %d: tiles combined" % zoom)
@@ -6562,19 +6568,19 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
             spill.put(x, y, values, count)
         progress.update(number)
     progress.close()
-    return most
+    return largest
 
 
-def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, most: float,
+def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: float,
              table: np.ndarray, store) -> Tuple[int, int, bytes]:
     """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
-    by ``most`` and ``table``; then store(zoom, x, y, png)."""
+    by ``peak`` and ``table``; then store(zoom, x, y, png)."""
     x, y, where, values = item
     rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
     if isinstance(where, tuple):
-        rgba[where[0]:where[1], where[2]:where[3]] = _heat_rgba(values, most, table)
+        rgba[where[0]:where[1], where[2]:where[3]] = _heat_rgba(values, peak, table)
     else:
-        rgba.reshape(-1, 4)[where] = _heat_rgba(values[None], most, table)[0]
+        rgba.reshape(-1, 4)[where] = _heat_rgba(values[None], peak, table)[0]
     png = _tile_png(rgba)
     if store:
         store(zoom, x, y, png)
@@ -6602,12 +6608,12 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
     for zoom in plan.zooms:
         spill = _ValueSpill(spill_dir)
         try:
-            most = _combine_zoom(config, held, plan, zoom, spill)
+            peak = _peak(config, _combine_zoom(config, held, plan, zoom, spill))
             written += spill.count
             if written > limit:
                 raise _too_many_tiles(written, limit)
-            _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, most)
-            paint = functools.partial(_paint_tile, zoom=zoom, most=most, table=table, store=store)
+            _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, peak)
+            paint = functools.partial(_paint_tile, zoom=zoom, peak=peak, table=table, store=store)
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
             for done, (x, y, png) in enumerate(_threaded_map(paint, spill.read(), ahead=4), 1):
                 yield zoom, x, y, png
@@ -7188,13 +7194,18 @@ class Grid(NamedTuple):
     y = d*column + e*row + f at a pixel's top-left corner (the order of
     ``affine.Affine``/rasterio); x/y are metres of ``crs`` "EPSG:3857" (Web
     Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
-    (equirectangular).  ``most``: the largest value anywhere, the top of the
+    (equirectangular).  ``peak``: the largest value anywhere, the top of the
     colour scale.
     """
     values: np.ndarray
     transform: Tuple[float, float, float, float, float, float]
     crs: str
-    most: float
+    peak: float
+
+    @property
+    def most(self) -> float:
+        """The name of ``peak`` before 2.1."""
+        return self.peak
 
 
 def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
@@ -7285,7 +7296,7 @@ def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
     xs, ys, vs = xs[inside], ys[inside], vs[inside]
     meta = {
         "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
-        "max": result.most, "ppd": result.geometry.ppd, "projection": result.geometry.projection,
+        "max": result.peak, "ppd": result.geometry.ppd, "projection": result.geometry.projection,
         "box": dataclasses.astuple(result.geometry.box), "radius": config.radius,
         "margin": config.margin, "origin": list(result.geometry.origin),
     }
@@ -7404,9 +7415,10 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
     grid[ys[inside] - window[1], xs[inside] - window[0]] = vs[inside]
-    result = _CombinedValues(geometry, _image_values(geometry, grid, window), float(meta["max"]),
-                     (xs, ys, vs))
-    return _heat_picture(result.values, result.most, _make_scene(config, geometry, background)), result
+    result = _CombinedValues(geometry, _image_values(geometry, grid, window),
+                             _peak(config, float(meta["max"])), (xs, ys, vs))
+    scene = _make_scene(config, geometry, background)
+    return _heat_picture(result.values, result.peak, scene), result
 
 
 # ---- 12 Checks ----
@@ -7545,7 +7557,7 @@ class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
     geometry: _PictureGeometry
     values: np.ndarray
-    most: float
+    peak: float
     sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
 
@@ -7590,9 +7602,10 @@ def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
     """Decay-combine everything accumulated into the image's values."""
     entries, segments, counts = acc.result()
     window = geometry.window()
-    grid, most, kept = _Engine(config).run(entries, segments, window, keep_all, counts)
-    _LOG.info("values combined (decay %g); largest %g", config.decay, most)
-    return _CombinedValues(geometry, _image_values(geometry, grid, window), most,
+    grid, largest, kept = _Engine(config).run(entries, segments, window, keep_all, counts)
+    _LOG.info("values combined (decay %g); largest %g", config.decay, largest)
+    peak = _peak(config, largest)
+    return _CombinedValues(geometry, _image_values(geometry, grid, window), peak,
                    tuple(kept) if keep_all else None)
 
 
@@ -7624,7 +7637,8 @@ def render_data(batches: Iterable[object], config: Optional[Config] = None,
     _validate(config)
     background, size = _background_scene(config)
     result = _render_values(config, batches, size=size)
-    return _pil_image(_heat_picture(result.values, result.most, _make_scene(config, result.geometry, background)))
+    scene = _make_scene(config, result.geometry, background)
+    return _pil_image(_heat_picture(result.values, result.peak, scene))
 
 
 @_setting_errors
@@ -7670,7 +7684,7 @@ def render_grid(batches: Iterable[object], config: Optional[Config] = None,
     result = _render_values(config, batches, size=size)
     projection = result.geometry.projection
     return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
-                result.most)
+                result.peak)
 
 
 @_setting_errors
@@ -7730,7 +7744,7 @@ def _run_config(config: Config) -> None:
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
         scene = _make_scene(config, result.geometry, background)
-        _save_output(config, _heat_picture(result.values, result.most, scene), result.geometry,
+        _save_output(config, _heat_picture(result.values, result.peak, scene), result.geometry,
                      scene.colour)
     if config.save:
         _save_state(config.save, config, result)

@@ -24,7 +24,7 @@ def _result(config, batches):
 def _same(a, b):
     assert a.values.shape == b.values.shape
     np.testing.assert_allclose(a.values, b.values, rtol=1e-12, atol=0)
-    assert a.most == pytest.approx(b.most, rel=1e-12)
+    assert a.peak == pytest.approx(b.peak, rel=1e-12)
 
 
 @pytest.mark.parametrize("decay", [0.0, 0.5, 0.95, 1.0])

@@ -316,7 +316,7 @@ def test_render_grid_places_each_point_on_its_peak(projection, crs):
     grid = hm.render_grid([hm.Points(lat[:3], lon[:3])], config)
     assert grid.crs == crs and grid.values.shape == (np.asarray(hm.render(lat[:3], lon[:3], config))
                                                       .shape[:2])
-    assert grid.most == grid.values.max() > 0
+    assert grid.peak == grid.values.max() > 0
     for la, lo in zip(lat[:3], lon[:3]):
         col, row = to_pixel(grid.transform, *projected(la, lo, crs))
         peak = peak_near(grid.values, col, row)

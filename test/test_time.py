@@ -236,7 +236,7 @@ def _engine_weighs_segments():
     lat, lon = np.array([47.6, 47.6]), np.array([-122.3, -122.29])
     one = heatmap.Segments(lat[:1], lon[:1], lat[1:], lon[1:])
     values = [heatmap._render_values(heatmap.Config(width=40, radius=3),
-                                  [one._replace(weight=np.array([w]))]).most for w in (1.0, 3.0)]
+                                  [one._replace(weight=np.array([w]))]).peak for w in (1.0, 3.0)]
     return values[1] == pytest.approx(3 * values[0])
 
 

@@ -44,7 +44,7 @@ What it does:
   file in a child process and prints ours/loadtxt (target <= 0.7); for the two
   extent workloads compares peak RSS (target: big one <= 400 MB and within
   20 % of the small one).
-* Ends with a markdown table (for the README) and the target checks.
+* Ends with a markdown table (for test/BENCHMARKS.md) and the target checks.
 
 Every child gets ``--timeout`` seconds (default 900), after which it is
 killed and reported as "timeout".  A failing child (non-zero exit) shows its

@@ -668,7 +668,7 @@ def test_kml_placemark_timestamp_and_multigeometry(write):
 @pytest.mark.parametrize("size, imported, expected", [
     (10, False, False), (64 << 20, False, True), (10, True, True)])
 def test_polars_is_imported_only_for_big_files(tmp_path, monkeypatch, size, imported, expected):
-    # importing polars costs more than it saves below _FAST_FILE bytes (README: Reading)
+    # importing polars costs more than it saves below _FAST_FILE bytes (test/BENCHMARKS.md: Reading)
     path = tmp_path / "p.txt"
     with open(path, "wb") as f:
         f.truncate(size)

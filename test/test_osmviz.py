@@ -1,6 +1,6 @@
 """Our map tile arithmetic and mosaic equal osmviz's.
 
-heatmap.py fetches tiles itself (see the README: osmviz has no timeout, no retry and
+heatmap.py fetches tiles itself (see test/BENCHMARKS.md: osmviz has no timeout, no retry and
 caches any status-200 body), but the tile range, the lat/lon bounds of the mosaic and
 its pixels must be what ``osmviz.manager.OSMManager.create_osm_image`` gives, as the
 original program used it.  Both fetch from the tile server of test/tileserver.py on
@@ -90,10 +90,10 @@ def test_mosaic_equals_osmviz(osmviz, server, tmp_path, capsys, monkeypatch, bou
     assert np.array_equal(np.asarray(mosaic), np.asarray(their_image))
 
 
-# ---- why heatmap.py fetches tiles itself: what the README says osmviz does ----
+# ---- why heatmap.py fetches tiles itself: what test/BENCHMARKS.md says osmviz does ----
 def test_osmviz_fetching_as_the_readme_describes(osmviz, server, tmp_path, capsys, monkeypatch):
-    """If a new osmviz changes any of this, the README's "OpenStreetMap backgrounds"
-    paragraph must change with it."""
+    """If a new osmviz changes any of this, the osmviz audit in test/BENCHMARKS.md
+    ("OpenStreetMap tiles: the osmviz audit") must change with it."""
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     server.mode, server.flaky_failures = "ok", 1
     server.reset()

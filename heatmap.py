@@ -2214,12 +2214,15 @@ class _GeoJsonShapes:
 
     Points and MultiPoints become :class:`Points` (weight from
     --weight_property, time from --time_property or ``time``/``timestamp``),
-    LineStrings and MultiLineStrings tracks; polygons are counted and
-    skipped.  ``label(i)`` names element i of the current batch in messages.
+    LineStrings and MultiLineStrings tracks.  Polygons are counted and skipped
+    (files), or with ``polygons="error"`` refused (the library's geometries).
+    ``label(i)`` names element i of the current batch in messages;
+    ``feature_weights``, when set, weigh each element's points instead.
     """
 
-    def __init__(self, name: str, config: Config):
-        self.name = name
+    def __init__(self, name: str, config: Config, polygons: str = "skip"):
+        self.name, self.polygons = name, polygons
+        self.feature_weights: Optional[np.ndarray] = None
         self.weight_key = config.weight_property
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
         self.track = _TrackBuilder()
@@ -2291,6 +2294,9 @@ class _GeoJsonShapes:
         elif kind == "GeometryCollection":
             for i, part in enumerate(geometry.get("geometries") or []):
                 self._geometry(part, props, index, "%s.geometries[%d]" % (path, i))
+        elif kind in ("Polygon", "MultiPolygon") and self.polygons == "error":
+            raise self._error(index, path, "only points and lines can be drawn, not a %s (draw "
+                              "polygons by their .boundary or .centroid)" % kind)
         elif kind in ("Polygon", "MultiPolygon"):
             self.skipped += 1
         else:
@@ -2300,7 +2306,7 @@ class _GeoJsonShapes:
         if not isinstance(coords, list):
             raise self._error(index, path, "coordinates are not a list")
         weight = props.get(self.weight_key) if self.weight_key else 1.0
-        if type(weight) not in (int, float):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
             self.unweighted += len(coords)
             weight = 1.0
         time = next((props[k] for k in self.time_keys if k in props), None)
@@ -2355,6 +2361,8 @@ class _GeoJsonShapes:
             owner = self.owner
             lon, lat = self._lon_lat(self.coords, owner, "")
             weight = np.array(self.weights, dtype=np.float64)
+            if self.feature_weights is not None:
+                weight = self.feature_weights[owner]
             time = None
             if self.times.count(None) != len(self.times):
                 time = self._times(self.times, owner, "")
@@ -2811,23 +2819,20 @@ def _to_wgs84(data):
 
 def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
     """Points and Segments of a GeoPandas GeoSeries/GeoDataFrame (whole arrays, with
-    shapely) or of anything with ``__geo_interface__`` (GeoJSON-like, feature by feature).
-    ``weight``: a column (property) name or an array-like, one value per row (feature)."""
+    shapely) or of anything with ``__geo_interface__`` (GeoJSON-like, read as a GeoJSON
+    file is).  ``weight``: a column (property) name or an array-like, one value per row
+    (feature)."""
     data = _to_wgs84(data)
-    if isinstance(weight, str):
-        weight = (data[weight] if hasattr(data, "columns") else
-                  [(f.get("properties") or {}).get(weight, np.nan)
-                   for f in _geo_mapping(data).get("features", [])])
-    weights = None if weight is None else _float_values(weight, "weight")
     geometry = getattr(data, "geometry", None)
-    if geometry is not None and hasattr(geometry, "values"):
-        import shapely  # every GeoPandas has it
-        geoms = np.asarray(geometry.values, dtype=object)
-        parts, owner = shapely.get_parts(geoms, return_index=True)
-        kinds = shapely.get_type_id(parts)
-        coords, part = shapely.get_coordinates(parts, return_index=True)
-    else:
-        coords, part, owner, kinds = _geojson_arrays(_geo_mapping(data))
+    if geometry is None or not hasattr(geometry, "values"):
+        return _geojson_batches(_geo_mapping(data), weight)
+    weights = None if weight is None else _float_values(
+        data[weight] if isinstance(weight, str) else weight, "weight")
+    import shapely  # every GeoPandas has it
+    geoms = np.asarray(geometry.values, dtype=object)
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    kinds = shapely.get_type_id(parts)
+    coords, part = shapely.get_coordinates(parts, return_index=True)
     odd = kinds[kinds > 2]
     if odd.size:
         raise HeatmapError("only points and lines can be drawn, not a %s (draw polygons by "
@@ -2857,48 +2862,29 @@ def _geo_lines(coords, part, is_line, weights, skip_invalid: bool) -> List[objec
     return [tracks(xy[:, 1], xy[:, 0], track=ids)]
 
 
-def _geojson_arrays(geo) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(coords (n, 2) lon/lat, part of each coordinate, feature of each part, shapely type
-    id of each part: 0 points, 1 a line, 3 a polygon) of a GeoJSON-like mapping."""
+def _geojson_batches(geo, weight) -> List[object]:
+    """The batches of a GeoJSON-like mapping, by the GeoJSON reader's interpreter (section
+    2.5), polygons refused; ``weight``: a property name, or one value per feature."""
     crs = str(((geo.get("crs") or {}).get("properties") or {}).get("name", "EPSG:4326"))
     if not re.search(r"4326|CRS84", crs):
         raise HeatmapError("the data's CRS is %s: give longitude/latitude (EPSG:4326)" % crs)
+    named = weight if isinstance(weight, str) else None
+    shapes = _GeoJsonShapes("data", Config(weight_property=named), polygons="error")
+    shapes.label = lambda i: "feature %d" % i
     features = geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]
-    coords, part, owner, kinds = [np.zeros((0, 2))], [np.zeros(0, np.int64)], [], []
-    row = 0
-    try:
-        for row, feature in enumerate(features or ()):
-            if feature.get("type") == "Feature":
-                feature = feature.get("geometry")
-            for kind, xy in _geojson_parts(feature):
-                part.append(np.full(len(xy), len(kinds)))
-                coords.append(xy)
-                owner.append(row)
-                kinds.append(kind)
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise HeatmapError("feature %d is not a GeoJSON point or line: %s" % (row, exc)) from None
-    return (np.concatenate(coords), np.concatenate(part), np.array(owner, dtype=np.int64),
-            np.array(kinds, dtype=np.int64))
-
-
-def _geojson_parts(geometry) -> Iterator[Tuple[int, np.ndarray]]:
-    """(shapely type id, (n, 2) lon/lat) of each part of a GeoJSON geometry (None: none)."""
-    kind = None if geometry is None else geometry["type"]
-    if kind == "GeometryCollection":
-        for member in geometry["geometries"]:
-            yield from _geojson_parts(member)
-    elif kind == "MultiLineString":
-        for line in geometry["coordinates"]:
-            yield from _geojson_parts({"type": "LineString", "coordinates": line})
-    elif kind in ("Point", "MultiPoint", "LineString"):
-        xy = np.asarray(geometry["coordinates"], dtype=np.float64)
-        xy = xy.reshape(1, -1) if kind == "Point" else xy
-        if xy.size and (xy.ndim != 2 or xy.shape[1] < 2):
-            raise ValueError("%s coordinates of shape %s" % (kind, xy.shape))
-        if xy.size:
-            yield (1 if kind == "LineString" else 0), xy[:, :2]
-    elif kind is not None:
-        yield 3, np.zeros((0, 2))
+    for index, feature in enumerate(features or ()):
+        shapes.add(feature, index)
+    if weight is not None and named is None:
+        if shapes.track.points:
+            raise HeatmapError("weight is for points: lines are drawn with weight 1")
+        shapes.feature_weights = _float_values(weight, "weight")
+        if len(shapes.feature_weights) != len(features or ()):
+            raise HeatmapError("weight has %d values for %d features"
+                               % (len(shapes.feature_weights), len(features or ())))
+    batches = shapes.take()
+    if not batches:
+        raise HeatmapError("no points or lines in the data")
+    return batches
 
 
 def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:

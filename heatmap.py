@@ -82,6 +82,9 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
             "or --osm with -z/--zoom")
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
+# Every fast path checks this switch, and False forces its reference (the map above lists
+# them; test/test_fast_paths.py renders workloads both ways and compares).
+_FAST = True
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -1864,7 +1867,7 @@ def _segment_tags(data: bytes) -> Iterator["re.Match"]:
 
 def _read_gpx(source: _Input, config: Config) -> Iterator[Segments]:
     """Each ``<trkseg>``'s consecutive ``<trkpt>``s become line segments."""
-    return _Gpx(source).batches()
+    return (_Gpx if _FAST else _GpxExact)(source).batches()
 
 
 class _Tcx(_XmlReader):
@@ -2236,13 +2239,14 @@ class _GeoJsonShapes:
         self.label = lambda i: "%s: [%d]" % (name, i)
 
     def add_all(self, elements: list, first: int) -> None:
-        """Add a batch of Features; Point features in one tight loop, the rest by :meth:`add`."""
+        """Add a batch of Features; Point features in one tight loop, the rest by :meth:`add`
+        (the fast path of :meth:`add` alone, the same batches)."""
         coords, weights, times, owner = self.coords, self.weights, self.times, self.owner
         weight_key, time_keys = self.weight_key, self.time_keys
         for index, feature in enumerate(elements, first):
             geometry = feature.get("geometry") if type(feature) is dict else None
             if type(geometry) is not dict or geometry.get("type") != "Point" \
-                    or feature.get("type") != "Feature":
+                    or feature.get("type") != "Feature" or not _FAST:
                 self.add(feature, index)
                 continue
             props = feature.get("properties")
@@ -3265,11 +3269,13 @@ class _Accumulator:
         if self.log is not None:
             self.log.append((self.inputs, ix, iy, weight))
         self.inputs += ix.size
-        if weight is None:
+        if weight is None and _FAST:   # fast path of the entries below: a count grid
             left = self.grid.add(ix, iy)
             ix, iy = ix[left], iy[left]
             weight = np.ones(ix.size)
-        elif self.sums:   # decay 1 sums by FFT: positive weights need no entries
+        elif weight is None:
+            weight = np.ones(ix.size)
+        elif self.sums and _FAST:   # decay 1 sums by FFT: positive weights need no entries
             positive = weight > 0
             left = ~positive
             left[positive] = self.grid.add(ix[positive], iy[positive], weight[positive])
@@ -3839,7 +3845,7 @@ class _Engine:
         the sort-based walk 100 ns a contribution; the dense walk of unit
         points 0.6 ns a pixel per kernel offset pair or heat group.
         """
-        if self.decay_value != 1.0:
+        if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
         box = _points_box(positive, counts)
@@ -3992,7 +3998,7 @@ class _Engine:
 
     def _is_dense(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Unit points only, enough of them for :meth:`_dense_unit`."""
-        return (segments == 0 and bool(np.all(entries.weight == 1.0)) and
+        return (_FAST and segments == 0 and bool(np.all(entries.weight == 1.0)) and
                 _dense_pays(entries.x.size, rect))
 
     def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
@@ -4068,8 +4074,8 @@ class _Engine:
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Any mix of weighted points and segments by a sort-based reduction
         (segments alone by cells, which needs no sort by pixel)."""
-        if segments.shape[0] and not entries.x.size and (segments.shape[1] < 5 or
-                                                          segments[:, 4].min() >= 0):
+        if _FAST and segments.shape[0] and not entries.x.size and (
+                segments.shape[1] < 5 or segments[:, 4].min() >= 0):
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
         x0, y0, x1, y1 = rect
         w, h = x1 - x0, y1 - y0
@@ -6576,7 +6582,10 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
 def _tile_png(rgba: np.ndarray) -> bytes:
     """PNG bytes of one tile, by our writer on the calling thread."""
     out = io.BytesIO()
-    _png_stream(out, rgba, workers=1)
+    if _FAST:
+        _png_stream(out, rgba, workers=1)
+    else:
+        _pil_image(rgba).save(out, format="PNG")
     return out.getvalue()
 
 
@@ -7049,7 +7058,11 @@ _PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
 
 
 def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads."""
+    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads
+    (the reference: Pillow's writer, the same pixels)."""
+    if not _FAST:
+        _pil_image(pixels).save(path, format="PNG")
+        return
     with open(path, "wb") as out:
         _png_stream(out, pixels)
 

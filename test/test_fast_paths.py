@@ -1,0 +1,134 @@
+"""Every fast path against its reference: heatmap._FAST = False forces the references.
+
+Each workload is drawn both ways and compared: the same values, or within the bounds
+the README states ("Exactness"): at decay 1, 1.7e-14 of the largest value (points
+summed by FFT, piles of tracks); at decay < 1, 1e-14 of a pixel's value (dense
+unweighted points, a group of equal heat added at once).  Pixels without heat are 0
+both ways.
+"""
+import glob
+import io
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import heatmap as hm
+
+DECAY_1_BOUND = 1.7e-14   # of the largest value (README, "Exactness")
+PIXEL_BOUND = 1e-14       # of a pixel's value, at decay < 1
+
+
+def _cloud(n, seed, weighted=False, piles=0):
+    """Clustered points near Seattle; ``piles`` points repeated 50 times each."""
+    rng = np.random.default_rng(seed)
+    lat, lon = rng.normal(47.61, 0.01, n), rng.normal(-122.33, 0.015, n)
+    if piles:
+        lat = np.r_[lat, np.repeat(lat[:piles], 50)]
+        lon = np.r_[lon, np.repeat(lon[:piles], 50)]
+    weight = rng.integers(1, 6, lat.size).astype(float) if weighted else None
+    return hm.Points(lat, lon, weight)
+
+
+def _ride(n, seed, repeat=1):
+    rng = np.random.default_rng(seed)
+    lat = 47.6 + np.cumsum(rng.normal(0, 0.0004, n))
+    lon = -122.3 + np.cumsum(rng.normal(0, 0.0006, n))
+    one = hm.tracks(lat, lon)
+    return [one] * repeat
+
+
+WORKLOADS = {
+    "points": lambda: [_cloud(3000, 1)],
+    "weights": lambda: [_cloud(2000, 2, weighted=True)],
+    "point_piles": lambda: [_cloud(500, 3, piles=40)],
+    "tracks": lambda: _ride(400, 4),
+    "track_piles": lambda: _ride(150, 5, repeat=30),
+    "mixed": lambda: [_cloud(800, 6, weighted=True)] + _ride(200, 7),
+}
+
+
+def _both_ways(monkeypatch, draw):
+    monkeypatch.setattr(hm, "_FAST", True)
+    fast = draw()
+    monkeypatch.setattr(hm, "_FAST", False)
+    return fast, draw()
+
+
+@pytest.mark.parametrize("decay", [0.95, 0.5, 0.0, 1.0])
+@pytest.mark.parametrize("kernel", ["linear", "gaussian"])
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_grid_values_both_ways(monkeypatch, name, kernel, decay):
+    batches = WORKLOADS[name]()
+    fast, reference = _both_ways(monkeypatch, lambda: hm.render_grid(
+        batches, width=300, radius=6, kernel=kernel, decay=decay))
+    bound = DECAY_1_BOUND * reference.peak if decay == 1 else PIXEL_BOUND * reference.values
+    assert (np.abs(fast.values - reference.values) <= bound).all()
+    assert np.array_equal(fast.values == 0, reference.values == 0)
+    if decay == 0 or name in ("weights", "tracks", "mixed") and decay < 1:
+        assert np.array_equal(fast.values, reference.values)   # bit for bit
+
+
+@pytest.mark.parametrize("name", ["points", "weights", "tracks"])
+def test_pictures_both_ways(monkeypatch, tmp_path, name):
+    batches = WORKLOADS[name]()
+    fast, reference = _both_ways(monkeypatch, lambda: np.asarray(hm.render(
+        batches, width=200, radius=5)))
+    assert np.array_equal(fast, reference)
+
+
+def _files(tmp_path):
+    """A points file and a GPX file, the inputs of the readers' fast paths."""
+    points = _cloud(400, 8, weighted=True)
+    np.savetxt(tmp_path / "p.txt", np.column_stack(points[:3]), fmt="%.7f")
+    np.savetxt(tmp_path / "p.csv", np.column_stack(points[:3]), fmt="%.7f", delimiter=",")
+    ride = _ride(300, 9)[0]
+    rows = "".join('<trkpt lat="%.7f" lon="%.7f"><time>2024-05-01T06:%02d:%02dZ</time></trkpt>\n'
+                   % (a, b, i // 60 % 60, i % 60) for i, (a, b) in enumerate(zip(ride.lat1,
+                                                                                 ride.lon1)))
+    (tmp_path / "r.gpx").write_text('<?xml version="1.0"?>\n<gpx version="1.1"><trk><trkseg>\n'
+                                    + rows + "</trkseg></trk></gpx>\n")
+    return [str(tmp_path / name) for name in ("p.txt", "p.csv", "r.gpx")]
+
+
+def test_readers_both_ways(monkeypatch, tmp_path):
+    files = _files(tmp_path)
+
+    def batches():
+        return [[np.asarray(a) for a in batch if a is not None] for batch in hm.read(files)]
+    fast, reference = _both_ways(monkeypatch, batches)
+    assert len(fast) == len(reference) == 3
+    for one, other in zip(fast, reference):
+        assert all(np.array_equal(a, b) for a, b in zip(one, other))
+
+
+def test_tiles_both_ways(monkeypatch):
+    batches = WORKLOADS["mixed"]()
+
+    def tiles():
+        return {(z, x, y): np.asarray(Image.open(io.BytesIO(png)))
+                for z, x, y, png in hm.render_tiles(batches, tile_zoom=(11, 13), radius=4)}
+    fast, reference = _both_ways(monkeypatch, tiles)
+    assert fast.keys() == reference.keys() and len(fast) > 3
+    assert all(np.array_equal(fast[key], reference[key]) for key in fast)
+
+
+def test_frames_both_ways(monkeypatch, tmp_path):
+    try:
+        hm._find_ffmpeg()
+    except hm.HeatmapError:
+        pytest.skip("no ffmpeg (install it or imageio-ffmpeg)")
+    files = _files(tmp_path)
+
+    def frames():
+        folder = tempfile.mkdtemp(dir=str(tmp_path))
+        monkeypatch.setattr(tempfile, "tempdir", folder)
+        assert hm.main(["-a", "-K", "--frequency", "150", "-W", "120", "-o",
+                        str(tmp_path / "a.mp4"), files[0], files[2]]) == 0
+        names = sorted(glob.glob(os.path.join(folder, "*", "frame-*.png")))
+        return [np.asarray(Image.open(name)) for name in names]
+    fast, reference = _both_ways(monkeypatch, frames)
+    assert len(fast) == len(reference) > 3
+    assert all(np.array_equal(a, b) for a, b in zip(fast, reference))

@@ -687,7 +687,8 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                     except HeatmapError as exc:
                         raise HeatmapError("%s: %s" % (source.name, exc)) from None
                     count += len(batch[0])
-                    timed = timed or bool(needs and _has_times(batch))
+                    time = batch.time if isinstance(batch, Points) else batch.time2
+                    timed = timed or bool(needs and time is not None and not np.isnat(time).all())
                     yield batch
             except _NothingToDraw as exc:
                 nothing = str(exc)
@@ -776,14 +777,6 @@ def _chunk_cut(buf: bytearray, end: int, quotes: bool) -> int:
             odd ^= buf.count(b'"', before, cut) % 2
             cut = before
     return cut
-
-
-def _first_line(source: _Input) -> bytes:
-    """The first line of an input, read off its stream (a CSV header)."""
-    line = source.stream.readline(_MAX_LINE + 1)
-    if len(line) > _MAX_LINE:
-        raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
-    return line
 
 
 def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points:
@@ -1198,11 +1191,6 @@ def _csv_column_parts(spec: str) -> List[str]:
     return parts
 
 
-def _csv_names_columns(spec: Optional[str]) -> bool:
-    """--csv_columns names columns by header name (so the header is read and skipped)."""
-    return bool(spec) and any(p.strip() and not p.strip().isdigit() for p in spec.split(","))
-
-
 def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points:
     """Exact CSV parse (quotes, extra columns); a bad weight counts as 1 with a warning."""
     import csv
@@ -1288,8 +1276,11 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
     """``lat,lon[,weight[,...]]`` rows, or the columns --csv_columns names."""
     first = 1
     header = None
-    if config.ignore_csv_header or _csv_names_columns(config.csv_columns):
-        header, first = _first_line(source), 2
+    spec = config.csv_columns
+    if config.ignore_csv_header or spec and any(not p.strip().isdigit() for p in spec.split(",")):
+        header, first = source.stream.readline(_MAX_LINE + 1), 2   # a header, or named columns
+        if len(header) > _MAX_LINE:
+            raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
     columns, fast = _csv_columns(config.csv_columns, header, source.name), _fast_pays(source)
 
     def parse(job: Tuple[int, bytearray]) -> Points:
@@ -2017,8 +2008,9 @@ class _Kml(_XmlReader):
             self.found_points = True
             batches.append(Points(np.concatenate([p.lat for p in points]),
                                   np.concatenate([p.lon for p in points]), None,
-                                  _joined_times([p.time for p in points],
-                                                [p.lat.size for p in points])))
+                                  None if all(p.time is None for p in points) else
+                                  np.concatenate([_no_times(p.lat.size) if p.time is None
+                                                  else p.time for p in points])))
         return batches
 
     def found(self) -> bool:
@@ -2028,13 +2020,6 @@ class _Kml(_XmlReader):
         if self.polygons and self.found():
             _LOG.warning("%s: %d polygon%s skipped (only points, lines and tracks are drawn)",
                          self.name, self.polygons, "" if self.polygons == 1 else "s")
-
-
-def _joined_times(times: Sequence[Optional[np.ndarray]], sizes: Sequence[int]) -> Optional[np.ndarray]:
-    """One time array for batches joined, NaT where a batch had none; None if none had."""
-    if all(t is None for t in times):
-        return None
-    return np.concatenate([_no_times(n) if t is None else t for t, n in zip(times, sizes)])
 
 
 def _read_kml(source: _Input, config: Config) -> Iterator[object]:
@@ -2555,10 +2540,6 @@ def _fit_rows(track: _TrackBuilder, rows: list) -> None:
     track.flush()
 
 
-def _import_shapefile():
-    return _import_extra("shapefile", "pyshp", "shp", "reading .shp files")
-
-
 def _sidecar_file(path: str, ext: str) -> Optional[str]:
     """The file beside a shapefile with extension ``ext`` (either case), if any;
     one that is not a regular file (a FIFO would hang) is an error."""
@@ -2638,7 +2619,7 @@ def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
 
 def _read_shp(source: _Input, config: Config) -> Iterator[Points]:
     """Point and multipoint layers in WGS84, read with pyshp (also from a .zip)."""
-    shapefile = _import_shapefile()
+    shapefile = _import_extra("shapefile", "pyshp", "shp", "reading .shp files")
     files, prj = _shapefile_files(source)
     try:
         _check_prj(source.name, prj)
@@ -2708,11 +2689,6 @@ def _is_geo(data) -> bool:
     """Geometries: has ``__geo_interface__`` (GeoPandas, shapely, ...) or is a GeoJSON dict."""
     kind = data.get("type") if isinstance(data, dict) else None
     return hasattr(data, "__geo_interface__") or (isinstance(kind, str) and kind in _GEOJSON_TYPES)
-
-
-def _geo_mapping(data) -> dict:
-    """The GeoJSON-like mapping of geometries (built row by row: only for small data)."""
-    return data if isinstance(data, dict) else data.__geo_interface__
 
 
 def _column_names(data) -> list:
@@ -2829,7 +2805,8 @@ def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
     data = _to_wgs84(data)
     geometry = getattr(data, "geometry", None)
     if geometry is None or not hasattr(geometry, "values"):
-        return _geojson_batches(_geo_mapping(data), weight)
+        return _geojson_batches(data if isinstance(data, dict) else data.__geo_interface__,
+                                weight)
     weights = None if weight is None else _float_values(
         data[weight] if isinstance(weight, str) else weight, "weight")
     import shapely  # every GeoPandas has it
@@ -3196,12 +3173,6 @@ def _count_block(rect: Tuple[int, int, int, int], entries: _BinnedPoints) -> np.
     inside = (entries.x >= x0) & (entries.x < x1) & (entries.y >= y0) & (entries.y < y1)
     np.add.at(block, (entries.y[inside] - y0, entries.x[inside] - x0), entries.count[inside])
     return block
-
-
-def _block_entries(block: np.ndarray, rect: Tuple[int, int, int, int]) -> _BinnedPoints:
-    """The nonzero counts of ``block`` (a grid over ``rect``) as entries of weight 1."""
-    ys, xs = np.nonzero(block)
-    return _BinnedPoints(xs + rect[0], ys + rect[1], np.ones(xs.size), block[ys, xs])
 
 
 def _rect_area(rect: Tuple[int, int, int, int]) -> int:
@@ -3712,11 +3683,6 @@ def _overflow_error() -> HeatmapError:
                         "make the weights smaller")
 
 
-def _tile_in_block(tile: Tuple[int, int], block: Tuple[int, int, int, int]) -> bool:
-    """Whether tile (tx, ty) of _TILE pixels lies in the tile-aligned ``block``."""
-    return block[0] <= tile[0] * _TILE < block[2] and block[1] <= tile[1] * _TILE < block[3]
-
-
 def _tile_rect(tx: int, ty: int, size: int) -> Tuple[int, int, int, int]:
     return tx * size, ty * size, (tx + 1) * size, (ty + 1) * size
 
@@ -3882,7 +3848,8 @@ class _Engine:
                     grown = _grown_rect(block, r)
                     near = entries.take((entries.x >= grown[0]) & (entries.x < grown[2]) &
                                         (entries.y >= grown[1]) & (entries.y < grown[3]))
-                    mine = {t: others.pop(t) for t in list(others) if _tile_in_block(t, block)}
+                    mine = {t: others.pop(t) for t in list(others)   # the tiles in the block
+                            if x <= t[0] * _TILE < block[2] and y <= t[1] * _TILE < block[3]}
                     yield "sum", block, (lo_x, lo_y, hi_x, hi_y), near, counts, segments, mine
         for tile, (near, index) in sorted(others.items()):
             yield from self._pieces(_tile_rect(*tile, _TILE), near, segments, None, index)
@@ -3961,7 +3928,9 @@ class _Engine:
                         _dense_pays(np.count_nonzero(block), rect):
                     yield rect, near, segments, block, index
                     continue
-                near = _concat_entries([near, _block_entries(block, grown)])
+                ys, xs = np.nonzero(block)   # the counts as entries of weight 1
+                near = _concat_entries([near, _BinnedPoints(xs + grown[0], ys + grown[1],
+                                                            np.ones(xs.size), block[ys, xs])])
             yield rect, near, segments, None, index
 
     def _tile(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay,
@@ -5171,10 +5140,6 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
     return _Scene(geometry, _colour_table(config), background, colour, attribution)
 
 
-def _scene_colour(config: Config) -> Optional[Tuple[int, int, int]]:
-    return _parse_colour(config.background) if config.background else None
-
-
 def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2,
                       corner: str = "bottom-right") -> Image.Image:
     """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
@@ -5812,12 +5777,6 @@ def _needs_times(config: Config) -> Optional[str]:
     return None
 
 
-def _has_times(batch) -> bool:
-    """Whether a batch holds any known time."""
-    time = batch.time if isinstance(batch, Points) else batch.time2
-    return time is not None and not bool(np.isnat(time).all())
-
-
 def _validate_time(config: Config) -> None:
     """Check the time and track settings (part of _validate)."""
     for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade),
@@ -6182,16 +6141,13 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
             if picture is None:
                 picture = _heat_picture(_image_values(geometry, grid, window),
                                    _peak(config, float(tile_largest.max(initial=0.0))), scene)
-            _write_png(path, picture if label is None else _with_label(picture, label))
+            shown = picture if label is None else np.asarray(   # its time in the corner
+                _draw_attribution(_pil_image(picture), label, corner="top-left"))
+            _write_png(path, shown)
         progress.update(number)
         shown = frame
     progress.close()
     return len(frames)
-
-
-def _with_label(picture: np.ndarray, text: str) -> np.ndarray:
-    """A :func:`_heat_picture` array with ``text`` in its top-left corner."""
-    return np.asarray(_draw_attribution(_pil_image(picture), text, corner="top-left"))
 
 
 def _repeat_file(previous: str, path: str) -> None:
@@ -6376,10 +6332,6 @@ def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
 
 def _in_window(window: Tuple[int, int, int, int], x, y):
     return (x >= window[0]) & (x <= window[2]) & (y >= window[1]) & (y <= window[3])
-
-
-def _max_tiles() -> int:
-    return _env_limit("HEATMAP_MAX_TILES", _MAX_TILES)
 
 
 def _too_many_tiles(count: int, limit: int) -> HeatmapError:
@@ -6598,7 +6550,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
     y, png)``, if given, is called on the threads that make the tiles (for an
     output that takes tiles side by side).
     """
-    table, limit, written = _colour_table(config), _max_tiles(), 0
+    table, limit, written = _colour_table(config), _env_limit("HEATMAP_MAX_TILES", _MAX_TILES), 0
     _check_tile_count(config, held, plan, limit)
     for zoom in plan.zooms:
         spill = _ValueSpill(spill_dir)
@@ -7447,7 +7399,9 @@ def _validate(config: Config) -> None:
     if config.background:
         _parse_colour(config.background)
     if config.background_image:
-        _check_background_image(config.background_image)
+        if not os.path.exists(config.background_image):
+            raise HeatmapError("%s: no such background image" % config.background_image)
+        _image_file(config.background_image, "background image", load=False)   # its header
     _validate_osm(config)
     _validate_time(config)
     _validate_files(config)
@@ -7478,13 +7432,6 @@ def _check_ranges(config: Config) -> None:
             allowed = "at least %g" % low
         shown = "%g" % number if not math.isnan(number) else _quoted(str(value).encode())
         raise HeatmapError("%s must be %s, not %s" % (flag, allowed, shown))
-
-
-def _check_background_image(path: str) -> None:
-    """Refuse a -I file that is missing or not an image we read (reads the header)."""
-    if not os.path.exists(path):
-        raise HeatmapError("%s: no such background image" % path)
-    _image_file(path, "background image", load=False)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -7724,7 +7671,8 @@ def _run_config(config: Config) -> None:
     if config.load:
         image, result = _render_loaded(config)
         if config.output:
-            _save_output(config, image, result.geometry, _scene_colour(config))
+            _save_output(config, image, result.geometry,
+                         _parse_colour(config.background) if config.background else None)
         if config.save:
             _save_state(config.save, config, result)
         return

@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-# ---- Header ----
 # heatmap.py - heat map images and animations from coordinate data.
 # Copyright (c) 2026 the heatmap.py authors.
 # SPDX-License-Identifier: MIT
@@ -30,7 +29,58 @@ As a library:
 """
 
 
+# ---- 0 Map ----
+# A run, from argv to the PNG (section numbers in brackets; grep '^# ----' lists them):
+#   main [14] -> _config_from_args -> _run_config [13] -> _validate [12]
+#   -> _render_values [13]:
+#        read [2.1]: _opened_input, _filetype (a row of _FORMATS), READERS[kind] [2.2-2.6]
+#          -> batches of Points / Segments
+#        -> _read_and_bin [13]: _apply_track_time_options [8], the data's box and
+#           _picture_geometry [3], _project_batch into an _Accumulator [4]
+#        -> _combine_values [13]: _Engine.run [5.1] -> values; _peak [6] -> the top colour
+#   -> _make_scene, _heat_picture [7.1, 6] -> _save_output [11.2] -> _save_image, _write_png
+#      [11.1]; -S: _save_state [11.2].
+# -a: _run_animation [9] -> _read_and_bin(record=True) -> _animate: _frame_plan,
+#     _write_frames (the engine on the tiles each frame changes), _encode_video (ffmpeg).
+# --tiles: _run_tiles [13] -> read -> _tile_plan [10.1] -> _tile_stream: per zoom
+#     _combine_zoom (the engine) then _paint_tile -> _write_tile_folder / _write_mbtiles [10.2].
+# -L: _render_loaded [11.2] -> the picture as above.
+# Library: render, render_data, render_grid, render_tiles, run [13]; their input comes from
+#     read() or _library_batches [2.7] (arrays, tables, geometries).
+#
+# The engine's paths, chosen in _Engine [5.1] tile by tile:
+#   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
+#   unit points dense in a tile: the walk of the kernel's offsets (_is_dense; _dense_unit)
+#   track segments alone: cells (_sparse; _segment_cells [5.3])
+#   anything else, and every path's reference: the sort (_point_heat, _segment_heat, _reduce)
+#   a tile with too much work is split into quarters first (_is_heavy, _pieces).
+# Fast paths and their references (_FAST = False forces every reference; the test
+# test/test_fast_paths.py compares both, test/BENCHMARKS.md has their bench rows):
+#   text numbers       _parse_table [2.2]              _plain_rows, _csv_rows
+#   GPX                _Gpx [2.4]                      _GpxExact
+#   GeoJSON points     _GeoJsonShapes.add_all [2.5]    _GeoJsonShapes.add
+#   unit points        _CountGrid [4]                  _BinnedPoints entries
+#   the engine         FFT sums, the walk, cells [5]   the sort
+#   PNG                _png_stream [11.1]              Pillow's PNG writer
+#
+# Where to change:
+#   a new input format    a reader [2.2-2.6] and a row of _FORMATS [2.1]
+#   a new option          a Config field [1.2]; its flag in an _OPTION_GROUPS function [14];
+#                         its range in _RANGES [1.2] or a check in _validate [12]; a row in
+#                         test/test_errors.py
+#   the colour scale      _peak, _colour_index, _colour_table [6]
+#   a kernel, projection  KERNELS [5.1], PROJECTIONS [3]
+#   tile output           _tile_stream [10.1]; _write_tile_folder, _write_mbtiles,
+#                         _viewer_page [10.2]
+#   time and track rules  _TrackTimeFilter, _TrimEnds [8]
+# Measurements behind the fast paths and limits: test/BENCHMARKS.md (test/bench.py).
+
+
 # ---- 1.1 Basics: imports, version, limits ----
+# The module's imports (the optional extras and the slower standard modules are imported
+# where they are used, see below), its public surface, the limits that guard memory and
+# time (each one has an environment override, named in --help), and three helpers every
+# section uses: a thread pool that keeps order, sorted unique values, optional imports.
 from __future__ import annotations
 import argparse
 import colorsys
@@ -149,6 +199,10 @@ def _import_extra(module: str, package: str, extra: str, what: str):
 
 
 # ---- 1.2 Basics: errors, messages, configuration ----
+# One exception, HeatmapError, carries every mistake of the user's input or options as
+# one line; the command line prints it and exits 2, the library raises it.  Config holds
+# every setting with its default (the command line's defaults come from it), and _RANGES
+# the simple range checks of its fields.
 class HeatmapError(Exception):
     """A mistake in the user's input or options; the message is one line."""
 
@@ -308,6 +362,16 @@ _RANGES = (
 
 
 # ---- 2.1 Input: streams, the format registry, read() ----
+# Every input, a file, "-" or a FIFO, is opened once as a binary stream (_opened_input):
+# decompressed (.gz, .bz2, .xz by their magic bytes), UTF-16 re-encoded as UTF-8, with its
+# first 4 KB kept to tell its format by.  _FORMATS has a row per format: its reader, its
+# extensions, how its first bytes are recognised, its --help entry and its message for a
+# file that gives nothing.  read() picks the format (--filetype, else the extension, else
+# the content), runs the reader, and checks each batch's latitudes and longitudes.
+# Readers yield batches: Points (lat, lon, weight, time arrays) or Segments (the two ends
+# of each track segment, their times, a weight), a few hundred thousand rows at a time, so
+# a file of any size streams.  _TrackBuilder joins the points of a track into segments
+# across batches, for every reader of tracks.
 class Points(NamedTuple):
     """A batch of points: float64 arrays of shape (n,).
 
@@ -717,6 +781,12 @@ def _check_batch(config: Config, batch: object) -> None:
 
 
 # ---- 2.2 Input: text and CSV ----
+# Plain "lat lon [weight]" lines and CSV rows.  The input is cut into chunks of whole
+# lines (16 MB, growing from 64 KB so a small file stays cheap), parsed on two threads.  A
+# chunk that is a regular table of plain decimal numbers is parsed by whole-array NumPy
+# (_parse_table, the fast path); anything else (quotes, exponents, a bad line) goes to the
+# exact line-by-line parsers (_plain_rows, _csv_rows: the reference), which name the line
+# that is wrong.  Both give Python's float() of each number.
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _FIRST_CHUNK_BYTES = 1 << 16      # ... from this size, doubling
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
@@ -1298,6 +1368,9 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
 
 
 # ---- 2.3 Input: times ----
+# Times of points and track points, as datetime64[s] (NaT where a point has none): ISO 8601
+# text (a fraction and a zone allowed; no zone is UTC) or Unix seconds, parsed on whole
+# arrays of fixed-width byte rows rather than one datetime at a time.
 _TIME_WIDTH = 40                      # longest time text read (bytes)
 _MAX_UNIX_SECONDS = 1e11              # about the year 5000
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -1468,6 +1541,11 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
 
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
+# GPX, TCX and KML are streamed through expat (_XmlReader), block by block, so memory stays
+# bounded.  GPX also has a fast path (_Gpx): blocks of the common shape (<trkpt lat lon>
+# inside <trkseg>, one <time>) are read by regular expressions and whole-array number and
+# time parsing; a block it cannot vouch for goes to the expat handlers of _GpxExact (the
+# reference), and expat checks every block either way, so both read a file alike.
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 
@@ -2046,6 +2124,11 @@ def _read_kmz(source: _Input) -> Iterator[object]:
 
 
 # ---- 2.5 Input: JSON (GeoJSON, Takeout) ----
+# GeoJSON (FeatureCollections streamed a megabyte at a time by _JsonArrays: one scan on
+# whole arrays finds where the elements of the big array end, one json.loads parses them),
+# newline-delimited GeoJSON, and Google Takeout location history.  _GeoJsonShapes turns
+# GeoJSON objects into batches, for files and for the library's __geo_interface__ alike:
+# points and lines are drawn, polygons skipped with a warning (files) or refused (library).
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
 
 _JSON_EVENTS = np.zeros(256, bool)
@@ -2482,6 +2565,8 @@ def _takeout_times(name: str, first: int, stamps: list) -> np.ndarray:
 
 
 # ---- 2.6 Input: FIT and shapefiles ----
+# Garmin FIT activities (through fitdecode) and ESRI shapefiles (through pyshp, from files
+# or a zip), both optional extras; then READERS, the reader functions by format name.
 _FIT_EPOCH = 631065600              # 1989-12-31T00:00:00Z in Unix seconds
 _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
@@ -2669,7 +2754,10 @@ READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
 
 # ---- 2.7 Input: the library's arrays, tables and geometries ----
-# The library's input: arrays, tables (pandas, polars, a dict of arrays) and geometries.
+# What the library's functions take besides files: arrays, tables with columns by name
+# (pandas, polars, a dict of arrays, a structured array), and geometries (GeoPandas through
+# shapely on whole arrays, anything else through __geo_interface__ and _GeoJsonShapes).
+# tracks() joins arrays of track points into Segments.
 _LAT_NAMES = ("lat", "latitude")
 _LON_NAMES = ("lon", "lng", "long", "longitude")
 _GEO_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
@@ -2893,6 +2981,11 @@ def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]
 
 
 # ---- 3 Projections and the picture's geometry ----
+# Degrees to pixels: a projection maps lat/lon to a plane, scaled by pixels per degree
+# (from -s, or fitted to -W/-H with the margin and radius as padding).  A point lands on
+# the pixel its projected coordinates truncate to (toward zero, as the original).  The
+# picture's geometry is the scale, the pixel box of the image and its size; _image_values
+# cuts the engine's values to that box.
 class _Projection:
     """Maps degrees to unscaled plane coordinates; pixels = plane * pixels_per_degree."""
     max_lat = 90.0
@@ -3122,6 +3215,12 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 
 
 # ---- 4 Binning ----
+# Projected input is gathered in memory that follows the picture, not the input: unit
+# points are counted into a dense grid (_CountGrid, the fast path of the entries below;
+# at decay 1 positive weights are summed into it too), other points are aggregated into
+# (pixel, weight) -> count entries (_BinnedPoints, the reference), and track segments are
+# kept as pixel coordinates.  _Accumulator holds the three and, for animations, the input
+# order.
 class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
@@ -3471,6 +3570,18 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 
 
 # ---- 5.1 Engine: the decay rule and the dispatch ----
+# The decay rule: a pixel's contributions sorted descending and summed with weights
+# 1, d, d*d, ... (_Decay holds the weights and their running sums).  The reference path is
+# the sort (_point_heat and _segment_heat list each contribution, _reduce sorts them by
+# pixel and value and sums them in the original's order: its bits).  Ranks from
+# _Decay.depth on cannot change a sum of values >= 0 (each adds under half a unit in the
+# last place), which every fast path uses, and only that, to skip work.
+# _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on
+# one), a few at a time on the cores, and chooses a path for each:
+#   decay 1 and points of positive weight: sums by FFT (_sums_pay, section 5.2);
+#   unit points dense in a tile: the walk of the kernel's offsets (_is_dense, 5.2);
+#   segments alone: cells (_sparse, 5.3);
+#   anything else: the sort.
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
@@ -4062,6 +4173,12 @@ class _Engine:
 
 
 # ---- 5.2 Engine: points ----
+# The reference is _point_heat: each point lists its kernel's contributions inside the
+# tile.  Two fast paths: the walk (_dense_unit in _Engine: offsets in descending heat, a
+# group of equal heat meeting c more points adds heat * (S[R + c] - S[R]), one lookup per
+# group; within 1e-14 of a pixel's value) and, at decay 1, the sums by FFT (_point_sums: the
+# count grid convolved with the kernel; within 1.7e-14 of the largest value, pixels no
+# point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to the pixels of ``rect`` (x0, y0, x1, y1 exclusive).
 
@@ -4222,6 +4339,15 @@ def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optio
 
 
 # ---- 5.3 Engine: segments ----
+# The reference is _segment_heat: every pixel of each segment's box grown by the radius,
+# with the kernel of its distance to the segment.  The fast path, _segment_cells, gives the
+# same bits: the tile is cut into square cells, each with the list of segments that can
+# reach it, and cells with lists of about one length are one array (cells, rows, columns,
+# list), so one sort along the last axis orders every pixel's contributions at once.
+# Where more segments crowd a cell than ranks can matter, bounds from the cell's centre
+# drop those that cannot (_prune_crowded_cells), and a pile (a logger left on one spot)
+# computes per pixel only the segments that can be among its depth hottest
+# (_crowded_values).  Equal segments are computed once and take as many places as matter.
 _CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
 _CELL_LISTS = 1 << 19             # cell list entries gathered at once (about 100 bytes each)
 _GROUP = 32                       # segments in a group of a crowded cell (one box)
@@ -4832,6 +4958,10 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 # ---- 6 Colour ----
+# A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of
+# operations (as the original; linear kernels land on bucket edges).  The table runs
+# between two HSVA colours (-m, -M) or comes from a gradient image (-G); _peak decides the
+# top of the scale.  Image files are decoded only from the formats we expect.
 def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     """``hhhssvvaa`` hex (optional leading #) to four floats, each /256."""
     digits = text[1:] if text.startswith("#") else text
@@ -5013,6 +5143,8 @@ def _parse_colour(text: str) -> Tuple[int, int, int]:
 
 
 # ---- 7.1 Backgrounds and the finished picture ----
+# The heat coloured onto nothing (RGBA), a colour (-b), an image (-I) or a map (--osm): the
+# finished picture as an array, so a plain PNG run needs no Pillow.
 def _open_background(path: str) -> Image.Image:
     image = _image_file(path, "background image")
     if image.mode not in ("RGB", "RGBA"):
@@ -5162,11 +5294,13 @@ def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int =
 
 
 # ---- 7.2 Backgrounds: OpenStreetMap ----
-# OpenStreetMap background (--osm).  Units: lat/lon in degrees; "projected"
-# x/y in pixels of heatmap's Mercator plane at pixels_per_degree
-# 256 * 2**zoom / 360, (0, 0) at lat 0 / lon 0, y growing south; "global"
-# pixels are the same plane shifted so (0, 0) is the north-west corner of
-# tile 0/0.  Tiles are _OSM_TILE pixels square, x west to east, y north to south.
+# --osm: the map behind the heat, fetched from a tile server with the standard library
+# (two downloads at a time, retries, a deadline per request that a slow server cannot
+# stretch) and kept in a cache folder.  Units: lat/lon in degrees; "projected" x/y in
+# pixels of heatmap's Mercator plane at pixels per degree 256 * 2**zoom / 360, (0, 0) at
+# lat 0 / lon 0, y growing south; "global" pixels are the same plane shifted so (0, 0) is
+# the north-west corner of tile 0/0.  Tiles are _OSM_TILE pixels square, x west to east, y
+# north to south.  The zoom and the crop follow the original (and osmviz) float for float.
 _OSM_TILE = 256                       # map tile edge, pixels
 _OSM_ATTRIBUTION = "\u00a9 OpenStreetMap contributors"
 _OSM_TIMEOUT = 10.0                   # seconds for a whole request (connect, headers, body)
@@ -5669,6 +5803,12 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 
 
 # ---- 8 Tracks and time options ----
+# The options that shape the input before it is projected: --max_jump and --trim_ends on
+# tracks (_TrimEnds holds back a track's tail until its end is known, across batches), and
+# the time options: inputs without a time left out when an option needs times,
+# --time_range, and --weight_by_time's weights.  _TrackTimeFilter applies them to the
+# stream of batches in that order; the option values (durations, time ranges) are parsed
+# here too.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
 _LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
 _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
@@ -6006,6 +6146,10 @@ def _input_seconds(batch) -> Tuple[np.ndarray, int]:
 
 
 # ---- 9 Animation ----
+# -a: frames drawn as the input accumulates (--frequency inputs a frame, or with
+# --frame_time by the data's clock, --fade letting inputs go), each frame recomputing only
+# the small tiles its inputs touch (_FrameIndex), written as PNGs into a temporary folder
+# and encoded by ffmpeg.
 _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
@@ -6225,6 +6369,13 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
 
 
 # ---- 10.1 Tiles: the pyramid ----
+# Web Mercator XYZ map tiles of the heat (--tiles: a folder with a Leaflet viewer page, or
+# one MBTiles file).  A zoom's tiles cut the pixel plane of an --osm picture at that zoom:
+# plane pixel (px, py) is global pixel (px + h, py + h) with h = 128 * 2**zoom, and tile
+# (x, y) holds global pixels 256x .. 256x + 255 by 256y .. 256y + 255.  Each zoom takes two
+# passes: the first combines the heat tile by tile, keeping each tile's values in a
+# temporary file (_ValueSpill), and finds the largest value (the colour scale of the zoom,
+# as for one picture of it); the second colours those values and writes the tiles.
 _TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within _MAX_COORD)
 _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
@@ -6571,6 +6722,8 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
 
 
 # ---- 10.2 Tiles: folders, MBTiles and the viewer page ----
+# The two tile outputs, written atomically and never over what we did not make: a folder
+# (metadata.json, {z}/{x}/{y}.png and the viewer page) or an MBTiles file.
 _TILE_FOLDER_FORMAT = "heatmap.py-tiles"   # metadata.json "format" of the folders we write
 _LEAFLET_URL = "https://unpkg.com/leaflet@1.9.4/dist"
 _LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZBo=",
@@ -6632,7 +6785,6 @@ def _our_tile_folder(path: str) -> bool:
     return isinstance(meta, dict) and meta.get("format") == _TILE_FOLDER_FORMAT
 
 
-# Tile outputs: a folder with metadata.json and the viewer page, or MBTiles.
 def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
     """What metadata.json says of a tile folder (TileJSON-like names)."""
     box = plan.bounds
@@ -6793,6 +6945,11 @@ def _viewer_page(config: Config, meta: dict) -> str:
 
 
 # ---- 11.1 Output: image files, PNG, atomic writes ----
+# Pictures are written atomically: into a temporary file beside the target, renamed over it
+# when whole; a stream (-, a FIFO, a character device) is written into from a finished
+# temporary file, never replaced.  PNG is written by our own encoder (the fast path of
+# Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
+# on several threads, joined into one zlib stream; other types go through Pillow.
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension such as "jpg"),
     else for the output's extension; PNG for ``-`` and other streams without one.
@@ -7114,7 +7271,9 @@ def _flattened_image(image: Image.Image, fmt: str, colour: Optional[Tuple[int, i
 
 
 # ---- 11.2 Output: georeferenced pictures and state files ----
-# Georeferenced pictures: the affine transform and CRS of a picture's pixels.
+# Where a picture lies on Earth (the affine transform of its pixels, world files, GeoTIFF,
+# Grid), and state files (-S/-L): the picture's values as .npz with JSON metadata, never a
+# pickle, and checked before anything of them is allocated.
 _CRS = {"mercator": "EPSG:3857", "equirectangular": "EPSG:4326"}
 _CRS_WKT = {
     "EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
@@ -7373,6 +7532,7 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 
 
 # ---- 12 Checks ----
+# Every option is checked before any input is read or any file written.
 def _validate(config: Config) -> None:
     """Check option values before any input is read or any file written."""
     _validate_tiles(config)
@@ -7498,6 +7658,9 @@ def _warn_unused(config: Config) -> None:
 
 
 # ---- 13 Pipeline and library API ----
+# One run: read, shape (section 8), bin (3, 4), combine (5), colour (6, 7) and write (11),
+# for the command line and the library alike.  The public functions take a Config and/or
+# its fields by name, and raise HeatmapError naming settings, not flags.
 @dataclass
 class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
@@ -7727,6 +7890,9 @@ def _run_tiles(config: Config) -> None:
 
 
 # ---- 14 Command line ----
+# argparse from the option groups below (defaults from Config); messages as one line on
+# stderr (warnings of one kind counted after the first few); Ctrl-C and SIGTERM stop with
+# nothing half-written.
 def _extent_arg(text: str) -> Tuple[float, float, float, float]:
     parts = text.split(",")
     try:

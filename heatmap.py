@@ -7670,10 +7670,29 @@ class _CombinedValues:
     sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
 
+def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
+                   ) -> Iterable[object]:
+    """The one input path of every output (picture, frames, tiles, state files, the
+    library): the batches of the input files, or the library's ``batches``, checked, with
+    the track and time options applied (section 8)."""
+    if batches is None:
+        batches = read(config.files, config, strict=True)   # it checks each batch
+    else:
+        batches = _checked_batches(config, batches)
+    return _apply_track_time_options(config, batches)
+
+
+def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[object]:
+    for batch in batches:
+        _check_batch(config, batch)
+        yield batch
+
+
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
-             size: Optional[Tuple[Optional[int], Optional[int]]] = None
-             ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Read and project the input; streams when --extent fixes the geometry first.
+                  size: Optional[Tuple[Optional[int], Optional[int]]] = None
+                  ) -> Tuple[_PictureGeometry, "_Accumulator"]:
+    """Project and bin the batches of :func:`_input_batches`; streams when --extent
+    fixes the geometry first.
 
     Without --extent the numeric batches are held until the data box is
     known; ``record`` keeps the input order too (for animations).  ``size``
@@ -7681,11 +7700,8 @@ def _read_and_bin(config: Config, batches: Iterable[object], record: bool = Fals
     """
     if size is None:
         _, size = _background_scene(config)
-    batches = _apply_track_time_options(config, batches)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
     held = None if streaming else list(batches)
-    for batch in held or ():
-        _check_batch(config, batch)
     box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
     _check_latitudes(config, box_ll)
     geometry = _picture_geometry(config, box_ll, size)
@@ -7695,8 +7711,6 @@ def _read_and_bin(config: Config, batches: Iterable[object], record: bool = Fals
     acc = _Accumulator(_grown_rect(geometry.window(), config.radius), record, config.decay == 1.0)
     progress = _Progress("inputs read")
     for batch in batches if streaming else held:
-        if streaming:
-            _check_batch(config, batch)
         _project_batch(config, batch, geometry.ppd, acc, geometry.origin)
         progress.update(acc.inputs)
     progress.close()
@@ -7745,7 +7759,7 @@ def render_data(batches: Iterable[object], config: Optional[Config] = None,
     config = _config_with(config, settings)
     _validate(config)
     background, size = _background_scene(config)
-    result = _render_values(config, batches, size=size)
+    result = _render_values(config, _input_batches(config, batches), size=size)
     scene = _make_scene(config, result.geometry, background)
     return _pil_image(_heat_picture(result.values, result.peak, scene))
 
@@ -7790,7 +7804,7 @@ def render_grid(batches: Iterable[object], config: Optional[Config] = None,
     config = _config_with(config, settings)
     _validate(config)
     _, size = _background_scene(config)
-    result = _render_values(config, batches, size=size)
+    result = _render_values(config, _input_batches(config, batches), size=size)
     projection = result.geometry.projection
     return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
                 result.peak)
@@ -7812,9 +7826,7 @@ def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
     config = _config_with(config, settings)
     _tile_options(config)
     _validate(config)
-    held = list(batches)
-    for batch in held:
-        _check_batch(config, batch)
+    held = list(_input_batches(config, batches))
     return _tile_stream(config, held, _tile_plan(config, held), None)
 
 
@@ -7848,8 +7860,8 @@ def _run_config(config: Config) -> None:
         _run_tiles(config)
         return
     background, size = _background_scene(config)  # -I is read once, before the input
-    result = _render_values(config, read(config.files, config, strict=True),
-                         keep_all=bool(config.save), size=size)
+    result = _render_values(config, _input_batches(config), keep_all=bool(config.save),
+                            size=size)
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
@@ -7871,8 +7883,7 @@ def _run_animation(config: Config) -> None:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
     _find_ffmpeg()
     background, size = _background_scene(config)
-    geometry, acc = _read_and_bin(config, read(config.files, config, strict=True), record=True,
-                             size=size)
+    geometry, acc = _read_and_bin(config, _input_batches(config), record=True, size=size)
     _animate(config, geometry, acc, _make_scene(config, geometry, background))
     if config.save:
         _save_state(config.save, config, _combine_values(config, geometry, acc, keep_all=True))
@@ -7880,7 +7891,7 @@ def _run_animation(config: Config) -> None:
 
 def _run_tiles(config: Config) -> None:
     """--tiles: read the input, then write the tiles as a folder or an MBTiles file."""
-    held = list(read(config.files, config, strict=True))
+    held = list(_input_batches(config))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
     write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder

@@ -790,8 +790,6 @@ def _check_batch(config: Config, batch: object) -> None:
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _FIRST_CHUNK_BYTES = 1 << 16      # ... from this size, doubling
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
-_FAST_CHUNK = 1 << 20             # text chunks at least this big go to polars when installed,
-_FAST_FILE = 64 << 20             # in files at least this big (importing polars takes 0.27 s)
 
 
 def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
@@ -1116,54 +1114,6 @@ def _swar8(d):
     return d
 
 
-def _table(chunk, sep: bytes, fast: bool = False) -> Optional[np.ndarray]:
-    """float64 (rows, columns) of a chunk of whole lines, or None when it is not a
-    regular numeric table: with ``fast``, the ``fast`` extra's parser when
-    installed, else ours."""
-    table = _fast_table(chunk, sep) if fast else None
-    return table if table is not None else _parse_table(chunk, sep)
-
-
-def _fast_pays(source: _Input) -> bool:
-    """Whether polars, where installed, is worth importing for this input: a file
-    of _FAST_FILE bytes or more, or polars already imported (measured: importing
-    it takes 0.27 s, and it parses 4 ms/MB faster than ours, 2 ms/MB of wall
-    time with ours on two threads; a stream's size is unknown: ours)."""
-    if sys.modules.get("polars") is not None:
-        return True
-    try:
-        return source.path is not None and os.path.getsize(source.path) >= _FAST_FILE
-    except OSError:
-        return False
-
-
-def _fast_table(chunk, sep: bytes) -> Optional[np.ndarray]:
-    """The table by polars (the ``fast`` extra) when installed and the chunk is big:
-    exact (correctly rounded, as float()), multi-threaded; None when it is not
-    installed or finds anything irregular, for our parser to decide."""
-    if len(chunk) < _FAST_CHUNK:
-        return None
-    try:
-        import polars
-    except ImportError:
-        return None
-    columns = bytes(chunk[:chunk.find(b"\n")]).rstrip(b"\r").count(sep) + 1
-    try:
-        frame = polars.read_csv(io.BytesIO(chunk), has_header=False, separator=sep.decode(),
-                                schema={"c%d" % i: polars.Float64 for i in range(columns)})
-    except Exception:  # polars' errors have no common base; any means "not regular"
-        return None
-    table = frame.to_numpy()
-    missing = np.isnan(table) & frame.select(polars.all().is_null()).to_numpy()
-    if missing.any():
-        blank = missing.all(1)  # empty lines (or "," alone): skipped, as by our parser
-        if missing[~blank, :2].any() or missing[~blank].any() and (sep != b" " or columns > 3):
-            return None
-        table = table[~blank]
-        table[missing[~blank]] = 1.0  # a third column missing: weight 1, as by our parser
-    return table
-
-
 def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> Points:
     weight = table[:, 2].copy() if table.shape[1] > 2 else None
     if weight is not None and np.all(weight == 1.0):
@@ -1188,11 +1138,11 @@ def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) ->
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
     """Whitespace-separated ``lat lon [weight]`` lines (``[time]`` with
     --time_column); blank lines skipped."""
-    four, fast = config.time_column, _fast_pays(source)
+    four = config.time_column
 
     def parse(job: Tuple[int, bytearray]) -> Points:
         first_line, chunk = job
-        table = _table(chunk, b" ", fast)
+        table = _parse_table(chunk, b" ") if _FAST else None
         if table is None or not 2 <= table.shape[1] <= (4 if four else 3):
             return _plain_rows(source.name, first_line, chunk, four)
         _check_finite_table(source.name, first_line, chunk, table[:, :3])
@@ -1351,11 +1301,11 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
         header, first = source.stream.readline(_MAX_LINE + 1), 2   # a header, or named columns
         if len(header) > _MAX_LINE:
             raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
-    columns, fast = _csv_columns(config.csv_columns, header, source.name), _fast_pays(source)
+    columns = _csv_columns(config.csv_columns, header, source.name)
 
     def parse(job: Tuple[int, bytearray]) -> Points:
         first_line, chunk = job
-        table = _table(chunk, b",", fast)
+        table = _parse_table(chunk, b",") if _FAST else None
         points = _csv_table(table, columns) if table is not None else None
         if points is None:
             return _csv_rows(source.name, first_line, chunk, columns)

@@ -583,11 +583,11 @@ def startup(args):
 # --------------------------------------------------------------------------
 # input rows: readers against their peers and floors (issues 10, 13, 15)
 
-HIDE_POLARS = "import sys; sys.modules['polars'] = None; "
+REFERENCE = "import heatmap; heatmap._FAST = False; "   # every fast path off
 RUN_HEATMAP = "import runpy, sys; sys.argv[0] = 'heatmap'; runpy.run_module('heatmap', run_name='__main__')"
 READ_ONLY = ("import sys, heatmap; n = 0\nfor b in heatmap.read(sys.argv[1:]): n += len(b[0])\n"
              "print(n)")
-INPUT_TARGETS = {"builtin": 1.0, "fast": 1.5, "geojson": 1.5, "gpx.gz": 1.5}
+INPUT_TARGETS = {"builtin": 1.0, "fast path": 1 / 1.5, "geojson": 1.5, "gpx.gz": 1.5}
 
 
 def geojson_file(datadir, points_path, n):
@@ -645,35 +645,31 @@ def input_rows(args, datadir, outdir):
         return best_of(lambda: run_child(argv, args.timeout, os.path.join(outdir, name)), repeat)
 
     rows = []
-    polars_parse = ("import sys, polars; polars.read_csv(sys.argv[1], has_header=False, "
-                    "separator=' ').to_numpy()")
-    rows.append((f"text-{sci(n_text)} builtin end to end",
-                 child(py + [HIDE_POLARS + RUN_HEATMAP] + draw + [os.path.join(outdir, "t1.png"), text],
-                       "text-builtin"),
-                 "numpy.loadtxt parse", run_loadtxt(text, args.timeout,
-                                                    os.path.join(outdir, "loadtxt"), repeat),
+    builtin = child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "t1.png"), text],
+                    "text-builtin")
+    rows.append((f"text-{sci(n_text)} builtin end to end", builtin, "numpy.loadtxt parse",
+                 run_loadtxt(text, args.timeout, os.path.join(outdir, "loadtxt"), repeat),
                  INPUT_TARGETS["builtin"]))
-    try:
-        import polars  # noqa: F401
-        rows.append((f"text-{sci(n_text)} fast (polars) end to end",
-                     child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "t2.png"), text],
-                           "text-fast"),
-                     "polars parse", child(py + [polars_parse, text], "polars"),
-                     INPUT_TARGETS["fast"]))
-    except ImportError:
-        pass
+    rows.append((f"text-{sci(n_text)} fast path (_parse_table) end to end", builtin,
+                 "_FAST off (the exact parsers)", child(py + [REFERENCE + RUN_HEATMAP] + draw + [
+                     os.path.join(outdir, "t2.png"), text], "text-reference"),
+                 INPUT_TARGETS["fast path"]))
     geojson = geojson_file(datadir, points, n_points)
     rows.append((f"geojson-{sci(n_points)} peak MB",
-                 child(py + [HIDE_POLARS + RUN_HEATMAP] + draw + [os.path.join(outdir, "g.png"), geojson],
+                 child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "g.png"), geojson],
                        "geojson"),
-                 "same points as text", child(py + [HIDE_POLARS + RUN_HEATMAP] + draw + [
+                 "same points as text", child(py + [RUN_HEATMAP] + draw + [
                      os.path.join(outdir, "p.png"), points], "plain"), INPUT_TARGETS["geojson"]))
     rows.append((f"gpx.gz-{sci(n_gpx)} peak MB",
                  child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "z.png"), gz_file(gpx)],
                        "gpxgz"),
                  "the .gpx", child(py + [RUN_HEATMAP] + draw + [os.path.join(outdir, "x.png"), gpx],
                                    "gpx"), INPUT_TARGETS["gpx.gz"]))
-    rows.append((f"read gpx-{sci(n_gpx)} with <time>", child(py + [READ_ONLY, gpx], "read-gpx"),
+    read_gpx = child(py + [READ_ONLY, gpx], "read-gpx")
+    rows.append((f"read gpx-{sci(n_gpx)}: fast path (_Gpx)", read_gpx, "_FAST off (expat)",
+                 child(py + [REFERENCE + READ_ONLY, gpx], "read-gpx-reference"),
+                 INPUT_TARGETS["fast path"]))
+    rows.append((f"read gpx-{sci(n_gpx)} with <time>", read_gpx,
                  "without <time>", child(py + [READ_ONLY, no_times_file(gpx)], "read-gpx-nt"), None))
     return rows
 

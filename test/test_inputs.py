@@ -536,7 +536,7 @@ def test_brightness_without_a_background_warns(run, write):
         "-I/--background_image or --osm")
 
 
-# ---- the fast extra (polars) gives exactly what our parser gives (issue 13) ----
+# ---- the fast number parser gives exactly what the exact parsers give ----
 FAST_CASES = {
     "digits17": "".join("%r %r\n" % (float(a), float(b)) for a, b in
                         np.random.default_rng(1).normal(0, 50, (300, 2))),
@@ -551,29 +551,22 @@ FAST_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(FAST_CASES))
-def test_fast_extra_reads_what_our_parser_reads(write, monkeypatch, name):
-    pytest.importorskip("polars")
-    text = FAST_CASES[name]
-    path = write("f.csv" if name.startswith("csv") else "f.txt", text)
-
-    builtin = read_outcome(path)
-    monkeypatch.setattr(hm, "_FAST_CHUNK", 0)
-    monkeypatch.setattr(hm, "_FAST_FILE", 0)
-    calls = []
-    fast = hm._fast_table
-    monkeypatch.setattr(hm, "_fast_table", lambda c, s: calls.append(fast(c, s)) or calls[-1])
-    assert read_outcome(path) == builtin
-    assert calls and (calls[0] is not None or name in ("bad_line", "mixed_3_after_2"))
-
-
-def read_outcome(path):
-    """(lat, lon, weight) bytes of a file, or its error."""
+def read_outcome(path, fast=True):
+    """(lat, lon, weight) bytes of a file, or its error, with the fast paths or without."""
+    old, hm._FAST = hm._FAST, fast
     try:
         got = batches(path)
         return [joined(got, f).tobytes() for f in ("lat", "lon", "weight")] if got else []
     except hm.HeatmapError as exc:
         return str(exc)
+    finally:
+        hm._FAST = old
+
+
+@pytest.mark.parametrize("name", sorted(FAST_CASES))
+def test_fast_parser_reads_what_the_exact_parser_reads(write, name):
+    path = write("f.csv" if name.startswith("csv") else "f.txt", FAST_CASES[name])
+    assert read_outcome(path) == read_outcome(path, fast=False)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
@@ -581,18 +574,11 @@ def read_outcome(path):
                                           "4E-2", "nan", "", "1_0", "0x1", "9" * 17]),
                          min_size=0, max_size=4), min_size=1, max_size=6),
        st.sampled_from(["p.txt", "p.csv"]))
-def test_fast_extra_agrees_on_odd_tokens(tmp_path_factory, rows, name):
-    pytest.importorskip("polars")
+def test_fast_parser_agrees_on_odd_tokens(tmp_path_factory, rows, name):
     sep = "," if name.endswith("csv") else " "
     path = tmp_path_factory.mktemp("fast") / name
     path.write_text("\n".join(sep.join(r) for r in rows) + "\n")
-    builtin = read_outcome(path)
-    old = hm._FAST_CHUNK, hm._FAST_FILE
-    hm._FAST_CHUNK = hm._FAST_FILE = 0
-    try:
-        assert read_outcome(path) == builtin
-    finally:
-        hm._FAST_CHUNK, hm._FAST_FILE = old
+    assert read_outcome(path) == read_outcome(path, fast=False)
 
 
 @st.composite
@@ -663,19 +649,3 @@ def test_kml_placemark_timestamp_and_multigeometry(write):
     got = batches(write("p.kml", text))
     assert joined(got, "lat").tolist() == [47.6, 47.7]
     assert joined(got, "time").astype(np.int64).tolist() == [T0, T0]
-
-
-@pytest.mark.parametrize("size, imported, expected", [
-    (10, False, False), (64 << 20, False, True), (10, True, True)])
-def test_polars_is_imported_only_for_big_files(tmp_path, monkeypatch, size, imported, expected):
-    # importing polars costs more than it saves below _FAST_FILE bytes (test/BENCHMARKS.md: Reading)
-    path = tmp_path / "p.txt"
-    with open(path, "wb") as f:
-        f.truncate(size)
-    if imported:
-        monkeypatch.setitem(sys.modules, "polars", object())
-    else:
-        monkeypatch.delitem(sys.modules, "polars", raising=False)
-    source = hm._Input(str(path), io.BytesIO(), b"", str(path))
-    assert hm._fast_pays(source) is expected
-    assert hm._fast_pays(source._replace(path=None)) is imported

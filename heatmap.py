@@ -159,13 +159,8 @@ def _too_big(pixels: int) -> HeatmapError:
 
 
 def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
-    """``map(work, jobs)`` on a few threads, in order, with few jobs in flight.
-
-    NumPy releases the GIL in sorting and array arithmetic, so tiles
-    computed side by side use every core; memory stays a few tiles' worth.
-    ``ahead`` jobs per thread may wait beyond the one running: more keep the
-    threads busy while a long job holds up the results behind it.
-    """
+    """``map(work, jobs)`` on a few threads, results in order (NumPy releases the GIL); ``ahead``
+    jobs per thread may wait beyond the running one: busy threads, memory of a few jobs."""
     workers = workers or min(4, os.cpu_count() or 1)
     if workers == 1:
         yield from map(work, jobs)
@@ -182,8 +177,8 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of an array, flattened: ``np.unique`` without
-    its keyword cases, whose first call imports numpy.ma (11-20 ms of every run)."""
+    """The sorted distinct values, flattened: ``np.unique`` without its first-call import of
+    numpy.ma (11-20 ms of every run)."""
     ordered = np.sort(values, axis=None)
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
 
@@ -225,8 +220,7 @@ _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 
 
 def _setting_names(text: str) -> str:
-    """``text`` with each flag of a Config setting (-W/--width, -W, --frequency) replaced
-    by the setting's name (width, width, frequency); other text is kept."""
+    """``text`` with each setting's flag (-W/--width, -W, --frequency) replaced by its name."""
     fields = {f.name for f in dataclasses.fields(Config)}
     names = {flag: action.dest for action in _parser()._actions
              for flag in action.option_strings if action.dest in fields}
@@ -246,10 +240,7 @@ def _setting_errors(function):
 
 
 class _Progress:
-    """A counter on a terminal's stderr, shown once the work has taken a second.
-
-    Silent when stderr is not a terminal, so pipes and logs get nothing extra.
-    """
+    """A counter on stderr once the work has taken a second; silent unless stderr is a terminal."""
 
     def __init__(self, what: str, total: Optional[int] = None):
         self.what, self.total = what, total
@@ -401,16 +392,10 @@ class Segments(NamedTuple):
 
 
 class _Input(NamedTuple):
-    """One input, opened once, as every reader gets it.
-
-    ``name`` is for messages; ``stream`` a binary stream (decompressed,
-    UTF-16 re-encoded as UTF-8, a UTF-8 byte-order mark removed) read once
-    from the start; ``head`` its first bytes (still in the stream), to tell
-    the type by; ``path`` the file itself when it is a regular file read as
-    it is (for readers that seek or need files beside it), else None;
-    ``recoded`` says the bytes were re-encoded to UTF-8 (an XML declaration
-    may still name UTF-16).
-    """
+    """One input, opened once.  ``name``: for messages; ``stream``: binary, read once (decompressed,
+    UTF-16 re-encoded as UTF-8, a UTF-8 BOM removed); ``head``: its first bytes, still in the
+    stream; ``path``: the regular file read as it is (for seeking, or files beside it), else None;
+    ``recoded``: re-encoded to UTF-8 (an XML declaration may still name UTF-16)."""
     name: str
     stream: io.BufferedIOBase
     head: bytes
@@ -443,11 +428,8 @@ def _check_input_path(path: str) -> None:
 
 
 class _HeadFirstStream(io.RawIOBase):
-    """A raw stream that gives ``head`` first, then reads ``source`` on.
-
-    Errors while reading (a truncated or damaged compressed stream, a disk
-    that fails) become one HeatmapError naming the input.
-    """
+    """A raw stream giving ``head``, then ``source``; read errors (damaged compressed data, a
+    failing disk) become one HeatmapError naming the input."""
 
     def __init__(self, name: str, head: bytes, source, what: str = "cannot read"):
         super().__init__()
@@ -551,13 +533,8 @@ def _opened_input(path: str) -> Iterator[_Input]:
 
 
 class _TrackBuilder:
-    """Points of tracks as they are read, handed out as :class:`Segments` batches.
-
-    Consecutive points of one track (a GPX ``<trkseg>``, a TCX ``<Track>``, a
-    KML ``LineString`` or ``gx:Track``) join into segments; no segment joins
-    two tracks.  ``flush`` hands out what is read so far, keeping the last
-    point to join the next ones, so batches stream.
-    """
+    """Track points as read, handed out as :class:`Segments`; no segment joins two tracks.
+    ``flush`` hands out what is read, keeping the last point to join the next, so batches stream."""
 
     def __init__(self):
         self.lat: List[np.ndarray] = []
@@ -690,9 +667,8 @@ _OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG
 
 
 def _filetype(source: _Input, filetype: str) -> str:
-    """The format of an input: --filetype, else the name's extension (under .gz), else
-    the content (where an extension has several formats, the content decides among
-    them); a file that is plainly something else is an error."""
+    """An input's format: --filetype, else its extension (under .gz), else its content (which also
+    decides among an extension's formats); a file plainly of another kind is an error."""
     if filetype == "auto":
         filetype = _type_by_content(source, _types_by_name(source.name))
     row = _FORMATS[filetype]
@@ -712,8 +688,7 @@ def _types_by_name(name: str) -> List[str]:
 
 
 def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
-    """The first of ``kinds`` (all formats when none) whose sniff knows the input's
-    first bytes; one alone is taken as it is."""
+    """First of ``kinds`` (or of all formats) whose sniff knows the head; one alone is taken."""
     if len(kinds) == 1:
         return kinds[0]
     for kind in kinds or _FORMATS:
@@ -796,14 +771,9 @@ _FAST_FILE = 64 << 20             # in files at least this big (importing polars
 
 def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
                  ) -> Iterator[Tuple[int, bytearray]]:
-    """Yield (number of the chunk's first line, whole lines ending in b"\\n") from an input.
-
-    Each chunk is read into a buffer of its own and handed on without a
-    copy; only the unfinished last line moves to the next buffer.  With
-    ``quotes`` (CSV) chunks are cut only outside double quotes.  A line (or
-    a quoted field) longer than _MAX_LINE bytes is an error, found in time
-    and memory bounded by that limit.
-    """
+    """Yield (number of the first line, whole lines ending in b"\\n"), each chunk in a buffer of its
+    own (no copy).  With ``quotes`` (CSV), cut only outside double quotes.  A line (or quoted field)
+    over _MAX_LINE bytes is an error, found in time and memory bounded by that limit."""
     rest, line_no, size = b"", first_line, min(_FIRST_CHUNK_BYTES, _CHUNK_BYTES)
     while True:
         # buffers grow to _CHUNK_BYTES: a small file does not pay for zeroing 16 MB
@@ -1186,8 +1156,7 @@ def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) ->
 
 
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
-    """Whitespace-separated ``lat lon [weight]`` lines (``[time]`` with
-    --time_column); blank lines skipped."""
+    """Whitespace-split ``lat lon [weight]`` lines (``[time]``: --time_column); blanks skipped."""
     four, fast = config.time_column, _fast_pays(source)
 
     def parse(job: Tuple[int, bytearray]) -> Points:
@@ -1396,13 +1365,9 @@ def _unix_times(seconds: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _parse_times(values) -> np.ndarray:
-    """datetime64[s] (n,) of times given as text (str or bytes) or numbers.
-
-    Text is ISO 8601 (``2024-05-01T06:30:00Z``, a fraction, a ``+02:00``
-    zone; no zone means UTC) or Unix seconds; numbers are Unix seconds.
-    None and empty text are NaT.  All on whole arrays; raises
-    :class:`_BadTime` naming the first entry that is not a time.
-    """
+    """datetime64[s] (n,) of times: text (str or bytes) in ISO 8601 (a fraction, a ``+02:00`` zone;
+    none is UTC) or Unix seconds, or numbers (Unix seconds); None and "" are NaT.  Raises
+    :class:`_BadTime` naming the first entry that is not a time."""
     values = list(values)
     try:
         cells = np.array(values, dtype="S%d" % (_TIME_WIDTH + 1))
@@ -1461,10 +1426,8 @@ def _first_bad_number(text: np.ndarray) -> int:
 
 
 def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
-    """datetime64[s] of ISO 8601 texts (uint8 rows, NUL-padded); _BadTime(rows[i]) if not.
-
-    Only the columns that matter are read: a few passes over n, not over n x width.
-    """
+    """datetime64[s] of ISO 8601 texts (NUL-padded uint8 rows), reading only the columns that
+    matter; _BadTime(rows[i]) for a bad one."""
     def number(*cols):
         value = np.zeros(len(t), np.int64)
         for c in cols:
@@ -1550,13 +1513,9 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 
 class _XmlReader:
-    """An XML input streamed through expat, element by element.
-
-    Subclasses get ``start(tag, attrs)`` and ``end(tag, text)`` with the
-    local name of each element (namespaces ignored) and, for the tags in
-    ``texts``, its text; ``sync()`` after each block hands what they
-    gathered to ``self.track``.  Errors name the file and line.
-    """
+    """An XML input streamed through expat.  Subclasses get ``start(tag, attrs)`` and ``end(tag,
+    text)`` with local names (text only for tags in ``texts``); ``sync()`` after each block hands
+    what they gathered to ``self.track``.  Errors name the file and line."""
     texts: frozenset = frozenset()
     nothing = "no track points"
     block_end = b">"  # blocks end after the last of these (else after a '>')
@@ -1762,17 +1721,10 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
 class _Gpx(_GpxExact):
-    """GPX tracks by regular expressions over whole blocks, for the common shape.
-
-    A block of ``<trkpt lat=".." lon="..">`` (each with one ``<time>`` or
-    none) inside ``<trkseg>``s is read by regular expressions and whole-array
-    parsing; comments, CDATA and processing instructions are skipped as
-    expat skips them.  A block it cannot vouch for (other attribute orders,
-    points outside segments, odd numbers, markup running on from the block
-    before) goes to the expat handlers of :class:`_GpxExact` instead, and
-    after a DOCTYPE (entities may hide elements) every block does.  expat
-    checks every block either way, so both ways read the same file alike.
-    """
+    """GPX by regular expressions and whole-array parsing, for blocks of the common shape:
+    ``<trkpt lat=".." lon="..">`` in ``<trkseg>``s, one ``<time>`` or none (comments, CDATA, PIs
+    skipped as expat skips them).  Other blocks, and all after a DOCTYPE (entities may hide
+    elements), go to :class:`_GpxExact`; expat checks every block, so both read a file alike."""
 
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
@@ -1803,9 +1755,9 @@ class _Gpx(_GpxExact):
 
 
 def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes], Optional[bytes], bool]:
-    """(data without comments, CDATA sections and processing instructions, or None
-    when that cannot be vouched for; the closer of one left open at the end; whether
-    there is a declaration such as DOCTYPE)."""
+    """(data without comments, CDATA and processing instructions, or None when that cannot be
+    vouched for; the closer of one left open at the end; whether a declaration such as DOCTYPE is
+    there)."""
     pieces, at = [], 0
     if pending:
         end = data.find(pending)
@@ -1916,12 +1868,8 @@ def _find_all(buf: np.ndarray, word: bytes) -> np.ndarray:
 
 
 def _segment_tags(data: bytes) -> Iterator["re.Match"]:
-    """``_GPX_SEGMENT_TAG.finditer(data)``, found from each "trkseg" by bytes.find.
-
-    Only the nearest "<" before the word can open a tag around it, so one
-    anchored match there decides; bytes.find is ten times as fast as the
-    expression's own scan over a large file.
-    """
+    """``_GPX_SEGMENT_TAG.finditer(data)``, from each "trkseg" found by bytes.find (ten times the
+    expression's own scan): only the nearest "<" before it can open a tag around it."""
     end = before = 0
     at = data.find(b"trkseg")
     while at >= 0:
@@ -1985,9 +1933,8 @@ def _read_tcx(source: _Input, config: Config) -> Iterator[Segments]:
 
 
 class _Kml(_XmlReader):
-    """KML: ``Point``s as points; ``LineString``s and ``gx:Track``s (with their
-    ``<when>`` times) as tracks; polygons skipped with a warning.  A
-    Placemark's ``TimeStamp`` is the time of its points."""
+    """KML: ``Point``s as points; ``LineString``s and ``gx:Track``s (``<when>`` times) as tracks;
+    polygons skipped with a warning.  A Placemark's ``TimeStamp`` times its points."""
     texts = frozenset(("coordinates", "coord", "when"))
     nothing = "no KML points, lines or tracks"
 
@@ -2137,16 +2084,10 @@ _JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
 class _JsonArrays:
-    """Streams a JSON document, handing out the elements of big arrays in batches.
-
-    The arrays are the members named in ``keys`` of the root object (or the
-    root itself when it is an array).  Each block of bytes is scanned once
-    on whole arrays: quotes (less escaped ones) mark strings; brackets and
-    braces outside strings give every byte its depth; commas at the
-    array's depth end elements.  The complete elements of a block are parsed
-    by one ``json.loads``; the rest of the document (the arrays left empty)
-    is parsed at the end as ``root``.  Memory: a block's Python objects.
-    """
+    """Streams the elements of big arrays (the root's members ``keys``, or the root array) in
+    batches.  Each block is scanned once on whole arrays (unescaped quotes mark strings, brackets
+    outside strings give depths, commas at the array's depth end elements); one ``json.loads``
+    parses a block's whole elements, and the rest of the document, at the end, is ``root``."""
 
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
@@ -2281,15 +2222,10 @@ def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
 
 
 class _GeoJsonShapes:
-    """GeoJSON objects ([lon, lat] coordinates) gathered into batches.
-
-    Points and MultiPoints become :class:`Points` (weight from
-    --weight_property, time from --time_property or ``time``/``timestamp``),
-    LineStrings and MultiLineStrings tracks.  Polygons are counted and skipped
-    (files), or with ``polygons="error"`` refused (the library's geometries).
-    ``label(i)`` names element i of the current batch in messages;
-    ``feature_weights``, when set, weigh each element's points instead.
-    """
+    """GeoJSON objects ([lon, lat]) gathered into batches: (Multi)Points as :class:`Points` (weight:
+    --weight_property; time: --time_property, else ``time``/``timestamp``), (Multi)LineStrings as
+    tracks; polygons skipped (files) or, with ``polygons="error"``, refused (library).  ``label(i)``
+    names element i in messages; ``feature_weights``, when set, weigh each element's points."""
 
     def __init__(self, name: str, config: Config, polygons: str = "skip"):
         self.name, self.polygons = name, polygons
@@ -2307,8 +2243,8 @@ class _GeoJsonShapes:
         self.label = lambda i: "%s: [%d]" % (name, i)
 
     def add_all(self, elements: list, first: int) -> None:
-        """Add a batch of Features; Point features in one tight loop, the rest by :meth:`add`
-        (the fast path of :meth:`add` alone, the same batches)."""
+        """Add a batch of Features: Points in one tight loop (the fast path of :meth:`add`), the
+        rest by :meth:`add`."""
         coords, weights, times, owner = self.coords, self.weights, self.times, self.owner
         weight_key, time_keys = self.weight_key, self.time_keys
         for index, feature in enumerate(elements, first):
@@ -2572,8 +2508,8 @@ _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
 
 def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
-    """FIT activities (Garmin, Wahoo, Strava exports): ``record`` messages with a
-    position make one track per FIT file; read with fitdecode."""
+    """FIT activities (Garmin, Wahoo, Strava): ``record`` messages with a position make one track
+    per FIT file; read with fitdecode."""
     fitdecode = _import_extra("fitdecode", "fitdecode", "fit", "reading FIT files")
     track, rows, number = _TrackBuilder(), [], 0
     try:
@@ -2813,8 +2749,8 @@ def _float_values(values, what: str) -> np.ndarray:
 
 
 def _valid_rows(columns: dict, skip_invalid: bool) -> Optional[np.ndarray]:
-    """Mask of the rows whose every column is finite, or None when all are.
-    A bad row is an error unless ``skip_invalid`` (then a warning counts them)."""
+    """Mask of the rows whose every column is finite, or None when all are; a bad row is an error
+    unless ``skip_invalid`` (then a warning counts them)."""
     bad = np.zeros(len(next(iter(columns.values()))), dtype=bool)
     for values in columns.values():
         bad |= ~np.isfinite(values)
@@ -2886,10 +2822,9 @@ def _to_wgs84(data):
 
 
 def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
-    """Points and Segments of a GeoPandas GeoSeries/GeoDataFrame (whole arrays, with
-    shapely) or of anything with ``__geo_interface__`` (GeoJSON-like, read as a GeoJSON
-    file is).  ``weight``: a column (property) name or an array-like, one value per row
-    (feature)."""
+    """Points and Segments of a GeoPandas GeoSeries/GeoDataFrame (whole arrays, by shapely) or of
+    anything with ``__geo_interface__`` (read as GeoJSON).  ``weight``: a column (property) name
+    or an array-like, one value per row (feature)."""
     data = _to_wgs84(data)
     geometry = getattr(data, "geometry", None)
     if geometry is None or not hasattr(geometry, "values"):
@@ -3170,21 +3105,17 @@ def _picture_geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], O
 
 
 def _pixel_origin(low: float, high: float) -> float:
-    """Whole pixels to take off the coordinates of a box far from pixel 0 (a short
-    track drawn -W wide): off a box on one side of 0 it changes no truncation."""
+    """Whole pixels to take off the coordinates of a box far from pixel 0 (a short track drawn
+    -W wide); off a box on one side of 0 this changes no truncation."""
     if max(abs(low), abs(high)) <= _MAX_COORD // 4 or low < 0 < high:
         return 0.0
     return float(math.floor(low) if low >= 0 else math.ceil(high))
 
 
 def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.ndarray:
-    """float64 (height, width) image values.
-
-    Integer pixel x with min_x <= x <= max_x lands on column int(x - min_x),
-    as in the original (so the last column and row stay empty unless the box
-    edge falls on a whole pixel).  When ``grid`` covers exactly the image it
-    is returned itself, those rows and columns set to 0.
-    """
+    """float64 (height, width) image values: pixel x with min_x <= x <= max_x lands on column
+    int(x - min_x), as in the original (the last column and row stay empty unless the box edge is
+    a whole pixel).  A ``grid`` that is exactly the image is returned itself, those set to 0."""
     box = geometry.box
     cols = _axis_slices(window[0], window[2], box.min_x, box.max_x, geometry.width)
     rows = _axis_slices(window[1], window[3], box.min_y, box.max_y, geometry.height)
@@ -3200,11 +3131,8 @@ def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.nd
 
 
 def _axis_slices(first: int, end: int, low: float, high: float, size: int):
-    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None.
-
-    Consecutive pixels land on consecutive image positions, so the pixels
-    that fit make one slice on each side.
-    """
+    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None: consecutive
+    pixels land on consecutive positions, so one slice each."""
     pixels = np.arange(first, end)
     position = np.floor(pixels - low).astype(np.int64)
     fits = np.flatnonzero((pixels >= low) & (pixels <= high) & (position < size))
@@ -3311,14 +3239,10 @@ def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
 
 
 class _Accumulator:
-    """Collects projected input as it arrives, in memory bounded by the picture.
-
-    Unit-weight points go into a dense count grid that starts over
-    ``region`` (x0, y0, x1, y1 exclusive, integer pixels) and grows with the
-    data within a pixel budget; other points are kept as entries aggregated
-    by (pixel, weight); segments are kept as they come.  With ``sums``
-    (decay 1) the grid also sums the weights of positive weighted points.
-    """
+    """Projected input as it arrives, in memory bounded by the picture: unit points in a count grid
+    (from ``region``, x0, y0, x1, y1 exclusive, growing within a pixel budget), other points as
+    entries aggregated by (pixel, weight), segments as they come.  With ``sums`` (decay 1) the grid
+    also sums positive weights."""
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
                  sums: bool = False):
@@ -3358,8 +3282,7 @@ class _Accumulator:
             self._merge()
 
     def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None) -> None:
-        """Add segments at pixel coordinates; ``weight`` (one per segment) multiplies
-        their heat."""
+        """Add segments at pixel coordinates; ``weight`` (one each) multiplies their heat."""
         self.segments.append(np.stack([x1, y1, x2, y2] + ([] if weight is None else [weight]), 1))
         if self.log is not None:
             self.log.append((self.inputs, len(x1)))
@@ -3400,8 +3323,7 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def result(self) -> Tuple[_BinnedPoints, np.ndarray, _CountGrid]:
-        """(points not in the grid as aggregated entries, float64 (n, 4) segments (5 with
-        weights), grid)."""
+        """(aggregated entries of the points not in the grid, float64 (n, 4|5) segments, grid)."""
         self._merge()
         self.grid._count()
         segs = self._segment_array()
@@ -3409,15 +3331,10 @@ class _Accumulator:
 
 
 class _CountGrid:
-    """Dense counts of unit-weight points over a region that grows with the
-    data up to ``limit`` pixels; what lies further away is left to the caller.
-
-    Counts are int32 (int64 once a pixel might pass 2**31 - 1).  At decay 1
-    the weights of weighted points (> 0) may be summed too, in ``sums``
-    (float64, made when first needed).  Points are kept as flat indices and
-    counted when they reach a quarter of the grid, so no chunk costs a pass
-    over the whole grid.
-    """
+    """Dense counts of unit points over a region growing with the data up to ``limit`` pixels
+    (points beyond it are left to the caller); int32, int64 once a pixel might pass 2**31 - 1.  At
+    decay 1, ``sums`` (float64) may sum positive weights too.  Points wait as flat indices until a
+    quarter of the grid, so no chunk costs a pass over the whole grid."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3428,8 +3345,7 @@ class _CountGrid:
         self.waiting_size = 0
 
     def add(self, ix: np.ndarray, iy: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
-        """Count the points it can hold (with ``weight``: sum it); returns the mask
-        of those it could not."""
+        """Count the points it can hold (with ``weight``: sum it); returns a mask of the others."""
         if ix.size:
             self._grow(int(ix.min()), int(iy.min()), int(ix.max()) + 1, int(iy.max()) + 1)
         x0, y0, x1, y1 = self.region
@@ -3543,9 +3459,8 @@ class _CountGrid:
 
 
 def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarray]) -> None:
-    """grid[flat] += 1 (or += weight), a band of 2**22 pixels at a time, the points
-    put in band order by a radix sort of 16-bit band numbers: no temporary is
-    grid-sized, and the points are not copied whole."""
+    """grid[flat] += 1 (or weight), a band of 2**22 pixels at a time, the points in band order by
+    a radix sort of 16-bit band numbers: no grid-sized temporary, no copy of all the points."""
     if not flat.size:
         return
     bands = grid.size >> 22
@@ -3605,10 +3520,7 @@ KERNELS = {"linear": _linear, "gaussian": _gaussian}
 
 def _kernel_grid(kernel: str, radius: int) -> np.ndarray:
     """float64 grid[dy + r, dx + r] of the heat at integer offset (dx, dy), 0 outside the disc.
-
-    The distance is sqrt(dx*dx + dy*dy) of the exact integer sum: correctly
-    rounded, so the same bits as the original's math.hypot (np.hypot is not).
-    """
+    Distance: sqrt of the exact integer sum, the same bits as math.hypot (np.hypot is not)."""
     span = np.arange(-radius, radius + 1)
     squares = (span * span).astype(np.float64)
     return KERNELS[kernel](np.sqrt(squares[:, None] + squares[None, :]), radius)
@@ -3642,12 +3554,9 @@ def _decay_weights(decay: float, length: int) -> np.ndarray:
 
 
 class _Decay:
-    """Rank weights: running weight W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1].
-
-    The tables stop where nothing changes any more: beyond them W stays 0 and
-    S stays at its last value (decay 0 after rank 0, 0 < d < 1 once d**R
-    underflows).  Decay 1 needs no table: W is 1 and S[c] is c.
-    """
+    """Rank weights W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1], tables ending where
+    nothing changes (then W is 0 and S constant: decay 0 after rank 0, 0 < d < 1 once d**R
+    underflows).  Decay 1 needs none: W is 1, S[c] is c."""
 
     def __init__(self, decay: float, most: int):
         self.decay = decay
@@ -3690,11 +3599,8 @@ class _Decay:
 
 
 def _descending_bits(values: np.ndarray) -> np.ndarray:
-    """uint64 (m,) < 2**32 that orders float64 ``values`` descending, via float32.
-
-    float32 rounding is monotonic, so larger values never get larger keys;
-    values that round to the same float32 tie and are put right afterwards.
-    """
+    """uint64 (m,) < 2**32 ordering float64 ``values`` descending, via float32 (monotonic:
+    values that round to one float32 tie and are put right afterwards)."""
     bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
     ascending = np.where(bits >> np.uint64(31), ~bits & np.uint64(0xFFFFFFFF),
                          bits | np.uint64(0x80000000))
@@ -3702,11 +3608,8 @@ def _descending_bits(values: np.ndarray) -> np.ndarray:
 
 
 def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
-    """uint64 (m,) < 2**bits, never larger for a larger value (equal ranks may hide order).
-
-    Non-negative values are scaled onto [0, 2**bits) and truncated, which is
-    monotonic; anything else goes through float32 (at most 32 bits).
-    """
+    """uint64 (m,) < 2**bits, never larger for a larger value (equal ranks may hide order): values
+    >= 0 scaled onto [0, 2**bits) and truncated, anything else via float32 (at most 32 bits)."""
     top = float(values.max())
     if 0.0 < top < math.inf and float(values.min()) >= 0.0:
         bits = min(bits, 52)
@@ -3717,13 +3620,9 @@ def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
-    """Order contributions by key ascending and, within a key, value descending.
-
-    ``keys`` int64 (m,) >= 0, ``values`` float64 (m,).  Returns the
-    permutation and the sorted keys and values.  One packed uint64 sort
-    (key | value rank | position) replaces a two-key lexsort; the few runs
-    of equal key and rank that hide a value order are then sorted exactly.
-    """
+    """(permutation, sorted keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values``
+    descending within a key, by one packed uint64 sort (key | value rank | position), then the few
+    runs of equal key and rank that hide a value order sorted exactly."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
     value_bits = 64 - key_bits - pos_bits
@@ -3761,14 +3660,9 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
 
 def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
             size: int, decay: _Decay) -> np.ndarray:
-    """Decay-combine contributions per key.
-
-    ``keys`` int64 (m,) in [0, size); ``values`` float64 (m,); ``counts`` int64
-    (m,) copies of each value, or None for one each.  Returns float64
-    (size,): per key, the values sorted descending and summed with weights
-    1, d, d**2, ... in that order (sequentially, as the original sums, so
-    single copies are bit-exact).
-    """
+    """float64 (size,): per key in [0, size), its values sorted descending and summed with weights
+    1, d, d**2, ... sequentially, as the original sums (single copies are bit-exact).  ``keys``
+    int64 (m,), ``values`` float64 (m,), ``counts`` int64 (m,) copies of each, or None (one)."""
     if keys.size == 0:
         return np.zeros(size)
     order, keys, values = _sort_contributions(keys, values)
@@ -3807,11 +3701,8 @@ def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
 
 
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
-    """Which tiles each point entry and segment can heat.
-
-    Returns (int64 (k, 2) tile x/y, int8 (k,) kind 0 = entry / 1 = segment,
-    int64 (k,) index into entries or segments); a tile spans ``size`` pixels.
-    """
+    """Tiles of ``size`` pixels each point entry and segment can heat: (int64 (k, 2) tile x/y,
+    int8 (k,) kind 0 entry / 1 segment, int64 (k,) index into entries or segments)."""
     r = radius
     ids, index = [], []
     reach = 2 * r // size + 2   # a point heats up to this many tiles along each axis
@@ -3852,13 +3743,9 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """Values over ``window`` (x0, y0, x1, y1 exclusive) and the maximum anywhere.
-
-        Input: aggregated point ``entries``, float64 (n, 4) pixel ``segments``
-        and optionally a dense grid of unit-point ``counts``.  Returns
-        (float64 grid[y, x] of the window, max value, and when ``keep_all``
-        the nonzero pixels everywhere as (x, y, value) arrays).
-        """
+        """(float64 grid[y, x] of ``window`` (x0, y0, x1, y1 exclusive), max value anywhere, and
+        with ``keep_all`` the nonzero pixels everywhere as (x, y, value) arrays) of aggregated
+        ``entries``, float64 (n, 4) pixel ``segments`` and optional unit-point ``counts``."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         largest, kept = 0.0, []
@@ -3876,16 +3763,11 @@ class _Engine:
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
-        """Yield (rect, float64 grid[y, x] over rect) for every piece of the plane with data.
-
-        Pieces are the _TILE-pixel tiles (rect x0, y0, x1, y1 exclusive, x0 and
-        y0 multiples of _TILE) or parts of them, computed a few at a time on
-        the cores and yielded in tile order (at decay 1 with FFT sums, block by
-        block, whole tiles that may be views of the block's array); pixels
-        outside every piece are 0.  ``segments`` is float64 (n, 4) of pixel
-        x1, y1, x2, y2, or (n, 5) with a weight (>= 0) that multiplies each
-        segment's heat.  Raises HeatmapError if the heat overflows float64.
-        """
+        """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
+        order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
+        (decay-1 FFT sums: block by block, tiles may be views); other pixels are 0.
+        ``segments``: float64 (n, 4) pixel x1, y1, x2, y2, or (n, 5) with a weight >= 0.  Raises
+        HeatmapError on float64 overflow."""
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
@@ -3916,12 +3798,9 @@ class _Engine:
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT than by walking the kernels.
-
-        Estimates, measured on 2 cores: FFT 60 ns a pixel of the points' box;
-        the sort-based walk 100 ns a contribution; the dense walk of unit
-        points 0.6 ns a pixel per kernel offset pair or heat group.
-        """
+        """Whether decay-1 sums are faster by FFT than by walking the kernels; estimates measured on
+        2 cores: FFT 60 ns a pixel of the points' box, the sort 100 ns a contribution, the dense
+        walk of unit points 0.6 ns a pixel per kernel offset pair or heat group."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3939,10 +3818,9 @@ class _Engine:
         return 60 * area < walk
 
     def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Jobs for decay 1, where the points of positive weight are summed by FFT:
-        their region in blocks of whole tiles, each ("sum", block rect, region,
-        those points near it, counts, {tile: (other points, segments)} of its
-        tiles), then the pieces of the tiles only the others reach."""
+        """Jobs at decay 1 (positive weights summed by FFT): their region in blocks of whole tiles,
+        each ("sum", block, region, points near it, counts, segments, {tile: (other points,
+        segment index)}), then the pieces of the tiles only the others reach."""
         r = self.radius
         positive = entries.weight > 0
         others = {tile: (near, index) for tile, near, index in
@@ -3967,10 +3845,9 @@ class _Engine:
 
     def _sum_block(self, block, area, entries: _BinnedPoints, counts: Optional["_CountGrid"],
                    segments: np.ndarray, others: dict, decay: _Decay, spectra: dict) -> list:
-        """[(tile rect, values)] of a block at decay 1: the sums of the points by
-        FFT (:func:`_point_sums`) over the part of the block in ``area`` (their
-        box grown by the radius) plus, where they reach, the exact values of
-        the points of weight <= 0 and of the segments."""
+        """[(tile rect, values)] of a block at decay 1: FFT sums of the points (:func:`_point_sums`)
+        over its part of ``area`` (their box grown by the radius), plus the exact values of
+        points of weight <= 0 and of segments where they reach."""
         sums = np.zeros((block[3] - block[1], block[2] - block[0]))
         inner = (max(block[0], area[0]), max(block[1], area[1]),
                  min(block[2], area[2]), min(block[3], area[3]))
@@ -4005,8 +3882,7 @@ class _Engine:
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
     def _member_tiles(self, entries: _BinnedPoints, segments: np.ndarray):
-        """Yield ((tx, ty), entries near it, index of the segments near it) for every
-        tile they reach."""
+        """Yield ((tx, ty), entries near it, index of segments near it) per tile they reach."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
@@ -4018,13 +3894,9 @@ class _Engine:
                        part_which[part_kind == 1])
 
     def _tiles(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments, None, index of those near it) for
-        every tile with data.
-
-        A tile with only unit points, many of them, comes as (rect, no
-        entries, segments, their int64 counts over the rect grown by the
-        radius, no index) instead, for :meth:`_dense_unit`.
-        """
+        """Yield (rect, entries near it, segments, None, index of those near it) per tile with data;
+        a tile of many unit points only comes as (rect, no entries, segments, int64 counts over
+        rect grown by the radius, empty index), for :meth:`_dense_unit`."""
         members = {tile: (near, index) for tile, near, index in
                    self._member_tiles(entries, segments)}
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
@@ -4046,11 +3918,8 @@ class _Engine:
 
     def _tile(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay,
               block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Exact values over one tile; splits the tile when too much lands on it.
-
-        ``block``: unit-point counts over the tile grown by the radius, given
-        instead of entries and segments.
-        """
+        """Exact values over one tile, split when too much lands on it; ``block``: unit-point counts
+        over the tile grown by the radius, given instead of entries and segments."""
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
         if self._is_dense(rect, entries, segments.shape[0]):
@@ -4064,10 +3933,8 @@ class _Engine:
         return self._sparse(rect, entries, segments, decay)
 
     def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block=None, index=None):
-        """Yield the tile as jobs (rect, entries, ``segments``, index of those near
-        it, block) of bounded work: a heavy tile as its quarters, recursively.
-        Jobs share the tile's segments and keep only an index: a pile of
-        segments near every piece is not copied into each."""
+        """Yield the tile as jobs (rect, entries, ``segments``, index of those near it, block) of
+        bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
         index = np.arange(segments.shape[0]) if index is None else index
         if block is None and self._is_heavy(rect, entries, index.size) and \
                 not self._is_dense(rect, entries, index.size):
@@ -4110,17 +3977,10 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Unit-weight points by whole-grid passes over the kernel offsets.
-
-        Offsets are walked in descending heat, counting in R the points met so
-        far.  A group of offsets of heat k that meets c more points adds
-        k * (W[R] + ... + W[R+c-1]) = k * (S[R+c] - S[R]): one table lookup per
-        group.  The kernel is symmetric in x, so offsets (-dx, dy) and (dx, dy)
-        are read together from a sum of two column-shifted grids.  Only the
-        box around the points is computed; the rest of the tile is 0.  The
-        points are ``entries`` or, when given, the counts ``block`` over
-        ``rect`` grown by the radius.
-        """
+        """Unit points by whole-grid passes over the kernel offsets in descending heat, R counting
+        the points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]), one lookup.
+        (-dx, dy) and (dx, dy) are read together (the kernel is symmetric in x); only the points'
+        box is computed.  Points: ``entries``, or ``block``: counts over ``rect`` grown by r."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -4152,8 +4012,7 @@ class _Engine:
         return out
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
-        """Any mix of weighted points and segments by a sort-based reduction
-        (segments alone by cells, which needs no sort by pixel)."""
+        """Weighted points and segments by a sort-based reduction (segments alone by cells)."""
         if _FAST and segments.shape[0] and not entries.x.size and (
                 segments.shape[1] < 5 or segments[:, 4].min() >= 0):
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
@@ -4180,16 +4039,10 @@ class _Engine:
 # count grid convolved with the kernel; within 1.7e-14 of the largest value, pixels no
 # point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
-    """Contributions of points to the pixels of ``rect`` (x0, y0, x1, y1 exclusive).
-
-    Each point heats the (2r+1)-square around it (``grid``: heat by offset,
-    from :func:`_kernel_grid`); only the part inside ``rect`` is computed,
-    so the cost follows the overlap, not the kernel.  As in the original,
-    the zero-heat corners of the squares count when some weight is
-    negative: they rank before the negative values.  Returns int64 keys
-    (y - y0) * width + (x - x0), float64 values weight * heat and the int64
-    counts of the points.
-    """
+    """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
+    (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts; only each
+    (2r+1)-square's part inside ``rect`` is computed.  As in the original, when a weight is
+    negative the zero-heat corners count (they rank before the negative values)."""
     r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
     signed = bool(np.any(entries.weight < 0))
     lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
@@ -4226,22 +4079,15 @@ def _shape_length(n: np.ndarray, whole: int) -> np.ndarray:
 
 
 def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
-    """Whether ``points`` occupied pixels near ``rect`` are faster walked densely.
-
-    Per kernel offset, the dense walk costs about 0.6 ns per pixel of the
-    tile plus 1 us of Python; the sort-based reduction 100 ns per point.
-    Both scale with the kernel size, so only the point density decides.
-    """
+    """Whether ``points`` occupied pixels near ``rect`` are faster walked densely: per kernel
+    offset, ~0.6 ns a tile pixel plus 1 us for the walk, 100 ns a point for the sort."""
     return points * 170 > _rect_area(rect) + 4000
 
 
 class _ColumnPairs:
-    """Sums of a grid's columns x - a and x + a, for every a up to ``radius``.
-
-    ``counts`` is int64 (h + 2r, w + 2r); pair a is (h + 2r, w), column x
-    holding counts[:, r + x - a] + counts[:, r + x + a] (a = 0: the column
-    itself).  They are computed once when they fit in 64 MB, else on each use.
-    """
+    """Sums of the columns x - a and x + a of int64 ``counts`` (h + 2r, w + 2r), a = 0..radius: pair
+    a is (h + 2r, w), column x counts[:, r+x-a] + counts[:, r+x+a] (a = 0: the column alone);
+    made once when they fit in 64 MB, else on each use."""
 
     def __init__(self, counts: np.ndarray, radius: int, width: int):
         self.counts, self.r, self.w = counts, radius, width
@@ -4278,14 +4124,9 @@ def _fft_size(n: int) -> int:
 
 
 def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) -> np.ndarray:
-    """float64 (h - 2r, w - 2r): sum over q of mass[q] * kernel[p - q + r], by real FFTs,
-    for the pixels p of ``mass`` (h, w) that lie r or more inside it.
-
-    ``kernel`` is (2r+1, 2r+1); its transforms are kept in ``spectra`` by
-    ``name`` and size.
-    Padding each side to at least h and w keeps the wrap-around of the
-    circular convolution off those pixels.
-    """
+    """float64 (h - 2r, w - 2r): sum over q of mass[q] * kernel[p - q + r] for the pixels p of
+    ``mass`` (h, w) r or more inside it, by real FFTs padded to at least h, w (wrap-around misses
+    them); transforms of the (2r+1, 2r+1) ``kernel`` kept in ``spectra`` by ``name`` and size."""
     r = kernel.shape[0] // 2
     h, w = mass.shape
     shape = (_fft_size(h), _fft_size(w))
@@ -4298,15 +4139,10 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
-    """Decay-1 values of points of positive weight: float64 (h - 2r, w - 2r).
-
-    ``mass`` (h, w) holds the sum of weight * count on each pixel (all >= 0),
-    ``kernel`` the :func:`_kernel_grid`.  The sums come from :func:`_convolve`
-    (round-off about 1e-16 of the largest, see the README); pixels that no
-    point reaches are set to exactly 0.  Those are told apart by the value
-    itself when round-off cannot reach half the smallest contribution, else
-    by convolving where the points are with where the kernel is nonzero.
-    """
+    """Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
+    ``mass`` (h, w; weight * count a pixel, >= 0) and ``kernel``.  Pixels no point reaches are
+    exactly 0, told by value when round-off cannot reach half the smallest contribution, else by
+    convolving where the points are with the kernel's disc."""
     top = float(mass.max())
     if not math.isfinite(top):
         raise _overflow_error()
@@ -4356,15 +4192,10 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments, with their heat.
-
-    ``seg`` holds segment rows (see :func:`_segment_rows`).  Every integer pixel of each
-    segment's box grown by the radius (the original's truncating ranges) is
-    tried; returns int64 keys (y - y0) * width + (x - x0), float64 weight *
-    heat and int64 number of copies of those with nonzero heat.  Segments
-    are batched by box size so each batch is one broadcast (n, rows,
-    columns) computation.
-    """
+    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (rows of :func:`_segment_rows`),
+    trying every pixel of each segment's box grown by r (the original's truncating ranges): int64
+    keys (y - y0) * width + (x - x0), float64 weight * heat and int64 copies where the heat is
+    nonzero.  Segments are batched by box size, one broadcast (n, rows, columns) a batch."""
     lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
     weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
@@ -4384,12 +4215,8 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
 
 
 def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
-    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels each segment may heat.
-
-    The original's truncating ranges around the segment's box grown by the
-    radius, clipped to ``rect``; they never leave out a pixel closer than
-    the radius.
-    """
+    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels a segment may heat: the original's
+    truncating ranges of its box grown by r (missing no nearer pixel), clipped to ``rect``."""
     lo_x = np.maximum(np.trunc(np.minimum(segments[:, 0], segments[:, 2]) - radius), rect[0])
     lo_y = np.maximum(np.trunc(np.minimum(segments[:, 1], segments[:, 3]) - radius), rect[1])
     hi_x = np.minimum(np.trunc(np.maximum(segments[:, 0], segments[:, 2]) + radius + 1), rect[2])
@@ -4398,13 +4225,9 @@ def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray,
 
 
 def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: int, rect):
-    """One broadcast batch of :func:`_segment_heat`: boxes padded to ``box`` (rows, cols).
-
-    Returns the keys and distances of the pixels closer than the radius.
-    Padding pixels get coordinate inf, whose distance is never below it.
-    The distance is sqrt(dx*dx + dy*dy), which is at most one unit in the
-    last place from the original's math.hypot and three times as fast.
-    """
+    """One broadcast batch of :func:`_segment_heat`, boxes padded to ``box`` (rows, cols) with
+    pixels at inf: keys, distances and owners of the pixels closer than the radius.  The distance
+    sqrt(dx*dx + dy*dy) is within an ulp of the original's math.hypot, and three times as fast."""
     rows, cols = box
     width = rect[2] - rect[0]
     px = lo_x[:, None, None] + np.arange(cols)[None, None, :]
@@ -4428,10 +4251,9 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: in
 
 
 def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
-    """float64, broadcast: squared distance from pixels (px, py) to segments
-    starting at (sx, sy) with direction (dx, dy) and squared length
-    ``length2``, step by step as the original: u = clamp(((p - s) . d) / |d|^2),
-    then (s + u d - p)^2.  The result is a new array."""
+    """float64, broadcast, a new array: squared distance from pixels (px, py) to segments from
+    (sx, sy) along (dx, dy), ``length2`` = |d|^2, step by step as the original:
+    u = clamp(((p - s) . d) / |d|^2), then (s + u d - p)^2."""
     u = (px - sx) * dx + (py - sy) * dy
     u /= length2
     np.maximum(u, 0.0, out=u)   # np.clip would hold the GIL for its Python wrapper
@@ -4450,25 +4272,15 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
-    """Decay-combined heat of segments alone, as float64 grid[y, x] over ``rect``.
-
-    ``segments`` is float64 (n, 4) of pixel x1, y1, x2, y2, or the rows of
-    :func:`_segment_rows` (weights >= 0).  The rect is cut into
-    square cells; each cell gets the list of segments that may reach it
-    (see :func:`_cell_members` and :func:`_prune_crowded_cells`), padded to one of a few
-    lengths with a far-away point.  A batch of cells with equal lists is
-    then an array (cells, rows, columns, segments) whose last axis holds
-    each pixel's contributions side by side: ordering it orders every pixel
-    at once, with no keys to group and nothing to gather.  Pixels out of a
-    segment's reach get heat 0, which sorts last and adds nothing.
-
-    Where more segments crowd a cell than ranks can matter (see
-    :class:`_Decay`), the cell keeps only those that can (:func:`_prune_crowded_cells`).
-    Equal
-    segments are computed once and take as many places in the lists as can
-    matter (at decay 1, more than _PILE of them one place, their heat
-    multiplied by their number).
-    """
+    """Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
+    float64 (n, 4) pixel x1, y1, x2, y2 or rows of :func:`_segment_rows` (weights >= 0).  The
+    rect is cut into square cells, each listing the segments that may reach it
+    (:func:`_cell_members`), padded to one of a few lengths with a far-away point.  Cells of one
+    list length make an array (cells, rows, columns, segments) whose last axis holds each pixel's
+    contributions: one ordering orders every pixel, with no keys to group (out of reach: heat 0,
+    which sorts last and adds nothing).  Crowded cells keep only the segments that can matter
+    (:func:`_prune_crowded_cells`); equal segments are computed once, in as many places as can
+    matter (at decay 1, more than _PILE of them take one place, the heat times their number)."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4508,8 +4320,8 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
 
 def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
                  radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
-    """Decay-combine the listed segments on every pixel of the cells of ``size``
-    pixels into ``out`` (rows of cells, size, columns of cells, size)."""
+    """Decay-combine the listed segments on every pixel of the cells of ``size`` pixels into ``out``
+    (rows of cells, size, columns of cells, size)."""
     across = out.shape[2]
     offsets = np.arange(size, dtype=np.float64)
     weighted = bool(np.any(table[5] != 1.0))
@@ -4542,11 +4354,9 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
 
 
 def _segment_rows(segments: np.ndarray) -> np.ndarray:
-    """The segments with equal rows merged: float64 (n, 4) of pixel x1, y1, x2, y2 or
-    (n, 5) with a weight as given, or, when some rows repeat (a logger left on one
-    spot), (m, 6) of the distinct ones with a weight and their number (see
-    :func:`_segment_column`).  Repeats are found by a sort of 64-bit hashes and only
-    checked exactly when two hashes meet."""
+    """The segments with equal rows merged: as given (float64 (n, 4) pixel x1, y1, x2, y2, or (n, 5)
+    with a weight), or when rows repeat (a logger left on one spot) (m, 6) of the distinct ones
+    with weight and count (:func:`_segment_column`).  Repeats are found by sorting 64-bit hashes."""
     if segments.shape[1] == 6 or segments.shape[0] < 2:
         return segments
     bits = np.ascontiguousarray(segments, np.float64).view(np.uint64)
@@ -4570,10 +4380,9 @@ def _segment_column(segments: np.ndarray, i: int) -> np.ndarray:
 
 
 def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int = 1):
-    """Yield (int64 cell numbers, int64 (cells, length) their member lists padded
-    with ``pad``) for groups of cells whose lists have about the same length,
-    a bounded number of list entries at a time, in whole batches of
-    :func:`_cell_values` (cells of ``pixels`` pixels).  ``cells`` is sorted."""
+    """Yield (int64 cell numbers, int64 (cells, length) member lists padded with ``pad``) for groups
+    of sorted ``cells`` whose lists have about one length, a bounded number of entries at a time,
+    in whole batches of :func:`_cell_values` (cells of ``pixels`` pixels)."""
     per_cell = np.bincount(cells) if cells.size else np.zeros(0, np.int64)
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
@@ -4588,17 +4397,12 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
-    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep,
-    sorted by cell (cells in rows of ``across`` from pixel ``origin``).
-
-    ``table`` is :func:`_segment_table`; ``margin`` bounds the round-off of a
-    distance.  Every pixel of a cell is within half its diagonal of its
-    centre, so a segment's heat there lies between the kernel at the
-    centre's distance plus and minus that.  Kept: segments whose heat can
-    be above 0 and can reach the depth-th largest of the lower bounds: all
-    others rank at or after ``depth`` at every pixel, where they cannot
-    change the sum (see :class:`_Decay`).
-    """
+    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep, sorted by cell (cells
+    in rows of ``across`` from pixel ``origin``; ``table``: :func:`_segment_table`; ``margin``
+    bounds a distance's round-off).  A pixel lies within half a diagonal of its cell's centre,
+    which bounds a segment's heat there; kept: those whose upper bound is above 0 and reaches the
+    depth-th largest lower bound.  The others rank at or after ``depth`` everywhere
+    (:class:`_Decay`)."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
     kept = []
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
@@ -4623,13 +4427,11 @@ def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarr
 def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
                     size: int, margin: float, radius: int, kernel: str, decay: _Decay,
                     out: np.ndarray) -> None:
-    """Values of cells whose lists stay long after :func:`_prune_crowded_cells` (crowds of
-    tracks, a logger left on one spot), each pixel on its own, into ``out``
-    as :func:`_cell_values`: only the segments that may be among a pixel's
-    ``depth`` hottest are computed exactly (the same arithmetic), chosen by
-    :func:`_pixel_groups`, or for pixels far from a small pile of segments
-    of equal weight by :func:`_pixel_support`.
-    """
+    """Into ``out`` as :func:`_cell_values`: cells whose lists stay long after
+    :func:`_prune_crowded_cells` (crowds, a logger left on one spot), pixel by pixel, computing
+    exactly (the same arithmetic) only the segments that may be among a pixel's ``depth``
+    hottest, chosen by :func:`_pixel_groups` or, for pixels far from a small pile of equal
+    weight, :func:`_pixel_support`."""
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
@@ -4716,10 +4518,9 @@ def _top(h: np.ndarray, depth: int) -> np.ndarray:
 
 def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
                 seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at (px, py) of the segments ``seg``
-    of ``near`` given for each ``pixel`` (sorted), as :func:`_cell_values` does,
-    about _CELL_LISTS pairs at a time: a pixel with more takes them a part at
-    a time, keeping its ``depth`` hottest so far."""
+    """float64 (pixels,): decay-combined heat at (px, py) of the segments ``seg`` of ``near`` given
+    per ``pixel`` (sorted), as :func:`_cell_values`, ~_CELL_LISTS pairs at a time (a pixel with
+    more: a part at a time, keeping its ``depth`` hottest)."""
     per = np.bincount(pixel, minlength=px.size)
     start = np.cumsum(per) - per
     big = per > _CELL_LISTS // 2
@@ -4747,8 +4548,8 @@ def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndar
 
 def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: float,
                   radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at pixels (px, py) of the segments
-    ``near`` (6, n) of :func:`_segment_table`, in spatial order."""
+    """float64 (pixels,): decay-combined heat at (px, py) of ``near`` (6, n) of
+    :func:`_segment_table`, in spatial order."""
     groups = -(-near.shape[1] // _GROUP)
     padded = np.zeros((6, groups * _GROUP))
     padded[:, :] = np.array([1e30, 1e30, 0.0, 0.0, 1.0, 0.0])[:, None]
@@ -4792,8 +4593,8 @@ def _morton_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
-    """(rows, columns) of a cell to compute at once: all of it, unless its list
-    is so long (a logger left on one spot) that a few pixels at a time must do."""
+    """(rows, columns) of a cell to compute at once: all of it, unless its list is so long (a logger
+    left on one spot) that a few pixels at a time must do."""
     pixels = max(1, _CELL_BATCH // length)
     if pixels >= size * size:
         return [(slice(0, size), slice(0, size))]
@@ -4805,12 +4606,8 @@ def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
 
 
 def _cell_size(radius: int) -> int:
-    """Edge of the cells of :func:`_segment_cells`, in pixels.
-
-    Smaller cells waste fewer pixels out of a segment's reach but make more
-    (cell, segment) pairs to list.  Measured on a GPS track: 4 is fastest
-    up to r=10, 8 from r=15 to 30, 16 at r=60.
-    """
+    """Edge in pixels of the cells of :func:`_segment_cells`: smaller cells waste fewer pixels but
+    list more pairs (measured on a GPS track: 4 fastest to r=10, 8 for r=15-30, 16 at r=60)."""
     return 4 if radius < 12 else 8 if radius < 40 else 16
 
 
@@ -4821,16 +4618,10 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
-    """(cell, segment) pairs: int64 cell numbers (row-major over ``rect`` in
-    ``size`` steps), ascending, and the int64 index of a segment that may
-    reach that cell.
-
-    A segment may reach the cells of its box grown by the radius, except
-    the corners: cells its box comes no nearer to than the radius (plus a
-    pixel, so that no rounding can matter) are left out.  Segments are
-    taken in groups of about the same box size, each as one (segments,
-    rows, columns) array of such tests, a bounded number at a time.
-    """
+    """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
+    steps), int64 indices of segments that may reach them: the cells of a segment's box grown by
+    the radius, less the corners it comes no nearer than radius + 1 (no rounding can matter).
+    Tested in (segments, rows, columns) arrays of like box size, a bounded number at a time."""
     step = 1 << 13   # segments at a time: the tests make ~30 arrays of this length
     pairs = [_some_members(segments[i:i + step], i, rect, radius, size)
              for i in range(0, segments.shape[0], step)] or [(np.empty(0, np.int64),) * 2]
@@ -4842,8 +4633,7 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
 
 
 def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: int):
-    """(cell, segment) pairs of :func:`_cell_members` for some segments, unsorted;
-    segment numbers count from ``offset``."""
+    """Unsorted pairs of :func:`_cell_members` for some segments, numbered from ``offset``."""
     x0, y0, x1, y1 = rect
     across = -(-(x1 - x0) // size)
     lo_x, lo_y, hi_x, hi_y = _segment_reach(segments, radius, rect)
@@ -4873,11 +4663,8 @@ def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: in
 
 def _gaps(start: np.ndarray, size: int, low: np.ndarray, high: np.ndarray,
           count: np.ndarray) -> np.ndarray:
-    """Squared gaps along one axis between cells and segment boxes: float64 (n, k).
-
-    ``start`` (n, k) is the first pixel of each cell, ``low``/``high`` (n,)
-    each box's extent; cells past the first ``count`` (n,) get inf.
-    """
+    """float64 (n, k) squared gaps along one axis between cells starting at ``start`` (n, k) and
+    boxes ``low`` .. ``high`` (n,); cells past the first ``count`` (n,) get inf."""
     gap = np.maximum(np.maximum(start - high[:, None], low[:, None] - (start + size - 1)), 0.0)
     gap *= gap
     gap[np.arange(start.shape[1]) >= count[:, None]] = np.inf
@@ -4895,13 +4682,9 @@ def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, len
 
 
 def _segment_table(segments: np.ndarray) -> np.ndarray:
-    """float64 (6, n + 1): start x, start y, direction x, y, squared length and
-    weight of each segment (see :func:`_segment_column`), then a point too far away to
-    reach any pixel.
-
-    A zero-length segment gets direction 0 and length 1, so that u = 0, the
-    distance to its start, as the original.
-    """
+    """float64 (6, n + 1): start x, y, direction x, y, squared length and weight
+    (:func:`_segment_column`) of each segment, then a point too far to reach any pixel.  A
+    zero-length segment gets direction 0, length 1: u = 0, its start's distance, as the original."""
     table = np.empty((6, segments.shape[0] + 1))
     table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0, 1.0)
     table[5, :-1] = _segment_column(segments, 4)
@@ -4917,13 +4700,9 @@ def _segment_table(segments: np.ndarray) -> np.ndarray:
 
 
 def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """float64 (m, rows, columns, k): distance of each cell pixel to each of its segments.
-
-    ``table`` (5, m, k) holds the cells' segments as from :func:`_segment_table`,
-    ``px`` (m, columns) and ``py`` (m, rows) the cells' pixel coordinates.
-    The arithmetic is the original's, step by step, except that the last
-    step is sqrt(dx*dx + dy*dy) (see :func:`_segment_block`).
-    """
+    """float64 (m, rows, columns, k): distance of each cell pixel to each of its segments; ``table``
+    (5, m, k) from :func:`_segment_table`, ``px`` (m, columns), ``py`` (m, rows).  The original's
+    arithmetic, but the last step is sqrt(dx*dx + dy*dy) (see :func:`_segment_block`)."""
     sx, sy, dx, dy, length2 = (t[:, None, None, :] for t in table)
     px, py = px[:, None, :, None], py[:, :, None, None]
     distance = _squared_distance(px, py, sx, sy, dx, dy, length2)
@@ -4931,14 +4710,10 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
 
 
 def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Decay-combine along the last axis: float64 (..., k) -> (...).
-
-    Each row is sorted descending and summed with ``weights`` (k,) in that
-    order, sequentially, as the original sums a pixel's list (bit for bit).
-    With fewer weights than k (ranks past :attr:`_Decay.depth`, which
-    cannot change the sum) only that many largest values are kept, found by
-    a partition.  ``heat`` is reordered in place.
-    """
+    """Decay-combine along the last axis, float64 (..., k) -> (...): each row sorted descending and
+    summed with ``weights`` (k,) in order, sequentially, as the original (bit for bit).  With
+    fewer weights than k (ranks past :attr:`_Decay.depth` cannot change the sum) only as many
+    largest are kept, by a partition.  ``heat`` is reordered in place."""
     k = heat.shape[-1]
     if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
         if k > 4 * weights.size:

@@ -4769,9 +4769,9 @@ class _BadImage(Exception):
 
 def _decode_image(source, formats: Sequence[str], max_pixels: int,
                   size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
-    """The image in the binary stream ``source``, decoded only by one of ``formats``.
-    Its header is checked first, before anything is decoded: at most ``max_pixels``,
-    exactly ``size`` when given.  ``load`` False reads only the header.  Raises _BadImage."""
+    """The image in binary stream ``source``, decoded only by one of ``formats`` once its header
+    passes (at most ``max_pixels``, exactly ``size`` when given); ``load`` False reads only the
+    header.  Raises _BadImage."""
     from PIL import Image
     try:
         image = Image.open(source, formats=list(formats))
@@ -4852,11 +4852,8 @@ def _peak(config: Config, largest: float) -> float:
 
 
 def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
-    """Table row per value: int(value / max * (steps - 1)), in that order, in float64.
-
-    Out-of-range rows behave like the original's list indexing (negative
-    rows count from the end; far out of range takes the nearest end).
-    """
+    """Table row per value: int(value / max * (steps - 1)), in that order, in float64; rows out of
+    range act as the original's list indexing (negative from the end, far out: the nearest end)."""
     if peak <= 0:
         return np.zeros(values.shape, np.int64)
     index = np.trunc(values / peak * (steps - 1)).astype(np.int64)
@@ -4874,11 +4871,8 @@ def _heat_rgba(values: np.ndarray, peak: float, table: np.ndarray) -> np.ndarray
 
 def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
               blank: Sequence[int]) -> np.ndarray:
-    """uint8 (h, w, c): the ``colours`` (n, c) row of each value, ``blank`` where it is 0.
-
-    ``values`` is float64 (h, w); done in strips of rows, so that the
-    temporaries (16 bytes a pixel with data) stay small.
-    """
+    """uint8 (h, w, c): the ``colours`` (n, c) row of each float64 (h, w) value, ``blank`` where it
+    is 0; in strips of rows, so the temporaries (16 bytes a pixel with data) stay small."""
     colours = np.ascontiguousarray(colours, np.uint8)
     out = np.empty(values.shape + colours.shape[1:], np.uint8)
     # RGBA pixels as one uint32 each: a 1-D take, twice as fast as taking rows (measured)
@@ -4932,11 +4926,8 @@ _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """Apply -N (value inversion, wins) or -B (brightness) to a background image.
-
-    Both work pixel by pixel, so a large image goes a strip of rows at a time:
-    the conversions' whole-image intermediates would cost several times its size.
-    """
+    """-N (value inversion, wins) or -B (brightness) on a background image, a strip of rows at a
+    time (whole-image intermediates would cost several times its size)."""
     if not config.invert_background and config.background_brightness is None:
         return image
     rows = max(1, _STRIP_PIXELS // image.width)
@@ -4973,13 +4964,9 @@ def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
 
 def _composite(values: np.ndarray, peak: float, table: np.ndarray,
                background: Image.Image) -> np.ndarray:
-    """uint8 (h, w, 3|4): the coloured heat over a background image of the same
-    size, as Image.composite puts it, a strip of rows at a time.
-
-    The colour channels are Pillow's composite; the alpha of an RGBA
-    background is combined "over" so opaque backgrounds stay opaque:
-    round(a + b * (255 - a) / 255), in integers (never a tie: exact).
-    """
+    """uint8 (h, w, 3|4): the coloured heat over a same-size background, as Image.composite puts it,
+    a strip at a time; an RGBA background's alpha is combined "over" (opaque stays opaque):
+    round(a + b * (255 - a) / 255) in integers (never a tie: exact)."""
     from PIL import Image
     out = np.array(background)
     rows = max(1, _STRIP // max(values.shape[1], 1))
@@ -5007,10 +4994,8 @@ class _Scene:
 
 
 def _heat_picture(values: np.ndarray, peak: float, scene: _Scene) -> np.ndarray:
-    """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background.
-
-    Kept as an array, not a Pillow image, so that a plain PNG needs no Pillow.
-    """
+    """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background (an array: a
+    plain PNG needs no Pillow)."""
     if scene.background is not None:
         picture = _composite(values, peak, scene.table, scene.background)
         if scene.attribution:
@@ -5232,9 +5217,8 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
 
 # The map behind the heat.
 def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
-    """Geometry of an --osm picture of the lat/lon box, with the map (after -B/-N) as
-    its basemap.  By default, as heatmap.py 1.14: the tile mosaic cropped to the data
-    plus padding (so usually smaller than -W/-H); --osm_exact_size: exactly -W x -H."""
+    """Geometry of an --osm picture of the lat/lon box, its map (after -B/-N) as basemap: as 1.14,
+    the mosaic cropped to the data plus padding (often under -W/-H); --osm_exact_size: -W x -H."""
     zoom = _osm_zoom(config, box_ll)
     source = _tile_source(config)
     if config.osm_exact_size:
@@ -5339,8 +5323,7 @@ def _cache_path(cache_dir: str, url: str) -> str:
 
 
 def _tile_image(data: bytes) -> Image.Image:
-    """The decoded map tile in ``data``: PNG, JPEG or WebP, 256x256 (checked before it is
-    decoded).  Raises _BadImage."""
+    """The decoded map tile in ``data`` (PNG, JPEG or WebP, 256x256, checked first); _BadImage."""
     return _decode_image(io.BytesIO(data), _TILE_FORMATS, _OSM_TILE ** 2, (_OSM_TILE, _OSM_TILE))
 
 
@@ -5456,10 +5439,9 @@ def _watched_opener(cutoff: _DownloadCanceller):
 
 
 def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> bytes:
-    """Body of one GET of ``url``, at most _OSM_MAX_TILE_BYTES, within ``source.timeout``
-    seconds for the whole request: at the deadline ``cutoff`` fires (a server sending a
-    byte a second keeps every single read alive).  Raises urllib's, http.client's and
-    socket errors, TimeoutError and _BadTile."""
+    """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within ``source.timeout`` seconds
+    for the whole request: ``cutoff`` fires at the deadline (a byte a second keeps each read
+    alive).  Raises urllib's, http.client's, socket errors, TimeoutError and _BadTile."""
     import urllib.request  # here: only --osm needs it (about 60 ms to import)
     request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
     timer = threading.Timer(source.timeout, cutoff.fire)
@@ -5726,8 +5708,7 @@ def _batch_subset(batch, keep: np.ndarray):
 
 
 def _segment_metres(segments: Segments) -> np.ndarray:
-    """float64 (n,) lengths of segments in metres: great circles on the sphere of
-    EARTH_RADIUS (haversine)."""
+    """float64 (n,) segment lengths in metres: great circles on the sphere of EARTH_RADIUS."""
     lat1, lat2 = np.radians(segments.lat1), np.radians(segments.lat2)
     half = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * \
         np.sin(np.radians(segments.lon2 - segments.lon1) / 2) ** 2
@@ -5754,16 +5735,11 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
 
 
 class _TrimEnds:
-    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track
-    taken off, across batches.
-
-    A track is a run of segments each starting exactly where the one before ended: what
-    the readers make of a <trkseg>, a LineString or a FIT file, across batches too (a
-    batch starts at the last point of the one before).  Its end is known only when a
-    segment starts elsewhere or the input ends, so the segments within ``metres`` of the
-    open track's end are held back until then.  Lengths are measured along the track;
-    segments --max_jump drops count 0 m and do not end a track (a glitch is no home).
-    """
+    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track taken off,
+    across batches.  A track is a run of segments each starting where the one before ended (a
+    <trkseg>, LineString or FIT file, across batches too); its end is known only when a segment
+    starts elsewhere or the input ends, so its last ``metres`` are held until then.  Lengths run
+    along the track; segments --max_jump drops count 0 m and end no track (a glitch is no home)."""
 
     def __init__(self, metres: float):
         self.metres = metres
@@ -5930,11 +5906,10 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
-    """The frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by
-    input number), the clock starting at ``first``: (int64 rank of each input in time
-    order, [(lo, hi)] per frame: it shows the inputs of ranks lo .. hi - 1, int64 Unix
-    seconds at each frame's end).  Frame k shows what happened up to its end, first + k *
-    step (with --fade, from its end less the fade on), so a span of k steps makes k frames."""
+    """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input
+    number), the clock from ``first``: (int64 rank of each input in time order, [(lo, hi)]: frame
+    k shows ranks lo .. hi - 1, int64 Unix seconds of the frames' ends).  Frame k (from 1) shows
+    up to first + k * step (with --fade, from that less the fade): k steps make k frames."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = max(1, math.ceil(span / step))
@@ -5997,10 +5972,9 @@ class _FrameIndex:
         self.tiles = self.tile_start.size - 1
 
     def changed(self, before: Tuple[int, int], now: Tuple[int, int]):
-        """Yield (tile number, rect, entries, segments) for each tile touched by the inputs
-        that enter or leave from the frame ``before`` to the frame ``now`` (a frame (lo, hi)
-        shows inputs lo .. hi - 1 in seq order), holding every input ``now`` shows that
-        heats that tile."""
+        """Yield (tile number, rect, entries, segments) per tile touched by the inputs entering or
+        leaving from frame ``before`` to ``now`` ((lo, hi): inputs lo .. hi - 1 in seq order),
+        with every input ``now`` shows that heats the tile."""
         moved = np.r_[self._between(before[1], now[1]), self._between(before[0], now[0])]
         for tile in _sorted_unique(self.tile_of[moved]):
             start, stop = self.tile_start[tile], self.tile_start[tile + 1]
@@ -6267,12 +6241,8 @@ def _too_many_tiles(count: int, limit: int) -> HeatmapError:
 
 
 def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, limit: int) -> None:
-    """Refuse before any work when more than ``limit`` tiles are sure to hold heat.
-
-    The tiles over the data's box (grown by the radius) are at most that many,
-    which settles most runs; else the tiles holding an input point or track
-    end are counted, zoom by zoom.
-    """
+    """Refuse before any work more than ``limit`` tiles sure to hold heat: the tiles over the data's
+    box grown by the radius settle most runs, else tiles with an input point or track end count."""
     most = 0
     for zoom in plan.zooms:
         ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
@@ -6323,13 +6293,9 @@ def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, i
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
                zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
-    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``:
-    (x, y, float64 grid[256, 256], the number of pixels with heat) for each tile with heat.
-
-    Pieces come tile by tile, so a tile is whole when a piece lands elsewhere.
-    A piece that is a whole tile is taken as it is.  Parts beyond the edges of
-    the world are dropped.
-    """
+    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``: (x, y, float64
+    grid[256, 256], pixels with heat) per tile with heat.  Pieces come tile by tile: a tile is whole
+    once a piece lands elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
     for rect, values in pieces:
@@ -6359,10 +6325,9 @@ def _with_heat(key: Tuple[int, int], values: np.ndarray):
 
 
 class _ValueSpill:
-    """Tile values kept between the two passes of a zoom, in an anonymous temporary file
-    in ``folder`` (None: the system's), read back in the order written: for each tile
-    the box holding heat, as float64 values over the box or, when fewer bytes, as
-    uint16 flat indices (within the tile) and float64 values of its heat."""
+    """Tile values kept between a zoom's two passes in an anonymous temporary file in ``folder``
+    (None: the system's), read back in order: per tile the box holding heat, as float64 values
+    over it or, when smaller, uint16 flat indices in the tile and float64 values."""
     _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
     # and the number of (index, value) pairs, or -1 for values over the box
 
@@ -6469,13 +6434,9 @@ def _tile_png(rgba: np.ndarray) -> bytes:
 
 def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
                  spill_dir: Optional[str], store=None) -> Iterator[Tuple[int, int, int, bytes]]:
-    """(zoom, x, y, PNG bytes) of every tile with heat, zoom after zoom.
-
-    Memory: the binned input of one zoom and a few tiles; the values between
-    the passes wait in a temporary file in ``spill_dir``.  ``store(zoom, x,
-    y, png)``, if given, is called on the threads that make the tiles (for an
-    output that takes tiles side by side).
-    """
+    """(zoom, x, y, PNG bytes) of every tile with heat, zoom after zoom, in the memory of one zoom's
+    binned input and a few tiles (values wait between the passes in a temporary file in
+    ``spill_dir``); ``store(zoom, x, y, png)``, if given, is called on the threads making tiles."""
     table, limit, written = _colour_table(config), _env_limit("HEATMAP_MAX_TILES", _MAX_TILES), 0
     _check_tile_count(config, held, plan, limit)
     for zoom in plan.zooms:
@@ -6726,12 +6687,9 @@ def _viewer_page(config: Config, meta: dict) -> str:
 # Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
 # on several threads, joined into one zlib stream; other types go through Pillow.
 def _save_format(path: str, name: Optional[str] = None) -> str:
-    """Pillow format name for --output_format ``name`` (an extension such as "jpg"),
-    else for the output's extension; PNG for ``-`` and other streams without one.
-
-    PNG, which we write ourselves, needs no Pillow plugin; the common ones
-    come with Image.preinit(); only rarer types load every plugin (~40 ms).
-    """
+    """Pillow format name for --output_format ``name`` (an extension such as "jpg"), else for the
+    output's extension; PNG for ``-`` and streams without one.  Only rarer types load every
+    Pillow plugin (~40 ms); PNG, written by us, needs none."""
     if name:
         extension, where = "." + name.lower().lstrip("."), "--output_format %s" % name
     else:
@@ -6797,11 +6755,8 @@ def _new_file_mode(path: str) -> int:
 
 
 def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
-    """Create a new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600; (fd, path).
-
-    tempfile.mkstemp does this too, but importing tempfile costs as much
-    start-up time as reading a thousand points.
-    """
+    """A new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600: (fd, path).  (As
+    tempfile.mkstemp, whose import costs as much start-up as reading a thousand points.)"""
     for _ in range(100):
         path = os.path.join(folder, prefix + os.urandom(6).hex() + suffix)
         try:
@@ -6813,14 +6768,10 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
 
 
 def _write_atomic(path: str, write, suffix: str = ".part") -> None:
-    """Call write(temp_path) then put the file in place; nothing left on failure.
-
-    A regular file (or a new one) is replaced by renaming the temp file
-    ``.NAME.XXXX.part`` over it, in the target's folder (a symlink's target is
-    replaced, not the link), so the rename is atomic.  ``-`` (standard
-    output), a FIFO or a character device is written into instead, from a
-    finished temp file, and never replaced.  ``suffix`` ends the temp name.
-    """
+    """Call write(temp_path), then put the file in place; nothing is left on failure.  A regular (or
+    new) file is replaced by renaming ``.NAME.XXXX.part`` (``suffix`` ends it) over it in the
+    target's folder (a symlink's target, not the link): atomic.  ``-``, a FIFO or a character
+    device is written into from a finished temp file instead, never replaced."""
     if _output_kind(path) == "stream":
         _write_streamed(path, write, suffix)
         return
@@ -6952,14 +6903,10 @@ def _write_png(path: str, pixels: np.ndarray) -> None:
 
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
-    """Write a PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to the binary stream ``out``.
-
-    Rows are filtered (:func:`_png_rows`) and deflated at zlib's default
-    level in strips of about _PNG_PART bytes, side by side on ``workers``
-    threads; each strip but the last ends on a byte boundary (a sync flush),
-    so the strips join into one zlib stream, each written as its own IDAT
-    chunk.  No copy of the whole picture is made.
-    """
+    """Write a PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to binary stream ``out``: rows filtered
+    by :func:`_png_rows`, deflated at level 6 in strips of ~_PNG_PART bytes on ``workers``
+    threads, each strip but the last ending in a sync flush, so they join into one zlib stream
+    (an IDAT chunk a strip).  The whole picture is never copied."""
     height, width, channels = pixels.shape
     rows = pixels.reshape(height, -1)
     step = max(1, _PNG_PART // (rows.shape[1] + 1))
@@ -6985,15 +6932,9 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
 
 
 def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
-    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels): each a filter
-    byte and the row minus a prediction.
-
-    The "up" filter (the row above) suits smooth heat; on RGB pictures, which
-    are flat where a background colour shows, a row may take "sub" (the
-    pixel to the left) instead, whichever has the smaller sum of absolute
-    differences, as Pillow chooses.  Measured on the bench's pictures:
-    within 5 % of Pillow's size at the same level.
-    """
+    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels), each a filter byte and the row
+    minus a prediction: "up" (smooth heat), or on RGB (flat where a background shows) "sub" where
+    its sum of absolute differences is smaller, as Pillow chooses (sizes: test/BENCHMARKS.md)."""
     current = rows[top:end]
     above = rows[top - 1:end - 1] if top else np.vstack([np.zeros_like(rows[:1]), rows[:end - 1]])
     out = np.empty((end - top, rows.shape[1] + 1), np.uint8)
@@ -7094,13 +7035,9 @@ class Grid(NamedTuple):
 
 
 def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
-    """Affine transform of a picture's pixels (see :class:`Grid`).
-
-    Coordinates are truncated toward zero, so plane pixel X holds what lies
-    between X and X + 1 where X > 0, between X - 1 and X where X < 0, and
-    between -1 and 1 for X = 0.  Centring pixel X on X puts every point
-    within a pixel of its pixel's centre, on either side of 0.
-    """
+    """Affine transform of a picture's pixels (see :class:`Grid`).  Coordinates truncate toward
+    zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
+    centring pixel X on X keeps every point within a pixel of its pixel's centre."""
     x0, y0 = geometry.window()[:2]
     x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
     unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
@@ -7466,13 +7403,9 @@ def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[obje
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Project and bin the batches of :func:`_input_batches`; streams when --extent
-    fixes the geometry first.
-
-    Without --extent the numeric batches are held until the data box is
-    known; ``record`` keeps the input order too (for animations).  ``size``
-    is the asked (width, height) when the caller has already opened -I.
-    """
+    """Project and bin the batches of :func:`_input_batches`, streaming when --extent fixes the
+    geometry first (else held until the data box is known); ``record`` keeps the input order (for
+    animations); ``size``: the asked (width, height) when the caller has already opened -I."""
     if size is None:
         _, size = _background_scene(config)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
@@ -7985,13 +7918,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 class _LogHandler(logging.Handler):
-    """Log records to the current ``sys.stderr``, one line each.
-
-    Warnings read ``heatmap.py: warning: ...``; -v/--debug progress lines
-    carry the milliseconds since start.  Of warnings of one kind (one message
-    template, say one per bad line of a file), the first ``_ALIKE_SHOWN`` are
-    shown and the rest counted; :meth:`summary` then says how many more there were.
-    """
+    """Log records to the current ``sys.stderr``, one line each (``heatmap.py: warning: ...``;
+    -v/--debug lines after the milliseconds since start).  Of warnings of one kind (one message
+    template), the first ``_ALIKE_SHOWN`` are shown, the rest counted for :meth:`summary`."""
 
     def __init__(self, summarise: bool = True):
         super().__init__()
@@ -8058,13 +7987,10 @@ def _catch_stop_signals() -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (2 for a user error, 130 for Ctrl-C,
-    128 + the signal's number for SIGTERM and SIGHUP).
-
-    ``--help`` and ``--version`` print and raise ``SystemExit(0)``, and a malformed
-    option ``SystemExit(2)`` after one error line, as argparse does.  Only ``-o -``
-    writes to standard output.
-    """
+    """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the signal
+    number: SIGTERM, SIGHUP).  ``--help`` and ``--version`` raise ``SystemExit(0)`` and a
+    malformed option ``SystemExit(2)`` after one error line, as argparse does.  Only ``-o -``
+    writes to standard output."""
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
     handler, level = _LogHandler(), _LOG.level
@@ -8105,13 +8031,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _console() -> None:
-    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands.
-
-    A finished command leaves at once: tearing down the interpreter (NumPy,
-    Pillow and all) takes longer than drawing a small heatmap, and every
-    file is already closed.  Standard descriptors the shell closed (``2>&-``)
-    are opened on the null device first, so no file we open takes their place.
-    """
+    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands.  Leaves by os._exit
+    (tearing down NumPy and Pillow takes longer than a small heatmap; every file is closed),
+    after opening standard descriptors the shell closed (``2>&-``) on the null device, so that no
+    file we open takes their place."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)

@@ -110,11 +110,9 @@ if TYPE_CHECKING:  # annotations only; the code imports Pillow where it needs it
     from PIL import Image
 
 
-# Imported only by the code that needs them, to keep start-up short (most
-# runs read text and write a PNG, which needs no Pillow): PIL (image files,
-# backgrounds, colour names), hashlib (tile cache), json (state files),
-# shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX);
-# the optional extras pyshp and imageio-ffmpeg likewise.
+# Imported only where needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL,
+# hashlib (tile cache), json (state files), shlex, shutil, subprocess, tempfile (animation),
+# xml.parsers.expat (GPX), and the optional extras (pyshp, imageio-ffmpeg, ...).
 
 
 __version__ = "2.0.0"
@@ -212,10 +210,8 @@ def _quoted(raw: bytes) -> str:
     return text if len(text) <= 80 and len(raw) <= 400 else text[:77] + "..."
 
 
-# Messages are written for the command line, naming flags ("-W/--width must be
-# positive").  The public library functions pass them through _setting_errors,
-# which names the Config settings instead ("width must be positive"), so a new
-# check needs to know nothing about who called it.
+# Messages name flags ("-W/--width must be positive"); the public library functions pass them
+# through _setting_errors, which names the settings instead, so no check needs to know its caller.
 _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 
 
@@ -317,8 +313,7 @@ class Config:
     tile_zoom: Optional[Tuple[int, int]] = None   # (first, last) zoom; None: from the data
     leaflet_url: Optional[str] = None      # folder URL of leaflet.js/.css; None: unpkg.com
     world_file: bool = False               # world file + .aux.xml (or GeoTIFF) beside -o
-    # time: data times and tracks (durations are seconds; the command line also takes 90s,
-    # 15m, 1h, 1d)
+    # time: data times and tracks (durations in seconds; the command line also takes 90s, 15m)
     time_range: Optional[Tuple[Optional[str], Optional[str]]] = None  # (START, END), None: open
     frame_time: Optional[float] = None     # -a: data time per frame, instead of --frequency
     fade: Optional[float] = None           # -a: an input leaves the frames this long after it
@@ -335,8 +330,7 @@ class Config:
         return self.margin + self.radius
 
 
-# The simple range checks of settings (section 12): (setting, flag, lowest, highest or
-# None, True when the lowest itself is refused).
+# Range checks (section 12): (setting, flag, lowest, highest or None, lowest itself refused).
 _RANGES = (
     ("decay", "-d/--decay", 0, 1, False),
     ("radius", "-r/--radius", 1, None, False),
@@ -392,10 +386,9 @@ class Segments(NamedTuple):
 
 
 class _Input(NamedTuple):
-    """One input, opened once.  ``name``: for messages; ``stream``: binary, read once (decompressed,
-    UTF-16 re-encoded as UTF-8, a UTF-8 BOM removed); ``head``: its first bytes, still in the
-    stream; ``path``: the regular file read as it is (for seeking, or files beside it), else None;
-    ``recoded``: re-encoded to UTF-8 (an XML declaration may still name UTF-16)."""
+    """One input, opened once.  ``name``: for messages; ``stream``: binary, read once, decompressed,
+    as UTF-8 (UTF-16 re-encoded, a BOM removed); ``head``: its first bytes, still in the stream;
+    ``path``: the regular file as is, else None; ``recoded``: re-encoded (XML may say UTF-16)."""
     name: str
     stream: io.BufferedIOBase
     head: bytes
@@ -776,8 +769,7 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
     over _MAX_LINE bytes is an error, found in time and memory bounded by that limit."""
     rest, line_no, size = b"", first_line, min(_FIRST_CHUNK_BYTES, _CHUNK_BYTES)
     while True:
-        # buffers grow to _CHUNK_BYTES: a small file does not pay for zeroing 16 MB
-        # (measured: 15 ms a buffer, two buffers for any file)
+        # buffers grow to _CHUNK_BYTES: a small file does not zero 16 MB (test/BENCHMARKS.md)
         buf = bytearray(len(rest) + size)
         buf[:len(rest)] = rest
         with memoryview(buf) as view, view[len(rest):] as free:
@@ -807,8 +799,7 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
 
 
 def _chunk_cut(buf: bytearray, end: int, quotes: bool) -> int:
-    """Bytes of buf[:end] that make whole lines (0: none); with ``quotes``, an
-    even number of double quotes, so no quoted field is cut."""
+    """Bytes of buf[:end] making whole lines (0: none); with ``quotes``, no quoted field cut."""
     cut = buf.rfind(b"\n", 0, end) + 1
     if quotes and cut:
         odd = buf.count(b'"', 0, cut) % 2
@@ -1721,10 +1712,9 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
 class _Gpx(_GpxExact):
-    """GPX by regular expressions and whole-array parsing, for blocks of the common shape:
-    ``<trkpt lat=".." lon="..">`` in ``<trkseg>``s, one ``<time>`` or none (comments, CDATA, PIs
-    skipped as expat skips them).  Other blocks, and all after a DOCTYPE (entities may hide
-    elements), go to :class:`_GpxExact`; expat checks every block, so both read a file alike."""
+    """GPX by regular expressions and whole arrays, for blocks of the common shape:
+    ``<trkpt lat lon>`` in ``<trkseg>``, one ``<time>`` or none.  Other blocks, and all after a
+    DOCTYPE (entities may hide elements), go to :class:`_GpxExact`; expat checks every block."""
 
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
@@ -1755,9 +1745,8 @@ class _Gpx(_GpxExact):
 
 
 def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes], Optional[bytes], bool]:
-    """(data without comments, CDATA and processing instructions, or None when that cannot be
-    vouched for; the closer of one left open at the end; whether a declaration such as DOCTYPE is
-    there)."""
+    """(data without comments, CDATA and PIs, or None when that cannot be vouched for; the closer of
+    one left open at the end; whether it has a declaration such as DOCTYPE)."""
     pieces, at = [], 0
     if pending:
         end = data.find(pending)
@@ -1805,8 +1794,7 @@ def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
 
 
 def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
-    """[(lat, lon, time)] of the ``<trkpt>``s of a piece inside a segment, [] if it
-    has none, None if it cannot vouch for them."""
+    """[(lat, lon, time)] of a piece's ``<trkpt>``s in a segment; [] if none, None if unsure."""
     prefixed = b":trkpt" in piece
     opened = len(_GPX_POINT_TAG.findall(piece)) if prefixed else piece.count(b"<trkpt")
     if not opened:
@@ -2085,9 +2073,8 @@ _JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 class _JsonArrays:
     """Streams the elements of big arrays (the root's members ``keys``, or the root array) in
-    batches.  Each block is scanned once on whole arrays (unescaped quotes mark strings, brackets
-    outside strings give depths, commas at the array's depth end elements); one ``json.loads``
-    parses a block's whole elements, and the rest of the document, at the end, is ``root``."""
+    batches: one scan of each block on whole arrays (strings, depths, commas) finds its whole
+    elements, parsed by one ``json.loads``; the rest of the document is ``root``."""
 
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
@@ -2222,10 +2209,10 @@ def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
 
 
 class _GeoJsonShapes:
-    """GeoJSON objects ([lon, lat]) gathered into batches: (Multi)Points as :class:`Points` (weight:
-    --weight_property; time: --time_property, else ``time``/``timestamp``), (Multi)LineStrings as
-    tracks; polygons skipped (files) or, with ``polygons="error"``, refused (library).  ``label(i)``
-    names element i in messages; ``feature_weights``, when set, weigh each element's points."""
+    """GeoJSON objects ([lon, lat]) as batches: (Multi)Points as :class:`Points` (weight:
+    --weight_property, or ``feature_weights`` per element; time: --time_property, else time or
+    timestamp), lines as tracks, polygons skipped (refused if ``polygons="error"``).  ``label(i)``
+    names element i in messages."""
 
     def __init__(self, name: str, config: Config, polygons: str = "skip"):
         self.name, self.polygons = name, polygons
@@ -2822,9 +2809,8 @@ def _to_wgs84(data):
 
 
 def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
-    """Points and Segments of a GeoPandas GeoSeries/GeoDataFrame (whole arrays, by shapely) or of
-    anything with ``__geo_interface__`` (read as GeoJSON).  ``weight``: a column (property) name
-    or an array-like, one value per row (feature)."""
+    """Points and Segments of GeoPandas data (whole arrays, by shapely) or of anything with
+    ``__geo_interface__`` (as GeoJSON); ``weight``: a column (property) name or a value per row."""
     data = _to_wgs84(data)
     geometry = getattr(data, "geometry", None)
     if geometry is None or not hasattr(geometry, "values"):
@@ -3239,10 +3225,9 @@ def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
 
 
 class _Accumulator:
-    """Projected input as it arrives, in memory bounded by the picture: unit points in a count grid
-    (from ``region``, x0, y0, x1, y1 exclusive, growing within a pixel budget), other points as
-    entries aggregated by (pixel, weight), segments as they come.  With ``sums`` (decay 1) the grid
-    also sums positive weights."""
+    """Projected input, in memory bounded by the picture: unit points in a count grid (from
+    ``region`` x0, y0, x1, y1 exclusive, growing within a budget), other points as entries by
+    (pixel, weight), segments as they come; with ``sums`` (decay 1) the grid sums weights > 0."""
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
                  sums: bool = False):
@@ -3331,10 +3316,9 @@ class _Accumulator:
 
 
 class _CountGrid:
-    """Dense counts of unit points over a region growing with the data up to ``limit`` pixels
-    (points beyond it are left to the caller); int32, int64 once a pixel might pass 2**31 - 1.  At
-    decay 1, ``sums`` (float64) may sum positive weights too.  Points wait as flat indices until a
-    quarter of the grid, so no chunk costs a pass over the whole grid."""
+    """Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
+    caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
+    ``sums`` may add positive weights.  Points wait as flat indices up to a quarter of the grid."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3569,9 +3553,8 @@ class _Decay:
             length = 1
         self.weights = _decay_weights(decay, length)
         self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
-        # Ranks from ``depth`` on cannot change a sum of values >= 0: each adds
-        # at most v0 * 2**-55, under half a unit in the last place of a sum
-        # that already holds v0 (or they never occur).  None: all count (decay 1).
+        # Ranks from ``depth`` on cannot change a sum of values >= 0 (or never occur): each adds
+        # at most v0 * 2**-55, under half an ulp of a sum holding v0.  None: all count (decay 1).
         tiny = np.flatnonzero(self.weights <= 2.0 ** -55)
         self.depth = None if decay == 1.0 else int(tiny[0]) if tiny.size else length
 
@@ -3894,9 +3877,8 @@ class _Engine:
                        part_which[part_kind == 1])
 
     def _tiles(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments, None, index of those near it) per tile with data;
-        a tile of many unit points only comes as (rect, no entries, segments, int64 counts over
-        rect grown by the radius, empty index), for :meth:`_dense_unit`."""
+        """Yield (rect, entries near it, segments, None, index of those near) per tile with data;
+        many unit points alone: (rect, no entries, segments, int64 counts over rect + r, index)."""
         members = {tile: (near, index) for tile, near, index in
                    self._member_tiles(entries, segments)}
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
@@ -4040,15 +4022,13 @@ class _Engine:
 # point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
-    (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts; only each
-    (2r+1)-square's part inside ``rect`` is computed.  As in the original, when a weight is
-    negative the zero-heat corners count (they rank before the negative values)."""
+    (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
+    original, a negative weight makes zero-heat corners count (ranking before negatives)."""
     r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
     signed = bool(np.any(entries.weight < 0))
     lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
     lo_y, hi_y = np.maximum(entries.y - r, y0), np.minimum(entries.y + r + 1, y1)
-    # few shapes (powers of two, or the whole square): each costs Python calls,
-    # which hold the GIL (measured: 100 shapes a tile lost half the second core)
+    # few shapes (powers of two, or the whole square): Python calls hold the GIL (BENCHMARKS.md)
     cols = _shape_length(np.maximum(hi_x - lo_x, 0), 2 * r + 1)
     rows = _shape_length(np.maximum(hi_y - lo_y, 0), 2 * r + 1)
     shape_id = rows * (cols.max(initial=0) + 1) + cols
@@ -4140,9 +4120,8 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
     """Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
-    ``mass`` (h, w; weight * count a pixel, >= 0) and ``kernel``.  Pixels no point reaches are
-    exactly 0, told by value when round-off cannot reach half the smallest contribution, else by
-    convolving where the points are with the kernel's disc."""
+    ``mass`` (h, w; weight * count, >= 0) and ``kernel``; pixels no point reaches are exactly 0
+    (found by value if round-off < half the least contribution, else by convolving supports)."""
     top = float(mass.max())
     if not math.isfinite(top):
         raise _overflow_error()
@@ -4192,10 +4171,9 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (rows of :func:`_segment_rows`),
-    trying every pixel of each segment's box grown by r (the original's truncating ranges): int64
-    keys (y - y0) * width + (x - x0), float64 weight * heat and int64 copies where the heat is
-    nonzero.  Segments are batched by box size, one broadcast (n, rows, columns) a batch."""
+    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (:func:`_segment_rows`) in their
+    boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys (y
+    - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
     lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
     weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
@@ -4380,9 +4358,8 @@ def _segment_column(segments: np.ndarray, i: int) -> np.ndarray:
 
 
 def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int = 1):
-    """Yield (int64 cell numbers, int64 (cells, length) member lists padded with ``pad``) for groups
-    of sorted ``cells`` whose lists have about one length, a bounded number of entries at a time,
-    in whole batches of :func:`_cell_values` (cells of ``pixels`` pixels)."""
+    """Yield (int64 cell numbers, int64 (cells, length) member lists padded with ``pad``) for sorted
+    ``cells`` of about one list length, in bounded whole batches of :func:`_cell_values`."""
     per_cell = np.bincount(cells) if cells.size else np.zeros(0, np.int64)
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
@@ -4620,8 +4597,7 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
     steps), int64 indices of segments that may reach them: the cells of a segment's box grown by
-    the radius, less the corners it comes no nearer than radius + 1 (no rounding can matter).
-    Tested in (segments, rows, columns) arrays of like box size, a bounded number at a time."""
+    r, less the corners it comes no nearer than r + 1.  Batched as arrays of like box size."""
     step = 1 << 13   # segments at a time: the tests make ~30 arrays of this length
     pairs = [_some_members(segments[i:i + step], i, rect, radius, size)
              for i in range(0, segments.shape[0], step)] or [(np.empty(0, np.int64),) * 2]
@@ -4710,10 +4686,9 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
 
 
 def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Decay-combine along the last axis, float64 (..., k) -> (...): each row sorted descending and
-    summed with ``weights`` (k,) in order, sequentially, as the original (bit for bit).  With
-    fewer weights than k (ranks past :attr:`_Decay.depth` cannot change the sum) only as many
-    largest are kept, by a partition.  ``heat`` is reordered in place."""
+    """Decay-combine along the last axis, float64 (..., k) -> (...): rows sorted descending, summed
+    with ``weights`` (k,) sequentially, as the original (bit for bit); with fewer weights than k
+    (:attr:`_Decay.depth`) only as many largest are kept.  ``heat`` is reordered in place."""
     k = heat.shape[-1]
     if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
         if k > 4 * weights.size:
@@ -4724,9 +4699,8 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
         k = weights.size
     heat.sort(axis=-1)
     n = heat.size // k
-    # row i of ``ranked`` holds every pixel's i-th largest heat; reducing over
-    # the first axis adds whole rows in turn, so each pixel's sum is
-    # sequential.  A single column would be summed pairwise, hence two.
+    # row i of ``ranked``: every pixel's i-th largest heat; reducing over axis 0 adds whole rows
+    # in turn, so each sum is sequential (a single column would be summed pairwise: hence two).
     ranked = np.empty((k, n)) if n > 1 else np.zeros((k, 2))
     np.multiply(heat.reshape(n, k).T[::-1], weights[:, None], out=ranked[:, :n])
     return np.add.reduce(ranked, axis=0)[:n].reshape(heat.shape[:-1])
@@ -4756,9 +4730,8 @@ def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -
     return np.array(rows, dtype=np.uint8)
 
 
-# Image files.  Pillow is always given the list of formats it may decode, so that it
-# never picks a plugin by the bytes alone (EPS would run Ghostscript on them): -G and -I
-# take what users plausibly have, map tiles only what tile servers send.
+# Image files: Pillow is always given the formats it may decode, never picking a plugin by the
+# bytes (EPS runs Ghostscript): -G and -I take common types, map tiles what tile servers send.
 _IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "TGA")
 _TILE_FORMATS = ("PNG", "JPEG", "WEBP")
 
@@ -4769,9 +4742,8 @@ class _BadImage(Exception):
 
 def _decode_image(source, formats: Sequence[str], max_pixels: int,
                   size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
-    """The image in binary stream ``source``, decoded only by one of ``formats`` once its header
-    passes (at most ``max_pixels``, exactly ``size`` when given); ``load`` False reads only the
-    header.  Raises _BadImage."""
+    """The image in stream ``source``, decoded only by one of ``formats`` once its header passes (at
+    most ``max_pixels``, exactly ``size`` if given); ``load`` False: header only; else _BadImage."""
     from PIL import Image
     try:
         image = Image.open(source, formats=list(formats))
@@ -4800,8 +4772,7 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
 
 
 def _open_regular(path: str):
-    """Binary stream of ``path`` if it is a regular file, else OSError.  Opened without
-    blocking, so that a FIFO is refused instead of waited on."""
+    """Binary stream of regular file ``path``, else OSError (opened non-blocking: no FIFO)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
@@ -5034,9 +5005,8 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
 
 def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2,
                       corner: str = "bottom-right") -> Image.Image:
-    """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
-    (or "top-left") corner, Pillow's default font; margin: pixels from the edges, pad:
-    pixels around the text.  The mode is kept (RGB or RGBA)."""
+    """Copy of ``image`` (mode kept), ``text`` in Pillow's default font on a half-transparent white
+    box, bottom-right (or "top-left"), ``margin`` pixels in, ``pad`` pixels around the text."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
@@ -5268,8 +5238,7 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
 
 
 def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
-    """(width, height) pixels of an --osm_exact_size map; a missing one follows the
-    aspect of the padded projected data box."""
+    """(width, height) of an --osm_exact_size map; a missing one follows the data box's aspect."""
     span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
     if not height:
         height = round(width * span_y / span_x) if span_x > 0 else width
@@ -5371,9 +5340,8 @@ def _write_cache(path: str, data: bytes) -> None:
 
 
 class _DownloadCanceller:
-    """Cuts downloads off: a deadline or Ctrl-C fires it, and every socket added to it
-    (or to a child added to it) is shut down, which wakes the thread blocked on it at
-    once, whatever the server is doing.  A socket added after firing is shut at once."""
+    """Cuts downloads off: a deadline or Ctrl-C fires it, shutting down every socket added to it or
+    to a child (waking the thread blocked on it); a socket added after firing is shut at once."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -5415,8 +5383,7 @@ def _cancel_download(item) -> None:
 
 
 def _watched_opener(cutoff: _DownloadCanceller):
-    """A urllib opener (proxies and redirects as usual) whose connections add their
-    socket to ``cutoff`` once connected."""
+    """A urllib opener (usual proxies, redirects) adding each connection's socket to ``cutoff``."""
     import http.client
     import urllib.request
 
@@ -5506,9 +5473,8 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
 
 
 def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
-    """Bytes of the tile at ``url``: from the cache if fresh, else downloaded (and then
-    cached).  A stale cached tile is used when the download fails; only whole tiles are
-    ever cached.  Raises HeatmapError when no usable tile can be had."""
+    """Bytes of the tile at ``url``: cached if fresh, else downloaded (then cached; only whole
+    tiles), else a stale copy.  Raises HeatmapError when no usable tile can be had."""
     path = _cache_path(source.cache_dir, url) if source.cache_dir else None
     cached, fresh = _read_cache(path, source.max_age) if path else (None, False)
     if fresh:
@@ -5572,8 +5538,7 @@ _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
 
 
 def _duration_arg(text: str) -> float:
-    """Seconds of a duration as the command line writes it: a number and a unit s, m, h
-    or d (no unit: seconds)."""
+    """Seconds of a command-line duration: a number and a unit s, m, h or d (none: seconds)."""
     match = re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*([smhdSMHD]?)\s*", text)
     if not match:
         raise argparse.ArgumentTypeError("expected a duration such as 90s, 15m, 1h or 1d, "
@@ -5802,9 +5767,8 @@ class _TrimEnds:
 
 
 class _TrackTimeFilter:
-    """The time and track options on a stream of batches, in this order: --max_jump and
-    --trim_ends on the tracks as read; inputs without a time left out (when an option
-    needs times), --time_range, and --weight_by_time's weights."""
+    """The time and track options on a stream of batches, in order: --max_jump, --trim_ends; inputs
+    without a time left out (when an option needs times); --time_range; --weight_by_time."""
 
     def __init__(self, config: Config):
         self.config, self.needs = config, _needs_times(config)
@@ -5906,10 +5870,9 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
-    """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input
-    number), the clock from ``first``: (int64 rank of each input in time order, [(lo, hi)]: frame
-    k shows ranks lo .. hi - 1, int64 Unix seconds of the frames' ends).  Frame k (from 1) shows
-    up to first + k * step (with --fade, from that less the fade): k steps make k frames."""
+    """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input):
+    (int64 rank of each input in time order, [(lo, hi)] ranks frame k shows, int64 seconds of its
+    end first + k * step, k from 1; with --fade, from that end less the fade)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = max(1, math.ceil(span / step))
@@ -6261,8 +6224,7 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
-    """Number of tiles of ``window`` at ``zoom`` holding an input point (weight not 0) or
-    track end."""
+    """Tiles of ``window`` at ``zoom`` holding an input point (weight not 0) or track end."""
     ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
     forward = PROJECTIONS["mercator"].forward
     keys = [np.empty(0, np.int64)]
@@ -6361,9 +6323,8 @@ class _ValueSpill:
         self.count += 1
 
     def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
-        """(x, y, where, float64 values) of each tile, in order: ``where`` is the box
-        (first row, end row, first column, end column) of 2-D values, or the int64 flat
-        indices of 1-D values."""
+        """(x, y, where, float64 values) of each tile in order: ``where`` is the box (first row, end
+        row, first column, end column) of 2-D values, or int64 flat indices of 1-D ones."""
         self.file.seek(0)
         for _ in range(self.count):
             x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
@@ -6768,10 +6729,9 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
 
 
 def _write_atomic(path: str, write, suffix: str = ".part") -> None:
-    """Call write(temp_path), then put the file in place; nothing is left on failure.  A regular (or
-    new) file is replaced by renaming ``.NAME.XXXX.part`` (``suffix`` ends it) over it in the
-    target's folder (a symlink's target, not the link): atomic.  ``-``, a FIFO or a character
-    device is written into from a finished temp file instead, never replaced."""
+    """Call write(temp_path), then put the file in place, leaving nothing on failure: rename
+    ``.NAME.XXXX.part`` (``suffix``) over a regular or new file (a link's target), atomic; ``-``,
+    a FIFO or a character device is written into from a finished temp file."""
     if _output_kind(path) == "stream":
         _write_streamed(path, write, suffix)
         return
@@ -6903,10 +6863,9 @@ def _write_png(path: str, pixels: np.ndarray) -> None:
 
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
-    """Write a PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to binary stream ``out``: rows filtered
-    by :func:`_png_rows`, deflated at level 6 in strips of ~_PNG_PART bytes on ``workers``
-    threads, each strip but the last ending in a sync flush, so they join into one zlib stream
-    (an IDAT chunk a strip).  The whole picture is never copied."""
+    """PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to stream ``out``, not copied: rows filtered
+    (:func:`_png_rows`), deflated at level 6 in ~_PNG_PART-byte strips on ``workers`` threads,
+    all but the last ending in a sync flush, so the IDAT chunks make one zlib stream."""
     height, width, channels = pixels.shape
     rows = pixels.reshape(height, -1)
     step = max(1, _PNG_PART // (rows.shape[1] + 1))
@@ -6959,9 +6918,8 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
 
 def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]],
                 format_name: Optional[str] = None) -> None:
-    """Write a :func:`_heat_picture` array (in the type --output_format ``format_name`` names,
-    else the extension's); RGBA is flattened onto ``colour`` (or white) for types
-    without transparency."""
+    """Write a :func:`_heat_picture` array as the type --output_format ``format_name`` names (else
+    the extension's); RGBA is flattened onto ``colour`` (or white) for types without alpha."""
     fmt = _save_format(path, format_name)
 
     def write(temp: str) -> None:
@@ -7084,9 +7042,8 @@ def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) 
 
 def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[float, ...],
                       crs: str) -> None:
-    """Write PATH's world file (.pgw for .png: the first and last letter of the
-    extension, or of --output_format ``format_name``, plus w; else .wld) and
-    PATH.aux.xml naming the CRS, as GDAL reads them."""
+    """Write PATH's world file (extension's (or ``format_name``'s) first and last letter + w, as
+    .pgw; else .wld) and PATH.aux.xml naming the CRS, as GDAL reads them."""
     a, _, c, _, e, f = transform
     base, extension = os.path.splitext(path)
     letters = (extension[1:] or (format_name or "").lstrip(".")).lower()
@@ -7384,9 +7341,8 @@ class _CombinedValues:
 
 def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
                    ) -> Iterable[object]:
-    """The one input path of every output (picture, frames, tiles, state files, the
-    library): the batches of the input files, or the library's ``batches``, checked, with
-    the track and time options applied (section 8)."""
+    """The input of every output (picture, frames, tiles, state files, library): the input files'
+    batches or the library's ``batches``, checked, with the track and time options applied."""
     if batches is None:
         batches = read(config.files, config, strict=True)   # it checks each batch
     else:
@@ -8031,10 +7987,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _console() -> None:
-    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands.  Leaves by os._exit
-    (tearing down NumPy and Pillow takes longer than a small heatmap; every file is closed),
-    after opening standard descriptors the shell closed (``2>&-``) on the null device, so that no
-    file we open takes their place."""
+    """Entry point of the ``heatmap`` and ``heatmap.py`` commands: standard descriptors the shell
+    closed (``2>&-``) are opened on the null device (no file of ours takes their place), and the
+    end is os._exit (teardown of NumPy and Pillow takes longer than a small heatmap)."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)

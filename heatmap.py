@@ -764,9 +764,8 @@ _FAST_FILE = 64 << 20             # in files at least this big (importing polars
 
 def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
                  ) -> Iterator[Tuple[int, bytearray]]:
-    """Yield (number of the first line, whole lines ending in b"\\n"), each chunk in a buffer of its
-    own (no copy).  With ``quotes`` (CSV), cut only outside double quotes.  A line (or quoted field)
-    over _MAX_LINE bytes is an error, found in time and memory bounded by that limit."""
+    """Yield (first line number, a new buffer of whole lines ending b"\\n"); with ``quotes`` (CSV)
+    cut outside double quotes.  A line over _MAX_LINE bytes is an error (bounded time, memory)."""
     rest, line_no, size = b"", first_line, min(_FIRST_CHUNK_BYTES, _CHUNK_BYTES)
     while True:
         # buffers grow to _CHUNK_BYTES: a small file does not zero 16 MB (test/BENCHMARKS.md)
@@ -1356,9 +1355,8 @@ def _unix_times(seconds: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _parse_times(values) -> np.ndarray:
-    """datetime64[s] (n,) of times: text (str or bytes) in ISO 8601 (a fraction, a ``+02:00`` zone;
-    none is UTC) or Unix seconds, or numbers (Unix seconds); None and "" are NaT.  Raises
-    :class:`_BadTime` naming the first entry that is not a time."""
+    """datetime64[s] (n,) of ISO 8601 texts (str or bytes; a fraction, a zone; none is UTC) or Unix
+    seconds (text or numbers); None and "" are NaT.  :class:`_BadTime` names the first bad one."""
     values = list(values)
     try:
         cells = np.array(values, dtype="S%d" % (_TIME_WIDTH + 1))
@@ -1504,9 +1502,8 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 
 class _XmlReader:
-    """An XML input streamed through expat.  Subclasses get ``start(tag, attrs)`` and ``end(tag,
-    text)`` with local names (text only for tags in ``texts``); ``sync()`` after each block hands
-    what they gathered to ``self.track``.  Errors name the file and line."""
+    """An XML input streamed by expat: subclasses get ``start(tag, attrs)``, ``end(tag, text)``
+    (local names; text for ``texts``); ``sync()`` after a block hands theirs to ``self.track``."""
     texts: frozenset = frozenset()
     nothing = "no track points"
     block_end = b">"  # blocks end after the last of these (else after a '>')
@@ -2072,9 +2069,8 @@ _JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
 class _JsonArrays:
-    """Streams the elements of big arrays (the root's members ``keys``, or the root array) in
-    batches: one scan of each block on whole arrays (strings, depths, commas) finds its whole
-    elements, parsed by one ``json.loads``; the rest of the document is ``root``."""
+    """Streams in batches the elements of big arrays (root members ``keys``, or the root array): one
+    whole-array scan and one ``json.loads`` a block; the rest of the document is ``root``."""
 
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
@@ -3538,9 +3534,8 @@ def _decay_weights(decay: float, length: int) -> np.ndarray:
 
 
 class _Decay:
-    """Rank weights W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1], tables ending where
-    nothing changes (then W is 0 and S constant: decay 0 after rank 0, 0 < d < 1 once d**R
-    underflows).  Decay 1 needs none: W is 1, S[c] is c."""
+    """Rank weights W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1], tables ending where nothing
+    changes (decay 0 after rank 0, else once d**R underflows); decay 1 needs none (W 1, S[c] c)."""
 
     def __init__(self, decay: float, most: int):
         self.decay = decay
@@ -3603,9 +3598,8 @@ def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
-    """(permutation, sorted keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values``
-    descending within a key, by one packed uint64 sort (key | value rank | position), then the few
-    runs of equal key and rank that hide a value order sorted exactly."""
+    """(order, keys, values) sorted: int64 ``keys`` (m,) >= 0 ascending, float64 ``values``
+    descending per key: one packed uint64 sort (key | value rank | position), rank ties redone."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
     value_bits = 64 - key_bits - pos_bits
@@ -3748,9 +3742,8 @@ class _Engine:
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
         """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
         order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
-        (decay-1 FFT sums: block by block, tiles may be views); other pixels are 0.
-        ``segments``: float64 (n, 4) pixel x1, y1, x2, y2, or (n, 5) with a weight >= 0.  Raises
-        HeatmapError on float64 overflow."""
+        (decay-1 FFT sums: by block, views); other pixels are 0.  ``segments``: float64 (n, 4)
+        x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
@@ -3959,10 +3952,9 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Unit points by whole-grid passes over the kernel offsets in descending heat, R counting
-        the points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]), one lookup.
-        (-dx, dy) and (dx, dy) are read together (the kernel is symmetric in x); only the points'
-        box is computed.  Points: ``entries``, or ``block``: counts over ``rect`` grown by r."""
+        """Unit points by whole-grid passes over kernel offsets by descending heat, R counting
+        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); x-mirrored offsets
+        go together; only the points' box is computed.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -4065,9 +4057,8 @@ def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
 
 
 class _ColumnPairs:
-    """Sums of the columns x - a and x + a of int64 ``counts`` (h + 2r, w + 2r), a = 0..radius: pair
-    a is (h + 2r, w), column x counts[:, r+x-a] + counts[:, r+x+a] (a = 0: the column alone);
-    made once when they fit in 64 MB, else on each use."""
+    """Column sums counts[:, r+x-a] + counts[:, r+x+a] (a = 0: one column), (h + 2r, w) for a in
+    0..radius, of int64 ``counts`` (h + 2r, w + 2r); kept if within 64 MB, else made on each use."""
 
     def __init__(self, counts: np.ndarray, radius: int, width: int):
         self.counts, self.r, self.w = counts, radius, width
@@ -4172,8 +4163,8 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
     """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (:func:`_segment_rows`) in their
-    boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys (y
-    - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
+    boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys
+    (y - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
     lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
     weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
@@ -4251,14 +4242,12 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
     """Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
-    float64 (n, 4) pixel x1, y1, x2, y2 or rows of :func:`_segment_rows` (weights >= 0).  The
-    rect is cut into square cells, each listing the segments that may reach it
-    (:func:`_cell_members`), padded to one of a few lengths with a far-away point.  Cells of one
-    list length make an array (cells, rows, columns, segments) whose last axis holds each pixel's
-    contributions: one ordering orders every pixel, with no keys to group (out of reach: heat 0,
-    which sorts last and adds nothing).  Crowded cells keep only the segments that can matter
-    (:func:`_prune_crowded_cells`); equal segments are computed once, in as many places as can
-    matter (at decay 1, more than _PILE of them take one place, the heat times their number)."""
+    float64 (n, 4) pixel x1, y1, x2, y2 or :func:`_segment_rows` rows (weights >= 0).  ``rect``
+    is cut into square cells listing the segments that may reach them (:func:`_cell_members`),
+    padded to a few lengths with a far point; cells of one length make an array (cells, rows,
+    columns, segments) whose last axis holds each pixel's contributions: one sort orders all.
+    Crowded cells keep what can matter (:func:`_prune_crowded_cells`); equal segments are
+    computed once, in as many places as matter (decay 1: over _PILE take one, heat times count)."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4374,12 +4363,10 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
-    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep, sorted by cell (cells
-    in rows of ``across`` from pixel ``origin``; ``table``: :func:`_segment_table`; ``margin``
-    bounds a distance's round-off).  A pixel lies within half a diagonal of its cell's centre,
-    which bounds a segment's heat there; kept: those whose upper bound is above 0 and reaches the
-    depth-th largest lower bound.  The others rank at or after ``depth`` everywhere
-    (:class:`_Decay`)."""
+    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep, by cell (cells in rows
+    of ``across`` from pixel ``origin``; ``margin`` bounds round-off).  Its pixels lie within
+    half a diagonal of its centre, which bounds each segment's heat there: kept are those above 0
+    that reach the depth-th largest lower bound; the rest rank past ``depth`` everywhere."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
     kept = []
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
@@ -4404,11 +4391,9 @@ def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarr
 def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
                     size: int, margin: float, radius: int, kernel: str, decay: _Decay,
                     out: np.ndarray) -> None:
-    """Into ``out`` as :func:`_cell_values`: cells whose lists stay long after
-    :func:`_prune_crowded_cells` (crowds, a logger left on one spot), pixel by pixel, computing
-    exactly (the same arithmetic) only the segments that may be among a pixel's ``depth``
-    hottest, chosen by :func:`_pixel_groups` or, for pixels far from a small pile of equal
-    weight, :func:`_pixel_support`."""
+    """Into ``out`` as :func:`_cell_values`: cells still crowded after pruning, pixel by pixel,
+    computing exactly only the segments that may be among a pixel's ``depth`` hottest (found by
+    :func:`_pixel_groups`, or far from a small equal-weight pile by :func:`_pixel_support`)."""
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
@@ -4658,9 +4643,8 @@ def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, len
 
 
 def _segment_table(segments: np.ndarray) -> np.ndarray:
-    """float64 (6, n + 1): start x, y, direction x, y, squared length and weight
-    (:func:`_segment_column`) of each segment, then a point too far to reach any pixel.  A
-    zero-length segment gets direction 0, length 1: u = 0, its start's distance, as the original."""
+    """float64 (6, n + 1): start x, y, direction x, y, squared length, weight per segment, then a
+    point out of reach; a zero-length one: direction 0, length 1 (u = 0, as the original)."""
     table = np.empty((6, segments.shape[0] + 1))
     table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0, 1.0)
     table[5, :-1] = _segment_column(segments, 4)
@@ -4676,9 +4660,8 @@ def _segment_table(segments: np.ndarray) -> np.ndarray:
 
 
 def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """float64 (m, rows, columns, k): distance of each cell pixel to each of its segments; ``table``
-    (5, m, k) from :func:`_segment_table`, ``px`` (m, columns), ``py`` (m, rows).  The original's
-    arithmetic, but the last step is sqrt(dx*dx + dy*dy) (see :func:`_segment_block`)."""
+    """float64 (m, rows, columns, k): distances of cell pixels ``px`` (m, columns), ``py`` (m, rows)
+    to their segments ``table`` (5, m, k), by the original's steps, sqrt(dx*dx + dy*dy) last."""
     sx, sy, dx, dy, length2 = (t[:, None, None, :] for t in table)
     px, py = px[:, None, :, None], py[:, :, None, None]
     distance = _squared_distance(px, py, sx, sy, dx, dy, length2)
@@ -5306,9 +5289,8 @@ def _tile_problem(data: bytes) -> Optional[str]:
 
 
 def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
-    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.
-    An entry that is no usable tile is deleted; one that is not a regular file (a FIFO
-    would hang the read) is passed over, and replaced once the tile is fetched."""
+    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.  A bad entry is
+    deleted; a non-regular file (a FIFO would hang) is passed over, replaced once fetched."""
     try:
         with _open_regular(path) as stream:
             data = stream.read(_OSM_MAX_TILE_BYTES + 1)
@@ -5492,9 +5474,8 @@ def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> b
 
 
 def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
-    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time.  The first failure
-    cuts the other downloads off and is raised; Ctrl-C (or SIGTERM) cuts them all off
-    and leaves at once (the workers are daemon threads: nothing waits for them)."""
+    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure cuts the
+    rest off and is raised; Ctrl-C or SIGTERM cuts all off and leaves at once (daemon workers)."""
     pending = list(dict.fromkeys(urls))[::-1]   # taken from the end: in order
     results, failures = {}, []
     lock, abandon = threading.Lock(), _DownloadCanceller()
@@ -5701,10 +5682,9 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
 
 class _TrimEnds:
     """--trim_ends on a stream of Segments: the first and last ``metres`` of each track taken off,
-    across batches.  A track is a run of segments each starting where the one before ended (a
-    <trkseg>, LineString or FIT file, across batches too); its end is known only when a segment
-    starts elsewhere or the input ends, so its last ``metres`` are held until then.  Lengths run
-    along the track; segments --max_jump drops count 0 m and end no track (a glitch is no home)."""
+    across batches.  A track is a run of segments each starting where the last ended; its end
+    shows only when one starts elsewhere or the input ends, so its last ``metres`` wait.  Lengths
+    run along it; segments --max_jump drops count 0 m and end no track."""
 
     def __init__(self, metres: float):
         self.metres = metres
@@ -5740,9 +5720,8 @@ class _TrimEnds:
 
     def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
              offset: float, final: bool) -> List[Segments]:
-        """Trim the tracks of ``batch``: ``starts`` marks each segment that begins one (the
-        first always: it lies ``offset`` metres along its track); the last track is still
-        open unless ``final``, so its tail is held."""
+        """Trim ``batch``'s tracks; ``starts`` marks each segment that begins one (the first always,
+        ``offset`` metres along its track); the last track's tail is held unless ``final``."""
         length = np.where(jump, 0.0, length)
         first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))
         before = np.cumsum(length) - length
@@ -5954,9 +5933,8 @@ class _FrameIndex:
 
 
 def _frame_plan(config: Config, acc: "_Accumulator"):
-    """(_FrameIndex of the inputs, [(lo, hi)] per frame: it shows inputs lo .. hi - 1 in the
-    index's order, and each frame's label or None): --frequency inputs a frame, or with
-    --frame_time the data's clock (see _frame_clock)."""
+    """(_FrameIndex of the inputs, [(lo, hi)]: a frame shows inputs lo .. hi - 1 in its order,
+    labels or None): --frequency inputs a frame, or the --frame_time clock (_frame_clock)."""
     entries, entry_seq, segments, segment_seq = acc.ordered()
     ends = _frame_ends(acc.inputs, config.frequency, config.straggler_threshold)
     frames, labels = [(0, end) for end in ends], [None] * len(ends)
@@ -6173,9 +6151,8 @@ def _tile_plan(config: Config, held: Sequence[object]) -> _TilePlan:
 
 
 def _tile_zooms(config: Config, box_ll: _Box) -> range:
-    """--tile_zoom, or from the zoom at which the box and the radius fit one tile down
-    to the zoom at which the box is _TILE_AUTO_WIDTH pixels wide (at most
-    _TILE_AUTO_MAX_ZOOM), and at least _TILE_AUTO_LEVELS zooms above that."""
+    """--tile_zoom, else from where box and radius fit one tile to where the box is _TILE_AUTO_WIDTH
+    pixels wide (zoom <= _TILE_AUTO_MAX_ZOOM), and _TILE_AUTO_LEVELS or more zooms above it."""
     if config.tile_zoom:
         return range(config.tile_zoom[0], config.tile_zoom[1] + 1)
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(0))
@@ -6527,9 +6504,8 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
 
 
 def _replace_folder(path: str, fill) -> int:
-    """Call fill(new folder) on a new folder beside ``path``, then put it in place of
-    ``path`` (an old one is renamed aside, then removed); returns what fill returns.
-    On failure or Ctrl-C the new folder is removed and the old one stays."""
+    """Call fill(new folder) on a folder beside ``path``, then swap it in (the old one renamed
+    aside, then removed); returns fill's result.  On failure or Ctrl-C the old folder stays."""
     import shutil
     target = os.path.realpath(path)
     build = "%s.%s.part" % (os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
@@ -7123,9 +7099,8 @@ def _load_state(path: str):
 
 
 def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
-    """Check a state file's metadata; returns how many pixels its arrays may hold:
-    those of the saved box (at least _STATE_MIN_CAPACITY, for files of 2.0, which kept
-    pixels outside the picture too)."""
+    """Check a state file's metadata; returns the pixels its arrays may hold: the saved box's, at
+    least _STATE_MIN_CAPACITY (files of 2.0 kept pixels outside the picture)."""
     if not isinstance(meta, dict) or meta.get("format") != _STATE_FORMAT:
         raise bad
     if isinstance(meta.get("version"), bool) or meta.get("version") != _STATE_VERSION:
@@ -7944,9 +7919,8 @@ def _catch_stop_signals() -> dict:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the signal
-    number: SIGTERM, SIGHUP).  ``--help`` and ``--version`` raise ``SystemExit(0)`` and a
-    malformed option ``SystemExit(2)`` after one error line, as argparse does.  Only ``-o -``
-    writes to standard output."""
+    number: SIGTERM, SIGHUP).  --help and --version raise SystemExit(0), a bad option
+    SystemExit(2) after one error line, as argparse.  Only ``-o -`` writes to standard output."""
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
     handler, level = _LogHandler(), _LOG.level

@@ -130,8 +130,7 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
             "or --osm with -z/--zoom")
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
-# Every fast path checks this switch, and False forces its reference (the map above lists
-# them; test/test_fast_paths.py renders workloads both ways and compares).
+# Every fast path checks this switch; False forces the references (test/test_fast_paths.py).
 _FAST = True
 
 
@@ -157,8 +156,8 @@ def _too_big(pixels: int) -> HeatmapError:
 
 
 def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
-    """``map(work, jobs)`` on a few threads, results in order (NumPy releases the GIL); ``ahead``
-    jobs per thread may wait beyond the running one: busy threads, memory of a few jobs."""
+    """``map(work, jobs)`` on a few threads (NumPy releases the GIL), in order, few jobs in flight:
+    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle."""
     workers = workers or min(4, os.cpu_count() or 1)
     if workers == 1:
         yield from map(work, jobs)
@@ -175,8 +174,7 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The sorted distinct values, flattened: ``np.unique`` without its first-call import of
-    numpy.ma (11-20 ms of every run)."""
+    """Sorted distinct values, flattened: ``np.unique`` without importing numpy.ma (11-20 ms)."""
     ordered = np.sort(values, axis=None)
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
 
@@ -421,8 +419,7 @@ def _check_input_path(path: str) -> None:
 
 
 class _HeadFirstStream(io.RawIOBase):
-    """A raw stream giving ``head``, then ``source``; read errors (damaged compressed data, a
-    failing disk) become one HeatmapError naming the input."""
+    """A raw stream of ``head``, then ``source``; read errors become a HeatmapError naming it."""
 
     def __init__(self, name: str, head: bytes, source, what: str = "cannot read"):
         super().__init__()
@@ -1170,8 +1167,7 @@ def _nonempty_batches(batches: Iterable) -> Iterator:
 
 
 class _CsvColumns(NamedTuple):
-    """0-based columns of a CSV file; ``weight`` None: all 1 (``optional``: a
-    third column if the row has one, as without --csv_columns)."""
+    """0-based CSV columns; ``weight`` None: all 1 (``optional``, the default: a third if any)."""
     lat: int
     lon: int
     weight: Optional[int] = 2
@@ -1459,8 +1455,7 @@ def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
 
 
 def _zone_offsets(t, zone, at) -> np.ndarray:
-    """Seconds east of UTC of a ``+hh``, ``+hhmm`` or ``+hh:mm`` zone at column ``zone``
-    (then the text's end), or -1 where there is none such."""
+    """Seconds east of UTC of a +hh, +hhmm, +hh:mm zone from column ``zone`` to the end, else -1."""
     c = [t[at, zone + k] for k in range(7)]
     dg = [(x - 48) <= 9 for x in c]
     v = [x.astype(np.int64) - 48 for x in c]
@@ -1503,7 +1498,7 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 class _XmlReader:
     """An XML input streamed by expat: subclasses get ``start(tag, attrs)``, ``end(tag, text)``
-    (local names; text for ``texts``); ``sync()`` after a block hands theirs to ``self.track``."""
+    (local names; text for ``texts``); ``sync()`` after a block feeds ``self.track``."""
     texts: frozenset = frozenset()
     nothing = "no track points"
     block_end = b">"  # blocks end after the last of these (else after a '>')
@@ -1770,8 +1765,7 @@ def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes]
 
 
 def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
-    """What a block does to the track: "start", "end" and (lat, lon, time) runs of
-    points, in order; None when the block is not of the common shape."""
+    """Per block, in order: "start", "end", (lat, lon, time) runs; None if not the common shape."""
     ops: list = []
     start = 0
     for tag in _segment_tags(data):
@@ -1919,7 +1913,7 @@ def _read_tcx(source: _Input, config: Config) -> Iterator[Segments]:
 
 class _Kml(_XmlReader):
     """KML: ``Point``s as points; ``LineString``s and ``gx:Track``s (``<when>`` times) as tracks;
-    polygons skipped with a warning.  A Placemark's ``TimeStamp`` times its points."""
+    polygons skipped with a warning.  A Placemark's ``TimeStamp`` is its points' time."""
     texts = frozenset(("coordinates", "coord", "when"))
     nothing = "no KML points, lines or tracks"
 
@@ -2226,8 +2220,7 @@ class _GeoJsonShapes:
         self.label = lambda i: "%s: [%d]" % (name, i)
 
     def add_all(self, elements: list, first: int) -> None:
-        """Add a batch of Features: Points in one tight loop (the fast path of :meth:`add`), the
-        rest by :meth:`add`."""
+        """Add Features: Points in one tight loop (the fast path of :meth:`add`), the rest by it."""
         coords, weights, times, owner = self.coords, self.weights, self.times, self.owner
         weight_key, time_keys = self.weight_key, self.time_keys
         for index, feature in enumerate(elements, first):
@@ -2491,8 +2484,7 @@ _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
 
 def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
-    """FIT activities (Garmin, Wahoo, Strava): ``record`` messages with a position make one track
-    per FIT file; read with fitdecode."""
+    """FIT activities (Garmin, Wahoo, Strava) by fitdecode: positioned records, a track a file."""
     fitdecode = _import_extra("fitdecode", "fitdecode", "fit", "reading FIT files")
     track, rows, number = _TrackBuilder(), [], 0
     try:
@@ -3097,7 +3089,7 @@ def _pixel_origin(low: float, high: float) -> float:
 def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.ndarray:
     """float64 (height, width) image values: pixel x with min_x <= x <= max_x lands on column
     int(x - min_x), as in the original (the last column and row stay empty unless the box edge is
-    a whole pixel).  A ``grid`` that is exactly the image is returned itself, those set to 0."""
+    a whole pixel).  A ``grid`` of exactly the image is returned itself, with those zeroed."""
     box = geometry.box
     cols = _axis_slices(window[0], window[2], box.min_x, box.max_x, geometry.width)
     rows = _axis_slices(window[1], window[3], box.min_y, box.max_y, geometry.height)
@@ -3535,7 +3527,7 @@ def _decay_weights(decay: float, length: int) -> np.ndarray:
 
 class _Decay:
     """Rank weights W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1], tables ending where nothing
-    changes (decay 0 after rank 0, else once d**R underflows); decay 1 needs none (W 1, S[c] c)."""
+    changes (decay 0 after rank 0, else once d**R underflows); decay 1: none (W = 1, S[c] = c)."""
 
     def __init__(self, decay: float, most: int):
         self.decay = decay
@@ -3598,8 +3590,8 @@ def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
-    """(order, keys, values) sorted: int64 ``keys`` (m,) >= 0 ascending, float64 ``values``
-    descending per key: one packed uint64 sort (key | value rank | position), rank ties redone."""
+    """(order, keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values`` descending per
+    key, by one packed uint64 sort (key | value rank | position); equal ranks sorted exactly."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
     value_bits = 64 - key_bits - pos_bits
@@ -3720,9 +3712,8 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """(float64 grid[y, x] of ``window`` (x0, y0, x1, y1 exclusive), max value anywhere, and
-        with ``keep_all`` the nonzero pixels everywhere as (x, y, value) arrays) of aggregated
-        ``entries``, float64 (n, 4) pixel ``segments`` and optional unit-point ``counts``."""
+        """(float64 grid[y, x] over ``window`` (x0, y0, x1, y1 exclusive), max anywhere, with
+        ``keep_all`` all nonzero (x, y, value)) of ``entries``, ``segments`` (n, 4), ``counts``."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         largest, kept = 0.0, []
@@ -3742,8 +3733,8 @@ class _Engine:
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
         """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
         order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
-        (decay-1 FFT sums: by block, views); other pixels are 0.  ``segments``: float64 (n, 4)
-        x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
+        (decay-1 FFT sums come block by block, as views); other pixels are 0.  ``segments``:
+        float64 (n, 4) x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
@@ -4480,9 +4471,8 @@ def _top(h: np.ndarray, depth: int) -> np.ndarray:
 
 def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
                 seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at (px, py) of the segments ``seg`` of ``near`` given
-    per ``pixel`` (sorted), as :func:`_cell_values`, ~_CELL_LISTS pairs at a time (a pixel with
-    more: a part at a time, keeping its ``depth`` hottest)."""
+    """float64 (pixels,) heat at (px, py) of ``near[:, seg]`` per sorted ``pixel``, as in
+    :func:`_cell_values`, ~_CELL_LISTS pairs at once (more for one pixel: its ``depth`` hottest)."""
     per = np.bincount(pixel, minlength=px.size)
     start = np.cumsum(per) - per
     big = per > _CELL_LISTS // 2
@@ -4510,8 +4500,7 @@ def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndar
 
 def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: float,
                   radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at (px, py) of ``near`` (6, n) of
-    :func:`_segment_table`, in spatial order."""
+    """float64 (pixels,) heat at (px, py) of the spatially ordered ``near`` (6, n) table."""
     groups = -(-near.shape[1] // _GROUP)
     padded = np.zeros((6, groups * _GROUP))
     padded[:, :] = np.array([1e30, 1e30, 0.0, 0.0, 1.0, 0.0])[:, None]
@@ -4555,8 +4544,7 @@ def _morton_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
-    """(rows, columns) of a cell to compute at once: all of it, unless its list is so long (a logger
-    left on one spot) that a few pixels at a time must do."""
+    """(rows, columns) of a cell to compute at once: all, or fewer pixels for a very long list."""
     pixels = max(1, _CELL_BATCH // length)
     if pixels >= size * size:
         return [(slice(0, size), slice(0, size))]
@@ -4726,7 +4714,7 @@ class _BadImage(Exception):
 def _decode_image(source, formats: Sequence[str], max_pixels: int,
                   size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
     """The image in stream ``source``, decoded only by one of ``formats`` once its header passes (at
-    most ``max_pixels``, exactly ``size`` if given); ``load`` False: header only; else _BadImage."""
+    most ``max_pixels``, exactly ``size`` if given; else _BadImage); ``load`` False: header only."""
     from PIL import Image
     try:
         image = Image.open(source, formats=list(formats))
@@ -4770,8 +4758,7 @@ def _open_regular(path: str):
 
 
 def _image_file(path: str, what: str, load: bool = True) -> Image.Image:
-    """The -I or -G image file ``path`` (``what`` names it in errors), decoded, or only
-    its header read when not ``load``."""
+    """The -I/-G image ``path`` decoded (or only its header if not ``load``); ``what`` names it."""
     try:
         with _open_regular(path) as stream:
             return _decode_image(stream, _IMAGE_FORMATS, _max_pixels(), load=load)
@@ -4844,8 +4831,7 @@ def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
 
 
 def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
-    """uint8 (..., 3): each channel int(c * a + bg * (1 - a)), a = alpha / 255
-    (the colour table is blended, not the picture)."""
+    """uint8 (..., 3): int(c * a + bg * (1 - a)) per channel, a = alpha / 255 (blends the table)."""
     alpha = rgba[..., 3:4] / 255.0
     background = np.asarray(colour[:3], dtype=np.float64)
     return (rgba[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
@@ -4948,8 +4934,7 @@ class _Scene:
 
 
 def _heat_picture(values: np.ndarray, peak: float, scene: _Scene) -> np.ndarray:
-    """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background (an array: a
-    plain PNG needs no Pillow)."""
+    """uint8 (h, w, 4|3) RGBA or RGB: the heat on the scene's background (no Pillow for a PNG)."""
     if scene.background is not None:
         picture = _composite(values, peak, scene.table, scene.background)
         if scene.attribution:
@@ -5093,8 +5078,7 @@ def _unproject_box(box: _Box, ppd: float) -> _Box:
 
 
 def _osm_zoom(config: Config, box_ll: _Box) -> int:
-    """-z/--zoom, or the largest zoom (0.._OSM_MAX_AUTO_ZOOM) at which the lat/lon box
-    plus config.padding pixels per side fits -W/-H."""
+    """-z/--zoom, else the largest zoom <= _OSM_MAX_AUTO_ZOOM where box plus padding fits -W/-H."""
     if config.zoom:
         return config.zoom
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
@@ -5124,8 +5108,7 @@ def _span_ratio(span: float, limit: int, padding: int, flag: str) -> float:
 
 # Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
 def _tile_index(lat: float, lon: float, zoom: int) -> Tuple[int, int]:
-    """Tile (x, y) holding (lat, lon) degrees, truncated toward zero (above ~85.05
-    degrees this gives row 0 or a negative row)."""
+    """Tile (x, y) of (lat, lon) degrees, truncated toward zero (past ~85.05: row 0 or negative)."""
     n = 2.0 ** zoom
     lat_rad = lat * math.pi / 180.0
     merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
@@ -5184,8 +5167,7 @@ def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
 
 def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
                  source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
-    """(map, geometry): the mosaic of the tiles under the data plus ``padding`` pixels,
-    cropped to that box as heatmap.py 1.14 crops it."""
+    """(map, geometry): the tile mosaic under the data and ``padding``, cropped as 1.14 crops it."""
     ppd = _zoom_ppd(zoom)
     mercator = PROJECTIONS["mercator"]
     padded = _project_box(mercator, box_ll, ppd).grown(padding)
@@ -5428,9 +5410,8 @@ def _download_error_text(error: BaseException) -> str:
 
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
-    """Download a tile and check it, retrying network errors, timeouts, 408/429/5xx and
-    bad bodies ``source.retries`` times after pauses of backoff * 2**k seconds; each
-    attempt has its own deadline, and all stop when ``abandon`` fires."""
+    """Download and check a tile, retrying network errors, timeouts, 408/429/5xx and bad bodies
+    ``source.retries`` times after backoff * 2**k s, a deadline per try; ``abandon`` stops all."""
     import http.client
     import urllib.error
     for attempt in range(source.retries + 1):
@@ -5536,8 +5517,7 @@ def _duration_text(seconds: float) -> str:
 
 
 def _duration_seconds(value, flag: str) -> Optional[float]:
-    """A duration setting in seconds: a number, text as on the command line ("15m"), a
-    datetime.timedelta or numpy.timedelta64; None stays None."""
+    """Seconds of a duration: a number, text ("15m"), timedelta or timedelta64; None stays None."""
     if value is None:
         return None
     try:
@@ -5571,8 +5551,7 @@ def _time_range_arg(text: str) -> Tuple[Optional[str], Optional[str]]:
 
 
 def _time_bounds(bounds) -> Tuple[int, int]:
-    """(first, last) Unix seconds a --time_range (START, END) keeps, both included; an
-    open end (None or "") is the int64 extreme."""
+    """(first, last) Unix seconds --time_range (START, END) keeps (inclusive; open: int64 limit)."""
     try:
         start, end = bounds
     except (TypeError, ValueError):
@@ -5850,8 +5829,8 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
     """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input):
-    (int64 rank of each input in time order, [(lo, hi)] ranks frame k shows, int64 seconds of its
-    end first + k * step, k from 1; with --fade, from that end less the fade)."""
+    (int64 rank of each input in time order, [(lo, hi)] of the ranks each frame shows, int64
+    seconds of its end first + k * step, k from 1; with --fade, from that end less the fade)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = max(1, math.ceil(span / step))
@@ -5914,9 +5893,8 @@ class _FrameIndex:
         self.tiles = self.tile_start.size - 1
 
     def changed(self, before: Tuple[int, int], now: Tuple[int, int]):
-        """Yield (tile number, rect, entries, segments) per tile touched by the inputs entering or
-        leaving from frame ``before`` to ``now`` ((lo, hi): inputs lo .. hi - 1 in seq order),
-        with every input ``now`` shows that heats the tile."""
+        """Yield (tile number, rect, entries, segments) per tile touched by inputs entering or
+        leaving from frame ``before`` to ``now`` (lo, hi), with every input ``now`` shows there."""
         moved = np.r_[self._between(before[1], now[1]), self._between(before[0], now[0])]
         for tile in _sorted_unique(self.tile_of[moved]):
             start, stop = self.tile_start[tile], self.tile_start[tile + 1]
@@ -6220,8 +6198,7 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
 
 
 def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
-    """Where a zoom's count grid starts: over the data and its heat when that fits the
-    grid's budget, else empty (the points go to entries)."""
+    """A zoom's count grid region: data and heat if in budget, else empty (points go to entries)."""
     box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
     region = (math.floor(box.min_x), math.floor(box.min_y), math.ceil(box.max_x) + 1,
               math.ceil(box.max_y) + 1)
@@ -6264,9 +6241,8 @@ def _with_heat(key: Tuple[int, int], values: np.ndarray):
 
 
 class _ValueSpill:
-    """Tile values kept between a zoom's two passes in an anonymous temporary file in ``folder``
-    (None: the system's), read back in order: per tile the box holding heat, as float64 values
-    over it or, when smaller, uint16 flat indices in the tile and float64 values."""
+    """Tile values between a zoom's two passes, in an anonymous temp file in ``folder`` (None: the
+    system's), read in order: a tile's heat box as float64, or if smaller uint16 indices, values."""
     _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
     # and the number of (index, value) pairs, or -1 for values over the box
 
@@ -6372,9 +6348,8 @@ def _tile_png(rgba: np.ndarray) -> bytes:
 
 def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
                  spill_dir: Optional[str], store=None) -> Iterator[Tuple[int, int, int, bytes]]:
-    """(zoom, x, y, PNG bytes) of every tile with heat, zoom after zoom, in the memory of one zoom's
-    binned input and a few tiles (values wait between the passes in a temporary file in
-    ``spill_dir``); ``store(zoom, x, y, png)``, if given, is called on the threads making tiles."""
+    """(zoom, x, y, PNG bytes) of every tile with heat, in zoom order, in one zoom's binned input
+    (values wait in ``spill_dir``); ``store(zoom, x, y, png)``, if given, runs on tile threads."""
     table, limit, written = _colour_table(config), _env_limit("HEATMAP_MAX_TILES", _MAX_TILES), 0
     _check_tile_count(config, held, plan, limit)
     for zoom in plan.zooms:
@@ -6478,8 +6453,7 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
 
 
 def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
-    """Write the tiles (from tiles(store=...), see _tile_stream), metadata.json and
-    index.html as the folder config.tiles."""
+    """Write tiles(store=...), metadata.json and index.html as the folder config.tiles."""
     import json
 
     def fill(build: str) -> int:
@@ -6624,9 +6598,8 @@ def _viewer_page(config: Config, meta: dict) -> str:
 # Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
 # on several threads, joined into one zlib stream; other types go through Pillow.
 def _save_format(path: str, name: Optional[str] = None) -> str:
-    """Pillow format name for --output_format ``name`` (an extension such as "jpg"), else for the
-    output's extension; PNG for ``-`` and streams without one.  Only rarer types load every
-    Pillow plugin (~40 ms); PNG, written by us, needs none."""
+    """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
+    extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
     if name:
         extension, where = "." + name.lower().lstrip("."), "--output_format %s" % name
     else:
@@ -6681,8 +6654,7 @@ _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS"
 
 
 def _new_file_mode(path: str) -> int:
-    """Permissions for a written file: those it had, else 0666 less the umask
-    (mkstemp's 0600 would hide outputs from other users)."""
+    """A written file's mode: its old one, else 0666 less the umask (not mkstemp's private 0600)."""
     try:
         return os.stat(path).st_mode & 0o7777
     except OSError:
@@ -6796,8 +6768,7 @@ def _write_streamed(path: str, write, suffix: str) -> None:
 
 
 def _copy_into(path: str, source) -> None:
-    """Copy the binary stream ``source`` into an open descriptor (``-`` or /dev/stdout:
-    ``sys.stdout``), a FIFO or a character device."""
+    """Copy ``source`` into a FIFO, a device or an open descriptor (``-``, /dev/stdout: stdout)."""
     import shutil
     number = _open_descriptor(path)
     if number == 1:
@@ -6829,8 +6800,7 @@ _PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
 
 
 def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads
-    (the reference: Pillow's writer, the same pixels)."""
+    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer)."""
     if not _FAST:
         _pil_image(pixels).save(path, format="PNG")
         return
@@ -7018,8 +6988,8 @@ def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) 
 
 def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[float, ...],
                       crs: str) -> None:
-    """Write PATH's world file (extension's (or ``format_name``'s) first and last letter + w, as
-    .pgw; else .wld) and PATH.aux.xml naming the CRS, as GDAL reads them."""
+    """Write PATH's world file (the first and last letter of the extension, or of ``format_name``,
+    plus w: .pgw; else .wld) and PATH.aux.xml naming the CRS, as GDAL reads them."""
     a, _, c, _, e, f = transform
     base, extension = os.path.splitext(path)
     letters = (extension[1:] or (format_name or "").lstrip(".")).lower()
@@ -7042,9 +7012,8 @@ _STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixe
 
 
 def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
-    """Write values and geometry as .npz with JSON metadata (no pickle).  Only the
-    pixels of the picture are kept: -L draws no others, and bounds their number by
-    the box (data outside an --extent would otherwise add pixels without limit)."""
+    """Write values and geometry as .npz with JSON metadata (no pickle), only the picture's pixels:
+    -L draws no others, and the box bounds their number (else data past --extent adds pixels)."""
     xs, ys, vs = result.sparse
     x0, y0, x1, y1 = result.geometry.window()
     inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
@@ -7066,9 +7035,8 @@ def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
 
 
 def _load_state(path: str):
-    """(metadata dict, x, y, value arrays) of a state file, validated.  The metadata
-    is checked first, then each array's header against the number of pixels the
-    saved box can hold, so a crafted file cannot make us allocate more."""
+    """(metadata dict, x, y, value arrays) of a state file, validated: metadata first, then each
+    array's header against the box's pixels, so a crafted file cannot make us allocate more."""
     bad = HeatmapError("%s: not a heatmap.py state file" % path)
     if not os.path.isfile(path):
         raise _not_a_file(path)
@@ -7334,9 +7302,8 @@ def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[obje
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Project and bin the batches of :func:`_input_batches`, streaming when --extent fixes the
-    geometry first (else held until the data box is known); ``record`` keeps the input order (for
-    animations); ``size``: the asked (width, height) when the caller has already opened -I."""
+    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry (else held
+    for the data box); ``record``: keep input order (-a); ``size``: -I's (width, height)."""
     if size is None:
         _, size = _background_scene(config)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
@@ -7604,8 +7571,7 @@ exit status:
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """--help: "(default: X)" only where there is a default worth naming; the
-    description and epilog keep their own line breaks."""
+    """--help: "(default: X)" only where worth naming; description and epilog keep their breaks."""
 
     def __init__(self, prog: str, *args, **kwargs) -> None:
         # argparse makes a formatter for every option it adds, and without a width
@@ -7832,8 +7798,7 @@ def _one_line(text: str) -> str:
 
 
 def _print_line(line: str) -> None:
-    """Write one line to the current ``sys.stderr``, if there is one (``2>&-`` leaves
-    none, and a closed pipe takes nothing more)."""
+    """A line to ``sys.stderr`` if there is one (none after ``2>&-``); a closed pipe drops it."""
     try:
         if sys.stderr is not None:
             sys.stderr.write(line + "\n")

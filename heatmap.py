@@ -110,11 +110,9 @@ if TYPE_CHECKING:  # annotations only; the code imports Pillow where it needs it
     from PIL import Image
 
 
-# Imported only by the code that needs them, to keep start-up short (most
-# runs read text and write a PNG, which needs no Pillow): PIL (image files,
-# backgrounds, colour names), hashlib (tile cache), json (state files),
-# shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX);
-# the optional extras pyshp and imageio-ffmpeg likewise.
+# Imported only where needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL,
+# hashlib (tile cache), json (state files), shlex, shutil, subprocess, tempfile (animation),
+# xml.parsers.expat (GPX), and the optional extras (pyshp, imageio-ffmpeg, ...).
 
 
 __version__ = "2.0.0"
@@ -132,8 +130,7 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
             "or --osm with -z/--zoom")
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
-# Every fast path checks this switch, and False forces its reference (the map above lists
-# them; test/test_fast_paths.py renders workloads both ways and compares).
+# Every fast path checks this switch; False forces the references (test/test_fast_paths.py).
 _FAST = True
 
 
@@ -159,13 +156,8 @@ def _too_big(pixels: int) -> HeatmapError:
 
 
 def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
-    """``map(work, jobs)`` on a few threads, in order, with few jobs in flight.
-
-    NumPy releases the GIL in sorting and array arithmetic, so tiles
-    computed side by side use every core; memory stays a few tiles' worth.
-    ``ahead`` jobs per thread may wait beyond the one running: more keep the
-    threads busy while a long job holds up the results behind it.
-    """
+    """``map(work, jobs)`` on a few threads (NumPy releases the GIL), in order, few jobs in flight:
+    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle."""
     workers = workers or min(4, os.cpu_count() or 1)
     if workers == 1:
         yield from map(work, jobs)
@@ -182,8 +174,7 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of an array, flattened: ``np.unique`` without
-    its keyword cases, whose first call imports numpy.ma (11-20 ms of every run)."""
+    """Sorted distinct values, flattened: ``np.unique`` without importing numpy.ma (11-20 ms)."""
     ordered = np.sort(values, axis=None)
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
 
@@ -217,16 +208,13 @@ def _quoted(raw: bytes) -> str:
     return text if len(text) <= 80 and len(raw) <= 400 else text[:77] + "..."
 
 
-# Messages are written for the command line, naming flags ("-W/--width must be
-# positive").  The public library functions pass them through _setting_errors,
-# which names the Config settings instead ("width must be positive"), so a new
-# check needs to know nothing about who called it.
+# Messages name flags ("-W/--width must be positive"); the public library functions pass them
+# through _setting_errors, which names the settings instead, so no check needs to know its caller.
 _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 
 
 def _setting_names(text: str) -> str:
-    """``text`` with each flag of a Config setting (-W/--width, -W, --frequency) replaced
-    by the setting's name (width, width, frequency); other text is kept."""
+    """``text`` with each setting's flag (-W/--width, -W, --frequency) replaced by its name."""
     fields = {f.name for f in dataclasses.fields(Config)}
     names = {flag: action.dest for action in _parser()._actions
              for flag in action.option_strings if action.dest in fields}
@@ -246,10 +234,7 @@ def _setting_errors(function):
 
 
 class _Progress:
-    """A counter on a terminal's stderr, shown once the work has taken a second.
-
-    Silent when stderr is not a terminal, so pipes and logs get nothing extra.
-    """
+    """A counter on stderr once the work has taken a second; silent unless stderr is a terminal."""
 
     def __init__(self, what: str, total: Optional[int] = None):
         self.what, self.total = what, total
@@ -326,8 +311,7 @@ class Config:
     tile_zoom: Optional[Tuple[int, int]] = None   # (first, last) zoom; None: from the data
     leaflet_url: Optional[str] = None      # folder URL of leaflet.js/.css; None: unpkg.com
     world_file: bool = False               # world file + .aux.xml (or GeoTIFF) beside -o
-    # time: data times and tracks (durations are seconds; the command line also takes 90s,
-    # 15m, 1h, 1d)
+    # time: data times and tracks (durations in seconds; the command line also takes 90s, 15m)
     time_range: Optional[Tuple[Optional[str], Optional[str]]] = None  # (START, END), None: open
     frame_time: Optional[float] = None     # -a: data time per frame, instead of --frequency
     fade: Optional[float] = None           # -a: an input leaves the frames this long after it
@@ -344,8 +328,7 @@ class Config:
         return self.margin + self.radius
 
 
-# The simple range checks of settings (section 12): (setting, flag, lowest, highest or
-# None, True when the lowest itself is refused).
+# Range checks (section 12): (setting, flag, lowest, highest or None, lowest itself refused).
 _RANGES = (
     ("decay", "-d/--decay", 0, 1, False),
     ("radius", "-r/--radius", 1, None, False),
@@ -401,16 +384,9 @@ class Segments(NamedTuple):
 
 
 class _Input(NamedTuple):
-    """One input, opened once, as every reader gets it.
-
-    ``name`` is for messages; ``stream`` a binary stream (decompressed,
-    UTF-16 re-encoded as UTF-8, a UTF-8 byte-order mark removed) read once
-    from the start; ``head`` its first bytes (still in the stream), to tell
-    the type by; ``path`` the file itself when it is a regular file read as
-    it is (for readers that seek or need files beside it), else None;
-    ``recoded`` says the bytes were re-encoded to UTF-8 (an XML declaration
-    may still name UTF-16).
-    """
+    """One input, opened once.  ``name``: for messages; ``stream``: binary, read once, decompressed,
+    as UTF-8 (UTF-16 re-encoded, a BOM removed); ``head``: its first bytes, still in the stream;
+    ``path``: the regular file as is, else None; ``recoded``: re-encoded (XML may say UTF-16)."""
     name: str
     stream: io.BufferedIOBase
     head: bytes
@@ -443,11 +419,7 @@ def _check_input_path(path: str) -> None:
 
 
 class _HeadFirstStream(io.RawIOBase):
-    """A raw stream that gives ``head`` first, then reads ``source`` on.
-
-    Errors while reading (a truncated or damaged compressed stream, a disk
-    that fails) become one HeatmapError naming the input.
-    """
+    """A raw stream of ``head``, then ``source``; read errors become a HeatmapError naming it."""
 
     def __init__(self, name: str, head: bytes, source, what: str = "cannot read"):
         super().__init__()
@@ -551,13 +523,8 @@ def _opened_input(path: str) -> Iterator[_Input]:
 
 
 class _TrackBuilder:
-    """Points of tracks as they are read, handed out as :class:`Segments` batches.
-
-    Consecutive points of one track (a GPX ``<trkseg>``, a TCX ``<Track>``, a
-    KML ``LineString`` or ``gx:Track``) join into segments; no segment joins
-    two tracks.  ``flush`` hands out what is read so far, keeping the last
-    point to join the next ones, so batches stream.
-    """
+    """Track points as read, handed out as :class:`Segments`; no segment joins two tracks.
+    ``flush`` hands out what is read, keeping the last point to join the next, so batches stream."""
 
     def __init__(self):
         self.lat: List[np.ndarray] = []
@@ -690,9 +657,8 @@ _OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG
 
 
 def _filetype(source: _Input, filetype: str) -> str:
-    """The format of an input: --filetype, else the name's extension (under .gz), else
-    the content (where an extension has several formats, the content decides among
-    them); a file that is plainly something else is an error."""
+    """An input's format: --filetype, else its extension (under .gz), else its content (which also
+    decides among an extension's formats); a file plainly of another kind is an error."""
     if filetype == "auto":
         filetype = _type_by_content(source, _types_by_name(source.name))
     row = _FORMATS[filetype]
@@ -712,8 +678,7 @@ def _types_by_name(name: str) -> List[str]:
 
 
 def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
-    """The first of ``kinds`` (all formats when none) whose sniff knows the input's
-    first bytes; one alone is taken as it is."""
+    """First of ``kinds`` (or of all formats) whose sniff knows the head; one alone is taken."""
     if len(kinds) == 1:
         return kinds[0]
     for kind in kinds or _FORMATS:
@@ -794,18 +759,11 @@ _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is
 
 def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
                  ) -> Iterator[Tuple[int, bytearray]]:
-    """Yield (number of the chunk's first line, whole lines ending in b"\\n") from an input.
-
-    Each chunk is read into a buffer of its own and handed on without a
-    copy; only the unfinished last line moves to the next buffer.  With
-    ``quotes`` (CSV) chunks are cut only outside double quotes.  A line (or
-    a quoted field) longer than _MAX_LINE bytes is an error, found in time
-    and memory bounded by that limit.
-    """
+    """Yield (first line number, a new buffer of whole lines ending b"\\n"); with ``quotes`` (CSV)
+    cut outside double quotes.  A line over _MAX_LINE bytes is an error (bounded time, memory)."""
     rest, line_no, size = b"", first_line, min(_FIRST_CHUNK_BYTES, _CHUNK_BYTES)
     while True:
-        # buffers grow to _CHUNK_BYTES: a small file does not pay for zeroing 16 MB
-        # (measured: 15 ms a buffer, two buffers for any file)
+        # buffers grow to _CHUNK_BYTES: a small file does not zero 16 MB (test/BENCHMARKS.md)
         buf = bytearray(len(rest) + size)
         buf[:len(rest)] = rest
         with memoryview(buf) as view, view[len(rest):] as free:
@@ -835,8 +793,7 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
 
 
 def _chunk_cut(buf: bytearray, end: int, quotes: bool) -> int:
-    """Bytes of buf[:end] that make whole lines (0: none); with ``quotes``, an
-    even number of double quotes, so no quoted field is cut."""
+    """Bytes of buf[:end] making whole lines (0: none); with ``quotes``, no quoted field cut."""
     cut = buf.rfind(b"\n", 0, end) + 1
     if quotes and cut:
         odd = buf.count(b'"', 0, cut) % 2
@@ -1136,8 +1093,7 @@ def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) ->
 
 
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
-    """Whitespace-separated ``lat lon [weight]`` lines (``[time]`` with
-    --time_column); blank lines skipped."""
+    """Whitespace-split ``lat lon [weight]`` lines (``[time]``: --time_column); blanks skipped."""
     four = config.time_column
 
     def parse(job: Tuple[int, bytearray]) -> Points:
@@ -1161,8 +1117,7 @@ def _nonempty_batches(batches: Iterable) -> Iterator:
 
 
 class _CsvColumns(NamedTuple):
-    """0-based columns of a CSV file; ``weight`` None: all 1 (``optional``: a
-    third column if the row has one, as without --csv_columns)."""
+    """0-based CSV columns; ``weight`` None: all 1 (``optional``, the default: a third if any)."""
     lat: int
     lon: int
     weight: Optional[int] = 2
@@ -1346,13 +1301,8 @@ def _unix_times(seconds: np.ndarray) -> Optional[np.ndarray]:
 
 
 def _parse_times(values) -> np.ndarray:
-    """datetime64[s] (n,) of times given as text (str or bytes) or numbers.
-
-    Text is ISO 8601 (``2024-05-01T06:30:00Z``, a fraction, a ``+02:00``
-    zone; no zone means UTC) or Unix seconds; numbers are Unix seconds.
-    None and empty text are NaT.  All on whole arrays; raises
-    :class:`_BadTime` naming the first entry that is not a time.
-    """
+    """datetime64[s] (n,) of ISO 8601 texts (str or bytes; a fraction, a zone; none is UTC) or Unix
+    seconds (text or numbers); None and "" are NaT.  :class:`_BadTime` names the first bad one."""
     values = list(values)
     try:
         cells = np.array(values, dtype="S%d" % (_TIME_WIDTH + 1))
@@ -1411,10 +1361,8 @@ def _first_bad_number(text: np.ndarray) -> int:
 
 
 def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
-    """datetime64[s] of ISO 8601 texts (uint8 rows, NUL-padded); _BadTime(rows[i]) if not.
-
-    Only the columns that matter are read: a few passes over n, not over n x width.
-    """
+    """datetime64[s] of ISO 8601 texts (NUL-padded uint8 rows), reading only the columns that
+    matter; _BadTime(rows[i]) for a bad one."""
     def number(*cols):
         value = np.zeros(len(t), np.int64)
         for c in cols:
@@ -1457,8 +1405,7 @@ def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
 
 
 def _zone_offsets(t, zone, at) -> np.ndarray:
-    """Seconds east of UTC of a ``+hh``, ``+hhmm`` or ``+hh:mm`` zone at column ``zone``
-    (then the text's end), or -1 where there is none such."""
+    """Seconds east of UTC of a +hh, +hhmm, +hh:mm zone from column ``zone`` to the end, else -1."""
     c = [t[at, zone + k] for k in range(7)]
     dg = [(x - 48) <= 9 for x in c]
     v = [x.astype(np.int64) - 48 for x in c]
@@ -1500,13 +1447,8 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 
 class _XmlReader:
-    """An XML input streamed through expat, element by element.
-
-    Subclasses get ``start(tag, attrs)`` and ``end(tag, text)`` with the
-    local name of each element (namespaces ignored) and, for the tags in
-    ``texts``, its text; ``sync()`` after each block hands what they
-    gathered to ``self.track``.  Errors name the file and line.
-    """
+    """An XML input streamed by expat: subclasses get ``start(tag, attrs)``, ``end(tag, text)``
+    (local names; text for ``texts``); ``sync()`` after a block feeds ``self.track``."""
     texts: frozenset = frozenset()
     nothing = "no track points"
     block_end = b">"  # blocks end after the last of these (else after a '>')
@@ -1712,17 +1654,9 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
 class _Gpx(_GpxExact):
-    """GPX tracks by regular expressions over whole blocks, for the common shape.
-
-    A block of ``<trkpt lat=".." lon="..">`` (each with one ``<time>`` or
-    none) inside ``<trkseg>``s is read by regular expressions and whole-array
-    parsing; comments, CDATA and processing instructions are skipped as
-    expat skips them.  A block it cannot vouch for (other attribute orders,
-    points outside segments, odd numbers, markup running on from the block
-    before) goes to the expat handlers of :class:`_GpxExact` instead, and
-    after a DOCTYPE (entities may hide elements) every block does.  expat
-    checks every block either way, so both ways read the same file alike.
-    """
+    """GPX by regular expressions and whole arrays, for blocks of the common shape:
+    ``<trkpt lat lon>`` in ``<trkseg>``, one ``<time>`` or none.  Other blocks, and all after a
+    DOCTYPE (entities may hide elements), go to :class:`_GpxExact`; expat checks every block."""
 
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
@@ -1753,9 +1687,8 @@ class _Gpx(_GpxExact):
 
 
 def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes], Optional[bytes], bool]:
-    """(data without comments, CDATA sections and processing instructions, or None
-    when that cannot be vouched for; the closer of one left open at the end; whether
-    there is a declaration such as DOCTYPE)."""
+    """(data without comments, CDATA and PIs, or None when that cannot be vouched for; the closer of
+    one left open at the end; whether it has a declaration such as DOCTYPE)."""
     pieces, at = [], 0
     if pending:
         end = data.find(pending)
@@ -1782,8 +1715,7 @@ def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes]
 
 
 def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
-    """What a block does to the track: "start", "end" and (lat, lon, time) runs of
-    points, in order; None when the block is not of the common shape."""
+    """Per block, in order: "start", "end", (lat, lon, time) runs; None if not the common shape."""
     ops: list = []
     start = 0
     for tag in _segment_tags(data):
@@ -1803,8 +1735,7 @@ def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
 
 
 def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
-    """[(lat, lon, time)] of the ``<trkpt>``s of a piece inside a segment, [] if it
-    has none, None if it cannot vouch for them."""
+    """[(lat, lon, time)] of a piece's ``<trkpt>``s in a segment; [] if none, None if unsure."""
     prefixed = b":trkpt" in piece
     opened = len(_GPX_POINT_TAG.findall(piece)) if prefixed else piece.count(b"<trkpt")
     if not opened:
@@ -1866,12 +1797,8 @@ def _find_all(buf: np.ndarray, word: bytes) -> np.ndarray:
 
 
 def _segment_tags(data: bytes) -> Iterator["re.Match"]:
-    """``_GPX_SEGMENT_TAG.finditer(data)``, found from each "trkseg" by bytes.find.
-
-    Only the nearest "<" before the word can open a tag around it, so one
-    anchored match there decides; bytes.find is ten times as fast as the
-    expression's own scan over a large file.
-    """
+    """``_GPX_SEGMENT_TAG.finditer(data)``, from each "trkseg" found by bytes.find (ten times the
+    expression's own scan): only the nearest "<" before it can open a tag around it."""
     end = before = 0
     at = data.find(b"trkseg")
     while at >= 0:
@@ -1935,9 +1862,8 @@ def _read_tcx(source: _Input, config: Config) -> Iterator[Segments]:
 
 
 class _Kml(_XmlReader):
-    """KML: ``Point``s as points; ``LineString``s and ``gx:Track``s (with their
-    ``<when>`` times) as tracks; polygons skipped with a warning.  A
-    Placemark's ``TimeStamp`` is the time of its points."""
+    """KML: ``Point``s as points; ``LineString``s and ``gx:Track``s (``<when>`` times) as tracks;
+    polygons skipped with a warning.  A Placemark's ``TimeStamp`` is its points' time."""
     texts = frozenset(("coordinates", "coord", "when"))
     nothing = "no KML points, lines or tracks"
 
@@ -2087,16 +2013,8 @@ _JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
 class _JsonArrays:
-    """Streams a JSON document, handing out the elements of big arrays in batches.
-
-    The arrays are the members named in ``keys`` of the root object (or the
-    root itself when it is an array).  Each block of bytes is scanned once
-    on whole arrays: quotes (less escaped ones) mark strings; brackets and
-    braces outside strings give every byte its depth; commas at the
-    array's depth end elements.  The complete elements of a block are parsed
-    by one ``json.loads``; the rest of the document (the arrays left empty)
-    is parsed at the end as ``root``.  Memory: a block's Python objects.
-    """
+    """Streams in batches the elements of big arrays (root members ``keys``, or the root array): one
+    whole-array scan and one ``json.loads`` a block; the rest of the document is ``root``."""
 
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
@@ -2231,15 +2149,10 @@ def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
 
 
 class _GeoJsonShapes:
-    """GeoJSON objects ([lon, lat] coordinates) gathered into batches.
-
-    Points and MultiPoints become :class:`Points` (weight from
-    --weight_property, time from --time_property or ``time``/``timestamp``),
-    LineStrings and MultiLineStrings tracks.  Polygons are counted and skipped
-    (files), or with ``polygons="error"`` refused (the library's geometries).
-    ``label(i)`` names element i of the current batch in messages;
-    ``feature_weights``, when set, weigh each element's points instead.
-    """
+    """GeoJSON objects ([lon, lat]) as batches: (Multi)Points as :class:`Points` (weight:
+    --weight_property, or ``feature_weights`` per element; time: --time_property, else time or
+    timestamp), lines as tracks, polygons skipped (refused if ``polygons="error"``).  ``label(i)``
+    names element i in messages."""
 
     def __init__(self, name: str, config: Config, polygons: str = "skip"):
         self.name, self.polygons = name, polygons
@@ -2257,8 +2170,7 @@ class _GeoJsonShapes:
         self.label = lambda i: "%s: [%d]" % (name, i)
 
     def add_all(self, elements: list, first: int) -> None:
-        """Add a batch of Features; Point features in one tight loop, the rest by :meth:`add`
-        (the fast path of :meth:`add` alone, the same batches)."""
+        """Add Features: Points in one tight loop (the fast path of :meth:`add`), the rest by it."""
         coords, weights, times, owner = self.coords, self.weights, self.times, self.owner
         weight_key, time_keys = self.weight_key, self.time_keys
         for index, feature in enumerate(elements, first):
@@ -2522,8 +2434,7 @@ _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
 
 def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
-    """FIT activities (Garmin, Wahoo, Strava exports): ``record`` messages with a
-    position make one track per FIT file; read with fitdecode."""
+    """FIT activities (Garmin, Wahoo, Strava) by fitdecode: positioned records, a track a file."""
     fitdecode = _import_extra("fitdecode", "fitdecode", "fit", "reading FIT files")
     track, rows, number = _TrackBuilder(), [], 0
     try:
@@ -2763,8 +2674,8 @@ def _float_values(values, what: str) -> np.ndarray:
 
 
 def _valid_rows(columns: dict, skip_invalid: bool) -> Optional[np.ndarray]:
-    """Mask of the rows whose every column is finite, or None when all are.
-    A bad row is an error unless ``skip_invalid`` (then a warning counts them)."""
+    """Mask of the rows whose every column is finite, or None when all are; a bad row is an error
+    unless ``skip_invalid`` (then a warning counts them)."""
     bad = np.zeros(len(next(iter(columns.values()))), dtype=bool)
     for values in columns.values():
         bad |= ~np.isfinite(values)
@@ -2836,10 +2747,8 @@ def _to_wgs84(data):
 
 
 def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
-    """Points and Segments of a GeoPandas GeoSeries/GeoDataFrame (whole arrays, with
-    shapely) or of anything with ``__geo_interface__`` (GeoJSON-like, read as a GeoJSON
-    file is).  ``weight``: a column (property) name or an array-like, one value per row
-    (feature)."""
+    """Points and Segments of GeoPandas data (whole arrays, by shapely) or of anything with
+    ``__geo_interface__`` (as GeoJSON); ``weight``: a column (property) name or a value per row."""
     data = _to_wgs84(data)
     geometry = getattr(data, "geometry", None)
     if geometry is None or not hasattr(geometry, "values"):
@@ -3120,21 +3029,17 @@ def _picture_geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], O
 
 
 def _pixel_origin(low: float, high: float) -> float:
-    """Whole pixels to take off the coordinates of a box far from pixel 0 (a short
-    track drawn -W wide): off a box on one side of 0 it changes no truncation."""
+    """Whole pixels to take off the coordinates of a box far from pixel 0 (a short track drawn
+    -W wide); off a box on one side of 0 this changes no truncation."""
     if max(abs(low), abs(high)) <= _MAX_COORD // 4 or low < 0 < high:
         return 0.0
     return float(math.floor(low) if low >= 0 else math.ceil(high))
 
 
 def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.ndarray:
-    """float64 (height, width) image values.
-
-    Integer pixel x with min_x <= x <= max_x lands on column int(x - min_x),
-    as in the original (so the last column and row stay empty unless the box
-    edge falls on a whole pixel).  When ``grid`` covers exactly the image it
-    is returned itself, those rows and columns set to 0.
-    """
+    """float64 (height, width) image values: pixel x with min_x <= x <= max_x lands on column
+    int(x - min_x), as in the original (the last column and row stay empty unless the box edge is
+    a whole pixel).  A ``grid`` of exactly the image is returned itself, with those zeroed."""
     box = geometry.box
     cols = _axis_slices(window[0], window[2], box.min_x, box.max_x, geometry.width)
     rows = _axis_slices(window[1], window[3], box.min_y, box.max_y, geometry.height)
@@ -3150,11 +3055,8 @@ def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.nd
 
 
 def _axis_slices(first: int, end: int, low: float, high: float, size: int):
-    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None.
-
-    Consecutive pixels land on consecutive image positions, so the pixels
-    that fit make one slice on each side.
-    """
+    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None: consecutive
+    pixels land on consecutive positions, so one slice each."""
     pixels = np.arange(first, end)
     position = np.floor(pixels - low).astype(np.int64)
     fits = np.flatnonzero((pixels >= low) & (pixels <= high) & (position < size))
@@ -3261,14 +3163,9 @@ def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
 
 
 class _Accumulator:
-    """Collects projected input as it arrives, in memory bounded by the picture.
-
-    Unit-weight points go into a dense count grid that starts over
-    ``region`` (x0, y0, x1, y1 exclusive, integer pixels) and grows with the
-    data within a pixel budget; other points are kept as entries aggregated
-    by (pixel, weight); segments are kept as they come.  With ``sums``
-    (decay 1) the grid also sums the weights of positive weighted points.
-    """
+    """Projected input, in memory bounded by the picture: unit points in a count grid (from
+    ``region`` x0, y0, x1, y1 exclusive, growing within a budget), other points as entries by
+    (pixel, weight), segments as they come; with ``sums`` (decay 1) the grid sums weights > 0."""
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
                  sums: bool = False):
@@ -3308,8 +3205,7 @@ class _Accumulator:
             self._merge()
 
     def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None) -> None:
-        """Add segments at pixel coordinates; ``weight`` (one per segment) multiplies
-        their heat."""
+        """Add segments at pixel coordinates; ``weight`` (one each) multiplies their heat."""
         self.segments.append(np.stack([x1, y1, x2, y2] + ([] if weight is None else [weight]), 1))
         if self.log is not None:
             self.log.append((self.inputs, len(x1)))
@@ -3350,8 +3246,7 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def result(self) -> Tuple[_BinnedPoints, np.ndarray, _CountGrid]:
-        """(points not in the grid as aggregated entries, float64 (n, 4) segments (5 with
-        weights), grid)."""
+        """(aggregated entries of the points not in the grid, float64 (n, 4|5) segments, grid)."""
         self._merge()
         self.grid._count()
         segs = self._segment_array()
@@ -3359,15 +3254,9 @@ class _Accumulator:
 
 
 class _CountGrid:
-    """Dense counts of unit-weight points over a region that grows with the
-    data up to ``limit`` pixels; what lies further away is left to the caller.
-
-    Counts are int32 (int64 once a pixel might pass 2**31 - 1).  At decay 1
-    the weights of weighted points (> 0) may be summed too, in ``sums``
-    (float64, made when first needed).  Points are kept as flat indices and
-    counted when they reach a quarter of the grid, so no chunk costs a pass
-    over the whole grid.
-    """
+    """Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
+    caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
+    ``sums`` may add positive weights.  Points wait as flat indices up to a quarter of the grid."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3378,8 +3267,7 @@ class _CountGrid:
         self.waiting_size = 0
 
     def add(self, ix: np.ndarray, iy: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
-        """Count the points it can hold (with ``weight``: sum it); returns the mask
-        of those it could not."""
+        """Count the points it can hold (with ``weight``: sum it); returns a mask of the others."""
         if ix.size:
             self._grow(int(ix.min()), int(iy.min()), int(ix.max()) + 1, int(iy.max()) + 1)
         x0, y0, x1, y1 = self.region
@@ -3493,9 +3381,8 @@ class _CountGrid:
 
 
 def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarray]) -> None:
-    """grid[flat] += 1 (or += weight), a band of 2**22 pixels at a time, the points
-    put in band order by a radix sort of 16-bit band numbers: no temporary is
-    grid-sized, and the points are not copied whole."""
+    """grid[flat] += 1 (or weight), a band of 2**22 pixels at a time, the points in band order by
+    a radix sort of 16-bit band numbers: no grid-sized temporary, no copy of all the points."""
     if not flat.size:
         return
     bands = grid.size >> 22
@@ -3555,10 +3442,7 @@ KERNELS = {"linear": _linear, "gaussian": _gaussian}
 
 def _kernel_grid(kernel: str, radius: int) -> np.ndarray:
     """float64 grid[dy + r, dx + r] of the heat at integer offset (dx, dy), 0 outside the disc.
-
-    The distance is sqrt(dx*dx + dy*dy) of the exact integer sum: correctly
-    rounded, so the same bits as the original's math.hypot (np.hypot is not).
-    """
+    Distance: sqrt of the exact integer sum, the same bits as math.hypot (np.hypot is not)."""
     span = np.arange(-radius, radius + 1)
     squares = (span * span).astype(np.float64)
     return KERNELS[kernel](np.sqrt(squares[:, None] + squares[None, :]), radius)
@@ -3592,12 +3476,8 @@ def _decay_weights(decay: float, length: int) -> np.ndarray:
 
 
 class _Decay:
-    """Rank weights: running weight W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1].
-
-    The tables stop where nothing changes any more: beyond them W stays 0 and
-    S stays at its last value (decay 0 after rank 0, 0 < d < 1 once d**R
-    underflows).  Decay 1 needs no table: W is 1 and S[c] is c.
-    """
+    """Rank weights W[R] = d**R and run sums S[c] = W[0] + ... + W[c-1], tables ending where nothing
+    changes (decay 0 after rank 0, else once d**R underflows); decay 1: none (W = 1, S[c] = c)."""
 
     def __init__(self, decay: float, most: int):
         self.decay = decay
@@ -3610,9 +3490,8 @@ class _Decay:
             length = 1
         self.weights = _decay_weights(decay, length)
         self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
-        # Ranks from ``depth`` on cannot change a sum of values >= 0: each adds
-        # at most v0 * 2**-55, under half a unit in the last place of a sum
-        # that already holds v0 (or they never occur).  None: all count (decay 1).
+        # Ranks from ``depth`` on cannot change a sum of values >= 0 (or never occur): each adds
+        # at most v0 * 2**-55, under half an ulp of a sum holding v0.  None: all count (decay 1).
         tiny = np.flatnonzero(self.weights <= 2.0 ** -55)
         self.depth = None if decay == 1.0 else int(tiny[0]) if tiny.size else length
 
@@ -3640,11 +3519,8 @@ class _Decay:
 
 
 def _descending_bits(values: np.ndarray) -> np.ndarray:
-    """uint64 (m,) < 2**32 that orders float64 ``values`` descending, via float32.
-
-    float32 rounding is monotonic, so larger values never get larger keys;
-    values that round to the same float32 tie and are put right afterwards.
-    """
+    """uint64 (m,) < 2**32 ordering float64 ``values`` descending, via float32 (monotonic:
+    values that round to one float32 tie and are put right afterwards)."""
     bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
     ascending = np.where(bits >> np.uint64(31), ~bits & np.uint64(0xFFFFFFFF),
                          bits | np.uint64(0x80000000))
@@ -3652,11 +3528,8 @@ def _descending_bits(values: np.ndarray) -> np.ndarray:
 
 
 def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
-    """uint64 (m,) < 2**bits, never larger for a larger value (equal ranks may hide order).
-
-    Non-negative values are scaled onto [0, 2**bits) and truncated, which is
-    monotonic; anything else goes through float32 (at most 32 bits).
-    """
+    """uint64 (m,) < 2**bits, never larger for a larger value (equal ranks may hide order): values
+    >= 0 scaled onto [0, 2**bits) and truncated, anything else via float32 (at most 32 bits)."""
     top = float(values.max())
     if 0.0 < top < math.inf and float(values.min()) >= 0.0:
         bits = min(bits, 52)
@@ -3667,13 +3540,8 @@ def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
-    """Order contributions by key ascending and, within a key, value descending.
-
-    ``keys`` int64 (m,) >= 0, ``values`` float64 (m,).  Returns the
-    permutation and the sorted keys and values.  One packed uint64 sort
-    (key | value rank | position) replaces a two-key lexsort; the few runs
-    of equal key and rank that hide a value order are then sorted exactly.
-    """
+    """(order, keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values`` descending per
+    key, by one packed uint64 sort (key | value rank | position); equal ranks sorted exactly."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
     value_bits = 64 - key_bits - pos_bits
@@ -3711,14 +3579,9 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
 
 def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
             size: int, decay: _Decay) -> np.ndarray:
-    """Decay-combine contributions per key.
-
-    ``keys`` int64 (m,) in [0, size); ``values`` float64 (m,); ``counts`` int64
-    (m,) copies of each value, or None for one each.  Returns float64
-    (size,): per key, the values sorted descending and summed with weights
-    1, d, d**2, ... in that order (sequentially, as the original sums, so
-    single copies are bit-exact).
-    """
+    """float64 (size,): per key in [0, size), its values sorted descending and summed with weights
+    1, d, d**2, ... sequentially, as the original sums (single copies are bit-exact).  ``keys``
+    int64 (m,), ``values`` float64 (m,), ``counts`` int64 (m,) copies of each, or None (one)."""
     if keys.size == 0:
         return np.zeros(size)
     order, keys, values = _sort_contributions(keys, values)
@@ -3757,11 +3620,8 @@ def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
 
 
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
-    """Which tiles each point entry and segment can heat.
-
-    Returns (int64 (k, 2) tile x/y, int8 (k,) kind 0 = entry / 1 = segment,
-    int64 (k,) index into entries or segments); a tile spans ``size`` pixels.
-    """
+    """Tiles of ``size`` pixels each point entry and segment can heat: (int64 (k, 2) tile x/y,
+    int8 (k,) kind 0 entry / 1 segment, int64 (k,) index into entries or segments)."""
     r = radius
     ids, index = [], []
     reach = 2 * r // size + 2   # a point heats up to this many tiles along each axis
@@ -3802,13 +3662,8 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """Values over ``window`` (x0, y0, x1, y1 exclusive) and the maximum anywhere.
-
-        Input: aggregated point ``entries``, float64 (n, 4) pixel ``segments``
-        and optionally a dense grid of unit-point ``counts``.  Returns
-        (float64 grid[y, x] of the window, max value, and when ``keep_all``
-        the nonzero pixels everywhere as (x, y, value) arrays).
-        """
+        """(float64 grid[y, x] over ``window`` (x0, y0, x1, y1 exclusive), max anywhere, with
+        ``keep_all`` all nonzero (x, y, value)) of ``entries``, ``segments`` (n, 4), ``counts``."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         largest, kept = 0.0, []
@@ -3826,16 +3681,10 @@ class _Engine:
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
-        """Yield (rect, float64 grid[y, x] over rect) for every piece of the plane with data.
-
-        Pieces are the _TILE-pixel tiles (rect x0, y0, x1, y1 exclusive, x0 and
-        y0 multiples of _TILE) or parts of them, computed a few at a time on
-        the cores and yielded in tile order (at decay 1 with FFT sums, block by
-        block, whole tiles that may be views of the block's array); pixels
-        outside every piece are 0.  ``segments`` is float64 (n, 4) of pixel
-        x1, y1, x2, y2, or (n, 5) with a weight (>= 0) that multiplies each
-        segment's heat.  Raises HeatmapError if the heat overflows float64.
-        """
+        """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
+        order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
+        (decay-1 FFT sums come block by block, as views); other pixels are 0.  ``segments``:
+        float64 (n, 4) x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
@@ -3866,12 +3715,9 @@ class _Engine:
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT than by walking the kernels.
-
-        Estimates, measured on 2 cores: FFT 60 ns a pixel of the points' box;
-        the sort-based walk 100 ns a contribution; the dense walk of unit
-        points 0.6 ns a pixel per kernel offset pair or heat group.
-        """
+        """Whether decay-1 sums are faster by FFT than by walking the kernels; estimates measured on
+        2 cores: FFT 60 ns a pixel of the points' box, the sort 100 ns a contribution, the dense
+        walk of unit points 0.6 ns a pixel per kernel offset pair or heat group."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3889,10 +3735,9 @@ class _Engine:
         return 60 * area < walk
 
     def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Jobs for decay 1, where the points of positive weight are summed by FFT:
-        their region in blocks of whole tiles, each ("sum", block rect, region,
-        those points near it, counts, {tile: (other points, segments)} of its
-        tiles), then the pieces of the tiles only the others reach."""
+        """Jobs at decay 1 (positive weights summed by FFT): their region in blocks of whole tiles,
+        each ("sum", block, region, points near it, counts, segments, {tile: (other points,
+        segment index)}), then the pieces of the tiles only the others reach."""
         r = self.radius
         positive = entries.weight > 0
         others = {tile: (near, index) for tile, near, index in
@@ -3917,10 +3762,9 @@ class _Engine:
 
     def _sum_block(self, block, area, entries: _BinnedPoints, counts: Optional["_CountGrid"],
                    segments: np.ndarray, others: dict, decay: _Decay, spectra: dict) -> list:
-        """[(tile rect, values)] of a block at decay 1: the sums of the points by
-        FFT (:func:`_point_sums`) over the part of the block in ``area`` (their
-        box grown by the radius) plus, where they reach, the exact values of
-        the points of weight <= 0 and of the segments."""
+        """[(tile rect, values)] of a block at decay 1: FFT sums of the points (:func:`_point_sums`)
+        over its part of ``area`` (their box grown by the radius), plus the exact values of
+        points of weight <= 0 and of segments where they reach."""
         sums = np.zeros((block[3] - block[1], block[2] - block[0]))
         inner = (max(block[0], area[0]), max(block[1], area[1]),
                  min(block[2], area[2]), min(block[3], area[3]))
@@ -3955,8 +3799,7 @@ class _Engine:
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
     def _member_tiles(self, entries: _BinnedPoints, segments: np.ndarray):
-        """Yield ((tx, ty), entries near it, index of the segments near it) for every
-        tile they reach."""
+        """Yield ((tx, ty), entries near it, index of segments near it) per tile they reach."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
@@ -3968,13 +3811,8 @@ class _Engine:
                        part_which[part_kind == 1])
 
     def _tiles(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments, None, index of those near it) for
-        every tile with data.
-
-        A tile with only unit points, many of them, comes as (rect, no
-        entries, segments, their int64 counts over the rect grown by the
-        radius, no index) instead, for :meth:`_dense_unit`.
-        """
+        """Yield (rect, entries near it, segments, None, index of those near) per tile with data;
+        many unit points alone: (rect, no entries, segments, int64 counts over rect + r, index)."""
         members = {tile: (near, index) for tile, near, index in
                    self._member_tiles(entries, segments)}
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
@@ -3996,11 +3834,8 @@ class _Engine:
 
     def _tile(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay,
               block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Exact values over one tile; splits the tile when too much lands on it.
-
-        ``block``: unit-point counts over the tile grown by the radius, given
-        instead of entries and segments.
-        """
+        """Exact values over one tile, split when too much lands on it; ``block``: unit-point counts
+        over the tile grown by the radius, given instead of entries and segments."""
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
         if self._is_dense(rect, entries, segments.shape[0]):
@@ -4014,10 +3849,8 @@ class _Engine:
         return self._sparse(rect, entries, segments, decay)
 
     def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block=None, index=None):
-        """Yield the tile as jobs (rect, entries, ``segments``, index of those near
-        it, block) of bounded work: a heavy tile as its quarters, recursively.
-        Jobs share the tile's segments and keep only an index: a pile of
-        segments near every piece is not copied into each."""
+        """Yield the tile as jobs (rect, entries, ``segments``, index of those near it, block) of
+        bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
         index = np.arange(segments.shape[0]) if index is None else index
         if block is None and self._is_heavy(rect, entries, index.size) and \
                 not self._is_dense(rect, entries, index.size):
@@ -4060,17 +3893,9 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Unit-weight points by whole-grid passes over the kernel offsets.
-
-        Offsets are walked in descending heat, counting in R the points met so
-        far.  A group of offsets of heat k that meets c more points adds
-        k * (W[R] + ... + W[R+c-1]) = k * (S[R+c] - S[R]): one table lookup per
-        group.  The kernel is symmetric in x, so offsets (-dx, dy) and (dx, dy)
-        are read together from a sum of two column-shifted grids.  Only the
-        box around the points is computed; the rest of the tile is 0.  The
-        points are ``entries`` or, when given, the counts ``block`` over
-        ``rect`` grown by the radius.
-        """
+        """Unit points by whole-grid passes over kernel offsets by descending heat, R counting
+        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); x-mirrored offsets
+        go together; only the points' box is computed.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -4102,8 +3927,7 @@ class _Engine:
         return out
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
-        """Any mix of weighted points and segments by a sort-based reduction
-        (segments alone by cells, which needs no sort by pixel)."""
+        """Weighted points and segments by a sort-based reduction (segments alone by cells)."""
         if _FAST and segments.shape[0] and not entries.x.size and (
                 segments.shape[1] < 5 or segments[:, 4].min() >= 0):
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
@@ -4130,22 +3954,14 @@ class _Engine:
 # count grid convolved with the kernel; within 1.7e-14 of the largest value, pixels no
 # point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
-    """Contributions of points to the pixels of ``rect`` (x0, y0, x1, y1 exclusive).
-
-    Each point heats the (2r+1)-square around it (``grid``: heat by offset,
-    from :func:`_kernel_grid`); only the part inside ``rect`` is computed,
-    so the cost follows the overlap, not the kernel.  As in the original,
-    the zero-heat corners of the squares count when some weight is
-    negative: they rank before the negative values.  Returns int64 keys
-    (y - y0) * width + (x - x0), float64 values weight * heat and the int64
-    counts of the points.
-    """
+    """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
+    (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
+    original, a negative weight makes zero-heat corners count (ranking before negatives)."""
     r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
     signed = bool(np.any(entries.weight < 0))
     lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
     lo_y, hi_y = np.maximum(entries.y - r, y0), np.minimum(entries.y + r + 1, y1)
-    # few shapes (powers of two, or the whole square): each costs Python calls,
-    # which hold the GIL (measured: 100 shapes a tile lost half the second core)
+    # few shapes (powers of two, or the whole square): Python calls hold the GIL (BENCHMARKS.md)
     cols = _shape_length(np.maximum(hi_x - lo_x, 0), 2 * r + 1)
     rows = _shape_length(np.maximum(hi_y - lo_y, 0), 2 * r + 1)
     shape_id = rows * (cols.max(initial=0) + 1) + cols
@@ -4176,22 +3992,14 @@ def _shape_length(n: np.ndarray, whole: int) -> np.ndarray:
 
 
 def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
-    """Whether ``points`` occupied pixels near ``rect`` are faster walked densely.
-
-    Per kernel offset, the dense walk costs about 0.6 ns per pixel of the
-    tile plus 1 us of Python; the sort-based reduction 100 ns per point.
-    Both scale with the kernel size, so only the point density decides.
-    """
+    """Whether ``points`` occupied pixels near ``rect`` are faster walked densely: per kernel
+    offset, ~0.6 ns a tile pixel plus 1 us for the walk, 100 ns a point for the sort."""
     return points * 170 > _rect_area(rect) + 4000
 
 
 class _ColumnPairs:
-    """Sums of a grid's columns x - a and x + a, for every a up to ``radius``.
-
-    ``counts`` is int64 (h + 2r, w + 2r); pair a is (h + 2r, w), column x
-    holding counts[:, r + x - a] + counts[:, r + x + a] (a = 0: the column
-    itself).  They are computed once when they fit in 64 MB, else on each use.
-    """
+    """Column sums counts[:, r+x-a] + counts[:, r+x+a] (a = 0: one column), (h + 2r, w) for a in
+    0..radius, of int64 ``counts`` (h + 2r, w + 2r); kept if within 64 MB, else made on each use."""
 
     def __init__(self, counts: np.ndarray, radius: int, width: int):
         self.counts, self.r, self.w = counts, radius, width
@@ -4228,14 +4036,9 @@ def _fft_size(n: int) -> int:
 
 
 def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) -> np.ndarray:
-    """float64 (h - 2r, w - 2r): sum over q of mass[q] * kernel[p - q + r], by real FFTs,
-    for the pixels p of ``mass`` (h, w) that lie r or more inside it.
-
-    ``kernel`` is (2r+1, 2r+1); its transforms are kept in ``spectra`` by
-    ``name`` and size.
-    Padding each side to at least h and w keeps the wrap-around of the
-    circular convolution off those pixels.
-    """
+    """float64 (h - 2r, w - 2r): sum over q of mass[q] * kernel[p - q + r] for the pixels p of
+    ``mass`` (h, w) r or more inside it, by real FFTs padded to at least h, w (wrap-around misses
+    them); transforms of the (2r+1, 2r+1) ``kernel`` kept in ``spectra`` by ``name`` and size."""
     r = kernel.shape[0] // 2
     h, w = mass.shape
     shape = (_fft_size(h), _fft_size(w))
@@ -4248,15 +4051,9 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
-    """Decay-1 values of points of positive weight: float64 (h - 2r, w - 2r).
-
-    ``mass`` (h, w) holds the sum of weight * count on each pixel (all >= 0),
-    ``kernel`` the :func:`_kernel_grid`.  The sums come from :func:`_convolve`
-    (round-off about 1e-16 of the largest, see the README); pixels that no
-    point reaches are set to exactly 0.  Those are told apart by the value
-    itself when round-off cannot reach half the smallest contribution, else
-    by convolving where the points are with where the kernel is nonzero.
-    """
+    """Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
+    ``mass`` (h, w; weight * count, >= 0) and ``kernel``; pixels no point reaches are exactly 0
+    (found by value if round-off < half the least contribution, else by convolving supports)."""
     top = float(mass.max())
     if not math.isfinite(top):
         raise _overflow_error()
@@ -4306,15 +4103,9 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments, with their heat.
-
-    ``seg`` holds segment rows (see :func:`_segment_rows`).  Every integer pixel of each
-    segment's box grown by the radius (the original's truncating ranges) is
-    tried; returns int64 keys (y - y0) * width + (x - x0), float64 weight *
-    heat and int64 number of copies of those with nonzero heat.  Segments
-    are batched by box size so each batch is one broadcast (n, rows,
-    columns) computation.
-    """
+    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (:func:`_segment_rows`) in their
+    boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys
+    (y - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
     lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
     weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
@@ -4334,12 +4125,8 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
 
 
 def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
-    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels each segment may heat.
-
-    The original's truncating ranges around the segment's box grown by the
-    radius, clipped to ``rect``; they never leave out a pixel closer than
-    the radius.
-    """
+    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels a segment may heat: the original's
+    truncating ranges of its box grown by r (missing no nearer pixel), clipped to ``rect``."""
     lo_x = np.maximum(np.trunc(np.minimum(segments[:, 0], segments[:, 2]) - radius), rect[0])
     lo_y = np.maximum(np.trunc(np.minimum(segments[:, 1], segments[:, 3]) - radius), rect[1])
     hi_x = np.minimum(np.trunc(np.maximum(segments[:, 0], segments[:, 2]) + radius + 1), rect[2])
@@ -4348,13 +4135,9 @@ def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray,
 
 
 def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: int, rect):
-    """One broadcast batch of :func:`_segment_heat`: boxes padded to ``box`` (rows, cols).
-
-    Returns the keys and distances of the pixels closer than the radius.
-    Padding pixels get coordinate inf, whose distance is never below it.
-    The distance is sqrt(dx*dx + dy*dy), which is at most one unit in the
-    last place from the original's math.hypot and three times as fast.
-    """
+    """One broadcast batch of :func:`_segment_heat`, boxes padded to ``box`` (rows, cols) with
+    pixels at inf: keys, distances and owners of the pixels closer than the radius.  The distance
+    sqrt(dx*dx + dy*dy) is within an ulp of the original's math.hypot, and three times as fast."""
     rows, cols = box
     width = rect[2] - rect[0]
     px = lo_x[:, None, None] + np.arange(cols)[None, None, :]
@@ -4378,10 +4161,9 @@ def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: in
 
 
 def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
-    """float64, broadcast: squared distance from pixels (px, py) to segments
-    starting at (sx, sy) with direction (dx, dy) and squared length
-    ``length2``, step by step as the original: u = clamp(((p - s) . d) / |d|^2),
-    then (s + u d - p)^2.  The result is a new array."""
+    """float64, broadcast, a new array: squared distance from pixels (px, py) to segments from
+    (sx, sy) along (dx, dy), ``length2`` = |d|^2, step by step as the original:
+    u = clamp(((p - s) . d) / |d|^2), then (s + u d - p)^2."""
     u = (px - sx) * dx + (py - sy) * dy
     u /= length2
     np.maximum(u, 0.0, out=u)   # np.clip would hold the GIL for its Python wrapper
@@ -4400,25 +4182,13 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
-    """Decay-combined heat of segments alone, as float64 grid[y, x] over ``rect``.
-
-    ``segments`` is float64 (n, 4) of pixel x1, y1, x2, y2, or the rows of
-    :func:`_segment_rows` (weights >= 0).  The rect is cut into
-    square cells; each cell gets the list of segments that may reach it
-    (see :func:`_cell_members` and :func:`_prune_crowded_cells`), padded to one of a few
-    lengths with a far-away point.  A batch of cells with equal lists is
-    then an array (cells, rows, columns, segments) whose last axis holds
-    each pixel's contributions side by side: ordering it orders every pixel
-    at once, with no keys to group and nothing to gather.  Pixels out of a
-    segment's reach get heat 0, which sorts last and adds nothing.
-
-    Where more segments crowd a cell than ranks can matter (see
-    :class:`_Decay`), the cell keeps only those that can (:func:`_prune_crowded_cells`).
-    Equal
-    segments are computed once and take as many places in the lists as can
-    matter (at decay 1, more than _PILE of them one place, their heat
-    multiplied by their number).
-    """
+    """Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
+    float64 (n, 4) pixel x1, y1, x2, y2 or :func:`_segment_rows` rows (weights >= 0).  ``rect``
+    is cut into square cells listing the segments that may reach them (:func:`_cell_members`),
+    padded to a few lengths with a far point; cells of one length make an array (cells, rows,
+    columns, segments) whose last axis holds each pixel's contributions: one sort orders all.
+    Crowded cells keep what can matter (:func:`_prune_crowded_cells`); equal segments are
+    computed once, in as many places as matter (decay 1: over _PILE take one, heat times count)."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4458,8 +4228,8 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
 
 def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
                  radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
-    """Decay-combine the listed segments on every pixel of the cells of ``size``
-    pixels into ``out`` (rows of cells, size, columns of cells, size)."""
+    """Decay-combine the listed segments on every pixel of the cells of ``size`` pixels into ``out``
+    (rows of cells, size, columns of cells, size)."""
     across = out.shape[2]
     offsets = np.arange(size, dtype=np.float64)
     weighted = bool(np.any(table[5] != 1.0))
@@ -4492,11 +4262,9 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
 
 
 def _segment_rows(segments: np.ndarray) -> np.ndarray:
-    """The segments with equal rows merged: float64 (n, 4) of pixel x1, y1, x2, y2 or
-    (n, 5) with a weight as given, or, when some rows repeat (a logger left on one
-    spot), (m, 6) of the distinct ones with a weight and their number (see
-    :func:`_segment_column`).  Repeats are found by a sort of 64-bit hashes and only
-    checked exactly when two hashes meet."""
+    """The segments with equal rows merged: as given (float64 (n, 4) pixel x1, y1, x2, y2, or (n, 5)
+    with a weight), or when rows repeat (a logger left on one spot) (m, 6) of the distinct ones
+    with weight and count (:func:`_segment_column`).  Repeats are found by sorting 64-bit hashes."""
     if segments.shape[1] == 6 or segments.shape[0] < 2:
         return segments
     bits = np.ascontiguousarray(segments, np.float64).view(np.uint64)
@@ -4520,10 +4288,8 @@ def _segment_column(segments: np.ndarray, i: int) -> np.ndarray:
 
 
 def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int = 1):
-    """Yield (int64 cell numbers, int64 (cells, length) their member lists padded
-    with ``pad``) for groups of cells whose lists have about the same length,
-    a bounded number of list entries at a time, in whole batches of
-    :func:`_cell_values` (cells of ``pixels`` pixels).  ``cells`` is sorted."""
+    """Yield (int64 cell numbers, int64 (cells, length) member lists padded with ``pad``) for sorted
+    ``cells`` of about one list length, in bounded whole batches of :func:`_cell_values`."""
     per_cell = np.bincount(cells) if cells.size else np.zeros(0, np.int64)
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
@@ -4538,17 +4304,10 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
-    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep,
-    sorted by cell (cells in rows of ``across`` from pixel ``origin``).
-
-    ``table`` is :func:`_segment_table`; ``margin`` bounds the round-off of a
-    distance.  Every pixel of a cell is within half its diagonal of its
-    centre, so a segment's heat there lies between the kernel at the
-    centre's distance plus and minus that.  Kept: segments whose heat can
-    be above 0 and can reach the depth-th largest of the lower bounds: all
-    others rank at or after ``depth`` at every pixel, where they cannot
-    change the sum (see :class:`_Decay`).
-    """
+    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep, by cell (cells in rows
+    of ``across`` from pixel ``origin``; ``margin`` bounds round-off).  Its pixels lie within
+    half a diagonal of its centre, which bounds each segment's heat there: kept are those above 0
+    that reach the depth-th largest lower bound; the rest rank past ``depth`` everywhere."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
     kept = []
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
@@ -4573,13 +4332,9 @@ def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarr
 def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
                     size: int, margin: float, radius: int, kernel: str, decay: _Decay,
                     out: np.ndarray) -> None:
-    """Values of cells whose lists stay long after :func:`_prune_crowded_cells` (crowds of
-    tracks, a logger left on one spot), each pixel on its own, into ``out``
-    as :func:`_cell_values`: only the segments that may be among a pixel's
-    ``depth`` hottest are computed exactly (the same arithmetic), chosen by
-    :func:`_pixel_groups`, or for pixels far from a small pile of segments
-    of equal weight by :func:`_pixel_support`.
-    """
+    """Into ``out`` as :func:`_cell_values`: cells still crowded after pruning, pixel by pixel,
+    computing exactly only the segments that may be among a pixel's ``depth`` hottest (found by
+    :func:`_pixel_groups`, or far from a small equal-weight pile by :func:`_pixel_support`)."""
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
@@ -4666,10 +4421,8 @@ def _top(h: np.ndarray, depth: int) -> np.ndarray:
 
 def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
                 seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at (px, py) of the segments ``seg``
-    of ``near`` given for each ``pixel`` (sorted), as :func:`_cell_values` does,
-    about _CELL_LISTS pairs at a time: a pixel with more takes them a part at
-    a time, keeping its ``depth`` hottest so far."""
+    """float64 (pixels,) heat at (px, py) of ``near[:, seg]`` per sorted ``pixel``, as in
+    :func:`_cell_values`, ~_CELL_LISTS pairs at once (more for one pixel: its ``depth`` hottest)."""
     per = np.bincount(pixel, minlength=px.size)
     start = np.cumsum(per) - per
     big = per > _CELL_LISTS // 2
@@ -4697,8 +4450,7 @@ def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndar
 
 def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: float,
                   radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at pixels (px, py) of the segments
-    ``near`` (6, n) of :func:`_segment_table`, in spatial order."""
+    """float64 (pixels,) heat at (px, py) of the spatially ordered ``near`` (6, n) table."""
     groups = -(-near.shape[1] // _GROUP)
     padded = np.zeros((6, groups * _GROUP))
     padded[:, :] = np.array([1e30, 1e30, 0.0, 0.0, 1.0, 0.0])[:, None]
@@ -4742,8 +4494,7 @@ def _morton_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
-    """(rows, columns) of a cell to compute at once: all of it, unless its list
-    is so long (a logger left on one spot) that a few pixels at a time must do."""
+    """(rows, columns) of a cell to compute at once: all, or fewer pixels for a very long list."""
     pixels = max(1, _CELL_BATCH // length)
     if pixels >= size * size:
         return [(slice(0, size), slice(0, size))]
@@ -4755,12 +4506,8 @@ def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
 
 
 def _cell_size(radius: int) -> int:
-    """Edge of the cells of :func:`_segment_cells`, in pixels.
-
-    Smaller cells waste fewer pixels out of a segment's reach but make more
-    (cell, segment) pairs to list.  Measured on a GPS track: 4 is fastest
-    up to r=10, 8 from r=15 to 30, 16 at r=60.
-    """
+    """Edge in pixels of the cells of :func:`_segment_cells`: smaller cells waste fewer pixels but
+    list more pairs (measured on a GPS track: 4 fastest to r=10, 8 for r=15-30, 16 at r=60)."""
     return 4 if radius < 12 else 8 if radius < 40 else 16
 
 
@@ -4771,16 +4518,9 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
-    """(cell, segment) pairs: int64 cell numbers (row-major over ``rect`` in
-    ``size`` steps), ascending, and the int64 index of a segment that may
-    reach that cell.
-
-    A segment may reach the cells of its box grown by the radius, except
-    the corners: cells its box comes no nearer to than the radius (plus a
-    pixel, so that no rounding can matter) are left out.  Segments are
-    taken in groups of about the same box size, each as one (segments,
-    rows, columns) array of such tests, a bounded number at a time.
-    """
+    """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
+    steps), int64 indices of segments that may reach them: the cells of a segment's box grown by
+    r, less the corners it comes no nearer than r + 1.  Batched as arrays of like box size."""
     step = 1 << 13   # segments at a time: the tests make ~30 arrays of this length
     pairs = [_some_members(segments[i:i + step], i, rect, radius, size)
              for i in range(0, segments.shape[0], step)] or [(np.empty(0, np.int64),) * 2]
@@ -4792,8 +4532,7 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
 
 
 def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: int):
-    """(cell, segment) pairs of :func:`_cell_members` for some segments, unsorted;
-    segment numbers count from ``offset``."""
+    """Unsorted pairs of :func:`_cell_members` for some segments, numbered from ``offset``."""
     x0, y0, x1, y1 = rect
     across = -(-(x1 - x0) // size)
     lo_x, lo_y, hi_x, hi_y = _segment_reach(segments, radius, rect)
@@ -4823,11 +4562,8 @@ def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: in
 
 def _gaps(start: np.ndarray, size: int, low: np.ndarray, high: np.ndarray,
           count: np.ndarray) -> np.ndarray:
-    """Squared gaps along one axis between cells and segment boxes: float64 (n, k).
-
-    ``start`` (n, k) is the first pixel of each cell, ``low``/``high`` (n,)
-    each box's extent; cells past the first ``count`` (n,) get inf.
-    """
+    """float64 (n, k) squared gaps along one axis between cells starting at ``start`` (n, k) and
+    boxes ``low`` .. ``high`` (n,); cells past the first ``count`` (n,) get inf."""
     gap = np.maximum(np.maximum(start - high[:, None], low[:, None] - (start + size - 1)), 0.0)
     gap *= gap
     gap[np.arange(start.shape[1]) >= count[:, None]] = np.inf
@@ -4845,13 +4581,8 @@ def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, len
 
 
 def _segment_table(segments: np.ndarray) -> np.ndarray:
-    """float64 (6, n + 1): start x, start y, direction x, y, squared length and
-    weight of each segment (see :func:`_segment_column`), then a point too far away to
-    reach any pixel.
-
-    A zero-length segment gets direction 0 and length 1, so that u = 0, the
-    distance to its start, as the original.
-    """
+    """float64 (6, n + 1): start x, y, direction x, y, squared length, weight per segment, then a
+    point out of reach; a zero-length one: direction 0, length 1 (u = 0, as the original)."""
     table = np.empty((6, segments.shape[0] + 1))
     table[:, -1] = (1e30, 1e30, 0.0, 0.0, 1.0, 1.0)
     table[5, :-1] = _segment_column(segments, 4)
@@ -4867,13 +4598,8 @@ def _segment_table(segments: np.ndarray) -> np.ndarray:
 
 
 def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """float64 (m, rows, columns, k): distance of each cell pixel to each of its segments.
-
-    ``table`` (5, m, k) holds the cells' segments as from :func:`_segment_table`,
-    ``px`` (m, columns) and ``py`` (m, rows) the cells' pixel coordinates.
-    The arithmetic is the original's, step by step, except that the last
-    step is sqrt(dx*dx + dy*dy) (see :func:`_segment_block`).
-    """
+    """float64 (m, rows, columns, k): distances of cell pixels ``px`` (m, columns), ``py`` (m, rows)
+    to their segments ``table`` (5, m, k), by the original's steps, sqrt(dx*dx + dy*dy) last."""
     sx, sy, dx, dy, length2 = (t[:, None, None, :] for t in table)
     px, py = px[:, None, :, None], py[:, :, None, None]
     distance = _squared_distance(px, py, sx, sy, dx, dy, length2)
@@ -4881,14 +4607,9 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
 
 
 def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Decay-combine along the last axis: float64 (..., k) -> (...).
-
-    Each row is sorted descending and summed with ``weights`` (k,) in that
-    order, sequentially, as the original sums a pixel's list (bit for bit).
-    With fewer weights than k (ranks past :attr:`_Decay.depth`, which
-    cannot change the sum) only that many largest values are kept, found by
-    a partition.  ``heat`` is reordered in place.
-    """
+    """Decay-combine along the last axis, float64 (..., k) -> (...): rows sorted descending, summed
+    with ``weights`` (k,) sequentially, as the original (bit for bit); with fewer weights than k
+    (:attr:`_Decay.depth`) only as many largest are kept.  ``heat`` is reordered in place."""
     k = heat.shape[-1]
     if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
         if k > 4 * weights.size:
@@ -4899,9 +4620,8 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
         k = weights.size
     heat.sort(axis=-1)
     n = heat.size // k
-    # row i of ``ranked`` holds every pixel's i-th largest heat; reducing over
-    # the first axis adds whole rows in turn, so each pixel's sum is
-    # sequential.  A single column would be summed pairwise, hence two.
+    # row i of ``ranked``: every pixel's i-th largest heat; reducing over axis 0 adds whole rows
+    # in turn, so each sum is sequential (a single column would be summed pairwise: hence two).
     ranked = np.empty((k, n)) if n > 1 else np.zeros((k, 2))
     np.multiply(heat.reshape(n, k).T[::-1], weights[:, None], out=ranked[:, :n])
     return np.add.reduce(ranked, axis=0)[:n].reshape(heat.shape[:-1])
@@ -4931,9 +4651,8 @@ def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -
     return np.array(rows, dtype=np.uint8)
 
 
-# Image files.  Pillow is always given the list of formats it may decode, so that it
-# never picks a plugin by the bytes alone (EPS would run Ghostscript on them): -G and -I
-# take what users plausibly have, map tiles only what tile servers send.
+# Image files: Pillow is always given the formats it may decode, never picking a plugin by the
+# bytes (EPS runs Ghostscript): -G and -I take common types, map tiles what tile servers send.
 _IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "TGA")
 _TILE_FORMATS = ("PNG", "JPEG", "WEBP")
 
@@ -4944,9 +4663,8 @@ class _BadImage(Exception):
 
 def _decode_image(source, formats: Sequence[str], max_pixels: int,
                   size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
-    """The image in the binary stream ``source``, decoded only by one of ``formats``.
-    Its header is checked first, before anything is decoded: at most ``max_pixels``,
-    exactly ``size`` when given.  ``load`` False reads only the header.  Raises _BadImage."""
+    """The image in stream ``source``, decoded only by one of ``formats`` once its header passes (at
+    most ``max_pixels``, exactly ``size`` if given; else _BadImage); ``load`` False: header only."""
     from PIL import Image
     try:
         image = Image.open(source, formats=list(formats))
@@ -4975,8 +4693,7 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
 
 
 def _open_regular(path: str):
-    """Binary stream of ``path`` if it is a regular file, else OSError.  Opened without
-    blocking, so that a FIFO is refused instead of waited on."""
+    """Binary stream of regular file ``path``, else OSError (opened non-blocking: no FIFO)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
@@ -4991,8 +4708,7 @@ def _open_regular(path: str):
 
 
 def _image_file(path: str, what: str, load: bool = True) -> Image.Image:
-    """The -I or -G image file ``path`` (``what`` names it in errors), decoded, or only
-    its header read when not ``load``."""
+    """The -I/-G image ``path`` decoded (or only its header if not ``load``); ``what`` names it."""
     try:
         with _open_regular(path) as stream:
             return _decode_image(stream, _IMAGE_FORMATS, _max_pixels(), load=load)
@@ -5027,11 +4743,8 @@ def _peak(config: Config, largest: float) -> float:
 
 
 def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
-    """Table row per value: int(value / max * (steps - 1)), in that order, in float64.
-
-    Out-of-range rows behave like the original's list indexing (negative
-    rows count from the end; far out of range takes the nearest end).
-    """
+    """Table row per value: int(value / max * (steps - 1)), in that order, in float64; rows out of
+    range act as the original's list indexing (negative from the end, far out: the nearest end)."""
     if peak <= 0:
         return np.zeros(values.shape, np.int64)
     index = np.trunc(values / peak * (steps - 1)).astype(np.int64)
@@ -5049,11 +4762,8 @@ def _heat_rgba(values: np.ndarray, peak: float, table: np.ndarray) -> np.ndarray
 
 def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
               blank: Sequence[int]) -> np.ndarray:
-    """uint8 (h, w, c): the ``colours`` (n, c) row of each value, ``blank`` where it is 0.
-
-    ``values`` is float64 (h, w); done in strips of rows, so that the
-    temporaries (16 bytes a pixel with data) stay small.
-    """
+    """uint8 (h, w, c): the ``colours`` (n, c) row of each float64 (h, w) value, ``blank`` where it
+    is 0; in strips of rows, so the temporaries (16 bytes a pixel with data) stay small."""
     colours = np.ascontiguousarray(colours, np.uint8)
     out = np.empty(values.shape + colours.shape[1:], np.uint8)
     # RGBA pixels as one uint32 each: a 1-D take, twice as fast as taking rows (measured)
@@ -5071,8 +4781,7 @@ def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
 
 
 def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
-    """uint8 (..., 3): each channel int(c * a + bg * (1 - a)), a = alpha / 255
-    (the colour table is blended, not the picture)."""
+    """uint8 (..., 3): int(c * a + bg * (1 - a)) per channel, a = alpha / 255 (blends the table)."""
     alpha = rgba[..., 3:4] / 255.0
     background = np.asarray(colour[:3], dtype=np.float64)
     return (rgba[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
@@ -5107,11 +4816,8 @@ _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """Apply -N (value inversion, wins) or -B (brightness) to a background image.
-
-    Both work pixel by pixel, so a large image goes a strip of rows at a time:
-    the conversions' whole-image intermediates would cost several times its size.
-    """
+    """-N (value inversion, wins) or -B (brightness) on a background image, a strip of rows at a
+    time (whole-image intermediates would cost several times its size)."""
     if not config.invert_background and config.background_brightness is None:
         return image
     rows = max(1, _STRIP_PIXELS // image.width)
@@ -5148,13 +4854,9 @@ def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
 
 def _composite(values: np.ndarray, peak: float, table: np.ndarray,
                background: Image.Image) -> np.ndarray:
-    """uint8 (h, w, 3|4): the coloured heat over a background image of the same
-    size, as Image.composite puts it, a strip of rows at a time.
-
-    The colour channels are Pillow's composite; the alpha of an RGBA
-    background is combined "over" so opaque backgrounds stay opaque:
-    round(a + b * (255 - a) / 255), in integers (never a tie: exact).
-    """
+    """uint8 (h, w, 3|4): the coloured heat over a same-size background, as Image.composite puts it,
+    a strip at a time; an RGBA background's alpha is combined "over" (opaque stays opaque):
+    round(a + b * (255 - a) / 255) in integers (never a tie: exact)."""
     from PIL import Image
     out = np.array(background)
     rows = max(1, _STRIP // max(values.shape[1], 1))
@@ -5182,10 +4884,7 @@ class _Scene:
 
 
 def _heat_picture(values: np.ndarray, peak: float, scene: _Scene) -> np.ndarray:
-    """uint8 (h, w, 4) RGBA or (h, w, 3) RGB: the heat over the scene's background.
-
-    Kept as an array, not a Pillow image, so that a plain PNG needs no Pillow.
-    """
+    """uint8 (h, w, 4|3) RGBA or RGB: the heat on the scene's background (no Pillow for a PNG)."""
     if scene.background is not None:
         picture = _composite(values, peak, scene.table, scene.background)
         if scene.attribution:
@@ -5224,9 +4923,8 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
 
 def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2,
                       corner: str = "bottom-right") -> Image.Image:
-    """Copy of ``image`` with ``text`` on a half-transparent white box in the bottom-right
-    (or "top-left") corner, Pillow's default font; margin: pixels from the edges, pad:
-    pixels around the text.  The mode is kept (RGB or RGBA)."""
+    """Copy of ``image`` (mode kept), ``text`` in Pillow's default font on a half-transparent white
+    box, bottom-right (or "top-left"), ``margin`` pixels in, ``pad`` pixels around the text."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
@@ -5330,8 +5028,7 @@ def _unproject_box(box: _Box, ppd: float) -> _Box:
 
 
 def _osm_zoom(config: Config, box_ll: _Box) -> int:
-    """-z/--zoom, or the largest zoom (0.._OSM_MAX_AUTO_ZOOM) at which the lat/lon box
-    plus config.padding pixels per side fits -W/-H."""
+    """-z/--zoom, else the largest zoom <= _OSM_MAX_AUTO_ZOOM where box plus padding fits -W/-H."""
     if config.zoom:
         return config.zoom
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
@@ -5361,8 +5058,7 @@ def _span_ratio(span: float, limit: int, padding: int, flag: str) -> float:
 
 # Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
 def _tile_index(lat: float, lon: float, zoom: int) -> Tuple[int, int]:
-    """Tile (x, y) holding (lat, lon) degrees, truncated toward zero (above ~85.05
-    degrees this gives row 0 or a negative row)."""
+    """Tile (x, y) of (lat, lon) degrees, truncated toward zero (past ~85.05: row 0 or negative)."""
     n = 2.0 ** zoom
     lat_rad = lat * math.pi / 180.0
     merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
@@ -5407,9 +5103,8 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
 
 # The map behind the heat.
 def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
-    """Geometry of an --osm picture of the lat/lon box, with the map (after -B/-N) as
-    its basemap.  By default, as heatmap.py 1.14: the tile mosaic cropped to the data
-    plus padding (so usually smaller than -W/-H); --osm_exact_size: exactly -W x -H."""
+    """Geometry of an --osm picture of the lat/lon box, its map (after -B/-N) as basemap: as 1.14,
+    the mosaic cropped to the data plus padding (often under -W/-H); --osm_exact_size: -W x -H."""
     zoom = _osm_zoom(config, box_ll)
     source = _tile_source(config)
     if config.osm_exact_size:
@@ -5422,8 +5117,7 @@ def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
 
 def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
                  source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
-    """(map, geometry): the mosaic of the tiles under the data plus ``padding`` pixels,
-    cropped to that box as heatmap.py 1.14 crops it."""
+    """(map, geometry): the tile mosaic under the data and ``padding``, cropped as 1.14 crops it."""
     ppd = _zoom_ppd(zoom)
     mercator = PROJECTIONS["mercator"]
     padded = _project_box(mercator, box_ll, ppd).grown(padding)
@@ -5459,8 +5153,7 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
 
 
 def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
-    """(width, height) pixels of an --osm_exact_size map; a missing one follows the
-    aspect of the padded projected data box."""
+    """(width, height) of an --osm_exact_size map; a missing one follows the data box's aspect."""
     span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
     if not height:
         height = round(width * span_y / span_x) if span_x > 0 else width
@@ -5514,8 +5207,7 @@ def _cache_path(cache_dir: str, url: str) -> str:
 
 
 def _tile_image(data: bytes) -> Image.Image:
-    """The decoded map tile in ``data``: PNG, JPEG or WebP, 256x256 (checked before it is
-    decoded).  Raises _BadImage."""
+    """The decoded map tile in ``data`` (PNG, JPEG or WebP, 256x256, checked first); _BadImage."""
     return _decode_image(io.BytesIO(data), _TILE_FORMATS, _OSM_TILE ** 2, (_OSM_TILE, _OSM_TILE))
 
 
@@ -5529,9 +5221,8 @@ def _tile_problem(data: bytes) -> Optional[str]:
 
 
 def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
-    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.
-    An entry that is no usable tile is deleted; one that is not a regular file (a FIFO
-    would hang the read) is passed over, and replaced once the tile is fetched."""
+    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.  A bad entry is
+    deleted; a non-regular file (a FIFO would hang) is passed over, replaced once fetched."""
     try:
         with _open_regular(path) as stream:
             data = stream.read(_OSM_MAX_TILE_BYTES + 1)
@@ -5563,9 +5254,8 @@ def _write_cache(path: str, data: bytes) -> None:
 
 
 class _DownloadCanceller:
-    """Cuts downloads off: a deadline or Ctrl-C fires it, and every socket added to it
-    (or to a child added to it) is shut down, which wakes the thread blocked on it at
-    once, whatever the server is doing.  A socket added after firing is shut at once."""
+    """Cuts downloads off: a deadline or Ctrl-C fires it, shutting down every socket added to it or
+    to a child (waking the thread blocked on it); a socket added after firing is shut at once."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -5607,8 +5297,7 @@ def _cancel_download(item) -> None:
 
 
 def _watched_opener(cutoff: _DownloadCanceller):
-    """A urllib opener (proxies and redirects as usual) whose connections add their
-    socket to ``cutoff`` once connected."""
+    """A urllib opener (usual proxies, redirects) adding each connection's socket to ``cutoff``."""
     import http.client
     import urllib.request
 
@@ -5631,10 +5320,9 @@ def _watched_opener(cutoff: _DownloadCanceller):
 
 
 def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> bytes:
-    """Body of one GET of ``url``, at most _OSM_MAX_TILE_BYTES, within ``source.timeout``
-    seconds for the whole request: at the deadline ``cutoff`` fires (a server sending a
-    byte a second keeps every single read alive).  Raises urllib's, http.client's and
-    socket errors, TimeoutError and _BadTile."""
+    """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within ``source.timeout`` seconds
+    for the whole request: ``cutoff`` fires at the deadline (a byte a second keeps each read
+    alive).  Raises urllib's, http.client's, socket errors, TimeoutError and _BadTile."""
     import urllib.request  # here: only --osm needs it (about 60 ms to import)
     request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
     timer = threading.Timer(source.timeout, cutoff.fire)
@@ -5672,9 +5360,8 @@ def _download_error_text(error: BaseException) -> str:
 
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
-    """Download a tile and check it, retrying network errors, timeouts, 408/429/5xx and
-    bad bodies ``source.retries`` times after pauses of backoff * 2**k seconds; each
-    attempt has its own deadline, and all stop when ``abandon`` fires."""
+    """Download and check a tile, retrying network errors, timeouts, 408/429/5xx and bad bodies
+    ``source.retries`` times after backoff * 2**k s, a deadline per try; ``abandon`` stops all."""
     import http.client
     import urllib.error
     for attempt in range(source.retries + 1):
@@ -5699,9 +5386,8 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
 
 
 def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
-    """Bytes of the tile at ``url``: from the cache if fresh, else downloaded (and then
-    cached).  A stale cached tile is used when the download fails; only whole tiles are
-    ever cached.  Raises HeatmapError when no usable tile can be had."""
+    """Bytes of the tile at ``url``: cached if fresh, else downloaded (then cached; only whole
+    tiles), else a stale copy.  Raises HeatmapError when no usable tile can be had."""
     path = _cache_path(source.cache_dir, url) if source.cache_dir else None
     cached, fresh = _read_cache(path, source.max_age) if path else (None, False)
     if fresh:
@@ -5719,9 +5405,8 @@ def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> b
 
 
 def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
-    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time.  The first failure
-    cuts the other downloads off and is raised; Ctrl-C (or SIGTERM) cuts them all off
-    and leaves at once (the workers are daemon threads: nothing waits for them)."""
+    """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure cuts the
+    rest off and is raised; Ctrl-C or SIGTERM cuts all off and leaves at once (daemon workers)."""
     pending = list(dict.fromkeys(urls))[::-1]   # taken from the end: in order
     results, failures = {}, []
     lock, abandon = threading.Lock(), _DownloadCanceller()
@@ -5765,8 +5450,7 @@ _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
 
 
 def _duration_arg(text: str) -> float:
-    """Seconds of a duration as the command line writes it: a number and a unit s, m, h
-    or d (no unit: seconds)."""
+    """Seconds of a command-line duration: a number and a unit s, m, h or d (none: seconds)."""
     match = re.fullmatch(r"\s*(\d+\.?\d*|\.\d+)\s*([smhdSMHD]?)\s*", text)
     if not match:
         raise argparse.ArgumentTypeError("expected a duration such as 90s, 15m, 1h or 1d, "
@@ -5783,8 +5467,7 @@ def _duration_text(seconds: float) -> str:
 
 
 def _duration_seconds(value, flag: str) -> Optional[float]:
-    """A duration setting in seconds: a number, text as on the command line ("15m"), a
-    datetime.timedelta or numpy.timedelta64; None stays None."""
+    """Seconds of a duration: a number, text ("15m"), timedelta or timedelta64; None stays None."""
     if value is None:
         return None
     try:
@@ -5818,8 +5501,7 @@ def _time_range_arg(text: str) -> Tuple[Optional[str], Optional[str]]:
 
 
 def _time_bounds(bounds) -> Tuple[int, int]:
-    """(first, last) Unix seconds a --time_range (START, END) keeps, both included; an
-    open end (None or "") is the int64 extreme."""
+    """(first, last) Unix seconds --time_range (START, END) keeps (inclusive; open: int64 limit)."""
     try:
         start, end = bounds
     except (TypeError, ValueError):
@@ -5901,8 +5583,7 @@ def _batch_subset(batch, keep: np.ndarray):
 
 
 def _segment_metres(segments: Segments) -> np.ndarray:
-    """float64 (n,) lengths of segments in metres: great circles on the sphere of
-    EARTH_RADIUS (haversine)."""
+    """float64 (n,) segment lengths in metres: great circles on the sphere of EARTH_RADIUS."""
     lat1, lat2 = np.radians(segments.lat1), np.radians(segments.lat2)
     half = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * \
         np.sin(np.radians(segments.lon2 - segments.lon1) / 2) ** 2
@@ -5929,16 +5610,10 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
 
 
 class _TrimEnds:
-    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track
-    taken off, across batches.
-
-    A track is a run of segments each starting exactly where the one before ended: what
-    the readers make of a <trkseg>, a LineString or a FIT file, across batches too (a
-    batch starts at the last point of the one before).  Its end is known only when a
-    segment starts elsewhere or the input ends, so the segments within ``metres`` of the
-    open track's end are held back until then.  Lengths are measured along the track;
-    segments --max_jump drops count 0 m and do not end a track (a glitch is no home).
-    """
+    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track taken off,
+    across batches.  A track is a run of segments each starting where the last ended; its end
+    shows only when one starts elsewhere or the input ends, so its last ``metres`` wait.  Lengths
+    run along it; segments --max_jump drops count 0 m and end no track."""
 
     def __init__(self, metres: float):
         self.metres = metres
@@ -5974,9 +5649,8 @@ class _TrimEnds:
 
     def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
              offset: float, final: bool) -> List[Segments]:
-        """Trim the tracks of ``batch``: ``starts`` marks each segment that begins one (the
-        first always: it lies ``offset`` metres along its track); the last track is still
-        open unless ``final``, so its tail is held."""
+        """Trim ``batch``'s tracks; ``starts`` marks each segment that begins one (the first always,
+        ``offset`` metres along its track); the last track's tail is held unless ``final``."""
         length = np.where(jump, 0.0, length)
         first = np.maximum.accumulate(np.where(starts, np.arange(starts.size), 0))
         before = np.cumsum(length) - length
@@ -6001,9 +5675,8 @@ class _TrimEnds:
 
 
 class _TrackTimeFilter:
-    """The time and track options on a stream of batches, in this order: --max_jump and
-    --trim_ends on the tracks as read; inputs without a time left out (when an option
-    needs times), --time_range, and --weight_by_time's weights."""
+    """The time and track options on a stream of batches, in order: --max_jump, --trim_ends; inputs
+    without a time left out (when an option needs times); --time_range; --weight_by_time."""
 
     def __init__(self, config: Config):
         self.config, self.needs = config, _needs_times(config)
@@ -6105,11 +5778,9 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
-    """The frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by
-    input number), the clock starting at ``first``: (int64 rank of each input in time
-    order, [(lo, hi)] per frame: it shows the inputs of ranks lo .. hi - 1, int64 Unix
-    seconds at each frame's end).  Frame k shows what happened up to its end, first + k *
-    step (with --fade, from its end less the fade on), so a span of k steps makes k frames."""
+    """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input):
+    (int64 rank of each input in time order, [(lo, hi)] of the ranks each frame shows, int64
+    seconds of its end first + k * step, k from 1; with --fade, from that end less the fade)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = max(1, math.ceil(span / step))
@@ -6172,10 +5843,8 @@ class _FrameIndex:
         self.tiles = self.tile_start.size - 1
 
     def changed(self, before: Tuple[int, int], now: Tuple[int, int]):
-        """Yield (tile number, rect, entries, segments) for each tile touched by the inputs
-        that enter or leave from the frame ``before`` to the frame ``now`` (a frame (lo, hi)
-        shows inputs lo .. hi - 1 in seq order), holding every input ``now`` shows that
-        heats that tile."""
+        """Yield (tile number, rect, entries, segments) per tile touched by inputs entering or
+        leaving from frame ``before`` to ``now`` (lo, hi), with every input ``now`` shows there."""
         moved = np.r_[self._between(before[1], now[1]), self._between(before[0], now[0])]
         for tile in _sorted_unique(self.tile_of[moved]):
             start, stop = self.tile_start[tile], self.tile_start[tile + 1]
@@ -6192,9 +5861,8 @@ class _FrameIndex:
 
 
 def _frame_plan(config: Config, acc: "_Accumulator"):
-    """(_FrameIndex of the inputs, [(lo, hi)] per frame: it shows inputs lo .. hi - 1 in the
-    index's order, and each frame's label or None): --frequency inputs a frame, or with
-    --frame_time the data's clock (see _frame_clock)."""
+    """(_FrameIndex of the inputs, [(lo, hi)]: a frame shows inputs lo .. hi - 1 in its order,
+    labels or None): --frequency inputs a frame, or the --frame_time clock (_frame_clock)."""
     entries, entry_seq, segments, segment_seq = acc.ordered()
     ends = _frame_ends(acc.inputs, config.frequency, config.straggler_threshold)
     frames, labels = [(0, end) for end in ends], [None] * len(ends)
@@ -6411,9 +6079,8 @@ def _tile_plan(config: Config, held: Sequence[object]) -> _TilePlan:
 
 
 def _tile_zooms(config: Config, box_ll: _Box) -> range:
-    """--tile_zoom, or from the zoom at which the box and the radius fit one tile down
-    to the zoom at which the box is _TILE_AUTO_WIDTH pixels wide (at most
-    _TILE_AUTO_MAX_ZOOM), and at least _TILE_AUTO_LEVELS zooms above that."""
+    """--tile_zoom, else from where box and radius fit one tile to where the box is _TILE_AUTO_WIDTH
+    pixels wide (zoom <= _TILE_AUTO_MAX_ZOOM), and _TILE_AUTO_LEVELS or more zooms above it."""
     if config.tile_zoom:
         return range(config.tile_zoom[0], config.tile_zoom[1] + 1)
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(0))
@@ -6442,12 +6109,8 @@ def _too_many_tiles(count: int, limit: int) -> HeatmapError:
 
 
 def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, limit: int) -> None:
-    """Refuse before any work when more than ``limit`` tiles are sure to hold heat.
-
-    The tiles over the data's box (grown by the radius) are at most that many,
-    which settles most runs; else the tiles holding an input point or track
-    end are counted, zoom by zoom.
-    """
+    """Refuse before any work more than ``limit`` tiles sure to hold heat: the tiles over the data's
+    box grown by the radius settle most runs, else tiles with an input point or track end count."""
     most = 0
     for zoom in plan.zooms:
         ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
@@ -6466,8 +6129,7 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
-    """Number of tiles of ``window`` at ``zoom`` holding an input point (weight not 0) or
-    track end."""
+    """Tiles of ``window`` at ``zoom`` holding an input point (weight not 0) or track end."""
     ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
     forward = PROJECTIONS["mercator"].forward
     keys = [np.empty(0, np.int64)]
@@ -6486,8 +6148,7 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
 
 
 def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
-    """Where a zoom's count grid starts: over the data and its heat when that fits the
-    grid's budget, else empty (the points go to entries)."""
+    """A zoom's count grid region: data and heat if in budget, else empty (points go to entries)."""
     box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
     region = (math.floor(box.min_x), math.floor(box.min_y), math.ceil(box.max_x) + 1,
               math.ceil(box.max_y) + 1)
@@ -6498,13 +6159,9 @@ def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, i
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
                zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
-    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``:
-    (x, y, float64 grid[256, 256], the number of pixels with heat) for each tile with heat.
-
-    Pieces come tile by tile, so a tile is whole when a piece lands elsewhere.
-    A piece that is a whole tile is taken as it is.  Parts beyond the edges of
-    the world are dropped.
-    """
+    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``: (x, y, float64
+    grid[256, 256], pixels with heat) per tile with heat.  Pieces come tile by tile: a tile is whole
+    once a piece lands elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
     for rect, values in pieces:
@@ -6534,10 +6191,8 @@ def _with_heat(key: Tuple[int, int], values: np.ndarray):
 
 
 class _ValueSpill:
-    """Tile values kept between the two passes of a zoom, in an anonymous temporary file
-    in ``folder`` (None: the system's), read back in the order written: for each tile
-    the box holding heat, as float64 values over the box or, when fewer bytes, as
-    uint16 flat indices (within the tile) and float64 values of its heat."""
+    """Tile values between a zoom's two passes, in an anonymous temp file in ``folder`` (None: the
+    system's), read in order: a tile's heat box as float64, or if smaller uint16 indices, values."""
     _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
     # and the number of (index, value) pairs, or -1 for values over the box
 
@@ -6571,9 +6226,8 @@ class _ValueSpill:
         self.count += 1
 
     def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
-        """(x, y, where, float64 values) of each tile, in order: ``where`` is the box
-        (first row, end row, first column, end column) of 2-D values, or the int64 flat
-        indices of 1-D values."""
+        """(x, y, where, float64 values) of each tile in order: ``where`` is the box (first row, end
+        row, first column, end column) of 2-D values, or int64 flat indices of 1-D ones."""
         self.file.seek(0)
         for _ in range(self.count):
             x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
@@ -6644,13 +6298,8 @@ def _tile_png(rgba: np.ndarray) -> bytes:
 
 def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
                  spill_dir: Optional[str], store=None) -> Iterator[Tuple[int, int, int, bytes]]:
-    """(zoom, x, y, PNG bytes) of every tile with heat, zoom after zoom.
-
-    Memory: the binned input of one zoom and a few tiles; the values between
-    the passes wait in a temporary file in ``spill_dir``.  ``store(zoom, x,
-    y, png)``, if given, is called on the threads that make the tiles (for an
-    output that takes tiles side by side).
-    """
+    """(zoom, x, y, PNG bytes) of every tile with heat, in zoom order, in one zoom's binned input
+    (values wait in ``spill_dir``); ``store(zoom, x, y, png)``, if given, runs on tile threads."""
     table, limit, written = _colour_table(config), _env_limit("HEATMAP_MAX_TILES", _MAX_TILES), 0
     _check_tile_count(config, held, plan, limit)
     for zoom in plan.zooms:
@@ -6754,8 +6403,7 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
 
 
 def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
-    """Write the tiles (from tiles(store=...), see _tile_stream), metadata.json and
-    index.html as the folder config.tiles."""
+    """Write tiles(store=...), metadata.json and index.html as the folder config.tiles."""
     import json
 
     def fill(build: str) -> int:
@@ -6780,9 +6428,8 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
 
 
 def _replace_folder(path: str, fill) -> int:
-    """Call fill(new folder) on a new folder beside ``path``, then put it in place of
-    ``path`` (an old one is renamed aside, then removed); returns what fill returns.
-    On failure or Ctrl-C the new folder is removed and the old one stays."""
+    """Call fill(new folder) on a folder beside ``path``, then swap it in (the old one renamed
+    aside, then removed); returns fill's result.  On failure or Ctrl-C the old folder stays."""
     import shutil
     target = os.path.realpath(path)
     build = "%s.%s.part" % (os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
@@ -6901,12 +6548,8 @@ def _viewer_page(config: Config, meta: dict) -> str:
 # Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
 # on several threads, joined into one zlib stream; other types go through Pillow.
 def _save_format(path: str, name: Optional[str] = None) -> str:
-    """Pillow format name for --output_format ``name`` (an extension such as "jpg"),
-    else for the output's extension; PNG for ``-`` and other streams without one.
-
-    PNG, which we write ourselves, needs no Pillow plugin; the common ones
-    come with Image.preinit(); only rarer types load every plugin (~40 ms).
-    """
+    """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
+    extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
     if name:
         extension, where = "." + name.lower().lstrip("."), "--output_format %s" % name
     else:
@@ -6961,8 +6604,7 @@ _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS"
 
 
 def _new_file_mode(path: str) -> int:
-    """Permissions for a written file: those it had, else 0666 less the umask
-    (mkstemp's 0600 would hide outputs from other users)."""
+    """A written file's mode: its old one, else 0666 less the umask (not mkstemp's private 0600)."""
     try:
         return os.stat(path).st_mode & 0o7777
     except OSError:
@@ -6972,11 +6614,8 @@ def _new_file_mode(path: str) -> int:
 
 
 def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
-    """Create a new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600; (fd, path).
-
-    tempfile.mkstemp does this too, but importing tempfile costs as much
-    start-up time as reading a thousand points.
-    """
+    """A new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600: (fd, path).  (As
+    tempfile.mkstemp, whose import costs as much start-up as reading a thousand points.)"""
     for _ in range(100):
         path = os.path.join(folder, prefix + os.urandom(6).hex() + suffix)
         try:
@@ -6988,14 +6627,9 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
 
 
 def _write_atomic(path: str, write, suffix: str = ".part") -> None:
-    """Call write(temp_path) then put the file in place; nothing left on failure.
-
-    A regular file (or a new one) is replaced by renaming the temp file
-    ``.NAME.XXXX.part`` over it, in the target's folder (a symlink's target is
-    replaced, not the link), so the rename is atomic.  ``-`` (standard
-    output), a FIFO or a character device is written into instead, from a
-    finished temp file, and never replaced.  ``suffix`` ends the temp name.
-    """
+    """Call write(temp_path), then put the file in place, leaving nothing on failure: rename
+    ``.NAME.XXXX.part`` (``suffix``) over a regular or new file (a link's target), atomic; ``-``,
+    a FIFO or a character device is written into from a finished temp file."""
     if _output_kind(path) == "stream":
         _write_streamed(path, write, suffix)
         return
@@ -7084,8 +6718,7 @@ def _write_streamed(path: str, write, suffix: str) -> None:
 
 
 def _copy_into(path: str, source) -> None:
-    """Copy the binary stream ``source`` into an open descriptor (``-`` or /dev/stdout:
-    ``sys.stdout``), a FIFO or a character device."""
+    """Copy ``source`` into a FIFO, a device or an open descriptor (``-``, /dev/stdout: stdout)."""
     import shutil
     number = _open_descriptor(path)
     if number == 1:
@@ -7117,8 +6750,7 @@ _PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
 
 
 def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Write uint8 (h, w, 3) RGB or (h, w, 4) RGBA as a PNG file, deflating on several threads
-    (the reference: Pillow's writer, the same pixels)."""
+    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer)."""
     if not _FAST:
         _pil_image(pixels).save(path, format="PNG")
         return
@@ -7127,14 +6759,9 @@ def _write_png(path: str, pixels: np.ndarray) -> None:
 
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
-    """Write a PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to the binary stream ``out``.
-
-    Rows are filtered (:func:`_png_rows`) and deflated at zlib's default
-    level in strips of about _PNG_PART bytes, side by side on ``workers``
-    threads; each strip but the last ends on a byte boundary (a sync flush),
-    so the strips join into one zlib stream, each written as its own IDAT
-    chunk.  No copy of the whole picture is made.
-    """
+    """PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to stream ``out``, not copied: rows filtered
+    (:func:`_png_rows`), deflated at level 6 in ~_PNG_PART-byte strips on ``workers`` threads,
+    all but the last ending in a sync flush, so the IDAT chunks make one zlib stream."""
     height, width, channels = pixels.shape
     rows = pixels.reshape(height, -1)
     step = max(1, _PNG_PART // (rows.shape[1] + 1))
@@ -7160,15 +6787,9 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
 
 
 def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
-    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels): each a filter
-    byte and the row minus a prediction.
-
-    The "up" filter (the row above) suits smooth heat; on RGB pictures, which
-    are flat where a background colour shows, a row may take "sub" (the
-    pixel to the left) instead, whichever has the smaller sum of absolute
-    differences, as Pillow chooses.  Measured on the bench's pictures:
-    within 5 % of Pillow's size at the same level.
-    """
+    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels), each a filter byte and the row
+    minus a prediction: "up" (smooth heat), or on RGB (flat where a background shows) "sub" where
+    its sum of absolute differences is smaller, as Pillow chooses (sizes: test/BENCHMARKS.md)."""
     current = rows[top:end]
     above = rows[top - 1:end - 1] if top else np.vstack([np.zeros_like(rows[:1]), rows[:end - 1]])
     out = np.empty((end - top, rows.shape[1] + 1), np.uint8)
@@ -7193,9 +6814,8 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
 
 def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]],
                 format_name: Optional[str] = None) -> None:
-    """Write a :func:`_heat_picture` array (in the type --output_format ``format_name`` names,
-    else the extension's); RGBA is flattened onto ``colour`` (or white) for types
-    without transparency."""
+    """Write a :func:`_heat_picture` array as the type --output_format ``format_name`` names (else
+    the extension's); RGBA is flattened onto ``colour`` (or white) for types without alpha."""
     fmt = _save_format(path, format_name)
 
     def write(temp: str) -> None:
@@ -7269,13 +6889,9 @@ class Grid(NamedTuple):
 
 
 def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
-    """Affine transform of a picture's pixels (see :class:`Grid`).
-
-    Coordinates are truncated toward zero, so plane pixel X holds what lies
-    between X and X + 1 where X > 0, between X - 1 and X where X < 0, and
-    between -1 and 1 for X = 0.  Centring pixel X on X puts every point
-    within a pixel of its pixel's centre, on either side of 0.
-    """
+    """Affine transform of a picture's pixels (see :class:`Grid`).  Coordinates truncate toward
+    zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
+    centring pixel X on X keeps every point within a pixel of its pixel's centre."""
     x0, y0 = geometry.window()[:2]
     x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
     unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
@@ -7322,9 +6938,8 @@ def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) 
 
 def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[float, ...],
                       crs: str) -> None:
-    """Write PATH's world file (.pgw for .png: the first and last letter of the
-    extension, or of --output_format ``format_name``, plus w; else .wld) and
-    PATH.aux.xml naming the CRS, as GDAL reads them."""
+    """Write PATH's world file (the first and last letter of the extension, or of ``format_name``,
+    plus w: .pgw; else .wld) and PATH.aux.xml naming the CRS, as GDAL reads them."""
     a, _, c, _, e, f = transform
     base, extension = os.path.splitext(path)
     letters = (extension[1:] or (format_name or "").lstrip(".")).lower()
@@ -7347,9 +6962,8 @@ _STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixe
 
 
 def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
-    """Write values and geometry as .npz with JSON metadata (no pickle).  Only the
-    pixels of the picture are kept: -L draws no others, and bounds their number by
-    the box (data outside an --extent would otherwise add pixels without limit)."""
+    """Write values and geometry as .npz with JSON metadata (no pickle), only the picture's pixels:
+    -L draws no others, and the box bounds their number (else data past --extent adds pixels)."""
     xs, ys, vs = result.sparse
     x0, y0, x1, y1 = result.geometry.window()
     inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
@@ -7371,9 +6985,8 @@ def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
 
 
 def _load_state(path: str):
-    """(metadata dict, x, y, value arrays) of a state file, validated.  The metadata
-    is checked first, then each array's header against the number of pixels the
-    saved box can hold, so a crafted file cannot make us allocate more."""
+    """(metadata dict, x, y, value arrays) of a state file, validated: metadata first, then each
+    array's header against the box's pixels, so a crafted file cannot make us allocate more."""
     bad = HeatmapError("%s: not a heatmap.py state file" % path)
     if not os.path.isfile(path):
         raise _not_a_file(path)
@@ -7404,9 +7017,8 @@ def _load_state(path: str):
 
 
 def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
-    """Check a state file's metadata; returns how many pixels its arrays may hold:
-    those of the saved box (at least _STATE_MIN_CAPACITY, for files of 2.0, which kept
-    pixels outside the picture too)."""
+    """Check a state file's metadata; returns the pixels its arrays may hold: the saved box's, at
+    least _STATE_MIN_CAPACITY (files of 2.0 kept pixels outside the picture)."""
     if not isinstance(meta, dict) or meta.get("format") != _STATE_FORMAT:
         raise bad
     if isinstance(meta.get("version"), bool) or meta.get("version") != _STATE_VERSION:
@@ -7622,9 +7234,8 @@ class _CombinedValues:
 
 def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
                    ) -> Iterable[object]:
-    """The one input path of every output (picture, frames, tiles, state files, the
-    library): the batches of the input files, or the library's ``batches``, checked, with
-    the track and time options applied (section 8)."""
+    """The input of every output (picture, frames, tiles, state files, library): the input files'
+    batches or the library's ``batches``, checked, with the track and time options applied."""
     if batches is None:
         batches = read(config.files, config, strict=True)   # it checks each batch
     else:
@@ -7641,13 +7252,8 @@ def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[obje
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Project and bin the batches of :func:`_input_batches`; streams when --extent
-    fixes the geometry first.
-
-    Without --extent the numeric batches are held until the data box is
-    known; ``record`` keeps the input order too (for animations).  ``size``
-    is the asked (width, height) when the caller has already opened -I.
-    """
+    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry (else held
+    for the data box); ``record``: keep input order (-a); ``size``: -I's (width, height)."""
     if size is None:
         _, size = _background_scene(config)
     streaming = bool(config.extent and (config.scale or size[0] or size[1]))
@@ -7915,8 +7521,7 @@ exit status:
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """--help: "(default: X)" only where there is a default worth naming; the
-    description and epilog keep their own line breaks."""
+    """--help: "(default: X)" only where worth naming; description and epilog keep their breaks."""
 
     def __init__(self, prog: str, *args, **kwargs) -> None:
         # argparse makes a formatter for every option it adds, and without a width
@@ -8143,8 +7748,7 @@ def _one_line(text: str) -> str:
 
 
 def _print_line(line: str) -> None:
-    """Write one line to the current ``sys.stderr``, if there is one (``2>&-`` leaves
-    none, and a closed pipe takes nothing more)."""
+    """A line to ``sys.stderr`` if there is one (none after ``2>&-``); a closed pipe drops it."""
     try:
         if sys.stderr is not None:
             sys.stderr.write(line + "\n")
@@ -8160,13 +7764,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 class _LogHandler(logging.Handler):
-    """Log records to the current ``sys.stderr``, one line each.
-
-    Warnings read ``heatmap.py: warning: ...``; -v/--debug progress lines
-    carry the milliseconds since start.  Of warnings of one kind (one message
-    template, say one per bad line of a file), the first ``_ALIKE_SHOWN`` are
-    shown and the rest counted; :meth:`summary` then says how many more there were.
-    """
+    """Log records to the current ``sys.stderr``, one line each (``heatmap.py: warning: ...``;
+    -v/--debug lines after the milliseconds since start).  Of warnings of one kind (one message
+    template), the first ``_ALIKE_SHOWN`` are shown, the rest counted for :meth:`summary`."""
 
     def __init__(self, summarise: bool = True):
         super().__init__()
@@ -8233,13 +7833,9 @@ def _catch_stop_signals() -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (2 for a user error, 130 for Ctrl-C,
-    128 + the signal's number for SIGTERM and SIGHUP).
-
-    ``--help`` and ``--version`` print and raise ``SystemExit(0)``, and a malformed
-    option ``SystemExit(2)`` after one error line, as argparse does.  Only ``-o -``
-    writes to standard output.
-    """
+    """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the signal
+    number: SIGTERM, SIGHUP).  --help and --version raise SystemExit(0), a bad option
+    SystemExit(2) after one error line, as argparse.  Only ``-o -`` writes to standard output."""
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
     handler, level = _LogHandler(), _LOG.level
@@ -8280,13 +7876,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _console() -> None:
-    """Entry point of the installed ``heatmap`` and ``heatmap.py`` commands.
-
-    A finished command leaves at once: tearing down the interpreter (NumPy,
-    Pillow and all) takes longer than drawing a small heatmap, and every
-    file is already closed.  Standard descriptors the shell closed (``2>&-``)
-    are opened on the null device first, so no file we open takes their place.
-    """
+    """Entry point of the ``heatmap`` and ``heatmap.py`` commands: standard descriptors the shell
+    closed (``2>&-``) are opened on the null device (no file of ours takes their place), and the
+    end is os._exit (teardown of NumPy and Pillow takes longer than a small heatmap)."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)

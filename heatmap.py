@@ -126,6 +126,7 @@ _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override
 _MAX_RADIUS = 1000                # largest kernel radius (override: HEATMAP_MAX_RADIUS)
 _MAX_COORD = 1 << 30              # largest projected pixel coordinate
 _MAX_LONGITUDE = 360              # degrees: beyond, input is an error (0..360 data is fine)
+_MAX_RATIO = 100                  # bytes unpacked per packed byte (override: HEATMAP_MAX_RATIO)
 _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--background_image, "
             "or --osm with -z/--zoom")
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
@@ -135,15 +136,14 @@ _FAST = True
 
 
 def _env_limit(name: str, default: int) -> int:
-    """A whole-number limit from the environment variable ``name``, else ``default``."""
+    """A limit from the environment variable ``name`` (a positive whole number), else ``default``."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
-    try:
-        return int(text)
-    except ValueError:
-        raise HeatmapError("environment variable %s must be a whole number, not %r"
-                           % (name, text)) from None
+    if not re.fullmatch(r"\+?0*[1-9]\d{0,17}", text):
+        raise HeatmapError("environment variable %s must be a positive whole number, not %r"
+                           % (name, _quoted(text)))
+    return int(text)
 
 
 def _max_pixels() -> int:
@@ -202,10 +202,15 @@ def _data_error(path: str, line: int, what: str) -> HeatmapError:
     return HeatmapError("%s:%d: %s" % (path, line, what))
 
 
-def _quoted(raw: bytes) -> str:
-    """A bad line as quoted in an error message: decoded, stripped, at most 80 characters."""
-    text = bytes(raw[:400]).decode("utf-8", "replace").strip()
-    return text if len(text) <= 80 and len(raw) <= 400 else text[:77] + "..."
+def _quoted(raw) -> str:
+    """Input (bytes or text) as a message quotes it: stripped, at most about 80 characters and a
+    count of the rest; binary data is named, not shown."""
+    text = (raw[:400] if isinstance(raw, str) else bytes(raw[:400]).decode("utf-8", "replace"))
+    if re.search("[\x00-\x08\x0e-\x1f]", text):
+        return "(binary data)"
+    text = text.strip()
+    return text if len(text) <= 80 and len(raw) <= 400 else "%s... (%d more)" % (
+        text[:72], len(raw) - 72)
 
 
 # Messages name flags ("-W/--width must be positive"); the public library functions pass them
@@ -339,7 +344,7 @@ _RANGES = (
     ("frequency", "--frequency", 1, None, False),
     ("background_brightness", "-B/--background_brightness", 0, 255, False),
     ("max_jump", "--max_jump", 0, None, True),
-    ("fps", "--fps", 0, None, True),
+    ("fps", "--fps", 0.001, 1000, False),
     ("trim_ends", "--trim_ends", 0, None, False),
 )
 
@@ -419,93 +424,79 @@ def _check_input_path(path: str) -> None:
 
 
 class _HeadFirstStream(io.RawIOBase):
-    """A raw stream of ``head``, then ``source``; read errors become a HeatmapError naming it."""
+    """A raw stream of ``head``, then of ``source.read`` (more than asked waits for the next read);
+    read errors become a HeatmapError naming it.  ``count``: bytes given; with ``packed`` (the
+    stream this unpacks) _check_ratio bounds it."""
 
-    def __init__(self, name: str, head: bytes, source, what: str = "cannot read"):
+    def __init__(self, name: str, head: bytes, source, what: str = "cannot read", packed=None):
         super().__init__()
         self._name, self._head, self._source, self._what = name, head, source, what
+        self.count, self._packed = 0, packed
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
         try:
-            if hasattr(self._source, "readinto"):
-                return self._source.readinto(buffer)
-            data = self._source.read(len(buffer))
-            buffer[:len(data)] = data
-            return len(data)
+            data = self._head or self._source.read(len(buffer))
         except HeatmapError:
             raise
         except Exception as exc:  # OSError, EOFError, zlib.error, lzma.LZMAError, UnicodeError
             raise HeatmapError("%s: %s: %s" % (self._name, self._what, exc)) from None
-
-
-class _Recoder:
-    """``readinto`` of UTF-8 bytes re-encoded from a UTF-16 stream (any byte-order mark)."""
-
-    def __init__(self, source, encoding: str):
-        import codecs
-        self._source = source
-        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
-        self._out = b""
-
-    def readinto(self, buffer) -> int:
-        while not self._out:
-            data = self._source.read(max(len(buffer) // 2, 2))
-            self._out = self._decoder.decode(data, final=not data).encode("utf-8")
-            if not data:
-                break
-        n = min(len(buffer), len(self._out))
-        buffer[:n] = self._out[:n]
-        self._out = self._out[n:]
+        n = min(len(buffer), len(data))
+        buffer[:n], self._head = data[:n], data[n:]
+        self.count += n
+        if self._packed is not None:
+            _check_ratio(self._name, self.count, self._packed.count)
         return n
+
+
+def _check_ratio(name: str, unpacked: int, packed: int) -> None:
+    """Refuse data unpacking to over HEATMAP_MAX_RATIO times its packed size (or 1 MB)."""
+    ratio = _env_limit("HEATMAP_MAX_RATIO", _MAX_RATIO)
+    if unpacked > ratio * max(packed, 1 << 20):
+        raise HeatmapError("%s: unpacks to more than %d times its size; set HEATMAP_MAX_RATIO to "
+                           "allow more" % (name, ratio))
 
 
 _HEAD_BYTES = 1 << 12                # bytes looked at to tell a file's type
 _COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "lzma"))
-_UTF16 = ((b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def _buffered_stream(name: str, head: bytes, source, what: str = "cannot read") -> io.BufferedReader:
-    return io.BufferedReader(_HeadFirstStream(name, head, source, what), 1 << 16)
+def _buffered_stream(name: str, head: bytes, source, what: str = "cannot read",
+                     packed=None) -> io.BufferedReader:
+    return io.BufferedReader(_HeadFirstStream(name, head, source, what, packed), 1 << 16)
 
 
-def _read_head(stream) -> bytes:
-    head = b""
-    while len(head) < _HEAD_BYTES:
-        more = stream.read(_HEAD_BYTES - len(head))
-        if not more:
-            break
-        head += more
-    return head
+def _utf16(head: bytes) -> Optional[str]:
+    """The codec of UTF-16 text: by its byte-order mark, else by a NUL in every other byte."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    halves = (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2]))
+    return next((codec for codec, nuls, text in halves
+                 if len(head) > 3 and not nuls.strip(b"\0") and b"\0" not in text), None)
 
 
 def _make_input(name: str, raw, path: Optional[str]) -> _Input:
     """The :class:`_Input` of a raw binary stream: decompressed, decoded, its head read."""
     stream = _buffered_stream(name, b"", raw)
-    head = _read_head(stream)
+    head, packed = stream.read(_HEAD_BYTES), stream.raw
     for magic, module in _COMPRESSION:
         if head.startswith(magic):
-            opener = __import__(module).open
-            inner = opener(_buffered_stream(name, head, stream), "rb")
-            stream = _buffered_stream(name, b"", inner, "damaged or truncated %s data" % module)
-            head, path = _read_head(stream), None
+            inner = __import__(module).open(_buffered_stream(name, head, stream), "rb")
+            stream = _buffered_stream(name, b"", inner, "damaged or truncated %s data" % module,
+                                      packed)
+            head, path = stream.read(_HEAD_BYTES), None
             break
-    recoded = False
-    for bom, encoding in _UTF16:
-        if head.startswith(bom):
-            stream = _buffered_stream(name, b"", _Recoder(_buffered_stream(name, head, stream), encoding),
-                               "not valid UTF-16 text")
-            head, path, recoded = _read_head(stream), None, True
+    encoding = _utf16(head)
+    if encoding:  # re-encoded as UTF-8
+        import codecs
+        stream = _buffered_stream(name, b"", codecs.EncodedFile(_buffered_stream(
+            name, head, stream), "utf-8", encoding), "not valid UTF-16 text")
+        head, path = stream.read(_HEAD_BYTES), None
     if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark (Excel's "CSV UTF-8")
         head, path = head[3:], None
-    return _Input(name, _buffered_stream(name, head, stream), head, path, recoded)
+    return _Input(name, _buffered_stream(name, head, stream), head, path, bool(encoding))
 
 
 @contextlib.contextmanager
@@ -587,7 +578,7 @@ class _Format(NamedTuple):
 
 def _xml_root(head: bytes) -> Optional[bytes]:
     """The name of the first element of XML text (namespace prefix left out), or None."""
-    text = head.lstrip()
+    text = re.sub(rb"<!--.*?-->|<\?.*?\?>", b"", head, flags=re.S).lstrip()  # not in comments
     root = re.search(rb"<(?:[\w.-]+:)?([A-Za-z_][\w.-]*)", text) if text[:1] == b"<" else None
     return root.group(1) if root else None
 
@@ -596,7 +587,7 @@ def _json_kind(head: bytes) -> Optional[str]:
     """takeout, geojsonl or geojson for text that starts as JSON, else None."""
     if head.lstrip()[:1] not in (b"{", b"["):
         return None
-    if b'"latitudeE7"' in head or re.match(rb'\s*\{\s*"locations"', head):
+    if re.match(rb'\s*(\{\s*"locations"|\[\s*\{[^{}]*"latitudeE7")', head):  # by its shape
         return "takeout"
     lines = [line.strip() for line in head.split(b"\n") if line.strip()]
     if len(lines) > 1 and lines[0].startswith(b"{") and lines[0].endswith(b"}") \
@@ -653,7 +644,7 @@ _OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG
                 (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
                 (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
                 (b"RIFF", "a RIFF file (WebP, WAV or AVI)"), (b"\x7fELF", "a program"),
-                (b"SQLite format 3\x00", "an SQLite database"))
+                (b"SQLite format 3\x00", "an SQLite database"), (b"PAR1", "a Parquet file"))
 
 
 def _filetype(source: _Input, filetype: str) -> str:
@@ -721,6 +712,8 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                     yield batch
             except _NothingToDraw as exc:
                 nothing = str(exc)
+            except RecursionError:  # json.loads of deep nesting (GeoJSON, Takeout: _JSON_DEPTH)
+                raise HeatmapError("%s: nested too deep to read" % source.name) from None
             nothing = "%s: %s" % (source.name, nothing)
             if needs and count and not timed:
                 raise HeatmapError("%s: %s needs times, and this file has none"
@@ -743,6 +736,9 @@ def _check_batch(config: Config, batch: object) -> None:
             worst = lon[np.argmax(np.abs(lon))]
             raise HeatmapError("longitude %.12g is outside -%d..%d" % (worst, _MAX_LONGITUDE,
                                                                        _MAX_LONGITUDE))
+    if batch.weight is not None and not np.isfinite(batch.weight).all():
+        raise HeatmapError("weight %g is not a finite number" % batch.weight[
+            np.argmin(np.isfinite(batch.weight))])
 
 
 # ---- 2.2 Input: text and CSV ----
@@ -783,7 +779,8 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
             continue
         rest = bytes(buf[cut:end])
         del buf[cut:]
-        yield line_no, buf
+        if not buf.isspace():  # blank lines cost nothing
+            yield line_no, buf
         line_no += buf.count(b"\n")
     if len(rest) > _MAX_LINE:
         raise _data_error(source.name, line_no, "line %d is longer than %d bytes"
@@ -1151,7 +1148,7 @@ def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _Cs
             found.append(names.index(part.lower()))
         else:
             raise _data_error(name, 1, "no column named %r (the header has %s)" % (
-                part, ", ".join(names) or "nothing"))
+                _quoted(part), _quoted(", ".join(names)) or "nothing"))
     found += [None] * (4 - len(found))
     return _CsvColumns(found[0], found[1], found[2], found[3], optional=False)
 
@@ -1162,7 +1159,7 @@ def _csv_column_parts(spec: str) -> List[str]:
     if not 2 <= len(parts) <= 4 or not parts[0] or not parts[1] or \
             any(p.isdigit() and int(p) < 1 for p in parts) or len(parts) == 4 and not parts[3]:
         raise HeatmapError("--csv_columns: expected LAT,LON[,WEIGHT[,TIME]] (header names or "
-                           "numbers from 1), not %r" % spec)
+                           "numbers from 1), not %r" % _quoted(spec))
     return parts
 
 
@@ -1513,10 +1510,10 @@ class _XmlReader:
             raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
 
     def blocks(self) -> Iterator[bytes]:
-        """The input in blocks of about _CHUNK_BYTES, each cut after a '>'."""
+        """The input in blocks of about _MAX_LINE bytes, each cut after a '>'."""
         rest = b""
         while True:
-            block = self.source.stream.read(_CHUNK_BYTES)
+            block = self.source.stream.read(_MAX_LINE)
             data = rest + block if rest else block
             if not block:
                 if data:
@@ -1524,8 +1521,9 @@ class _XmlReader:
                 return
             cut = data.rfind(self.block_end)
             cut = cut + len(self.block_end) if cut >= 0 else data.rfind(b">") + 1
-            if not cut and len(data) > _MAX_LINE:
-                cut = len(data)  # no tag for that long: expat sorts it out
+            if len(data) - cut > _MAX_LINE or len(block) == _MAX_LINE and b"<" not in block:
+                raise _data_error(self.name, self.line, "a tag or text runs on for more than %d "
+                                  "bytes" % _MAX_LINE)  # bounds expat's buffers and our texts
             rest, data = data[cut:], data[:cut]
             if data:
                 yield data
@@ -1573,7 +1571,7 @@ class _XmlReader:
 def _float_or_nan(text) -> float:
     try:
         return float(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return math.nan
 
 
@@ -1992,11 +1990,20 @@ def _read_kmz(source: _Input) -> Iterator[object]:
             names = [n for n in archive.namelist() if n.lower().endswith(".kml")]
             if not names:
                 raise HeatmapError("%s: no .kml file in this .kmz" % source.name)
-            with archive.open(names[0]) as member:
+            with _zip_member(archive, names[0], source.name) as member:
                 yield from _Kml(_make_input("%s/%s" % (source.name, names[0]), member,
                                             None)).batches()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise HeatmapError("%s: not a readable .kmz: %s" % (source.name, exc)) from None
+
+
+def _zip_member(archive, name: str, where: str):
+    """A member of a zip input, opened; refused when encrypted or unpacking past _check_ratio."""
+    info = archive.getinfo(name)
+    if info.flag_bits & 1:
+        raise HeatmapError("%s: %s is encrypted" % (where, name))
+    _check_ratio("%s/%s" % (where, name), info.file_size, info.compress_size)
+    return archive.open(info)
 
 
 # ---- 2.5 Input: JSON (GeoJSON, Takeout) ----
@@ -2006,6 +2013,7 @@ def _read_kmz(source: _Input) -> Iterator[object]:
 # GeoJSON objects into batches, for files and for the library's __geo_interface__ alike:
 # points and lines are drawn, polygons skipped with a warning (files) or refused (library).
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
+_JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
 
 _JSON_EVENTS = np.zeros(256, bool)
 _JSON_EVENTS[list(b'"\\{}[],')] = True
@@ -2067,6 +2075,9 @@ class _JsonArrays:
         step = np.where((char == ord("{")) | (char == ord("[")), 1,
                         np.where((char == ord("}")) | (char == ord("]")), -1, 0))
         depth = self.depth + np.cumsum(step)  # after each event
+        if depth.size and depth.max() > _JSON_DEPTH:  # checked here: json.loads recurses
+            raise _data_error(self.source.name, self.line + data.count(b"\n", 0, int(at[np.argmax(
+                depth > _JSON_DEPTH)])), "JSON nested more than %d deep" % _JSON_DEPTH)
         self.in_string = bool(inside[-1]) if inside.size else self.in_string
         # root-level brackets switch between skeleton and an array's elements
         switch = np.flatnonzero(((char == ord("[")) & (depth - step <= 1))
@@ -2089,6 +2100,10 @@ class _JsonArrays:
         else:
             self.skeleton.append(data[start:])
         self.depth = int(depth[-1]) if depth.size else self.depth
+        self.skeleton = [b"".join(self.skeleton)]
+        if len(self.skeleton[0]) + sum(map(len, self.element)) > _MAX_LINE:  # a value or spaces
+            raise _data_error(self.source.name, self.line, "a JSON value runs on for more than "
+                              "%d bytes" % _MAX_LINE)
 
     def _array_key(self, data: bytes, pos: int, depth_before: int) -> Optional[str]:
         """The key of a root member array opening at ``pos``, "" for a root array, or None."""
@@ -2146,6 +2161,16 @@ def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
     before = np.zeros(at.size, np.int64)
     before[1:] = np.where(follows[1:], run[:-1], 0)
     return before % 2 == 1
+
+
+_NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
+
+
+def _is_position(value) -> bool:
+    """A GeoJSON position: a list of numbers, the first two (lon, lat) finite."""
+    return isinstance(value, (list, tuple)) and len(value) >= 2 and all(
+        type(v) not in _NOT_NUMBERS and isinstance(v, (int, float, np.number))
+        and -1e300 < v < 1e300 for v in value[:2])
 
 
 class _GeoJsonShapes:
@@ -2262,21 +2287,20 @@ class _GeoJsonShapes:
         self.track.add(lat, lon, times)
         self.track.end()
 
-    def _lon_lat(self, coords, index: int, path: str) -> Tuple[np.ndarray, np.ndarray]:
+    def _lon_lat(self, coords, index, path: str) -> Tuple[np.ndarray, np.ndarray]:
+        """(lon, lat) of positions; ``index``: their element, or a list of each one's."""
         try:
             table = np.array(coords, dtype=np.float64)
-        except (ValueError, TypeError):
-            try:
-                table = np.array([c[:2] for c in coords], dtype=np.float64)
-            except (ValueError, TypeError, IndexError, KeyError):
-                table = np.empty((0, 0))
-        if table.ndim != 2 or table.shape[1] < 2 or not np.isfinite(table[:, :2]).all():
-            if table.ndim == 2 and table.shape[1] >= 2:
-                bad = int(np.flatnonzero(~np.isfinite(table[:, :2]).all(1))[0])
-                index = index if isinstance(index, int) else index[bad]
-            elif not isinstance(index, int):
-                index = index[0]
-            raise self._error(index, path, "coordinates are not [lon, lat] numbers")
+            fine = table.ndim == 2 and table.shape[1] >= 2 and np.isfinite(table[:, :2]).all() \
+                and _NOT_NUMBERS.isdisjoint(map(type, itertools.chain.from_iterable(coords)))
+        except (ValueError, TypeError, OverflowError):
+            fine = False
+        if not fine:  # some have a height, or one is bad: each is looked at
+            good = [_is_position(c) for c in coords] if isinstance(coords, list) else [False]
+            if not good or False in good:
+                raise self._error(index if isinstance(index, int) else index[good.index(False)],
+                                  path, "coordinates are not [lon, lat] numbers")
+            table = np.array([c[:2] for c in coords], dtype=np.float64)
         return table[:, 0], table[:, 1]
 
     def _times(self, values: list, owners: Sequence[int], path: str) -> np.ndarray:
@@ -2294,7 +2318,10 @@ class _GeoJsonShapes:
         if self.coords:
             owner = self.owner
             lon, lat = self._lon_lat(self.coords, owner, "")
-            weight = np.array(self.weights, dtype=np.float64)
+            try:
+                weight = np.array(self.weights, dtype=np.float64)
+            except OverflowError:  # a whole number past a float's range: not a finite weight
+                weight = np.array([_float_or_nan(w) for w in self.weights])
             if self.feature_weights is not None:
                 weight = self.feature_weights[owner]
             time = None
@@ -2384,12 +2411,14 @@ def _read_takeout(source: _Input, config: Config) -> Iterator[Points]:
 
 def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
     records = [r for r in records if isinstance(r, dict)]
-    try:
-        lat = np.array([r.get("latitudeE7") for r in records], dtype=np.float64)
-        lon = np.array([r.get("longitudeE7") for r in records], dtype=np.float64)
-    except (ValueError, TypeError):
+    e7 = [r.get("latitudeE7") for r in records] + [r.get("longitudeE7") for r in records]
+    try:  # numbers (None, NaN: no position), not text, booleans or infinities
+        lat, lon = np.array(e7, dtype=np.float64).reshape(2, -1)
+    except (ValueError, TypeError, OverflowError):
+        lat = lon = np.array([np.inf])
+    if np.isinf(lat).any() or np.isinf(lon).any() or not _NOT_NUMBERS.isdisjoint(map(type, e7)):
         raise HeatmapError("%s: locations[%d...]: latitudeE7/longitudeE7 not numbers"
-                           % (name, first)) from None
+                           % (name, first))
     # some exports overflowed 32 bits: values past 180 degrees wrap around
     lat = np.where(lat > 9e8, lat - 2.0 ** 32, lat) / 1e7
     lon = np.where(lon > 18e8, lon - 2.0 ** 32, lon) / 1e7
@@ -2405,7 +2434,7 @@ def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
         try:
             seconds = np.array([m if m is not None else "nan" for m in millis],
                                dtype=np.float64) / 1000
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise HeatmapError("%s: locations[%d...]: timestampMs is not a number"
                                % (name, first)) from None
         ms_time = _no_times(seconds.size)
@@ -2438,7 +2467,8 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
     fitdecode = _import_extra("fitdecode", "fitdecode", "fit", "reading FIT files")
     track, rows, number = _TrackBuilder(), [], 0
     try:
-        for frame in fitdecode.FitReader(source.stream, check_crc=fitdecode.CrcCheck.RAISE):
+        for frame in fitdecode.FitReader(source.stream, check_crc=fitdecode.CrcCheck.RAISE,
+                                         error_handling=fitdecode.ErrorHandling.IGNORE):
             if isinstance(frame, fitdecode.FitHeader):
                 track.start()
             elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
@@ -2525,7 +2555,8 @@ def _check_prj(name: str, wkt: Optional[str]) -> None:
 
 
 def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
-    """({"shp"/"shx"/"dbf": binary file}, .prj text or None) of a shapefile or a zip of one."""
+    """({"shp"/"shx": binary file}, .prj text or None) of a shapefile or a zip of one (no .dbf:
+    only the shapes are read)."""
     if source.path is None:
         raise HeatmapError("%s: a shapefile must be a file (it is read with its .shx and .dbf), "
                            "not a stream" % source.name)
@@ -2537,9 +2568,8 @@ def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
         with open(parts[".prj"], "r", encoding="utf-8", errors="replace") as stream:
             prj = stream.read(1 << 20)
     files = {"shp": open(source.path, "rb")}
-    for ext in (".shx", ".dbf"):
-        if parts[ext]:
-            files[ext[1:]] = open(parts[ext], "rb")
+    if parts[".shx"]:
+        files["shx"] = open(parts[".shx"], "rb")
     return files, prj
 
 
@@ -2553,14 +2583,14 @@ def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
             if len(shps) != 1:
                 raise HeatmapError("%s: the zip archive holds %s shapefiles; unpack it and give "
                                    "one" % (source.name, len(shps) or "no"))
-            base = shps[0][:-4]
-            files = {ext: io.BytesIO(archive.read(names[base + "." + ext]))
-                     for ext in ("shp", "shx", "dbf") if base + "." + ext in names}
-            prj = archive.read(names[base + ".prj"]).decode("utf-8", "replace") \
-                if base + ".prj" in names else None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+            parts = {ext: _zip_member(archive, names[shps[0][:-3] + ext], source.name).read()
+                     for ext in ("shp", "shx", "prj") if shps[0][:-3] + ext in names}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
+            zlib.error) as exc:
         raise HeatmapError("%s: not a readable zip archive: %s" % (source.name, exc)) from None
-    return files, prj
+    prj = parts.pop("prj", None)
+    return {ext: io.BytesIO(data) for ext, data in parts.items()}, prj and prj.decode(
+        "utf-8", "replace")
 
 
 def _read_shp(source: _Input, config: Config) -> Iterator[Points]:
@@ -2648,7 +2678,7 @@ def _column_names(data) -> list:
 def _table_column(data, name, guesses: Sequence[str], what: str):
     """Column ``name`` of a table, or the first column called one of ``guesses`` (any case)."""
     names = _column_names(data)
-    shown = ", ".join(str(n) for n in names[:20])
+    shown = _quoted(", ".join(map(str, names)))
     if name is None:
         lower = {str(n).lower(): n for n in reversed(names)}
         guess = next((g for g in guesses if g in lower), None)
@@ -5783,12 +5813,13 @@ def _frame_clock(config: Config, times: np.ndarray, first: int):
     seconds of its end first + k * step, k from 1; with --fade, from that end less the fade)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
-    count = max(1, math.ceil(span / step))
+    count = span / step
     if count > _MAX_FRAMES:
-        raise HeatmapError("--frame_time %s would make %d frames (the data runs from %s to %s), "
+        raise HeatmapError("--frame_time %s would make %.9g frames (the data runs from %s to %s), "
                            "more than %d: give a longer one" % (
-                               _duration_text(step), count, _time_text(first),
-                               _time_text(times.max()), _MAX_FRAMES))
+                               _duration_text(step), math.ceil(count) if count < 1e15 else count,
+                               _time_text(first), _time_text(times.max()), _MAX_FRAMES))
+    count = max(1, math.ceil(count))
     order = np.argsort(times, kind="stable")
     rank = np.empty(order.size, np.int64)
     rank[order] = np.arange(order.size)
@@ -6020,11 +6051,11 @@ def _zoom_range_arg(text: str) -> Tuple[int, int]:
 
 def _validate_tiles(config: Config) -> None:
     """Check --tiles and --world_file before any input is read (called by _validate)."""
-    if config.tiles:
+    if config.tiles is not None:
         _tile_options(config)
         _check_tile_output(config)
     elif config.world_file:
-        if not config.output or config.output == "-":
+        if not config.output or _output_kind(config.output) == "stream":
             raise HeatmapError("--world_file needs -o/--output FILE: it is written beside the "
                                "picture")
         if config.animate:
@@ -6129,22 +6160,27 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
-    """Tiles of ``window`` at ``zoom`` holding an input point (weight not 0) or track end."""
-    ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
+    """Tiles of ``window`` at ``zoom`` sure to hold heat: with an input point (weight not 0) or
+    track end, or, if more and the window is the world, those the longest segment crosses."""
+    ppd, shift, last = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2, 2 ** zoom - 1
     forward = PROJECTIONS["mercator"].forward
-    keys = [np.empty(0, np.int64)]
+    keys, longest = [np.empty(0, np.int64)], 0
     for batch in held:
         if isinstance(batch, Points):
             places = [(batch.lat, batch.lon, None if batch.weight is None else batch.weight != 0)]
         else:
             places = [(batch.lat1, batch.lon1, None), (batch.lat2, batch.lon2, None)]
+        ends = []
         for lat, lon, keep in places:
             x, y = forward(lat, lon, ppd)
             tx = (np.trunc(x).astype(np.int64) + shift) // _OSM_TILE
             ty = (np.trunc(y).astype(np.int64) + shift) // _OSM_TILE
             ok = _in_window(window, tx, ty) if keep is None else _in_window(window, tx, ty) & keep
             keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
-    return int(_sorted_unique(np.concatenate(keys)).size)
+            ends.append(np.clip(np.stack([tx, ty]), 0, last))
+        if len(ends) == 2 and ends[0].size and window == (0, 0, last, last):
+            longest = max(longest, int(np.abs(ends[0] - ends[1]).max()) + 1)
+    return max(int(_sorted_unique(np.concatenate(keys)).size), longest)
 
 
 def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
@@ -6324,6 +6360,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
 # The two tile outputs, written atomically and never over what we did not make: a folder
 # (metadata.json, {z}/{x}/{y}.png and the viewer page) or an MBTiles file.
 _TILE_FOLDER_FORMAT = "heatmap.py-tiles"   # metadata.json "format" of the folders we write
+_TILE_DESCRIPTION = "heat map by heatmap.py"  # metadata "description": MBTiles files we write
 _LEAFLET_URL = "https://unpkg.com/leaflet@1.9.4/dist"
 _LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZBo=",
                 "leaflet.css": "sha256-p4NxAoJBhIIN+hmNHrzRCf9tD/miZyoHS5obTRR9BMY="}
@@ -6348,40 +6385,57 @@ def _is_mbtiles(path: str) -> bool:
     return path.lower().endswith(".mbtiles")
 
 
+_OUR_TILE_FILES = re.compile(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
+
+
 def _check_tile_output(config: Config) -> None:
-    """The --tiles output can be written and replaces nothing that is not ours."""
-    path = config.tiles
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise HeatmapError("%s: folder %s does not exist" % (path, folder))
-    inputs = [p for p in list(config.files) + [config.gradient] if p]
-    if _is_mbtiles(path):
-        if os.path.isdir(path):
-            raise HeatmapError("%s: is a folder; --tiles needs a file name for MBTiles" % path)
-        if any(_same_file(path, other) for other in inputs):
-            raise HeatmapError("%s: --tiles would overwrite an input file" % path)
-        return
-    if os.path.lexists(path) and not os.path.isdir(path):
-        raise HeatmapError("%s: is a file; --tiles writes a folder (or a .mbtiles file)" % path)
-    if os.path.isdir(path) and os.listdir(path) and not _our_tile_folder(path):
-        raise HeatmapError("%s: is a folder that heatmap.py --tiles did not make (no metadata.json "
-                           "of ours); give a new name or remove it" % path)
-    inside = os.path.realpath(path) + os.sep
-    for other in inputs:
-        if os.path.realpath(other).startswith(inside):
-            raise HeatmapError("%s: holds the input file %s, which replacing the folder would "
-                               "delete" % (path, other))
+    """The --tiles output replaces only what we made (checked first, and again right before the
+    swap): not the working or home folder or one holding them or an input; a link's target."""
+    path, real = config.tiles, os.path.realpath(config.tiles or ".")
+    if not path or not os.path.isdir(os.path.dirname(real)):
+        raise HeatmapError("%r: --tiles needs a folder or .mbtiles file name in a folder that "
+                           "exists" % _quoted(path))
+    mbtiles, folder = _is_mbtiles(path), os.path.isdir(real)
+    if os.path.lexists(real) and mbtiles == folder:
+        raise HeatmapError("%s: is a %s; --tiles writes a folder, or a file named .mbtiles"
+                           % (path, "folder" if folder else "file"))
+    for kept in [os.getcwd(), os.path.expanduser("~")] + list(config.files) + [config.gradient]:
+        if kept and kept != "-" and os.path.commonpath([real, os.path.realpath(kept)]) == real:
+            raise HeatmapError("%s: replacing it would delete %s" % (path, kept))
+    problem = os.path.lexists(real) and (_foreign_mbtiles if mbtiles else _foreign_tile_folder)(real)
+    if problem:
+        raise HeatmapError("%s: %s; --tiles replaces only what it made: give a new name or remove "
+                           "it" % (path, problem))
 
 
-def _our_tile_folder(path: str) -> bool:
-    """Whether ``path`` holds the metadata.json of a tile folder we wrote."""
+def _foreign_tile_folder(folder: str) -> Optional[str]:
+    """What makes a folder not ours: an entry we do not write, or no metadata.json of ours."""
     import json
+    for root, dirs, files in os.walk(folder):
+        for name in sorted(dirs + files):
+            entry = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+            if not _OUR_TILE_FILES.fullmatch(entry):
+                return "holds %s" % _quoted(entry)
     try:
-        with open(os.path.join(path, "metadata.json"), "rb") as stream:
+        with open(os.path.join(folder, "metadata.json"), "rb") as stream:
             meta = json.loads(stream.read(1 << 20))
     except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("format") == _TILE_FOLDER_FORMAT
+        meta = None
+    ours = isinstance(meta, dict) and meta.get("format") == _TILE_FOLDER_FORMAT
+    return None if ours or not os.listdir(folder) else "holds no metadata.json of ours"
+
+
+def _foreign_mbtiles(path: str) -> Optional[str]:
+    """Why an MBTiles file is not ours (its metadata, read without writing, says who made it)."""
+    import pathlib
+    import sqlite3
+    try:
+        with contextlib.closing(sqlite3.connect(pathlib.Path(path).as_uri() + "?mode=ro",
+                                                uri=True)) as db:
+            row = db.execute("SELECT value FROM metadata WHERE name = 'description'").fetchone()
+    except sqlite3.Error:
+        row = None
+    return None if row == (_TILE_DESCRIPTION,) else "is not an MBTiles file of ours"
 
 
 def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
@@ -6392,7 +6446,7 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
     name = os.path.splitext(os.path.basename(os.path.normpath(config.tiles or "heatmap")))[0]
     return {
         "format": _TILE_FOLDER_FORMAT, "version": 1, "generator": "heatmap.py " + __version__,
-        "name": name, "description": "heat map by heatmap.py",
+        "name": name, "description": _TILE_DESCRIPTION,
         "tiles": "{z}/{x}/{y}.png", "scheme": "xyz", "tile_count": count,
         "minzoom": plan.zooms[0], "maxzoom": plan.zooms[-1],
         "bounds": [round(v, 7) for v in (west, south, east, north)],
@@ -6423,6 +6477,7 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
             json.dump(meta, out, indent=1)
         with open(os.path.join(build, "index.html"), "w", encoding="utf-8") as out:
             out.write(_viewer_page(config, meta))
+        _check_tile_output(config)  # again: what the run did not make may have come meanwhile
         return count
     return _replace_folder(config.tiles, fill)
 
@@ -6479,6 +6534,7 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
             db.executemany("INSERT INTO metadata VALUES (?, ?)",
                            _mbtiles_metadata(_tile_metadata(config, plan, count)))
             db.commit()
+            _check_tile_output(config)  # again: what the run did not make may have come meanwhile
         except sqlite3.Error as exc:
             raise HeatmapError("%s: cannot write: %s" % (config.tiles, exc)) from None
         finally:
@@ -6936,19 +6992,22 @@ def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) 
     _LOG.info("wrote %s (GeoTIFF, %s)", path, crs)
 
 
-def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[float, ...],
-                      crs: str) -> None:
-    """Write PATH's world file (the first and last letter of the extension, or of ``format_name``,
-    plus w: .pgw; else .wld) and PATH.aux.xml naming the CRS, as GDAL reads them."""
-    a, _, c, _, e, f = transform
+def _world_file_names(path: str, format_name: Optional[str]) -> Tuple[str, str]:
+    """PATH's world file (the first and last letter of the extension, or of ``format_name``, plus
+    w: .pgw; else .wld) and PATH.aux.xml."""
     base, extension = os.path.splitext(path)
     letters = (extension[1:] or (format_name or "").lstrip(".")).lower()
+    return base + "." + (letters[0] + letters[-1] + "w" if letters else "wld"), path + ".aux.xml"
+
+
+def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[float, ...],
+                      crs: str) -> None:
+    """Write PATH's world file and .aux.xml naming the CRS, as GDAL reads them."""
+    a, _, c, _, e, f = transform
     lines = [a, 0.0, 0.0, e, c + a / 2, f + e / 2]  # world files name pixel centres
-    sidecars = ((base + "." + (letters[0] + letters[-1] + "w" if letters else "wld"),
-                 "".join("%.17g\n" % v for v in lines)),
-                (path + ".aux.xml", '<PAMDataset>\n  <SRS dataAxisToSRSAxisMapping="%s">%s</SRS>\n'
-                 '</PAMDataset>\n' % (_AXIS_MAPPING[crs], _CRS_WKT[crs])))
-    for name, text in sidecars:
+    texts = ("".join("%.17g\n" % v for v in lines), '<PAMDataset>\n  <SRS dataAxisToSRSAxis'
+             'Mapping="%s">%s</SRS>\n</PAMDataset>\n' % (_AXIS_MAPPING[crs], _CRS_WKT[crs]))
+    for name, text in zip(_world_file_names(path, format_name), texts):
         def write(temp: str, text: str = text) -> None:
             with open(temp, "w", encoding="ascii") as out:
                 out.write(text)
@@ -7178,17 +7237,27 @@ def _validate_files(config: Config) -> None:
         if config.files and not (config.osm or config.width or config.height or config.scale
                                  or config.background_image or config.tiles):
             raise HeatmapError(_NO_SIZE)
-    for flag, path in (("-o/--output", config.output), ("-S/--save", config.save)):
-        if path:
-            _check_output(config, flag, path)
-    if config.output and config.save and _same_file(config.output, config.save):
-        raise HeatmapError("%s: -o/--output and -S/--save name the same file" % config.output)
+    outputs = _output_names(config)
+    for i, (flag, path) in enumerate(outputs):
+        _check_output(config, flag, path)
+        for other_flag, other in outputs[:i]:
+            if _same_file(path, other):
+                raise HeatmapError("%s: %s and %s name the same file" % (path, other_flag, flag))
     if config.output and not config.animate:
         _check_image_type(config.output, config.output_format)
     if config.animate and config.output:
         _video_extension(config)
     if config.output_format and not config.output:
         _LOG.warning("--output_format is ignored without -o/--output")
+
+
+def _output_names(config: Config) -> List[Tuple[str, str]]:
+    """(flag, path) of every file a run writes but tiles: -o, its world file and .aux.xml, -S."""
+    names = [("-o/--output", config.output), ("-S/--save", config.save)]
+    if config.world_file and config.output:
+        names[1:1] = [("--world_file", name) for name in
+                      _world_file_names(config.output, config.output_format)]
+    return [(flag, path) for flag, path in names if path]
 
 
 def _check_output(config: Config, flag: str, path: str) -> None:
@@ -7506,6 +7575,7 @@ environment:
   HEATMAP_MAX_PIXELS  largest image drawn (default %d pixels)
   HEATMAP_MAX_RADIUS  largest -r/--radius (default %d)
   HEATMAP_MAX_TILES   most tiles --tiles writes (default %d)
+  HEATMAP_MAX_RATIO   most times its size a .gz, .zip or .kmz input unpacks to (default %d)
   HEATMAP_USER_AGENT  User-Agent sent to tile servers (add your contact)
   XDG_CACHE_HOME      the map tile cache is heatmap.py/tiles in it (default
                       ~/.cache)
@@ -7517,7 +7587,7 @@ exit status:
        nothing written
   130  interrupted (Ctrl-C), nothing written
   143  stopped by SIGTERM (129: SIGHUP), nothing written""" % (_MAX_PIXELS, _MAX_RADIUS,
-                                                                _MAX_TILES)
+                                                                _MAX_TILES, _MAX_RATIO)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

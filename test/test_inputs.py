@@ -162,16 +162,17 @@ def test_line_without_end_is_an_error_in_bounded_time(write, monkeypatch):
         batches(write("s.csv", b"1" * 20000))
 
 
-def test_gpx_of_spaces_is_read_in_bounded_blocks(write, monkeypatch):
-    monkeypatch.setattr(hm, "_CHUNK_BYTES", 1000)
+@pytest.mark.parametrize("run_on", [b" " * 50000, b'<gpx a="' + b"x" * 50000, b"<<" * 25000,
+                                    b"<gpx><trk><trkseg><trkpt><time>" + b"1>" * 25000])
+def test_xml_runs_are_read_in_bounded_blocks(write, monkeypatch, run_on):
     monkeypatch.setattr(hm, "_MAX_LINE", 5000)
     seen = []
     feed = hm._XmlReader.feed
     monkeypatch.setattr(hm._XmlReader, "feed", lambda self, d, f=False: (
         seen.append(len(d)), feed(self, d, f))[1])
-    with pytest.raises(hm.HeatmapError, match="not valid XML"):
-        batches(write("s.gpx", b" " * 50000))
-    assert max(seen) <= 6000
+    with pytest.raises(hm.HeatmapError, match=":1: a tag or text runs on for more than 5000"):
+        batches(write("s.gpx", run_on + b"</gpx>"))
+    assert max(seen, default=0) <= 5000
 
 
 def test_csv_quoted_newline_across_the_chunk_boundary(write, monkeypatch):

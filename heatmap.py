@@ -73,6 +73,8 @@ As a library:
 #   tile output           _tile_stream [10.1]; _write_tile_folder, _write_mbtiles,
 #                         _viewer_page [10.2]
 #   time and track rules  _TrackTimeFilter, _TrimEnds [8]
+#   limits of input       _MAX_LINE [2.2], _check_ratio [2.1], _JSON_DEPTH [2.5]; outputs:
+#   and output            _output_names [12], _check_tile_output [10.2]
 # Measurements behind the fast paths and limits: test/BENCHMARKS.md (test/bench.py).
 
 
@@ -136,7 +138,7 @@ _FAST = True
 
 
 def _env_limit(name: str, default: int) -> int:
-    """A limit from the environment variable ``name`` (a positive whole number), else ``default``."""
+    """A limit from the environment variable ``name`` (a positive whole number), else default."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -351,11 +353,12 @@ _RANGES = (
 
 # ---- 2.1 Input: streams, the format registry, read() ----
 # Every input, a file, "-" or a FIFO, is opened once as a binary stream (_opened_input):
-# decompressed (.gz, .bz2, .xz by their magic bytes), UTF-16 re-encoded as UTF-8, with its
-# first 4 KB kept to tell its format by.  _FORMATS has a row per format: its reader, its
-# extensions, how its first bytes are recognised, its --help entry and its message for a
-# file that gives nothing.  read() picks the format (--filetype, else the extension, else
-# the content), runs the reader, and checks each batch's latitudes and longitudes.
+# decompressed (.gz, .bz2, .xz by their magic bytes; to at most HEATMAP_MAX_RATIO times its
+# size, _check_ratio, as are zip members), UTF-16 re-encoded as UTF-8, its first 4 KB kept
+# to tell its format by.  _FORMATS has a row per format: its reader, its extensions, how its
+# first bytes are recognised (by structure, not by a word), its --help entry and its message
+# for a file that gives nothing.  read() picks the format (--filetype, else the extension,
+# else the content), runs the reader, and checks each batch's coordinates and weights.
 # Readers yield batches: Points (lat, lon, weight, time arrays) or Segments (the two ends
 # of each track segment, their times, a weight), a few hundred thousand rows at a time, so
 # a file of any size streams.  _TrackBuilder joins the points of a track into segments
@@ -424,9 +427,8 @@ def _check_input_path(path: str) -> None:
 
 
 class _HeadFirstStream(io.RawIOBase):
-    """A raw stream of ``head``, then of ``source.read`` (more than asked waits for the next read);
-    read errors become a HeatmapError naming it.  ``count``: bytes given; with ``packed`` (the
-    stream this unpacks) _check_ratio bounds it."""
+    """A raw stream of ``head``, then of ``source.read`` (more than asked waits); read errors become
+    a HeatmapError naming it.  ``count``: bytes given, bounded by _check_ratio if ``packed``."""
 
     def __init__(self, name: str, head: bytes, source, what: str = "cannot read", packed=None):
         super().__init__()
@@ -468,15 +470,6 @@ def _buffered_stream(name: str, head: bytes, source, what: str = "cannot read",
     return io.BufferedReader(_HeadFirstStream(name, head, source, what, packed), 1 << 16)
 
 
-def _utf16(head: bytes) -> Optional[str]:
-    """The codec of UTF-16 text: by its byte-order mark, else by a NUL in every other byte."""
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return "utf-16"
-    halves = (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2]))
-    return next((codec for codec, nuls, text in halves
-                 if len(head) > 3 and not nuls.strip(b"\0") and b"\0" not in text), None)
-
-
 def _make_input(name: str, raw, path: Optional[str]) -> _Input:
     """The :class:`_Input` of a raw binary stream: decompressed, decoded, its head read."""
     stream = _buffered_stream(name, b"", raw)
@@ -488,7 +481,10 @@ def _make_input(name: str, raw, path: Optional[str]) -> _Input:
                                       packed)
             head, path = stream.read(_HEAD_BYTES), None
             break
-    encoding = _utf16(head)
+    encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else None  # by a byte-order mark
+    for codec, zero, other in (("utf-16-le", 1, 0), ("utf-16-be", 0, 1)):  # or by its NULs
+        if head[zero::2] and not head[zero::2].strip(b"\0") and b"\0" not in head[other::2]:
+            encoding = codec
     if encoding:  # re-encoded as UTF-8
         import codecs
         stream = _buffered_stream(name, b"", codecs.EncodedFile(_buffered_stream(
@@ -537,13 +533,10 @@ class _TrackBuilder:
             self.points += lat.size
 
     def end(self) -> None:
-        self._flush(keep_last=False)
+        self.flush(keep_last=False)
         self.open = False
 
-    def flush(self) -> None:
-        self._flush(keep_last=True)
-
-    def _flush(self, keep_last: bool) -> None:
+    def flush(self, keep_last: bool = True) -> None:
         if not self.lat:
             return
         lat, lon = np.concatenate(self.lat), np.concatenate(self.lon)
@@ -609,7 +602,7 @@ _FORMATS = {
                    "no track segments (two or more records with a position)"),
     "shp": _Format("a shapefile", "_read_shp", (".shp", ".zip"),
                    lambda head: head.startswith(b"\x00\x00\x27\x0a"),
-                   "ESRI shapefile point layers in WGS84, with the .shx and .dbf beside it "
+                   "ESRI shapefile point layers in WGS84, with the .shx beside it "
                    "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
     "gpx": _Format("GPX", "_read_gpx", (".gpx",), lambda head: _xml_root(head) == b"gpx",
                    "the <trkpt>s of each <trkseg> joined into a track: heat along the lines "
@@ -1436,7 +1429,7 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
 # GPX, TCX and KML are streamed through expat (_XmlReader), block by block, so memory stays
-# bounded.  GPX also has a fast path (_Gpx): blocks of the common shape (<trkpt lat lon>
+# bounded (a tag or text longer than _MAX_LINE is an error).  GPX also has a fast path (_Gpx): blocks of the common shape (<trkpt lat lon>
 # inside <trkseg>, one <time>) are read by regular expressions and whole-array number and
 # time parsing; a block it cannot vouch for goes to the expat handlers of _GpxExact (the
 # reference), and expat checks every block either way, so both read a file alike.
@@ -2009,11 +2002,13 @@ def _zip_member(archive, name: str, where: str):
 # ---- 2.5 Input: JSON (GeoJSON, Takeout) ----
 # GeoJSON (FeatureCollections streamed a megabyte at a time by _JsonArrays: one scan on
 # whole arrays finds where the elements of the big array end, one json.loads parses them),
-# newline-delimited GeoJSON, and Google Takeout location history.  _GeoJsonShapes turns
+# newline-delimited GeoJSON, and Google Takeout location history; a value longer than
+# _MAX_LINE or nested past _JSON_DEPTH is an error.  _GeoJsonShapes turns
 # GeoJSON objects into batches, for files and for the library's __geo_interface__ alike:
 # points and lines are drawn, polygons skipped with a warning (files) or refused (library).
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
 _JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
+_NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
 
 _JSON_EVENTS = np.zeros(256, bool)
 _JSON_EVENTS[list(b'"\\{}[],')] = True
@@ -2161,9 +2156,6 @@ def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
     before = np.zeros(at.size, np.int64)
     before[1:] = np.where(follows[1:], run[:-1], 0)
     return before % 2 == 1
-
-
-_NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
 
 
 def _is_position(value) -> bool:
@@ -2369,31 +2361,25 @@ def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
     import json
     shapes = _GeoJsonShapes(source.name, config)
     for first_line, chunk in _line_chunks(source):
-        lines = chunk.split(b"\n")
-        numbers = [first_line + i for i, line in enumerate(lines) if line.strip()]
+        numbered = [(first_line + i, line) for i, line in enumerate(chunk.split(b"\n"))
+                    if line.strip()]
+        numbers, lines = zip(*numbered) if numbered else ((), ())
         try:
-            elements = json.loads(b"[" + b",".join(line for line in lines if line.strip()) + b"]")
+            elements = json.loads(b"[" + b",".join(lines) + b"]")
         except ValueError:
             elements = None
-        if elements is None or len(elements) != len(numbers):
-            _json_lines_error(source.name, lines, first_line)
+        if elements is None or len(elements) != len(lines):
+            for number, line in numbered:  # the first line that is not one JSON value
+                try:
+                    json.loads(line)
+                except ValueError as exc:
+                    raise _data_error(source.name, number, "not valid JSON: %s"
+                                      % getattr(exc, "msg", exc)) from None
+            raise _data_error(source.name, first_line, "not one JSON value per line")
         shapes.label = lambda i, numbers=numbers: "%s:%d" % (source.name, numbers[i])
         shapes.add_all(elements, 0)
         yield from shapes.take()
     shapes.finish()
-
-
-def _json_lines_error(name: str, lines: Sequence[bytes], first_line: int) -> None:
-    """Raise the error of the first line that is not one JSON value."""
-    import json
-    for i, line in enumerate(lines):
-        if line.strip():
-            try:
-                json.loads(line)
-            except ValueError as exc:
-                raise _data_error(name, first_line + i, "not valid JSON: %s"
-                                  % getattr(exc, "msg", exc)) from None
-    raise _data_error(name, first_line, "not one JSON value per line")
 
 
 def _read_takeout(source: _Input, config: Config) -> Iterator[Points]:
@@ -2425,34 +2411,18 @@ def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
     keep = np.isfinite(lat) & np.isfinite(lon)
     if not keep.any():
         return None
-    stamps = [r.get("timestamp") for r in records]
-    millis = [r.get("timestampMs") for r in records]
     time = None
-    if any(s is not None for s in stamps):
-        time = _takeout_times(name, first, stamps)
-    if any(m is not None for m in millis):
-        try:
-            seconds = np.array([m if m is not None else "nan" for m in millis],
-                               dtype=np.float64) / 1000
-        except (ValueError, TypeError, OverflowError):
-            raise HeatmapError("%s: locations[%d...]: timestampMs is not a number"
-                               % (name, first)) from None
-        ms_time = _no_times(seconds.size)
-        good = np.isfinite(seconds)
-        converted = _unix_times(seconds[good])
-        if converted is None:
-            raise HeatmapError("%s: locations[%d...]: bad timestampMs" % (name, first))
-        ms_time[good] = converted
-        time = ms_time if time is None else np.where(np.isnat(time), ms_time, time)
+    for key, scale in (("timestamp", None), ("timestampMs", 1000)):  # the first given wins
+        stamps = [r.get(key) for r in records]
+        if any(s is not None for s in stamps):
+            try:
+                more = _parse_times(stamps if scale is None else [
+                    None if s is None else _float_or_nan(s) / scale for s in stamps])
+            except _BadTime as bad:
+                raise HeatmapError("%s: locations[%d]: bad time %r" % (
+                    name, first + bad.index, _quoted(str(stamps[bad.index])))) from None
+            time = more if time is None else np.where(np.isnat(time), more, time)
     return Points(lat[keep], lon[keep], None, None if time is None else time[keep])
-
-
-def _takeout_times(name: str, first: int, stamps: list) -> np.ndarray:
-    try:
-        return _parse_times(stamps)
-    except _BadTime as bad:
-        raise HeatmapError("%s: locations[%d]: bad time %r" % (
-            name, first + bad.index, _quoted(str(stamps[bad.index]).encode("utf-8")))) from None
 
 
 # ---- 2.6 Input: FIT and shapefiles ----
@@ -2516,31 +2486,13 @@ def _fit_rows(track: _TrackBuilder, rows: list) -> None:
     track.flush()
 
 
-def _sidecar_file(path: str, ext: str) -> Optional[str]:
-    """The file beside a shapefile with extension ``ext`` (either case), if any;
-    one that is not a regular file (a FIFO would hang) is an error."""
-    base = os.path.splitext(path)[0]
-    for name in (base + ext, base + ext.upper()):
-        if os.path.lexists(name):
-            if not os.path.isfile(name):
-                raise HeatmapError("%s: is not a regular file" % name)
-            return name
-    return None
-
-
 _SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
 
 
-def _sidecar_files(paths: Iterable[str]) -> List[str]:
-    """The files read beside the inputs (a shapefile's .shx, .dbf, .prj, .cpg)."""
-    found = []
-    for path in paths:
-        if os.path.splitext(path)[1].lower() == ".shp":
-            for ext in _SHAPEFILE_PARTS:
-                base = os.path.splitext(path)[0]
-                found += [name for name in (base + ext, base + ext.upper())
-                          if os.path.lexists(name)]
-    return found
+def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = _SHAPEFILE_PARTS) -> List[str]:
+    """The files beside the inputs that are their shapefile's parts ``exts`` (either case)."""
+    return [base + e for base in (os.path.splitext(p)[0] for p in paths) for ext in exts
+            for e in (ext, ext.upper()) if os.path.lexists(base + e)]
 
 
 def _check_prj(name: str, wkt: Optional[str]) -> None:
@@ -2558,19 +2510,22 @@ def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
     """({"shp"/"shx": binary file}, .prj text or None) of a shapefile or a zip of one (no .dbf:
     only the shapes are read)."""
     if source.path is None:
-        raise HeatmapError("%s: a shapefile must be a file (it is read with its .shx and .dbf), "
-                           "not a stream" % source.name)
+        raise HeatmapError("%s: a shapefile must be a file (it is read with its .shx), not a "
+                           "stream" % source.name)
     if source.head.startswith(b"PK\x03\x04"):
         return _zipped_shapefile(source)
-    parts = {ext: _sidecar_file(source.path, ext) for ext in _SHAPEFILE_PARTS}
-    prj = None
-    if parts[".prj"]:
-        with open(parts[".prj"], "r", encoding="utf-8", errors="replace") as stream:
-            prj = stream.read(1 << 20)
+    found = _sidecar_files([source.path], (".shx", ".prj"))
+    parts = {os.path.splitext(name)[1].lower(): name for name in reversed(found)}
+    for name in parts.values():
+        if not os.path.isfile(name):  # a FIFO would hang
+            raise HeatmapError("%s: is not a regular file" % name)
     files = {"shp": open(source.path, "rb")}
-    if parts[".shx"]:
+    if ".shx" in parts:
         files["shx"] = open(parts[".shx"], "rb")
-    return files, prj
+    if ".prj" in parts:
+        with open(parts[".prj"], "rb") as stream:
+            return files, stream.read(1 << 20).decode("utf-8", "replace")
+    return files, None
 
 
 def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
@@ -5817,8 +5772,8 @@ def _frame_clock(config: Config, times: np.ndarray, first: int):
     if count > _MAX_FRAMES:
         raise HeatmapError("--frame_time %s would make %.9g frames (the data runs from %s to %s), "
                            "more than %d: give a longer one" % (
-                               _duration_text(step), math.ceil(count) if count < 1e15 else count,
-                               _time_text(first), _time_text(times.max()), _MAX_FRAMES))
+                               _duration_text(step), count, _time_text(first),
+                               _time_text(times.max()), _MAX_FRAMES))
     count = max(1, math.ceil(count))
     order = np.argsort(times, kind="stable")
     rank = np.empty(order.size, np.int64)
@@ -6357,8 +6312,9 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
 
 
 # ---- 10.2 Tiles: folders, MBTiles and the viewer page ----
-# The two tile outputs, written atomically and never over what we did not make: a folder
-# (metadata.json, {z}/{x}/{y}.png and the viewer page) or an MBTiles file.
+# The two tile outputs, written atomically and never over what we did not make (checked at
+# the start and right before the swap): a folder (metadata.json, {z}/{x}/{y}.png and the
+# viewer page) or an MBTiles file.
 _TILE_FOLDER_FORMAT = "heatmap.py-tiles"   # metadata.json "format" of the folders we write
 _TILE_DESCRIPTION = "heat map by heatmap.py"  # metadata "description": MBTiles files we write
 _LEAFLET_URL = "https://unpkg.com/leaflet@1.9.4/dist"
@@ -6402,7 +6358,8 @@ def _check_tile_output(config: Config) -> None:
     for kept in [os.getcwd(), os.path.expanduser("~")] + list(config.files) + [config.gradient]:
         if kept and kept != "-" and os.path.commonpath([real, os.path.realpath(kept)]) == real:
             raise HeatmapError("%s: replacing it would delete %s" % (path, kept))
-    problem = os.path.lexists(real) and (_foreign_mbtiles if mbtiles else _foreign_tile_folder)(real)
+    foreign = _foreign_mbtiles if mbtiles else _foreign_tile_folder
+    problem = os.path.lexists(real) and foreign(real)
     if problem:
         raise HeatmapError("%s: %s; --tiles replaces only what it made: give a new name or remove "
                            "it" % (path, problem))
@@ -6418,11 +6375,10 @@ def _foreign_tile_folder(folder: str) -> Optional[str]:
                 return "holds %s" % _quoted(entry)
     try:
         with open(os.path.join(folder, "metadata.json"), "rb") as stream:
-            meta = json.loads(stream.read(1 << 20))
-    except (OSError, ValueError):
-        meta = None
-    ours = isinstance(meta, dict) and meta.get("format") == _TILE_FOLDER_FORMAT
-    return None if ours or not os.listdir(folder) else "holds no metadata.json of ours"
+            ours = json.loads(stream.read(1 << 20)).get("format") == _TILE_FOLDER_FORMAT
+    except (OSError, ValueError, AttributeError):  # none (ours if empty), not JSON, not an object
+        ours = not os.listdir(folder)
+    return None if ours else "holds no metadata.json of ours"
 
 
 def _foreign_mbtiles(path: str) -> Optional[str]:
@@ -6492,9 +6448,6 @@ def _replace_folder(path: str, fill) -> int:
     old = None
     try:
         os.mkdir(build)
-    except OSError as exc:
-        raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
-    try:
         result = fill(build)
         if os.path.isdir(target):
             old = build[:-len(".part")] + ".old"
@@ -7007,11 +6960,9 @@ def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[fl
     lines = [a, 0.0, 0.0, e, c + a / 2, f + e / 2]  # world files name pixel centres
     texts = ("".join("%.17g\n" % v for v in lines), '<PAMDataset>\n  <SRS dataAxisToSRSAxis'
              'Mapping="%s">%s</SRS>\n</PAMDataset>\n' % (_AXIS_MAPPING[crs], _CRS_WKT[crs]))
+    import pathlib
     for name, text in zip(_world_file_names(path, format_name), texts):
-        def write(temp: str, text: str = text) -> None:
-            with open(temp, "w", encoding="ascii") as out:
-                out.write(text)
-        _write_atomic(name, write)
+        _write_atomic(name, lambda temp, text=text: pathlib.Path(temp).write_text(text, "ascii"))
 
 
 _STATE_FORMAT = "heatmap.py-state"
@@ -7153,7 +7104,8 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 
 
 # ---- 12 Checks ----
-# Every option is checked before any input is read or any file written.
+# Every option and every output name (_output_names) is checked before any input is read
+# or any file written.
 def _validate(config: Config) -> None:
     """Check option values before any input is read or any file written."""
     _validate_tiles(config)
@@ -7253,11 +7205,9 @@ def _validate_files(config: Config) -> None:
 
 def _output_names(config: Config) -> List[Tuple[str, str]]:
     """(flag, path) of every file a run writes but tiles: -o, its world file and .aux.xml, -S."""
-    names = [("-o/--output", config.output), ("-S/--save", config.save)]
-    if config.world_file and config.output:
-        names[1:1] = [("--world_file", name) for name in
-                      _world_file_names(config.output, config.output_format)]
-    return [(flag, path) for flag, path in names if path]
+    beside = _world_file_names(config.output, config.output_format) if config.world_file else ()
+    names = [("-o/--output", config.output)] + [("--world_file", n) for n in beside]
+    return [(flag, path) for flag, path in names + [("-S/--save", config.save)] if path]
 
 
 def _check_output(config: Config, flag: str, path: str) -> None:

@@ -132,9 +132,47 @@ def run_main(argv, capsys):
 
 
 def assert_one_line(err, prefix="heatmap.py: error: "):
-    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    assert err.endswith("\n") and err.count("\n") == 1 and len(err) < 300, repr(err)
     assert err.startswith(prefix), repr(err)
     assert "Traceback" not in err
+
+
+def _gz_run(head, run, tail, times):
+    """gzip of head + run * times + tail, the run packed once and repeated as gzip members."""
+    import gzip
+    return gzip.compress(head) + gzip.compress(run) * times + gzip.compress(tail)
+
+
+def _zip(members, encrypted=False, declared=None):
+    """A zip archive; ``encrypted`` sets the members' encryption flag, ``declared`` their size."""
+    import struct
+    import zipfile
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    data = bytearray(out.getvalue())
+    for magic, flag, size in ((b"PK\x03\x04", 6, 22), (b"PK\x01\x02", 8, 24)):
+        at = data.find(magic)
+        while at >= 0:
+            data[at + flag] |= encrypted
+            if declared:
+                data[at + size:at + size + 4] = struct.pack("<I", declared)
+            at = data.find(magic, at + 4)
+    return bytes(data)
+
+
+def _sqlite():
+    """An SQLite database of someone else's (a bookmarks table)."""
+    import sqlite3
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "db")
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE bookmarks (url TEXT)")
+        db.close()
+        with open(path, "rb") as stream:
+            return stream.read()
 
 
 # ---- the table ----
@@ -406,6 +444,25 @@ ERRORS = [
 
 
 GEO_POINT = '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [%s]}}'
+KML = "<kml><Placemark><LineString><coordinates>-122.3,47.6 -122.2,47.7</coordinates>" \
+      "</LineString></Placemark></kml>"
+OURS = '{"format": "heatmap.py-tiles"}'
+BIG = "1" + "0" * 400
+
+
+def _geo_feature(coordinates="-122.3, 47.6", properties="{}"):
+    return '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [%s]}, ' \
+           '"properties": %s}' % (coordinates, properties)
+
+
+def _collection(*features):
+    return '{"type": "FeatureCollection", "features": [%s]}' % ", ".join(features)
+
+
+def _records(*records):
+    return '{"locations": [%s]}' % ", ".join(records)
+
+
 # the readers of issue 10 and the input limits of issue 15
 ERRORS += [
     row("input_png_named_txt", W + OUT + ["p.txt"], "p.txt: is a PNG image, not plain text",
@@ -496,6 +553,145 @@ ERRORS += [
                      '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01</time></trkpt></trkseg>'
                      "</trk></gpx>\n").replace("</time>", "T00:00:00Z</time>")}, {},
                  id="frame_time_too_many_frames", marks=pytest.mark.skipif(
+                     not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
+                     reason="the frame count is checked once ffmpeg is found")),
+]
+
+# issue 24, hardening round three: the outputs alter nothing not ours, the readers stay bounded
+ERRORS += [
+    # every output name is checked before anything is written
+    row("world_file_over_an_input", W + ["-o", "pts.png", "--world_file", "pts.txt", "pts.pgw"],
+        "pts.pgw: --world_file would overwrite an input file", dict(PTS, **{"pts.pgw": SEATTLE})),
+    row("save_is_the_world_file", W + OUT + ["-S", "out.pgw", "--world_file", "pts.txt"],
+        "out.pgw: --world_file and -S/--save name the same file", PTS),
+    row("save_is_the_aux_xml", W + OUT + ["-S", "out.png.aux.xml", "--world_file", "pts.txt"],
+        "out.png.aux.xml: --world_file and -S/--save name the same file", PTS),
+    row("world_file_is_a_folder", W + ["-o", "o3.png", "--world_file", "pts.txt"],
+        "o3.pgw: is a folder; --world_file needs a file name", dict(PTS, **{"o3.pgw/a": "x"})),
+    row("world_file_beside_a_device", W + ["-o", "/dev/null", "--world_file", "pts.txt"],
+        "--world_file needs -o/--output FILE: it is written beside the picture", PTS),
+    # --tiles replaces only what it made
+    row("tiles_over_a_users_file", ["--tiles", "maps", "pts.txt"],
+        "maps: holds NOTES.txt; --tiles replaces only what it made", dict(PTS, **{
+            "maps/metadata.json": OURS, "maps/NOTES.txt": "mine", "maps/12/1/2.png": "x"})),
+    row("tiles_over_a_users_folder", ["--tiles", "maps", "pts.txt"], "maps: holds photos",
+        dict(PTS, **{"maps/metadata.json": OURS, "maps/photos/a.jpg": "mine"})),
+    row("tiles_over_a_users_file_deeper", ["--tiles", "maps", "pts.txt"],
+        "maps: holds 12/index.orig", dict(PTS, **{"maps/metadata.json": OURS,
+                                                  "maps/12/index.orig": "mine"})),
+    row("tiles_the_working_folder", ["--tiles", ".", "pts.txt"], ".: replacing it would delete",
+        PTS),
+    row("tiles_above_the_working_folder", ["--tiles", "..", "pts.txt"],
+        "..: replacing it would delete", PTS),
+    row("tiles_the_root", ["--tiles", "/", "pts.txt"], "/: replacing it would delete", PTS),
+    row("tiles_no_name", ["--tiles", "", "pts.txt"], "'': --tiles needs a folder or .mbtiles",
+        PTS),
+    row("mbtiles_over_a_users_database", ["--tiles", "bookmarks.mbtiles", "pts.txt"],
+        "bookmarks.mbtiles: is not an MBTiles file of ours", dict(PTS, **{
+            "bookmarks.mbtiles": _sqlite})),
+    row("mbtiles_over_an_empty_file", ["--tiles", "m.mbtiles", "pts.txt"],
+        "m.mbtiles: is not an MBTiles file of ours", dict(PTS, **{"m.mbtiles": ""})),
+    row("tiles_world_spanning_segments", ["--tile_zoom", "0-22", "--tiles", "maps", "w.gpx"],
+        "--tiles would write more than 1000000 tiles (at least", {"w.gpx": GPX_HEAD + (
+            '<trkseg><trkpt lat="-80" lon="-179"/><trkpt lat="80" lon="179"/>'
+            '<trkpt lat="-80" lon="-179"/></trkseg></trk></gpx>')}),
+    # numbers checked where they enter
+    row("env_limit_negative", ["--tiles", "maps", "pts.txt"],
+        "environment variable HEATMAP_MAX_TILES must be a positive whole number, not '-5'", PTS,
+        {"HEATMAP_MAX_TILES": "-5"}),
+    row("env_limit_huge", W + OUT + ["pts.txt"], "HEATMAP_MAX_PIXELS must be a positive whole "
+        "number, not '1000000000000000000000", PTS, {"HEATMAP_MAX_PIXELS": "1" + "0" * 400}),
+    row("fps_huge", W + ["-a", "-o", "a.mp4", "--fps", "1e308", "t.gpx"],
+        "--fps must be between 0.001 and 1000, not 1e+308", TIMED),
+    row("fps_tiny", W + ["-a", "-o", "a.mp4", "--fps", "1e-300", "t.gpx"],
+        "--fps must be between 0.001 and 1000, not 1e-300", TIMED),
+    row("geojson_boolean_coordinates", W + OUT + ["g.geojson"],
+        "g.geojson: (root): coordinates are not [lon, lat] numbers",
+        {"g.geojson": _geo_feature("true, false")}),
+    row("geojson_text_coordinates", W + OUT + ["g.geojson"],
+        "g.geojson: features[1]: coordinates are not [lon, lat] numbers",
+        {"g.geojson": _collection(_geo_feature(), _geo_feature('"-122.2", "47.7"'))}),
+    row("geojson_line_of_text", W + OUT + ["g.geojson"],
+        "g.geojson: (root).geometry: coordinates are not [lon, lat] numbers", {"g.geojson": (
+            '{"type": "Feature", "geometry": {"type": "LineString", "coordinates": '
+            '[[-122.3, 47.6], [-122.2, true]]}}')}),
+    row("geojson_huge_coordinate", W + OUT + ["g.geojson"],
+        "g.geojson: features[1]: coordinates are not [lon, lat] numbers",
+        {"g.geojson": _collection(_geo_feature(), _geo_feature("%s, 2" % BIG))}),
+    row("geojson_huge_weight", W + OUT + ["--weight_property", "w", "g.geojson"],
+        "g.geojson: weight nan is not a finite number",
+        {"g.geojson": _collection(_geo_feature(), _geo_feature(properties='{"w": %s}' % BIG))}),
+    row("geojson_nan_weight", W + OUT + ["--weight_property", "w", "g.ndjson"],
+        "g.ndjson: weight nan is not a finite number", {"g.ndjson": _geo_feature() + "\n" +
+                                                        _geo_feature("1, 2", '{"w": NaN}')}),
+    row("geojson_minus_infinity_weight", W + OUT + ["--weight_property", "w", "g.ndjson"],
+        "g.ndjson: weight -inf is not a finite number", {"g.ndjson": _geo_feature() + "\n" +
+                                                         _geo_feature("1, 2", '{"w": -Infinity}')}),
+    row("geojson_huge_time", W + OUT + ["g.geojson"], "g.geojson: (root): bad time '1000",
+        {"g.geojson": _geo_feature(properties='{"time": %s}' % BIG)}),
+    row("geojson_time_list_on_a_point", W + OUT + ["g.geojson"],
+        "g.geojson: (root): bad time '[1, 2]'", {"g.geojson": _geo_feature(
+            properties='{"time": [1, 2]}')}),
+    row("takeout_huge_e7", W + OUT + ["Records.json"],
+        "Records.json: locations[0...]: latitudeE7/longitudeE7 not numbers",
+        {"Records.json": _records('{"latitudeE7": %s, "longitudeE7": 2}' % BIG)}),
+    row("takeout_text_e7", W + OUT + ["Records.json"],
+        "Records.json: locations[0...]: latitudeE7/longitudeE7 not numbers",
+        {"Records.json": _records('{"latitudeE7": "476000000", "longitudeE7": 2}')}),
+    row("takeout_minus_infinity_e7", W + OUT + ["Records.json"],
+        "Records.json: locations[0...]: latitudeE7/longitudeE7 not numbers",
+        {"Records.json": _records('{"latitudeE7": -Infinity, "longitudeE7": 2}')}),
+    row("takeout_huge_timestamp_ms", W + OUT + ["Records.json"],
+        "Records.json: locations[1]: bad time '1000", {"Records.json": _records(
+            '{"latitudeE7": 476000000, "longitudeE7": -1223000000, "timestampMs": 1}',
+            '{"latitudeE7": 476000000, "longitudeE7": -1223000000, "timestampMs": %s}' % BIG)}),
+    # nesting, runs and packed sizes bounded
+    row("geojson_nested_1000_deep", W + OUT + ["g.geojson"], "g.geojson:1: JSON nested more "
+        "than 64 deep", {"g.geojson": "[" * 1000 + "]" * 1000}),
+    row("takeout_nested_1000_deep", W + OUT + ["Records.json"], "Records.json:1: JSON nested",
+        {"Records.json": _records("[" * 1000 + "]" * 1000)}),
+    row("ndjson_nested_1000_deep", W + OUT + ["g.ndjson"], "g.ndjson: nested too deep to read",
+        {"g.ndjson": _geo_feature() + "\n" + "[" * 1000 + "]" * 1000 + "\n"}),
+    row("gzip_past_the_ratio", W + OUT + ["p.txt.gz"],
+        "p.txt.gz: unpacks to more than 2 times its size; set HEATMAP_MAX_RATIO", {
+            "p.txt.gz": lambda: _gz_run(SEATTLE.encode(), b"\n" * (1 << 20), b"", 3)},
+        {"HEATMAP_MAX_RATIO": "2"}),
+    row("gpx_time_runs_on", W + OUT + ["t.gpx.gz"], "t.gpx.gz:1: a tag or text runs on for more "
+        "than 16777216 bytes", {"t.gpx.gz": lambda: _gz_run(
+            b'<gpx><trk><trkseg><trkpt lat="1" lon="2"><time>', b"2" * (1 << 20), b"", 17)},
+        {"HEATMAP_MAX_RATIO": "100000"}),
+    row("geojson_spaces_run_on", W + OUT + ["g.geojson.gz"], "g.geojson.gz:1: a JSON value runs "
+        "on for more than 16777216 bytes", {"g.geojson.gz": lambda: _gz_run(
+            (_collection(_geo_feature()) + ",")[:-3].encode() + b",", b" " * (1 << 20), b"", 17)},
+        {"HEATMAP_MAX_RATIO": "100000"}),
+    row("kmz_encrypted", W + OUT + ["k.kmz"], "k.kmz: doc.kml is encrypted",
+        {"k.kmz": lambda: _zip({"doc.kml": KML}, encrypted=True)}),
+    row("zipped_shapefile_encrypted", W + OUT + ["p.zip"], "p.zip: p.shp is encrypted",
+        {"p.zip": lambda: _zip({"p.shp": _shapefile(1)[0], "p.shx": _shapefile(1)[1]}, True)}),
+    row("kmz_declaring_more_than_the_ratio", W + OUT + ["k.kmz"],
+        "k.kmz/doc.kml: unpacks to more than 100 times its size",
+        {"k.kmz": lambda: _zip({"doc.kml": KML}, declared=1 << 30)}),
+    row("zipped_shapefile_declaring_more_than_the_ratio", W + OUT + ["p.zip"],
+        "p.zip/p.shp: unpacks to more than 100 times its size", {"p.zip": lambda: _zip(
+            {"p.shp": _shapefile(1)[0], "p.shx": _shapefile(1)[1], "p.dbf": b" " * 300},
+            declared=1 << 30)}),
+    # messages of bounded length; binary data named, not quoted
+    row("csv_columns_long_name", W + OUT + ["--csv_columns", "a" * 100000 + ",b", "c.csv"],
+        "c.csv:1: no column named 'aaaa", {"c.csv": "lat,lon\n47.6,-122.3\n"}),
+    row("csv_header_of_200000_columns", W + OUT + ["--csv_columns", "lat,lon", "c.csv"],
+        "(the header has c0, c1, c2", {"c.csv": ",".join("c%d" % i for i in range(200000))
+                                       + "\n1,2\n"}),
+    row("parquet_as_text", W + OUT + ["p.txt"], "p.txt: is a Parquet file, not plain text",
+        {"p.txt": b"PAR1\x15\x04\x15\x10\x00\x01binary"}),
+    row("binary_line_in_text", W + OUT + ["p.txt"], "p.txt:2: not a number: '(binary data)'",
+        {"p.txt": b"47.6 -122.3\n\x01\x02 \x00\x00\n"}),
+    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "0.0000000000000000000000000001s",
+                      "y.gpx"], "--frame_time 1e-28s would make 3.1536e+35 frames",
+                 {"y.gpx": GPX_HEAD + (
+                     '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'
+                     '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01</time></trkpt></trkseg>'
+                     "</trk></gpx>\n").replace("</time>", "T00:00:00Z</time>")}, {},
+                 id="frame_time_tiny", marks=pytest.mark.skipif(
                      not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
                      reason="the frame count is checked once ffmpeg is found")),
 ]

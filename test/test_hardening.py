@@ -719,3 +719,189 @@ def test_huge_field_width_in_the_tile_template_is_refused(run, pts):
                     "out.png", pts)
     assert code == 2
     one_error(err, "{x:>99999999999} is wider than 64 characters")
+
+
+# ---- 11. issue 24: the outputs never delete or alter what is not ours ----
+def _users_database(path):
+    import sqlite3
+    with sqlite3.connect(str(path)) as db:
+        db.execute("CREATE TABLE bookmarks (url TEXT)")
+        db.execute("INSERT INTO bookmarks VALUES ('https://example.org')")
+    db.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("out", ["maps", "m.mbtiles"])
+def test_a_users_file_appearing_mid_run_is_not_replaced(run, pts, tmp_path, monkeypatch, out):
+    """A folder (holding thesis.tex) or a database made at the --tiles path while the tiles are
+    drawn.  Before: replaced at the end, thesis.tex gone, our tables added to the database."""
+    png, target = hm._tile_png, tmp_path / out
+
+    def users_file_appears(rgba):
+        if not target.exists():
+            if out == "maps":
+                target.mkdir()
+                (target / "thesis.tex").write_text("my thesis")
+            else:
+                _users_database(target)
+        return png(rgba)
+    monkeypatch.setattr(hm, "_tile_png", users_file_appears)
+    code, err = run("--tile_zoom", "11", "--tiles", out, pts)
+    before = {"maps": "maps: holds thesis.tex", "m.mbtiles": "m.mbtiles: is not an MBTiles"}
+    assert code == 2
+    one_error(messages(err)[0] + "\n", before[out], "--tiles replaces only what it made")
+    assert sorted(os.listdir(tmp_path)) == sorted([out, pts])   # no .part left either
+    if out == "maps":
+        assert (target / "thesis.tex").read_text() == "my thesis"
+    else:
+        import sqlite3
+        with sqlite3.connect(str(target)) as db:
+            assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["bookmarks"]
+        db.close()
+
+
+@pytest.mark.parametrize("out", ["maps", "m.mbtiles"])
+def test_tiles_through_a_link_check_and_replace_its_target(run, pts, tmp_path, out):
+    """Before: a link to someone's database was written into (our tables added to it)."""
+    target = tmp_path / "theirs" / out
+    target.parent.mkdir()
+    if out == "maps":
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+        before = {"notes.txt": b"mine"}
+    else:
+        before = {out: _users_database(target)}
+    link = "link.mbtiles" if out != "maps" else "link"
+    os.symlink(target, tmp_path / link)
+    code, err = run("--tile_zoom", "11", "--tiles", link, pts)
+    assert code == 2 and "--tiles replaces only what it made" in err
+    from test_errors import _snapshot
+    assert _snapshot(target.parent if out != "maps" else target) == before
+    shutil.rmtree(target.parent)
+    target.parent.mkdir()
+    assert run("--tile_zoom", "11", "--tiles", link, pts) == (0, "")   # ours: replaced, in place
+    assert os.path.islink(tmp_path / link) and target.exists()
+    assert run("--tile_zoom", "12", "--tiles", link, pts) == (0, "")
+    assert os.path.islink(tmp_path / link)
+
+
+def test_tiles_refuse_the_home_folder(run, pts, tmp_path, monkeypatch):
+    """Before: `--tiles ~` (and the working folder, and `/`) were replaced like any folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    code, err = run("--tiles", "home", pts)
+    assert code == 2
+    one_error(err, "home: replacing it would delete %s" % (tmp_path / "home"))
+
+
+def test_world_file_beside_a_device_creates_nothing_there(run, pts):
+    """Before: /dev/null.wld and /dev/null.aux.xml were created (as root)."""
+    code, err = run(*W, "-o", os.devnull, "--world_file", pts)
+    assert code == 2 and "--world_file needs -o/--output FILE" in err
+    assert not os.path.exists(os.devnull + ".wld")
+    assert not os.path.exists(os.devnull + ".aux.xml")
+
+
+# ---- 12. issue 24: bombs fail in one line, in bounded time and memory ----
+def _gz_members(*parts):
+    """A multi-member gzip: each (bytes, times) packed once, its member repeated."""
+    import gzip
+    return b"".join(gzip.compress(data) * times for data, times in parts)
+
+
+RUN_ON = b"2" * (1 << 24)
+BOMBS = {   # name: (file, bytes, message); 1.5 GB unpacked from about 1.5 MB
+    "gpx_time": ("t.gpx.gz", lambda: _gz_members(
+        (b'<gpx><trk><trkseg><trkpt lat="1" lon="2"><time>', 1), (RUN_ON, 96)),
+        "a tag or text runs on"),
+    "tcx_time": ("t.tcx.gz", lambda: _gz_members(
+        (b"<TrainingCenterDatabase><Activities><Activity><Lap><Track><Trackpoint><Time>", 1),
+        (RUN_ON, 96)), "a tag or text runs on"),
+    "geojson_string": ("g.geojson.gz", lambda: _gz_members(
+        (b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+         b'{"name": "', 1), (RUN_ON, 96)), "a JSON value runs on"),
+    "geojson_spaces": ("g.geojson.gz", lambda: _gz_members(
+        (b'{"type": "FeatureCollection", "features": [{"type": "Point", "coordinates": [1, 2]},',
+         1), (b" " * (1 << 24), 128)), "a JSON value runs on"),
+    "takeout_string": ("Records.json.gz", lambda: _gz_members(
+        (b'{"locations": [{"latitudeE7": 1, "longitudeE7": 2, "x": "', 1), (RUN_ON, 96)),
+        "a JSON value runs on"),
+    "kml_spaces": ("k.kml.gz", lambda: _gz_members(
+        (b"<kml><Placemark><Point><coordinates>", 1), (b" " * (1 << 24), 96)),
+        "a tag or text runs on"),
+    "text_line": ("p.txt.gz", lambda: _gz_members((b"47.6 -122.3\n", 1), (b" " * (1 << 24), 96)),
+                  "line 2 is longer than"),
+}
+
+
+def _capped(args, cwd):
+    """(exit status, stderr, seconds, peak MB) of heatmap.py in a child under a 4 GB cap."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+        resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+    with open(os.path.join(cwd, "err.txt"), "wb") as err:
+        start = time.monotonic()
+        child = subprocess.Popen([sys.executable, SCRIPT] + args, cwd=cwd, stderr=err,
+                                 stdout=subprocess.DEVNULL, preexec_fn=cap)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - start
+    with open(os.path.join(cwd, "err.txt")) as stream:
+        return child.returncode, stream.read(), seconds, usage.ru_maxrss / 1024
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="rlimits and ru_maxrss in kilobytes")
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+def test_bombs_fail_in_one_line_quickly_and_small(tmp_path, bomb):
+    """Before: 1.5 GB of time text, JSON string or spaces from 1.5 MB peaked at 3.1 GB.  The
+    run caps (16 MB) come before the ratio cap (100 times; its tests are in the error table)."""
+    name, data, message = BOMBS[bomb]
+    (tmp_path / name).write_bytes(data())
+    code, err, seconds, peak = _capped(["-W", "40", "-o", "out.png", name], str(tmp_path))
+    one_error(err, message)
+    assert code == 2 and seconds < 10 and peak < 500, (seconds, peak)
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="rlimits and ru_maxrss in kilobytes")
+def test_blank_lines_and_an_unread_dbf_cost_little(tmp_path):
+    """100 MB of blank lines; a zipped shapefile whose .dbf declares 3 GB.  Before: 2-2.5 GB,
+    and the .dbf was unpacked whole into memory."""
+    pytest.importorskip("shapefile")
+    from test_errors import _shapefile, _zip
+    with open(tmp_path / "p.txt", "wb") as out:
+        out.write(b"47.6 -122.3\n" + b"\n" * (100 << 20) + b"47.7 -122.2\n")
+    shp, shx, _ = _shapefile(1)
+    zipped = bytearray(_zip({"p.shp": shp, "p.shx": shx, "p.dbf": b" " * 1000}))
+    for magic, size in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = zipped.rfind(magic)   # the last member: p.dbf declares 3 GB
+        zipped[at + size:at + size + 4] = (3 << 30).to_bytes(4, "little")
+    (tmp_path / "s.zip").write_bytes(bytes(zipped))
+    for name in ("p.txt", "s.zip"):
+        code, err, seconds, peak = _capped(["-W", "40", "-o", "out.png", name], str(tmp_path))
+        assert code == 0 and "error" not in err and seconds < 10 and peak < 500, (err, peak)
+
+
+# ---- 13. issue 24: formats by structure, not by a word ----
+@pytest.mark.parametrize("name, data, kind", [
+    ("p", "47.6 -122.3\n47.7 -122.2\n".encode("utf-16-le"), "plain"),
+    ("p", "47.6,-122.3\n47.7,-122.2\n".encode("utf-16-be"), "csv"),
+    ("t", '<gpx><trk><trkseg><trkpt lat="47.6" lon="-122.3"/><trkpt lat="47.7" lon="-122.2"/>'
+          '</trkseg></trk></gpx>'.encode("utf-16-le"), "gpx"),
+    ("t", b'<?xml version="1.0"?>\n<!-- made from a <kml> file -->\n<gpx><trk><trkseg><trkpt '
+          b'lat="47.6" lon="-122.3"/><trkpt lat="47.7" lon="-122.2"/></trkseg></trk></gpx>', "gpx"),
+    ("g", b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+          b'{"latitudeE7": 1}, "geometry": {"type": "Point", "coordinates": [-122.3, 47.6]}}]}',
+     "geojson"),
+    ("r", b'[{"latitudeE7": 476000000, "longitudeE7": -1223000000}]', "takeout"),
+], ids=["utf16le_text", "utf16be_csv", "utf16le_gpx", "gpx_comment_naming_kml",
+        "geojson_with_latitudeE7", "takeout_array"])
+def test_formats_are_told_by_structure(write, name, data, kind):
+    """Before: UTF-16 without a byte-order mark gave "no track points"; a comment naming <kml>
+    made a GPX file KML; a latitudeE7 property made GeoJSON Takeout."""
+    with hm._opened_input(str(write(name, data))) as source:
+        assert hm._filetype(source, "auto") == kind
+    lat = np.concatenate([b[0] for b in hm.read([str(write(name, data))])])
+    assert lat.min() == pytest.approx(47.6)

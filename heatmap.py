@@ -73,8 +73,7 @@ As a library:
 #   tile output           _tile_stream [10.1]; _write_tile_folder, _write_mbtiles,
 #                         _viewer_page [10.2]
 #   time and track rules  _TrackTimeFilter, _TrimEnds [8]
-#   limits of input       _MAX_LINE [2.2], _check_ratio [2.1], _JSON_DEPTH [2.5]; outputs:
-#   and output            _output_names [12], _check_tile_output [10.2]
+#   limits, owned outputs _check_ratio, _MAX_LINE, _JSON_DEPTH [2]; _output_names [12]
 # Measurements behind the fast paths and limits: test/BENCHMARKS.md (test/bench.py).
 
 
@@ -427,26 +426,30 @@ def _check_input_path(path: str) -> None:
 
 
 class _HeadFirstStream(io.RawIOBase):
-    """A raw stream of ``head``, then of ``source.read`` (more than asked waits); read errors become
-    a HeatmapError naming it.  ``count``: bytes given, bounded by _check_ratio if ``packed``."""
+    """A raw stream of ``head``, then of ``source`` (readinto, read or a read function: more than
+    asked waits); read errors are HeatmapErrors.  ``count``: _check_ratio bounds it if packed."""
 
     def __init__(self, name: str, head: bytes, source, what: str = "cannot read", packed=None):
         super().__init__()
-        self._name, self._head, self._source, self._what = name, head, source, what
-        self.count, self._packed = 0, packed
+        self._name, self._head, self._what, self.count, self._packed = name, head, what, 0, packed
+        self._readinto = getattr(source, "readinto", None)
+        self._read = getattr(source, "read", source)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
         try:
-            data = self._head or self._source.read(len(buffer))
+            if self._head or not self._readinto:
+                data = self._head or self._read(len(buffer))
+                n = min(len(buffer), len(data))
+                buffer[:n], self._head = data[:n], data[n:]
+            else:
+                n = self._readinto(buffer)  # no copy
         except HeatmapError:
             raise
         except Exception as exc:  # OSError, EOFError, zlib.error, lzma.LZMAError, UnicodeError
             raise HeatmapError("%s: %s: %s" % (self._name, self._what, exc)) from None
-        n = min(len(buffer), len(data))
-        buffer[:n], self._head = data[:n], data[n:]
         self.count += n
         if self._packed is not None:
             _check_ratio(self._name, self.count, self._packed.count)
@@ -488,7 +491,7 @@ def _make_input(name: str, raw, path: Optional[str]) -> _Input:
     if encoding:  # re-encoded as UTF-8
         import codecs
         stream = _buffered_stream(name, b"", codecs.EncodedFile(_buffered_stream(
-            name, head, stream), "utf-8", encoding), "not valid UTF-16 text")
+            name, head, stream), "utf-8", encoding).read, "not valid UTF-16 text")
         head, path = stream.read(_HEAD_BYTES), None
     if head.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark (Excel's "CSV UTF-8")
         head, path = head[3:], None
@@ -2543,9 +2546,8 @@ def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
             zlib.error) as exc:
         raise HeatmapError("%s: not a readable zip archive: %s" % (source.name, exc)) from None
-    prj = parts.pop("prj", None)
-    return {ext: io.BytesIO(data) for ext, data in parts.items()}, prj and prj.decode(
-        "utf-8", "replace")
+    prj = parts.pop("prj", b"").decode("utf-8", "replace") or None
+    return {ext: io.BytesIO(data) for ext, data in parts.items()}, prj
 
 
 def _read_shp(source: _Input, config: Config) -> Iterator[Points]:
@@ -6946,8 +6948,7 @@ def _save_geotiff(rasterio, pixels: np.ndarray, path: str, transform, crs: str) 
 
 
 def _world_file_names(path: str, format_name: Optional[str]) -> Tuple[str, str]:
-    """PATH's world file (the first and last letter of the extension, or of ``format_name``, plus
-    w: .pgw; else .wld) and PATH.aux.xml."""
+    """PATH's world file (.pgw for .png, the extension's ends and w; else .wld) and .aux.xml."""
     base, extension = os.path.splitext(path)
     letters = (extension[1:] or (format_name or "").lstrip(".")).lower()
     return base + "." + (letters[0] + letters[-1] + "w" if letters else "wld"), path + ".aux.xml"
@@ -7104,8 +7105,7 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 
 
 # ---- 12 Checks ----
-# Every option and every output name (_output_names) is checked before any input is read
-# or any file written.
+# Every option and every output name is checked before any input is read or file written.
 def _validate(config: Config) -> None:
     """Check option values before any input is read or any file written."""
     _validate_tiles(config)

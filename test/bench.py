@@ -983,6 +983,48 @@ def print_time_rows(rows):
             max(p[3] for _, p in ok), max(r.mb for r, _ in ok)))
 
 
+# Issue 24: packed inputs that unpack to 1.5-2 GB (a 16 MB run packed once, its gzip member
+# repeated): each must fail in one line in under 10 s and 500 MB, with the ratio cap and with
+# only the run caps (HEATMAP_MAX_RATIO=1000000; the blank lines are then read to the end).
+BOMBS = (
+    ("gpx <time> 1.5 GB", "t.gpx.gz", b'<gpx><trk><trkseg><trkpt lat="1" lon="2"><time>', b"2", 96),
+    ("tcx <Time> 1.5 GB", "t.tcx.gz", b"<TrainingCenterDatabase><Activities><Activity><Lap>"
+     b"<Track><Trackpoint><Time>", b"2", 96),
+    ("geojson string 1.5 GB", "g.geojson.gz", b'{"type": "FeatureCollection", "features": '
+     b'[{"type": "Feature", "properties": {"name": "', b"a", 96),
+    ("geojson spaces 2 GB", "s.geojson.gz", b'{"type": "FeatureCollection", "features": '
+     b'[{"type": "Point", "coordinates": [1, 2]},', b" ", 128),
+    ("takeout string 1.5 GB", "Records.json.gz", b'{"locations": [{"latitudeE7": 1, '
+     b'"longitudeE7": 2, "x": "', b"a", 96),
+    ("text blank lines 1.5 GB", "b.txt.gz", b"47.6 -122.3\n", b"\n", 96),
+)
+
+
+def bomb_rows(args, outdir):
+    """Rows: (name, HEATMAP_MAX_RATIO, Run) of each bomb, run once."""
+    import gzip
+    rows = []
+    for name, file, head, byte, times in BOMBS:
+        path = os.path.join(outdir, file)
+        with open(path, "wb") as f:
+            f.write(gzip.compress(head) + gzip.compress(byte * (1 << 24)) * (1 if args.quick
+                                                                             else times))
+        for ratio in ("100 (default)", "1000000"):
+            argv = ["env", "HEATMAP_MAX_RATIO=" + ratio.split()[0]] + shlex.split(args.cmd) + [
+                "-W", "100", "-o", os.path.join(outdir, "bomb.png"), path]
+            rows.append((name, ratio, run_child(argv, args.timeout, path)))
+        os.remove(path)
+    return rows
+
+
+def print_bomb_rows(rows):
+    print("\n| bomb (issue 24) | HEATMAP_MAX_RATIO | s | MB | end |")
+    print("|---|---|---:|---:|---|")
+    for name, ratio, run in rows:
+        print("| %s | %s | %.2f | %.0f | %s |" % (name, ratio, run.seconds, run.mb,
+                                                  run.note or "drawn"))
+
+
 # --------------------------------------------------------------------------
 # main
 
@@ -1071,7 +1113,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine", "time"):
+    if not wls and args.only not in ("input", "engine", "time", "bombs"):
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1089,7 +1131,7 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if args.only not in ("input", "engine", "time") else []:
+        for wl in wls if args.only not in ("input", "engine", "time", "bombs") else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
@@ -1098,6 +1140,8 @@ def main(argv=None):
             print_engine_rows(engine_rows(args, datadir, outdir))
         if not args.only or "time" in args.only:
             print_time_rows(time_rows(args, datadir, outdir))
+        if not args.only or "bombs" in args.only:
+            print_bomb_rows(bomb_rows(args, outdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -240,24 +240,47 @@ def ride(rng, m, day):
     return lat, lon, ele, times
 
 
+GPX_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="heatmap bench" '
+            b'xmlns="http://www.topografix.com/GPX/1/1">\n  <trk>\n    <name>Bike rides</name>\n')
+GPX_TAIL = b"  </trk>\n</gpx>\n"
+
+
+def write_ride(f, rng, m, day):
+    """One <trkseg> of ride(rng, m, day)."""
+    f.write(b"    <trkseg>\n")
+    f.write(format_rows('      <trkpt lat="%.6f" lon="%.6f"><ele>%.1f</ele>'
+                        '<time>%sZ</time></trkpt>\n', ride(rng, m, day)))
+    f.write(b"    </trkseg>\n")
+
+
 def write_gpx(path, n, rng):
     lo = min(2000, max(100, n // 4))
     with open(path, "wb") as f:
-        f.write(b'<?xml version="1.0" encoding="UTF-8"?>\n'
-                b'<gpx version="1.1" creator="heatmap bench" '
-                b'xmlns="http://www.topografix.com/GPX/1/1">\n'
-                b'  <trk>\n    <name>Bike rides</name>\n')
+        f.write(GPX_HEAD)
         done, day = 0, 0
         while done < n:
             m = min(int(rng.integers(lo, lo * 5 // 2 + 1)), n - done)
-            lat, lon, ele, times = ride(rng, m, day)
-            f.write(b"    <trkseg>\n")
-            f.write(format_rows(
-                '      <trkpt lat="%.6f" lon="%.6f"><ele>%.1f</ele>'
-                '<time>%sZ</time></trkpt>\n', (lat, lon, ele, times)))
-            f.write(b"    </trkseg>\n")
+            write_ride(f, rng, m, day)
             done, day = done + m, day + 1
-        f.write(b"  </trk>\n</gpx>\n")
+        f.write(GPX_TAIL)
+
+
+def rides_files(datadir, n, count):
+    """``count`` GPX files of one ride each (a Strava export), n track points in all, each
+    ride 0.5 to 1.5 times the mean length; generated on first use."""
+    folder = os.path.join(datadir, f"rides-{count}-{n}")
+    if not os.path.isdir(folder):
+        rng = np.random.default_rng([SEED, n, 3])
+        share = np.cumsum(rng.uniform(0.5, 1.5, count))
+        sizes = np.diff(np.r_[0, np.round(share * n / share[-1])]).astype(int)
+        os.makedirs(folder + ".part", exist_ok=True)
+        for day, m in enumerate(sizes.tolist()):
+            with open(os.path.join(folder + ".part", "ride-%03d.gpx" % day), "wb") as f:
+                f.write(GPX_HEAD)
+                write_ride(f, rng, m, day)
+                f.write(GPX_TAIL)
+        os.replace(folder + ".part", folder)
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder))
 
 
 def data_file(datadir, kind, n):
@@ -290,6 +313,7 @@ class Run:
     seconds: float = 0.0
     mb: float = 0.0
     note: str = ""         # last stderr line on failure
+    cpu: float = 0.0       # user + sys seconds of the child
 
 
 def last_line(*paths):
@@ -309,7 +333,7 @@ def last_line(*paths):
 # high-water mark over exec into the child's ru_maxrss: measured directly,
 # every child would look at least as big as this benchmark ever was.  So each
 # child is started by this tiny launcher (a bare "python -I -S", ~8 MB), which
-# times it and writes its wait4() rusage to a file: "exit seconds maxrss_kib".
+# times it and writes its wait4() rusage to a file: "exit seconds maxrss_kib cpu_s".
 LAUNCHER = r"""
 import os, sys, time
 result, argv = sys.argv[1], sys.argv[2:]
@@ -321,8 +345,8 @@ except OSError as e:
 _, status, usage = os.wait4(pid, 0)
 t = time.perf_counter() - t
 with open(result, "w") as f:
-    f.write("%d %.6f %d" % (os.waitstatus_to_exitcode(status), t,
-                            usage.ru_maxrss))
+    f.write("%d %.6f %d %.6f" % (os.waitstatus_to_exitcode(status), t,
+                                 usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
 """
 
 
@@ -364,10 +388,10 @@ def run_child(argv, timeout, logbase):
         return Run("timeout", seconds, note=f"killed after {timeout:g} s")
     try:
         with open(res) as f:
-            code, seconds, kib = f.read().split()
+            code, seconds, kib, cpu = f.read().split()
     except (OSError, ValueError):
         return Run("fail", seconds, note=last_line(err, out))
-    run = Run("ok", float(seconds), int(kib) / 1024)
+    run = Run("ok", float(seconds), int(kib) / 1024, cpu=float(cpu))
     if int(code) != 0:
         run.status, run.note = "fail", f"exit {code}: " + last_line(err, out)
     return run
@@ -984,6 +1008,61 @@ def print_time_rows(rows):
 
 
 # --------------------------------------------------------------------------
+# rides: a tile pyramid of GPX rides against hittekaart-py (issue 22)
+
+RIDES = 287                # one GPX file a ride, 1e6 track points in all
+RIDE_ZOOMS = (10, 14)
+HITTEKAART = "/work/peers/hittekaart/bin/python /work/peers/hittekaart_tiles.py"
+
+
+def tile_bytes(folder):
+    """(tiles, bytes) of the PNGs under a {z}/{x}/{y}.png folder."""
+    sizes = [os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(folder)
+             for name in names if name.endswith(".png")]
+    return len(sizes), sum(sizes)
+
+
+def rides_rows(args, datadir, outdir):
+    """[(name, [(Run, tiles, bytes)])]: our tiles of the rides and hittekaart's (when
+    --hittekaart runs), zooms RIDE_ZOOMS, the two taking turns --repeat times."""
+    files = rides_files(datadir, 20_000 if args.quick else 1_000_000, RIDES)
+    zooms, out = "%d-%d" % RIDE_ZOOMS, os.path.join(outdir, "rides")
+    cases = [("heatmap.py --tiles", shlex.split(args.cmd) + ["--tile_zoom", zooms, "--tiles", out])]
+    if args.hittekaart:
+        cases.append(("hittekaart-py", shlex.split(args.hittekaart) + [
+            "--min-zoom", str(RIDE_ZOOMS[0]), "--max-zoom", str(RIDE_ZOOMS[1]), "--force", "-o", out]))
+    runs = {name: [] for name, _ in cases}
+    for _ in range(max(1, args.repeat)):
+        for name, argv in cases:
+            shutil.rmtree(out, ignore_errors=True)
+            run = run_child(argv + files, args.timeout, out)
+            runs[name].append((run,) + tile_bytes(out))
+    return list(runs.items())
+
+
+def print_rides_rows(rows):
+    """Markdown table of the rides rows (medians), and ours / the peer's."""
+    print("\n| rides workload | runs | median s | median cpu s | peak MB | tiles | PNG bytes "
+          "| bytes a tile |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    medians = []
+    for name, runs in rows:
+        ok = [(r, t, b) for r, t, b in runs if r.status == "ok"]
+        if not ok:
+            print("| %s | %d | %s | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
+            continue
+        med = [float(np.median([x for x in column])) for column in
+               zip(*[(r.seconds, r.cpu, r.mb, t, b) for r, t, b in ok])]
+        medians.append(med)
+        print("| %s, zooms %d-%d, %d files | %d | %.2f | %.2f | %.0f | %d | %d | %.0f |" % (
+            name, *RIDE_ZOOMS, RIDES, len(ok), *med, med[4] / max(med[3], 1)))
+    if len(medians) == 2:
+        print("\nours / peer: wall %.2f, cpu %.2f, PNG bytes %.2f (targets <= 1.5)" % (
+            medians[0][0] / medians[1][0], medians[0][1] / medians[1][1],
+            medians[0][4] / medians[1][4]))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -1016,9 +1095,14 @@ def parse_args(argv=None):
     p.add_argument("--bin", default=os.path.dirname(sys.executable),
                    help="--startup: folder of the installed heatmap and heatmap.py commands "
                    "(default: %(default)s)")
+    p.add_argument("--hittekaart", default=HITTEKAART if os.path.exists(HITTEKAART.split()[-1])
+                   else None, help="rides rows: the peer's command (default: %(default)s)")
     p.add_argument("--runs", type=int, default=20,
                    help="--startup: runs of each command (default: %(default)s)")
     return p.parse_args(argv)
+
+
+SECTIONS = ("input", "engine", "time", "rides")   # --only NAME: a section of its own
 
 
 def selected(args):
@@ -1071,7 +1155,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine", "time"):
+    if not wls and args.only not in SECTIONS:
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1089,7 +1173,7 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if args.only not in ("input", "engine", "time") else []:
+        for wl in wls if args.only not in SECTIONS else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
@@ -1098,6 +1182,8 @@ def main(argv=None):
             print_engine_rows(engine_rows(args, datadir, outdir))
         if not args.only or "time" in args.only:
             print_time_rows(time_rows(args, datadir, outdir))
+        if not args.only or "rides" in args.only:
+            print_rides_rows(rides_rows(args, datadir, outdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

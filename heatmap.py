@@ -3280,7 +3280,7 @@ class _CountGrid:
         flat -= x0
         self.waiting.append((flat, weight))
         self.waiting_size += self.waiting[-1][0].size
-        if self.waiting_size >= max(self.counts.size >> 2, 1 << 20):
+        if self.waiting_size >= max(self.counts.size >> 2, 1 << 22):
             self._count()
         return ~inside
 
@@ -3386,6 +3386,10 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
     if not flat.size:
         return
     bands = grid.size >> 22
+    if not bands:   # one band: one np.bincount
+        with np.errstate(over="ignore"):
+            np.add(grid, np.bincount(flat, weight, grid.size), out=grid, casting="unsafe")
+        return
     if bands >= 1 << 16:   # (a grid of 2**38 pixels: never within the pixel limit)
         raise HeatmapError("the image is too large to count points in")
     band = np.empty(flat.size, np.uint16)
@@ -3619,6 +3623,28 @@ def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
     return _sorted_unique(tiles[tiles <= last[:, None]]).tolist()
 
 
+def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
+             kernel: str) -> Tuple[_BinnedPoints, np.ndarray]:
+    """Fast path of the segment engine for tile pyramids (the bound: README "Exactness"): a
+    segment of length L as a point (its weight) at the pixel nearest its middle is at most
+    0.71 + L/2 pixels off, so its heat at most that times the kernel's steepest slope.  If that
+    is a quarter or less of the peak for the median segment, those with up to a half are
+    counted; longer ones (jumps, gaps) stay segments."""
+    steep = 1000.0 * (1.0 - KERNELS[kernel](np.array([1e-3]), radius)[0])
+    length = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+    limit = 2 * (0.25 / steep - 0.71)   # the length whose heat may be a quarter off
+    if not length.size or np.median(length) > limit:
+        return entries, segments
+    short = length <= 2 * limit + 1.42
+    x, y = np.floor((segments[short, 0:2] + segments[short, 2:4]) / 2 + 0.5).astype(np.int64).T
+    weight = _segment_column(segments[short], 4)
+    # a track's next segment is often on the same pixel: runs are merged before the sort
+    first = np.flatnonzero(np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) |
+                                 (weight[1:] != weight[:-1])])
+    points = _BinnedPoints(x[first], y[first], weight[first], np.diff(np.r_[first, x.size]))
+    return _aggregate(_concat_entries([entries, points])), segments[~short]
+
+
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
     """Tiles of ``size`` pixels each point entry and segment can heat: (int64 (k, 2) tile x/y,
     int8 (k,) kind 0 entry / 1 segment, int64 (k,) index into entries or segments)."""
@@ -3632,25 +3658,54 @@ def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, siz
             ok = (tx <= (entries.x + r) // size) & (ty <= (entries.y + r) // size)
             ids.append(np.stack([tx[ok], ty[ok]], 1))
             index.append(np.flatnonzero(ok))
-    lo_x = np.floor((np.minimum(segments[:, 0], segments[:, 2]) - r - 1) / size)
-    hi_x = np.floor((np.maximum(segments[:, 0], segments[:, 2]) + r + 1) / size)
-    lo_y = np.floor((np.minimum(segments[:, 1], segments[:, 3]) - r - 1) / size)
-    hi_y = np.floor((np.maximum(segments[:, 1], segments[:, 3]) + r + 1) / size)
-    nx, ny = (hi_x - lo_x + 1).astype(np.int64), (hi_y - lo_y + 1).astype(np.int64)
-    sizes = nx * ny
-    seg = np.repeat(np.arange(segments.shape[0]), sizes)
-    local = np.arange(seg.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    ids.append(np.stack([lo_x[seg].astype(np.int64) + local % nx[seg],
-                         lo_y[seg].astype(np.int64) + local // nx[seg]], 1))
+    seg, tx, ty = _cells_along(segments, size, r + 1)
+    ids.append(np.stack([tx, ty], 1))
     entry_index = np.concatenate(index)
     kind = np.r_[np.zeros(entry_index.size, np.int8), np.ones(seg.size, np.int8)]
     return np.concatenate(ids).reshape(-1, 2), kind, np.r_[entry_index, seg]
 
 
-class _Engine:
-    """Turns aggregated points and segments into decay-combined pixel values."""
+def _cells_along(segments: np.ndarray, size: int, reach: float, box=None):
+    """(segment index, cell x, cell y), int64 (k,) each, of the cells of ``size`` pixels (cell x
+    holds pixels x * size .. x * size + size - 1) that may come within ``reach`` of a segment: by
+    columns of cells along its longer axis, each the rows its stretch there reaches, so the
+    cost follows its length, not its box (a long diagonal); ``box`` (w, h): only near 0 .. w, h."""
+    ends = segments[:, :4]
+    steep = np.abs(ends[:, 3] - ends[:, 1]) > np.abs(ends[:, 2] - ends[:, 0])
+    ends = np.where(steep[:, None], ends[:, [1, 0, 3, 2]], ends)   # (a, b): longer axis first
+    ends = np.where((ends[:, 2] < ends[:, 0])[:, None], ends[:, [2, 3, 0, 1]], ends)
+    a0, b0, a1, b1 = ends.T
+    slope = np.divide(b1 - b0, a1 - a0, out=np.zeros(a0.size), where=a1 > a0)
+    start, stop = a0, a1
+    if box is not None:   # only the stretch over the box matters
+        end = np.where(steep, box[1], box[0]) + reach
+        start, stop = np.clip(a0, -reach, end), np.clip(a1, -reach, end)
+    first = np.floor((start - reach) / size).astype(np.int64)
+    seg, col = _repeat_ranges(first, np.floor((stop + reach) / size).astype(np.int64) + 1)
+    lo = np.clip(col * size - reach, a0[seg], a1[seg])   # the stretch near the column
+    hi = np.clip((col + 1) * size + reach, a0[seg], a1[seg])
+    b_lo, b_hi = b0[seg] + slope[seg] * (lo - a0[seg]), b0[seg] + slope[seg] * (hi - a0[seg])
+    row_lo = np.floor((np.minimum(b_lo, b_hi) - reach) / size).astype(np.int64)
+    pick, row = _repeat_ranges(row_lo, np.floor((np.maximum(b_lo, b_hi) + reach) / size)
+                               .astype(np.int64) + 1)
+    seg, col, flip = seg[pick], col[pick], steep[seg[pick]]
+    return seg, np.where(flip, row, col), np.where(flip, col, row)
 
-    def __init__(self, config: Config):
+
+def _repeat_ranges(start: np.ndarray, stop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(which, value), int64: every value in start[i] .. stop[i] - 1, with its i."""
+    length = np.maximum(stop - start, 0)
+    which = np.repeat(np.arange(start.size), length)
+    return which, start[which] + np.arange(which.size) - np.repeat(np.cumsum(length) - length,
+                                                                   length)
+
+
+class _Engine:
+    """Turns aggregated points and segments into decay-combined pixel values; ``counted`` (a tile
+    pyramid, not a picture): short segments may be counted as points (:func:`_counted`)."""
+
+    def __init__(self, config: Config, counted: bool = False):
+        self.counted = counted and _FAST
         self.radius = config.radius
         self.kernel = config.kernel
         self.decay_value = config.decay
@@ -3685,6 +3740,8 @@ class _Engine:
         order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
         (decay-1 FFT sums come block by block, as views); other pixels are 0.  ``segments``:
         float64 (n, 4) x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
+        if self.counted:
+            entries, segments = _counted(entries, segments, self.radius, self.kernel)
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
@@ -4532,42 +4589,22 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
 
 
 def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: int):
-    """Unsorted pairs of :func:`_cell_members` for some segments, numbered from ``offset``."""
+    """Unsorted pairs of :func:`_cell_members` for some segments, numbered from ``offset``: the
+    cells along each (:func:`_cells_along`) whose centre is near enough for a pixel to be
+    within r of it."""
     x0, y0, x1, y1 = rect
     across = -(-(x1 - x0) // size)
-    lo_x, lo_y, hi_x, hi_y = _segment_reach(segments, radius, rect)
-    near = np.flatnonzero((lo_x < hi_x) & (lo_y < hi_y))
-    first_col = ((lo_x[near] - x0) // size).astype(np.int64)
-    first_row = ((lo_y[near] - y0) // size).astype(np.int64)
-    wide = ((hi_x[near] - 1 - x0) // size).astype(np.int64) - first_col + 1
-    tall = ((hi_y[near] - 1 - y0) // size).astype(np.int64) - first_row + 1
-    ends = segments[near]
-    box = (np.minimum(ends[:, 0], ends[:, 2]), np.maximum(ends[:, 0], ends[:, 2]),
-           np.minimum(ends[:, 1], ends[:, 3]), np.maximum(ends[:, 1], ends[:, 3]))
-    columns, rows = _list_length(wide), _list_length(tall)
-    group = rows * (columns.max(initial=0) + 1) + columns
-    cells, members = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for g in _sorted_unique(group):
-        pick = np.flatnonzero(group == g)
-        col = first_col[pick, None] + np.arange(columns[pick[0]])
-        row = first_row[pick, None] + np.arange(rows[pick[0]])
-        gap_x = _gaps(col * size + x0, size, box[0][pick], box[1][pick], wide[pick])
-        gap_y = _gaps(row * size + y0, size, box[2][pick], box[3][pick], tall[pick])
-        reach = gap_y[:, :, None] + gap_x[:, None, :] < (radius + 1.0) ** 2
-        which, j, i = np.nonzero(reach)
-        cells.append(row[which, j] * across + col[which, i])
-        members.append(near[pick[which]] + offset)
-    return np.concatenate(cells), np.concatenate(members)
-
-
-def _gaps(start: np.ndarray, size: int, low: np.ndarray, high: np.ndarray,
-          count: np.ndarray) -> np.ndarray:
-    """float64 (n, k) squared gaps along one axis between cells starting at ``start`` (n, k) and
-    boxes ``low`` .. ``high`` (n,); cells past the first ``count`` (n,) get inf."""
-    gap = np.maximum(np.maximum(start - high[:, None], low[:, None] - (start + size - 1)), 0.0)
-    gap *= gap
-    gap[np.arange(start.shape[1]) >= count[:, None]] = np.inf
-    return gap
+    ends = segments[:, :4] - np.array([x0, y0, x0, y0], np.float64)
+    seg, cx, cy = _cells_along(ends, size, radius + 1.0, (x1 - x0, y1 - y0))
+    seg, cx, cy = (a[(cx >= 0) & (cx < across) & (cy >= 0) & (cy * size < y1 - y0)]
+                   for a in (seg, cx, cy))
+    start, direction = ends[seg, 0:2], ends[seg, 2:4] - ends[seg, 0:2]
+    length2 = np.maximum((direction * direction).sum(axis=1), 1e-300)   # a point: u = 0
+    centre = (size - 1) / 2.0
+    near = _squared_distance(cx * size + centre, cy * size + centre, start[:, 0], start[:, 1],
+                             direction[:, 0], direction[:, 1], length2)
+    keep = near < (radius + 1.0 + centre * math.sqrt(2)) ** 2
+    return cy[keep] * across + cx[keep], seg[keep] + offset
 
 
 def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,
@@ -5999,6 +6036,7 @@ _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
 _TILE_AUTO_LEVELS = 4             # and at least this many zooms above it are made too
 _MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
+_TILE_LEVEL = 4                   # zlib level of palette tiles
 _WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
 
 
@@ -6256,7 +6294,7 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
 
     def pieces():
         nonlocal largest
-        for rect, values in _Engine(config).tile_values(entries, segments, counts):
+        for rect, values in _Engine(config, counted=True).tile_values(entries, segments, counts):
             if values.size:
                 largest = max(largest, float(values.max()))
             yield rect, values
@@ -6275,24 +6313,36 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
     """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
     by ``peak`` and ``table``; then store(zoom, x, y, png)."""
     x, y, where, values = item
-    rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
     if isinstance(where, tuple):
-        rgba[where[0]:where[1], where[2]:where[3]] = _heat_rgba(values, peak, table)
-    else:
-        rgba.reshape(-1, 4)[where] = _heat_rgba(values[None], peak, table)[0]
-    png = _tile_png(rgba)
+        rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
+        where, values = (rows[:, None] * _OSM_TILE + cols).ravel(), values.ravel()
+    codes = np.zeros(_OSM_TILE * _OSM_TILE, np.int64)   # 0: no heat, else 1 + the colour's row
+    heat = values != 0
+    codes[where[heat]] = _colour_index(values[heat], peak, table.shape[0]) + 1
+    png = _tile_png(codes.reshape(_OSM_TILE, _OSM_TILE), np.vstack([np.zeros((1, 4), np.uint8),
+                                                                     table]))
     if store:
         store(zoom, x, y, png)
     return x, y, png
 
 
-def _tile_png(rgba: np.ndarray) -> bytes:
-    """PNG bytes of one tile, by our writer on the calling thread."""
+def _tile_png(codes: np.ndarray, colours: np.ndarray) -> bytes:
+    """PNG bytes of a tile of ``colours`` (n, 4) rows ``codes`` (256, 256), by our writer on the
+    calling thread: 8-bit indices into a palette of the colours used, if at most 256 are (at
+    level _TILE_LEVEL: 1 % more bytes than level 6 in 75 % of the time, test/BENCHMARKS.md)."""
+    used = np.flatnonzero(np.bincount(codes.ravel(), minlength=colours.shape[0]))
+    packed = colours[used].view(np.uint32).ravel()
+    first = (packed[:, None] == packed).argmax(axis=1)   # rows of one colour share an entry
+    keep = np.flatnonzero(first == np.arange(used.size))
     out = io.BytesIO()
-    if _FAST:
-        _png_stream(out, rgba, workers=1)
+    if not _FAST:
+        _pil_image(colours[codes]).save(out, format="PNG")
+    elif keep.size <= 256:
+        entry = np.zeros(colours.shape[0], np.uint8)
+        entry[used] = np.searchsorted(keep, first)
+        _png_stream(out, entry[codes], 1, colours[used[keep]], _TILE_LEVEL)
     else:
-        _pil_image(rgba).save(out, format="PNG")
+        _png_stream(out, colours[codes], workers=1)
     return out.getvalue()
 
 
@@ -6758,11 +6808,14 @@ def _write_png(path: str, pixels: np.ndarray) -> None:
         _png_stream(out, pixels)
 
 
-def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
-    """PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to stream ``out``, not copied: rows filtered
-    (:func:`_png_rows`), deflated at level 6 in ~_PNG_PART-byte strips on ``workers`` threads,
-    all but the last ending in a sync flush, so the IDAT chunks make one zlib stream."""
-    height, width, channels = pixels.shape
+def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
+                palette: Optional[np.ndarray] = None, level: int = 6) -> None:
+    """PNG of uint8 (h, w, 3) RGB, (h, w, 4) RGBA or (h, w) rows of ``palette`` (n, 4) RGBA to
+    stream ``out``, not copied: rows filtered (:func:`_png_rows`), deflated at ``level`` in
+    ~_PNG_PART-byte strips on ``workers`` threads, all but the last ending in a sync flush,
+    so the IDAT chunks make one zlib stream."""
+    height, width = pixels.shape[:2]
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
     rows = pixels.reshape(height, -1)
     step = max(1, _PNG_PART // (rows.shape[1] + 1))
     # measured: zlib's "filtered" strategy suits the RGB rows, its default RGBA ones
@@ -6770,13 +6823,18 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
 
     def deflate(top: int) -> Tuple[bytes, bytes]:
         data = _png_rows(rows, top, min(top + step, height), channels)
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15, 9, strategy)
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
         body = packer.compress(data)
         return data, body + packer.flush(zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH)
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
+    kind = {1: 3, 3: 2, 4: 6}[channels]   # PNG colour types: palette, RGB, RGBA
     out.write(b"\x89PNG\r\n\x1a\n")
-    _png_chunk(out, b"IHDR", header)
+    _png_chunk(out, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, kind, 0, 0, 0))
+    if palette is not None:
+        _png_chunk(out, b"PLTE", palette[:, :3].tobytes())
+        clear = np.flatnonzero(palette[:, 3] != 255)   # alphas up to the last one below 255
+        if clear.size:
+            _png_chunk(out, b"tRNS", palette[:clear[-1] + 1, 3].tobytes())
     _png_chunk(out, b"IDAT", b"\x78\x9c")  # zlib header: deflate, 32 KB window
     check = 1
     for data, body in _threaded_map(deflate, range(0, height, step), workers):

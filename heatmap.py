@@ -3426,6 +3426,7 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
+_LEVEL_COST = 100                 # points a weight needs in a tile for the level walk to pay
 
 
 def _linear(distance: np.ndarray, radius: int) -> np.ndarray:
@@ -3895,8 +3896,9 @@ class _Engine:
         over the tile grown by the radius, given instead of entries and segments."""
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
-        if self._is_dense(rect, entries, segments.shape[0]):
-            return self._dense_unit(rect, entries, decay)
+        walk = self._walk(rect, entries, segments.shape[0])
+        if walk is not None:
+            return walk(rect, entries, decay)
         if self._is_heavy(rect, entries, segments.shape[0]):
             out = np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
             for sub, near, touch in self._quarters(rect, entries, segments):
@@ -3910,16 +3912,23 @@ class _Engine:
         bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
         index = np.arange(segments.shape[0]) if index is None else index
         if block is None and self._is_heavy(rect, entries, index.size) and \
-                not self._is_dense(rect, entries, index.size):
+                self._walk(rect, entries, index.size) is None:
             for sub, near, touch in self._quarters(rect, entries, segments[index]):
                 yield from self._pieces(sub, entries.take(near), segments, None, index[touch])
         else:
             yield rect, entries, segments, index, block
 
-    def _is_dense(self, rect, entries: _BinnedPoints, segments: int) -> bool:
-        """Unit points only, enough of them for :meth:`_dense_unit`."""
-        return (_FAST and segments == 0 and bool(np.all(entries.weight == 1.0)) and
-                _dense_pays(entries.x.size, rect))
+    def _walk(self, rect, entries: _BinnedPoints, segments: int):
+        """The walk that pays for points alone, or None (the sort): unit points dense enough
+        (:meth:`_dense_unit`), else at decay < 1 weights > 0 of few values (:meth:`_level_walk`)."""
+        if not _FAST or segments or not entries.x.size:
+            return None
+        if bool(np.all(entries.weight == 1.0)) and _dense_pays(entries.x.size, rect):
+            return self._dense_unit
+        if self.decay_value < 1 and entries.weight.min() > 0 and \
+                _sorted_unique(entries.weight).size * _LEVEL_COST < entries.x.size:
+            return self._level_walk
+        return None
 
     def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
@@ -3982,6 +3991,31 @@ class _Engine:
             total += s_old
             s_old, s_new = s_new, s_old
         return out
+
+    def _level_walk(self, rect, entries: _BinnedPoints, decay: _Decay) -> np.ndarray:
+        """Points of weights > 0 at decay < 1 without the sort: the contributions of one value (a
+        weight times the heat at a kernel offset: one per pixel) at a time, largest first; c of
+        them meeting a pixel that R larger ones met add value * W[R] * S[c], as the sort's copies
+        (within a few ulp).  Works in the tile grown by 2r, so that none falls out."""
+        r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
+        entries = _aggregate(entries)   # a weight's points on distinct pixels
+        wide = x1 - x0 + 4 * r
+        weights = _sorted_unique(entries.weight)
+        by_weight = np.argsort(entries.weight, kind="stable")
+        ends = np.searchsorted(entries.weight[by_weight], weights, "right").tolist()
+        spot = ((entries.y - y0 + 2 * r) * wide + entries.x - x0 + 2 * r)[by_weight]
+        copies, offset = entries.count[by_weight], stamp.dy * wide + stamp.dx
+        runs = [decay.run(copies[a:b]) for a, b in zip([0] + ends[:-1], ends)]
+        value = weights[:, None] * stamp.heat
+        rank, out = np.zeros(wide * (y1 - y0 + 4 * r), np.int64), np.zeros(wide * (y1 - y0 + 4 * r))
+        for j, o in zip(*np.unravel_index(np.argsort(-value, axis=None, kind="stable"),
+                                          value.shape)):
+            first = ends[j - 1] if j else 0
+            target = spot[first:ends[j]] + offset[o]
+            before = rank[target]
+            out[target] += value[j, o] * decay.weight(before) * runs[j]
+            rank[target] = before + copies[first:ends[j]]
+        return out.reshape(-1, wide)[2 * r:y1 - y0 + 2 * r, 2 * r:x1 - x0 + 2 * r]
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Weighted points and segments by a sort-based reduction (segments alone by cells)."""

@@ -157,11 +157,15 @@ def _too_big(pixels: int) -> HeatmapError:
 
 def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
     """``map(work, jobs)`` on a few threads (NumPy releases the GIL), in order, few jobs in flight:
-    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle."""
+    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle.
+    One job, or one worker: no threads (they cost a small run more than they give)."""
     workers = workers or min(4, os.cpu_count() or 1)
-    if workers == 1:
-        yield from map(work, jobs)
+    jobs = iter(jobs)
+    head = list(itertools.islice(jobs, 2))
+    if workers == 1 or len(head) < 2:
+        yield from map(work, itertools.chain(head, jobs))
         return
+    jobs = itertools.chain(head, jobs)
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(workers) as pool:
         pending: List = []
@@ -3427,6 +3431,7 @@ _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
 _LEVEL_COST = 100                 # points a weight needs in a tile for the level walk to pay
+_SMALL_WORK = 1 << 20             # contributions (inputs times kernel offsets) worth no threads
 
 
 def _linear(distance: np.ndarray, radius: int) -> np.ndarray:
@@ -3523,38 +3528,19 @@ class _Decay:
         return np.take(self.sums, count, mode="clip", out=out)
 
 
-def _descending_bits(values: np.ndarray) -> np.ndarray:
-    """uint64 (m,) < 2**32 ordering float64 ``values`` descending, via float32 (monotonic:
-    values that round to one float32 tie and are put right afterwards)."""
-    bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
-    ascending = np.where(bits >> np.uint64(31), ~bits & np.uint64(0xFFFFFFFF),
-                         bits | np.uint64(0x80000000))
-    return np.uint64(0xFFFFFFFF) - ascending
-
-
-def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
-    """uint64 (m,) < 2**bits, never larger for a larger value (equal ranks may hide order): values
-    >= 0 scaled onto [0, 2**bits) and truncated, anything else via float32 (at most 32 bits)."""
-    top = float(values.max())
-    if 0.0 < top < math.inf and float(values.min()) >= 0.0:
-        bits = min(bits, 52)
-        highest = (1 << bits) - 1
-        ranks = np.multiply(values, highest / top).astype(np.uint64)
-        return np.subtract(np.uint64(highest), ranks, out=ranks)
-    return _descending_bits(values) >> np.uint64(32 - min(bits, 32))
-
-
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
     """(order, keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values`` descending per
-    key, by one packed uint64 sort (key | value rank | position); equal ranks sorted exactly."""
+    key: values >= 0 by one packed uint64 sort (key | value scaled to a rank | position), runs of
+    one rank then sorted exactly; others (negative weights) by np.lexsort."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
-    value_bits = 64 - key_bits - pos_bits
-    if value_bits < 16:
+    value_bits, top = min(64 - key_bits - pos_bits, 52), float(values.max())
+    if value_bits < 16 or not (0.0 < top < math.inf and float(values.min()) >= 0.0):
         order = np.lexsort((-values, keys))
         return order, keys[order], values[order]
     packed = np.left_shift(np.ascontiguousarray(keys, np.int64).view(np.uint64), np.uint64(value_bits + pos_bits))
-    rank = _descending_rank(values, value_bits)
+    highest = (1 << value_bits) - 1   # a rank is never larger for a larger value
+    rank = np.subtract(np.uint64(highest), np.multiply(values, highest / top).astype(np.uint64))
     rank <<= np.uint64(pos_bits)
     packed |= rank
     packed |= np.arange(m, dtype=np.uint64)
@@ -3649,21 +3635,11 @@ def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
     """Tiles of ``size`` pixels each point entry and segment can heat: (int64 (k, 2) tile x/y,
     int8 (k,) kind 0 entry / 1 segment, int64 (k,) index into entries or segments)."""
-    r = radius
-    ids, index = [], []
-    reach = 2 * r // size + 2   # a point heats up to this many tiles along each axis
-    for ax in range(reach):
-        for ay in range(reach):
-            tx = (entries.x - r) // size + ax
-            ty = (entries.y - r) // size + ay
-            ok = (tx <= (entries.x + r) // size) & (ty <= (entries.y + r) // size)
-            ids.append(np.stack([tx[ok], ty[ok]], 1))
-            index.append(np.flatnonzero(ok))
-    seg, tx, ty = _cells_along(segments, size, r + 1)
-    ids.append(np.stack([tx, ty], 1))
-    entry_index = np.concatenate(index)
-    kind = np.r_[np.zeros(entry_index.size, np.int8), np.ones(seg.size, np.int8)]
-    return np.concatenate(ids).reshape(-1, 2), kind, np.r_[entry_index, seg]
+    points = np.stack([entries.x, entries.y] * 2, 1).astype(np.float64)
+    (one, px, py), (seg, sx, sy) = (_cells_along(points, size, radius),
+                                    _cells_along(segments, size, radius + 1))
+    kind = np.r_[np.zeros(one.size, np.int8), np.ones(seg.size, np.int8)]
+    return np.stack([np.r_[px, sx], np.r_[py, sy]], 1), kind, np.r_[one, seg]
 
 
 def _cells_along(segments: np.ndarray, size: int, reach: float, box=None):
@@ -3766,7 +3742,8 @@ class _Engine:
             mine = segs if index.size == segs.shape[0] else segs[index]   # (all: no copy)
             with pile if index.size > _PILE_PIECE else contextlib.nullcontext():
                 return [(rect, self._tile(rect, near, mine, decay, block))]
-        for pieces in _threaded_map(work, jobs, ahead=ahead):
+        small = total * self.stamp.heat.size < _SMALL_WORK   # faster on this thread alone
+        for pieces in _threaded_map(work, jobs, 1 if small else None, ahead):
             for rect, values in pieces:
                 if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
                     raise _overflow_error()
@@ -3960,8 +3937,8 @@ class _Engine:
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
         """Unit points by whole-grid passes over kernel offsets by descending heat, R counting
-        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); x-mirrored offsets
-        go together; only the points' box is computed.  Points: ``entries`` or ``block`` counts."""
+        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); only the points'
+        box is computed.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -3975,7 +3952,6 @@ class _Engine:
         by0, by1 = max(int(rows[0]) - r, 0), min(int(rows[-1]) + r + 1, y1 - y0)
         w, h = bx1 - bx0, by1 - by0
         counts = block[by0:by1 + 2 * r, bx0:bx1 + 2 * r]
-        pairs = _ColumnPairs(counts, r, w)
         total = out[by0:by1, bx0:bx1]
         rank = np.zeros((h, w), np.int64)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
@@ -3983,8 +3959,7 @@ class _Engine:
         for g in range(stamp.groups.size - 1):
             lo, hi = stamp.groups[g], stamp.groups[g + 1]
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
-                if dx >= 0:
-                    pairs.add_to(rank, dx, r + dy, h)
+                rank += counts[r + dy:r + dy + h, r + dx:r + dx + w]
             decay.run(rank, out=s_new)
             np.subtract(s_new, s_old, out=s_old)
             s_old *= stamp.heat[lo]
@@ -4088,29 +4063,6 @@ def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
     return points * 170 > _rect_area(rect) + 4000
 
 
-class _ColumnPairs:
-    """Column sums counts[:, r+x-a] + counts[:, r+x+a] (a = 0: one column), (h + 2r, w) for a in
-    0..radius, of int64 ``counts`` (h + 2r, w + 2r); kept if within 64 MB, else made on each use."""
-
-    def __init__(self, counts: np.ndarray, radius: int, width: int):
-        self.counts, self.r, self.w = counts, radius, width
-        self.sums = None
-        if (radius + 1) * counts.shape[0] * width * 8 <= 1 << 26:
-            self.sums = [self._pair(a, 0, counts.shape[0]) for a in range(radius + 1)]
-
-    def _pair(self, a: int, top: int, rows: int) -> np.ndarray:
-        c, r, w = self.counts, self.r, self.w
-        left = c[top:top + rows, r - a:r - a + w]
-        return left + c[top:top + rows, r + a:r + a + w] if a else left
-
-    def add_to(self, out: np.ndarray, a: int, top: int, rows: int) -> None:
-        """out += pair a over rows top .. top + rows - 1."""
-        if self.sums is not None:
-            out += self.sums[a][top:top + rows]
-        else:
-            out += self._pair(a, top, rows)
-
-
 _FFT_PIXELS = 1 << 23             # largest FFT (pixels) of a block of decay-1 sums
 
 
@@ -4197,7 +4149,10 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
     """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (:func:`_segment_rows`) in their
     boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys
     (y - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
-    lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
+    # the original's truncating ranges of its box grown by r, clipped to ``rect``
+    low, high = np.minimum(seg[:, 0:2], seg[:, 2:4]), np.maximum(seg[:, 0:2], seg[:, 2:4])
+    lo_x, lo_y = (np.maximum(np.trunc(low[:, i] - radius), rect[i]) for i in (0, 1))
+    hi_x, hi_y = (np.minimum(np.trunc(high[:, i] + radius + 1), rect[i + 2]) for i in (0, 1))
     weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
     cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
     rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
@@ -4213,16 +4168,6 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
             values.append(weight[part][owner] * KERNELS[kernel](distance, radius))
             counts.append(copies[part][owner])
     return tuple(np.concatenate(a) for a in (keys, values, counts))
-
-
-def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
-    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels a segment may heat: the original's
-    truncating ranges of its box grown by r (missing no nearer pixel), clipped to ``rect``."""
-    lo_x = np.maximum(np.trunc(np.minimum(segments[:, 0], segments[:, 2]) - radius), rect[0])
-    lo_y = np.maximum(np.trunc(np.minimum(segments[:, 1], segments[:, 3]) - radius), rect[1])
-    hi_x = np.minimum(np.trunc(np.maximum(segments[:, 0], segments[:, 2]) + radius + 1), rect[2])
-    hi_y = np.minimum(np.trunc(np.maximum(segments[:, 1], segments[:, 3]) + radius + 1), rect[3])
-    return lo_x, lo_y, hi_x, hi_y
 
 
 def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: int, rect):
@@ -5976,7 +5921,7 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
                                    _peak(config, float(tile_largest.max(initial=0.0))), scene)
             shown = picture if label is None else np.asarray(   # its time in the corner
                 _draw_attribution(_pil_image(picture), label, corner="top-left"))
-            _write_png(path, shown)
+            _write_png(path, shown, None if config.keepframes else 1)   # for ffmpeg alone
         progress.update(number)
         shown = frame
     progress.close()
@@ -6831,15 +6776,19 @@ def _remove_quietly(path: str) -> None:
 
 
 _PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
+_PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
 
 
-def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer)."""
+def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> None:
+    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer) at
+    ``level``, else 6 up to _PNG_SMALL pixels (under 5 ms more than level 1) and 3 above (a
+    fifth larger than 6 in a third of its time: test/BENCHMARKS.md)."""
     if not _FAST:
         _pil_image(pixels).save(path, format="PNG")
         return
     with open(path, "wb") as out:
-        _png_stream(out, pixels)
+        _png_stream(out, pixels, None, None, level or (
+            6 if pixels.shape[0] * pixels.shape[1] <= _PNG_SMALL else 3))
 
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,

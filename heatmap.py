@@ -48,10 +48,11 @@ As a library:
 # Library: render, render_data, render_grid, render_tiles, run [13]; their input comes from
 #     read() or _library_batches [2.7] (arrays, tables, geometries).
 #
-# The engine's paths, chosen in _Engine [5.1] tile by tile:
+# The engine's paths, chosen in _Engine [5.1] tile by tile (a pyramid's zoom may first count
+# short track segments as points: _counted):
 #   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
-#   unit points dense in a tile: the walk of the kernel's offsets (_is_dense; _dense_unit)
-#   track segments alone: cells (_sparse; _segment_cells [5.3])
+#   points alone: the walk of the kernel's offsets (_walk: _dense_unit, _level_walk)
+#   track segments alone: cells (_sparse; _segment_cells [5.3]), found along them (_cells_along)
 #   anything else, and every path's reference: the sort (_point_heat, _segment_heat, _reduce)
 #   a tile with too much work is split into quarters first (_is_heavy, _pieces).
 # Fast paths and their references (_FAST = False forces every reference; the test
@@ -60,8 +61,9 @@ As a library:
 #   GPX                _Gpx [2.4]                      _GpxExact
 #   GeoJSON points     _GeoJsonShapes.add_all [2.5]    _GeoJsonShapes.add
 #   unit points        _CountGrid [4]                  _BinnedPoints entries
-#   the engine         FFT sums, the walk, cells [5]   the sort
-#   PNG                _png_stream [11.1]              Pillow's PNG writer
+#   the engine         FFT sums, walks, cells [5]      the sort
+#   pyramid tracks     _counted [5.1]                  the segment engine
+#   PNG, palette tiles _png_stream [11.1]              Pillow's PNG writer
 #
 # Where to change:
 #   a new input format    a reader [2.2-2.6] and a row of _FORMATS [2.1]
@@ -3260,7 +3262,7 @@ class _Accumulator:
 class _CountGrid:
     """Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
     caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
-    ``sums`` may add positive weights.  Points wait as flat indices up to a quarter of the grid."""
+    ``sums`` may add positive weights.  Points wait as flat indices: a quarter of the grid, or 4M."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3422,11 +3424,10 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 # _Decay.depth on cannot change a sum of values >= 0 (each adds under half a unit in the
 # last place), which every fast path uses, and only that, to skip work.
 # _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on
-# one), a few at a time on the cores, and chooses a path for each:
-#   decay 1 and points of positive weight: sums by FFT (_sums_pay, section 5.2);
-#   unit points dense in a tile: the walk of the kernel's offsets (_is_dense, 5.2);
-#   segments alone: cells (_sparse, 5.3);
-#   anything else: the sort.
+# one), a few at a time on the cores (one, for little work), and chooses a path for each:
+# sums by FFT at decay 1 (_sums_pay), a walk for points alone (_walk, both within a few ulp;
+# section 5.2), cells for segments alone (5.3), else the sort.  A tile pyramid's zoom of
+# short track segments counts them as points first (_counted: within a stated bound).
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
@@ -3612,17 +3613,15 @@ def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
 
 def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
              kernel: str) -> Tuple[_BinnedPoints, np.ndarray]:
-    """Fast path of the segment engine for tile pyramids (the bound: README "Exactness"): a
-    segment of length L as a point (its weight) at the pixel nearest its middle is at most
-    0.71 + L/2 pixels off, so its heat at most that times the kernel's steepest slope.  If that
-    is a quarter or less of the peak for the median segment, those with up to a half are
-    counted; longer ones (jumps, gaps) stay segments."""
+    """Fast path of the segment engine for tile pyramids (bound: README "Exactness"): a segment
+    of length L as a point at the pixel nearest its middle is 0.71 + L/2 pixels off at most, its
+    heat that times the kernel's steepest slope.  If that is a quarter of the peak or less for
+    the median segment, those up to a half are counted (jumps and gaps stay segments)."""
     steep = 1000.0 * (1.0 - KERNELS[kernel](np.array([1e-3]), radius)[0])
     length = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
-    limit = 2 * (0.25 / steep - 0.71)   # the length whose heat may be a quarter off
-    if not length.size or np.median(length) > limit:
+    if not length.size or np.median(length) > 0.5 / steep - 1.42:
         return entries, segments
-    short = length <= 2 * limit + 1.42
+    short = length <= 1 / steep - 1.42
     x, y = np.floor((segments[short, 0:2] + segments[short, 2:4]) / 2 + 0.5).astype(np.int64).T
     weight = _segment_column(segments[short], 4)
     # a track's next segment is often on the same pixel: runs are merged before the sort
@@ -3643,28 +3642,28 @@ def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, siz
 
 
 def _cells_along(segments: np.ndarray, size: int, reach: float, box=None):
-    """(segment index, cell x, cell y), int64 (k,) each, of the cells of ``size`` pixels (cell x
-    holds pixels x * size .. x * size + size - 1) that may come within ``reach`` of a segment: by
-    columns of cells along its longer axis, each the rows its stretch there reaches, so the
-    cost follows its length, not its box (a long diagonal); ``box`` (w, h): only near 0 .. w, h."""
+    """(segment index, cell x, cell y), int64, of the cells of ``size`` pixels (x: pixels x * size
+    and on) that may come within ``reach`` of a segment: columns along its longer axis, each with
+    the rows near its stretch there, so the cost follows its length; ``box`` (w, h): 0 .. w, h."""
     ends = segments[:, :4]
     steep = np.abs(ends[:, 3] - ends[:, 1]) > np.abs(ends[:, 2] - ends[:, 0])
     ends = np.where(steep[:, None], ends[:, [1, 0, 3, 2]], ends)   # (a, b): longer axis first
     ends = np.where((ends[:, 2] < ends[:, 0])[:, None], ends[:, [2, 3, 0, 1]], ends)
     a0, b0, a1, b1 = ends.T
     slope = np.divide(b1 - b0, a1 - a0, out=np.zeros(a0.size), where=a1 > a0)
-    start, stop = a0, a1
-    if box is not None:   # only the stretch over the box matters
-        end = np.where(steep, box[1], box[0]) + reach
-        start, stop = np.clip(a0, -reach, end), np.clip(a1, -reach, end)
-    first = np.floor((start - reach) / size).astype(np.int64)
-    seg, col = _repeat_ranges(first, np.floor((stop + reach) / size).astype(np.int64) + 1)
+    first, stop = np.floor((a0 - reach) / size), np.floor((a1 + reach) / size) + 1
+    if box is not None:   # only the cells over the box
+        cells = -(-np.array(box) // size)
+        first, stop = np.maximum(first, 0), np.minimum(stop, np.where(steep, cells[1], cells[0]))
+    seg, col = _repeat_ranges(first.astype(np.int64), stop.astype(np.int64))
     lo = np.clip(col * size - reach, a0[seg], a1[seg])   # the stretch near the column
     hi = np.clip((col + 1) * size + reach, a0[seg], a1[seg])
     b_lo, b_hi = b0[seg] + slope[seg] * (lo - a0[seg]), b0[seg] + slope[seg] * (hi - a0[seg])
-    row_lo = np.floor((np.minimum(b_lo, b_hi) - reach) / size).astype(np.int64)
-    pick, row = _repeat_ranges(row_lo, np.floor((np.maximum(b_lo, b_hi) + reach) / size)
-                               .astype(np.int64) + 1)
+    low, end = np.floor((np.minimum(b_lo, b_hi) - reach) / size), np.floor(
+        (np.maximum(b_lo, b_hi) + reach) / size) + 1
+    if box is not None:
+        low, end = np.maximum(low, 0), np.minimum(end, np.where(steep[seg], cells[0], cells[1]))
+    pick, row = _repeat_ranges(low.astype(np.int64), end.astype(np.int64))
     seg, col, flip = seg[pick], col[pick], steep[seg[pick]]
     return seg, np.where(flip, row, col), np.where(flip, col, row)
 
@@ -3687,8 +3686,7 @@ class _Engine:
         self.kernel = config.kernel
         self.decay_value = config.decay
         self.grid = _kernel_grid(config.kernel, config.radius)
-        # copies of a repeated point that can matter (about _Decay.depth; at decay 1
-        # a count is kept whole): for estimating work only
+        # copies of a point that can matter (about _Decay.depth), for estimating work only
         self.copies = 1 if config.decay in (0.0, 1.0) else int(38.2 / -math.log(config.decay)) + 2
         self.stamp = _kernel_offsets(config.kernel, config.radius, self.grid)
 
@@ -3732,7 +3730,6 @@ class _Engine:
             jobs = (piece for tile in self._tiles(entries, segments, counts)
                     for piece in self._pieces(*tile))
         spectra: dict = {}   # the kernel's transforms by FFT size, shared by the jobs
-        import threading
         pile = threading.Lock()   # one piece of a pile at a time: each holds ~250 bytes a segment
 
         def work(job) -> list:
@@ -3750,9 +3747,8 @@ class _Engine:
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT than by walking the kernels; estimates measured on
-        2 cores: FFT 60 ns a pixel of the points' box, the sort 100 ns a contribution, the dense
-        walk of unit points 0.6 ns a pixel per kernel offset pair or heat group."""
+        """Whether decay-1 sums are faster by FFT (60 ns a pixel of the points' box) than the sort
+        (100 ns a contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2 cores."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3968,13 +3964,12 @@ class _Engine:
         return out
 
     def _level_walk(self, rect, entries: _BinnedPoints, decay: _Decay) -> np.ndarray:
-        """Points of weights > 0 at decay < 1 without the sort: the contributions of one value (a
-        weight times the heat at a kernel offset: one per pixel) at a time, largest first; c of
-        them meeting a pixel that R larger ones met add value * W[R] * S[c], as the sort's copies
-        (within a few ulp).  Works in the tile grown by 2r, so that none falls out."""
+        """Points of weights > 0 at decay < 1 without the sort: one value (a weight times the heat
+        at a kernel offset: one per pixel) at a time, largest first; c of them meeting a pixel that
+        R larger ones met add value * W[R] * S[c] (the sort's copies, within a few ulp)."""
         r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
         entries = _aggregate(entries)   # a weight's points on distinct pixels
-        wide = x1 - x0 + 4 * r
+        wide = x1 - x0 + 4 * r   # the tile grown by 2r: no contribution falls out
         weights = _sorted_unique(entries.weight)
         by_weight = np.argsort(entries.weight, kind="stable")
         ends = np.searchsorted(entries.weight[by_weight], weights, "right").tolist()
@@ -4014,11 +4009,11 @@ class _Engine:
 
 # ---- 5.2 Engine: points ----
 # The reference is _point_heat: each point lists its kernel's contributions inside the
-# tile.  Two fast paths: the walk (_dense_unit in _Engine: offsets in descending heat, a
-# group of equal heat meeting c more points adds heat * (S[R + c] - S[R]), one lookup per
-# group; within 1e-14 of a pixel's value) and, at decay 1, the sums by FFT (_point_sums: the
-# count grid convolved with the kernel; within 1.7e-14 of the largest value, pixels no
-# point reaches exactly 0).
+# tile.  Fast paths: the walks in _Engine, value by value, largest first, adding to each
+# pixel heat * (S[R + c] - S[R]) when c more meet it (_dense_unit: unit points, whole-tile
+# passes per kernel offset, within 1e-14 of a pixel's value; _level_walk: one weight and
+# offset at a time over the points, within a few ulp) and, at decay 1, the sums by FFT
+# (_point_sums: within 1.7e-14 of the largest value, pixels no point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
     (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
@@ -4058,8 +4053,7 @@ def _shape_length(n: np.ndarray, whole: int) -> np.ndarray:
 
 
 def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
-    """Whether ``points`` occupied pixels near ``rect`` are faster walked densely: per kernel
-    offset, ~0.6 ns a tile pixel plus 1 us for the walk, 100 ns a point for the sort."""
+    """Whether ``points`` pixels near ``rect`` pay for whole-tile passes (0.6 ns a pixel)."""
     return points * 170 > _rect_area(rect) + 4000
 
 
@@ -4129,11 +4123,12 @@ def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optio
 
 
 # ---- 5.3 Engine: segments ----
-# The reference is _segment_heat: every pixel of each segment's box grown by the radius,
-# with the kernel of its distance to the segment.  The fast path, _segment_cells, gives the
-# same bits: the tile is cut into square cells, each with the list of segments that can
-# reach it, and cells with lists of about one length are one array (cells, rows, columns,
-# list), so one sort along the last axis orders every pixel's contributions at once.
+# The reference is _segment_heat: every pixel within r of a segment, with the kernel of its
+# distance to it; pixels and cells are found along each segment (_cells_along), so the cost
+# follows its length, never its box.  The fast path, _segment_cells, gives the same bits: the
+# tile is cut into square cells, each with the list of segments that can reach it, and cells
+# with lists of about one length are one array (cells, rows, columns, list), so one sort
+# along the last axis orders every pixel's contributions at once.
 # Where more segments crowd a cell than ranks can matter, bounds from the cell's centre
 # drop those that cannot (_prune_crowded_cells), and a pile (a logger left on one spot)
 # computes per pixel only the segments that can be among its depth hottest
@@ -4146,54 +4141,25 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (:func:`_segment_rows`) in their
-    boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys
-    (y - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
-    # the original's truncating ranges of its box grown by r, clipped to ``rect``
-    low, high = np.minimum(seg[:, 0:2], seg[:, 2:4]), np.maximum(seg[:, 0:2], seg[:, 2:4])
-    lo_x, lo_y = (np.maximum(np.trunc(low[:, i] - radius), rect[i]) for i in (0, 1))
-    hi_x, hi_y = (np.minimum(np.trunc(high[:, i] + radius + 1), rect[i + 2]) for i in (0, 1))
-    weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
-    cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
-    rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
-    shape_id = rows * (cols.max(initial=0) + 1) + cols
+    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) nearer than r to segments (:func:`_segment_rows`),
+    found along each (:func:`_cells_along` with one-pixel cells): int64 keys (y - y0) * width +
+    (x - x0), float64 weight * heat, int64 copies.  The distance sqrt(dx*dx + dy*dy) is within
+    an ulp of the original's math.hypot, and three times as fast."""
+    x0, y0, x1, y1 = rect
+    table, copies = _segment_table(seg), _segment_column(seg, 5).astype(np.int64)
+    step = max(1, (1 << 22) // ((max(x1 - x0, y1 - y0) + 2 * radius + 4) * (2 * radius + 4)))
     keys, values, counts = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
-    for sid in _sorted_unique(shape_id[(rows > 0) & (cols > 0)]):
-        pick = np.flatnonzero(shape_id == sid)
-        box = (int(rows[pick[0]]), int(cols[pick[0]]))
-        for part in np.array_split(pick, max(1, pick.size * box[0] * box[1] >> 22)):
-            key, distance, owner = _segment_block(seg[part], lo_x[part], lo_y[part], hi_x[part],
-                                                  hi_y[part], box, radius, rect)
-            keys.append(key)
-            values.append(weight[part][owner] * KERNELS[kernel](distance, radius))
-            counts.append(copies[part][owner])
+    for first in range(0, seg.shape[0], step):   # about 2**22 pixels at a time
+        ends = seg[first:first + step, :4] - np.array([x0, y0, x0, y0], np.float64)
+        which, px, py = _cells_along(ends, 1, float(radius), (x1 - x0, y1 - y0))
+        which += first
+        distance = np.sqrt(_squared_distance(px + float(x0), py + float(y0), *table[:5, which]))
+        near = distance < radius
+        which = which[near]
+        keys.append((py * (x1 - x0) + px)[near])
+        values.append(table[5, which] * KERNELS[kernel](distance[near], radius))
+        counts.append(copies[which])
     return tuple(np.concatenate(a) for a in (keys, values, counts))
-
-
-def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: int, rect):
-    """One broadcast batch of :func:`_segment_heat`, boxes padded to ``box`` (rows, cols) with
-    pixels at inf: keys, distances and owners of the pixels closer than the radius.  The distance
-    sqrt(dx*dx + dy*dy) is within an ulp of the original's math.hypot, and three times as fast."""
-    rows, cols = box
-    width = rect[2] - rect[0]
-    px = lo_x[:, None, None] + np.arange(cols)[None, None, :]
-    py = lo_y[:, None, None] + np.arange(rows)[None, :, None]
-    corner = ((lo_y - rect[1]) * width + (lo_x - rect[0])).astype(np.int64)
-    key = corner[:, None] + (np.arange(rows)[:, None] * width + np.arange(cols)).ravel()
-    px[px >= hi_x[:, None, None]] = np.inf
-    py[py >= hi_y[:, None, None]] = np.inf
-    sx, sy = seg[:, 0, None, None], seg[:, 1, None, None]
-    dx, dy = seg[:, 2, None, None] - sx, seg[:, 3, None, None] - sy
-    length2 = dx ** 2 + dy ** 2
-    point = length2 == 0  # as the original: u = 0, the distance to the start
-    dx, dy, length2 = np.where(point, 0.0, dx), np.where(point, 0.0, dy), np.where(point, 1.0, length2)
-    with np.errstate(invalid="ignore"):   # padding: inf - inf
-        ex = _squared_distance(px, py, sx, sy, dx, dy, length2)
-    keep = (ex < radius * radius).reshape(key.shape)
-    distance = np.sqrt(ex.reshape(key.shape)[keep])
-    inside = distance < radius  # sqrt may round up onto the radius
-    owner = np.broadcast_to(np.arange(key.shape[0])[:, None], key.shape)[keep][inside]
-    return key[keep][inside], distance[inside], owner
 
 
 def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
@@ -4218,13 +4184,9 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
-    """Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
-    float64 (n, 4) pixel x1, y1, x2, y2 or :func:`_segment_rows` rows (weights >= 0).  ``rect``
-    is cut into square cells listing the segments that may reach them (:func:`_cell_members`),
-    padded to a few lengths with a far point; cells of one length make an array (cells, rows,
-    columns, segments) whose last axis holds each pixel's contributions: one sort orders all.
-    Crowded cells keep what can matter (:func:`_prune_crowded_cells`); equal segments are
-    computed once, in as many places as matter (decay 1: over _PILE take one, heat times count)."""
+    """Decay-combined heat of segments alone (weights >= 0, rows of :func:`_segment_rows`), float64
+    grid[y, x] over ``rect``, by cells (section prose); equal segments are computed once, in as
+    many places as matter (decay 1: over _PILE take one, heat times count)."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4247,8 +4209,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
         piled = listed > 64 * decay.depth   # cells would drop little of a pile: pixels will
         _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
                         kernel, decay, out)
-        # bounds from a cell's centre are loose when the cell is not small beside the
-        # radius (below -r 12, 4-pixel cells): computing the crowd is cheaper there
+        # bounds from a cell's centre are loose when it is not small beside r: computed whole
         crowded &= ~piled & (size < 0.6 * radius)
         _cell_values(table, cells[~crowded & ~piled], members[~crowded & ~piled], rect, size,
                      radius, kernel, decay, out)
@@ -4401,19 +4362,11 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
 def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.ndarray,
                    spread: float, margin: float, radius: int, kernel: str,
                    decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at pixels (px, py) of segments
-    ``near`` (6, n) of equal weight lying within ``spread`` of ``centre``,
-    the pixels more than 4 * spread from it.
-
-    For a pixel at distance D in direction u, a segment's distance lies
-    between D - h and D - h + spread**2 / (2 (D - spread)), h the largest
-    of its two ends' (x - centre) . u, its support.  Only the segments whose
-    support comes within that slack of the depth-th largest can be among
-    the pixel's depth hottest.  Blocks of 4 x 4 pixels first keep what can
-    matter to any of their pixels (their directions differ by at most t
-    from the block's, so each support by at most spread * t).  Supports
-    are found in float32 (the margin covers it).
-    """
+    """float64 (pixels,): heat at pixels (px, py), more than 4 * spread from ``centre``, of the
+    segments ``near`` (6, n) of equal weight within ``spread`` of it.  At distance D in direction u
+    a segment is D - h to D - h + spread**2 / (2 (D - spread)) away, h its support (the larger of
+    its ends' (x - centre) . u): only supports within that slack of the depth-th largest can be
+    among the depth hottest.  4 x 4 blocks of pixels first keep what can matter to any (float32)."""
     ends = [(a - centre[:, None]).astype(np.float32) for a in (near[0:2], near[0:2] + near[2:4])]
     x, y = px - centre[0], py - centre[1]
     distance = np.hypot(x, y)
@@ -4555,35 +4508,24 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
-    steps), int64 indices of segments that may reach them: the cells of a segment's box grown by
-    r, less the corners it comes no nearer than r + 1.  Batched as arrays of like box size."""
-    step = 1 << 13   # segments at a time: the tests make ~30 arrays of this length
-    pairs = [_some_members(segments[i:i + step], i, rect, radius, size)
-             for i in range(0, segments.shape[0], step)] or [(np.empty(0, np.int64),) * 2]
-    cells, members = (np.concatenate(c) for c in zip(*pairs))
+    steps), int64 indices of the segments along which they lie (:func:`_cells_along`) with the
+    cell's centre near enough for a pixel to be within r."""
+    x0, y0, x1, y1 = rect
+    centre, cells, members = (size - 1) / 2.0, [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for first in range(0, segments.shape[0], 1 << 13):   # a few segments at a time: small arrays
+        ends = segments[first:first + (1 << 13), :4] - np.array([x0, y0, x0, y0], np.float64)
+        seg, cx, cy = _cells_along(ends, size, float(radius), (x1 - x0, y1 - y0))
+        start, direction = ends[seg, 0:2], ends[seg, 2:4] - ends[seg, 0:2]
+        length2 = np.maximum((direction * direction).sum(axis=1), 1e-300)   # a point: u = 0
+        near = _squared_distance(cx * size + centre, cy * size + centre, *start.T,
+                                 *direction.T, length2) < (radius + 1.0 + centre * 1.415) ** 2
+        cells.append(cy[near] * -(-(x1 - x0) // size) + cx[near])
+        members.append(seg[near] + first)
+    cells, members = np.concatenate(cells), np.concatenate(members)
     # the order within a cell does not matter; 16-bit keys sort by radix when stable
     order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
                        kind="stable")
     return cells[order], members[order]
-
-
-def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: int):
-    """Unsorted pairs of :func:`_cell_members` for some segments, numbered from ``offset``: the
-    cells along each (:func:`_cells_along`) whose centre is near enough for a pixel to be
-    within r of it."""
-    x0, y0, x1, y1 = rect
-    across = -(-(x1 - x0) // size)
-    ends = segments[:, :4] - np.array([x0, y0, x0, y0], np.float64)
-    seg, cx, cy = _cells_along(ends, size, radius + 1.0, (x1 - x0, y1 - y0))
-    seg, cx, cy = (a[(cx >= 0) & (cx < across) & (cy >= 0) & (cy * size < y1 - y0)]
-                   for a in (seg, cx, cy))
-    start, direction = ends[seg, 0:2], ends[seg, 2:4] - ends[seg, 0:2]
-    length2 = np.maximum((direction * direction).sum(axis=1), 1e-300)   # a point: u = 0
-    centre = (size - 1) / 2.0
-    near = _squared_distance(cx * size + centre, cy * size + centre, start[:, 0], start[:, 1],
-                             direction[:, 0], direction[:, 1], length2)
-    keep = near < (radius + 1.0 + centre * math.sqrt(2)) ** 2
-    return cy[keep] * across + cx[keep], seg[keep] + offset
 
 
 def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,
@@ -6009,13 +5951,13 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
 # (x, y) holds global pixels 256x .. 256x + 255 by 256y .. 256y + 255.  Each zoom takes two
 # passes: the first combines the heat tile by tile, keeping each tile's values in a
 # temporary file (_ValueSpill), and finds the largest value (the colour scale of the zoom,
-# as for one picture of it); the second colours those values and writes the tiles.
+# as for one picture of it); the second colours them and writes palette PNGs (_tile_png).
 _TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within _MAX_COORD)
 _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
 _TILE_AUTO_LEVELS = 4             # and at least this many zooms above it are made too
 _MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
-_TILE_LEVEL = 4                   # zlib level of palette tiles
+_TILE_LEVEL = 4                   # zlib level of palette tiles: 1 % larger than 6, 75 % the time
 _WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
 
 
@@ -6298,17 +6240,15 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
     codes = np.zeros(_OSM_TILE * _OSM_TILE, np.int64)   # 0: no heat, else 1 + the colour's row
     heat = values != 0
     codes[where[heat]] = _colour_index(values[heat], peak, table.shape[0]) + 1
-    png = _tile_png(codes.reshape(_OSM_TILE, _OSM_TILE), np.vstack([np.zeros((1, 4), np.uint8),
-                                                                     table]))
+    png = _tile_png(codes.reshape(_OSM_TILE, -1), np.vstack([np.zeros((1, 4), np.uint8), table]))
     if store:
         store(zoom, x, y, png)
     return x, y, png
 
 
 def _tile_png(codes: np.ndarray, colours: np.ndarray) -> bytes:
-    """PNG bytes of a tile of ``colours`` (n, 4) rows ``codes`` (256, 256), by our writer on the
-    calling thread: 8-bit indices into a palette of the colours used, if at most 256 are (at
-    level _TILE_LEVEL: 1 % more bytes than level 6 in 75 % of the time, test/BENCHMARKS.md)."""
+    """PNG bytes of a tile of ``colours`` (n, 4) rows ``codes`` (256, 256), by our writer on this
+    thread: indices into a palette of the colours used if at most 256 are (test/BENCHMARKS.md)."""
     used = np.flatnonzero(np.bincount(codes.ravel(), minlength=colours.shape[0]))
     packed = colours[used].view(np.uint32).ravel()
     first = (packed[:, None] == packed).argmax(axis=1)   # rows of one colour share an entry
@@ -6574,8 +6514,8 @@ def _viewer_page(config: Config, meta: dict) -> str:
 # Pictures are written atomically: into a temporary file beside the target, renamed over it
 # when whole; a stream (-, a FIFO, a character device) is written into from a finished
 # temporary file, never replaced.  PNG is written by our own encoder (the fast path of
-# Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
-# on several threads, joined into one zlib stream; other types go through Pillow.
+# Pillow's, the same pixels; also 8-bit palettes): rows filtered as Pillow filters them and
+# deflated in strips on several threads, one zlib stream; other types go through Pillow.
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
     extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
@@ -6794,9 +6734,8 @@ def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> No
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
                 palette: Optional[np.ndarray] = None, level: int = 6) -> None:
     """PNG of uint8 (h, w, 3) RGB, (h, w, 4) RGBA or (h, w) rows of ``palette`` (n, 4) RGBA to
-    stream ``out``, not copied: rows filtered (:func:`_png_rows`), deflated at ``level`` in
-    ~_PNG_PART-byte strips on ``workers`` threads, all but the last ending in a sync flush,
-    so the IDAT chunks make one zlib stream."""
+    ``out``: rows filtered (:func:`_png_rows`), deflated at ``level`` in ~_PNG_PART-byte strips on
+    ``workers`` threads, each but the last ending in a sync flush: one zlib stream."""
     height, width = pixels.shape[:2]
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     rows = pixels.reshape(height, -1)

@@ -321,6 +321,7 @@ class Config:
     max_gap: float = 300.0                 # with weight_by_time, a longer segment weighs nothing
     max_jump: Optional[float] = None       # metres: longer track segments are dropped
     trim_ends: Optional[float] = None      # metres taken off both ends of each track
+    dask: Optional[object] = None          # a scheduler address, "local:N" or a Client (or None)
 
     @property
     def padding(self) -> int:
@@ -511,6 +512,10 @@ def _make_input(name: str, raw, path: Optional[str]) -> _Input:
 @contextlib.contextmanager
 def _opened_input(path: str) -> Iterator[_Input]:
     """An input file, "-" (standard input), a FIFO or a device, opened once as a stream."""
+    if not isinstance(path, str):   # an fsspec OpenFile (--dask)
+        with path as stream:
+            yield _make_input(path.full_name, stream, None)
+        return
     if path == "-":
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
         if stdin is None:
@@ -620,6 +625,16 @@ _FORMATS = {
                    lambda head: head.startswith(b"\x00\x00\x27\x0a"),
                    "ESRI shapefile point layers in WGS84, with the .shx and .dbf beside it "
                    "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
+    "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"),
+                       lambda head: head.startswith(b"PAR1"), "Parquet, a row group at a time: "
+                       "columns as for NumPy (needs pyarrow: the parquet extra)"),
+    "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".arrows", ".feather", ".ipc"),
+                     lambda head: head.startswith((b"ARROW1", b"\xff\xff\xff\xff")),
+                     "Arrow IPC (Feather 2): columns as for NumPy (needs pyarrow: parquet extra)"),
+    "numpy": _Format("NumPy", "_read_columnar", (".npy", ".npz"),
+                     lambda head: head.startswith(b"\x93NUMPY"), "2-D or named .npy, .npz: "
+                     "columns lat/latitude, lon/lng/long/longitude or the first two (a third: "
+                     "weight), or as --csv_columns names them", zipped=True),
     "gpx": _Format("GPX", "_read_gpx", (".gpx",), lambda head: _xml_root(head) == b"gpx",
                    "the <trkpt>s of each <trkseg> joined into a track: heat along the lines "
                    "between them", "no track segments (a <trkseg> needs two or more <trkpt>)"),
@@ -2610,6 +2625,81 @@ def _shp_points(name: str, xy: List[Tuple[float, float]]) -> Points:
     return Points(table[:, 1].copy(), table[:, 0].copy())
 
 
+def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
+    """Parquet (by pyarrow, a row group at a time), Arrow IPC files and streams, NumPy .npy
+    (memory-mapped) and .npz (nothing unpickled): the columns --csv_columns names, else called
+    lat/latitude and lon/lng/long/longitude, else (unnamed) the first two, a third the weight."""
+    try:
+        names, chunks = _columnar_table(source)
+        names = [str(name) for name in names]
+        columns, row = _chosen_columns(config, names, source.name), 1
+        for chunk in chunks(list(dict.fromkeys(names[c] for c in columns if c is not None))):
+            for start in range(0, len(chunk[names[columns[0]]]), 1 << 20):
+                table = np.column_stack([chunk[names[c]][start:start + (1 << 20)]
+                                         for c in columns[:3] if c is not None]).astype(float)
+                if not np.isfinite(table).all():
+                    row += int(np.argmin(np.isfinite(table).all(1)))
+                    raise _data_error(source.name, row, "not a finite number")
+                time = None if columns[3] is None else chunk[names[columns[3]]][start:][:len(table)]
+                if time is not None:
+                    time = time.astype("datetime64[s]") if time.dtype.kind == "M" else \
+                        _times_at(source.name, time, range(row, row + len(table)))
+                yield _points_from_table(table, time)
+                row += len(table)
+    except HeatmapError:
+        raise
+    except Exception as exc:  # pyarrow's and NumPy's errors on a damaged file
+        title = next(_FORMATS[kind].title for kind in ("parquet", "arrow", "numpy")
+                     if kind == "numpy" or _FORMATS[kind].sniff(source.head))
+        raise HeatmapError("%s: not a readable %s file: %s" % (
+            source.name, title, _one_line(exc) or type(exc).__name__)) from None
+
+
+def _columnar_table(source: _Input):
+    """(column names, chunks(names): dicts of those columns' arrays, some rows each) of a file."""
+    if source.head.startswith((b"\x93NUMPY", b"PK")):
+        data = np.load(source.path or io.BytesIO(source.stream.read()), allow_pickle=False,
+                       mmap_mode="r" if source.path else None)
+        if isinstance(data, np.ndarray) and data.dtype.names is None:
+            if data.ndim > 2:
+                raise ValueError("a %d-D array is not a table" % data.ndim)
+            data = {str(i + 1): column for i, column in enumerate(np.atleast_2d(data.T))}
+        names = data.dtype.names if isinstance(data, np.ndarray) else list(data.keys())
+        return names, lambda used: iter([{name: data[name] for name in used}])
+    pa = _import_extra("pyarrow", "pyarrow", "parquet", "reading Parquet and Arrow files")
+    if source.head.startswith(b"PAR1"):
+        __import__("pyarrow.parquet")
+        data = pa.parquet.ParquetFile(source.path or io.BytesIO(source.stream.read()))
+        names, batches = data.schema_arrow.names, lambda used: data.iter_batches(1 << 20,
+                                                                                columns=used)
+    elif source.head.startswith(b"ARROW1"):
+        data = pa.ipc.open_file(pa.memory_map(source.path) if source.path
+                                else pa.py_buffer(source.stream.read()))
+        names, batches = data.schema.names, lambda used: map(data.get_batch,
+                                                             range(data.num_record_batches))
+    else:
+        data = pa.ipc.open_stream(source.stream)
+        names, batches = data.schema.names, lambda used: data
+    return names, lambda used: ({name: batch.column(name).to_numpy(zero_copy_only=False)
+                                 for name in used} for batch in batches(used))
+
+
+def _chosen_columns(config: Config, names: List[str], name: str) -> Tuple[Optional[int], ...]:
+    """(lat, lon, weight, time) column numbers from 0 of a columnar file (see _read_columnar)."""
+    lower = [n.lower() for n in names]
+    found = _csv_columns(config.csv_columns, ",".join(lower).encode(), name)[:4] \
+        if config.csv_columns else tuple(next((lower.index(g) for g in guesses if g in lower),
+                                              None) for guesses in (_LAT_NAMES, _LON_NAMES))
+    if found[:2] == (None, None) and "".join(names).isdigit():   # unnamed: a 2-D .npy
+        found = (0, 1, 2 if len(names) > 2 else None)
+    found += (None,) * (4 - len(found))
+    if None in found[:2] or max(c for c in found if c is not None) >= len(names):
+        raise HeatmapError("%s: no latitude and longitude columns as --csv_columns names them, or "
+                           "called lat/latitude and lon/lng/long/longitude (the columns are %s)"
+                           % (name, ", ".join(names[:20])))
+    return found
+
+
 # The readers by format name (a reader is named by its row of _FORMATS, section 2.1).
 READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
@@ -2815,8 +2905,14 @@ def _geojson_batches(geo, weight) -> List[object]:
     return batches
 
 
-def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:
+def _is_dask_frame(data) -> bool:
+    return all(hasattr(data, name) for name in ("npartitions", "columns", "to_delayed"))
+
+
+def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> Iterable[object]:
     """The batches of render()'s input (see there)."""
+    if _is_dask_frame(data):   # read on the workers of a Dask cluster (section 13)
+        return _DaskParts(data.to_delayed(), (lat, lon, weight, skip_invalid))
     if isinstance(data, (Points, Segments)):
         return [data]
     if isinstance(data, (list, tuple)) and data and all(isinstance(b, (Points, Segments))
@@ -2972,10 +3068,15 @@ def _image_box(box: _Box, width: Optional[int], height: Optional[int]) -> Tuple[
     return resized, out_w, out_h
 
 
-def _data_box(batches: Sequence[object]) -> _Box:
-    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of all input."""
+def _data_box(batches: Iterable[object], empty: bool = False) -> Optional[_Box]:
+    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of input batches and _Boxes, or
+    of a Dask cluster's input; none: None with ``empty``, else an error."""
+    if isinstance(batches, _DaskParts):
+        return batches.box()
     lats, lons = [], []
     for batch in batches:
+        if isinstance(batch, _Box):
+            batch = Points(np.array([batch.min_y, batch.max_y]), np.array([batch.min_x, batch.max_x]))
         if isinstance(batch, Points):
             pairs = [(batch.lat, batch.lon)]
         else:
@@ -2984,9 +3085,10 @@ def _data_box(batches: Sequence[object]) -> _Box:
             if lat.size:
                 lats += [lat.min(), lat.max()]
                 lons += [lon.min(), lon.max()]
-    if not lats:
+    if not lats and not empty:
         raise HeatmapError("no data points in the input")
-    return _Box(float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
+    return _Box(float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats))) \
+        if lats else None
 
 
 def _extent_box(extent: Tuple[float, float, float, float]) -> _Box:
@@ -3156,6 +3258,20 @@ def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
         acc.add_times(*_input_seconds(batch))
 
 
+def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd: float,
+            origin: Tuple[float, float] = (0.0, 0.0)) -> "_Accumulator":
+    """``acc`` with the batches projected (:func:`_project_batch`) and binned into it; a Dask
+    cluster's input is binned on its workers and merged (section 13)."""
+    if isinstance(batches, _DaskParts):
+        return batches.binned(acc, ppd, origin)
+    progress = _Progress("inputs read")
+    for batch in batches:
+        _project_batch(config, batch, ppd, acc, origin)
+        progress.update(acc.inputs)
+    progress.close()
+    return acc
+
+
 def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
     if x.size and (np.abs(x).max() > _MAX_COORD or np.abs(y).max() > _MAX_COORD):
         raise HeatmapError("the data spans more than %d pixels at this scale: "
@@ -3244,6 +3360,24 @@ class _Accumulator:
         if self.parts:
             self.entries = _aggregate(_concat_entries([self.entries] + self.parts))
             self.parts, self.pending = [], 0
+
+    def merge(self, other: "_Accumulator") -> "_Accumulator":
+        """Add an accumulation on the same grid, neither grown (a Dask partition's, its input after
+        this one's): counts add exactly, entries aggregate, segments follow."""
+        entries, segments, grid = other.result()
+        mine = self.grid
+        mine._count()
+        mine.total += grid.total
+        if mine.total > np.iinfo(np.int32).max:
+            mine.counts = mine.counts.astype(np.int64)
+        np.add(mine.counts, grid.counts, out=mine.counts, casting="unsafe")
+        if grid.sums is not None:
+            mine.sums = grid.sums if mine.sums is None else mine.sums + grid.sums
+        self.parts.append(entries)
+        self.pending += entries.x.size
+        self.segments += [segments] if segments.size else []
+        self.inputs += other.inputs
+        return self
 
     def result(self) -> Tuple[_BinnedPoints, np.ndarray, _CountGrid]:
         """(aggregated entries of the points not in the grid, float64 (n, 4|5) segments, grid)."""
@@ -6247,9 +6381,7 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
     """Pass 1 of a zoom: bin the input at its scale, combine it tile by tile, keep the
     values of the tiles with heat that the plan writes; returns the largest value."""
     ppd = _zoom_ppd(zoom)
-    acc = _Accumulator(_count_region(plan.data, ppd, config.radius))
-    for batch in held:
-        _project_batch(config, batch, ppd, acc)
+    acc = _binned(config, held, _Accumulator(_count_region(plan.data, ppd, config.radius)), ppd)
     entries, segments, counts = acc.result()
     del acc
     largest = 0.0
@@ -7169,7 +7301,7 @@ def _validate_files(config: Config) -> None:
         if config.files:
             _LOG.warning("input files are ignored with -L/--load")
     else:
-        for path in config.files:
+        for path in [] if config.dask else config.files:   # --dask: globs and URLs too
             _check_input_path(path)
         if config.csv_columns is not None:
             _csv_column_parts(config.csv_columns)
@@ -7235,41 +7367,175 @@ class _CombinedValues:
 def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
                    ) -> Iterable[object]:
     """The input of every output (picture, frames, tiles, state files, library): the input files'
-    batches or the library's ``batches``, checked, with the track and time options applied."""
+    batches (read anew on each pass) or the library's ``batches``, checked, with the track and time
+    options applied; with --dask files and dask DataFrames become a cluster's _DaskParts."""
     if batches is None:
-        batches = read(config.files, config, strict=True)   # it checks each batch
-    else:
-        batches = _checked_batches(config, batches)
-    return _apply_track_time_options(config, batches)
+        batches = _DaskParts(_dask_inputs(config.files)) if config.dask else _Files()
+    if _is_dask_frame(batches):
+        batches = _library_batches(batches, None, None, None, False)
+    if isinstance(batches, (_Files, _DaskParts)):
+        return batches.on(config)
+    if config.dask is not None:
+        raise HeatmapError("--dask runs files and dask DataFrames on a cluster, not data in memory")
+    return _apply_track_time_options(config, _checked_batches(config, batches))
+
+
+class _Files:
+    """The input files' batches, checked (by read()) and shaped; each pass reads them anew."""
+
+    def on(self, config: Config) -> "_Files":
+        self.config = config
+        return self
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(_apply_track_time_options(self.config, read(self.config.files, self.config,
+                                                                strict=True)))
+
+
+_LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
 
 
 def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[object]:
     for batch in batches:
-        _check_batch(config, batch)
-        yield batch
+        rows = len(batch[0]) if isinstance(batch, (Points, Segments)) else 0
+        for start in range(0, max(rows, 1), _LIBRARY_ROWS):
+            part = batch if rows <= _LIBRARY_ROWS else type(batch)(*(
+                None if a is None else a[start:start + _LIBRARY_ROWS] for a in batch))
+            _check_batch(config, part)
+            yield part
+
+
+class _DaskParts:
+    """The input on a Dask cluster: files (one a partition) or a dask DataFrame's partitions with
+    ``columns`` (render()'s lat, lon, weight, skip_invalid).  Each pass reads, checks and shapes
+    each partition on the workers (_dask_part), which send back its box, or bin it on the grid
+    of the picture or zoom and merge the accumulations in pairs; iterating fetches the batches."""
+
+    def __init__(self, parts: list, columns: Optional[tuple] = None):
+        self.parts, self.columns = parts, columns
+
+    def on(self, config: Config) -> "_DaskParts":
+        if config.animate:
+            raise HeatmapError("--dask cannot be used with -a/--animate")
+        self.client = _dask_client(config.dask)
+        self.config = dataclasses.replace(config, dask=None)
+        return self
+
+    def _pass(self, how) -> list:
+        import dask
+        work = functools.partial(_dask_part, config=self.config, columns=self.columns, how=how)
+        return [dask.delayed(work, pure=False)(part) for part in self.parts]
+
+    def _computed(self, *tasks) -> tuple:
+        import dask
+        return dask.compute(*tasks, scheduler=self.client)
+
+    def __iter__(self) -> Iterator[object]:
+        for part in self._pass(None):
+            yield from self._computed(part)[0]
+
+    def box(self) -> _Box:
+        return _data_box(box for box in self._computed(*self._pass("box")) if box is not None)
+
+    def binned(self, acc: _Accumulator, ppd: float, origin) -> _Accumulator:
+        import dask
+        level = self._pass((acc.grid.region, acc.sums, ppd, origin))
+        while len(level) > 1:   # merged in pairs, in input order
+            pairs = [dask.delayed(_Accumulator.merge)(a, b) for a, b in zip(level[::2], level[1::2])]
+            level = pairs + level[2 * len(pairs):]
+        return acc.merge(self._computed(level[0])[0])
+
+
+def _dask_part(part, config: Config, columns: Optional[tuple], how):
+    """A partition's work on a Dask worker: its batches (``how`` None), its box or None ("box"), or
+    its accumulation (``how``: region, sums, ppd, origin) on a grid that never grows (merge)."""
+    batches = _input_batches(config, read([part], config) if columns is None
+                             else _library_batches(part, *columns))
+    if how is None or how == "box":
+        return _data_box(batches, empty=True) if how else list(batches)
+    acc = _Accumulator(how[0], sums=how[1])
+    acc.grid.limit = _rect_area(how[0])
+    return _binned(config, batches, acc, *how[2:])
+
+
+_DASK_CLIENTS: dict = {}   # --dask ADDRESS or dask=Client -> the Client, made once a process
+
+
+def _dask_client(where) -> object:
+    """The scheduler of a Dask run: None (dask's default: the Client made last, else threads), a
+    Client, or one made from --dask: a scheduler's address, or local:N (a cluster of N local worker
+    processes).  The workers of a client given or made get this file (Client.upload_file)."""
+    if where is None or where in _DASK_CLIENTS:
+        return _DASK_CLIENTS.get(where)
+    distributed = _import_extra("distributed", "dask[distributed]", "dask", "--dask")
+    local = re.fullmatch(r"local:([1-9]\d{0,3})", where) if isinstance(where, str) else None
+    try:
+        client = where if not isinstance(where, str) else distributed.Client(
+            n_workers=int(local.group(1)), threads_per_worker=1, dashboard_address=None,
+            silence_logs=logging.CRITICAL) \
+            if local else distributed.Client(where, timeout=10)
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise HeatmapError("--dask %s: %s" % (where, _one_line(exc))) from None
+    client.upload_file(__file__)
+    _DASK_CLIENTS[where] = client
+    return client
+
+
+def _dask_inputs(files: Sequence[str]) -> list:
+    """The files of --dask: paths, globs, or URLs that fsspec reads (dask has it)."""
+    import glob
+    import fsspec
+    found = []
+    for pattern in files:
+        more = fsspec.open_files(pattern, "rb") if "://" in pattern else sorted(glob.glob(pattern))
+        if not more:
+            raise HeatmapError("%s: no such file" % pattern)
+        found += more
+    return found
+
+
+_HELD_BYTES = 1 << 26   # input held to find the data's box; past it, files are read twice
+
+
+def _box_and_input(config: Config, batches: Iterable[object]) -> Tuple[_Box, Iterable[object]]:
+    """(the data's box, the input to bin): the batches held, or past _HELD_BYTES of files that
+    can be read again, only their box, and they are read again to bin them."""
+    if isinstance(batches, _DaskParts):
+        return _data_box(batches), batches
+    held, size, source = [], 0, iter(batches)
+    for batch in source:
+        held.append(batch)
+        size += sum(a.nbytes for a in batch if a is not None)
+        if size > _HELD_BYTES and isinstance(batches, _Files):
+            if not all(os.path.isfile(path) for path in config.files):
+                _LOG.info("the input is held in memory to find the data's box (a pipe is read "
+                          "once): --extent streams it")
+                held.extend(source)
+                break
+            held = [_data_box(held)]
+            return _data_box(itertools.chain(held, source)), batches
+    return _data_box(held), held
 
 
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry (else held
-    for the data box); ``record``: keep input order (-a); ``size``: -I's (width, height)."""
+    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry (else
+    first the data's box: _box_and_input); ``record``: keep input order (-a); ``size``: -I's."""
     if size is None:
         _, size = _background_scene(config)
-    streaming = bool(config.extent and (config.scale or size[0] or size[1]))
-    held = None if streaming else list(batches)
-    box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
+    box_ll = None
+    if not (config.extent and (config.scale or size[0] or size[1])):
+        box_ll, batches = _box_and_input(config, batches)
+    box_ll = _extent_box(config.extent) if config.extent else box_ll
     _check_latitudes(config, box_ll)
     geometry = _picture_geometry(config, box_ll, size)
     _check_output_size(config, geometry.width, geometry.height)
     _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
               geometry.height)
-    acc = _Accumulator(_grown_rect(geometry.window(), config.radius), record, config.decay == 1.0)
-    progress = _Progress("inputs read")
-    for batch in batches if streaming else held:
-        _project_batch(config, batch, geometry.ppd, acc, geometry.origin)
-        progress.update(acc.inputs)
-    progress.close()
+    acc = _binned(config, batches, _Accumulator(_grown_rect(geometry.window(), config.radius),
+                                                record, config.decay == 1.0),
+                  geometry.ppd, geometry.origin)
     _LOG.info("%d inputs read and binned", acc.inputs)
     if not acc.inputs:
         raise HeatmapError("no data points in the input")
@@ -7576,6 +7842,10 @@ def _input_options(add, d: Config) -> None:
     add("--time_property", metavar="NAME", default=d.time_property,
         help='GeoJSON: the feature property that holds the time (default: "time" or '
              '"timestamp")')
+    add("--dask", metavar="ADDRESS", default=d.dask,
+        help="read and bin the input files (paths, globs or URLs fsspec reads; a task each) on a "
+             "Dask cluster: its scheduler's address, or local:N for N local worker processes "
+             "(needs the dask extra)")
     add("--time_column", action="store_true", default=d.time_column,
         help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
     add("--time_range", metavar="START,END", type=_time_range_arg, default=d.time_range,
@@ -7844,6 +8114,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     signals, code, message, debug = _catch_stop_signals(), 0, None, False
     try:
         args = parser.parse_args(argv)
+        if args.dask and __name__ == "__main__":   # Dask's workers find functions by module name
+            _LOG.removeHandler(handler)
+            return __import__("heatmap").main(argv)
         debug = args.debug
         handler.summarise = not debug
         _LOG.setLevel(logging.DEBUG if args.debug else
@@ -7867,6 +8140,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for number, old in signals.items():
             signal.signal(number, old)
         warnings.showwarning = show
+        while _DASK_CLIENTS:
+            _DASK_CLIENTS.popitem()[1].close()
         handler.summary()
         _LOG.removeHandler(handler)
         _LOG.setLevel(level)

@@ -36,7 +36,7 @@ As a library:
 #        read [2.1]: _opened_input, _filetype (a row of _FORMATS), READERS[kind] [2.2-2.6]
 #          -> batches of Points / Segments
 #        -> _read_and_bin [13]: _apply_track_time_options [8], the data's box and
-#           _picture_geometry [3], _project_batch into an _Accumulator [4]
+#           _picture_geometry [3], _binned into an _Accumulator [4]
 #        -> _combine_values [13]: _Engine.run [5.1] -> values; _peak [6] -> the top colour
 #   -> _make_scene, _heat_picture [7.1, 6] -> _save_output [11.2] -> _save_image, _write_png
 #      [11.1]; -S: _save_state [11.2].
@@ -626,15 +626,15 @@ _FORMATS = {
                    "ESRI shapefile point layers in WGS84, with the .shx and .dbf beside it "
                    "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
     "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"),
-                       lambda head: head.startswith(b"PAR1"), "Parquet, a row group at a time: "
-                       "columns as for NumPy (needs pyarrow: the parquet extra)"),
-    "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".arrows", ".feather", ".ipc"),
-                     lambda head: head.startswith((b"ARROW1", b"\xff\xff\xff\xff")),
-                     "Arrow IPC (Feather 2): columns as for NumPy (needs pyarrow: parquet extra)"),
+                       lambda head: head.startswith(b"PAR1"), "a row group at a time, columns "
+                       "as for numpy (needs pyarrow: the parquet extra)"),
+    "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".feather"),
+                     lambda head: head.startswith(b"ARROW1"), "Arrow IPC files (Feather 2), "
+                     "columns as for numpy (needs pyarrow: the parquet extra)"),
     "numpy": _Format("NumPy", "_read_columnar", (".npy", ".npz"),
-                     lambda head: head.startswith(b"\x93NUMPY"), "2-D or named .npy, .npz: "
-                     "columns lat/latitude, lon/lng/long/longitude or the first two (a third: "
-                     "weight), or as --csv_columns names them", zipped=True),
+                     lambda head: head.startswith(b"\x93NUMPY"), "the columns lat/latitude and "
+                     "lon/lng/long/longitude, or of a 2-D .npy the first two (a third: the "
+                     "weight), or those --csv_columns names", zipped=True),
     "gpx": _Format("GPX", "_read_gpx", (".gpx",), lambda head: _xml_root(head) == b"gpx",
                    "the <trkpt>s of each <trkseg> joined into a track: heat along the lines "
                    "between them", "no track segments (a <trkseg> needs two or more <trkpt>)"),
@@ -2630,71 +2630,64 @@ def _shp_points(name: str, xy: List[Tuple[float, float]]) -> Points:
 
 
 def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
-    """Parquet (by pyarrow, a row group at a time), Arrow IPC files and streams, NumPy .npy
-    (memory-mapped) and .npz (nothing unpickled): the columns --csv_columns names, else called
-    lat/latitude and lon/lng/long/longitude, else (unnamed) the first two, a third the weight."""
+    """Parquet (a row group at a time), Arrow IPC files (Feather 2), .npy (memory-mapped) and .npz
+    by the columns _chosen_columns picks; rows count from 1 in messages, as lines do."""
     try:
         names, chunks = _columnar_table(source)
         names = [str(name) for name in names]
         columns, row = _chosen_columns(config, names, source.name), 1
-        for chunk in chunks(list(dict.fromkeys(names[c] for c in columns if c is not None))):
+        for chunk in chunks(list({names[c] for c in columns if c is not None})):
             for start in range(0, len(chunk[names[columns[0]]]), 1 << 20):
-                table = np.column_stack([chunk[names[c]][start:start + (1 << 20)]
-                                         for c in columns[:3] if c is not None]).astype(float)
+                part = [None if c is None else chunk[names[c]][start:start + (1 << 20)]
+                        for c in columns]
+                table = np.column_stack([a for a in part[:3] if a is not None]).astype(float)
                 if not np.isfinite(table).all():
                     row += int(np.argmin(np.isfinite(table).all(1)))
                     raise _data_error(source.name, row, "not a finite number")
-                time = None if columns[3] is None else chunk[names[columns[3]]][start:][:len(table)]
-                if time is not None:
-                    time = time.astype("datetime64[s]") if time.dtype.kind == "M" else \
-                        _times_at(source.name, time, range(row, row + len(table)))
-                yield _points_from_table(table, time)
+                time = part[3] if part[3] is None or part[3].dtype.kind == "M" else \
+                    _times_at(source.name, part[3], range(row, row + len(table)))
+                yield _points_from_table(table, None if time is None else
+                                         time.astype("datetime64[s]"))
                 row += len(table)
     except HeatmapError:
         raise
     except Exception as exc:  # pyarrow's and NumPy's errors on a damaged file
-        title = next(_FORMATS[kind].title for kind in ("parquet", "arrow", "numpy")
-                     if kind == "numpy" or _FORMATS[kind].sniff(source.head))
-        raise HeatmapError("%s: not a readable %s file: %s" % (
-            source.name, title, _one_line(exc) or type(exc).__name__)) from None
+        raise HeatmapError("%s: not a readable Parquet, Arrow or NumPy file: %s" % (
+            source.name, _one_line(exc) or type(exc).__name__)) from None
 
 
 def _columnar_table(source: _Input):
     """(column names, chunks(names): dicts of those columns' arrays, some rows each) of a file."""
-    if source.head.startswith((b"\x93NUMPY", b"PK")):
-        data = np.load(source.path or io.BytesIO(source.stream.read()), allow_pickle=False,
-                       mmap_mode="r" if source.path else None)
+    data = source.path or io.BytesIO(source.stream.read())
+    if not source.head.startswith((b"PAR1", b"ARROW1")):   # NumPy, nothing unpickled
+        data = np.load(data, allow_pickle=False, mmap_mode="r" if source.path else None)
         if isinstance(data, np.ndarray) and data.dtype.names is None:
-            if data.ndim > 2:
-                raise ValueError("a %d-D array is not a table" % data.ndim)
-            data = {str(i + 1): column for i, column in enumerate(np.atleast_2d(data.T))}
+            data = {str(i + 1): column for i, column in enumerate(np.atleast_2d(data.T))
+                    if data.ndim < 3}
         names = data.dtype.names if isinstance(data, np.ndarray) else list(data.keys())
         return names, lambda used: iter([{name: data[name] for name in used}])
     pa = _import_extra("pyarrow", "pyarrow", "parquet", "reading Parquet and Arrow files")
     if source.head.startswith(b"PAR1"):
-        __import__("pyarrow.parquet")
-        data = pa.parquet.ParquetFile(source.path or io.BytesIO(source.stream.read()))
+        data = __import__("pyarrow.parquet").parquet.ParquetFile(data)
         names, batches = data.schema_arrow.names, lambda used: data.iter_batches(1 << 20,
                                                                                 columns=used)
-    elif source.head.startswith(b"ARROW1"):
-        data = pa.ipc.open_file(pa.memory_map(source.path) if source.path
-                                else pa.py_buffer(source.stream.read()))
+    else:
+        data = pa.ipc.open_file(pa.memory_map(data) if source.path else data)
         names, batches = data.schema.names, lambda used: map(data.get_batch,
                                                              range(data.num_record_batches))
-    else:
-        data = pa.ipc.open_stream(source.stream)
-        names, batches = data.schema.names, lambda used: data
     return names, lambda used: ({name: batch.column(name).to_numpy(zero_copy_only=False)
                                  for name in used} for batch in batches(used))
 
 
 def _chosen_columns(config: Config, names: List[str], name: str) -> Tuple[Optional[int], ...]:
-    """(lat, lon, weight, time) column numbers from 0 of a columnar file (see _read_columnar)."""
+    """(lat, lon, weight, time) column numbers from 0 of a columnar file: those --csv_columns
+    names, else lat/latitude and lon/lng/long/longitude, else (unnamed) the first two, a third
+    the weight."""
     lower = [n.lower() for n in names]
     found = _csv_columns(config.csv_columns, ",".join(lower).encode(), name)[:4] \
         if config.csv_columns else tuple(next((lower.index(g) for g in guesses if g in lower),
                                               None) for guesses in (_LAT_NAMES, _LON_NAMES))
-    if found[:2] == (None, None) and "".join(names).isdigit():   # unnamed: a 2-D .npy
+    if found[:2] == (None, None) and "".join(names).isdigit():   # a 2-D .npy
         found = (0, 1, 2 if len(names) > 2 else None)
     found += (None,) * (4 - len(found))
     if None in found[:2] or max(c for c in found if c is not None) >= len(names):
@@ -2909,13 +2902,9 @@ def _geojson_batches(geo, weight) -> List[object]:
     return batches
 
 
-def _is_dask_frame(data) -> bool:
-    return all(hasattr(data, name) for name in ("npartitions", "columns", "to_delayed"))
-
-
 def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> Iterable[object]:
     """The batches of render()'s input (see there)."""
-    if _is_dask_frame(data):   # read on the workers of a Dask cluster (section 13)
+    if hasattr(data, "to_delayed") and hasattr(data, "columns"):   # a dask DataFrame (13)
         return _DaskParts(data.to_delayed(), (lat, lon, weight, skip_invalid))
     if isinstance(data, (Points, Segments)):
         return [data]
@@ -3243,34 +3232,22 @@ def _grown_rect(window: Tuple[int, int, int, int], pad: int) -> Tuple[int, int, 
 _DENSE_PIXELS = 1 << 23          # unit-point count grid may grow to this many pixels
 
 
-def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
-                   origin: Tuple[float, float] = (0.0, 0.0)) -> None:
-    def forward(lat, lon):
-        x, y = PROJECTIONS[config.projection].forward(lat, lon, ppd)
-        return (x - origin[0], y - origin[1]) if origin != (0.0, 0.0) else (x, y)
-    if isinstance(batch, Points):
-        x, y = forward(batch.lat, batch.lon)
-        _check_coords(x, y)
-        acc.add_points(x, y, batch.weight)
-    else:
-        x1, y1 = forward(batch.lat1, batch.lon1)
-        x2, y2 = forward(batch.lat2, batch.lon2)
-        _check_coords(x1, y1)
-        _check_coords(x2, y2)
-        acc.add_segments(x1, y1, x2, y2, batch.weight)
-    if acc.log is not None and config.frame_time:
-        acc.add_times(*_input_seconds(batch))
-
-
 def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd: float,
             origin: Tuple[float, float] = (0.0, 0.0)) -> "_Accumulator":
-    """``acc`` with the batches projected (:func:`_project_batch`) and binned into it; a Dask
-    cluster's input is binned on its workers and merged (section 13)."""
+    """``acc`` with the batches projected (``origin``: the pixel taken as 0, 0) and binned into it;
+    a Dask cluster's input is binned on its workers and merged (section 13)."""
     if isinstance(batches, _DaskParts):
         return batches.binned(acc, ppd, origin)
     progress = _Progress("inputs read")
     for batch in batches:
-        _project_batch(config, batch, ppd, acc, origin)
+        xy = []
+        for lat, lon in [batch[:2]] if isinstance(batch, Points) else [batch[:2], batch[2:4]]:
+            x, y = PROJECTIONS[config.projection].forward(lat, lon, ppd)
+            xy += [x - origin[0], y - origin[1]]
+            _check_coords(*xy[-2:])
+        (acc.add_points if isinstance(batch, Points) else acc.add_segments)(*xy, batch.weight)
+        if acc.log is not None and config.frame_time:
+            acc.add_times(*_input_seconds(batch))
         progress.update(acc.inputs)
     progress.close()
     return acc
@@ -3366,19 +3343,13 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def merge(self, other: "_Accumulator") -> "_Accumulator":
-        """Add an accumulation on the same grid, neither grown (a Dask partition's, its input after
-        this one's): counts add exactly, entries aggregate, segments follow."""
+        """Add an accumulation on the same grid, neither grown (a Dask partition's, of later input)."""
         entries, segments, grid = other.result()
-        mine = self.grid
-        mine._count()
-        mine.total += grid.total
-        if mine.total > np.iinfo(np.int32).max:
-            mine.counts = mine.counts.astype(np.int64)
-        np.add(mine.counts, grid.counts, out=mine.counts, casting="unsafe")
+        self.grid.counts = np.add(self.grid.counts, grid.counts, dtype=np.int64)
+        self.grid.total += grid.total
         if grid.sums is not None:
-            mine.sums = grid.sums if mine.sums is None else mine.sums + grid.sums
+            self.grid.sums = grid.sums + (0.0 if self.grid.sums is None else self.grid.sums)
         self.parts.append(entries)
-        self.pending += entries.x.size
         self.segments += [segments] if segments.size else []
         self.inputs += other.inputs
         return self
@@ -6269,7 +6240,7 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
         rows = (min(y1, math.floor(box.max_y + shift) // _OSM_TILE) -
                 max(y0, math.floor(box.min_y + shift) // _OSM_TILE))
         most += max(cols + 1, 0) * max(rows + 1, 0)
-    if most <= limit:
+    if most <= limit or isinstance(held, _DaskParts):   # (a cluster's: as the zooms are made)
         return
     least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
     if least > limit:
@@ -7384,12 +7355,13 @@ def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
                    ) -> Iterable[object]:
     """The input of every output (picture, frames, tiles, state files, library): the input files'
     batches (read anew on each pass) or the library's ``batches``, checked, with the track and time
-    options applied; with --dask files and dask DataFrames become a cluster's _DaskParts."""
-    if batches is None:
-        batches = _DaskParts(_dask_inputs(config.files)) if config.dask else _Files()
-    if _is_dask_frame(batches):
+    options applied; files with --dask, and dask DataFrames, as partitions of a cluster."""
+    if batches is None and not config.dask:
+        return _Files(config)
+    batches = _DaskParts() if batches is None else batches
+    if hasattr(batches, "to_delayed"):   # render_grid, render_tiles: a dask DataFrame
         batches = _library_batches(batches, None, None, None, False)
-    if isinstance(batches, (_Files, _DaskParts)):
+    if isinstance(batches, _DaskParts):
         return batches.on(config)
     if config.dask is not None:
         raise HeatmapError("--dask runs files and dask DataFrames on a cluster, not data in memory")
@@ -7399,13 +7371,17 @@ def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
 class _Files:
     """The input files' batches, checked (by read()) and shaped; each pass reads them anew."""
 
-    def on(self, config: Config) -> "_Files":
+    def __init__(self, config: Config):
         self.config = config
-        return self
 
     def __iter__(self) -> Iterator[object]:
-        return iter(_apply_track_time_options(self.config, read(self.config.files, self.config,
-                                                                strict=True)))
+        config = self.config
+        return iter(_apply_track_time_options(config, read(config.files, config, strict=True)))
+
+
+def _held(batches: Iterable[object]) -> Iterable[object]:
+    """The batches in a list, or a cluster's input as it is (each pass runs there)."""
+    return batches if isinstance(batches, _DaskParts) else list(batches)
 
 
 _LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
@@ -7422,128 +7398,103 @@ def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[obje
 
 
 class _DaskParts:
-    """The input on a Dask cluster: files (one a partition) or a dask DataFrame's partitions with
-    ``columns`` (render()'s lat, lon, weight, skip_invalid).  Each pass reads, checks and shapes
-    each partition on the workers (_dask_part), which send back its box, or bin it on the grid
-    of the picture or zoom and merge the accumulations in pairs; iterating fetches the batches."""
+    """The input on a Dask cluster: files (a partition each) or a dask DataFrame's partitions
+    (``columns``: render()'s lat, lon, weight, skip_invalid), each pass running _dask_part."""
 
-    def __init__(self, parts: list, columns: Optional[tuple] = None):
+    def __init__(self, parts: Optional[list] = None, columns: Optional[tuple] = None):
         self.parts, self.columns = parts, columns
 
     def on(self, config: Config) -> "_DaskParts":
-        if config.animate:
-            raise HeatmapError("--dask cannot be used with -a/--animate")
-        self.client = _dask_client(config.dask)
+        self.compute = functools.partial(__import__("dask").compute, scheduler=_dask_client(config))
+        self.parts = _dask_inputs(config.files) if self.parts is None else self.parts
         self.config = dataclasses.replace(config, dask=None)
         return self
 
     def _pass(self, how) -> list:
-        import dask
         work = functools.partial(_dask_part, config=self.config, columns=self.columns, how=how)
-        return [dask.delayed(work, pure=False)(part) for part in self.parts]
-
-    def _computed(self, *tasks) -> tuple:
-        import dask
-        return dask.compute(*tasks, scheduler=self.client)
-
-    def __iter__(self) -> Iterator[object]:
-        for part in self._pass(None):
-            yield from self._computed(part)[0]
+        return [__import__("dask").delayed(work, pure=False)(part) for part in self.parts]
 
     def box(self) -> _Box:
-        return _data_box(box for box in self._computed(*self._pass("box")) if box is not None)
+        return _data_box(box for box in self.compute(*self._pass("box")) if box is not None)
 
     def binned(self, acc: _Accumulator, ppd: float, origin) -> _Accumulator:
-        import dask
         level = self._pass((acc.grid.region, acc.sums, ppd, origin))
-        while len(level) > 1:   # merged in pairs, in input order
-            pairs = [dask.delayed(_Accumulator.merge)(a, b) for a, b in zip(level[::2], level[1::2])]
+        while len(level) > 1:   # merged in pairs on the workers, in input order
+            pairs = [__import__("dask").delayed(_Accumulator.merge)(a, b)
+                     for a, b in zip(level[::2], level[1::2])]
             level = pairs + level[2 * len(pairs):]
-        return acc.merge(self._computed(level[0])[0])
+        return acc.merge(self.compute(level[0])[0])
 
 
 def _dask_part(part, config: Config, columns: Optional[tuple], how):
-    """A partition's work on a Dask worker: its batches (``how`` None), its box or None ("box"), or
-    its accumulation (``how``: region, sums, ppd, origin) on a grid that never grows (merge)."""
+    """A partition's work on a Dask worker: its box or None ("box"), or its accumulation on the
+    grid of ``how`` (region, sums, ppd, origin), which never grows (see _Accumulator.merge)."""
     batches = _input_batches(config, read([part], config) if columns is None
                              else _library_batches(part, *columns))
-    if how is None or how == "box":
-        return _data_box(batches, empty=True) if how else list(batches)
+    if how == "box":
+        return _data_box(batches, empty=True)
     acc = _Accumulator(how[0], sums=how[1])
     acc.grid.limit = _rect_area(how[0])
     return _binned(config, batches, acc, *how[2:])
 
 
-_DASK_CLIENTS: dict = {}   # --dask ADDRESS or dask=Client -> the Client, made once a process
+_DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
 
 
-def _dask_client(where) -> object:
-    """The scheduler of a Dask run: None (dask's default: the Client made last, else threads), a
-    Client, or one made from --dask: a scheduler's address, or local:N (a cluster of N local worker
-    processes).  The workers of a client given or made get this file (Client.upload_file)."""
-    if where is None or where in _DASK_CLIENTS:
-        return _DASK_CLIENTS.get(where)
+def _dask_client(config: Config) -> object:
+    """The scheduler of config.dask: None (dask's default), a Client, or a Client made from an
+    address or local:N (N local worker processes), its workers sent this file."""
+    where = config.dask
+    if config.animate:
+        raise HeatmapError("--dask cannot be used with -a/--animate")
+    if not isinstance(where, str) or where in _DASK_CLIENTS:
+        return _DASK_CLIENTS.get(where, where)
     distributed = _import_extra("distributed", "dask[distributed]", "dask", "--dask")
-    local = re.fullmatch(r"local:([1-9]\d{0,3})", where) if isinstance(where, str) else None
+    local = re.fullmatch(r"local:([1-9]\d{0,3})", where)
     try:
-        client = where if not isinstance(where, str) else distributed.Client(
-            n_workers=int(local.group(1)), threads_per_worker=1, dashboard_address=None,
-            silence_logs=logging.CRITICAL) \
+        client = distributed.Client(n_workers=int(local.group(1)), threads_per_worker=1,
+                                    dashboard_address=None, silence_logs=logging.CRITICAL) \
             if local else distributed.Client(where, timeout=10)
     except (OSError, ValueError, TimeoutError) as exc:
         raise HeatmapError("--dask %s: %s" % (where, _one_line(exc))) from None
-    client.upload_file(__file__)
+    client.upload_file(__file__, load=False)   # imported by the workers as they need it
     _DASK_CLIENTS[where] = client
     return client
 
 
 def _dask_inputs(files: Sequence[str]) -> list:
-    """The files of --dask: paths, globs, or URLs that fsspec reads (dask has it)."""
+    """The files of --dask: paths (absolute: the workers' folder is not ours), globs, or URLs
+    that fsspec reads (dask needs it)."""
     import glob
     import fsspec
-    found = []
-    for pattern in files:
-        more = fsspec.open_files(pattern, "rb") if "://" in pattern else sorted(glob.glob(pattern))
+    found = [fsspec.open_files(p, "rb") if "://" in p else sorted(glob.glob(os.path.abspath(p)))
+             for p in files]
+    for pattern, more in zip(files, found):
         if not more:
             raise HeatmapError("%s: no such file" % pattern)
-        found += more
-    return found
+    return [f for more in found for f in more]
 
 
-_HELD_BYTES = 1 << 26   # input held to find the data's box; past it, files are read twice
-
-
-def _box_and_input(config: Config, batches: Iterable[object]) -> Tuple[_Box, Iterable[object]]:
-    """(the data's box, the input to bin): the batches held, or past _HELD_BYTES of files that
-    can be read again, only their box, and they are read again to bin them."""
-    if isinstance(batches, _DaskParts):
-        return _data_box(batches), batches
-    held, size, source = [], 0, iter(batches)
-    for batch in source:
-        held.append(batch)
-        size += sum(a.nbytes for a in batch if a is not None)
-        if size > _HELD_BYTES and isinstance(batches, _Files):
-            if not all(os.path.isfile(path) for path in config.files):
-                _LOG.info("the input is held in memory to find the data's box (a pipe is read "
-                          "once): --extent streams it")
-                held.extend(source)
-                break
-            held = [_data_box(held)]
-            return _data_box(itertools.chain(held, source)), batches
-    return _data_box(held), held
+_HELD_BYTES = 1 << 26   # input files of up to this many bytes are held to find the data's box
 
 
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry (else
-    first the data's box: _box_and_input); ``record``: keep input order (-a); ``size``: -I's."""
+    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry, else
+    after a pass for the data's box over a cluster's input or files of over _HELD_BYTES (read
+    again), else held; ``record``: keep input order (-a); ``size``: -I's (width, height)."""
     if size is None:
         _, size = _background_scene(config)
-    box_ll = None
+    box_ll = _extent_box(config.extent) if config.extent else None
     if not (config.extent and (config.scale or size[0] or size[1])):
-        box_ll, batches = _box_and_input(config, batches)
-    box_ll = _extent_box(config.extent) if config.extent else box_ll
+        files = isinstance(batches, _Files) and all(os.path.isfile(f) for f in config.files)
+        if isinstance(batches, _Files) and not files:
+            _LOG.info("the input is held in memory to find the data's box (a pipe is read "
+                      "once): --extent streams it")
+        if not files or sum(map(os.path.getsize, config.files)) <= _HELD_BYTES:
+            batches = _held(batches)
+        box_ll = box_ll or _data_box(batches)
     _check_latitudes(config, box_ll)
     geometry = _picture_geometry(config, box_ll, size)
     _check_output_size(config, geometry.width, geometry.height)
@@ -7664,7 +7615,7 @@ def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
     config = _config_with(config, settings)
     _tile_options(config)
     _validate(config)
-    held = list(_input_batches(config, batches))
+    held = _held(_input_batches(config, batches))
     return _tile_stream(config, held, _tile_plan(config, held), None)
 
 
@@ -7729,7 +7680,7 @@ def _run_animation(config: Config) -> None:
 
 def _run_tiles(config: Config) -> None:
     """--tiles: read the input, then write the tiles as a folder or an MBTiles file."""
-    held = list(_input_batches(config))
+    held = _held(_input_batches(config))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
     write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder

@@ -457,6 +457,21 @@ ERRORS += [
         {"Records.json": '{"locations": []}'}),
     row("fit_damaged", W + OUT + ["r.fit"], "r.fit: record 0: not valid FIT data",
         {"r.fit": b"\x0e\x10\x00\x00\x10\x00\x00\x00.FIT\x00\x00garbage"}),
+    # columnar files (issue 23): nothing unpickled, a bad value named by its row
+    row("parquet_damaged", W + OUT + ["p.parquet"], "p.parquet: not a readable Parquet, Arrow or "
+        "NumPy file", {"p.parquet": b"PAR1 not really PAR1"}),
+    row("arrow_damaged", W + OUT + ["p.feather"], "p.feather: not a readable Parquet, Arrow or "
+        "NumPy file", {"p.feather": b"ARROW1\x00\x00 cut short"}),
+    row("npy_pickled_objects", W + OUT + ["p.npy"], "p.npy: not a readable Parquet, Arrow or "
+        "NumPy file", {"p.npy": lambda: _npy(np.array([[_Payload(), 1]], dtype=object))}),
+    row("npz_no_coordinates", W + OUT + ["p.npz"], "no latitude and longitude columns",
+        {"p.npz": lambda: _npz(a=np.zeros(3), b=np.zeros(3))}),
+    row("npy_not_finite", W + OUT + ["p.npy"], "p.npy:2: not a finite number",
+        {"p.npy": lambda: _npy(np.array([[47.6, -122.3], [np.nan, -122.3]]))}),
+    row("npy_three_dimensions", W + OUT + ["p.npy"], "no latitude and longitude columns",
+        {"p.npy": lambda: _npy(np.zeros((2, 2, 2)))}),
+    row("dask_animate", W + ["-a", "-o", "v.mp4", "--dask", "local:1", "pts.txt"],
+        "--dask cannot be used with -a/--animate", PTS),
     # time and tracks (issue 12; --frame_time's frame limit is in test_time.py: it needs ffmpeg)
     row("fade_without_animate", W + OUT + ["--fade", "10m", "t.gpx"],
         "--fade needs -a/--animate", TIMED),

@@ -35,8 +35,8 @@ As a library:
 #   -> _render_values [13]:
 #        read [2.1]: _opened_input, _filetype (a row of _FORMATS), READERS[kind] [2.2-2.6]
 #          -> batches of Points / Segments
-#        -> _read_and_bin [13]: _apply_track_time_options [8], the data's box and
-#           _picture_geometry [3], _binned into an _Accumulator [4]
+#        -> _read_and_bin [13]: _apply_track_time_options [8], the data's box (_held: files over
+#           64 MB are read again) and _picture_geometry [3], _binned into an _Accumulator [4]
 #        -> _combine_values [13]: _Engine.run [5.1] -> values; _peak [6] -> the top colour
 #   -> _make_scene, _heat_picture [7.1, 6] -> _save_output [11.2] -> _save_image, _write_png
 #      [11.1]; -S: _save_state [11.2].
@@ -47,6 +47,8 @@ As a library:
 # -L: _render_loaded [11.2] -> the picture as above.
 # Library: render, render_data, render_grid, render_tiles, run [13]; their input comes from
 #     read() or _library_batches [2.7] (arrays, tables, geometries).
+# --dask, dask DataFrames: _DaskParts [13] reads and bins each partition on the workers
+#     (_dask_part), the accumulations merged (_Accumulator.merge); the engine runs here.
 #
 # The engine's paths, chosen in _Engine [5.1] tile by tile:
 #   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
@@ -625,16 +627,13 @@ _FORMATS = {
                    lambda head: head.startswith(b"\x00\x00\x27\x0a"),
                    "ESRI shapefile point layers in WGS84, with the .shx and .dbf beside it "
                    "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
-    "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"),
-                       lambda head: head.startswith(b"PAR1"), "a row group at a time, columns "
-                       "as for numpy (needs pyarrow: the parquet extra)"),
-    "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".feather"),
-                     lambda head: head.startswith(b"ARROW1"), "Arrow IPC files (Feather 2), "
-                     "columns as for numpy (needs pyarrow: the parquet extra)"),
-    "numpy": _Format("NumPy", "_read_columnar", (".npy", ".npz"),
-                     lambda head: head.startswith(b"\x93NUMPY"), "the columns lat/latitude and "
-                     "lon/lng/long/longitude, or of a 2-D .npy the first two (a third: the "
-                     "weight), or those --csv_columns names", zipped=True),
+    "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"), lambda h: h.startswith(
+        b"PAR1"), "columns as for numpy; a row group at a time (needs pyarrow: the parquet extra)"),
+    "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".feather"), lambda h: h.startswith(
+        b"ARROW1"), "Arrow IPC files (Feather 2), columns as for numpy (the parquet extra)"),
+    "numpy": _Format("NumPy", "_read_columnar", (".npy", ".npz"), lambda h: h.startswith(
+        b"\x93NUMPY"), "columns lat/latitude and lon/lng/long/longitude, or of a 2-D .npy the "
+        "first two (a third: the weight), or those --csv_columns names", zipped=True),
     "gpx": _Format("GPX", "_read_gpx", (".gpx",), lambda head: _xml_root(head) == b"gpx",
                    "the <trkpt>s of each <trkseg> joined into a track: heat along the lines "
                    "between them", "no track segments (a <trkseg> needs two or more <trkpt>)"),
@@ -2445,9 +2444,10 @@ def _takeout_times(name: str, first: int, stamps: list) -> np.ndarray:
             name, first + bad.index, _quoted(str(stamps[bad.index]).encode("utf-8")))) from None
 
 
-# ---- 2.6 Input: FIT and shapefiles ----
-# Garmin FIT activities (through fitdecode) and ESRI shapefiles (through pyshp, from files
-# or a zip), both optional extras; then READERS, the reader functions by format name.
+# ---- 2.6 Input: FIT, shapefiles and columnar files ----
+# Garmin FIT activities (through fitdecode), ESRI shapefiles (through pyshp, from files or a
+# zip), Parquet and Arrow (through pyarrow), all optional extras, and NumPy files; then
+# READERS, the reader functions by format name.
 _FIT_EPOCH = 631065600              # 1989-12-31T00:00:00Z in Unix seconds
 _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
@@ -2630,12 +2630,20 @@ def _shp_points(name: str, xy: List[Tuple[float, float]]) -> Points:
 
 
 def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
-    """Parquet (a row group at a time), Arrow IPC files (Feather 2), .npy (memory-mapped) and .npz
-    by the columns _chosen_columns picks; rows count from 1 in messages, as lines do."""
+    """Parquet (a row group at a time), Arrow IPC files (Feather 2), .npy (memory-mapped) and .npz:
+    the columns --csv_columns names, else lat/latitude and lon/lng/long/longitude, else (unnamed)
+    the first two, a third the weight; rows count from 1 in messages, as lines do."""
     try:
         names, chunks = _columnar_table(source)
-        names = [str(name) for name in names]
-        columns, row = _chosen_columns(config, names, source.name), 1
+        names, row = [str(name) for name in names], 1
+        lower = [n.lower() for n in names]
+        spec = config.csv_columns or ("1,2,3"[:max(3, 2 * len(names) - 1)] if "".join(
+            names).isdigit() else ",".join(next((g for g in guesses if g in lower), guesses[0])
+                                           for guesses in (_LAT_NAMES, _LON_NAMES)))
+        columns = _csv_columns(spec, ",".join(lower).encode(), source.name)[:4]
+        if max(c for c in columns if c is not None) >= len(names):
+            raise HeatmapError("%s: no column %s (there are %d)" % (
+                source.name, max(c for c in columns if c is not None) + 1, len(names)))
         for chunk in chunks(list({names[c] for c in columns if c is not None})):
             for start in range(0, len(chunk[names[columns[0]]]), 1 << 20):
                 part = [None if c is None else chunk[names[c]][start:start + (1 << 20)]
@@ -2668,7 +2676,7 @@ def _columnar_table(source: _Input):
         return names, lambda used: iter([{name: data[name] for name in used}])
     pa = _import_extra("pyarrow", "pyarrow", "parquet", "reading Parquet and Arrow files")
     if source.head.startswith(b"PAR1"):
-        data = __import__("pyarrow.parquet").parquet.ParquetFile(data)
+        data = __import__("pyarrow.parquet").parquet.ParquetFile(data, pre_buffer=False)   # (True: all)
         names, batches = data.schema_arrow.names, lambda used: data.iter_batches(1 << 20,
                                                                                 columns=used)
     else:
@@ -2677,24 +2685,6 @@ def _columnar_table(source: _Input):
                                                              range(data.num_record_batches))
     return names, lambda used: ({name: batch.column(name).to_numpy(zero_copy_only=False)
                                  for name in used} for batch in batches(used))
-
-
-def _chosen_columns(config: Config, names: List[str], name: str) -> Tuple[Optional[int], ...]:
-    """(lat, lon, weight, time) column numbers from 0 of a columnar file: those --csv_columns
-    names, else lat/latitude and lon/lng/long/longitude, else (unnamed) the first two, a third
-    the weight."""
-    lower = [n.lower() for n in names]
-    found = _csv_columns(config.csv_columns, ",".join(lower).encode(), name)[:4] \
-        if config.csv_columns else tuple(next((lower.index(g) for g in guesses if g in lower),
-                                              None) for guesses in (_LAT_NAMES, _LON_NAMES))
-    if found[:2] == (None, None) and "".join(names).isdigit():   # a 2-D .npy
-        found = (0, 1, 2 if len(names) > 2 else None)
-    found += (None,) * (4 - len(found))
-    if None in found[:2] or max(c for c in found if c is not None) >= len(names):
-        raise HeatmapError("%s: no latitude and longitude columns as --csv_columns names them, or "
-                           "called lat/latitude and lon/lng/long/longitude (the columns are %s)"
-                           % (name, ", ".join(names[:20])))
-    return found
 
 
 # The readers by format name (a reader is named by its row of _FORMATS, section 2.1).
@@ -3068,8 +3058,9 @@ def _data_box(batches: Iterable[object], empty: bool = False) -> Optional[_Box]:
         return batches.box()
     lats, lons = [], []
     for batch in batches:
-        if isinstance(batch, _Box):
-            batch = Points(np.array([batch.min_y, batch.max_y]), np.array([batch.min_x, batch.max_x]))
+        if isinstance(batch, _Box):   # a part's (Dask)
+            batch = Points(*(np.array(v) for v in ((batch.min_y, batch.max_y),
+                                                  (batch.min_x, batch.max_x))))
         if isinstance(batch, Points):
             pairs = [(batch.lat, batch.lon)]
         else:
@@ -3167,7 +3158,7 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 # at decay 1 positive weights are summed into it too), other points are aggregated into
 # (pixel, weight) -> count entries (_BinnedPoints, the reference), and track segments are
 # kept as pixel coordinates.  _Accumulator holds the three and, for animations, the input
-# order.
+# order; accumulations on one grid merge exactly (a Dask cluster's partitions).
 class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
@@ -3343,14 +3334,15 @@ class _Accumulator:
             self.parts, self.pending = [], 0
 
     def merge(self, other: "_Accumulator") -> "_Accumulator":
-        """Add an accumulation on the same grid, neither grown (a Dask partition's, of later input)."""
+        """Add an accumulation on the same grid, neither grown (a Dask part's, of later input)."""
         entries, segments, grid = other.result()
-        self.grid.counts = np.add(self.grid.counts, grid.counts, dtype=np.int64)
         self.grid.total += grid.total
+        self.grid._count()   # (int64 once the total passes int32's)
+        self.grid.counts = self.grid.counts + grid.counts
         if grid.sums is not None:
             self.grid.sums = grid.sums + (0.0 if self.grid.sums is None else self.grid.sums)
         self.parts.append(entries)
-        self.segments += [segments] if segments.size else []
+        self.segments.append(segments)
         self.inputs += other.inputs
         return self
 
@@ -7340,8 +7332,9 @@ def _warn_unused(config: Config) -> None:
 
 # ---- 13 Pipeline and library API ----
 # One run: read, shape (section 8), bin (3, 4), combine (5), colour (6, 7) and write (11),
-# for the command line and the library alike.  The public functions take a Config and/or
-# its fields by name, and raise HeatmapError naming settings, not flags.
+# for the command line and the library alike; with Dask, read, shape and bin on the workers.
+# The public functions take a Config and/or its fields by name, and raise HeatmapError
+# naming settings, not flags.
 @dataclass
 class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
@@ -7368,23 +7361,29 @@ def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
     return _apply_track_time_options(config, _checked_batches(config, batches))
 
 
+@dataclass
 class _Files:
     """The input files' batches, checked (by read()) and shaped; each pass reads them anew."""
-
-    def __init__(self, config: Config):
-        self.config = config
+    config: Config
 
     def __iter__(self) -> Iterator[object]:
         config = self.config
         return iter(_apply_track_time_options(config, read(config.files, config, strict=True)))
 
 
-def _held(batches: Iterable[object]) -> Iterable[object]:
-    """The batches in a list, or a cluster's input as it is (each pass runs there)."""
-    return batches if isinstance(batches, _DaskParts) else list(batches)
+def _held(config: Config, batches: Iterable[object]) -> Iterable[object]:
+    """The input for several passes: as it is where each reads it anew (a cluster's, or files of
+    over _HELD_BYTES), else in a list (a pipe, and -v says so)."""
+    if isinstance(batches, _Files) and not all(map(os.path.isfile, config.files)):
+        _LOG.info("the input is held in memory (a pipe is read once; --extent streams a picture)")
+    elif isinstance(batches, _DaskParts) or isinstance(batches, _Files) and \
+            sum(map(os.path.getsize, config.files)) > _HELD_BYTES:
+        return batches
+    return list(batches)
 
 
 _LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
+_HELD_BYTES = 1 << 26     # input files of up to this many bytes are held for several passes
 
 
 def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[object]:
@@ -7405,8 +7404,14 @@ class _DaskParts:
         self.parts, self.columns = parts, columns
 
     def on(self, config: Config) -> "_DaskParts":
+        """Ready for passes with ``config``; files are paths (absolute: the workers' folder is
+        not ours), globs, or URLs that fsspec reads."""
         self.compute = functools.partial(__import__("dask").compute, scheduler=_dask_client(config))
-        self.parts = _dask_inputs(config.files) if self.parts is None else self.parts
+        if self.parts is None:
+            found = [__import__("fsspec").open_files(path, "rb") for path in config.files]
+            for pattern in (p for p, more in zip(config.files, found) if not more):
+                raise HeatmapError("%s: no such file" % pattern)
+            self.parts = [f.path if "file" in f.fs.protocol else f for more in found for f in more]
         self.config = dataclasses.replace(config, dask=None)
         return self
 
@@ -7435,7 +7440,8 @@ def _dask_part(part, config: Config, columns: Optional[tuple], how):
         return _data_box(batches, empty=True)
     acc = _Accumulator(how[0], sums=how[1])
     acc.grid.limit = _rect_area(how[0])
-    return _binned(config, batches, acc, *how[2:])
+    _binned(config, batches, acc, *how[2:]).result()   # (sent smaller: nothing left waiting)
+    return acc
 
 
 _DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
@@ -7447,53 +7453,29 @@ def _dask_client(config: Config) -> object:
     where = config.dask
     if config.animate:
         raise HeatmapError("--dask cannot be used with -a/--animate")
-    if not isinstance(where, str) or where in _DASK_CLIENTS:
-        return _DASK_CLIENTS.get(where, where)
-    distributed = _import_extra("distributed", "dask[distributed]", "dask", "--dask")
-    local = re.fullmatch(r"local:([1-9]\d{0,3})", where)
-    try:
-        client = distributed.Client(n_workers=int(local.group(1)), threads_per_worker=1,
-                                    dashboard_address=None, silence_logs=logging.CRITICAL) \
-            if local else distributed.Client(where, timeout=10)
-    except (OSError, ValueError, TimeoutError) as exc:
-        raise HeatmapError("--dask %s: %s" % (where, _one_line(exc))) from None
-    client.upload_file(__file__, load=False)   # imported by the workers as they need it
-    _DASK_CLIENTS[where] = client
-    return client
-
-
-def _dask_inputs(files: Sequence[str]) -> list:
-    """The files of --dask: paths (absolute: the workers' folder is not ours), globs, or URLs
-    that fsspec reads (dask needs it)."""
-    import glob
-    import fsspec
-    found = [fsspec.open_files(p, "rb") if "://" in p else sorted(glob.glob(os.path.abspath(p)))
-             for p in files]
-    for pattern, more in zip(files, found):
-        if not more:
-            raise HeatmapError("%s: no such file" % pattern)
-    return [f for more in found for f in more]
-
-
-_HELD_BYTES = 1 << 26   # input files of up to this many bytes are held to find the data's box
+    if isinstance(where, str) and where not in _DASK_CLIENTS:
+        distributed = _import_extra("distributed", "dask[distributed]", "dask", "--dask")
+        local = re.fullmatch(r"local:([1-9]\d*)", where)
+        try:
+            _DASK_CLIENTS[where] = distributed.Client(
+                n_workers=int(local.group(1)), threads_per_worker=1, dashboard_address=None,
+                silence_logs=logging.CRITICAL) if local else distributed.Client(where, timeout=10)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise HeatmapError("--dask %s: %s" % (where, _one_line(exc))) from None
+        _DASK_CLIENTS[where].upload_file(__file__, load=False)   # imported as the workers need
+    return _DASK_CLIENTS.get(where, where)
 
 
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
     """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry, else
-    after a pass for the data's box over a cluster's input or files of over _HELD_BYTES (read
-    again), else held; ``record``: keep input order (-a); ``size``: -I's (width, height)."""
+    after a pass for the data's box (_held); ``record``: keep input order (-a); ``size``: -I's."""
     if size is None:
         _, size = _background_scene(config)
     box_ll = _extent_box(config.extent) if config.extent else None
     if not (config.extent and (config.scale or size[0] or size[1])):
-        files = isinstance(batches, _Files) and all(os.path.isfile(f) for f in config.files)
-        if isinstance(batches, _Files) and not files:
-            _LOG.info("the input is held in memory to find the data's box (a pipe is read "
-                      "once): --extent streams it")
-        if not files or sum(map(os.path.getsize, config.files)) <= _HELD_BYTES:
-            batches = _held(batches)
+        batches = _held(config, batches)
         box_ll = box_ll or _data_box(batches)
     _check_latitudes(config, box_ll)
     geometry = _picture_geometry(config, box_ll, size)
@@ -7615,7 +7597,7 @@ def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
     config = _config_with(config, settings)
     _tile_options(config)
     _validate(config)
-    held = _held(_input_batches(config, batches))
+    held = _held(config, _input_batches(config, batches))
     return _tile_stream(config, held, _tile_plan(config, held), None)
 
 
@@ -7680,7 +7662,7 @@ def _run_animation(config: Config) -> None:
 
 def _run_tiles(config: Config) -> None:
     """--tiles: read the input, then write the tiles as a folder or an MBTiles file."""
-    held = _held(_input_batches(config))
+    held = _held(config, _input_batches(config))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
     write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder

@@ -44,6 +44,11 @@ What it does:
   file in a child process and prints ours/loadtxt (target <= 0.7); for the two
   extent workloads compares peak RSS (target: big one <= 400 MB and within
   20 % of the small one).
+* ``--only columnar,dask,library`` (issue 23): the same points as text and as Parquet
+  without --extent at 1e7 and 1e8 points, taking turns (``--repeat``, at least 5), with
+  median wall and CPU seconds and peak RSS; ``--dask local:2`` on the 1e8 points in 16
+  Parquet files; ``render(lat, lon)`` on 3e7 and 1e8 in-memory points, its peak above the
+  arrays.  Needs pyarrow (and dask for the dask row).
 * Ends with a markdown table (for test/BENCHMARKS.md) and the target checks.
 
 Every child gets ``--timeout`` seconds (default 900), after which it is
@@ -290,6 +295,7 @@ class Run:
     seconds: float = 0.0
     mb: float = 0.0
     note: str = ""         # last stderr line on failure
+    cpu: float = 0.0       # user + sys seconds of the child and the children it waited for
 
 
 def last_line(*paths):
@@ -321,8 +327,8 @@ except OSError as e:
 _, status, usage = os.wait4(pid, 0)
 t = time.perf_counter() - t
 with open(result, "w") as f:
-    f.write("%d %.6f %d" % (os.waitstatus_to_exitcode(status), t,
-                            usage.ru_maxrss))
+    f.write("%d %.6f %d %.3f" % (os.waitstatus_to_exitcode(status), t,
+                                 usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
 """
 
 
@@ -364,10 +370,10 @@ def run_child(argv, timeout, logbase):
         return Run("timeout", seconds, note=f"killed after {timeout:g} s")
     try:
         with open(res) as f:
-            code, seconds, kib = f.read().split()
+            code, seconds, kib, cpu = f.read().split()
     except (OSError, ValueError):
         return Run("fail", seconds, note=last_line(err, out))
-    run = Run("ok", float(seconds), int(kib) / 1024)
+    run = Run("ok", float(seconds), int(kib) / 1024, cpu=float(cpu))
     if int(code) != 0:
         run.status, run.note = "fail", f"exit {code}: " + last_line(err, out)
     return run
@@ -984,6 +990,126 @@ def print_time_rows(rows):
 
 
 # --------------------------------------------------------------------------
+# columnar input, bounded memory and Dask (issue 23): --only columnar, library, dask
+
+COLUMNAR_N = (10_000_000, 100_000_000)     # quick: (100_000, 1_000_000)
+DASK_PARTS = 16
+
+
+def parquet_files(datadir, n, parts=1):
+    """The points of data_file("points", n) as Parquet (row groups of 2**20 points), in
+    ``parts`` files: the same float64 values, parsed from the text by heatmap.read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    sys.path.insert(0, REPO)
+    import heatmap
+    paths = [os.path.join(datadir, f"points-{n}-{i}of{parts}.parquet") for i in range(parts)]
+    if all(os.path.exists(p) for p in paths):
+        return paths
+    text, per, done = data_file(datadir, "points", n), -(-n // parts), 0
+    writers = [pq.ParquetWriter(p + ".part", pa.schema([("lat", pa.float64()),
+                                                        ("lon", pa.float64())])) for p in paths]
+    pending = [[] for _ in paths]
+    for batch in heatmap.read([text]):
+        for lat, lon in ((batch.lat[i:i + (1 << 18)], batch.lon[i:i + (1 << 18)])
+                         for i in range(0, len(batch.lat), 1 << 18)):
+            part = min(done // per, parts - 1)
+            pending[part].append((lat, lon))
+            done += len(lat)
+            if sum(len(a) for a, _ in pending[part]) >= 1 << 20 or done == n:
+                for k, rows in enumerate(pending):
+                    if rows:
+                        writers[k].write_table(pa.table({"lat": np.concatenate([a for a, _ in rows]),
+                                                         "lon": np.concatenate([b for _, b in rows])}))
+                        pending[k] = []
+    for writer, path in zip(writers, paths):
+        writer.close()
+        os.replace(path + ".part", path)
+    return paths
+
+
+LIBRARY_CHILD = r"""
+import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+import heatmap
+n = int(sys.argv[1])
+rng = np.random.default_rng(1)
+lat, lon = np.empty(n), np.empty(n)
+for i in range(0, n, 1 << 22):
+    m = min(1 << 22, n - i)
+    lat[i:i + m] = 47.6 + rng.standard_normal(m) * 0.05
+    lon[i:i + m] = -122.3 + rng.standard_normal(m) * 0.07
+def status(key):
+    return int([l for l in open("/proc/self/status") if l.startswith(key)][0].split()[1])
+base = status("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")   # the peak starts again from here
+heatmap.render(lat, lon, width=800)
+print("stage", 0, (status("VmHWM:") - base) / 1024)
+"""
+
+
+def alternate(cases, repeat, timeout, outdir):
+    """{name: [Run]}: the cases' argv run in turns, ``repeat`` times each."""
+    runs = {name: [] for name, _ in cases}
+    for turn in range(repeat):
+        for name, argv in cases:
+            base = os.path.join(outdir, "c23-%s-%d" % (name.replace(" ", "_"), turn))
+            runs[name].append(run_child(argv, timeout, base))
+    return runs
+
+
+def columnar_rows(args, datadir, outdir):
+    """Rows of (name, [Run]): text against Parquet without --extent at two sizes (time, CPU,
+    peak), --dask local:2 on DASK_PARTS Parquet files, and render(lat, lon) in memory."""
+    sizes = (100_000, 1_000_000) if args.quick else COLUMNAR_N
+    cmd, only = shlex.split(args.cmd), args.only or ""
+    cases, rows = [], []
+    for n in sizes if "columnar" in only or "dask" in only else ():
+        text, parquet = data_file(datadir, "points", n), parquet_files(datadir, n)[0]
+        common = cmd + ["-W", "800", "-o"]
+        if "columnar" in only:
+            cases += [(f"text-{sci(n)}", common + [os.path.join(outdir, f"t{n}.png"), text]),
+                      (f"parquet-{sci(n)}", common + [os.path.join(outdir, f"p{n}.png"), parquet])]
+        if "dask" in only and n == sizes[-1]:
+            parts = parquet_files(datadir, n, DASK_PARTS)
+            cases += [(f"dask-local2-{sci(n)}-{DASK_PARTS}parts", common + [
+                os.path.join(outdir, f"d{n}.png"), "--dask", "local:2",
+                os.path.join(datadir, f"points-{n}-*of{DASK_PARTS}.parquet")])]
+    runs = alternate(cases, max(args.repeat, 5), args.timeout, outdir)
+    rows += list(runs.items())
+    if "library" in only:
+        for n in (1_000_000, 3_000_000) if args.quick else (30_000_000, 100_000_000):
+            base = os.path.join(outdir, f"library-{n}")
+            run = stage_run([sys.executable, "-c", LIBRARY_CHILD, str(n), REPO], args.timeout, base)
+            with open(base + ".stdout") as f:
+                run.note = "%.0f MB above the arrays" % float(f.read().split()[2])
+            rows.append((f"render(lat, lon) {sci(n)}, -W 800", [run]))
+    return rows
+
+
+def print_columnar_rows(rows, outdir):
+    print("\n| columnar workload | runs | median s | median CPU s | peak MB | note |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, runs in rows:
+        ok = [r for r in runs if r.status == "ok"]
+        if not ok:
+            print("| %s | %d | %s | | | |" % (name, len(runs), runs[-1].note or "failed"))
+            continue
+        med = lambda values: sorted(values)[len(ok) // 2]   # noqa: E731
+        print("| %s | %d | %.2f | %.2f | %.0f | %s |" % (
+            name, len(ok), med(r.seconds for r in ok), med(r.cpu for r in ok),
+            max(r.mb for r in ok), ok[0].note))
+    pictures = {}
+    for name in os.listdir(outdir):
+        if name[0] in "tpd" and name.endswith(".png") and name[1:-4].isdigit():
+            with open(os.path.join(outdir, name), "rb") as f:
+                pictures.setdefault(name[1:-4], set()).add(f.read())
+    for n, found in sorted(pictures.items()):
+        print("- %s points: the pictures are %s" % (
+            n, "byte-identical" if len(found) == 1 else "DIFFERENT"))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -1071,7 +1197,8 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine", "time"):
+    issue23 = any(k in (args.only or "") for k in ("columnar", "library", "dask"))
+    if not wls and args.only not in ("input", "engine", "time") and not issue23:
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1089,6 +1216,8 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
+        if issue23:
+            print_columnar_rows(columnar_rows(args, datadir, outdir), outdir)
         for wl in wls if args.only not in ("input", "engine", "time") else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))

@@ -464,11 +464,11 @@ ERRORS += [
         "NumPy file", {"p.feather": b"ARROW1\x00\x00 cut short"}),
     row("npy_pickled_objects", W + OUT + ["p.npy"], "p.npy: not a readable Parquet, Arrow or "
         "NumPy file", {"p.npy": lambda: _npy(np.array([[_Payload(), 1]], dtype=object))}),
-    row("npz_no_coordinates", W + OUT + ["p.npz"], "no latitude and longitude columns",
+    row("npz_no_coordinates", W + OUT + ["p.npz"], "p.npz:1: no column named 'lat'",
         {"p.npz": lambda: _npz(a=np.zeros(3), b=np.zeros(3))}),
     row("npy_not_finite", W + OUT + ["p.npy"], "p.npy:2: not a finite number",
         {"p.npy": lambda: _npy(np.array([[47.6, -122.3], [np.nan, -122.3]]))}),
-    row("npy_three_dimensions", W + OUT + ["p.npy"], "no latitude and longitude columns",
+    row("npy_three_dimensions", W + OUT + ["p.npy"], "p.npy:1: no column named 'lat'",
         {"p.npy": lambda: _npy(np.zeros((2, 2, 2)))}),
     row("dask_animate", W + ["-a", "-o", "v.mp4", "--dask", "local:1", "pts.txt"],
         "--dask cannot be used with -a/--animate", PTS),

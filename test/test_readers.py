@@ -376,10 +376,10 @@ def test_columnar_times(tmp_path, kind, name):
 
 
 @pytest.mark.parametrize("kind, name, columns, options, message", [
-    ("parquet", "p.parquet", {"x": LAT, "y": LON}, {}, "p.parquet: no latitude and longitude "
-     "columns as --csv_columns names them, or called lat/latitude"),
+    ("parquet", "p.parquet", {"x": LAT, "y": LON}, {}, "p.parquet:1: no column named 'lat' "
+     "(the header has x, y)"),
     ("npz", "p.npz", {"lat": LAT, "lon": LON}, {"csv_columns": "lat,lon,5"},
-     "(the columns are lat, lon)"),
+     "p.npz: no column 5 (there are 2)"),
     ("parquet", "p.parquet", {"lat": LAT, "lon": [1.0, float("nan"), 2.0]}, {},
      "p.parquet:2: not a finite number"),
     ("npz", "p.npz", {"lat": LAT, "lon": LON[:2]}, {}, "p.npz: not a readable Parquet, Arrow "

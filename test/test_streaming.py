@@ -178,7 +178,7 @@ def test_files_past_the_limit_are_read_twice_not_held(tmp_path, monkeypatch, cap
     import threading
     threading.Thread(target=lambda: fifo.write_bytes(path.read_bytes())).start()
     assert heatmap.main(["-v", "-W", "80", "-o", str(tmp_path / "pipe.png"), str(fifo)]) == 0
-    assert "held in memory to find the data's box" in caplog.text
+    assert "the input is held in memory (a pipe is read once" in caplog.text
     pictures = [(tmp_path / name).read_bytes() for name in ("0.png", "%d.png" % (1 << 40),
                                                            "pipe.png")]
     assert pictures[0] == pictures[1] == pictures[2]

@@ -321,6 +321,9 @@ class Config:
     max_gap: float = 300.0                 # with weight_by_time, a longer segment weighs nothing
     max_jump: Optional[float] = None       # metres: longer track segments are dropped
     trim_ends: Optional[float] = None      # metres taken off both ends of each track
+    track_weight: str = "segment"          # a track's heat: by segment, metre or second
+    jump_warning: float = 5000.0           # metres: a longer track segment is warned of
+    strict: bool = False                   # of several inputs, an unreadable one is an error
 
     @property
     def padding(self) -> int:
@@ -341,6 +344,7 @@ _RANGES = (
     ("max_jump", "--max_jump", 0, None, True),
     ("fps", "--fps", 0, None, True),
     ("trim_ends", "--trim_ends", 0, None, False),
+    ("jump_warning", "--jump_warning", 0, None, False),
 )
 
 
@@ -692,45 +696,73 @@ def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
 
 
 def read(files: Iterable[str], config: Optional[Config] = None,
-         strict: bool = False, **settings) -> Iterator[object]:
+         lenient: bool = True, **settings) -> Iterator[object]:
     """Yield :class:`Points` and :class:`Segments` batches from files, in order.
 
-    A file is a path, "-" (standard input), or a FIFO, read once as a stream.
-    With ``strict`` (the command line) a file that gives nothing to draw is
-    one warning, and an error when no file gives anything.
+    A file is a path, "-" (standard input), or a FIFO, read once as a stream.  Of several
+    files, one that cannot be read is skipped with a warning (an error with ``strict``), and
+    under an option that needs times so is one without times.  Not ``lenient`` (the command
+    line): a file that gives nothing is one warning, and nothing at all an error.
     ``settings``: any :class:`Config` field by name, over ``config``.
     """
     config = _config_with(config, settings)
     files = list(files)
-    found, nothing, needs = 0, "", _needs_times(config)
+    found, nothing, needs, untimed = 0, "", _needs_times(config), []
     for path in files:
-        count, timed = 0, False
-        with _opened_input(path) as source:
-            kind = _filetype(source, config.filetype)
-            _LOG.info("reading %s (%s)", source.name, _FORMATS[kind].title)
-            nothing = _FORMATS[kind].empty
-            try:
-                for batch in READERS[kind](source, config):
-                    try:
-                        _check_batch(config, batch)
-                    except HeatmapError as exc:
-                        raise HeatmapError("%s: %s" % (source.name, exc)) from None
-                    count += len(batch[0])
-                    time = batch.time if isinstance(batch, Points) else batch.time2
-                    timed = timed or bool(needs and time is not None and not np.isnat(time).all())
-                    yield batch
-            except _NothingToDraw as exc:
-                nothing = str(exc)
-            nothing = "%s: %s" % (source.name, nothing)
-            if needs and count and not timed:
-                raise HeatmapError("%s: %s needs times, and this file has none"
-                                   % (source.name, needs))
-        if strict and not count and len(files) > 1:
+        count, timed, longest = 0, 0, 0.0
+        try:
+            with _opened_input(path) as source:
+                kind = _filetype(source, config.filetype)
+                _LOG.info("reading %s (%s)", source.name, _FORMATS[kind].title)
+                nothing = _FORMATS[kind].empty
+                try:
+                    for batch in READERS[kind](source, config):
+                        try:
+                            _check_batch(config, batch)
+                        except HeatmapError as exc:
+                            raise HeatmapError("%s: %s" % (source.name, exc)) from None
+                        count += len(batch[0])
+                        time = batch.time if isinstance(batch, Points) else batch.time2
+                        if needs and (time is None or np.isnat(time).all()):
+                            continue   # no time: the filter would leave it out
+                        timed += len(batch[0])
+                        longest = max(longest, _longest_segment(batch, config.jump_warning))
+                        yield batch
+                except _NothingToDraw as exc:
+                    nothing = str(exc)
+                nothing = "%s: %s" % (source.name, nothing)
+        except HeatmapError as exc:
+            if timed or config.strict or len(files) == 1:
+                raise
+            _LOG.warning("%s; skipped (--strict makes this an error)", exc)
+            continue
+        if count and not timed:
+            untimed.append(path)
+        elif longest > config.jump_warning > 0 and longest > (config.max_jump or 0):
+            _LOG.warning("%s: a track segment %.1f km long, likely a GPS jump: --max_jump "
+                         "drops such segments", path, longest / 1000)
+        if not lenient and not count and len(files) > 1:
             _LOG.warning("%s, skipped", nothing)
-        found += count
-    if strict and not found:
+        found += timed
+    if untimed and found:
+        _LOG.warning("%d files without times skipped (%s needs times): %s", len(untimed), needs,
+                     ", ".join(untimed))
+    elif untimed:
+        raise HeatmapError("%s: %s needs times, and this file has none" % (untimed[0], needs)
+                           if len(files) == 1 else "%s needs times, and none of the %d input "
+                           "files has them" % (needs, len(files)))
+    elif not lenient and not found:
         raise HeatmapError(nothing if len(files) == 1 else
                            "none of the %d input files gives anything to draw" % len(files))
+
+
+def _longest_segment(batch, metres: float) -> float:
+    """Metres of the longest segment of a batch over ``metres`` long, else 0 (as for points); only
+    the segments whose degrees could be that long are measured."""
+    if isinstance(batch, Points) or not metres:
+        return 0.0
+    far = np.abs(batch.lat2 - batch.lat1) + np.abs(batch.lon2 - batch.lon1) > metres / 111400
+    return float(_segment_metres(_batch_subset(batch, far)).max(initial=0.0))
 
 
 def _check_batch(config: Config, batch: object) -> None:
@@ -1455,12 +1487,17 @@ class _XmlReader:
 
     def __init__(self, source: _Input):
         from xml.parsers import expat
-        self.source, self.name = source, source.name
-        self.parser = expat.ParserCreate("UTF-8" if source.recoded else None, "}")
-        self.parser.buffer_text = True
+        self.source, self.name, self.fed = source, source.name, 0
+        self.parser = self._parser()
         self.track = _TrackBuilder()
         self._text: Optional[List[str]] = None
         self.attach()
+
+    def _parser(self):
+        from xml.parsers import expat
+        parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
+        parser.buffer_text = True
+        return parser
 
     def attach(self) -> None:
         self.parser.StartElementHandler = self._start
@@ -1506,9 +1543,16 @@ class _XmlReader:
         from xml.parsers import expat
         try:
             self.parser.Parse(data, final)
+            self.fed += len(data)
         except expat.ExpatError as exc:
-            raise _data_error(self.name, exc.lineno, "not valid XML: %s"
-                              % expat.ErrorString(exc.code)) from None
+            if exc.code != expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]:
+                raise _data_error(self.name, exc.lineno, "not valid XML: %s"
+                                  % expat.ErrorString(exc.code)) from None
+            rest = data[self.parser.ErrorByteIndex - self.fed:]   # the next document: anew
+            old, self.parser, self.fed = self.parser, self._parser(), 0
+            for handler in ("StartElementHandler", "EndElementHandler", "CharacterDataHandler"):
+                setattr(self.parser, handler, getattr(old, handler))
+            self.feed(rest, final)
         except (LookupError, ValueError) as exc:  # an encoding expat cannot use
             raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
 
@@ -3151,9 +3195,41 @@ def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
         x2, y2 = forward(batch.lat2, batch.lon2)
         _check_coords(x1, y1)
         _check_coords(x2, y2)
-        acc.add_segments(x1, y1, x2, y2, batch.weight)
+        pieces = (x1, y1, x2, y2, batch.weight, None)
+        if _track_rule(config) != "segment":
+            pieces = _even_pieces(*pieces[:5], config.radius * _PIECE)
+        acc.add_segments(*pieces)
     if acc.log is not None and config.frame_time:
         acc.add_times(*_input_seconds(batch))
+
+
+_PIECE = 0.5    # --track_weight length and time: tracks in pieces of this many radii
+
+
+def _even_pieces(x1, y1, x2, y2, weight: np.ndarray, step: float):
+    """Tracks (runs of segments each starting where the last ended) cut into pieces ``step`` long
+    (a track's last one shorter), each weighing its share of the weights spread evenly along
+    each segment: (x1, y1, x2, y2, weight, int64 index of the segment each piece ends in)."""
+    length = np.hypot(x2 - x1, y2 - y1)
+    start = np.r_[True, (x1[1:] != x2[:-1]) | (y1[1:] != y2[:-1])]
+    end = np.cumsum(length + np.where(start, step, 0.0))   # along the tracks, kept apart
+    runs, last = np.flatnonzero(start), np.r_[np.flatnonzero(start)[1:], start.size] - 1
+    first_at, span = end[runs] - length[runs], end[last] - end[runs] + length[runs]
+    cuts = np.maximum(np.ceil(span / step), 1).astype(np.int64)
+    run = np.repeat(np.arange(runs.size), cuts + 1)
+    k = np.arange(run.size) - np.repeat(np.cumsum(cuts + 1) - cuts - 1, cuts + 1)
+    at = first_at[run] + np.minimum(k * step, span[run])
+    along = np.ravel([end - length, end], "F")
+    total = np.cumsum(weight)
+    heat = np.interp(at, along, np.ravel([total - weight, total], "F"))
+    ends = k == cuts[run]
+    heat[k == 0], heat[ends] = (total - weight)[runs], total[last]
+    source = np.searchsorted(end, at)
+    source[ends] = last
+    x, y = np.interp(at, along, np.ravel([x1, x2], "F")), np.interp(at, along, np.ravel([y1, y2], "F"))
+    piece = ~ends
+    return (x[:-1][piece[:-1]], y[:-1][piece[:-1]], x[1:][piece[:-1]], y[1:][piece[:-1]],
+            np.diff(heat)[piece[:-1]], source[1:][piece[:-1]])
 
 
 def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
@@ -3204,12 +3280,15 @@ class _Accumulator:
         if self.pending > 4 * max(self.entries.x.size, 1 << 20):
             self._merge()
 
-    def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None) -> None:
-        """Add segments at pixel coordinates; ``weight`` (one each) multiplies their heat."""
+    def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None,
+                     source: Optional[np.ndarray] = None) -> None:
+        """Add segments at pixel coordinates; ``weight`` (one each) multiplies their heat;
+        ``source``: the input each is part of (by number in this call), else one each."""
         self.segments.append(np.stack([x1, y1, x2, y2] + ([] if weight is None else [weight]), 1))
+        source = np.arange(len(x1)) if source is None else source
         if self.log is not None:
-            self.log.append((self.inputs, len(x1)))
-        self.inputs += len(x1)
+            self.log.append((self.inputs, source))
+        self.inputs += int(source[-1]) + 1 if source.size else 0
 
     def ordered(self):
         """Recorded inputs: (point entries, their input numbers, segments, theirs)."""
@@ -3220,7 +3299,7 @@ class _Accumulator:
         entry_seq = np.concatenate([np.empty(0, np.int64)] +
                                    [first + np.arange(ix.size) for first, ix, _, _ in points])
         segment_seq = np.concatenate([np.empty(0, np.int64)] + [
-            first + np.arange(n) for first, n in (i for i in self.log if len(i) == 2)])
+            first + source for first, source in (i for i in self.log if len(i) == 2)])
         segments = self._segment_array()
         return entries, entry_seq, segments, segment_seq
 
@@ -5540,10 +5619,16 @@ def _time_text(seconds: int) -> str:
     return str(np.datetime64(int(seconds), "s")).replace("T", " ")
 
 
+def _track_rule(config: Config) -> str:
+    """--track_weight, with --weight_by_time its short form of "time"."""
+    return "time" if config.weight_by_time else config.track_weight
+
+
 def _needs_times(config: Config) -> Optional[str]:
     """The first option given that needs the data's times, or None."""
     for flag, given in (("--time_range", config.time_range), ("--frame_time", config.frame_time),
-                        ("--weight_by_time", config.weight_by_time)):
+                        ("--weight_by_time", config.weight_by_time),
+                        ("--track_weight time", config.track_weight == "time")):
         if given is not None and given is not False:
             return flag
     return None
@@ -5551,6 +5636,10 @@ def _needs_times(config: Config) -> Optional[str]:
 
 def _validate_time(config: Config) -> None:
     """Check the time and track settings (part of _validate)."""
+    if config.track_weight not in ("segment", "length", "time") or \
+            config.weight_by_time and config.track_weight == "length":
+        raise HeatmapError("--track_weight must be segment, length or time (--weight_by_time: "
+                           "time), not %r" % (config.track_weight,))
     for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade),
                         ("--max_gap", config.max_gap)):
         _duration_seconds(value, flag)
@@ -5690,6 +5779,9 @@ class _TrackTimeFilter:
         for batch in itertools.chain(batches, [None]):
             for part in self._tracks(batch):
                 part = self._in_time(part)
+                if _track_rule(self.config) == "length" and isinstance(part, Segments):
+                    metres = _segment_metres(part)   # heat per metre ridden
+                    part = part._replace(weight=metres * (1 if part.weight is None else part.weight))
                 if len(part[0]):
                     self.kept += len(part[0])
                     yield part
@@ -5729,7 +5821,7 @@ class _TrackTimeFilter:
             for s in seconds:
                 keep = keep & (s >= self.bounds[0]) & (s <= self.bounds[1])
             self.inside += int(np.count_nonzero(keep))
-        if self.config.weight_by_time and not points:
+        if _track_rule(self.config) == "time" and not points:
             duration = (seconds[1] - seconds[0]).astype(np.float64)
             keep = keep & (duration > 0) & (duration <= self.max_gap)
             batch = batch._replace(weight=duration if batch.weight is None else duration * batch.weight)
@@ -5754,7 +5846,8 @@ class _TrackTimeFilter:
 
 def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iterable[object]:
     """The input as the time and track options want it (as it is without them)."""
-    if not (_needs_times(config) or config.max_jump or config.trim_ends):
+    if not (_needs_times(config) or config.max_jump or config.trim_ends
+            or config.track_weight == "length"):
         return batches
     return _TrackTimeFilter(config).run(batches)
 
@@ -7237,7 +7330,7 @@ def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
     """The input of every output (picture, frames, tiles, state files, library): the input files'
     batches or the library's ``batches``, checked, with the track and time options applied."""
     if batches is None:
-        batches = read(config.files, config, strict=True)   # it checks each batch
+        batches = read(config.files, config, lenient=False)   # it checks each batch
     else:
         batches = _checked_batches(config, batches)
     return _apply_track_time_options(config, batches)
@@ -7585,6 +7678,10 @@ def _input_options(add, d: Config) -> None:
         help="drop track segments longer than this (GPS glitches, tunnels)")
     add("--trim_ends", metavar="METRES", type=float, default=d.trim_ends,
         help="take this much off the start and the end of every track (privacy)")
+    add("--jump_warning", metavar="METRES", type=float, default=d.jump_warning,
+        help="warn of a file with a longer track segment (a GPS jump?); 0: never")
+    add("--strict", action="store_true", default=d.strict,
+        help="of several input files, one that cannot be read is an error, not skipped")
 
 
 def _size_options(add, d: Config) -> None:
@@ -7607,8 +7704,11 @@ def _heat_options(add, d: Config) -> None:
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
     add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
+    add("--track_weight", choices=("segment", "length", "time"), default=d.track_weight,
+        help="a track's heat: per segment logged (the original's), per metre ridden, or per "
+             "second spent (length and time do not depend on how often the device logged)")
     add("--weight_by_time", action="store_true", default=d.weight_by_time,
-        help="a track segment weighs its duration in seconds: time spent there glows")
+        help="short for --track_weight time: time spent there glows")
     add("--max_gap", metavar="DURATION", type=_duration_arg, default=_duration_text(d.max_gap),
         help="with --weight_by_time, a segment that lasts longer weighs nothing (the device "
              "was paused)")
@@ -7796,8 +7896,8 @@ class _LogHandler(logging.Handler):
         """One line per kind of warning that was cut short."""
         for count, first in self.alike.values():
             if count > _ALIKE_SHOWN:
-                _print_line("heatmap.py: warning: %d more warnings like this one: %s"
-                     % (count - _ALIKE_SHOWN, first))
+                _print_line("heatmap.py: warning: %d more warnings like this one (-v shows "
+                            "them): %s" % (count - _ALIKE_SHOWN, first))
         self.alike.clear()
 
 
@@ -7845,7 +7945,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         debug = args.debug
-        handler.summarise = not debug
+        handler.summarise = not (debug or args.verbose)   # -v shows every warning
         _LOG.setLevel(logging.DEBUG if args.debug else
                       logging.INFO if args.verbose else logging.WARNING)
         _run_config(_config_from_args(args))

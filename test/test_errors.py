@@ -477,8 +477,11 @@ ERRORS += [
         "START 2024-05-02 is after END 2024-05-01", TIMED),
     row("time_range_not_a_pair", W + OUT + ["--time_range", "2024-05-01", "t.gpx"],
         "argument --time_range: expected START,END", TIMED),
-    row("needs_times_names_the_file", W + OUT + ["--weight_by_time", "t.gpx", "pts.txt"],
-        "pts.txt: --weight_by_time needs times, and this file has none", dict(PTS, **TIMED)),
+    row("needs_times_names_the_file", W + OUT + ["--weight_by_time", "pts.txt"],
+        "pts.txt: --weight_by_time needs times, and this file has none", PTS),
+    row("needs_times_in_no_file", W + OUT + ["--track_weight", "time", "pts.txt", "p2.txt"],
+        "--track_weight time needs times, and none of the 2 input files has them",
+        dict(PTS, **{"p2.txt": "1 2\n"})),
     row("max_jump_negative", W + OUT + ["--max_jump=-5", "t.gpx"],
         "--max_jump must be a positive number", TIMED),
     row("trim_ends_nan", W + OUT + ["--trim_ends", "nan", "t.gpx"],
@@ -487,7 +490,7 @@ ERRORS += [
         "--fps must be a positive number", TIMED),
     row("trim_leaves_nothing", W + OUT + ["--trim_ends", "5000", "t.gpx"],
         "nothing is left to draw after --trim_ends", TIMED),
-    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "y.gpx"],
+    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "--jump_warning=0", "y.gpx"],
                  "--frame_time 1s would make 31536000 frames (the data runs from 2024-05-01 "
                  "00:00:00 to 2025-05-01 00:00:00), more than 100000", {"y.gpx": GPX_HEAD + (
                      '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'

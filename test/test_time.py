@@ -439,3 +439,36 @@ def test_each_faded_frame_is_the_picture_of_its_window(tmp_path, run, frames_tmp
         assert run("-o", "still.png", "w.txt", *common) == (0, "")
         with Image.open(frame) as a, Image.open(tmp_path / "still.png") as b:
             assert np.array_equal(np.asarray(a), np.asarray(b)), k
+
+
+def legs_ride():
+    """1 s fixes of a ride of straight legs, each at its own speed, with stops; it turns and
+    stops at whole multiples of 10 s, where every log below has a fix: (lat, lon, seconds)."""
+    rng = np.random.default_rng(5)
+    x, y, xs, ys = 0.0, 0.0, [0.0], [0.0]
+    for leg in range(24):
+        heading, speed = rng.uniform(0, 2 * np.pi), rng.uniform(3, 12)
+        for _ in range(10 * rng.integers(3, 12)):
+            x, y = x + speed * np.cos(heading), y + speed * np.sin(heading)
+            xs.append(x)
+            ys.append(y)
+        if leg % 5 == 2:   # a minute at the lights
+            xs, ys = xs + [x] * 60, ys + [y] * 60
+    return 47.6 + np.array(ys) / 111320, -122.3 + np.array(xs) / 75000, np.arange(len(xs))
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.95])
+@pytest.mark.parametrize("rule", ["segment", "length", "time"])
+def test_track_weight_does_not_depend_on_how_often_the_device_logged(rule, decay):
+    """The same ride logged every 1 s, 5 s, 10 s and at irregular times (smart recording):
+    under length and time within 10 % at every heated pixel; by segment, far apart."""
+    lat, lon, t = legs_ride()
+    smart = np.unique(np.r_[np.flatnonzero(t % 10 == 0),
+                            np.random.default_rng(7).choice(t.size, t.size // 6, replace=False)])
+    grids = [heatmap.render_grid(
+        [heatmap.tracks(lat[i], lon[i], times=T0 + t[i].astype("m8[s]"))], width=600,
+        extent=(47.55, -122.4, 47.65, -122.2), track_weight=rule, decay=decay).values
+        for i in (t, t[t % 5 == 0], t[t % 10 == 0], smart)]
+    worst = max(np.max(np.abs(g - grids[0]) / np.maximum(np.maximum(g, grids[0]), 1e-300))
+                for g in grids[1:])
+    assert (worst <= 0.1) == (rule != "segment"), worst

@@ -767,6 +767,11 @@ def _longest_segment(batch, metres: float) -> float:
 
 def _check_batch(config: Config, batch: object) -> None:
     lats = [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]
+    if isinstance(batch, Points) and batch.lat.size and \
+            180 >= np.abs(batch.lat).max() > 90 >= np.abs(batch.lon).max():
+        raise HeatmapError("latitude %.12g is outside -90..90, and every longitude is one: the "
+                           "columns look swapped (--csv_columns 2,1 reads the second as latitude)"
+                           % batch.lat[np.argmax(np.abs(batch.lat))])
     for lat in lats:
         if lat.size:
             _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
@@ -4799,10 +4804,10 @@ def _image_file(path: str, what: str, load: bool = True) -> Image.Image:
 def _gradient_table(path: str) -> np.ndarray:
     """RGBA uint8 (height, 4) from an image's first column, bottom row first."""
     image = _image_file(path, "gradient image")
-    if image.mode != "RGBA":
-        raise HeatmapError("%s: gradient image must be RGBA, not %s" % (path, image.mode))
-    column = np.asarray(image)[::-1, 0, :]
-    if column[0, 3] != 0:
+    if image.mode not in ("RGBA", "RGB"):   # RGB: opaque colours
+        raise HeatmapError("%s: gradient image must be RGBA or RGB, not %s" % (path, image.mode))
+    column = np.asarray(image.convert("RGBA"))[::-1, 0, :]
+    if image.mode == "RGBA" and column[0, 3] != 0:
         _LOG.warning("%s: bottom-left pixel is not fully transparent", path)
     if column[-1, 3] != 255:
         _LOG.warning("%s: top-left pixel is not fully opaque", path)
@@ -5000,21 +5005,24 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
     return _Scene(geometry, _colour_table(config), background, colour, attribution)
 
 
-def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2,
-                      corner: str = "bottom-right") -> Image.Image:
-    """Copy of ``image`` (mode kept), ``text`` in Pillow's default font on a half-transparent white
-    box, bottom-right (or "top-left"), ``margin`` pixels in, ``pad`` pixels around the text."""
+def _draw_attribution(image: Image.Image, text: str, corner: str = "bottom-right",
+                      size: Optional[int] = None) -> Image.Image:
+    """Copy of ``image`` (mode kept), ``text`` on a half-transparent white box in a ``corner``
+    ("top-left", ...), in Pillow's default font: ``size`` pixels high (Pillow 10.1+), else small."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
-    font = ImageFont.load_default()
+    try:
+        font = ImageFont.load_default(size) if size else ImageFont.load_default()
+    except TypeError:   # an older Pillow: one small bitmap font
+        font = ImageFont.load_default()
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x1, y1 = base.size[0] - margin, base.size[1] - margin
-    x0, y0 = x1 - (right - left + 2 * pad), y1 - (bottom - top + 2 * pad)
-    if corner == "top-left":
-        x0, y0, x1, y1 = margin, margin, margin + x1 - x0, margin + y1 - y0
-    draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=(255, 255, 255, 170))
+    pad = max(2, (bottom - top) // 5)   # also the margin
+    width, height = right - left + 2 * pad, bottom - top + 2 * pad
+    x0 = pad if "left" in corner else base.size[0] - pad - width
+    y0 = pad if "top" in corner else base.size[1] - pad - height
+    draw.rectangle((x0, y0, x0 + width - 1, y0 + height - 1), fill=(255, 255, 255, 170))
     draw.text((x0 + pad - left, y0 + pad - top), text, font=font, fill=(40, 40, 40, 255))
     out = Image.alpha_composite(base, overlay)
     return out.convert(image.mode) if image.mode in ("RGB", "RGBA") else out
@@ -5597,9 +5605,9 @@ def _time_bound(value, end: bool) -> int:
     or datetime64; a date alone (2024-05-01) stands for its first second, or as END its last."""
     day = isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()))
     try:
-        if isinstance(value, (str, bytes)):
-            text = value.strip() + ("T00:00:00" if day else "")
-            time = _parse_times([text])[0]
+        if isinstance(value, str):   # a date alone, or its time without seconds, made whole
+            text = re.sub(r"^(\S{10}[T ]\d\d:\d\d)(?=$|[Zz+-])", r"\1:00", value.strip())
+            time = _parse_times([text + ("T00:00:00" if day else "")])[0]
         elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             time = _unix_times(np.array([float(value)]))[0]
         elif getattr(value, "tzinfo", None) is not None:   # an aware datetime, a pandas Timestamp
@@ -5978,6 +5986,8 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
     tile_largest = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
     shown, picture = (0, 0), None
     progress = _Progress("frames", len(frames))
+    font = max(12, geometry.height // 24)
+    corner = _label_corner(index, window, geometry, font) if any(labels) else ""
 
     def recompute(job):
         tile, rect, part, segs = job
@@ -5996,13 +6006,25 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
             if picture is None:
                 picture = _heat_picture(_image_values(geometry, grid, window),
                                    _peak(config, float(tile_largest.max(initial=0.0))), scene)
-            shown = picture if label is None else np.asarray(   # its time in the corner
-                _draw_attribution(_pil_image(picture), label, corner="top-left"))
+            shown = picture if label is None else np.asarray(   # its time in a corner
+                _draw_attribution(_pil_image(picture), label, corner, font))
             _write_png(path, shown)
         progress.update(number)
         shown = frame
     progress.close()
     return len(frames)
+
+
+def _label_corner(index: _FrameIndex, window, geometry: _PictureGeometry, font: int) -> str:
+    """The picture's corner whose frame label (of ``font`` pixels) covers the fewest tiles with
+    inputs."""
+    x, y = (index.ids * _FRAME_TILE - window[:2]).T
+
+    def covered(corner: str) -> int:
+        across = x < font * 11 if "left" in corner else x + _FRAME_TILE > geometry.width - font * 11
+        down = y < font * 2 if "top" in corner else y + _FRAME_TILE > geometry.height - font * 2
+        return int(np.count_nonzero(across & down))
+    return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=covered)
 
 
 def _repeat_file(previous: str, path: str) -> None:
@@ -6026,6 +6048,18 @@ def _video_extension(config: Config) -> str:
     return "." + name.lower()
 
 
+def _shareable(config: Config) -> List[str]:
+    """ffmpeg options before -F's: H.264 in yuv420p (even sizes), which every player decodes;
+    GIF with a palette from its frames (exact colours, no dithered background)."""
+    own_filter = re.search(r"-vf|-filter", config.ffmpegopts or "")
+    if _video_extension(config) == ".gif" and not own_filter:
+        return ["-filter_complex", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]
+    if _video_extension(config) in (".mp4", ".m4v", ".mov", ".mkv"):
+        return ["-pix_fmt", "yuv420p"] + ([] if own_filter else
+                                          ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
+    return []
+
+
 def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     """Run ffmpeg on the frames into a temporary file that becomes -o on success."""
     import shlex
@@ -6035,7 +6069,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     def write(temp: str) -> None:
         rate = [] if config.fps is None else ["-framerate", "%g" % float(config.fps)]
         command = ([ffmpeg, "-y", "-loglevel", "error"] + rate + ["-i", frames]
-                   + shlex.split(config.ffmpegopts or "") + [temp])
+                   + _shareable(config) + shlex.split(config.ffmpegopts or "") + [temp])
         _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -6056,6 +6090,9 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
+    if config.frame_time is None and len(plan[1]) > 300:
+        _LOG.warning("making %d frames, one each %d inputs: a larger --frequency, or --frame_time"
+                     ", makes fewer", len(plan[1]), config.frequency)
     import shutil
     import tempfile
     try:
@@ -6640,6 +6677,9 @@ def _viewer_page(config: Config, meta: dict) -> str:
 # temporary file, never replaced.  PNG is written by our own encoder (the fast path of
 # Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
 # on several threads, joined into one zlib stream; other types go through Pillow.
+_VIDEOS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
+
+
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
     extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
@@ -6658,7 +6698,8 @@ def _save_format(path: str, name: Optional[str] = None) -> str:
         raise HeatmapError("%s: unknown image type: no file extension (try .png or .jpg, or "
                            "--output_format)" % where)
     if fmt is None or fmt not in Image.SAVE:
-        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (where, extension))
+        raise HeatmapError("%s: unknown image type %r (try .png or .jpg%s)" % (where, extension,
+                           "; videos need -a/--animate" * (extension in _VIDEOS)))
     return fmt
 
 
@@ -7492,6 +7533,10 @@ def run(config: Optional[Config] = None, **settings) -> None:
 def _run_config(config: Config) -> None:
     """run() for main(): the errors name the command line's flags."""
     _validate(config)
+    if not (config.files or config.load):
+        raise HeatmapError("no input files")
+    if not (config.output or config.save or config.tiles):
+        raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
     if config.load:
         image, result = _render_loaded(config)
         if config.output:
@@ -7500,8 +7545,6 @@ def _run_config(config: Config) -> None:
         if config.save:
             _save_state(config.save, config, result)
         return
-    if not config.files:
-        raise HeatmapError("no input files")
     if config.animate:
         _run_animation(config)
         return
@@ -7903,6 +7946,9 @@ class _LogHandler(logging.Handler):
 
 def _argument_error(message: str) -> None:
     """argparse's error(): our one line instead of usage + line; still SystemExit(2)."""
+    flag = re.match(r"argument (?:-\w/)?(--\w+): expected one argument", message)
+    if flag:   # argparse took a value such as -23.5,... for an option
+        message += "; a value that starts with - goes after =: %s=-..." % flag.group(1)
     _print_line("heatmap.py: error: %s (see --help)" % _one_line(message))
     raise SystemExit(2)
 

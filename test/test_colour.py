@@ -133,11 +133,19 @@ def test_gradient_table_warns_about_odd_ends(tmp_path, caplog):
     assert "top-left pixel is not fully opaque" in caplog.text
 
 
-@pytest.mark.parametrize("mode,colour", [("RGB", (1, 2, 3)), ("L", 7), ("LA", (7, 255))])
-def test_gradient_must_be_rgba(tmp_path, mode, colour):
+@pytest.mark.parametrize("mode,colour", [("L", 7), ("LA", (7, 255))])
+def test_gradient_must_be_rgba_or_rgb(tmp_path, mode, colour):
     path = gradient_png(tmp_path / "g.png", [colour, colour], mode=mode)
-    with pytest.raises(hm.HeatmapError, match="gradient image must be RGBA, not %s" % mode):
+    with pytest.raises(hm.HeatmapError, match="must be RGBA or RGB, not %s" % mode):
         hm._gradient_table(path)
+
+
+def test_an_rgb_gradient_is_opaque(tmp_path, caplog):
+    """ImageMagick's first gradient (convert -size 1x256 gradient:blue-yellow) is RGB."""
+    caplog.set_level(logging.WARNING, logger="heatmap")
+    path = gradient_png(tmp_path / "g.png", [(255, 255, 0), (0, 0, 255)], mode="RGB")
+    assert hm._gradient_table(path).tolist() == [[0, 0, 255, 255], [255, 255, 0, 255]]
+    assert caplog.text == ""
 
 
 def test_gradient_unreadable(write):
@@ -163,10 +171,10 @@ def test_gradient_overrides_hsva(run, seattle, pixels, tmp_path):
     assert np.array_equal(pixels("a.png")[1], pixels("b.png")[1])
 
 
-def test_rgb_gradient_rejected_on_the_command_line(run, seattle, tmp_path):
-    gradient_png(tmp_path / "g.png", [(0, 255, 0), (0, 0, 0)], mode="RGB")
+def test_grey_gradient_rejected_on_the_command_line(run, seattle, tmp_path):
+    gradient_png(tmp_path / "g.png", [0, 255], mode="L")
     code, err = run("-W", 40, "-G", "g.png", "-o", "out.png", seattle)
-    assert code == 2 and "gradient image must be RGBA, not RGB" in err
+    assert code == 2 and "gradient image must be RGBA or RGB, not L" in err
     assert not (tmp_path / "out.png").exists()
 
 

@@ -6128,6 +6128,8 @@ _TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within 
 _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
 _TILE_AUTO_LEVELS = 4             # and at least this many zooms above it are made too
+_TILE_TRACK_ZOOM = 16             # tracks: the deepest zoom chosen, if its tiles are few
+_TILE_TRACK_BUDGET = 4096         # enough: the tiles a track's points lie in at that zoom
 _MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
 _WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
 
@@ -6138,6 +6140,7 @@ class _TilePlan(NamedTuple):
     data: _Box           # the input's box
     bounds: _Box         # the area the tiles cover: --extent, else the data and its heat
     extent: bool         # only the tiles over ``bounds`` are written
+    centre: Tuple[float, float]   # (lon, lat) of an input near the middle of the data
 
 
 def _zoom_range_arg(text: str) -> Tuple[int, int]:
@@ -6195,28 +6198,36 @@ def _tile_options(config: Config) -> None:
 def _tile_plan(config: Config, held: Sequence[object]) -> _TilePlan:
     """Zooms and boxes of a --tiles run over the input batches ``held``."""
     data = _data_box(held)
-    zooms = _tile_zooms(config, _extent_box(config.extent) if config.extent else data)
+    zooms = _tile_zooms(config, _extent_box(config.extent) if config.extent else data, held)
     top = _project_box(PROJECTIONS["mercator"], data, _zoom_ppd(zooms[-1]))
     if max(abs(v) for v in dataclasses.astuple(top)) > _MAX_COORD:
         worst = data.max_y if abs(data.max_y) > abs(data.min_y) else data.min_y
         raise HeatmapError("latitude %.12g is too near the pole for zoom %d tiles: give a smaller "
                            "--tile_zoom" % (worst, zooms[-1]))
+    lat, lon = (np.concatenate([b[i] for b in held]) for i in (0, 1))   # points', tracks' starts
+    near = np.argmin(np.abs(lat - np.median(lat)) + np.abs(lon - np.median(lon)))
     if config.extent:
-        return _TilePlan(zooms, data, _extent_box(config.extent), True)
+        return _TilePlan(zooms, data, _extent_box(config.extent), True, (lon[near], lat[near]))
     ppd = _zoom_ppd(zooms[0])  # heat reaches furthest, in degrees, at the first zoom
     reach = _project_box(PROJECTIONS["mercator"], data, ppd).grown(config.radius + 1)
-    return _TilePlan(zooms, data, _unproject_box(reach, ppd), False)
+    return _TilePlan(zooms, data, _unproject_box(reach, ppd), False, (lon[near], lat[near]))
 
 
-def _tile_zooms(config: Config, box_ll: _Box) -> range:
+def _tile_zooms(config: Config, box_ll: _Box, held: Sequence[object]) -> range:
     """--tile_zoom, else from where box and radius fit one tile to where the box is _TILE_AUTO_WIDTH
-    pixels wide (zoom <= _TILE_AUTO_MAX_ZOOM), and _TILE_AUTO_LEVELS or more zooms above it."""
+    pixels wide (zoom <= _TILE_AUTO_MAX_ZOOM), for tracks at least the deepest zoom up to
+    _TILE_TRACK_ZOOM with _TILE_TRACK_BUDGET tiles (by halves from that zoom's count), and
+    _TILE_AUTO_LEVELS or more zooms above it."""
     if config.tile_zoom:
         return range(config.tile_zoom[0], config.tile_zoom[1] + 1)
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(0))
     span = max(box.max_x - box.min_x, box.max_y - box.min_y)
     zooms = range(_TILE_AUTO_MAX_ZOOM + 1)
     last = max([z for z in zooms if span * 2 ** z <= _TILE_AUTO_WIDTH] or [0])
+    if any(isinstance(batch, Segments) for batch in held):   # deep enough to tell the roads
+        deep = _TILE_TRACK_ZOOM
+        tiles = _tiles_holding(held, deep, (0, 0, 2 ** deep - 1, 2 ** deep - 1))
+        last = max(last, deep - max(0, math.ceil(math.log2(max(tiles, 1) / _TILE_TRACK_BUDGET))))
     first = max([z for z in zooms if span * 2 ** z + 2 * config.radius <= _OSM_TILE] or [0])
     return range(max(0, min(first, last - _TILE_AUTO_LEVELS)), last + 1)
 
@@ -6526,7 +6537,7 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
         "tiles": "{z}/{x}/{y}.png", "scheme": "xyz", "tile_count": count,
         "minzoom": plan.zooms[0], "maxzoom": plan.zooms[-1],
         "bounds": [round(v, 7) for v in (west, south, east, north)],
-        "center": [round((west + east) / 2, 7), round((south + north) / 2, 7), plan.zooms[0]],
+        "center": [round(plan.centre[0], 7), round(plan.centre[1], 7), plan.zooms[0]],
         "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
         "basemap": config.osm_base + config.osm_path_template,
     }
@@ -6537,7 +6548,7 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
     import json
 
     def fill(build: str) -> int:
-        made = set()
+        made, have = set(), {}   # have: zoom -> [x * 2**zoom + y] of its tiles, for the viewer
 
         def store(zoom: int, x: int, y: int, png: bytes) -> None:
             folder = os.path.join(build, str(zoom), str(x))
@@ -6547,13 +6558,14 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
             with open(os.path.join(folder, "%d.png" % y), "wb") as out:
                 out.write(png)
         with contextlib.closing(tiles(store=store)) as stream:  # closed: nothing written later
-            count = sum(1 for _ in stream)
-        meta = _tile_metadata(config, plan, count)
+            for zoom, x, y, _ in stream:
+                have.setdefault(zoom, []).append(x * 2 ** zoom + y)
+        meta = _tile_metadata(config, plan, sum(map(len, have.values())))
         with open(os.path.join(build, "metadata.json"), "w", encoding="utf-8") as out:
             json.dump(meta, out, indent=1)
         with open(os.path.join(build, "index.html"), "w", encoding="utf-8") as out:
-            out.write(_viewer_page(config, meta))
-        return count
+            out.write(_viewer_page(config, meta, have))
+        return meta["tile_count"]
     return _replace_folder(config.tiles, fill)
 
 
@@ -6640,18 +6652,32 @@ _VIEWER_PAGE = string.Template("""<!DOCTYPE html>
 <div id="map"></div>
 <script>
 var view = $view;
-var map = L.map("map");
-L.tileLayer(view.basemap, {maxZoom: 19, attribution: view.attribution}).addTo(map);
-L.tileLayer("{z}/{x}/{y}.png", {minNativeZoom: view.minzoom, maxNativeZoom: view.maxzoom,
-                                maxZoom: 19, bounds: view.bounds}).addTo(map);
-map.fitBounds(view.bounds, {maxZoom: view.maxzoom});
+if (!window.L) {
+  document.body.innerHTML = "<p style='font: 18px sans-serif; margin: 2em'>The map needs " +
+    "Leaflet, which did not load from $js. Offline, put leaflet.js and leaflet.css beside " +
+    "this page and make the tiles with --leaflet_url . (or give a folder URL of a copy).</p>";
+} else {
+  var map = L.map("map"), have = {};
+  for (var z in view.tiles) view.tiles[z].forEach(function (k) { have[z + "/" + k] = 1; });
+  var Heat = L.TileLayer.extend({createTile: function (c, done) {   // only the tiles written
+    if (have[c.z + "/" + (c.x * Math.pow(2, c.z) + c.y)])
+      return L.TileLayer.prototype.createTile.call(this, c, done);
+    var none = document.createElement("div");
+    setTimeout(function () { done(null, none); }, 0);
+    return none;
+  }});
+  L.tileLayer(view.basemap, {maxZoom: 19, attribution: view.attribution}).addTo(map);
+  new Heat("{z}/{x}/{y}.png", {minNativeZoom: view.minzoom, maxNativeZoom: view.maxzoom,
+                               maxZoom: 19, bounds: view.bounds}).addTo(map);
+  map.fitBounds(view.bounds, {maxZoom: view.maxzoom});
+}
 </script>
 </body>
 </html>
 """)
 
 
-def _viewer_page(config: Config, meta: dict) -> str:
+def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     """index.html: a Leaflet map with the base map, the heat tiles and the attribution,
     fitted to the data.  Leaflet comes from --leaflet_url (else unpkg, checked by SRI)."""
     import html
@@ -6660,7 +6686,7 @@ def _viewer_page(config: Config, meta: dict) -> str:
     attribution = (html.escape(config.osm_attribution) if config.osm_attribution
                    else _OSM_ATTRIBUTION_HTML)
     view = {"basemap": meta["basemap"], "attribution": attribution, "minzoom": meta["minzoom"],
-            "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]]}
+            "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]], "tiles": tiles}
     base = (config.leaflet_url or _LEAFLET_URL).rstrip("/")
 
     def sri(name: str) -> str:

@@ -207,6 +207,37 @@ def test_default_zooms_fit_the_data(run, write, tmp_path):
         list(range(first, last + 1))
 
 
+def ride(seed, lat, lon, km=40):
+    """A ride of points every 50 m, wandering from (lat, lon)."""
+    heading = np.cumsum(np.random.default_rng(seed).normal(0, 0.2, km * 20))
+    return list(zip((lat + np.cumsum(np.sin(heading)) * 0.00045).tolist(),
+                    (lon + np.cumsum(np.cos(heading)) * 0.00045 / np.cos(np.radians(lat))).tolist()))
+
+
+@pytest.mark.parametrize("budget, last", [(4096, 16), (100, 15), (50, 14)])
+def test_default_zooms_of_rides_show_the_roads_within_a_tile_budget(run, write, tmp_path,
+                                                                    monkeypatch, budget, last):
+    """Five rides of 15 km go to zoom 16 (before: 14); their points lie in 200 tiles of zoom
+    16, so with a budget of 100 tiles, zoom 15, and of 50, 14."""
+    monkeypatch.setattr(hm, "_TILE_TRACK_BUDGET", budget)
+    write("rides.gpx", gpx_text([ride(i, 52.1, 5.1, 15) for i in range(5)]))
+    assert run("--tiles", "t.mbtiles", "rides.gpx") == (0, "")
+    with sqlite3.connect(str(tmp_path / "t.mbtiles")) as db:
+        assert dict(db.execute("SELECT name, value FROM metadata"))["maxzoom"] == str(last)
+
+
+def test_the_centre_of_a_world_wide_export_is_on_its_data(run, write, tmp_path):
+    """Rides in Seattle (the most), Berlin and Sydney.  Before: in the Atlantic."""
+    rides = [ride(1, 47.6, -122.3), ride(2, 47.62, -122.2), ride(3, 52.5, 13.4),
+             ride(4, -33.9, 151.2)]
+    write("rides.gpx", gpx_text(rides))
+    assert run("--tiles", "t.mbtiles", "--tile_zoom", "0-4", "rides.gpx") == (0, "")
+    with sqlite3.connect(str(tmp_path / "t.mbtiles")) as db:
+        lon, lat, _ = map(float, dict(db.execute("SELECT name, value FROM metadata"))[
+            "center"].split(","))
+    assert 47.4 < lat < 47.9 and -122.6 < lon < -121.5
+
+
 def test_extent_writes_only_its_tiles_with_the_whole_data_scale(run, write, tmp_path):
     write("data.txt", plain_text(NORTH_WEST + ORIGIN))
     assert run("--tile_zoom", "12", "--tiles", "all", "data.txt") == (0, "")

@@ -7328,6 +7328,10 @@ def _validate_files(config: Config) -> None:
     if config.load:
         if config.files:
             _LOG.warning("input files are ignored with -L/--load")
+        if _needs_times(config) or config.max_jump or config.trim_ends or \
+                config.track_weight != "segment":
+            raise HeatmapError("-L/--load cannot apply the time and track options: the state "
+                               "file holds the data as -S found it")
     else:
         for path in config.files:
             _check_input_path(path)

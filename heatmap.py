@@ -32,17 +32,16 @@ As a library:
 # ---- 0 Map ----
 # A run, from argv to the PNG (section numbers in brackets; grep '^# ----' lists them):
 #   main [14] -> _config_from_args -> _run_config [13] -> _validate [12]
-#   -> _render_values [13]:
-#        read [2.1]: _opened_input, _filetype (a row of _FORMATS), READERS[kind] [2.2-2.6]
-#          -> batches of Points / Segments
-#        -> _read_and_bin [13]: _apply_track_time_options [8], the data's box and
-#           _picture_geometry [3], _project_batch into an _Accumulator [4]
+#   -> _input_batches [13]: read [2.1]: _opened_input, _filetype (a row of _FORMATS),
+#          READERS[kind] [2.2-2.6] -> batches of Points / Segments; _apply_track_time_options [8]
+#        -> _read_and_bin [13]: the data's box and _picture_geometry [3], _project_batch into an
+#           _Accumulator [4] (--track_weight length, time: tracks in _even_pieces)
 #        -> _combine_values [13]: _Engine.run [5.1] -> values; _peak [6] -> the top colour
 #   -> _make_scene, _heat_picture [7.1, 6] -> _save_output [11.2] -> _save_image, _write_png
 #      [11.1]; -S: _save_state [11.2].
 # -a: _run_animation [9] -> _read_and_bin(record=True) -> _animate: _frame_plan,
 #     _write_frames (the engine on the tiles each frame changes), _encode_video (ffmpeg).
-# --tiles: _run_tiles [13] -> read -> _tile_plan [10.1] -> _tile_stream: per zoom
+# --tiles: _run_tiles [13] -> _input_batches -> _tile_plan [10.1] -> _tile_stream: per zoom
 #     _combine_zoom (the engine) then _paint_tile -> _write_tile_folder / _write_mbtiles [10.2].
 # -L: _render_loaded [11.2] -> the picture as above.
 # Library: render, render_data, render_grid, render_tiles, run [13]; their input comes from
@@ -72,7 +71,7 @@ As a library:
 #   a kernel, projection  KERNELS [5.1], PROJECTIONS [3]
 #   tile output           _tile_stream [10.1]; _write_tile_folder, _write_mbtiles,
 #                         _viewer_page [10.2]
-#   time and track rules  _TrackTimeFilter, _TrimEnds [8]
+#   time and track rules  _TrackTimeFilter, _TrimEnds [8]; --track_weight's _even_pieces [4]
 # Measurements behind the fast paths and limits: test/BENCHMARKS.md (test/bench.py).
 
 
@@ -257,11 +256,8 @@ class _Progress:
 
 @dataclass
 class Config:
-    """Every setting of a run; the command line takes its defaults from here.
-
-    Sizes are pixels, ``scale`` is metres per pixel, ``extent`` is
-    ``(lat1, lon1, lat2, lon2)`` in degrees.
-    """
+    """Every setting of a run, with its default (the command line's too).  Sizes are pixels,
+    ``scale`` metres per pixel, ``extent`` ``(lat1, lon1, lat2, lon2)`` in degrees."""
     files: List[str] = field(default_factory=list)
     filetype: str = "auto"
     ignore_csv_header: bool = False
@@ -360,11 +356,8 @@ _RANGES = (
 # a file of any size streams.  _TrackBuilder joins the points of a track into segments
 # across batches, for every reader of tracks.
 class Points(NamedTuple):
-    """A batch of points: float64 arrays of shape (n,).
-
-    ``weight`` None means all 1; ``time`` (datetime64[s], NaT where unknown)
-    None means the input has no timestamps.
-    """
+    """A batch of points: float64 arrays (n,); ``weight`` None means all 1; ``time``
+    (datetime64[s], NaT where unknown) None means the input has no timestamps."""
     lat: np.ndarray
     lon: np.ndarray
     weight: Optional[np.ndarray] = None
@@ -372,12 +365,9 @@ class Points(NamedTuple):
 
 
 class Segments(NamedTuple):
-    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,).
-
-    ``time1``/``time2`` (datetime64[s], NaT where unknown) are the times of
-    the two ends, or None when the track has no timestamps; ``weight``
-    (float64, multiplies a segment's heat) None means all 1.
-    """
+    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,);
+    ``time1``/``time2`` (datetime64[s], NaT where unknown) the times of their ends, or None;
+    ``weight`` (multiplies a segment's heat) None means all 1."""
     lat1: np.ndarray
     lon1: np.ndarray
     lat2: np.ndarray
@@ -697,14 +687,10 @@ def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
 
 def read(files: Iterable[str], config: Optional[Config] = None,
          lenient: bool = True, **settings) -> Iterator[object]:
-    """Yield :class:`Points` and :class:`Segments` batches from files, in order.
-
-    A file is a path, "-" (standard input), or a FIFO, read once as a stream.  Of several
-    files, one that cannot be read is skipped with a warning (an error with ``strict``), and
-    under an option that needs times so is one without times.  Not ``lenient`` (the command
-    line): a file that gives nothing is one warning, and nothing at all an error.
-    ``settings``: any :class:`Config` field by name, over ``config``.
-    """
+    """Yield :class:`Points` and :class:`Segments` batches from files (paths, "-", FIFOs), in
+    order.  Of several, one that cannot be read is skipped with a warning (``strict``: an error),
+    and so is one without times if an option needs them; not ``lenient`` (the command line), one
+    that gives nothing too.  ``settings``: Config fields by name, over ``config``."""
     config = _config_with(config, settings)
     files = list(files)
     found, nothing, needs, untimed = 0, "", _needs_times(config), []
@@ -726,7 +712,8 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                         if needs and (time is None or np.isnat(time).all()):
                             continue   # no time: the filter would leave it out
                         timed += len(batch[0])
-                        longest = max(longest, _longest_segment(batch, config.jump_warning))
+                        if isinstance(batch, Segments) and config.jump_warning:   # a GPS jump?
+                            longest = max(longest, _segment_metres(batch).max(initial=0.0))
                         yield batch
                 except _NothingToDraw as exc:
                     nothing = str(exc)
@@ -748,30 +735,21 @@ def read(files: Iterable[str], config: Optional[Config] = None,
         _LOG.warning("%d files without times skipped (%s needs times): %s", len(untimed), needs,
                      ", ".join(untimed))
     elif untimed:
-        raise HeatmapError("%s: %s needs times, and this file has none" % (untimed[0], needs)
-                           if len(files) == 1 else "%s needs times, and none of the %d input "
-                           "files has them" % (needs, len(files)))
+        raise HeatmapError("%s needs times, and no input has them: %s"
+                           % (needs, ", ".join(untimed)))
     elif not lenient and not found:
         raise HeatmapError(nothing if len(files) == 1 else
                            "none of the %d input files gives anything to draw" % len(files))
 
 
-def _longest_segment(batch, metres: float) -> float:
-    """Metres of the longest segment of a batch over ``metres`` long, else 0 (as for points); only
-    the segments whose degrees could be that long are measured."""
-    if isinstance(batch, Points) or not metres:
-        return 0.0
-    far = np.abs(batch.lat2 - batch.lat1) + np.abs(batch.lon2 - batch.lon1) > metres / 111400
-    return float(_segment_metres(_batch_subset(batch, far)).max(initial=0.0))
-
-
-def _check_batch(config: Config, batch: object) -> None:
+def _check_batch(config: Config, batch: object) -> object:
+    """The batch, if its latitudes and longitudes can be drawn."""
     lats = [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]
     if isinstance(batch, Points) and batch.lat.size and \
             180 >= np.abs(batch.lat).max() > 90 >= np.abs(batch.lon).max():
-        raise HeatmapError("latitude %.12g is outside -90..90, and every longitude is one: the "
-                           "columns look swapped (--csv_columns 2,1 reads the second as latitude)"
-                           % batch.lat[np.argmax(np.abs(batch.lat))])
+        raise HeatmapError("latitude %.12g is outside -90..90 and every longitude is a latitude: "
+                           "swapped columns? (--csv_columns 2,1)"
+                           % max(batch.lat.min(), batch.lat.max(), key=abs))
     for lat in lats:
         if lat.size:
             _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
@@ -780,6 +758,7 @@ def _check_batch(config: Config, batch: object) -> None:
             worst = lon[np.argmax(np.abs(lon))]
             raise HeatmapError("longitude %.12g is outside -%d..%d" % (worst, _MAX_LONGITUDE,
                                                                        _MAX_LONGITUDE))
+    return batch
 
 
 # ---- 2.2 Input: text and CSV ----
@@ -1486,8 +1465,9 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 
 class _XmlReader:
-    """An XML input streamed by expat: subclasses get ``start(tag, attrs)``, ``end(tag, text)``
-    (local names; text for ``texts``); ``sync()`` after a block feeds ``self.track``."""
+    """An XML input streamed by expat (documents one after another read as one): subclasses
+    define ``start(tag, attrs)``, ``end(tag, text)`` (local names; text for ``texts``); ``sync()``
+    after a block feeds ``self.track``."""
     texts: frozenset = frozenset()
     nothing = "no track points"
     block_end = b">"  # blocks end after the last of these (else after a '>')
@@ -1495,16 +1475,11 @@ class _XmlReader:
     def __init__(self, source: _Input):
         from xml.parsers import expat
         self.source, self.name, self.fed = source, source.name, 0
-        self.parser = self._parser()
+        self.parser = expat.ParserCreate("UTF-8" if source.recoded else None, "}")
+        self.parser.buffer_text = True
         self.track = _TrackBuilder()
         self._text: Optional[List[str]] = None
         self.attach()
-
-    def _parser(self):
-        from xml.parsers import expat
-        parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
-        parser.buffer_text = True
-        return parser
 
     def attach(self) -> None:
         self.parser.StartElementHandler = self._start
@@ -1533,12 +1508,6 @@ class _XmlReader:
         if self._text is not None:
             self._text.append(data)
 
-    def start(self, tag: str, attrs: dict) -> None:
-        pass
-
-    def end(self, tag: str, text: Optional[str]) -> None:
-        pass
-
     def sync(self) -> None:
         pass
 
@@ -1555,8 +1524,9 @@ class _XmlReader:
             if exc.code != expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]:
                 raise _data_error(self.name, exc.lineno, "not valid XML: %s"
                                   % expat.ErrorString(exc.code)) from None
-            rest = data[self.parser.ErrorByteIndex - self.fed:]   # the next document: anew
-            old, self.parser, self.fed = self.parser, self._parser(), 0
+            rest, old = data[self.parser.ErrorByteIndex - self.fed:], self.parser   # a new document
+            self.parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
+            self.parser.buffer_text, self.fed = True, 0
             for handler in ("StartElementHandler", "EndElementHandler", "CharacterDataHandler"):
                 setattr(self.parser, handler, getattr(old, handler))
             self.feed(rest, final)
@@ -3124,8 +3094,8 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 # points are counted into a dense grid (_CountGrid, the fast path of the entries below;
 # at decay 1 positive weights are summed into it too), other points are aggregated into
 # (pixel, weight) -> count entries (_BinnedPoints, the reference), and track segments are
-# kept as pixel coordinates.  _Accumulator holds the three and, for animations, the input
-# order.
+# kept as pixel coordinates (--track_weight length, time: in even pieces along each track, so
+# how often a device logged does not matter).  _Accumulator holds them and the input order.
 class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
@@ -3216,29 +3186,27 @@ _PIECE = 0.5    # --track_weight length and time: tracks in pieces of this many 
 
 
 def _even_pieces(x1, y1, x2, y2, weight: np.ndarray, step: float):
-    """Tracks (runs of segments each starting where the last ended) cut into pieces ``step`` long
-    (a track's last one shorter), each weighing its share of the weights spread evenly along
-    each segment: (x1, y1, x2, y2, weight, int64 index of the segment each piece ends in)."""
+    """Tracks (runs of segments each starting where the last ended) in pieces ``step`` long (a
+    track's last one shorter), each with its share of the weights spread evenly along each
+    segment: (x1, y1, x2, y2, weight, int64 index of the segment each piece ends in)."""
     length = np.hypot(x2 - x1, y2 - y1)
     start = np.r_[True, (x1[1:] != x2[:-1]) | (y1[1:] != y2[:-1])]
     end = np.cumsum(length + np.where(start, step, 0.0))   # along the tracks, kept apart
-    runs, last = np.flatnonzero(start), np.r_[np.flatnonzero(start)[1:], start.size] - 1
-    first_at, span = end[runs] - length[runs], end[last] - end[runs] + length[runs]
+    first, last = np.flatnonzero(start), np.r_[np.flatnonzero(start)[1:], start.size] - 1
+    begin, span = end[first] - length[first], end[last] - end[first] + length[first]
     cuts = np.maximum(np.ceil(span / step), 1).astype(np.int64)
-    run = np.repeat(np.arange(runs.size), cuts + 1)
+    run = np.repeat(np.arange(first.size), cuts + 1)
     k = np.arange(run.size) - np.repeat(np.cumsum(cuts + 1) - cuts - 1, cuts + 1)
-    at = first_at[run] + np.minimum(k * step, span[run])
-    along = np.ravel([end - length, end], "F")
+    at, ends = begin[run] + np.minimum(k * step, span[run]), k == cuts[run]
     total = np.cumsum(weight)
+    along = np.ravel([end - length, end], "F")
     heat = np.interp(at, along, np.ravel([total - weight, total], "F"))
-    ends = k == cuts[run]
-    heat[k == 0], heat[ends] = (total - weight)[runs], total[last]
-    source = np.searchsorted(end, at)
-    source[ends] = last
-    x, y = np.interp(at, along, np.ravel([x1, x2], "F")), np.interp(at, along, np.ravel([y1, y2], "F"))
-    piece = ~ends
-    return (x[:-1][piece[:-1]], y[:-1][piece[:-1]], x[1:][piece[:-1]], y[1:][piece[:-1]],
-            np.diff(heat)[piece[:-1]], source[1:][piece[:-1]])
+    heat[k == 0], heat[ends] = (total - weight)[first], total[last]
+    source = np.where(ends, last[run], np.searchsorted(end, at))
+    x, y = (np.interp(at, along, np.ravel(pair, "F")) for pair in ((x1, x2), (y1, y2)))
+    keep = ~ends[:-1]
+    return (x[:-1][keep], y[:-1][keep], x[1:][keep], y[1:][keep], np.diff(heat)[keep],
+            source[1:][keep])
 
 
 def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
@@ -5542,9 +5510,8 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 # The options that shape the input before it is projected: --max_jump and --trim_ends on
 # tracks (_TrimEnds holds back a track's tail until its end is known, across batches), and
 # the time options: inputs without a time left out when an option needs times,
-# --time_range, and --weight_by_time's weights.  _TrackTimeFilter applies them to the
-# stream of batches in that order; the option values (durations, time ranges) are parsed
-# here too.
+# --time_range, and the weights of --track_weight (metres, seconds: section 4 spreads them
+# along each track).  _TrackTimeFilter applies them in that order; option values are parsed here.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
 _LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
 _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
@@ -5678,8 +5645,8 @@ def _validate_time(config: Config) -> None:
     for flag, idle, wanted in (
             ("--fps", config.fps is not None and not config.animate, "-a/--animate"),
             ("--frame_label", config.frame_label and config.frame_time is None, "--frame_time"),
-            ("--max_gap", config.max_gap != Config.max_gap and not config.weight_by_time,
-             "--weight_by_time")):
+            ("--max_gap", config.max_gap != Config.max_gap and _track_rule(config) != "time",
+             "--track_weight time")):
         if idle:
             _LOG.warning("%s has no effect without %s", flag, wanted)
     if config.frame_time is not None and (config.frequency, config.straggler_threshold) != (1, 1):
@@ -5803,7 +5770,8 @@ class _TrackTimeFilter:
                 part = self._in_time(part)
                 if _track_rule(self.config) == "length" and isinstance(part, Segments):
                     metres = _segment_metres(part)   # heat per metre ridden
-                    part = part._replace(weight=metres * (1 if part.weight is None else part.weight))
+                    part = part._replace(weight=metres * (part.weight if part.weight is not None
+                                                          else 1))
                 if len(part[0]):
                     self.kept += len(part[0])
                     yield part
@@ -5887,7 +5855,7 @@ def _input_seconds(batch) -> Tuple[np.ndarray, int]:
 # -a: frames drawn as the input accumulates (--frequency inputs a frame, or with
 # --frame_time by the data's clock, --fade letting inputs go), each frame recomputing only
 # the small tiles its inputs touch (_FrameIndex), written as PNGs into a temporary folder
-# and encoded by ffmpeg.
+# and encoded by ffmpeg for sharing (MP4 in yuv420p, GIF with a palette of its own).
 _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
@@ -6030,15 +5998,12 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
 
 
 def _label_corner(index: _FrameIndex, window, geometry: _PictureGeometry, font: int) -> str:
-    """The picture's corner whose frame label (of ``font`` pixels) covers the fewest tiles with
-    inputs."""
+    """The corner whose frame label (``font`` pixels high) covers the fewest tiles with inputs."""
     x, y = (index.ids * _FRAME_TILE - window[:2]).T
-
-    def covered(corner: str) -> int:
-        across = x < font * 11 if "left" in corner else x + _FRAME_TILE > geometry.width - font * 11
-        down = y < font * 2 if "top" in corner else y + _FRAME_TILE > geometry.height - font * 2
-        return int(np.count_nonzero(across & down))
-    return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=covered)
+    near = {"left": x < font * 11, "right": x + _FRAME_TILE > geometry.width - font * 11,
+            "top": y < font * 2, "bottom": y + _FRAME_TILE > geometry.height - font * 2}
+    return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=lambda corner:
+               np.count_nonzero(np.logical_and(*(near[side] for side in corner.split("-")))))
 
 
 def _repeat_file(previous: str, path: str) -> None:
@@ -6063,15 +6028,13 @@ def _video_extension(config: Config) -> str:
 
 
 def _shareable(config: Config) -> List[str]:
-    """ffmpeg options before -F's: H.264 in yuv420p (even sizes), which every player decodes;
-    GIF with a palette from its frames (exact colours, no dithered background)."""
-    own_filter = re.search(r"-vf|-filter", config.ffmpegopts or "")
-    if _video_extension(config) == ".gif" and not own_filter:
+    """ffmpeg options before -F's: H.264 in yuv420p at even sizes, which every player decodes;
+    GIF with a palette of its frames (exact colours, no dithered background)."""
+    extension, own = _video_extension(config), re.search(r"-vf|-filter", config.ffmpegopts or "")
+    if extension == ".gif" and not own:
         return ["-filter_complex", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]
-    if _video_extension(config) in (".mp4", ".m4v", ".mov", ".mkv"):
-        return ["-pix_fmt", "yuv420p"] + ([] if own_filter else
-                                          ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
-    return []
+    pad = [] if own else ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+    return ["-pix_fmt", "yuv420p"] + pad if extension in (".mp4", ".m4v", ".mov", ".mkv") else []
 
 
 def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
@@ -6105,8 +6068,8 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
     ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
     if config.frame_time is None and len(plan[1]) > 300:
-        _LOG.warning("making %d frames, one each %d inputs: a larger --frequency, or --frame_time"
-                     ", makes fewer", len(plan[1]), config.frequency)
+        _LOG.warning("making %d frames: a larger --frequency, or --frame_time, makes fewer",
+                     len(plan[1]))
     import shutil
     import tempfile
     try:
@@ -6229,9 +6192,8 @@ def _tile_plan(config: Config, held: Sequence[object]) -> _TilePlan:
 
 def _tile_zooms(config: Config, box_ll: _Box, held: Sequence[object]) -> range:
     """--tile_zoom, else from where box and radius fit one tile to where the box is _TILE_AUTO_WIDTH
-    pixels wide (zoom <= _TILE_AUTO_MAX_ZOOM), for tracks at least the deepest zoom up to
-    _TILE_TRACK_ZOOM with _TILE_TRACK_BUDGET tiles (by halves from that zoom's count), and
-    _TILE_AUTO_LEVELS or more zooms above it."""
+    pixels wide (<= _TILE_AUTO_MAX_ZOOM; tracks: the deepest <= _TILE_TRACK_ZOOM whose tiles
+    with points are _TILE_TRACK_BUDGET or fewer, halving by zoom), _TILE_AUTO_LEVELS or more."""
     if config.tile_zoom:
         return range(config.tile_zoom[0], config.tile_zoom[1] + 1)
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(0))
@@ -6477,7 +6439,8 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
 
 # ---- 10.2 Tiles: folders, MBTiles and the viewer page ----
 # The two tile outputs, written atomically and never over what we did not make: a folder
-# (metadata.json, {z}/{x}/{y}.png and the viewer page) or an MBTiles file.
+# (metadata.json, {z}/{x}/{y}.png and the viewer page, which asks only for the tiles written
+# and says so when Leaflet does not load) or an MBTiles file.
 _TILE_FOLDER_FORMAT = "heatmap.py-tiles"   # metadata.json "format" of the folders we write
 _LEAFLET_URL = "https://unpkg.com/leaflet@1.9.4/dist"
 _LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZBo=",
@@ -6667,18 +6630,14 @@ _VIEWER_PAGE = string.Template("""<!DOCTYPE html>
 <script>
 var view = $view;
 if (!window.L) {
-  document.body.innerHTML = "<p style='font: 18px sans-serif; margin: 2em'>The map needs " +
-    "Leaflet, which did not load from $js. Offline, put leaflet.js and leaflet.css beside " +
-    "this page and make the tiles with --leaflet_url . (or give a folder URL of a copy).</p>";
+  document.body.innerHTML = "<p style='font: 18px sans-serif; margin: 2em'>Leaflet did not " +
+    "load from $js: offline, put leaflet.js and leaflet.css here and use --leaflet_url .</p>";
 } else {
   var map = L.map("map"), have = {};
   for (var z in view.tiles) view.tiles[z].forEach(function (k) { have[z + "/" + k] = 1; });
-  var Heat = L.TileLayer.extend({createTile: function (c, done) {   // only the tiles written
-    if (have[c.z + "/" + (c.x * Math.pow(2, c.z) + c.y)])
-      return L.TileLayer.prototype.createTile.call(this, c, done);
-    var none = document.createElement("div");
-    setTimeout(function () { done(null, none); }, 0);
-    return none;
+  var Heat = L.TileLayer.extend({getTileUrl: function (c) {   // only the tiles written
+    return have[c.z + "/" + (c.x * Math.pow(2, c.z) + c.y)] ?
+      L.TileLayer.prototype.getTileUrl.call(this, c) : L.Util.emptyImageUrl;
   }});
   L.tileLayer(view.basemap, {maxZoom: 19, attribution: view.attribution}).addTo(map);
   new Heat("{z}/{x}/{y}.png", {minNativeZoom: view.minzoom, maxNativeZoom: view.maxzoom,
@@ -6717,9 +6676,6 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
 # temporary file, never replaced.  PNG is written by our own encoder (the fast path of
 # Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
 # on several threads, joined into one zlib stream; other types go through Pillow.
-_VIDEOS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
-
-
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
     extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
@@ -6739,7 +6695,7 @@ def _save_format(path: str, name: Optional[str] = None) -> str:
                            "--output_format)" % where)
     if fmt is None or fmt not in Image.SAVE:
         raise HeatmapError("%s: unknown image type %r (try .png or .jpg%s)" % (where, extension,
-                           "; videos need -a/--animate" * (extension in _VIDEOS)))
+                           "; a video needs -a" * (extension in (".mp4", ".mkv", ".webm", ".mov"))))
     return fmt
 
 
@@ -7346,8 +7302,7 @@ def _validate_files(config: Config) -> None:
             _LOG.warning("input files are ignored with -L/--load")
         if _needs_times(config) or config.max_jump or config.trim_ends or \
                 config.track_weight != "segment":
-            raise HeatmapError("-L/--load cannot apply the time and track options: the state "
-                               "file holds the data as -S found it")
+            raise HeatmapError("-L/--load cannot apply the time and track options again")
     else:
         for path in config.files:
             _check_input_path(path)
@@ -7419,14 +7374,8 @@ def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
     if batches is None:
         batches = read(config.files, config, lenient=False)   # it checks each batch
     else:
-        batches = _checked_batches(config, batches)
+        batches = (_check_batch(config, batch) for batch in batches)
     return _apply_track_time_options(config, batches)
-
-
-def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[object]:
-    for batch in batches:
-        _check_batch(config, batch)
-        yield batch
 
 
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
@@ -7468,13 +7417,6 @@ def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
                    tuple(kept) if keep_all else None)
 
 
-def _render_values(config: Config, batches: Iterable[object], keep_all: bool = False,
-                size: Optional[Tuple[Optional[int], Optional[int]]] = None) -> _CombinedValues:
-    """Read, project and combine the input."""
-    geometry, acc = _read_and_bin(config, batches, size=size)
-    return _combine_values(config, geometry, acc, keep_all)
-
-
 def _config_with(config: Optional[Config], settings: dict) -> Config:
     """``config`` (or the defaults) with the named ``settings`` replaced."""
     config = config or Config()
@@ -7488,14 +7430,13 @@ def _config_with(config: Optional[Config], settings: dict) -> Config:
 @_setting_errors
 def render_data(batches: Iterable[object], config: Optional[Config] = None,
                 **settings) -> Image.Image:
-    """Render :class:`Points`/:class:`Segments` batches to a Pillow image.
-
-    ``settings``: any :class:`Config` field by name, over ``config``.
-    """
+    """Render :class:`Points`/:class:`Segments` batches to a Pillow image; ``settings``:
+    Config fields, over ``config``."""
     config = _config_with(config, settings)
     _validate(config)
     background, size = _background_scene(config)
-    result = _render_values(config, _input_batches(config, batches), size=size)
+    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                    size=size))
     scene = _make_scene(config, result.geometry, background)
     return _pil_image(_heat_picture(result.values, result.peak, scene))
 
@@ -7532,15 +7473,13 @@ def render(data=None, lon=None, config: Optional[Config] = None, weight=None, *,
 @_setting_errors
 def render_grid(batches: Iterable[object], config: Optional[Config] = None,
                 **settings) -> Grid:
-    """The values of the picture :func:`render_data` would draw, with their place on
-    Earth: a :class:`Grid` for matplotlib (``extent``), xarray or rasterio.
-
-    ``settings``: any :class:`Config` field by name, over ``config``.
-    """
+    """The values of the picture :func:`render_data` would draw and their place on Earth, a
+    :class:`Grid` for matplotlib, xarray or rasterio; ``settings``: Config fields, by name."""
     config = _config_with(config, settings)
     _validate(config)
     _, size = _background_scene(config)
-    result = _render_values(config, _input_batches(config, batches), size=size)
+    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                    size=size))
     projection = result.geometry.projection
     return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
                 result.peak)
@@ -7549,16 +7488,10 @@ def render_grid(batches: Iterable[object], config: Optional[Config] = None,
 @_setting_errors
 def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
                  **settings) -> Iterator[Tuple[int, int, int, bytes]]:
-    """An iterator of ``(zoom, x, y, png)`` for every Web Mercator XYZ map tile with heat.
-
-    ``batches`` are :class:`Points`/:class:`Segments`, read and checked now and
-    held while the tiles are made; ``settings``: any :class:`Config` field by
-    name, over ``config``.  ``tile_zoom`` is (first, last) zoom, or None to
-    choose from the data; the other settings mean what they mean for a
-    picture, and a zoom's tiles are coloured as one picture of the whole data
-    at that zoom.  ``png`` is the bytes of a 256x256 RGBA PNG, transparent
-    where there is no heat; ``y`` counts from the north (XYZ, not TMS).
-    """
+    """``(zoom, x, y, png)`` of every Web Mercator XYZ tile with heat (``y`` from the north; a
+    256x256 RGBA PNG, transparent without heat), each zoom coloured as one picture of it.
+    ``batches`` are read now and held; ``settings``: Config fields, over ``config``;
+    ``tile_zoom``: (first, last), or None to choose from the data."""
     config = _config_with(config, settings)
     _tile_options(config)
     _validate(config)
@@ -7568,11 +7501,8 @@ def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
 
 @_setting_errors
 def run(config: Optional[Config] = None, **settings) -> None:
-    """Do what the configuration asks, as the command line does: render, save, animate.
-
-    ``settings``: any :class:`Config` field by name, over ``config``:
-    ``run(files=["points.txt"], width=800, output="out.png")``.
-    """
+    """Do what the settings ask, as the command line does: ``run(files=["points.txt"],
+    width=800, output="out.png")``; ``settings``: Config fields, over ``config``."""
     _run_config(_config_with(config, settings))
 
 
@@ -7598,8 +7528,8 @@ def _run_config(config: Config) -> None:
         _run_tiles(config)
         return
     background, size = _background_scene(config)  # -I is read once, before the input
-    result = _render_values(config, _input_batches(config), keep_all=bool(config.save),
-                            size=size)
+    result = _combine_values(config, *_read_and_bin(config, _input_batches(config), size=size),
+                             keep_all=bool(config.save))
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
@@ -7747,17 +7677,15 @@ def _input_options(add, d: Config) -> None:
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype, metavar="TYPE",
-        help="treat all input files as this type: auto (by the extension, also under .gz, "
-             "else by the content), " + ", ".join(READERS))
+        help="treat all inputs as this type (auto: by the extension, else the content): "
+             + ", ".join(READERS))
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
     add("--csv_columns", metavar="LAT,LON[,WEIGHT[,TIME]]", default=d.csv_columns,
-        help="CSV columns by header name or 1-based number (names: the header is skipped); "
-             "WEIGHT may be left empty")
+        help="CSV columns by header name (the header is skipped) or number; WEIGHT may be empty")
     add("--weight_property", metavar="NAME", default=d.weight_property,
         help="GeoJSON: the feature property that holds a point's weight")
     add("--time_property", metavar="NAME", default=d.time_property,
-        help='GeoJSON: the feature property that holds the time (default: "time" or '
-             '"timestamp")')
+        help='GeoJSON: the feature property that holds the time (default: "time", "timestamp")')
     add("--time_column", action="store_true", default=d.time_column,
         help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
     add("--time_range", metavar="START,END", type=_time_range_arg, default=d.time_range,
@@ -7781,8 +7709,7 @@ def _size_options(add, d: Config) -> None:
     add("-P", "--projection", metavar="NAME", choices=list(PROJECTIONS), default=d.projection,
         help="map projection: " + ", ".join(PROJECTIONS))
     add("-e", "--extent", metavar="RANGE", type=_extent_arg, default=d.extent,
-        help="clip to RANGE given as lat1,lon1,lat2,lon2 "
-             "(square mercator: -85.0511,-180,85.0511,180)")
+        help="clip to lat1,lon1,lat2,lon2 (square mercator: -85.0511,-180,85.0511,180)")
     add("-R", "--margin", type=int, default=d.margin,
         help="keep data at least this many pixels from the border")
 
@@ -7794,13 +7721,12 @@ def _heat_options(add, d: Config) -> None:
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
     add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
     add("--track_weight", choices=("segment", "length", "time"), default=d.track_weight,
-        help="a track's heat: per segment logged (the original's), per metre ridden, or per "
-             "second spent (length and time do not depend on how often the device logged)")
+        help="a track's heat: per segment (the original's), per metre or per second spent "
+             "(the last two whatever the logging interval)")
     add("--weight_by_time", action="store_true", default=d.weight_by_time,
         help="short for --track_weight time: time spent there glows")
     add("--max_gap", metavar="DURATION", type=_duration_arg, default=_duration_text(d.max_gap),
-        help="with --weight_by_time, a segment that lasts longer weighs nothing (the device "
-             "was paused)")
+        help="with --track_weight time, a segment that lasts longer weighs nothing (a pause)")
 
 
 def _colour_options(add, d: Config) -> None:
@@ -7810,8 +7736,7 @@ def _colour_options(add, d: Config) -> None:
     add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
         help="hhhssvvaa hex colour for the highest values")
     add("-G", "--gradient", metavar="FILE",
-        help="take the colours from the first pixel column of this RGBA image (bottom = lowest); "
-             "overrides -m and -M")
+        help="the colours of this image's first column (RGBA or RGB, bottom: lowest), not -m, -M")
 
 
 def _map_options(add, d: Config) -> None:
@@ -7823,21 +7748,18 @@ def _map_options(add, d: Config) -> None:
     add("-N", "--invert_background", action="store_true",
         help="value-invert the background image (wins over -B)")
     add("--osm", action="store_true", default=d.osm,
-        help="composite onto OpenStreetMap tiles (the picture is the map around the data, "
-             "in Web Mercator at the zoom's scale)")
+        help="composite onto OpenStreetMap tiles (the map around the data, at the zoom's scale)")
     add("--osm_base", metavar="URL", default=d.osm_base, help="base URL for map tiles")
     add("--osm_path_template", metavar="TEMPLATE", default=d.osm_path_template,
         help="URL path template for map tiles, with {z}, {x} and {y}")
     add("-z", "--zoom", type=int, default=d.zoom,
         help="OSM zoom level; 0 chooses the largest at which the data fits -W/-H")
     add("--osm_cache", metavar="DIR", default=d.osm_cache,
-        help="folder of the map tile cache (default: $XDG_CACHE_HOME or ~/.cache, "
-             "then heatmap.py/tiles)")
+        help="map tile cache folder (default: heatmap.py/tiles in $XDG_CACHE_HOME or ~/.cache)")
     add("--osm_no_cache", action="store_true", default=d.osm_no_cache,
         help="neither read nor write the map tile cache")
     add("--osm_exact_size", action="store_true", default=d.osm_exact_size,
-        help="make the map exactly -W x -H pixels, centred on the data, instead of "
-             "cropping it to the data")
+        help="make the map exactly -W x -H pixels, centred on the data, not cropped to it")
     add("--osm_attribution", metavar="TEXT", nargs="?", const=_OSM_ATTRIBUTION,
         default=d.osm_attribution,
         help='write "%s" (or TEXT) in the bottom-right corner of the map' % _OSM_ATTRIBUTION)
@@ -7863,25 +7785,23 @@ def _animation_options(add, d: Config) -> None:
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
     add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
     add("--frame_time", metavar="DURATION", type=_duration_arg, default=d.frame_time,
-        help="each frame covers this much of the data's time (90s, 15m, 1h, 1d), instead of "
-             "--frequency inputs")
+        help="each frame covers this much of the data's time (90s, 15m, 1h), not --frequency")
     add("--fade", metavar="DURATION", type=_duration_arg, default=d.fade,
         help="with --frame_time, an input leaves the frames this long after its time")
     add("--fps", metavar="N", type=float, default=d.fps,
         help="frames per second of the video (default: ffmpeg's, 25)")
     add("--frame_label", action="store_true", default=d.frame_label,
-        help="write each frame's time (UTC) in its top-left corner")
+        help="write each frame's time (UTC) in the corner with the least data")
 
 
 def _tiles_options(add, d: Config) -> None:
     """Map tiles and georeferenced pictures."""
     add("--tiles", metavar="OUT",
-        help="write Web Mercator map tiles instead of a picture: the folder OUT with "
-             "{z}/{x}/{y}.png, index.html (a Leaflet map) and metadata.json, or one MBTiles "
-             "file if OUT ends in .mbtiles")
+        help="write Web Mercator map tiles, not a picture: the folder OUT ({z}/{x}/{y}.png, "
+             "index.html, a Leaflet map, metadata.json), or an MBTiles file OUT.mbtiles")
     add("--tile_zoom", metavar="ZOOMS", type=_zoom_range_arg,
-        help="zoom levels of --tiles, MIN-MAX or one (default: from the zoom at which the data "
-             "fits one tile to the one at which it is about 4096 pixels wide, at most 18)")
+        help="zoom levels of --tiles, MIN-MAX or one (default: from the data's zoom in one tile "
+             "to where it is 4096 pixels wide, or tracks 16 within 4096 tiles; see README)")
     add("--leaflet_url", metavar="URL",
         help="where index.html loads Leaflet from: a folder URL with leaflet.js and leaflet.css, "
              "e.g. a local copy for offline use (default: %s)" % _LEAFLET_URL)

@@ -235,8 +235,9 @@ def _engine_weighs_segments():
     segments; until that work is on main, weights are carried but not applied)."""
     lat, lon = np.array([47.6, 47.6]), np.array([-122.3, -122.29])
     one = heatmap.Segments(lat[:1], lon[:1], lat[1:], lon[1:])
-    values = [heatmap._render_values(heatmap.Config(width=40, radius=3),
-                                  [one._replace(weight=np.array([w]))]).peak for w in (1.0, 3.0)]
+    config = heatmap.Config(width=40, radius=3)
+    values = [heatmap._combine_values(config, *heatmap._read_and_bin(
+        config, [one._replace(weight=np.array([w]))])).peak for w in (1.0, 3.0)]
     return values[1] == pytest.approx(3 * values[0])
 
 
@@ -351,7 +352,7 @@ def test_the_options_warn_where_they_do_nothing(run, write):
     code, err = run("-W", "40", "--fps", "5", "--max_gap", "1m", "-o", "p.png", "p.txt")
     assert code == 0
     assert "--fps has no effect without -a/--animate" in err
-    assert "--max_gap has no effect without --weight_by_time" in err
+    assert "--max_gap has no effect without --track_weight time" in err
 
 
 # ---- the library ----

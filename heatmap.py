@@ -713,7 +713,9 @@ def read(files: Iterable[str], config: Optional[Config] = None,
                             continue   # no time: the filter would leave it out
                         timed += len(batch[0])
                         if isinstance(batch, Segments) and config.jump_warning:   # a GPS jump?
-                            longest = max(longest, _segment_metres(batch).max(initial=0.0))
+                            metres = _segment_metres(batch)   # over --max_jump: dropped anyway
+                            longest = max(longest, metres[metres <= (config.max_jump or math.inf)]
+                                          .max(initial=0.0))
                         yield batch
                 except _NothingToDraw as exc:
                     nothing = str(exc)
@@ -725,7 +727,7 @@ def read(files: Iterable[str], config: Optional[Config] = None,
             continue
         if count and not timed:
             untimed.append(path)
-        elif longest > config.jump_warning > 0 and longest > (config.max_jump or 0):
+        elif longest > config.jump_warning:
             _LOG.warning("%s: a track segment %.1f km long, likely a GPS jump: --max_jump "
                          "drops such segments", path, longest / 1000)
         if not lenient and not count and len(files) > 1:

@@ -290,6 +290,7 @@ class Run:
     seconds: float = 0.0
     mb: float = 0.0
     note: str = ""         # last stderr line on failure
+    cpu: float = 0.0       # user + system seconds
 
 
 def last_line(*paths):
@@ -321,8 +322,8 @@ except OSError as e:
 _, status, usage = os.wait4(pid, 0)
 t = time.perf_counter() - t
 with open(result, "w") as f:
-    f.write("%d %.6f %d" % (os.waitstatus_to_exitcode(status), t,
-                            usage.ru_maxrss))
+    f.write("%d %.6f %d %.3f" % (os.waitstatus_to_exitcode(status), t,
+                                 usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
 """
 
 
@@ -364,10 +365,10 @@ def run_child(argv, timeout, logbase):
         return Run("timeout", seconds, note=f"killed after {timeout:g} s")
     try:
         with open(res) as f:
-            code, seconds, kib = f.read().split()
+            code, seconds, kib, cpu = f.read().split()
     except (OSError, ValueError):
         return Run("fail", seconds, note=last_line(err, out))
-    run = Run("ok", float(seconds), int(kib) / 1024)
+    run = Run("ok", float(seconds), int(kib) / 1024, cpu=float(cpu))
     if int(code) != 0:
         run.status, run.note = "fail", f"exit {code}: " + last_line(err, out)
     return run
@@ -984,6 +985,86 @@ def print_time_rows(rows):
 
 
 # --------------------------------------------------------------------------
+# rides (issue 20): --track_weight, a GPS jump, shareable GIFs, the jump check
+
+def ride_files(datadir):
+    """A two-hour ride at 1 s (52.09 N 5.12 E), and the same with its first fix at 0,0."""
+    paths = [os.path.join(datadir, n) for n in ("ride.gpx", "ride-glitch.gpx")]
+    if not os.path.exists(paths[1]):
+        rng = np.random.default_rng(3)
+        heading = np.cumsum(rng.normal(0, 0.05, 7200))
+        lat = 52.09 + np.cumsum(np.sin(heading)) * 7 / 111320
+        lon = 5.12 + np.cumsum(np.cos(heading)) * 7 / (111320 * math.cos(math.radians(52.09)))
+        start = np.datetime64(GPX_START, "s")
+        times = np.datetime_as_string(start + np.arange(7201).astype("m8[s]"))
+        for path, a, b in ((paths[0], lat, lon), (paths[1], np.r_[0.0, lat], np.r_[0.0, lon])):
+            with open(path, "wb") as f:
+                f.write(b'<gpx version="1.1" creator="bench"><trk><trkseg>\n' + format_rows(
+                    '<trkpt lat="%.6f" lon="%.6f"><time>%sZ</time></trkpt>\n',
+                    (a, b, times[:a.size])) + b"</trkseg></trk></gpx>\n")
+    return paths
+
+
+def ride_rows(args, datadir, outdir):
+    """(name, A runs, B runs, B's name, what to compare) for pairs taken in turns (at least 5)."""
+    n = 5_000 if args.quick else 100_000
+    gpx, big = data_file(datadir, "gpx", n), data_file(datadir, "gpx", 10 * n)
+    ride, glitch = ride_files(datadir)
+    examples = os.path.join(REPO, "examples", "ride.gpx")
+    gif = ["-a", "--frequency", "100", "-W", "200", "-b", "#101820", "-r", "3"]
+    pairs = [
+        ("gpx-%s -W 800 --track_weight length" % sci(n), ["-W", "800", "--track_weight", "length",
+         "-o", "{out}.png", gpx], "segment", ["-W", "800", "-o", "{out}.png", gpx], "time"),
+        ("gpx-%s -W 800 --track_weight time" % sci(n), ["-W", "800", "--track_weight", "time",
+         "-o", "{out}.png", gpx], "segment", ["-W", "800", "-o", "{out}.png", gpx], "time"),
+        ("gpx-%s --tiles z10-16 --track_weight length" % sci(n), ["--tile_zoom", "10-16",
+         "--track_weight", "length", "--tiles", "{out}", gpx], "segment",
+         ["--tile_zoom", "10-16", "--tiles", "{out}", gpx], "time"),
+        ("a ride with a 0,0 fix, --max_jump 1000, tiles z11-16", ["--tile_zoom", "11-16",
+         "--max_jump", "1000", "--tiles", "{out}", glitch], "the ride without it",
+         ["--tile_zoom", "11-16", "--tiles", "{out}", ride], "time"),
+        ("examples/ride.gif (palettegen)", gif + ["-o", "{out}.gif", examples],
+         "ffmpeg's default palette", gif + ["--ffmpegopts=-vf null", "-o", "{out}.gif",
+                                            examples], "size"),
+        ("reading gpx-%s, jump check on" % sci(10 * n), ["-W", "800", "-o", "{out}.png", big],
+         "--jump_warning 0", ["-W", "800", "--jump_warning", "0", "-o", "{out}.png", big], "time"),
+    ]
+    rows = []
+    for number, (name, a, b_name, b, what) in enumerate(pairs):
+        runs = ([], [])
+        for turn in range(max(5, args.repeat)):
+            for side, argv in enumerate((a, b)):
+                out = os.path.join(outdir, "ride-%d-%d" % (number, side))
+                shutil.rmtree(out, ignore_errors=True)
+                run = run_child(shlex.split(args.cmd) + [x.replace("{out}", out) for x in argv],
+                                args.timeout, out)
+                if what == "size" and run.status == "ok":
+                    run.mb = os.path.getsize(out + ".gif") / 1e6
+                runs[side].append(run)
+        rows.append((name, runs[0], b_name, runs[1], what))
+    return rows
+
+
+def print_ride_rows(rows):
+    print("\n| ride workload | A: median s (cpu s) | B | B: median s (cpu s) | A/B "
+          "| size A / B MB |")
+    print("|---|---:|---|---:|---:|---:|")
+    for name, a, b_name, b, what in rows:
+        if not all(r.status == "ok" for r in a + b):
+            print("| %s | %s | %s | | | |" % (name, (a + b)[-1].note or "failed", b_name))
+            continue
+
+        def median(runs, field):
+            return sorted(getattr(r, field) for r in runs)[len(runs) // 2]
+        ratio = median(a, "mb" if what == "size" else "seconds") / \
+            median(b, "mb" if what == "size" else "seconds")
+        sizes = "%.3f / %.3f" % (median(a, "mb"), median(b, "mb")) if what == "size" else ""
+        print("| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %.2f | %s |" % (
+            name, median(a, "seconds"), median(a, "cpu"), b_name, median(b, "seconds"),
+            median(b, "cpu"), ratio, sizes))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -1071,7 +1152,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine", "time"):
+    if not wls and args.only not in ("input", "engine", "time", "ride"):
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1089,7 +1170,7 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if args.only not in ("input", "engine", "time") else []:
+        for wl in wls if args.only not in ("input", "engine", "time", "ride") else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
@@ -1098,6 +1179,8 @@ def main(argv=None):
             print_engine_rows(engine_rows(args, datadir, outdir))
         if not args.only or "time" in args.only:
             print_time_rows(time_rows(args, datadir, outdir))
+        if not args.only or "ride" in args.only:
+            print_ride_rows(ride_rows(args, datadir, outdir))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

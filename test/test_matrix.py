@@ -18,7 +18,8 @@ from test_animation import ffmpeg  # noqa: F401  (fixture)
 
 T0 = np.datetime64("2024-05-01T06:00:00", "s")
 OPTIONS = {   # the command line's options and the library's settings
-    "time_range": (["--time_range", ",2024-05-01 06:30"], {"time_range": (None, "2024-05-01T06:30")}),
+    "time_range": (["--time_range", ",2024-05-01 06:30"],
+                   {"time_range": (None, "2024-05-01T06:30")}),
     "max_jump": (["--max_jump", "5000"], {"max_jump": 5000}),
     "trim_ends": (["--trim_ends", "1500"], {"trim_ends": 1500}),
     "weight_by_time": (["--weight_by_time"], {"weight_by_time": True}),

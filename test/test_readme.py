@@ -81,7 +81,8 @@ def tiles():
 @pytest.mark.parametrize("line", examples())
 def test_the_readme_example_runs_as_written(folder, tiles, line):
     if "composite" in line and not shutil.which("composite"):
-        pytest.skip("no ImageMagick: the example pipes into composite (apt-get install imagemagick)")
+        pytest.skip("no ImageMagick: the example pipes into composite (apt-get install "
+                    "imagemagick)")
     if re.search(r"-a |\.mp4|\.gif", line) and not shutil.which("ffmpeg"):
         pytest.skip("no ffmpeg")
     env = dict(os.environ, PATH="%s:%s" % (folder / "bin", os.environ["PATH"]),

@@ -210,8 +210,8 @@ def test_default_zooms_fit_the_data(run, write, tmp_path):
 def ride(seed, lat, lon, km=40):
     """A ride of points every 50 m, wandering from (lat, lon)."""
     heading = np.cumsum(np.random.default_rng(seed).normal(0, 0.2, km * 20))
-    return list(zip((lat + np.cumsum(np.sin(heading)) * 0.00045).tolist(),
-                    (lon + np.cumsum(np.cos(heading)) * 0.00045 / np.cos(np.radians(lat))).tolist()))
+    east = np.cumsum(np.cos(heading)) * 0.00045 / np.cos(np.radians(lat))
+    return list(zip((lat + np.cumsum(np.sin(heading)) * 0.00045).tolist(), (lon + east).tolist()))
 
 
 @pytest.mark.parametrize("budget, last", [(4096, 16), (100, 15), (50, 14)])

@@ -481,3 +481,19 @@ def test_geotiff_falls_back_to_a_world_file_without_rasterio(run, write, tmp_pat
     write("data.txt", plain_text(NORTH_WEST[:6]))
     assert run("-W", 60, "--world_file", "-o", "out.tif", "data.txt") == (0, "")
     assert (tmp_path / "out.tfw").is_file() and (tmp_path / "out.tif.aux.xml").is_file()
+
+
+def test_a_fix_at_0_0_is_named_and_max_jump_gives_the_tiles_of_the_ride_without_it(
+        run, write, tmp_path):
+    """Issues 20, 24: a ride whose first fix is at 0,0 (a common glitch).  Before: no warning, and
+    zooms 11-16 still running after 10 minutes; with --max_jump, the very tiles of the ride."""
+    points = ride(7, 52.1, 5.1, 10)
+    write("ride.gpx", gpx_text([points]))
+    write("glitch.gpx", gpx_text([[(0.0, 0.0)] + points]))
+    code, err = run("--tiles", "glitch", "--tile_zoom", "3-4", "glitch.gpx")
+    assert code == 0 and err.splitlines()[0] == ("heatmap.py: warning: glitch.gpx: a track "
+                                                 "segment 5819.4 km long, likely a GPS jump: "
+                                                 "--max_jump drops such segments")
+    assert run("--tiles", "clean", "ride.gpx") == (0, "")
+    assert run("--tiles", "fixed", "--max_jump", 1000, "glitch.gpx") == (0, "")
+    assert folder_tiles(tmp_path / "fixed") == folder_tiles(tmp_path / "clean")

@@ -119,3 +119,13 @@ def test_a_loaded_state_refuses_every_option(run, write, tmp_path, option):
     assert run("-W", 300, "-S", "s.npz", "ride.gpx")[0] == 0
     code, err = run("-L", "s.npz", "-o", "out.png", *OPTIONS[option][0])
     assert code == 2 and err.count("\n") == 1 and "-L/--load cannot apply" in err
+
+
+@pytest.mark.parametrize("out", ["tiles", "t.mbtiles"])
+def test_a_time_range_outside_the_data_is_an_error_for_tiles_too(run, write, tmp_path, out):
+    """Before: --tiles drew everything, exit 0."""
+    write("ride.gpx", ride_gpx())
+    code, err = run("--tiles", out, "--time_range", "2030-01-01,", "ride.gpx")
+    assert code == 2 and "--time_range 2030-01-01, keeps nothing: the data's times run from " \
+        "2024-05-01 06:00:00 to 2024-05-01 07:17:50" in err
+    assert not os.path.exists(tmp_path / out)

@@ -245,16 +245,19 @@ def _setting_names(text: str) -> str:
     return _FLAG.sub(lambda match: names.get(match.group(1), match.group(0)), text)
 
 
-def _setting_errors(function):
+_Function = typing.TypeVar("_Function", bound=Callable[..., Any])
+
+
+def _setting_errors(function: _Function) -> _Function:
     """Decorator of the public library functions: their HeatmapErrors name settings."""
     @functools.wraps(function)
-    def library_call(*args, **kwargs):
+    def library_call(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except HeatmapError as exc:
             exc.args = (_setting_names(str(exc)),)
             raise
-    return library_call
+    return typing.cast(_Function, library_call)
 
 
 class _LibraryWarnings(logging.Handler):

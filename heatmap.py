@@ -883,7 +883,9 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
 
 
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
-    """Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
+    """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
+    bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
+    Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
 
     sep is b" " (any run of spaces/tabs separates fields; leading/trailing
     whitespace and \\r ignored) or b"," (exactly one comma between fields,
@@ -1708,7 +1710,9 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
 class _Gpx(_GpxExact):
-    """GPX by regular expressions and whole arrays, for blocks of the common shape:
+    """Fast path of _GpxExact: the same batches; chosen in _read_gpx; bench row "read gpx fast
+    path".
+    GPX by regular expressions and whole arrays, for blocks of the common shape:
     ``<trkpt lat lon>`` in ``<trkseg>``, one ``<time>`` or none.  Other blocks, and all after a
     DOCTYPE (entities may hide elements), go to :class:`_GpxExact`; expat checks every block."""
 
@@ -3409,7 +3413,9 @@ class _Accumulator:
 
 
 class _CountGrid:
-    """Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
+    """Fast path of _BinnedPoints entries for unit points: the same values; chosen in
+    _Accumulator.add_points; bench rows "W8000" and the engine rows.
+    Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
     caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
     ``sums`` may add positive weights.  Points wait as flat indices up to a quarter of the grid."""
 
@@ -4048,7 +4054,9 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Unit points by whole-grid passes over kernel offsets by descending heat, R counting
+        """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value;
+        chosen by _is_dense; bench rows "points r=5/r=15".
+        Unit points by whole-grid passes over kernel offsets by descending heat, R counting
         points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); x-mirrored offsets
         go together; only the points' box is computed.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
@@ -4206,7 +4214,9 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
-    """Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
+    """Fast path of the sort at decay 1: within 1.7e-14 of the largest value; chosen by
+    _Engine._sums_pay; bench row "r150".
+    Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
     ``mass`` (h, w; weight * count, >= 0) and ``kernel``; pixels no point reaches are exactly 0
     (found by value if round-off < half the least contribution, else by convolving supports)."""
     top = float(mass.max())
@@ -4337,7 +4347,9 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
-    """Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
+    """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
+    _Engine._sparse; bench rows "gpx" and "pile-gpx".
+    Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
     float64 (n, 4) pixel x1, y1, x2, y2 or :func:`_segment_rows` rows (weights >= 0).  ``rect``
     is cut into square cells listing the segments that may reach them (:func:`_cell_members`),
     padded to a few lengths with a far point; cells of one length make an array (cells, rows,
@@ -4520,7 +4532,9 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
 def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.ndarray,
                    spread: float, margin: float, radius: int, kernel: str,
                    decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at pixels (px, py) of segments
+    """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen
+    in _crowded_values; bench row "pile-gpx" (5.2x, test/BENCHMARKS.md: Fast paths).
+    float64 (pixels,): decay-combined heat at pixels (px, py) of segments
     ``near`` (6, n) of equal weight lying within ``spread`` of ``centre``,
     the pixels more than 4 * spread from it.
 
@@ -6994,7 +7008,9 @@ def _write_png(path: str, pixels: np.ndarray) -> None:
 
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
-    """PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to stream ``out``, not copied: rows filtered
+    """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png;
+    bench row "png".
+    PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to stream ``out``, not copied: rows filtered
     (:func:`_png_rows`), deflated at level 6 in ~_PNG_PART-byte strips on ``workers`` threads,
     all but the last ending in a sync flush, so the IDAT chunks make one zlib stream."""
     height, width, channels = pixels.shape

@@ -40,13 +40,13 @@ As a library:
 #        -> _combine_values [13]: _Engine.run [5.1] -> values; _peak [6] -> the top colour
 #   -> _make_scene, _heat_picture [7.1, 6] -> _save_output [11.2] -> _save_image, _write_png
 #      [11.1]; -S: _save_state [11.2].
-# -a: _run_animation [9] -> _read_and_bin(record=True) -> _animate: _frame_plan,
-#     _write_frames (the engine on the tiles each frame changes), _encode_video (ffmpeg).
+# -a: _run_animation [9] -> _read_and_bin(record=True) -> _animate: _frame_plan, _write_frames
+#     of _frame_pictures (the engine on the tiles each frame changes), _encode_video (ffmpeg).
 # --tiles: _run_tiles [13] -> read -> _tile_plan [10.1] -> _tile_stream: per zoom
 #     _combine_zoom (the engine) then _paint_tile -> _write_tile_folder / _write_mbtiles [10.2].
 # -L: _render_loaded [11.2] -> the picture as above.
-# Library: render, render_data, render_grid, render_tiles, run [13]; their input comes from
-#     read() or _library_batches [2.7] (arrays, tables, geometries).
+# Library: render, render_grid, render_tiles, render_frames, run, tracks [13]: _library_input ->
+#     _library_config (checks, _USES), _library_batches [2.7] (any input) -> _input_batches.
 #
 # The engine's paths, chosen in _Engine [5.1] tile by tile:
 #   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
@@ -65,10 +65,11 @@ As a library:
 #
 # Where to change:
 #   a new input format    a reader [2.2-2.6] and a row of _FORMATS [2.1]
-#   a new option          a Config field [1.2]; its flag in an _OPTION_GROUPS function [14];
-#                         its range in _RANGES [1.2] or a check in _validate [12]; a row in
-#                         test/test_errors.py
-#   the colour scale      _peak, _colour_index, _colour_table [6]
+#   a new option          a Config field (its type checks it) [1.2]; its flag in an _OPTION_GROUPS
+#                         function [14]; _RANGES, _CHOICES [1.2] or _validate [12]; a row in
+#                         test/test_errors.py; the library functions using it: _USES [13]
+#   a library input kind  a branch of _library_batches [2.7]
+#   the colour scale      _peak, _colour_index, _COLOUR_SCALES, _colour_table, _COLORMAPS [6]
 #   a kernel, projection  KERNELS [5.1], PROJECTIONS [3]
 #   tile output           _tile_stream [10.1]; _write_tile_folder, _write_mbtiles,
 #                         _viewer_page [10.2]
@@ -87,6 +88,7 @@ import colorsys
 import contextlib
 import dataclasses
 import functools
+import importlib
 import io
 import itertools
 import logging
@@ -111,12 +113,9 @@ import numpy as np
 if TYPE_CHECKING:
     from PIL import Image
 else:
-    class _PillowImage:
-        """PIL.Image in annotations: Pillow is imported when typing.get_type_hints asks, not before."""
-
+    class _PillowImage:   # PIL.Image for typing.get_type_hints: Pillow is imported when it asks
         def __getattr__(self, name: str) -> Any:
-            from PIL import Image
-            return getattr(Image, name)
+            return getattr(importlib.import_module("PIL.Image"), name)
     Image = _PillowImage()
 
 
@@ -191,7 +190,6 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 def _import_extra(module: str, package: str, extra: str, what: str):
     """Import an optional dependency, or say in one line how to install it."""
-    import importlib
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -201,9 +199,9 @@ def _import_extra(module: str, package: str, extra: str, what: str):
 
 # ---- 1.2 Basics: errors, messages, configuration ----
 # One exception, HeatmapError, carries every mistake of the user's input or options as
-# one line; the command line prints it and exits 2, the library raises it.  Config holds
-# every setting with its default (the command line's defaults come from it), and _RANGES
-# the simple range checks of its fields.
+# one line; the command line prints it and exits 2, the library raises it (and its warnings
+# go to warnings.warn).  Config holds every setting with its default and type (the command
+# line's defaults come from it); _RANGES and _CHOICES check the values of some.
 class HeatmapError(ValueError):
     """A mistake in the user's input or options; the message is one line."""
 
@@ -2695,17 +2693,13 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
         raise HeatmapError("a Config goes third, or by name: render(data, config=Config(...))")
     if data is None:
         data, spec = spec["lat"], dict(spec, lat=None)
-    if data is None:
-        raise HeatmapError("no data: give latitudes and longitudes, a table, geometries, "
-                           "batches or files")
-    first, data = _first_item(data)
     given = sorted(k for k, v in spec.items() if v is not None)
-    if isinstance(data, (str, os.PathLike)) or isinstance(first, (str, os.PathLike)):
-        batches, kind = read([data] if isinstance(data, (str, os.PathLike)) else data, config,
-                             strict=True), "files"
-    elif isinstance(first, (Points, Segments)) or isinstance(data, (Points, Segments)):
-        batches, kind = (_user_batch(b, i, skip_invalid) for i, b in enumerate(
-            [data] if isinstance(data, (Points, Segments)) else data)), "batches"
+    one = isinstance(data, (str, os.PathLike, Points, Segments))
+    first, data = _first_item([data] if one else data)
+    if isinstance(first, (str, os.PathLike)):
+        batches, kind = read(data, config, strict=True), "files"
+    elif isinstance(first, (Points, Segments)):
+        batches, kind = (_user_batch(b, i, skip_invalid) for i, b in enumerate(data)), "batches"
     elif _is_geo(data):
         batches, kind = _geo_batches(data, spec, skip_invalid, join), ""
     else:
@@ -2734,8 +2728,7 @@ def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
     """A batch given to the library, as a reader's: float64 arrays of one length, datetime64[s]
     times, each row checked (:func:`_checked_columns`)."""
     if not isinstance(batch, (Points, Segments)):
-        raise HeatmapError("batch %d is a %s, not Points or Segments" % (number,
-                                                                        type(batch).__name__))
+        raise HeatmapError("batch %d is not Points or Segments: %s" % (number, _shown(batch)))
     columns = {k: v for k, v in batch._asdict().items() if v is not None}
     return type(batch)(**_checked_columns(columns, skip_invalid, "batch %d, row %%s" % number))
 
@@ -2805,17 +2798,15 @@ def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
     if len({len(v) for v in arrays.values()}) > 1:
         raise HeatmapError("%s differ in length (%s)" % (", ".join(arrays), ", ".join(
             str(len(v)) for v in arrays.values())))
-    bad = np.zeros(len(next(iter(arrays.values()))), dtype=bool)
-    for name, values in arrays.items():
-        if values.dtype == np.float64:
-            bad |= ~(np.abs(values) <= _COLUMN_LIMITS.get(name[:3], np.inf))
+    wrong = {k: ~(np.abs(v) <= _COLUMN_LIMITS.get(k[:3], np.inf)) for k, v in arrays.items()
+             if v.dtype == np.float64}
+    bad = np.logical_or.reduce(list(wrong.values()))
     count = int(np.count_nonzero(bad))
     if not count:
         return arrays
     first = int(np.argmax(bad))
     text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join(
-        "%s %r" % (k, float(v[first])) for k, v in arrays.items()
-        if v.dtype == np.float64 and not abs(v[first]) <= _COLUMN_LIMITS.get(k[:3], np.inf)))
+        "%s %r" % (k, float(arrays[k][first])) for k, w in wrong.items() if w[first]))
     if not skip_invalid:
         raise HeatmapError("%d rows hold a value that is not a finite number or out of range "
                            "%s; skip_invalid=True drops them" % (count, text))
@@ -2879,12 +2870,8 @@ def _column_times(name: str, values: Any, row: Any) -> np.ndarray:
     array = _one_a_row(name, values, None)
     if array.dtype.kind == "M":
         return array.astype("datetime64[s]")
-    if array.dtype.kind in "iufb":   # Unix seconds
-        seconds = array.astype(np.float64)
-        times = _unix_times(np.where(np.isfinite(seconds), seconds, 0.0))
-        if times is not None:
-            return np.where(np.isfinite(seconds), times, np.datetime64("NaT"))
-        array = seconds.astype(object)    # the bad one is named below
+    if array.dtype.kind == "f":   # Unix seconds, NaN unknown
+        array = np.where(np.isnan(array), None, array)
     try:
         return _parse_times(array)
     except _BadTime as bad:
@@ -2910,10 +2897,9 @@ def tracks(data: Any = None, lon: Any = None, track: Any = None, time: Any = Non
            lat: Any = None, times: Any = None, skip_invalid: bool = True) -> Segments:
     """Segments joining consecutive points: the track lat[0], lon[0] -> lat[1], lon[1] -> ...
 
-    ``data``: any input of :func:`render` (its points are joined, its Segments kept), with
-    ``lat``, ``lon`` and ``time`` (``times`` in 2.0) as there, and ``track``: track ids (a ride
-    number, a file name; a column name or the values), a new track starting where it changes.
-    A point with a missing or non-finite coordinate is a gap (an error if not ``skip_invalid``).
+    ``data``, ``lat``, ``lon``, ``time`` (``times`` in 2.0): as for :func:`render` (Segments
+    are kept); ``track``: ids (a column name or values), a new track where they change; a bad
+    point is a gap (an error if not ``skip_invalid``).
 
     >>> tracks([47.60, 47.61, 47.62], [-122.33, -122.32, -122.30]).lat2
     array([47.61, 47.62])
@@ -4798,9 +4784,10 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 # ---- 6 Colour ----
 # A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of
-# operations (as the original; linear kernels land on bucket edges).  The table runs
-# between two HSVA colours (-m, -M) or comes from a gradient image (-G); _peak decides the
-# top of the scale.  Image files are decoded only from the formats we expect.
+# operations (as the original; linear kernels land on bucket edges), or log, sqrt, eq_hist
+# of value / peak first.  The table runs between two HSVA colours (-m, -M), or comes from a
+# gradient image (-G) or a colormap; _peak decides the top of the scale.  Image files are
+# decoded only from the formats we expect.
 def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     """``hhhssvvaa`` hex (optional leading #) to four floats, each /256."""
     digits = text[1:] if text.startswith("#") else text
@@ -4899,11 +4886,9 @@ def _gradient_table(path: str) -> np.ndarray:
     return np.ascontiguousarray(column)
 
 
-# Matplotlib's tables (cmap(np.linspace(0, 1, 256), bytes=True)) of viridis, inferno, magma and
-# plasma (N. J. Smith, S. van der Walt, E. Firing; CC0), cividis (J. R. Nunez, C. R. Anderton,
-# R. S. Renslow; matplotlib's licence) and turbo (A. Mikhailov, Google; Apache-2.0), so that
-# --colormap needs no matplotlib for them: per map and channel the second differences of the
-# 256 bytes, deflated, base64.
+# Matplotlib's 256-entry tables of viridis, inferno, magma, plasma (N. J. Smith, S. van der Walt,
+# E. Firing; CC0), cividis (J. R. Nunez et al.; matplotlib's licence), turbo (A. Mikhailov, Google;
+# Apache-2.0), for --colormap without matplotlib: by map and channel, second differences, zlib.
 _COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo")
 _COLORMAP_BYTES = (
     "eNqVWLu11TAQXD84h4SIEqiAnJSUjG7I6YaQjBJIqIAayCB5wra02pnZlX3xlSVZtqT97+h++G5bO8p522zM2jabfu/1"
@@ -4975,15 +4960,13 @@ def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
     (negative from the end, far out: the nearest end)."""
     if peak <= 0:
         return np.zeros(values.shape, np.int64)
-    scale = getattr(peak, "scale", "linear")
-    if scale == "linear":
-        index = np.trunc(values / peak * (steps - 1)).astype(np.int64)
-    else:
-        share = np.clip(values / peak, 0.0, 1.0)
+    share, scale = values / peak, getattr(peak, "scale", "linear")
+    if scale != "linear":
+        share = np.clip(share, 0.0, 1.0)
         share = (np.log1p(share * _LOG_SPAN) / math.log1p(_LOG_SPAN) if scale == "log" else
                  np.sqrt(share) if scale == "sqrt" else
                  np.searchsorted(peak.levels, values, "right") / max(peak.levels.size, 1))
-        index = np.trunc(share * (steps - 1)).astype(np.int64)
+    index = np.trunc(share * (steps - 1)).astype(np.int64)
     index = np.where((index < 0) & (index >= -steps), index + steps, index)
     return np.where(index < 0, 0, np.minimum(index, steps - 1))
 
@@ -6008,7 +5991,7 @@ def _input_seconds(batch) -> Tuple[np.ndarray, int]:
 # -a: frames drawn as the input accumulates (--frequency inputs a frame, or with
 # --frame_time by the data's clock, --fade letting inputs go), each frame recomputing only
 # the small tiles its inputs touch (_FrameIndex), written as PNGs into a temporary folder
-# and encoded by ffmpeg.
+# and encoded by ffmpeg (or given to the library: render_frames).
 _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
@@ -6119,14 +6102,14 @@ def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     tile_largest = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
-    before, picture = (0, 0), None
+    before, picture, progress = (0, 0), None, _Progress("frames", len(frames))
 
     def recompute(job):
         tile, rect, part, segs = job
         if not (part.x.size or segs.shape[0]):   # everything left
             return tile, rect, np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
         return tile, rect, engine._tile(rect, part, segs, decay)
-    for frame, label in zip(frames, labels):
+    for number, (frame, label) in enumerate(zip(frames, labels), 1):
         for tile, rect, values in _threaded_map(recompute, index.changed(before, frame), ahead=4):
             tile_largest[tile] = values.max()
             engine._paste(grid, window, rect, values)
@@ -6139,14 +6122,15 @@ def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
         yield (picture if label is None else np.asarray(   # its time in the corner
             _draw_attribution(_pil_image(picture), label, corner="top-left"))), changed
         before = frame
+        progress.update(number)
+    progress.close()
 
 
 def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
-                  scene: "_Scene", folder: str, plan: Optional[Tuple] = None) -> int:
-    """Write frame-00001.png ... into ``folder`` (``plan``: its :func:`_frame_plan`, made when
-    not given), a frame like the one before as a link to it; returns the count."""
-    plan = plan or _frame_plan(config, acc)
-    progress, number = _Progress("frames", len(plan[1])), 0
+                  scene: "_Scene", folder: str, plan: Tuple) -> int:
+    """Write frame-00001.png ... of ``plan`` into ``folder``, a frame like the one before as a
+    link to it; returns the count."""
+    number = 0
     for number, (picture, changed) in enumerate(
             _frame_pictures(config, geometry, acc, scene, plan), 1):
         path = os.path.join(folder, "frame-%05d.png" % number)
@@ -6154,8 +6138,6 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
             _write_png(path, picture)
         else:
             _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
-        progress.update(number)
-    progress.close()
     return number
 
 
@@ -7522,8 +7504,9 @@ def _warn_unused(config: Config) -> None:
 
 # ---- 13 Pipeline and library API ----
 # One run: read, shape (section 8), bin (3, 4), combine (5), colour (6, 7) and write (11),
-# for the command line and the library alike.  The public functions take a Config and/or
-# its fields by name, and raise HeatmapError naming settings, not flags.
+# for the command line and the library alike.  The public functions take any input (2.7),
+# a Config and/or its fields by name (refusing those they would ignore), and raise
+# HeatmapError naming settings, not flags.
 @dataclass
 class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
@@ -7667,31 +7650,19 @@ def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, w
            **settings: Any) -> Image.Image:
     """Render points or tracks to a Pillow image.
 
-    ``data`` is one of (:func:`render_grid`, :func:`render_tiles`, :func:`render_frames`,
-    :func:`run` and :func:`tracks` take the same):
+    ``data`` (as for render_grid, render_tiles, render_frames, run and tracks) is latitudes
+    with ``lon`` (``weight``, ``time``) array-likes in degrees; a table (pandas, polars, a
+    dict of arrays) whose ``lat``/``lon``/``weight``/``time`` columns are named (lat and lon
+    found by name if not); GeoPandas data or ``__geo_interface__`` of points and lines (any
+    CRS); Points/Segments batches, one or an iterable; or a path or list of paths.  Times:
+    datetime64 of any unit, time-zone aware (naive: UTC), ISO 8601 text or Unix seconds.
+    ``config`` and ``settings`` (Config fields by name) give size, kernel, colours and
+    background; one the function has no use for is an error.  A bad row (missing,
+    non-finite, out of range) is an error naming it, or left out with ``skip_invalid``.
 
-    * latitudes, with ``lon`` (and ``weight``, ``time``) array-likes of the same length, in
-      degrees: ``render(lat, lon, config, weight=w)``;
-    * a table, anything with columns by name (a pandas or polars DataFrame, a dict of
-      arrays, a structured array): ``render(df, lat="latitude", lon="longitude",
-      weight="n", time="t")``; ``lat``/``lon`` default to a column called lat or latitude,
-      and lon, lng, long or longitude (any case); times are datetime64 of any unit, time
-      zone aware (or naive: UTC), ISO 8601 text or Unix seconds;
-    * geometries: a GeoPandas GeoSeries or GeoDataFrame, or anything with
-      ``__geo_interface__``, of points and lines (lines are tracks); reprojected to
-      EPSG:4326 when it names another CRS; ``weight`` and ``time`` are of points;
-    * a :class:`Points` or :class:`Segments` batch (see :func:`tracks`), or any iterable
-      of them; a path of an input file, or a list of them.
-
-    ``config`` and ``settings`` (any :class:`Config` field by name: ``width=800``) give
-    size, kernel, colours and background; one the function has no use for is an error.  A
-    row with a missing, non-finite or out-of-range value is an error naming it, or is left
-    out with ``skip_invalid=True`` (a warning counts them; in a line, a gap).
-
-    ``decay`` (default 0.95) combines what lands on a pixel: its contributions, largest
-    first, weigh 1, decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20
-    times one contribution; ``decay=1`` is a plain kernel-weighted sum (a density).
-    Weighted points cost far more at decay < 1 than at 1 (README, "Library").
+    ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh
+    1, decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions;
+    ``decay=1`` is a plain kernel-weighted sum (and about 10x faster for weighted points).
     """
     config, batches = _library_input("render", data, lon, config, weight, lat, time,
                                      skip_invalid, settings)
@@ -7708,9 +7679,8 @@ render_data = render   # its name in 2.0, for Points and Segments batches
 def render_grid(data: Any = None, lon: Any = None, config: Optional[Config] = None,
                 weight: Any = None, *, lat: Any = None, time: Any = None,
                 skip_invalid: bool = False, **settings: Any) -> Grid:
-    """The values of the picture :func:`render` draws of the same input and settings, placed on
-    Earth: a :class:`Grid` (for folium, matplotlib, xarray, rasterio); :func:`colour` paints it.
-    """
+    """The values of the picture :func:`render` draws, placed on Earth: a :class:`Grid` (for
+    folium, matplotlib, xarray, rasterio); :func:`colour` paints it."""
     config, batches = _library_input("render_grid", data, lon, config, weight, lat, time,
                                      skip_invalid, settings)
     result = _render_values(config, _input_batches(config, batches),
@@ -7738,15 +7708,9 @@ def render_tiles(data: Any = None, lon: Any = None, config: Optional[Config] = N
                  weight: Any = None, *, lat: Any = None, time: Any = None,
                  skip_invalid: bool = False, **settings: Any
                  ) -> Iterator[Tuple[int, int, int, bytes]]:
-    """An iterator of ``(zoom, x, y, png)`` for every Web Mercator XYZ map tile with heat.
-
-    The input (as for :func:`render`) is read and checked now and held while the tiles are
-    made.  ``tile_zoom`` is a zoom or (first, last), None to choose from the data; the other
-    settings mean what they mean for a picture, and a zoom's tiles are coloured as one
-    picture of the whole data at that zoom (``colour_max``: one scale for all zooms).
-    ``png`` is a 256x256 RGBA PNG, transparent where there is no heat; ``y`` counts from the
-    north (XYZ, not TMS).
-    """
+    """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north)
+    with heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last)
+    or None (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
     config, batches = _library_input("render_tiles", data, lon, config, weight, lat, time,
                                      skip_invalid, settings)
     _tile_options(config)
@@ -7758,11 +7722,8 @@ def render_tiles(data: Any = None, lon: Any = None, config: Optional[Config] = N
 def render_frames(data: Any = None, lon: Any = None, config: Optional[Config] = None,
                   weight: Any = None, *, lat: Any = None, time: Any = None,
                   skip_invalid: bool = False, **settings: Any) -> Iterator[Image.Image]:
-    """The frames of the animation of the input (as for :func:`render`) as Pillow images, the
-    input read now: ``frame_time`` (and ``fade``) pace them by the data's times, else each
-    shows ``frequency`` more inputs.  ``run(data, animate=True, output="a.mp4")`` writes the
-    video (or GIF) as the command line does.
-    """
+    """The frames of the animation of the input (as for :func:`render`, read now) as Pillow
+    images: paced by ``frame_time`` (``fade``) or ``frequency``, as run(animate=True) draws."""
     config, batches = _library_input("render_frames", data, lon, config, weight, lat, time,
                                      skip_invalid, dict(settings, animate=True))
     background, size = _background_scene(config)
@@ -7776,11 +7737,9 @@ def render_frames(data: Any = None, lon: Any = None, config: Optional[Config] = 
 def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weight: Any = None,
         *, lat: Any = None, time: Any = None, skip_invalid: bool = False,
         **settings: Any) -> None:
-    """Do what the settings ask, as the command line does: a picture, a video, tiles, a state
-    file, of the input ``files`` or of ``data`` (as for :func:`render`):
-    ``run(files=["points.txt"], width=800, output="out.png")``,
-    ``run(df, time="t", animate=True, frame_time="1h", width=800, output="a.mp4")``.
-    """
+    """Do what the settings ask (a picture, video, tiles, state file) as the command line
+    does, of ``files`` or of ``data`` (as for :func:`render`): ``run(df, time="t",
+    animate=True, frame_time="1h", width=800, output="a.mp4")``."""
     if isinstance(data, Config) and config is None:   # run(config)
         data, config = None, data
     if data is None and lat is None:

@@ -45,8 +45,8 @@ As a library:
 # --tiles: _run_tiles [13] -> read -> _tile_plan [10.1] -> _tile_stream: per zoom
 #     _combine_zoom (the engine) then _paint_tile -> _write_tile_folder / _write_mbtiles [10.2].
 # -L: _render_loaded [11.2] -> the picture as above.
-# Library: render, render_grid, render_tiles, render_frames, run, tracks [13]: _library_input ->
-#     _library_config (checks, _USES), _library_batches [2.7] (any input) -> _input_batches.
+# Library: render, render_grid, render_tiles, render_frames, run, tracks [13]: _library_input
+#     (settings checked, _USES) -> _library_batches [2.7] (any input) -> _input_batches.
 #
 # The engine's paths, chosen in _Engine [5.1] tile by tile:
 #   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
@@ -2704,7 +2704,8 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
         batches, kind = _geo_batches(data, spec, skip_invalid, join), ""
     else:
         columns, row = _table_columns(data, spec)
-        return [(_track_segments if join else _points)(columns, skip_invalid, row)]
+        return [_track_segments(columns, skip_invalid, row) if join else
+                Points(**_checked_columns(columns, skip_invalid, row))]
     if given and kind:
         raise HeatmapError("%s= names columns of a table, not of %s" % ("=, ".join(given), kind))
     if join:
@@ -2731,10 +2732,6 @@ def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
         raise HeatmapError("batch %d is not Points or Segments: %s" % (number, _shown(batch)))
     columns = {k: v for k, v in batch._asdict().items() if v is not None}
     return type(batch)(**_checked_columns(columns, skip_invalid, "batch %d, row %%s" % number))
-
-
-def _points(columns: dict, skip_invalid: bool, row: Any) -> Points:
-    return Points(**_checked_columns(columns, skip_invalid, row))
 
 
 def _is_table(data: Any) -> bool:
@@ -2860,13 +2857,10 @@ def _is_number(value: Any) -> bool:
 
 
 def _column_times(name: str, values: Any, row: Any) -> np.ndarray:
-    """datetime64[s] (n,) of times: datetime64 of any unit, time-zone aware pandas or polars
-    times (in UTC), ISO 8601 text or Unix seconds; None, NaN and NaT are unknown."""
-    zone = getattr(values, "dt", None)
-    if getattr(zone, "tz", None) is not None:                      # pandas
-        values = zone.tz_convert(None)
-    elif getattr(getattr(values, "dtype", None), "time_zone", None):  # polars
-        values = zone.convert_time_zone("UTC").dt.replace_time_zone(None)
+    """datetime64[s] (n,) of times: datetime64 of any unit (polars: in UTC), time-zone aware
+    pandas times, ISO 8601 text or Unix seconds; None, NaN and NaT are unknown."""
+    if getattr(getattr(values, "dt", None), "tz", None) is not None:   # pandas, to UTC
+        values = values.dt.tz_convert(None)
     array = _one_a_row(name, values, None)
     if array.dtype.kind == "M":
         return array.astype("datetime64[s]")
@@ -2945,8 +2939,9 @@ def _geo_batches(data: Any, spec: dict, skip_invalid: bool, join: bool) -> List[
         columns = {k: _column_values(k, _table_column(data, v, (), k), index)[rows]
                    for k, v in spec.items() if v is not None and k not in ("lat", "lon")}
         columns.update(lat=coords[point, 1], lon=coords[point, 0])
-        batches.append((_track_segments if join else _points)(
-            columns, skip_invalid, index if isinstance(index, str) else index[rows]))
+        row = index if isinstance(index, str) else index[rows]
+        batches.append(_track_segments(columns, skip_invalid, row) if join else
+                       Points(**_checked_columns(columns, skip_invalid, row)))
     if not point.all():
         if any(spec.get(k) is not None for k in ("weight", "time")):
             raise HeatmapError("weight and time are for points: lines are drawn with weight 1")
@@ -7138,9 +7133,8 @@ class Grid(NamedTuple):
         return (south, west), (north, east)
 
     def __repr__(self) -> str:
-        return "Grid(%d x %d pixels, %s, bounds %s, peak %g)" % (
-            self.values.shape[1], self.values.shape[0], self.crs,
-            tuple(tuple(round(v, 6) for v in corner) for corner in self.bounds), self.peak)
+        return "Grid(%d x %d pixels, %s, bounds (%.6f, %.6f) to (%.6f, %.6f), peak %g)" % (
+            *self.values.shape[::-1], self.crs, *self.bounds[0], *self.bounds[1], self.peak)
 
 
 def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
@@ -7615,32 +7609,29 @@ _USES = {
 }
 
 
-def _library_config(function: Optional[str], config: Optional[Config], settings: dict) -> Config:
-    """The settings of a library call, checked; ``function``'s unused ones refused (None: all
-    used, as run(files=...); "run": all but files)."""
+def _library_input(function: Optional[str], config: Optional[Config], settings: dict,
+                   data: Any = None, lon: Any = None, weight: Any = None, lat: Any = None,
+                   time: Any = None, skip_invalid: bool = False) -> Tuple[Config, Any]:
+    """What the library's functions share: the settings (a Config in ``lon``'s place moves),
+    checked, ``function``'s unused ones refused (None: all used, as run(files=...); "run": all
+    but files); the batches of ``data`` (see :func:`render`), if given."""
+    if isinstance(lon, Config) and config is None:  # render(data, config)
+        lon, config = None, lon
     config = _config_with(config, settings)
     _check_settings(config)
     groups, defaults = _settings_by_flag()[1], Config()
     uses = _USES.get(function or "", ())
     for name, value in vars(config).items():
-        used = function is None or name != "files" and (function == "run" or "-" + name not in uses
-                                                        and (groups.get(name) in uses or name in uses))
+        used = function is None or name != "files" and (function == "run" or (
+            groups.get(name) in uses or name in uses) and "-" + name not in uses)
         if not used and repr(value) != repr(getattr(defaults, name)):
-            raise HeatmapError("%s() has no use for the setting %s%s" % (
-                function, name, " with data" if function == "run" else " (run() takes them all)"))
+            animates = ", render_frames() animates" * (groups.get(name) == "animation")
+            raise HeatmapError("%s() has no use for the setting %s%s" % (function, name, (
+                " with data" if function == "run" else " (run() takes them all%s)" % animates)))
     _validate(config)
-    return config
-
-
-def _library_input(function: str, data: Any, lon: Any, config: Optional[Config], weight: Any,
-                   lat: Any, time: Any, skip_invalid: bool, settings: dict
-                   ) -> Tuple[Config, Iterable[object]]:
-    """What the library's functions share: the settings (a Config in ``lon``'s place moves),
-    checked, and the batches of ``data`` (see :func:`render`)."""
-    if isinstance(lon, Config) and config is None:  # render(data, config)
-        lon, config = None, lon
-    config = _library_config(function, config, settings)
     spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}
+    if data is None and lat is None:
+        return config, None
     return config, _library_batches(config, data, spec, skip_invalid)
 
 
@@ -7664,8 +7655,8 @@ def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, w
     1, decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions;
     ``decay=1`` is a plain kernel-weighted sum (and about 10x faster for weighted points).
     """
-    config, batches = _library_input("render", data, lon, config, weight, lat, time,
-                                     skip_invalid, settings)
+    config, batches = _library_input("render", config, settings, data, lon, weight, lat, time,
+                                     skip_invalid)
     background, size = _background_scene(config)
     result = _render_values(config, _input_batches(config, batches), size=size)
     scene = _make_scene(config, result.geometry, background)
@@ -7681,8 +7672,8 @@ def render_grid(data: Any = None, lon: Any = None, config: Optional[Config] = No
                 skip_invalid: bool = False, **settings: Any) -> Grid:
     """The values of the picture :func:`render` draws, placed on Earth: a :class:`Grid` (for
     folium, matplotlib, xarray, rasterio); :func:`colour` paints it."""
-    config, batches = _library_input("render_grid", data, lon, config, weight, lat, time,
-                                     skip_invalid, settings)
+    config, batches = _library_input("render_grid", config, settings, data, lon, weight, lat, time,
+                                     skip_invalid)
     result = _render_values(config, _input_batches(config, batches),
                             size=_background_scene(config)[1])
     projection = result.geometry.projection
@@ -7695,7 +7686,7 @@ def colour(grid: Grid, config: Optional[Config] = None, **settings: Any) -> Imag
     """The picture of a :class:`Grid`: ``colour(render_grid(data, **s), **c)`` is ``render(data,
     **s, **c)`` for the colour settings ``c`` (hsva_min, hsva_max, gradient, colormap,
     colour_scale, colour_max, background)."""
-    config = _library_config("colour", config, settings)
+    config = _library_input("colour", config, settings)[0]
     if not isinstance(grid, Grid):
         raise HeatmapError("colour() paints a Grid (of render_grid), not %s" % type(grid).__name__)
     scene = _Scene(None, _colour_table(config), None,
@@ -7711,8 +7702,8 @@ def render_tiles(data: Any = None, lon: Any = None, config: Optional[Config] = N
     """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north)
     with heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last)
     or None (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
-    config, batches = _library_input("render_tiles", data, lon, config, weight, lat, time,
-                                     skip_invalid, settings)
+    config, batches = _library_input("render_tiles", config, settings, data, lon, weight, lat, time,
+                                     skip_invalid)
     _tile_options(config)
     held = list(_input_batches(config, batches))
     return _tile_stream(config, held, _tile_plan(config, held), None)
@@ -7724,8 +7715,8 @@ def render_frames(data: Any = None, lon: Any = None, config: Optional[Config] = 
                   skip_invalid: bool = False, **settings: Any) -> Iterator[Image.Image]:
     """The frames of the animation of the input (as for :func:`render`, read now) as Pillow
     images: paced by ``frame_time`` (``fade``) or ``frequency``, as run(animate=True) draws."""
-    config, batches = _library_input("render_frames", data, lon, config, weight, lat, time,
-                                     skip_invalid, dict(settings, animate=True))
+    config, batches = _library_input("render_frames", config, dict(settings, animate=True),
+                                     data, lon, weight, lat, time, skip_invalid)
     background, size = _background_scene(config)
     geometry, acc = _read_and_bin(config, _input_batches(config, batches), record=True, size=size)
     frames = _frame_pictures(config, geometry, acc, _make_scene(config, geometry, background),
@@ -7742,11 +7733,8 @@ def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weig
     animate=True, frame_time="1h", width=800, output="a.mp4")``."""
     if isinstance(data, Config) and config is None:   # run(config)
         data, config = None, data
-    if data is None and lat is None:
-        _run_config(_library_config(None, config, settings))
-        return
-    _run_config(*_library_input("run", data, lon, config, weight, lat, time, skip_invalid,
-                                settings))
+    _run_config(*_library_input(None if data is None and lat is None else "run", config,
+                                settings, data, lon, weight, lat, time, skip_invalid))
 
 
 def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> None:

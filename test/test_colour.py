@@ -405,6 +405,20 @@ def test_colour_max_gives_the_frames_one_scale(run, tmp_path, monkeypatch):
             assert np.array_equal(first_cluster([image])[0], frame)
 
 
+def test_colour_max_gives_the_zooms_of_a_pyramid_one_scale(tmp_path):
+    lat, lon = _two_clusters(tmp_path)
+
+    def tops(**settings):   # per zoom: does a pixel get the top colour?
+        found = {}
+        for zoom, _, _, png in hm.render_tiles(lat, lon, tile_zoom=(13, 14), **settings):
+            with Image.open(__import__("io").BytesIO(png)) as tile:
+                top = (np.asarray(tile) == DEFAULT_TABLE[-1]).all(axis=2).any()
+            found[zoom] = found.get(zoom, False) or bool(top)
+        return found
+    assert tops() == {13: True, 14: True}               # each zoom its own top
+    assert tops(colour_max=1e6) == {13: False, 14: False}
+
+
 def test_state_files_keep_what_recolouring_needs(run, pixels, tmp_path):
     _two_clusters(tmp_path)
     base = ["-W", 200, "-r", 6, "-d", 1]

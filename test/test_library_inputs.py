@@ -115,8 +115,13 @@ def test_a_geodataframe_is_not_asked_for_its_geojson(monkeypatch):
 def test_times_from_tables_animate_and_keep_their_unit():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"lat": LAT, "lon": LON, "t": TIMES.astype("datetime64[ns]")})
-    frames = list(hm.render_frames(frame, time="t", frame_time="1h", **SIZE))
+    frames = list(hm.render_frames(frame, time="t", frame_time="1h", fade="1h", **SIZE))
     assert len(frames) == 7 and all(f.size == frames[0].size for f in frames)
+    with pytest.raises(hm.HeatmapError, match="frame_time .*render_frames.. animates"):
+        hm.render(frame, time="t", frame_time="1h", **SIZE)
+    ridden = hm.tracks(frame.assign(ride=np.arange(len(frame)) // 20), track="ride", time="t")
+    assert len(ridden.lat1) == len(frame) - 3
+    assert np.asarray(hm.render(ridden, weight_by_time=True, max_gap="1h", **SIZE))[..., 3].any()
     ns = hm.Points(LAT, LON, None, TIMES.astype("datetime64[ns]"))
     assert hm.tracks(ns).time1[0] == TIMES[0]   # not read as seconds
     iso = hm.tracks({"lat": LAT, "lon": LON, "t": [str(t) + "+02:00" for t in TIMES]}, time="t")

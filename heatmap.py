@@ -2904,20 +2904,12 @@ def tracks(data: Any = None, lon: Any = None, track: Any = None, time: Any = Non
     return Segments(*(None if any(v is None for v in f) else np.concatenate(f) for f in fields))
 
 
-def _to_wgs84(data: Any) -> Any:
-    """GeoPandas data in longitude/latitude: reprojected (to_crs) when it names another CRS."""
-    crs = getattr(data, "crs", None)
-    if crs is None or not hasattr(data, "to_crs"):
-        return data
-    if getattr(crs, "to_epsg", lambda: None)() == 4326:
-        return data
-    return data.to_crs(4326)
-
-
 def _geo_batches(data: Any, spec: dict, skip_invalid: bool, join: bool) -> List[object]:
     """Points and Segments of GeoPandas data (whole arrays, by shapely) or of anything with
     ``__geo_interface__`` (as GeoJSON); ``spec``: weight and time of points, by column or value."""
-    data = _to_wgs84(data)
+    crs = getattr(data, "crs", None)   # GeoPandas in another CRS: to longitude/latitude
+    if crs is not None and hasattr(data, "to_crs") and getattr(crs, "to_epsg", str)() != 4326:
+        data = data.to_crs(4326)
     geometry = getattr(data, "geometry", None)
     if geometry is None or not hasattr(geometry, "values"):
         return _geojson_batches(data if isinstance(data, dict) else data.__geo_interface__, spec)

@@ -251,7 +251,7 @@ def test_fuzz_every_public_function():
     functions = ["render", "render_data", "render_grid", "render_tiles", "render_frames",
                  "tracks", "colour", "read", "run"]
 
-    @settings(max_examples=int(os.environ.get("HEATMAP_FUZZ_EXAMPLES", "150")), deadline=None,
+    @settings(max_examples=int(os.environ.get("HEATMAP_FUZZ_EXAMPLES", "100")), deadline=None,
               derandomize=not os.environ.get("HEATMAP_FUZZ_RANDOM"),
               suppress_health_check=[HealthCheck.too_slow])
     @given(function=st.sampled_from(functions), data=data, lon=st.one_of(numbers, junk),

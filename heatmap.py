@@ -230,11 +230,9 @@ _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 @functools.lru_cache(maxsize=None)
 def _settings_by_flag() -> Tuple[dict, dict]:
     """({flag: setting}, {setting: its command-line group}) of every Config field with a flag."""
-    fields = {f.name for f in dataclasses.fields(Config)}
-    groups = {action.dest: group.title for group in _parser()._action_groups
-              for action in group._group_actions if action.dest in fields}
-    return {flag: action.dest for action in _parser()._actions for flag in action.option_strings
-            if action.dest in fields}, groups
+    fields, parser = {f.name for f in dataclasses.fields(Config)}, _parser()
+    return ({flag: a.dest for a in parser._actions for flag in a.option_strings if a.dest in fields},
+            {a.dest: group.title for group in parser._action_groups for a in group._group_actions})
 
 
 def _setting_names(text: str) -> str:

@@ -985,6 +985,71 @@ def print_time_rows(rows):
 
 
 # --------------------------------------------------------------------------
+# the library (issue 21): render() of in-memory data, timed inside the child
+
+LIBRARY_CHILD = """import os, sys, time, numpy as np
+sys.path.insert(0, sys.argv[1])
+import heatmap
+kind, n, decay = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+rng = np.random.default_rng(n)
+lat, lon = 47.6 + rng.normal(0, 0.05, n), -122.3 + rng.normal(0, 0.08, n)
+args, kw = (lat, lon), ({"weight": rng.uniform(1, 50, n)} if kind == "weighted" else {})
+if kind in ("DataFrame", "GeoDataFrame"):
+    import pandas as pd
+    args = (pd.DataFrame({"lat": lat, "lon": lon}),)
+    if kind == "GeoDataFrame":
+        import geopandas as gpd
+        args = (gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326),)
+start, cpu = time.perf_counter(), os.times()
+heatmap.render(*args, width=800, radius=5, decay=decay, **kw)
+end = os.times()
+print("stage %.4f %.4f" % (time.perf_counter() - start,
+                           end.user - cpu.user + end.system - cpu.system))
+"""
+# (row, [(kind, rows, decay), ...] timed alternately, one run of each per round)
+LIBRARY_PAIRS = [
+    ("1e6 rows: GeoDataFrame / DataFrame (target <= 2)", [("GeoDataFrame", 10**6, 0.95),
+                                                          ("DataFrame", 10**6, 0.95)]),
+    ("1e5 points -d 0.95: weighted / unweighted", [("weighted", 10**5, 0.95),
+                                                   ("arrays", 10**5, 0.95)]),
+    ("1e5 weighted points: -d 0.95 / -d 1", [("weighted", 10**5, 0.95), ("weighted", 10**5, 1)]),
+]
+
+
+def library_rows(args, outdir, rounds=7):
+    """Rows (name, [(label, median wall s, median CPU s)]) of LIBRARY_PAIRS, the runs of a pair
+    taking turns (``rounds`` of each: the machine is shared, so medians)."""
+    rows = []
+    for name, pair in LIBRARY_PAIRS:
+        runs = {i: [] for i in range(len(pair))}
+        for _ in range(rounds if not args.quick else 3):
+            for i, (kind, n, decay) in enumerate(pair):
+                n = n // 100 if args.quick else n
+                base = os.path.join(outdir, "library-%s-%d" % (kind, i))
+                run = run_child([sys.executable, "-c", LIBRARY_CHILD, REPO, kind, str(n),
+                                 str(decay)], args.timeout, base)
+                if run.status == "ok":
+                    with open(base + ".stdout") as f:
+                        runs[i].append(tuple(float(v) for v in f.read().split()[1:3]))
+        rows.append((name, [("%s %s -d %g" % (kind, sci(n), decay),
+                              median([r[0] for r in runs[i]]), median([r[1] for r in runs[i]]))
+                             for i, (kind, n, decay) in enumerate(pair)]))
+    return rows
+
+
+def median(values):
+    return sorted(values)[len(values) // 2] if values else float("nan")
+
+
+def print_library_rows(rows):
+    print("\n| library workload | A: median s (CPU s) | B: median s (CPU s) | A / B |")
+    print("|---|---:|---:|---:|")
+    for name, ((a, a_s, a_cpu), (b, b_s, b_cpu)) in rows:
+        print("| %s | %s: %.3f (%.3f) | %s: %.3f (%.3f) | %.2f |"
+              % (name, a, a_s, a_cpu, b, b_s, b_cpu, a_s / b_s))
+
+
+# --------------------------------------------------------------------------
 # rides (issue 20): --track_weight, a GPS jump, shareable GIFs, the jump check
 
 def ride_files(datadir):
@@ -1152,7 +1217,7 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine", "time", "ride"):
+    if not wls and args.only not in ("input", "engine", "time", "library", "ride"):
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1170,7 +1235,8 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if args.only not in ("input", "engine", "time", "ride") else []:
+        groups = ("input", "engine", "time", "library", "ride")
+        for wl in wls if args.only not in groups else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
@@ -1179,6 +1245,8 @@ def main(argv=None):
             print_engine_rows(engine_rows(args, datadir, outdir))
         if not args.only or "time" in args.only:
             print_time_rows(time_rows(args, datadir, outdir))
+        if not args.only or "library" in args.only:
+            print_library_rows(library_rows(args, outdir))
         if not args.only or "ride" in args.only:
             print_ride_rows(ride_rows(args, datadir, outdir))
     finally:

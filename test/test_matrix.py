@@ -51,7 +51,7 @@ def animation(run, tmp_path, args):
 
 def tile_folder(run, tmp_path, args):
     code = run("--tiles", "tiles", "--tile_zoom", "10-11", *args, "ride.gpx")
-    return code, sorted((path, open(os.path.join(path, name), "rb").read())
+    return code, sorted((path, (tmp_path / path / name).read_bytes())
                         for path, _, names in os.walk(tmp_path / "tiles") for name in names
                         if name.endswith(".png"))
 

@@ -333,8 +333,11 @@ def test_render_tiles_yields_the_tiles_of_the_command_line(run, write, tmp_path)
 
 
 def test_render_tiles_refuses_picture_options_when_called():
-    with pytest.raises(hm.HeatmapError, match="tiles cannot be used with background"):
+    with pytest.raises(hm.HeatmapError, match=r"render_tiles\(\) has no use for the setting "
+                       "background"):
         hm.render_tiles([hm.Points(np.zeros(1), np.zeros(1))], background="red")
+    with pytest.raises(hm.HeatmapError, match="tiles cannot be used with scale, width or height"):
+        hm.render_tiles([hm.Points(np.zeros(1), np.zeros(1))], width=100)
 
 
 @pytest.mark.parametrize("projection,crs", [("mercator", "EPSG:3857"),

@@ -369,10 +369,10 @@ def test_config_takes_the_same_settings():
         heatmap.render(segments, width=80, time_range=("2030-01-01", None))
     with pytest.raises(heatmap.HeatmapError, match="^weight_by_time needs times, and the data"):
         heatmap.render(heatmap.tracks(lat, lon), width=80, weight_by_time=True)
-    with pytest.raises(heatmap.HeatmapError, match="^fade needs -a/--animate|^fade needs animate"):
+    with pytest.raises(heatmap.HeatmapError, match=r"^render\(\) has no use for the setting fade"):
         heatmap.render(segments, width=80, fade="10m")
     with pytest.raises(heatmap.HeatmapError, match="^frame_time must be a positive duration"):
-        heatmap.render(segments, width=80, animate=True, frame_time="soon")
+        heatmap.render_frames(segments, width=80, frame_time="soon")
 
 
 def test_too_many_frames_is_one_error_before_any_file(tmp_path, frames_tmp, ffmpeg, capsys,

@@ -162,9 +162,9 @@ class DevTools:
             os.close(self.answers)
 
 
-def screenshot(browser, url, folder, until=TILES_SHOWN, text=False):
-    """Chromium's picture of ``url`` (SIZE pixels) once ``until`` (the map's tiles show), as RGB;
-    ``text``: the page's text instead."""
+def screenshot(browser, url, folder, ready=TILES_SHOWN, ask=None):
+    """Chromium's picture of ``url`` (SIZE pixels) once the map's tiles show (or ``ready`` is
+    true), as RGB; with ``ask``, also the value of that expression then."""
     tools = DevTools(browser, os.path.join(folder, "profile"))
     try:
         target = tools.call("Target.createTarget", url="about:blank")["targetId"]
@@ -172,17 +172,17 @@ def screenshot(browser, url, folder, until=TILES_SHOWN, text=False):
         tools.call("Emulation.setDeviceMetricsOverride", page, width=SIZE[0], height=SIZE[1],
                    deviceScaleFactor=1, mobile=False)
         tools.call("Page.navigate", page, url=url)
-        while not tools.call("Runtime.evaluate", page, expression=until,
+        while not tools.call("Runtime.evaluate", page, expression=ready,
                              returnByValue=True)["result"].get("value"):
             time.sleep(0.1)
-        if text:
-            return tools.call("Runtime.evaluate", page, expression="document.body.innerText",
-                              returnByValue=True)["result"]["value"]
         data = tools.call("Page.captureScreenshot", page, format="png")["data"]
+        answer = ask and tools.call("Runtime.evaluate", page, expression=ask,
+                                    returnByValue=True)["result"]["value"]
     finally:
         tools.close()
     with Image.open(io.BytesIO(base64.b64decode(data))) as image:
-        return np.asarray(image.convert("RGB")).astype(int)
+        shot = np.asarray(image.convert("RGB")).astype(int)
+    return (shot, answer) if ask else shot
 
 
 def test_the_viewer_shows_the_heat_where_the_data_is(run, write, tmp_path, site):
@@ -227,8 +227,8 @@ def test_the_viewer_says_when_leaflet_does_not_load(run, write, tmp_path, site):
     write("data.txt", plain_text(cluster(1, 50, 47.6, -122.3, 0.01)))
     assert run("--tiles", "tiles", "--tile_zoom", "9-10", "--osm_base", base + "/base",
                "--leaflet_url", base + "/offline", "data.txt") == (0, "")
-    text = screenshot(browser, base + "/index.html", str(tmp_path), text=True,
-                      until='document.readyState === "complete"')
+    text = screenshot(browser, base + "/index.html", str(tmp_path),
+                      'document.readyState === "complete"', "document.body.innerText")[1]
     assert "did not load from %s/offline/leaflet.js" % base in text and "--leaflet_url" in text
 
 
@@ -238,6 +238,48 @@ def leaflet_site(site):
     if not os.path.isfile(os.path.join(LEAFLET, "leaflet.js")):
         pytest.skip("no %s/leaflet.js: the viewer test needs Debian's libjs-leaflet" % LEAFLET)
     return browser, "http://127.0.0.1:%d" % site.server_address[1]
+
+
+def test_folium_puts_a_grid_on_its_bounds(tmp_path, site):
+    """render_grid + colour on a folium map (ImageOverlay(bounds=grid.bounds)): each point's heat
+    lies where Leaflet puts the point, within a pixel."""
+    folium = pytest.importorskip("folium")
+    browser = chromium()
+    if not os.path.isfile(os.path.join(LEAFLET, "leaflet.js")):
+        pytest.skip("no %s/leaflet.js: the folium test needs Debian's libjs-leaflet" % LEAFLET)
+    import heatmap
+    base = "http://127.0.0.1:%d" % site.server_address[1]
+    points = [(52.30, 4.80), (52.42, 4.95), (52.33, 5.05), (52.38, 4.86)]
+    lat, lon = (np.array(v) for v in zip(*points))
+    grid = heatmap.render_grid(lat, lon, width=300, radius=2, margin=10)
+    picture = io.BytesIO()
+    heatmap.colour(grid, background="red").save(picture, "PNG")   # opaque: its edges show too
+    url = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode()
+    page = folium.Map(tiles=None, zoom_control=False, attribution_control=False)
+    page.default_js = [("leaflet", base + "/leaflet/leaflet.js")]    # no CDN: offline
+    page.default_css = [("leaflet_css", base + "/leaflet/leaflet.css")]
+    folium.raster_layers.ImageOverlay(url, bounds=grid.bounds).add_to(page)
+    page.fit_bounds(grid.bounds)
+    page.save(str(tmp_path / "tiles" / "map.html"))
+    ready = ('document.readyState === "complete" && document.querySelector('
+             '"img.leaflet-image-layer") !== null && document.querySelector('
+             '"img.leaflet-image-layer").complete')
+    ask = "JSON.stringify(%s.map(p => %s.latLngToContainerPoint(p)))" % (
+        json.dumps([list(p) for p in points] + [list(c) for c in grid.bounds]), page.get_name())
+    shot, answer = screenshot(browser, base + "/map.html", str(tmp_path), ready, ask)
+    where = [(p["x"], p["y"]) for p in json.loads(answer)]
+    image = (shot[..., 0] > 200) & (shot[..., 1] < 60)            # the red picture
+    rows, cols = np.nonzero(image)
+    (west, south), (east, north) = where[-2:]
+    assert abs(cols.min() - west) <= 1 and abs(cols.max() + 1 - east) <= 1
+    assert abs(rows.min() - north) <= 1 and abs(rows.max() + 1 - south) <= 1
+    heat = (shot[..., 1] > 120) & (shot[..., 0] > 200)          # yellow: the heat
+    pixel = (east - west) / grid.values.shape[1]                   # a grid pixel on the screen
+    for x, y in where[:-2]:
+        ys, xs = np.nonzero(heat[int(y) - 8:int(y) + 9, int(x) - 8:int(x) + 9])
+        assert ys.size, "no heat at %s" % ((x, y),)
+        assert abs(int(x) - 8 + xs.mean() + 0.5 - x) <= pixel + 0.5
+        assert abs(int(y) - 8 + ys.mean() + 0.5 - y) <= pixel + 0.5
 
 
 def _example_screenshot(path):

@@ -117,9 +117,12 @@ def test_track_cut_across_three_partitions(client, tmp_path):
 
 
 def _tiles(folder):
-    return {os.path.relpath(os.path.join(base, name), folder): open(os.path.join(base, name),
-                                                                    "rb").read()
-            for base, _, names in os.walk(folder) for name in names if name.endswith(".png")}
+    found = {}
+    for base, _, names in os.walk(folder):
+        for name in (n for n in names if n.endswith(".png")):
+            with open(os.path.join(base, name), "rb") as tile:
+                found[os.path.relpath(os.path.join(base, name), folder)] = tile.read()
+    return found
 
 
 def _mbtiles(path):

@@ -238,7 +238,7 @@ def test_gpx_without_points_is_empty_for_the_library_and_an_error_for_the_comman
     path = write("none.gpx", "<gpx><trk></trk></gpx>")
     assert read_batches(path) == []
     with pytest.raises(hm.HeatmapError, match="none.gpx: no GPX track points"):
-        list(hm.read([str(path)], strict=True))
+        list(hm.read([str(path)], lenient=False))
 
 
 # ---- shapefile ----

@@ -18,7 +18,7 @@ def _points(n, seed, spread=0.01, weighted=False):
 
 
 def _result(config, batches):
-    return heatmap._render_values(config, iter(batches))
+    return heatmap._combine_values(config, *heatmap._read_and_bin(config, iter(batches)))
 
 
 def _same(a, b):

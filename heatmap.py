@@ -2721,10 +2721,8 @@ def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
                 if not np.isfinite(table).all():
                     row += int(np.argmin(np.isfinite(table).all(1)))
                     raise _data_error(source.name, row, "not a finite number")
-                time = part[3] if part[3] is None or part[3].dtype.kind == "M" else \
-                    _times_at(source.name, part[3], range(row, row + len(table)))
-                yield _points_from_table(table, None if time is None else
-                                         time.astype("datetime64[s]"))
+                yield _points_from_table(table, None if part[3] is None else _column_times(
+                    source.name, part[3], range(row, row + len(table))))
                 row += len(table)
     except HeatmapError:
         raise
@@ -2887,15 +2885,19 @@ def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
     if len({len(v) for v in arrays.values()}) > 1:
         raise HeatmapError("%s differ in length (%s)" % (", ".join(arrays), ", ".join(
             str(len(v)) for v in arrays.values())))
-    wrong = {k: ~(np.abs(v) <= _COLUMN_LIMITS.get(k[:3], np.inf)) for k, v in arrays.items()
-             if v.dtype == np.float64}
-    bad = np.logical_or.reduce(list(wrong.values()))
+    limits = {k: _COLUMN_LIMITS.get(k[:3], np.inf) for k, v in arrays.items()
+              if v.dtype == np.float64}
+    bad = np.zeros(len(next(iter(arrays.values()))), bool)
+    for i in range(0, bad.size, _LIBRARY_ROWS):   # in slices: no temporaries of the whole size
+        for k, limit in limits.items():
+            bad[i:i + _LIBRARY_ROWS] |= ~(np.abs(arrays[k][i:i + _LIBRARY_ROWS]) <= limit)
     count = int(np.count_nonzero(bad))
     if not count:
         return arrays
     first = int(np.argmax(bad))
     text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join(
-        "%s %r" % (k, float(arrays[k][first])) for k, w in wrong.items() if w[first]))
+        "%s %r" % (k, float(arrays[k][first])) for k in limits
+        if not abs(arrays[k][first]) <= limits[k]))
     if not skip_invalid:
         raise HeatmapError("%d rows hold a value that is not a finite number or out of range "
                            "%s; skip_invalid=True drops them" % (count, text))
@@ -7762,15 +7764,14 @@ _HELD_BYTES = 1 << 26     # input files of up to this many bytes are held for se
 
 
 class _DaskParts:
-    """The input on a Dask cluster: files (a partition each) or a dask DataFrame's partitions
-    (``columns``: render()'s column spec and skip_invalid), each pass running _dask_part."""
+    """The input on a Dask cluster: files (a partition each: paths, absolute as the workers' folder
+    is not ours, globs, or URLs fsspec reads) or a dask DataFrame's partitions (``columns``:
+    render()'s column spec and skip_invalid); each pass runs _dask_part on them."""
 
     def __init__(self, parts: Optional[list] = None, columns: Optional[tuple] = None):
         self.parts, self.columns = parts, columns
 
     def on(self, config: Config) -> "_DaskParts":
-        """Ready for passes with ``config``; files are paths (absolute: the workers' folder is
-        not ours), globs, or URLs that fsspec reads."""
         self.compute = functools.partial(__import__("dask").compute, scheduler=_dask_client(config))
         if self.parts is None:
             found = [__import__("fsspec").open_files(path, "rb") for path in config.files]

@@ -385,7 +385,7 @@ def test_columnar_times(tmp_path, kind, name):
     ("npz", "p.npz", {"lat": LAT, "lon": LON[:2]}, {}, "p.npz: not a readable Parquet, Arrow "
      "or NumPy file"),
     ("feather", "p.feather", {"lat": LAT, "lon": LON, "t": ["x", "y", "z"]},
-     {"csv_columns": "lat,lon,,t"}, "p.feather:1: bad time 'x'"),
+     {"csv_columns": "lat,lon,,t"}, "p.feather: bad time 'x' at row 1"),
 ])
 def test_columnar_errors(tmp_path, kind, name, columns, options, message):
     path = _columnar(tmp_path / name, kind, columns)

@@ -336,6 +336,11 @@ OPTIONS = {
     "--max_gap": st.one_of(st.sampled_from(["5m", "1s", "0", "1h", "-1m", "2w"]), small_numbers),
     "--frame_time": st.sampled_from(["1m", "0", "soon"]),
     "--fade": st.sampled_from(["10m", "0s", "x"]),
+    # colour scales (issue 21)
+    "--colormap": st.one_of(st.sampled_from(["viridis", "turbo", "jet", "Greys_r", "nonsense"]),
+                            junk),
+    "--colour_scale": st.sampled_from(["linear", "log", "sqrt", "eq_hist", "cubic"]),
+    "--colour_max": small_numbers,
 }
 FLAGS = ["-N", "--ignore_csv_header", "-K", "-v", "--world_file", "--weight_by_time",
          "--frame_label", "--time_column"]

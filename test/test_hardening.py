@@ -562,11 +562,11 @@ def test_frames_that_cannot_be_written_are_one_line(run, pts, tmp_path, monkeypa
     real = hm._write_png
     written = []
 
-    def full(path, pixels):
+    def full(path, *args):
         if written:
             raise OSError(28, "No space left on device")
         written.append(path)
-        real(path, pixels)
+        real(path, *args)
     monkeypatch.setattr(hm, "_write_png", full)
     code, err = run(*W, "-a", "-o", "out.mp4", pts)
     assert code == 2
@@ -709,8 +709,11 @@ def test_repeated_warnings_are_summarised(run, write):
     lines = messages(err)
     assert lines[:5] == ["heatmap.py: warning: w.csv:%d: weight 'heavy' is not a number; "
                          "using 1" % n for n in range(1, 6)]
-    assert lines[5:] == ["heatmap.py: warning: 45 more warnings like this one: w.csv:1: "
-                         "weight 'heavy' is not a number; using 1"]
+    assert lines[5:] == ["heatmap.py: warning: 45 more warnings like this one (-v shows them): "
+                         "w.csv:1: weight 'heavy' is not a number; using 1"]
+    code, err = run(*W, "-v", "-o", "out.png", "w.csv")
+    assert [line for line in err.splitlines() if "heavy" in line][49].startswith(
+        "heatmap.py: warning: w.csv:50: weight")
 
 
 def test_huge_field_width_in_the_tile_template_is_refused(run, pts):

@@ -32,26 +32,29 @@ As a library:
 # ---- 0 Map ----
 # A run, from argv to the PNG (section numbers in brackets; grep '^# ----' lists them):
 #   main [14] -> _config_from_args -> _run_config [13] -> _validate [12]
-#   -> _render_values [13]:
-#        read [2.1]: _opened_input, _filetype (a row of _FORMATS), READERS[kind] [2.2-2.6]
-#          -> batches of Points / Segments
-#        -> _read_and_bin [13]: _apply_track_time_options [8], the data's box and
-#           _picture_geometry [3], _project_batch into an _Accumulator [4]
+#   -> _input_batches [13]: read [2.1]: _opened_input, _filetype (a row of _FORMATS),
+#          READERS[kind] [2.2-2.6] -> batches of Points / Segments; _apply_track_time_options [8]
+#        -> _read_and_bin [13]: the data's box (_held: files over 64 MB are read again) and
+#           _picture_geometry [3], _binned (_project_batch) into an _Accumulator [4]
+#           (--track_weight length, time: tracks in _even_pieces)
 #        -> _combine_values [13]: _Engine.run [5.1] -> values; _peak [6] -> the top colour
 #   -> _make_scene, _heat_picture [7.1, 6] -> _save_output [11.2] -> _save_image, _write_png
 #      [11.1]; -S: _save_state [11.2].
-# -a: _run_animation [9] -> _read_and_bin(record=True) -> _animate: _frame_plan,
-#     _write_frames (the engine on the tiles each frame changes), _encode_video (ffmpeg).
-# --tiles: _run_tiles [13] -> read -> _tile_plan [10.1] -> _tile_stream: per zoom
+# -a: _run_animation [9] -> _read_and_bin(record=True) -> _animate: _frame_plan, _write_frames
+#     of _frame_pictures (the engine on the tiles each frame changes), _encode_video (ffmpeg).
+# --tiles: _run_tiles [13] -> _input_batches -> _tile_plan [10.1] -> _tile_stream: per zoom
 #     _combine_zoom (the engine) then _paint_tile -> _write_tile_folder / _write_mbtiles [10.2].
 # -L: _render_loaded [11.2] -> the picture as above.
-# Library: render, render_data, render_grid, render_tiles, run [13]; their input comes from
-#     read() or _library_batches [2.7] (arrays, tables, geometries).
+# Library: render, render_grid, render_tiles, render_frames, run, tracks [13]: _library_input
+#     (settings checked, _USES) -> _library_batches [2.7] (any input) -> _input_batches.
+# --dask, dask DataFrames: _DaskParts [13] reads and bins each partition on the workers
+#     (_dask_part), the accumulations merged (_Accumulator.merge); the engine runs here.
 #
-# The engine's paths, chosen in _Engine [5.1] tile by tile:
+# The engine's paths, chosen in _Engine [5.1] tile by tile (a pyramid's zoom may first count
+# short track segments as points: _counted):
 #   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
-#   unit points dense in a tile: the walk of the kernel's offsets (_is_dense; _dense_unit)
-#   track segments alone: cells (_sparse; _segment_cells [5.3])
+#   points alone: the walk of the kernel's offsets (_walk: _dense_unit, _level_walk)
+#   track segments alone: cells (_sparse; _segment_cells [5.3]), found along them (_cells_along)
 #   anything else, and every path's reference: the sort (_point_heat, _segment_heat, _reduce)
 #   a tile with too much work is split into quarters first (_is_heavy, _pieces).
 # Fast paths and their references (_FAST = False forces every reference; the test
@@ -60,19 +63,21 @@ As a library:
 #   GPX                _Gpx [2.4]                      _GpxExact
 #   GeoJSON points     _GeoJsonShapes.add_all [2.5]    _GeoJsonShapes.add
 #   unit points        _CountGrid [4]                  _BinnedPoints entries
-#   the engine         FFT sums, the walk, cells [5]   the sort
-#   PNG                _png_stream [11.1]              Pillow's PNG writer
+#   the engine         FFT sums, walks, cells [5]      the sort
+#   pyramid tracks     _counted [5.1]                  the segment engine
+#   PNG, palette tiles _png_stream [11.1]              Pillow's PNG writer
 #
 # Where to change:
 #   a new input format    a reader [2.2-2.6] and a row of _FORMATS [2.1]
-#   a new option          a Config field [1.2]; its flag in an _OPTION_GROUPS function [14];
-#                         its range in _RANGES [1.2] or a check in _validate [12]; a row in
-#                         test/test_errors.py
-#   the colour scale      _peak, _colour_index, _colour_table [6]
+#   a new option          a Config field (its type checks it) [1.2]; its flag in an _OPTION_GROUPS
+#                         function [14]; _RANGES, _CHOICES [1.2] or _validate [12]; a row in
+#                         test/test_errors.py; the library functions using it: _USES [13]
+#   a library input kind  a branch of _library_batches [2.7]
+#   the colour scale      _peak, _colour_index, _COLOUR_SCALES, _colour_table, _COLORMAPS [6]
 #   a kernel, projection  KERNELS [5.1], PROJECTIONS [3]
 #   tile output           _tile_stream [10.1]; _write_tile_folder, _write_mbtiles,
 #                         _viewer_page [10.2]
-#   time and track rules  _TrackTimeFilter, _TrimEnds [8]
+#   time and track rules  _TrackTimeFilter, _TrimEnds [8]; --track_weight's _even_pieces [4]
 #   limits, owned outputs _check_ratio, _MAX_LINE, _JSON_DEPTH [2]; _output_names [12]
 # Measurements behind the fast paths and limits: test/BENCHMARKS.md (test/bench.py).
 
@@ -88,6 +93,7 @@ import colorsys
 import contextlib
 import dataclasses
 import functools
+import importlib
 import io
 import itertools
 import logging
@@ -104,11 +110,18 @@ import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+import typing
+from typing import (TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple)
 import numpy as np
 
-if TYPE_CHECKING:  # annotations only; the code imports Pillow where it needs it
+if TYPE_CHECKING:
     from PIL import Image
+else:
+    class _PillowImage:   # PIL.Image for typing.get_type_hints: Pillow is imported when it asks
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("PIL.Image"), name)
+    Image = _PillowImage()
 
 
 # Imported only where needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL,
@@ -120,7 +133,7 @@ __version__ = "2.0.0"
 __all__ = [
     "Config", "HeatmapError", "Points", "Segments", "KERNELS", "PROJECTIONS",
     "READERS", "read", "render", "render_data", "run", "main", "tracks",
-    "Grid", "render_grid", "render_tiles",
+    "Grid", "render_grid", "render_tiles", "render_frames", "colour",
 ]
 EARTH_RADIUS = 6378137.0          # metres, the sphere of Web Mercator
 _MAX_PIXELS = 1 << 28             # largest image we agree to allocate (override: env)
@@ -158,11 +171,15 @@ def _too_big(pixels: int) -> HeatmapError:
 
 def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
     """``map(work, jobs)`` on a few threads (NumPy releases the GIL), in order, few jobs in flight:
-    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle."""
+    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle.
+    One job, or one worker: no threads (they cost a small run more than they give)."""
     workers = workers or min(4, os.cpu_count() or 1)
-    if workers == 1:
-        yield from map(work, jobs)
+    jobs = iter(jobs)
+    head = list(itertools.islice(jobs, 2))
+    if workers == 1 or len(head) < 2:
+        yield from map(work, itertools.chain(head, jobs))
         return
+    jobs = itertools.chain(head, jobs)
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(workers) as pool:
         pending: List = []
@@ -182,7 +199,6 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 def _import_extra(module: str, package: str, extra: str, what: str):
     """Import an optional dependency, or say in one line how to install it."""
-    import importlib
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -192,10 +208,10 @@ def _import_extra(module: str, package: str, extra: str, what: str):
 
 # ---- 1.2 Basics: errors, messages, configuration ----
 # One exception, HeatmapError, carries every mistake of the user's input or options as
-# one line; the command line prints it and exits 2, the library raises it.  Config holds
-# every setting with its default (the command line's defaults come from it), and _RANGES
-# the simple range checks of its fields.
-class HeatmapError(Exception):
+# one line; the command line prints it and exits 2, the library raises it (and its warnings
+# go to warnings.warn).  Config holds every setting with its default and type (the command
+# line's defaults come from it); _RANGES and _CHOICES check the values of some.
+class HeatmapError(ValueError):
     """A mistake in the user's input or options; the message is one line."""
 
 
@@ -214,29 +230,58 @@ def _quoted(raw) -> str:
         text[:72], len(raw) - 72)
 
 
+def _shown(value: Any) -> str:
+    """A bad value of the library's as quoted in an error message: its repr, shortened."""
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return _quoted(" ".join(text.split()).encode())
+
+
 # Messages name flags ("-W/--width must be positive"); the public library functions pass them
 # through _setting_errors, which names the settings instead, so no check needs to know its caller.
 _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 
 
+@functools.lru_cache(maxsize=None)
+def _settings_by_flag() -> Tuple[dict, dict]:
+    """({flag: setting}, {setting: its command-line group}) of every Config field with a flag."""
+    fields, parser = {f.name for f in dataclasses.fields(Config)}, _parser()
+    return ({flag: a.dest for a in parser._actions for flag in a.option_strings if a.dest in fields},
+            {a.dest: group.title for group in parser._action_groups for a in group._group_actions})
+
+
 def _setting_names(text: str) -> str:
     """``text`` with each setting's flag (-W/--width, -W, --frequency) replaced by its name."""
-    fields = {f.name for f in dataclasses.fields(Config)}
-    names = {flag: action.dest for action in _parser()._actions
-             for flag in action.option_strings if action.dest in fields}
+    names = _settings_by_flag()[0]
     return _FLAG.sub(lambda match: names.get(match.group(1), match.group(0)), text)
 
 
-def _setting_errors(function):
+_Function = typing.TypeVar("_Function", bound=Callable[..., Any])
+
+
+def _setting_errors(function: _Function) -> _Function:
     """Decorator of the public library functions: their HeatmapErrors name settings."""
     @functools.wraps(function)
-    def library_call(*args, **kwargs):
+    def library_call(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except HeatmapError as exc:
             exc.args = (_setting_names(str(exc)),)
             raise
-    return library_call
+    return typing.cast(_Function, library_call)
+
+
+class _LibraryWarnings(logging.Handler):
+    """The library's warnings as warnings.warn, naming settings (main() shows them as lines)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        frame, level = sys._getframe(1), 2   # shown at the caller's line, outside this module
+        while frame is not None and frame.f_globals.get("__name__") in (__name__, "logging"):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(_setting_names(record.getMessage()), stacklevel=level)
+
+
+_LIBRARY_WARNINGS = _LibraryWarnings(logging.WARNING)
+_LOG.addHandler(_LIBRARY_WARNINGS)
 
 
 class _Progress:
@@ -263,11 +308,8 @@ class _Progress:
 
 @dataclass
 class Config:
-    """Every setting of a run; the command line takes its defaults from here.
-
-    Sizes are pixels, ``scale`` is metres per pixel, ``extent`` is
-    ``(lat1, lon1, lat2, lon2)`` in degrees.
-    """
+    """Every setting of a run, with its default (the command line's too).  Sizes are pixels,
+    ``scale`` metres per pixel, ``extent`` ``(lat1, lon1, lat2, lon2)`` in degrees."""
     files: List[str] = field(default_factory=list)
     filetype: str = "auto"
     ignore_csv_header: bool = False
@@ -294,6 +336,9 @@ class Config:
     hsva_min: str = "000ffff00"
     hsva_max: str = "02affffff"
     gradient: Optional[str] = None
+    colormap: Optional[str] = None         # a matplotlib colormap's name, instead of -m/-M
+    colour_scale: str = "linear"           # heat to colour: linear, log, sqrt or eq_hist
+    colour_max: Optional[float] = None     # the heat that gets the top colour; None: the largest
     kernel: str = "linear"
     osm: bool = False
     osm_base: str = "https://tile.openstreetmap.org"
@@ -327,6 +372,10 @@ class Config:
     max_gap: float = 300.0                 # with weight_by_time, a longer segment weighs nothing
     max_jump: Optional[float] = None       # metres: longer track segments are dropped
     trim_ends: Optional[float] = None      # metres taken off both ends of each track
+    track_weight: str = "segment"          # a track's heat: by segment, metre or second
+    jump_warning: float = 5000.0           # metres: a longer track segment is warned of
+    strict: bool = False                   # of several inputs, an unreadable one is an error
+    dask: Optional[object] = None          # a scheduler address, "local:N" or a Client (or None)
 
     @property
     def padding(self) -> int:
@@ -347,6 +396,16 @@ _RANGES = (
     ("max_jump", "--max_jump", 0, None, True),
     ("fps", "--fps", 0.001, 1000, False),
     ("trim_ends", "--trim_ends", 0, None, False),
+    ("jump_warning", "--jump_warning", 0, None, False),
+    ("colour_max", "--colour_max", 0, None, True),
+)
+# Settings that name one of a few choices: (setting, flag, a function giving the choices).
+_CHOICES = (
+    ("projection", "-P/--projection", lambda: PROJECTIONS),
+    ("kernel", "-k/--kernel", lambda: KERNELS),
+    ("filetype", "--filetype", lambda: ["auto", *READERS]),
+    ("colour_scale", "--colour_scale", lambda: _COLOUR_SCALES),
+    ("track_weight", "--track_weight", lambda: ("segment", "length", "time")),
 )
 
 
@@ -363,11 +422,8 @@ _RANGES = (
 # a file of any size streams.  _TrackBuilder joins the points of a track into segments
 # across batches, for every reader of tracks.
 class Points(NamedTuple):
-    """A batch of points: float64 arrays of shape (n,).
-
-    ``weight`` None means all 1; ``time`` (datetime64[s], NaT where unknown)
-    None means the input has no timestamps.
-    """
+    """A batch of points: float64 arrays (n,); ``weight`` None means all 1; ``time``
+    (datetime64[s], NaT where unknown) None means the input has no timestamps."""
     lat: np.ndarray
     lon: np.ndarray
     weight: Optional[np.ndarray] = None
@@ -375,12 +431,9 @@ class Points(NamedTuple):
 
 
 class Segments(NamedTuple):
-    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,).
-
-    ``time1``/``time2`` (datetime64[s], NaT where unknown) are the times of
-    the two ends, or None when the track has no timestamps; ``weight``
-    (float64, multiplies a segment's heat) None means all 1.
-    """
+    """A batch of track segments from (lat1, lon1) to (lat2, lon2): float64 arrays (n,);
+    ``time1``/``time2`` (datetime64[s], NaT where unknown) the times of their ends, or None;
+    ``weight`` (multiplies a segment's heat) None means all 1."""
     lat1: np.ndarray
     lon1: np.ndarray
     lat2: np.ndarray
@@ -501,6 +554,10 @@ def _make_input(name: str, raw, path: Optional[str]) -> _Input:
 @contextlib.contextmanager
 def _opened_input(path: str) -> Iterator[_Input]:
     """An input file, "-" (standard input), a FIFO or a device, opened once as a stream."""
+    if "://" in path:   # a URL that fsspec reads (--dask)
+        with _import_extra("fsspec", "fsspec", "dask", "reading URLs").open(path, "rb") as stream:
+            yield _make_input(path, stream, None)
+        return
     if path == "-":
         stdin = getattr(sys.stdin, "buffer", sys.stdin)
         if stdin is None:
@@ -607,6 +664,13 @@ _FORMATS = {
                    lambda head: head.startswith(b"\x00\x00\x27\x0a"),
                    "ESRI shapefile point layers in WGS84, with the .shx beside it "
                    "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
+    "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"), lambda h: h.startswith(
+        b"PAR1"), "columns as for numpy; a row group at a time (needs pyarrow: the parquet extra)"),
+    "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".feather"), lambda h: h.startswith(
+        b"ARROW1"), "Arrow IPC files (Feather 2), columns as for numpy (the parquet extra)"),
+    "numpy": _Format("NumPy", "_read_columnar", (".npy", ".npz"), lambda h: h.startswith(
+        b"\x93NUMPY"), "columns lat/latitude and lon/lng/long/longitude, or of a 2-D .npy the "
+        "first two (a third: the weight), or those --csv_columns names", zipped=True),
     "gpx": _Format("GPX", "_read_gpx", (".gpx",), lambda head: _xml_root(head) == b"gpx",
                    "the <trkpt>s of each <trkseg> joined into a track: heat along the lines "
                    "between them", "no track segments (a <trkseg> needs two or more <trkpt>)"),
@@ -649,7 +713,8 @@ def _filetype(source: _Input, filetype: str) -> str:
     if filetype == "auto":
         filetype = _type_by_content(source, _types_by_name(source.name))
     row = _FORMATS[filetype]
-    if filetype != "fit" and not (row.zipped and source.head.startswith(b"PK\x03\x04")):
+    binary = filetype in ("fit", "parquet", "arrow", "numpy")  # their libraries check them
+    if not binary and not (row.zipped and source.head.startswith(b"PK\x03\x04")):
         for magic, what in _OTHER_FILES:
             if source.head.startswith(magic):
                 raise HeatmapError("%s: is %s, not %s" % (source.name, what, row.title))
@@ -678,52 +743,74 @@ def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
         source.name, root.decode("ascii", "replace") if root else "?"))
 
 
-def read(files: Iterable[str], config: Optional[Config] = None,
-         strict: bool = False, **settings) -> Iterator[object]:
-    """Yield :class:`Points` and :class:`Segments` batches from files, in order.
-
-    A file is a path, "-" (standard input), or a FIFO, read once as a stream.
-    With ``strict`` (the command line) a file that gives nothing to draw is
-    one warning, and an error when no file gives anything.
-    ``settings``: any :class:`Config` field by name, over ``config``.
-    """
-    config = _config_with(config, settings)
-    files = list(files)
-    found, nothing, needs = 0, "", _needs_times(config)
+def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
+         **settings: Any) -> Iterator[object]:
+    """Yield :class:`Points` and :class:`Segments` batches from ``files`` (a path, "-", a FIFO,
+    or a list), in order.  Of several, one that cannot be read is skipped with a warning
+    (``strict``: an error), and so is one without times if an option needs them; not
+    ``lenient`` (the command line), one that gives nothing too.  ``settings``: Config fields."""
+    config = _config_with(config, dict(settings, files=files))
+    _check_settings(config)
+    files = config.files
+    found, nothing, needs, untimed, jump = 0, "", _needs_times(config), [], config.max_jump
     for path in files:
-        count, timed = 0, False
-        with _opened_input(path) as source:
-            kind = _filetype(source, config.filetype)
-            _LOG.info("reading %s (%s)", source.name, _FORMATS[kind].title)
-            nothing = _FORMATS[kind].empty
-            try:
-                for batch in READERS[kind](source, config):
-                    try:
-                        _check_batch(config, batch)
-                    except HeatmapError as exc:
-                        raise HeatmapError("%s: %s" % (source.name, exc)) from None
-                    count += len(batch[0])
-                    time = batch.time if isinstance(batch, Points) else batch.time2
-                    timed = timed or bool(needs and time is not None and not np.isnat(time).all())
-                    yield batch
-            except _NothingToDraw as exc:
-                nothing = str(exc)
-            except RecursionError:  # json.loads of deep nesting (GeoJSON, Takeout: _JSON_DEPTH)
-                raise HeatmapError("%s: nested too deep to read" % source.name) from None
-            nothing = "%s: %s" % (source.name, nothing)
-            if needs and count and not timed:
-                raise HeatmapError("%s: %s needs times, and this file has none"
-                                   % (source.name, needs))
-        if strict and not count and len(files) > 1:
+        count, timed, longest = 0, 0, 0.0
+        try:
+            with _opened_input(path) as source:
+                kind = _filetype(source, config.filetype)
+                _LOG.info("reading %s (%s)", source.name, _FORMATS[kind].title)
+                nothing = _FORMATS[kind].empty
+                try:
+                    for batch in READERS[kind](source, config):
+                        try:
+                            _check_batch(config, batch)
+                        except HeatmapError as exc:
+                            raise HeatmapError("%s: %s" % (source.name, exc)) from None
+                        count += len(batch[0])
+                        time = batch.time if isinstance(batch, Points) else batch.time2
+                        if needs and (time is None or np.isnat(time).all()):
+                            continue   # no time: the filter would leave it out
+                        timed += len(batch[0])
+                        if isinstance(batch, Segments) and config.jump_warning:   # a GPS jump?
+                            metres = _segment_metres(batch)   # over --max_jump: dropped anyway
+                            longest = np.max(metres[metres <= (jump or math.inf)], initial=longest)
+                        yield batch
+                except _NothingToDraw as exc:
+                    nothing = str(exc)
+                except RecursionError:  # json.loads of deep nesting (GeoJSON, Takeout: _JSON_DEPTH)
+                    raise HeatmapError("%s: nested too deep to read" % source.name) from None
+                nothing = "%s: %s" % (source.name, nothing)
+        except HeatmapError as exc:
+            if timed or config.strict or len(files) == 1:
+                raise
+            _LOG.warning("%s; skipped (--strict makes this an error)", exc)
+            continue
+        if count and not timed:
+            untimed.append(path)
+        elif longest > config.jump_warning:
+            _LOG.warning("%s: a track segment %.1f km long, likely a GPS jump: --max_jump "
+                         "drops such segments", path, longest / 1000)
+        if not lenient and not count and len(files) > 1:
             _LOG.warning("%s, skipped", nothing)
-        found += count
-    if strict and not found:
+        found += timed
+    if untimed and found:
+        _LOG.warning("%d files without times skipped (%s needs times): %s", len(untimed), needs,
+                     ", ".join(untimed))
+    elif untimed:
+        raise HeatmapError("%s needs times, and no input has them: %s"
+                           % (needs, ", ".join(untimed)))
+    elif not lenient and not found:
         raise HeatmapError(nothing if len(files) == 1 else
                            "none of the %d input files gives anything to draw" % len(files))
 
 
-def _check_batch(config: Config, batch: object) -> None:
+def _check_batch(config: Config, batch: object) -> object:
     lats = [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]
+    if isinstance(batch, Points) and batch.lat.size and \
+            180 >= np.abs(batch.lat).max() > 90 >= np.abs(batch.lon).max():
+        raise HeatmapError("latitude %.12g is outside -90..90 and every longitude is a latitude: "
+                           "swapped columns? (--csv_columns 2,1)"
+                           % max(batch.lat.min(), batch.lat.max(), key=abs))
     for lat in lats:
         if lat.size:
             _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
@@ -735,6 +822,7 @@ def _check_batch(config: Config, batch: object) -> None:
     if batch.weight is not None and not np.isfinite(batch.weight).all():
         raise HeatmapError("weight %g is not a finite number" % batch.weight[
             np.argmin(np.isfinite(batch.weight))])
+    return batch
 
 
 # ---- 2.2 Input: text and CSV ----
@@ -822,7 +910,9 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
 
 
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
-    """Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
+    """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
+    bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
+    Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
 
     sep is b" " (any run of spaces/tabs separates fields; leading/trailing
     whitespace and \\r ignored) or b"," (exactly one comma between fields,
@@ -1440,15 +1530,15 @@ _GPX_BATCH = 1 << 16              # track points per yielded batch
 
 
 class _XmlReader:
-    """An XML input streamed by expat: subclasses get ``start(tag, attrs)``, ``end(tag, text)``
-    (local names; text for ``texts``); ``sync()`` after a block feeds ``self.track``."""
+    """An XML input (documents one after another too) streamed by expat: subclasses define
+    ``start(tag, attrs)``, ``end(tag, text)`` (text for ``texts``); ``sync()`` feeds the track."""
     texts: frozenset = frozenset()
     nothing = "no track points"
     block_end = b">"  # blocks end after the last of these (else after a '>')
 
     def __init__(self, source: _Input):
         from xml.parsers import expat
-        self.source, self.name = source, source.name
+        self.source, self.name, self.fed = source, source.name, 0
         self.parser = expat.ParserCreate("UTF-8" if source.recoded else None, "}")
         self.parser.buffer_text = True
         self.track = _TrackBuilder()
@@ -1482,12 +1572,6 @@ class _XmlReader:
         if self._text is not None:
             self._text.append(data)
 
-    def start(self, tag: str, attrs: dict) -> None:
-        pass
-
-    def end(self, tag: str, text: Optional[str]) -> None:
-        pass
-
     def sync(self) -> None:
         pass
 
@@ -1499,9 +1583,17 @@ class _XmlReader:
         from xml.parsers import expat
         try:
             self.parser.Parse(data, final)
+            self.fed += len(data)
         except expat.ExpatError as exc:
-            raise _data_error(self.name, exc.lineno, "not valid XML: %s"
-                              % expat.ErrorString(exc.code)) from None
+            if exc.code != expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]:
+                raise _data_error(self.name, exc.lineno, "not valid XML: %s"
+                                  % expat.ErrorString(exc.code)) from None
+            rest, old = data[self.parser.ErrorByteIndex - self.fed:], self.parser   # a new document
+            self.parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
+            self.parser.buffer_text, self.fed = True, 0
+            for handler in ("StartElementHandler", "EndElementHandler", "CharacterDataHandler"):
+                setattr(self.parser, handler, getattr(old, handler))
+            self.feed(rest, final)
         except (LookupError, ValueError) as exc:  # an encoding expat cannot use
             raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
 
@@ -1648,7 +1740,9 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
 class _Gpx(_GpxExact):
-    """GPX by regular expressions and whole arrays, for blocks of the common shape:
+    """Fast path of _GpxExact: the same batches; chosen in _read_gpx; bench row "read gpx fast
+    path".
+    GPX by regular expressions and whole arrays, for blocks of the common shape:
     ``<trkpt lat lon>`` in ``<trkseg>``, one ``<time>`` or none.  Other blocks, and all after a
     DOCTYPE (entities may hide elements), go to :class:`_GpxExact`; expat checks every block."""
 
@@ -2428,9 +2522,10 @@ def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
     return Points(lat[keep], lon[keep], None, None if time is None else time[keep])
 
 
-# ---- 2.6 Input: FIT and shapefiles ----
-# Garmin FIT activities (through fitdecode) and ESRI shapefiles (through pyshp, from files
-# or a zip), both optional extras; then READERS, the reader functions by format name.
+# ---- 2.6 Input: FIT, shapefiles and columnar files ----
+# Garmin FIT activities (through fitdecode), ESRI shapefiles (through pyshp, from files or a
+# zip), Parquet and Arrow (through pyarrow), all optional extras, and NumPy files; then
+# READERS, the reader functions by format name.
 _FIT_EPOCH = 631065600              # 1989-12-31T00:00:00Z in Unix seconds
 _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
@@ -2597,44 +2692,171 @@ def _shp_points(name: str, xy: List[Tuple[float, float]]) -> Points:
     return Points(table[:, 1].copy(), table[:, 0].copy())
 
 
+def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
+    """Parquet (a row group at a time), Arrow IPC files (Feather 2), .npy (memory-mapped) and .npz:
+    the columns --csv_columns names, else lat/latitude and lon/lng/long/longitude, else (unnamed)
+    the first two, a third the weight; rows count from 1 in messages, as lines do."""
+    try:
+        names, chunks = _columnar_table(source)
+        names, row = [str(name) for name in names], 1
+        lower = [n.lower() for n in names]
+        spec = config.csv_columns or ("1,2,3"[:max(3, 2 * len(names) - 1)] if "".join(
+            names).isdigit() else ",".join(next((g for g in guesses if g in lower), guesses[0])
+                                           for guesses in (_LAT_NAMES, _LON_NAMES)))
+        columns = _csv_columns(spec, ",".join(lower).encode(), source.name)[:4]
+        if max(c for c in columns if c is not None) >= len(names):
+            raise HeatmapError("%s: no column %s (there are %d)" % (
+                source.name, max(c for c in columns if c is not None) + 1, len(names)))
+        for chunk in chunks(list({names[c] for c in columns if c is not None})):
+            for start in range(0, len(chunk[names[columns[0]]]), 1 << 20):
+                part = [None if c is None else chunk[names[c]][start:start + (1 << 20)]
+                        for c in columns]
+                table = np.column_stack([a for a in part[:3] if a is not None]).astype(float)
+                if not np.isfinite(table).all():
+                    row += int(np.argmin(np.isfinite(table).all(1)))
+                    raise _data_error(source.name, row, "not a finite number")
+                yield _points_from_table(table, None if part[3] is None else _column_times(
+                    source.name, part[3], range(row, row + len(table))))
+                row += len(table)
+    except HeatmapError:
+        raise
+    except Exception as exc:  # pyarrow's and NumPy's errors on a damaged file
+        raise HeatmapError("%s: not a readable Parquet, Arrow or NumPy file: %s" % (
+            source.name, _one_line(exc) or type(exc).__name__)) from None
+
+
+def _columnar_table(source: _Input):
+    """(column names, chunks(names): dicts of those columns' arrays, some rows each) of a file."""
+    data = source.path or io.BytesIO(source.stream.read())
+    if not source.head.startswith((b"PAR1", b"ARROW1")):   # NumPy, nothing unpickled
+        data = np.load(data, allow_pickle=False, mmap_mode="r" if source.path else None)
+        if isinstance(data, np.ndarray) and data.dtype.names is None:
+            data = {str(i + 1): column for i, column in enumerate(np.atleast_2d(data.T))
+                    if data.ndim < 3}
+        names = data.dtype.names if isinstance(data, np.ndarray) else list(data.keys())
+        return names, lambda used: iter([{name: data[name] for name in used}])
+    pa = _import_extra("pyarrow", "pyarrow", "parquet", "reading Parquet and Arrow files")
+    if source.head.startswith(b"PAR1"):
+        data = __import__("pyarrow.parquet").parquet.ParquetFile(data, pre_buffer=False)   # (True: all)
+        names, batches = data.schema_arrow.names, lambda used: data.iter_batches(1 << 20,
+                                                                                columns=used)
+    else:
+        data = pa.ipc.open_file(pa.memory_map(data) if source.path else data)
+        names, batches = data.schema.names, lambda used: map(data.get_batch,
+                                                             range(data.num_record_batches))
+    return names, lambda used: ({name: batch.column(name).to_numpy(zero_copy_only=False)
+                                 for name in used} for batch in batches(used))
+
+
 # The readers by format name (a reader is named by its row of _FORMATS, section 2.1).
 READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
 
 # ---- 2.7 Input: the library's arrays, tables and geometries ----
-# What the library's functions take besides files: arrays, tables with columns by name
-# (pandas, polars, a dict of arrays, a structured array), and geometries (GeoPandas through
-# shapely on whole arrays, anything else through __geo_interface__ and _GeoJsonShapes).
-# tracks() joins arrays of track points into Segments.
+# What the library's functions take (_library_batches, one branch per kind of input): files,
+# Points/Segments batches, geometries (GeoPandas through shapely on whole arrays, anything
+# else through __geo_interface__ and _GeoJsonShapes), tables with columns by name (pandas,
+# polars, a dict of arrays, a structured array) and arrays.  Each row is checked as a reader's
+# (_checked_columns) and a bad one named by its column and row; tracks() joins rows into Segments.
 _LAT_NAMES = ("lat", "latitude")
 _LON_NAMES = ("lon", "lng", "long", "longitude")
 _GEO_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
               "MultiPolygon", "GeometryCollection")   # by shapely's type id: 0, 1, 2 are drawn
 _GEOJSON_TYPES = ("FeatureCollection", "Feature", "GeometryCollection", "Point", "MultiPoint",
                   "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+_COLUMN_LIMITS = {"lat": 90.0, "lon": float(_MAX_LONGITUDE)}   # degrees; other numbers: finite
 
 
-def _is_table(data) -> bool:
+def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
+                     join: bool = False) -> Iterable[object]:
+    """The batches of the library's ``data`` (see :func:`render`), its columns named by ``spec``
+    (lat, lon, weight, time: a column name or the values); ``join``: Segments, for tracks()."""
+    if any(isinstance(v, Config) for v in [data, *spec.values()]):
+        raise HeatmapError("a Config goes third, or by name: render(data, config=Config(...))")
+    if data is None:
+        data, spec = spec["lat"], dict(spec, lat=None)
+    if hasattr(data, "to_delayed") and hasattr(data, "columns") and not join:   # dask (13)
+        return _DaskParts(data.to_delayed(), (spec, skip_invalid))
+    given = sorted(k for k, v in spec.items() if v is not None)
+    one = isinstance(data, (str, os.PathLike, Points, Segments))
+    first, data = _first_item([data] if one else data)
+    if isinstance(first, (str, os.PathLike)):
+        batches, kind = read(data, config, lenient=False), "files"
+    elif isinstance(first, (Points, Segments)):
+        batches, kind = (_user_batch(b, i, skip_invalid) for i, b in enumerate(data)), "batches"
+    elif _is_geo(data):
+        batches, kind = _geo_batches(data, spec, skip_invalid, join), ""
+    else:
+        columns, row = _table_columns(data, spec)
+        return [_track_segments(columns, skip_invalid, row) if join else
+                Points(**_checked_columns(columns, skip_invalid, row))]
+    if given and kind:
+        raise HeatmapError("%s= names columns of a table, not of %s" % ("=, ".join(given), kind))
+    if join:
+        return (_track_segments({k: v for k, v in b._asdict().items() if v is not None},
+                                skip_invalid, "row %s") if isinstance(b, Points) else b
+                for b in batches)
+    return batches
+
+
+def _first_item(data: Any) -> Tuple[Any, Any]:
+    """(first item or None, ``data`` again) of a list, tuple or iterator (read once)."""
+    if isinstance(data, (list, tuple)):
+        return (data[0] if data else None), data
+    if isinstance(data, Iterator):
+        first = next(data, None)
+        return first, itertools.chain([first], data)
+    return None, data
+
+
+def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
+    """A batch given to the library, as a reader's: float64 arrays of one length, datetime64[s]
+    times, each row checked (:func:`_checked_columns`)."""
+    if not isinstance(batch, (Points, Segments)):
+        raise HeatmapError("batch %d is not Points or Segments: %s" % (number, _shown(batch)))
+    columns = {k: v for k, v in batch._asdict().items() if v is not None}
+    return type(batch)(**_checked_columns(columns, skip_invalid, "batch %d, row %%s" % number))
+
+
+def _is_table(data: Any) -> bool:
     """Has columns by name: a mapping, a DataFrame, a structured NumPy array."""
     from collections.abc import Mapping
     return bool(isinstance(data, Mapping) or hasattr(data, "columns")
                 or getattr(getattr(data, "dtype", None), "names", None))
 
 
-def _is_geo(data) -> bool:
-    """Geometries: has ``__geo_interface__`` (GeoPandas, shapely, ...) or is a GeoJSON dict."""
+def _is_geo(data: Any) -> bool:
+    """Geometries: its type has ``__geo_interface__`` (GeoPandas, shapely: not asked of the data,
+    which would build all of its GeoJSON) or it is a GeoJSON dict."""
     kind = data.get("type") if isinstance(data, dict) else None
-    return hasattr(data, "__geo_interface__") or (isinstance(kind, str) and kind in _GEOJSON_TYPES)
+    return hasattr(type(data), "__geo_interface__") or (isinstance(kind, str) and kind in
+            _GEOJSON_TYPES) or "__geo_interface__" in getattr(data, "__dict__", ())
 
 
-def _column_names(data) -> list:
-    names = getattr(getattr(data, "dtype", None), "names", None)
-    return list(names or (data.columns if hasattr(data, "columns") else data.keys()))
+def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
+    """({name: values} of a table's columns named by ``spec`` (lat and lon guessed when None), or
+    of arrays (``data`` the latitudes); how a row is named: "row %s" or the table's index)."""
+    if not _is_table(data):
+        named = [k for k, v in spec.items() if isinstance(v, str)]
+        if named:
+            raise HeatmapError("%s= names a column: give a table (a DataFrame, a dict of arrays) "
+                               "first, or the values themselves" % named[0])
+        if spec["lon"] is None:
+            raise HeatmapError("no longitudes: render(lat, lon) or render(table)")
+        return dict({k: v for k, v in spec.items() if v is not None}, lat=data), "row %s"
+    guesses = {"lat": _LAT_NAMES, "lon": _LON_NAMES}
+    columns = {k: _table_column(data, v, guesses.get(k, ()), k) for k, v in spec.items()
+               if v is not None or k in guesses}
+    return columns, getattr(data, "index", "row %s")
 
 
-def _table_column(data, name, guesses: Sequence[str], what: str):
-    """Column ``name`` of a table, or the first column called one of ``guesses`` (any case)."""
-    names = _column_names(data)
+def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> Any:
+    """Column ``name`` of a table (or the values given), or the first column called one of
+    ``guesses`` (any case)."""
+    if name is not None and not isinstance(name, (str, int)):
+        return name
+    names = list(getattr(getattr(data, "dtype", None), "names", None)
+                 or (data.columns if hasattr(data, "columns") else data.keys()))
     shown = _quoted(", ".join(map(str, names)))
     if name is None:
         lower = {str(n).lower(): n for n in reversed(names)}
@@ -2648,151 +2870,186 @@ def _table_column(data, name, guesses: Sequence[str], what: str):
     return data[name]
 
 
-def _float_values(values, what: str) -> np.ndarray:
-    """float64 (n,) of an array-like or a column; missing values (pandas NA) become NaN."""
+def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
+    """Columns as (n,) arrays: float64 numbers, datetime64[s] times, any other as it is; a row with
+    a number not finite, or a latitude beyond 90 or longitude beyond 360 degrees, is an error
+    naming the row (``row``: "row %s" or a table's index), unless ``skip_invalid`` (then a
+    warning counts them)."""
+    arrays = {k: _column_values(k, v, row) for k, v in columns.items()}
+    if len({len(v) for v in arrays.values()}) > 1:
+        raise HeatmapError("%s differ in length (%s)" % (", ".join(arrays), ", ".join(
+            str(len(v)) for v in arrays.values())))
+    limits = {k: _COLUMN_LIMITS.get(k[:3], np.inf) for k, v in arrays.items()
+              if v.dtype == np.float64}
+    bad = np.zeros(len(next(iter(arrays.values()))), bool)
+    for i in range(0, bad.size, _LIBRARY_ROWS):   # in slices: no temporaries of the whole size
+        for k, limit in limits.items():
+            bad[i:i + _LIBRARY_ROWS] |= ~(np.abs(arrays[k][i:i + _LIBRARY_ROWS]) <= limit)
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return arrays
+    first = int(np.argmax(bad))
+    text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join(
+        "%s %r" % (k, float(arrays[k][first])) for k in limits
+        if not abs(arrays[k][first]) <= limits[k]))
+    if not skip_invalid:
+        raise HeatmapError("%d rows hold a value that is not a finite number or out of range "
+                           "%s; skip_invalid=True drops them" % (count, text))
+    _LOG.warning("skipped %d of %d rows that hold a value that is not a finite number or out "
+                 "of range %s", count, len(bad), text)
+    return {k: v[~bad] for k, v in arrays.items()}
+
+
+def _row_name(row: Any, i: int) -> str:
+    return row % i if isinstance(row, str) else "row %s" % (row[i],)
+
+
+def _column_values(name: str, values: Any, row: Any) -> np.ndarray:
+    """(n,) array of a column: float64 for lat*, lon* and weight, datetime64[s] for time*."""
+    if name.startswith("time"):
+        return _column_times(name, values, row)
+    if not name.startswith(("lat", "lon", "weight")):
+        return _one_a_row(name, values, None)
     try:
         values = values.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas, with NA
     except (AttributeError, TypeError, ValueError):
         pass
     try:
-        return np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as exc:
-        raise HeatmapError("%s is not numbers: %s" % (what, exc)) from None
+        kind = np.asarray(values).dtype.kind
+    except (TypeError, ValueError):   # ragged
+        kind = "O"
+    items = list(values) if kind in "OSU" and isinstance(values, Iterable) else []
+    bad = next((i for i, v in enumerate(items) if not _is_number(v)), None)
+    if bad is not None:
+        raise HeatmapError("%s is not numbers: %s at %s" % (name, _shown(items[bad]),
+                                                           _row_name(row, bad)))
+    return _one_a_row(name, values, np.float64)
 
 
-def _valid_rows(columns: dict, skip_invalid: bool) -> Optional[np.ndarray]:
-    """Mask of the rows whose every column is finite, or None when all are; a bad row is an error
-    unless ``skip_invalid`` (then a warning counts them)."""
-    bad = np.zeros(len(next(iter(columns.values()))), dtype=bool)
-    for values in columns.values():
-        bad |= ~np.isfinite(values)
-    count = int(np.count_nonzero(bad))
-    if not count:
-        return None
-    row = int(np.argmax(bad))
-    first = ", ".join("%s %r" % (k, float(v[row])) for k, v in columns.items()
-                      if not np.isfinite(v[row]))
-    if not skip_invalid:
-        raise HeatmapError("%d rows hold a value that is not a finite number (the first: row %d, "
-                           "%s); skip_invalid=True drops them" % (count, row, first))
-    _LOG.warning("skipped %d of %d rows that hold a value that is not a finite number "
-                 "(the first: row %d, %s)", count, len(bad), row, first)
-    return ~bad
+def _one_a_row(name: str, values: Any, dtype: Any) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype)
+    except (TypeError, ValueError):
+        array = np.zeros((0, 0))
+    if array.ndim != 1:
+        raise HeatmapError("%s must be one value a row, not %s" % (name, _shown(values)))
+    return array
 
 
-def _checked_points(lat, lon, weight=None, skip_invalid: bool = False) -> Points:
-    """A Points batch of array-likes; lengths and finiteness checked (skip_invalid)."""
-    columns = {"lat": _float_values(lat, "lat"), "lon": _float_values(lon, "lon")}
-    if weight is not None:
-        columns["weight"] = _float_values(weight, "weight")
-    if len({len(v) for v in columns.values()}) > 1:
-        raise HeatmapError("%s differ in length (%s)" % (", ".join(columns), ", ".join(
-            str(len(v)) for v in columns.values())))
-    keep = _valid_rows(columns, skip_invalid)
-    if keep is not None:
-        columns = {k: v[keep] for k, v in columns.items()}
-    return Points(columns["lat"], columns["lon"], columns.get("weight"))
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
-def tracks(lat, lon, track=None, times=None) -> Segments:
+def _column_times(name: str, values: Any, row: Any) -> np.ndarray:
+    """datetime64[s] (n,) of times: datetime64 of any unit (polars: in UTC), time-zone aware
+    pandas times, ISO 8601 text or Unix seconds; None, NaN and NaT are unknown."""
+    if getattr(getattr(values, "dt", None), "tz", None) is not None:   # pandas, to UTC
+        values = values.dt.tz_convert(None)
+    array = _one_a_row(name, values, None)
+    if array.dtype.kind == "M":
+        return array.astype("datetime64[s]")
+    if array.dtype.kind == "f":   # Unix seconds, NaN unknown
+        array = np.where(np.isnan(array), None, array)
+    try:
+        return _parse_times(array)
+    except _BadTime as bad:
+        raise HeatmapError("%s: bad time %s at %s" % (name, _shown(array[bad.index]),
+                                                       _row_name(row, bad.index))) from None
+
+
+def _track_segments(columns: dict, skip_invalid: bool, row: Any) -> Segments:
+    """Segments joining each row to the next of the same ``track`` (ids), a bad row a gap."""
+    columns = {k: _column_values(k, v, row) for k, v in columns.items() if k != "weight"}
+    kept = _checked_columns(dict(columns, row=np.arange(len(columns["lat"]))), skip_invalid, row)
+    join = kept["row"][1:] == kept["row"][:-1] + 1
+    if "track" in kept:
+        join &= kept["track"][1:] == kept["track"][:-1]
+    ends = [{k: v[:-1][join] if start else v[1:][join] for k, v in kept.items()}
+            for start in (True, False)]
+    return Segments(ends[0]["lat"], ends[0]["lon"], ends[1]["lat"], ends[1]["lon"],
+                    ends[0].get("time"), ends[1].get("time"))
+
+
+@_setting_errors
+def tracks(data: Any = None, lon: Any = None, track: Any = None, time: Any = None, *,
+           lat: Any = None, times: Any = None, skip_invalid: bool = True) -> Segments:
     """Segments joining consecutive points: the track lat[0], lon[0] -> lat[1], lon[1] -> ...
 
-    ``lat``, ``lon``: array-likes of the same length (degrees).  ``track``: an
-    array of track ids (a ride number, a file name); a new track starts where it
-    changes.  A point with a missing or non-finite coordinate is a gap: the
-    segments to and from it are left out.  ``times``: datetime64-compatible
-    times of the points, kept as the segments' ``time1``/``time2``.
+    ``data``, ``lat``, ``lon``, ``time`` (``times`` in 2.0): as for :func:`render` (Segments
+    are kept); ``track``: ids (a column name or values), a new track where they change; a bad
+    point is a gap (an error if not ``skip_invalid``).
 
     >>> tracks([47.60, 47.61, 47.62], [-122.33, -122.32, -122.30]).lat2
     array([47.61, 47.62])
     """
-    lat, lon = _float_values(lat, "lat"), _float_values(lon, "lon")
-    if lat.shape != lon.shape:
-        raise HeatmapError("lat and lon differ in length (%d, %d)" % (len(lat), len(lon)))
-    whole = np.isfinite(lat) & np.isfinite(lon)
-    keep = whole[1:] & whole[:-1]
-    if track is not None:
-        ids = np.asarray(track).ravel()
-        if ids.shape != lat.shape:
-            raise HeatmapError("track and lat differ in length (%d, %d)" % (len(ids), len(lat)))
-        keep &= ids[1:] == ids[:-1]
-    ends = (None, None)
-    if times is not None:
-        stamps = np.asarray(times, dtype="datetime64[s]").ravel()
-        ends = (stamps[:-1][keep], stamps[1:][keep])
-    return Segments(lat[:-1][keep], lon[:-1][keep], lat[1:][keep], lon[1:][keep], *ends)
+    spec = {"lat": lat, "lon": lon, "time": time if times is None else times, "track": track}
+    parts = list(_library_batches(Config(), data, spec, skip_invalid, join=True))
+    fields = zip(*parts) if parts else [[np.zeros(0)]] * 4 + [[None]] * 3
+    return Segments(*(None if any(v is None for v in f) else np.concatenate(f) for f in fields))
 
 
-def _to_wgs84(data):
-    """GeoPandas data in longitude/latitude: reprojected (to_crs) when it names another CRS."""
-    crs = getattr(data, "crs", None)
-    if crs is None or not hasattr(data, "to_crs"):
-        return data
-    if getattr(crs, "to_epsg", lambda: None)() == 4326:
-        return data
-    return data.to_crs(4326)
-
-
-def _geo_batches(data, weight, skip_invalid: bool) -> List[object]:
+def _geo_batches(data: Any, spec: dict, skip_invalid: bool, join: bool) -> List[object]:
     """Points and Segments of GeoPandas data (whole arrays, by shapely) or of anything with
-    ``__geo_interface__`` (as GeoJSON); ``weight``: a column (property) name or a value per row."""
-    data = _to_wgs84(data)
+    ``__geo_interface__`` (as GeoJSON); ``spec``: weight and time of points, by column or value."""
+    crs = getattr(data, "crs", None)   # GeoPandas in another CRS: to longitude/latitude
+    if crs is not None and hasattr(data, "to_crs") and getattr(crs, "to_epsg", str)() != 4326:
+        data = data.to_crs(4326)
     geometry = getattr(data, "geometry", None)
     if geometry is None or not hasattr(geometry, "values"):
-        return _geojson_batches(data if isinstance(data, dict) else data.__geo_interface__,
-                                weight)
-    weights = None if weight is None else _float_values(
-        data[weight] if isinstance(weight, str) else weight, "weight")
+        return _geojson_batches(data if isinstance(data, dict) else data.__geo_interface__, spec)
     import shapely  # every GeoPandas has it
-    geoms = np.asarray(geometry.values, dtype=object)
-    parts, owner = shapely.get_parts(geoms, return_index=True)
-    kinds = shapely.get_type_id(parts)
+    parts = np.asarray(geometry.values, dtype=object)
+    kinds, owner = shapely.get_type_id(parts), np.arange(len(parts))
+    if (kinds > 2).any():   # multi-part geometries (getting the parts of all: 1.4 s for 1e6)
+        parts, owner = shapely.get_parts(parts, return_index=True)
+        kinds = shapely.get_type_id(parts)
     coords, part = shapely.get_coordinates(parts, return_index=True)
     odd = kinds[kinds > 2]
     if odd.size:
         raise HeatmapError("only points and lines can be drawn, not a %s (draw polygons by "
                            "their .boundary or .centroid)" % _GEO_TYPES[int(odd[0])])
-    point_kind = kinds[part] == 0
-    return (_geo_points(coords, part, owner, point_kind, weights, skip_invalid)
-            + _geo_lines(coords, part, ~point_kind, weights, skip_invalid))
+    point, batches = kinds[part] == 0, []
+    if point.any():
+        rows = owner[part[point]]
+        index = getattr(data, "index", "row %s")
+        columns = {k: _column_values(k, _table_column(data, v, (), k), index)[rows]
+                   for k, v in spec.items() if v is not None and k not in ("lat", "lon")}
+        columns.update(lat=coords[point, 1], lon=coords[point, 0])
+        row = index if isinstance(index, str) else index[rows]
+        batches.append(_track_segments(columns, skip_invalid, row) if join else
+                       Points(**_checked_columns(columns, skip_invalid, row)))
+    if not point.all():
+        if any(spec.get(k) is not None for k in ("weight", "time")):
+            raise HeatmapError("weight and time are for points: lines are drawn with weight 1")
+        batches.append(tracks(coords[~point, 1], coords[~point, 0], track=part[~point],
+                              skip_invalid=skip_invalid))
+    return batches
 
 
-def _geo_points(coords, part, owner, is_point, weights, skip_invalid: bool) -> List[object]:
-    rows = owner[part[is_point]]
-    if not rows.size:
-        return []
-    w = None if weights is None else weights[rows]
-    return [_checked_points(coords[is_point, 1], coords[is_point, 0], w, skip_invalid)]
-
-
-def _geo_lines(coords, part, is_line, weights, skip_invalid: bool) -> List[object]:
-    if not is_line.any():
-        return []
-    if weights is not None:
-        raise HeatmapError("weight is for points: lines are drawn with weight 1")
-    xy, ids = coords[is_line], part[is_line]
-    if not (np.isfinite(xy).all() or skip_invalid):
-        raise HeatmapError("a line holds a coordinate that is not a finite number; "
-                           "skip_invalid=True leaves out the segments that touch it")
-    return [tracks(xy[:, 1], xy[:, 0], track=ids)]
-
-
-def _geojson_batches(geo, weight) -> List[object]:
+def _geojson_batches(geo: Any, spec: dict) -> List[object]:
     """The batches of a GeoJSON-like mapping, by the GeoJSON reader's interpreter (section
-    2.5), polygons refused; ``weight``: a property name, or one value per feature."""
+    2.5), polygons refused; ``weight``, ``time``: a property name, or weight one value a feature."""
     crs = str(((geo.get("crs") or {}).get("properties") or {}).get("name", "EPSG:4326"))
     if not re.search(r"4326|CRS84", crs):
         raise HeatmapError("the data's CRS is %s: give longitude/latitude (EPSG:4326)" % crs)
+    weight, time = spec.get("weight"), spec.get("time")
+    if not isinstance(time, (str, type(None))):
+        raise HeatmapError("time= names the property of the features that holds their times")
     named = weight if isinstance(weight, str) else None
-    shapes = _GeoJsonShapes("data", Config(weight_property=named), polygons="error")
+    shapes = _GeoJsonShapes("data", Config(weight_property=named, time_property=time),
+                            polygons="error")
     shapes.label = lambda i: "feature %d" % i
     features = geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]
     for index, feature in enumerate(features or ()):
         shapes.add(feature, index)
     if weight is not None and named is None:
         if shapes.track.points:
-            raise HeatmapError("weight is for points: lines are drawn with weight 1")
-        shapes.feature_weights = _float_values(weight, "weight")
+            raise HeatmapError("weight and time are for points: lines are drawn with weight 1")
+        shapes.feature_weights = _column_values("weight", weight, "row %s")
         if len(shapes.feature_weights) != len(features or ()):
             raise HeatmapError("weight has %d values for %d features"
                                % (len(shapes.feature_weights), len(features or ())))
@@ -2800,30 +3057,6 @@ def _geojson_batches(geo, weight) -> List[object]:
     if not batches:
         raise HeatmapError("no points or lines in the data")
     return batches
-
-
-def _library_batches(data, lat, lon, weight, skip_invalid: bool) -> List[object]:
-    """The batches of render()'s input (see there)."""
-    if isinstance(data, (Points, Segments)):
-        return [data]
-    if isinstance(data, (list, tuple)) and data and all(isinstance(b, (Points, Segments))
-                                                        for b in data):
-        return list(data)
-    if data is None:
-        data, lat = lat, None
-    if _is_geo(data):
-        return _geo_batches(data, weight, skip_invalid)
-    if _is_table(data):
-        table = data
-        data = _table_column(table, lat, _LAT_NAMES, "lat")
-        lon = _table_column(table, lon, _LON_NAMES, "lon")
-        weight = None if weight is None else _table_column(table, weight, (), "weight")
-    elif lat is not None:
-        raise HeatmapError("lat= names a column: give a table (a DataFrame, a dict of arrays) "
-                           "first, or the latitudes themselves")
-    if lon is None:
-        raise HeatmapError("no longitudes: render(lat, lon) or render(table)")
-    return [_checked_points(data, lon, weight, skip_invalid)]
 
 
 # ---- 3 Projections and the picture's geometry ----
@@ -2959,10 +3192,16 @@ def _image_box(box: _Box, width: Optional[int], height: Optional[int]) -> Tuple[
     return resized, out_w, out_h
 
 
-def _data_box(batches: Sequence[object]) -> _Box:
-    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of all input."""
+def _data_box(batches: Iterable[object], empty: bool = False) -> Optional[_Box]:
+    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of input batches and _Boxes, or
+    of a Dask cluster's input; none: None with ``empty``, else an error."""
+    if isinstance(batches, _DaskParts):
+        return batches.box()
     lats, lons = [], []
     for batch in batches:
+        if isinstance(batch, _Box):   # a part's (Dask)
+            batch = Points(*(np.array(v) for v in ((batch.min_y, batch.max_y),
+                                                  (batch.min_x, batch.max_x))))
         if isinstance(batch, Points):
             pairs = [(batch.lat, batch.lon)]
         else:
@@ -2971,9 +3210,10 @@ def _data_box(batches: Sequence[object]) -> _Box:
             if lat.size:
                 lats += [lat.min(), lat.max()]
                 lons += [lon.min(), lon.max()]
-    if not lats:
+    if not lats and not empty:
         raise HeatmapError("no data points in the input")
-    return _Box(float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
+    return _Box(float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats))) \
+        if lats else None
 
 
 def _extent_box(extent: Tuple[float, float, float, float]) -> _Box:
@@ -3058,8 +3298,9 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 # points are counted into a dense grid (_CountGrid, the fast path of the entries below;
 # at decay 1 positive weights are summed into it too), other points are aggregated into
 # (pixel, weight) -> count entries (_BinnedPoints, the reference), and track segments are
-# kept as pixel coordinates.  _Accumulator holds the three and, for animations, the input
-# order.
+# kept as pixel coordinates (--track_weight length, time: in even pieces along each track, so
+# how often a device logged does not matter).  _Accumulator holds them and the input order;
+# accumulations on one grid merge exactly (a Dask cluster's partitions).
 class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
@@ -3138,9 +3379,52 @@ def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
         x2, y2 = forward(batch.lat2, batch.lon2)
         _check_coords(x1, y1)
         _check_coords(x2, y2)
-        acc.add_segments(x1, y1, x2, y2, batch.weight)
+        pieces = (x1, y1, x2, y2, batch.weight, None)
+        if _track_rule(config) != "segment":
+            pieces = _even_pieces(*pieces[:5], config.radius * _PIECE)
+        acc.add_segments(*pieces)
     if acc.log is not None and config.frame_time:
         acc.add_times(*_input_seconds(batch))
+
+
+_PIECE = 0.5    # --track_weight length and time: tracks in pieces of this many radii
+
+
+def _even_pieces(x1, y1, x2, y2, weight: np.ndarray, step: float):
+    """Tracks (runs of segments, each starting where the last ended) in pieces ``step`` long, each
+    with its share of the weights (spread along each segment) and the segment it ends in."""
+    length = np.hypot(x2 - x1, y2 - y1)
+    start = np.r_[True, (x1[1:] != x2[:-1]) | (y1[1:] != y2[:-1])]
+    end = np.cumsum(length + np.where(start, step, 0.0))   # along the tracks, kept apart
+    first, last = np.flatnonzero(start), np.r_[np.flatnonzero(start)[1:], start.size] - 1
+    begin, span = end[first] - length[first], end[last] - end[first] + length[first]
+    cuts = np.maximum(np.ceil(span / step), 1).astype(np.int64)
+    run = np.repeat(np.arange(first.size), cuts + 1)
+    k = np.arange(run.size) - np.repeat(np.cumsum(cuts + 1) - cuts - 1, cuts + 1)
+    at, ends = begin[run] + np.minimum(k * step, span[run]), k == cuts[run]
+    total = np.cumsum(weight)
+    along = np.ravel([end - length, end], "F")
+    heat = np.interp(at, along, np.ravel([total - weight, total], "F"))
+    heat[k == 0], heat[ends] = (total - weight)[first], total[last]
+    source = np.where(ends, last[run], np.searchsorted(end, at))
+    x, y = (np.interp(at, along, np.ravel(pair, "F")) for pair in ((x1, x2), (y1, y2)))
+    keep = ~ends[:-1]
+    return (x[:-1][keep], y[:-1][keep], x[1:][keep], y[1:][keep], np.diff(heat)[keep],
+            source[1:][keep])
+
+
+def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd: float,
+            origin: Tuple[float, float] = (0.0, 0.0)) -> "_Accumulator":
+    """``acc`` with the batches projected and binned into it; a Dask cluster's input is binned
+    on its workers and merged (section 13)."""
+    if isinstance(batches, _DaskParts):
+        return batches.binned(acc, ppd, origin)
+    progress = _Progress("inputs read")
+    for batch in batches:
+        _project_batch(config, batch, ppd, acc, origin)
+        progress.update(acc.inputs)
+    progress.close()
+    return acc
 
 
 def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
@@ -3191,12 +3475,15 @@ class _Accumulator:
         if self.pending > 4 * max(self.entries.x.size, 1 << 20):
             self._merge()
 
-    def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None) -> None:
-        """Add segments at pixel coordinates; ``weight`` (one each) multiplies their heat."""
+    def add_segments(self, x1, y1, x2, y2, weight: Optional[np.ndarray] = None,
+                     source: Optional[np.ndarray] = None) -> None:
+        """Add segments at pixel coordinates; ``weight`` (one each) multiplies their heat;
+        ``source``: the input each is part of (by number in this call), else one each."""
         self.segments.append(np.stack([x1, y1, x2, y2] + ([] if weight is None else [weight]), 1))
+        source = np.arange(len(x1)) if source is None else source
         if self.log is not None:
-            self.log.append((self.inputs, len(x1)))
-        self.inputs += len(x1)
+            self.log.append((self.inputs, source))
+        self.inputs += int(source[-1]) + 1 if source.size else 0
 
     def ordered(self):
         """Recorded inputs: (point entries, their input numbers, segments, theirs)."""
@@ -3207,7 +3494,7 @@ class _Accumulator:
         entry_seq = np.concatenate([np.empty(0, np.int64)] +
                                    [first + np.arange(ix.size) for first, ix, _, _ in points])
         segment_seq = np.concatenate([np.empty(0, np.int64)] + [
-            first + np.arange(n) for first, n in (i for i in self.log if len(i) == 2)])
+            first + source for first, source in (i for i in self.log if len(i) == 2)])
         segments = self._segment_array()
         return entries, entry_seq, segments, segment_seq
 
@@ -3232,6 +3519,19 @@ class _Accumulator:
             self.entries = _aggregate(_concat_entries([self.entries] + self.parts))
             self.parts, self.pending = [], 0
 
+    def merge(self, other: "_Accumulator") -> "_Accumulator":
+        """Add an accumulation on the same grid, neither grown (a Dask part's, of later input)."""
+        entries, segments, grid = other.result()
+        self.grid.total += grid.total
+        self.grid._count()   # (int64 once the total passes int32's)
+        self.grid.counts = self.grid.counts + grid.counts
+        if grid.sums is not None:
+            self.grid.sums = grid.sums + (0.0 if self.grid.sums is None else self.grid.sums)
+        self.parts.append(entries)
+        self.segments.append(segments)
+        self.inputs += other.inputs
+        return self
+
     def result(self) -> Tuple[_BinnedPoints, np.ndarray, _CountGrid]:
         """(aggregated entries of the points not in the grid, float64 (n, 4|5) segments, grid)."""
         self._merge()
@@ -3241,9 +3541,11 @@ class _Accumulator:
 
 
 class _CountGrid:
-    """Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
+    """Fast path of _BinnedPoints entries for unit points: the same values; chosen in
+    _Accumulator.add_points; bench rows "W8000" and the engine rows.
+    Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
     caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
-    ``sums`` may add positive weights.  Points wait as flat indices up to a quarter of the grid."""
+    ``sums`` may add positive weights.  Points wait as flat indices: a quarter of the grid, or 4M."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3267,7 +3569,7 @@ class _CountGrid:
         flat -= x0
         self.waiting.append((flat, weight))
         self.waiting_size += self.waiting[-1][0].size
-        if self.waiting_size >= max(self.counts.size >> 2, 1 << 20):
+        if self.waiting_size >= max(self.counts.size >> 2, 1 << 22):
             self._count()
         return ~inside
 
@@ -3373,6 +3675,10 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
     if not flat.size:
         return
     bands = grid.size >> 22
+    if not bands:   # one band: one np.bincount
+        with np.errstate(over="ignore"):
+            np.add(grid, np.bincount(flat, weight, grid.size), out=grid, casting="unsafe")
+        return
     if bands >= 1 << 16:   # (a grid of 2**38 pixels: never within the pixel limit)
         raise HeatmapError("the image is too large to count points in")
     band = np.empty(flat.size, np.uint16)
@@ -3401,14 +3707,15 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 # _Decay.depth on cannot change a sum of values >= 0 (each adds under half a unit in the
 # last place), which every fast path uses, and only that, to skip work.
 # _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on
-# one), a few at a time on the cores, and chooses a path for each:
-#   decay 1 and points of positive weight: sums by FFT (_sums_pay, section 5.2);
-#   unit points dense in a tile: the walk of the kernel's offsets (_is_dense, 5.2);
-#   segments alone: cells (_sparse, 5.3);
-#   anything else: the sort.
+# one), a few at a time on the cores (one, for little work), and chooses a path for each:
+# sums by FFT at decay 1 (_sums_pay), a walk for points alone (_walk, both within a few ulp;
+# section 5.2), cells for segments alone (5.3), else the sort.  A tile pyramid's zoom of
+# short track segments counts them as points first (_counted: within a stated bound).
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
+_LEVEL_COST = 100                 # points a weight needs in a tile for the level walk to pay
+_SMALL_WORK = 1 << 20             # contributions (inputs times kernel offsets) worth no threads
 
 
 def _linear(distance: np.ndarray, radius: int) -> np.ndarray:
@@ -3505,38 +3812,19 @@ class _Decay:
         return np.take(self.sums, count, mode="clip", out=out)
 
 
-def _descending_bits(values: np.ndarray) -> np.ndarray:
-    """uint64 (m,) < 2**32 ordering float64 ``values`` descending, via float32 (monotonic:
-    values that round to one float32 tie and are put right afterwards)."""
-    bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
-    ascending = np.where(bits >> np.uint64(31), ~bits & np.uint64(0xFFFFFFFF),
-                         bits | np.uint64(0x80000000))
-    return np.uint64(0xFFFFFFFF) - ascending
-
-
-def _descending_rank(values: np.ndarray, bits: int) -> np.ndarray:
-    """uint64 (m,) < 2**bits, never larger for a larger value (equal ranks may hide order): values
-    >= 0 scaled onto [0, 2**bits) and truncated, anything else via float32 (at most 32 bits)."""
-    top = float(values.max())
-    if 0.0 < top < math.inf and float(values.min()) >= 0.0:
-        bits = min(bits, 52)
-        highest = (1 << bits) - 1
-        ranks = np.multiply(values, highest / top).astype(np.uint64)
-        return np.subtract(np.uint64(highest), ranks, out=ranks)
-    return _descending_bits(values) >> np.uint64(32 - min(bits, 32))
-
-
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
     """(order, keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values`` descending per
-    key, by one packed uint64 sort (key | value rank | position); equal ranks sorted exactly."""
+    key: values >= 0 by one packed uint64 sort (key | value scaled to a rank | position), runs of
+    one rank then sorted exactly; others (negative weights) by np.lexsort."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
-    value_bits = 64 - key_bits - pos_bits
-    if value_bits < 16:
+    value_bits, top = min(64 - key_bits - pos_bits, 52), float(values.max())
+    if value_bits < 16 or not (0.0 < top < math.inf and float(values.min()) >= 0.0):
         order = np.lexsort((-values, keys))
         return order, keys[order], values[order]
     packed = np.left_shift(np.ascontiguousarray(keys, np.int64).view(np.uint64), np.uint64(value_bits + pos_bits))
-    rank = _descending_rank(values, value_bits)
+    highest = (1 << value_bits) - 1   # a rank is never larger for a larger value
+    rank = np.subtract(np.uint64(highest), np.multiply(values, highest / top).astype(np.uint64))
     rank <<= np.uint64(pos_bits)
     packed |= rank
     packed |= np.arange(m, dtype=np.uint64)
@@ -3606,44 +3894,82 @@ def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
     return _sorted_unique(tiles[tiles <= last[:, None]]).tolist()
 
 
+def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
+             kernel: str) -> Tuple[_BinnedPoints, np.ndarray]:
+    """Fast path of the segment engine for tile pyramids (bound: README "Exactness"): a segment
+    of length L as a point at the pixel nearest its middle is 0.71 + L/2 pixels off at most, its
+    heat that times the kernel's steepest slope.  If that is a quarter of the peak or less for
+    the median segment, those up to a half are counted (jumps and gaps stay segments)."""
+    steep = 1000.0 * (1.0 - KERNELS[kernel](np.array([1e-3]), radius)[0])
+    length = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+    if not length.size or np.median(length) > 0.5 / steep - 1.42:
+        return entries, segments
+    short = length <= 1 / steep - 1.42
+    x, y = np.floor((segments[short, 0:2] + segments[short, 2:4]) / 2 + 0.5).astype(np.int64).T
+    weight = _segment_column(segments[short], 4)
+    # a track's next segment is often on the same pixel: runs are merged before the sort
+    first = np.flatnonzero(np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) |
+                                 (weight[1:] != weight[:-1])])
+    points = _BinnedPoints(x[first], y[first], weight[first], np.diff(np.r_[first, x.size]))
+    return _aggregate(_concat_entries([entries, points])), segments[~short]
+
+
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
     """Tiles of ``size`` pixels each point entry and segment can heat: (int64 (k, 2) tile x/y,
     int8 (k,) kind 0 entry / 1 segment, int64 (k,) index into entries or segments)."""
-    r = radius
-    ids, index = [], []
-    reach = 2 * r // size + 2   # a point heats up to this many tiles along each axis
-    for ax in range(reach):
-        for ay in range(reach):
-            tx = (entries.x - r) // size + ax
-            ty = (entries.y - r) // size + ay
-            ok = (tx <= (entries.x + r) // size) & (ty <= (entries.y + r) // size)
-            ids.append(np.stack([tx[ok], ty[ok]], 1))
-            index.append(np.flatnonzero(ok))
-    lo_x = np.floor((np.minimum(segments[:, 0], segments[:, 2]) - r - 1) / size)
-    hi_x = np.floor((np.maximum(segments[:, 0], segments[:, 2]) + r + 1) / size)
-    lo_y = np.floor((np.minimum(segments[:, 1], segments[:, 3]) - r - 1) / size)
-    hi_y = np.floor((np.maximum(segments[:, 1], segments[:, 3]) + r + 1) / size)
-    nx, ny = (hi_x - lo_x + 1).astype(np.int64), (hi_y - lo_y + 1).astype(np.int64)
-    sizes = nx * ny
-    seg = np.repeat(np.arange(segments.shape[0]), sizes)
-    local = np.arange(seg.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    ids.append(np.stack([lo_x[seg].astype(np.int64) + local % nx[seg],
-                         lo_y[seg].astype(np.int64) + local // nx[seg]], 1))
-    entry_index = np.concatenate(index)
-    kind = np.r_[np.zeros(entry_index.size, np.int8), np.ones(seg.size, np.int8)]
-    return np.concatenate(ids).reshape(-1, 2), kind, np.r_[entry_index, seg]
+    points = np.stack([entries.x, entries.y] * 2, 1).astype(np.float64)
+    (one, px, py), (seg, sx, sy) = (_cells_along(points, size, radius),
+                                    _cells_along(segments, size, radius + 1))
+    kind = np.r_[np.zeros(one.size, np.int8), np.ones(seg.size, np.int8)]
+    return np.stack([np.r_[px, sx], np.r_[py, sy]], 1), kind, np.r_[one, seg]
+
+
+def _cells_along(segments: np.ndarray, size: int, reach: float, box=None):
+    """(segment index, cell x, cell y), int64, of the cells of ``size`` pixels (x: pixels x * size
+    and on) that may come within ``reach`` of a segment: columns along its longer axis, each with
+    the rows near its stretch there, so the cost follows its length; ``box`` (w, h): 0 .. w, h."""
+    ends = segments[:, :4]
+    steep = np.abs(ends[:, 3] - ends[:, 1]) > np.abs(ends[:, 2] - ends[:, 0])
+    ends = np.where(steep[:, None], ends[:, [1, 0, 3, 2]], ends)   # (a, b): longer axis first
+    ends = np.where((ends[:, 2] < ends[:, 0])[:, None], ends[:, [2, 3, 0, 1]], ends)
+    a0, b0, a1, b1 = ends.T
+    slope = np.divide(b1 - b0, a1 - a0, out=np.zeros(a0.size), where=a1 > a0)
+    first, stop = np.floor((a0 - reach) / size), np.floor((a1 + reach) / size) + 1
+    if box is not None:   # only the cells over the box
+        cells = -(-np.array(box) // size)
+        first, stop = np.maximum(first, 0), np.minimum(stop, np.where(steep, cells[1], cells[0]))
+    seg, col = _repeat_ranges(first.astype(np.int64), stop.astype(np.int64))
+    lo = np.clip(col * size - reach, a0[seg], a1[seg])   # the stretch near the column
+    hi = np.clip((col + 1) * size + reach, a0[seg], a1[seg])
+    b_lo, b_hi = b0[seg] + slope[seg] * (lo - a0[seg]), b0[seg] + slope[seg] * (hi - a0[seg])
+    low, end = np.floor((np.minimum(b_lo, b_hi) - reach) / size), np.floor(
+        (np.maximum(b_lo, b_hi) + reach) / size) + 1
+    if box is not None:
+        low, end = np.maximum(low, 0), np.minimum(end, np.where(steep[seg], cells[0], cells[1]))
+    pick, row = _repeat_ranges(low.astype(np.int64), end.astype(np.int64))
+    seg, col, flip = seg[pick], col[pick], steep[seg[pick]]
+    return seg, np.where(flip, row, col), np.where(flip, col, row)
+
+
+def _repeat_ranges(start: np.ndarray, stop: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(which, value), int64: every value in start[i] .. stop[i] - 1, with its i."""
+    length = np.maximum(stop - start, 0)
+    which = np.repeat(np.arange(start.size), length)
+    return which, start[which] + np.arange(which.size) - np.repeat(np.cumsum(length) - length,
+                                                                   length)
 
 
 class _Engine:
-    """Turns aggregated points and segments into decay-combined pixel values."""
+    """Turns aggregated points and segments into decay-combined pixel values; ``counted`` (a tile
+    pyramid, not a picture): short segments may be counted as points (:func:`_counted`)."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, counted: bool = False):
+        self.counted = counted and _FAST
         self.radius = config.radius
         self.kernel = config.kernel
         self.decay_value = config.decay
         self.grid = _kernel_grid(config.kernel, config.radius)
-        # copies of a repeated point that can matter (about _Decay.depth; at decay 1
-        # a count is kept whole): for estimating work only
+        # copies of a point that can matter (about _Decay.depth), for estimating work only
         self.copies = 1 if config.decay in (0.0, 1.0) else int(38.2 / -math.log(config.decay)) + 2
         self.stamp = _kernel_offsets(config.kernel, config.radius, self.grid)
 
@@ -3672,6 +3998,8 @@ class _Engine:
         order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
         (decay-1 FFT sums come block by block, as views); other pixels are 0.  ``segments``:
         float64 (n, 4) x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
+        if self.counted:
+            entries, segments = _counted(entries, segments, self.radius, self.kernel)
         total = int(entries.count.sum()) + segments.shape[0]
         total += 0 if counts is None else counts.total
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
@@ -3685,7 +4013,6 @@ class _Engine:
             jobs = (piece for tile in self._tiles(entries, segments, counts)
                     for piece in self._pieces(*tile))
         spectra: dict = {}   # the kernel's transforms by FFT size, shared by the jobs
-        import threading
         pile = threading.Lock()   # one piece of a pile at a time: each holds ~250 bytes a segment
 
         def work(job) -> list:
@@ -3695,16 +4022,16 @@ class _Engine:
             mine = segs if index.size == segs.shape[0] else segs[index]   # (all: no copy)
             with pile if index.size > _PILE_PIECE else contextlib.nullcontext():
                 return [(rect, self._tile(rect, near, mine, decay, block))]
-        for pieces in _threaded_map(work, jobs, ahead=ahead):
+        small = total * self.stamp.heat.size < _SMALL_WORK   # faster on this thread alone
+        for pieces in _threaded_map(work, jobs, 1 if small else None, ahead):
             for rect, values in pieces:
                 if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
                     raise _overflow_error()
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT than by walking the kernels; estimates measured on
-        2 cores: FFT 60 ns a pixel of the points' box, the sort 100 ns a contribution, the dense
-        walk of unit points 0.6 ns a pixel per kernel offset pair or heat group."""
+        """Whether decay-1 sums are faster by FFT (60 ns a pixel of the points' box) than the sort
+        (100 ns a contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2 cores."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3825,8 +4152,9 @@ class _Engine:
         over the tile grown by the radius, given instead of entries and segments."""
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
-        if self._is_dense(rect, entries, segments.shape[0]):
-            return self._dense_unit(rect, entries, decay)
+        walk = self._walk(rect, entries, segments.shape[0])
+        if walk is not None:
+            return walk(rect, entries, decay)
         if self._is_heavy(rect, entries, segments.shape[0]):
             out = np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
             for sub, near, touch in self._quarters(rect, entries, segments):
@@ -3840,16 +4168,23 @@ class _Engine:
         bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
         index = np.arange(segments.shape[0]) if index is None else index
         if block is None and self._is_heavy(rect, entries, index.size) and \
-                not self._is_dense(rect, entries, index.size):
+                self._walk(rect, entries, index.size) is None:
             for sub, near, touch in self._quarters(rect, entries, segments[index]):
                 yield from self._pieces(sub, entries.take(near), segments, None, index[touch])
         else:
             yield rect, entries, segments, index, block
 
-    def _is_dense(self, rect, entries: _BinnedPoints, segments: int) -> bool:
-        """Unit points only, enough of them for :meth:`_dense_unit`."""
-        return (_FAST and segments == 0 and bool(np.all(entries.weight == 1.0)) and
-                _dense_pays(entries.x.size, rect))
+    def _walk(self, rect, entries: _BinnedPoints, segments: int):
+        """The walk that pays for points alone, or None (the sort): unit points dense enough
+        (:meth:`_dense_unit`), else at decay < 1 weights > 0 of few values (:meth:`_level_walk`)."""
+        if not _FAST or segments or not entries.x.size:
+            return None
+        if bool(np.all(entries.weight == 1.0)) and _dense_pays(entries.x.size, rect):
+            return self._dense_unit
+        if self.decay_value < 1 and entries.weight.min() > 0 and \
+                _sorted_unique(entries.weight).size * _LEVEL_COST < entries.x.size:
+            return self._level_walk
+        return None
 
     def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
@@ -3880,9 +4215,11 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Unit points by whole-grid passes over kernel offsets by descending heat, R counting
-        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); x-mirrored offsets
-        go together; only the points' box is computed.  Points: ``entries`` or ``block`` counts."""
+        """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value;
+        chosen by _walk; bench rows "points r=5/r=15".
+        Unit points by whole-grid passes over kernel offsets by descending heat, R counting
+        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); only the points'
+        box is computed.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -3896,7 +4233,6 @@ class _Engine:
         by0, by1 = max(int(rows[0]) - r, 0), min(int(rows[-1]) + r + 1, y1 - y0)
         w, h = bx1 - bx0, by1 - by0
         counts = block[by0:by1 + 2 * r, bx0:bx1 + 2 * r]
-        pairs = _ColumnPairs(counts, r, w)
         total = out[by0:by1, bx0:bx1]
         rank = np.zeros((h, w), np.int64)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
@@ -3904,14 +4240,37 @@ class _Engine:
         for g in range(stamp.groups.size - 1):
             lo, hi = stamp.groups[g], stamp.groups[g + 1]
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
-                if dx >= 0:
-                    pairs.add_to(rank, dx, r + dy, h)
+                rank += counts[r + dy:r + dy + h, r + dx:r + dx + w]
             decay.run(rank, out=s_new)
             np.subtract(s_new, s_old, out=s_old)
             s_old *= stamp.heat[lo]
             total += s_old
             s_old, s_new = s_new, s_old
         return out
+
+    def _level_walk(self, rect, entries: _BinnedPoints, decay: _Decay) -> np.ndarray:
+        """Points of weights > 0 at decay < 1 without the sort: one value (a weight times the heat
+        at a kernel offset: one per pixel) at a time, largest first; c of them meeting a pixel that
+        R larger ones met add value * W[R] * S[c] (the sort's copies, within a few ulp)."""
+        r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
+        entries = _aggregate(entries)   # a weight's points on distinct pixels
+        wide = x1 - x0 + 4 * r   # the tile grown by 2r: no contribution falls out
+        weights = _sorted_unique(entries.weight)
+        by_weight = np.argsort(entries.weight, kind="stable")
+        ends = np.searchsorted(entries.weight[by_weight], weights, "right").tolist()
+        spot = ((entries.y - y0 + 2 * r) * wide + entries.x - x0 + 2 * r)[by_weight]
+        copies, offset = entries.count[by_weight], stamp.dy * wide + stamp.dx
+        runs = [decay.run(copies[a:b]) for a, b in zip([0] + ends[:-1], ends)]
+        value = weights[:, None] * stamp.heat
+        rank, out = np.zeros(wide * (y1 - y0 + 4 * r), np.int64), np.zeros(wide * (y1 - y0 + 4 * r))
+        for j, o in zip(*np.unravel_index(np.argsort(-value, axis=None, kind="stable"),
+                                          value.shape)):
+            first = ends[j - 1] if j else 0
+            target = spot[first:ends[j]] + offset[o]
+            before = rank[target]
+            out[target] += value[j, o] * decay.weight(before) * runs[j]
+            rank[target] = before + copies[first:ends[j]]
+        return out.reshape(-1, wide)[2 * r:y1 - y0 + 2 * r, 2 * r:x1 - x0 + 2 * r]
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
         """Weighted points and segments by a sort-based reduction (segments alone by cells)."""
@@ -3935,11 +4294,11 @@ class _Engine:
 
 # ---- 5.2 Engine: points ----
 # The reference is _point_heat: each point lists its kernel's contributions inside the
-# tile.  Two fast paths: the walk (_dense_unit in _Engine: offsets in descending heat, a
-# group of equal heat meeting c more points adds heat * (S[R + c] - S[R]), one lookup per
-# group; within 1e-14 of a pixel's value) and, at decay 1, the sums by FFT (_point_sums: the
-# count grid convolved with the kernel; within 1.7e-14 of the largest value, pixels no
-# point reaches exactly 0).
+# tile.  Fast paths: the walks in _Engine, value by value, largest first, adding to each
+# pixel heat * (S[R + c] - S[R]) when c more meet it (_dense_unit: unit points, whole-tile
+# passes per kernel offset, within 1e-14 of a pixel's value; _level_walk: one weight and
+# offset at a time over the points, within a few ulp) and, at decay 1, the sums by FFT
+# (_point_sums: within 1.7e-14 of the largest value, pixels no point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
     (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
@@ -3979,32 +4338,8 @@ def _shape_length(n: np.ndarray, whole: int) -> np.ndarray:
 
 
 def _dense_pays(points: int, rect: Tuple[int, int, int, int]) -> bool:
-    """Whether ``points`` occupied pixels near ``rect`` are faster walked densely: per kernel
-    offset, ~0.6 ns a tile pixel plus 1 us for the walk, 100 ns a point for the sort."""
+    """Whether ``points`` pixels near ``rect`` pay for whole-tile passes (0.6 ns a pixel)."""
     return points * 170 > _rect_area(rect) + 4000
-
-
-class _ColumnPairs:
-    """Column sums counts[:, r+x-a] + counts[:, r+x+a] (a = 0: one column), (h + 2r, w) for a in
-    0..radius, of int64 ``counts`` (h + 2r, w + 2r); kept if within 64 MB, else made on each use."""
-
-    def __init__(self, counts: np.ndarray, radius: int, width: int):
-        self.counts, self.r, self.w = counts, radius, width
-        self.sums = None
-        if (radius + 1) * counts.shape[0] * width * 8 <= 1 << 26:
-            self.sums = [self._pair(a, 0, counts.shape[0]) for a in range(radius + 1)]
-
-    def _pair(self, a: int, top: int, rows: int) -> np.ndarray:
-        c, r, w = self.counts, self.r, self.w
-        left = c[top:top + rows, r - a:r - a + w]
-        return left + c[top:top + rows, r + a:r + a + w] if a else left
-
-    def add_to(self, out: np.ndarray, a: int, top: int, rows: int) -> None:
-        """out += pair a over rows top .. top + rows - 1."""
-        if self.sums is not None:
-            out += self.sums[a][top:top + rows]
-        else:
-            out += self._pair(a, top, rows)
 
 
 _FFT_PIXELS = 1 << 23             # largest FFT (pixels) of a block of decay-1 sums
@@ -4038,7 +4373,9 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
-    """Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
+    """Fast path of the sort at decay 1: within 1.7e-14 of the largest value; chosen by
+    _Engine._sums_pay; bench row "r150".
+    Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
     ``mass`` (h, w; weight * count, >= 0) and ``kernel``; pixels no point reaches are exactly 0
     (found by value if round-off < half the least contribution, else by convolving supports)."""
     top = float(mass.max())
@@ -4073,11 +4410,12 @@ def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optio
 
 
 # ---- 5.3 Engine: segments ----
-# The reference is _segment_heat: every pixel of each segment's box grown by the radius,
-# with the kernel of its distance to the segment.  The fast path, _segment_cells, gives the
-# same bits: the tile is cut into square cells, each with the list of segments that can
-# reach it, and cells with lists of about one length are one array (cells, rows, columns,
-# list), so one sort along the last axis orders every pixel's contributions at once.
+# The reference is _segment_heat: every pixel within r of a segment, with the kernel of its
+# distance to it; pixels and cells are found along each segment (_cells_along), so the cost
+# follows its length, never its box.  The fast path, _segment_cells, gives the same bits: the
+# tile is cut into square cells, each with the list of segments that can reach it, and cells
+# with lists of about one length are one array (cells, rows, columns, list), so one sort
+# along the last axis orders every pixel's contributions at once.
 # Where more segments crowd a cell than ranks can matter, bounds from the cell's centre
 # drop those that cannot (_prune_crowded_cells), and a pile (a logger left on one spot)
 # computes per pixel only the segments that can be among its depth hottest
@@ -4090,61 +4428,25 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) near segments (:func:`_segment_rows`) in their
-    boxes grown by r (the original's truncating ranges), where the heat is nonzero: int64 keys
-    (y - y0) * width + (x - x0), float64 weight * heat, int64 copies; batched by box size."""
-    lo_x, lo_y, hi_x, hi_y = _segment_reach(seg, radius, rect)
-    weight, copies = _segment_column(seg, 4), _segment_column(seg, 5).astype(np.int64)
-    cols = _list_length(np.maximum(hi_x - lo_x, 0).astype(np.int64))
-    rows = _list_length(np.maximum(hi_y - lo_y, 0).astype(np.int64))
-    shape_id = rows * (cols.max(initial=0) + 1) + cols
+    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) nearer than r to segments (:func:`_segment_rows`),
+    found along each (:func:`_cells_along` with one-pixel cells): int64 keys (y - y0) * width +
+    (x - x0), float64 weight * heat, int64 copies.  The distance sqrt(dx*dx + dy*dy) is within
+    an ulp of the original's math.hypot, and three times as fast."""
+    x0, y0, x1, y1 = rect
+    table, copies = _segment_table(seg), _segment_column(seg, 5).astype(np.int64)
+    step = max(1, (1 << 22) // ((max(x1 - x0, y1 - y0) + 2 * radius + 4) * (2 * radius + 4)))
     keys, values, counts = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
-    for sid in _sorted_unique(shape_id[(rows > 0) & (cols > 0)]):
-        pick = np.flatnonzero(shape_id == sid)
-        box = (int(rows[pick[0]]), int(cols[pick[0]]))
-        for part in np.array_split(pick, max(1, pick.size * box[0] * box[1] >> 22)):
-            key, distance, owner = _segment_block(seg[part], lo_x[part], lo_y[part], hi_x[part],
-                                                  hi_y[part], box, radius, rect)
-            keys.append(key)
-            values.append(weight[part][owner] * KERNELS[kernel](distance, radius))
-            counts.append(copies[part][owner])
+    for first in range(0, seg.shape[0], step):   # about 2**22 pixels at a time
+        ends = seg[first:first + step, :4] - np.array([x0, y0, x0, y0], np.float64)
+        which, px, py = _cells_along(ends, 1, float(radius), (x1 - x0, y1 - y0))
+        which += first
+        distance = np.sqrt(_squared_distance(px + float(x0), py + float(y0), *table[:5, which]))
+        near = distance < radius
+        which = which[near]
+        keys.append((py * (x1 - x0) + px)[near])
+        values.append(table[5, which] * KERNELS[kernel](distance[near], radius))
+        counts.append(copies[which])
     return tuple(np.concatenate(a) for a in (keys, values, counts))
-
-
-def _segment_reach(segments: np.ndarray, radius: int, rect) -> Tuple[np.ndarray, ...]:
-    """float64 (n,) x0, y0, x1, y1 (exclusive) of the pixels a segment may heat: the original's
-    truncating ranges of its box grown by r (missing no nearer pixel), clipped to ``rect``."""
-    lo_x = np.maximum(np.trunc(np.minimum(segments[:, 0], segments[:, 2]) - radius), rect[0])
-    lo_y = np.maximum(np.trunc(np.minimum(segments[:, 1], segments[:, 3]) - radius), rect[1])
-    hi_x = np.minimum(np.trunc(np.maximum(segments[:, 0], segments[:, 2]) + radius + 1), rect[2])
-    hi_y = np.minimum(np.trunc(np.maximum(segments[:, 1], segments[:, 3]) + radius + 1), rect[3])
-    return lo_x, lo_y, hi_x, hi_y
-
-
-def _segment_block(seg, lo_x, lo_y, hi_x, hi_y, box: Tuple[int, int], radius: int, rect):
-    """One broadcast batch of :func:`_segment_heat`, boxes padded to ``box`` (rows, cols) with
-    pixels at inf: keys, distances and owners of the pixels closer than the radius.  The distance
-    sqrt(dx*dx + dy*dy) is within an ulp of the original's math.hypot, and three times as fast."""
-    rows, cols = box
-    width = rect[2] - rect[0]
-    px = lo_x[:, None, None] + np.arange(cols)[None, None, :]
-    py = lo_y[:, None, None] + np.arange(rows)[None, :, None]
-    corner = ((lo_y - rect[1]) * width + (lo_x - rect[0])).astype(np.int64)
-    key = corner[:, None] + (np.arange(rows)[:, None] * width + np.arange(cols)).ravel()
-    px[px >= hi_x[:, None, None]] = np.inf
-    py[py >= hi_y[:, None, None]] = np.inf
-    sx, sy = seg[:, 0, None, None], seg[:, 1, None, None]
-    dx, dy = seg[:, 2, None, None] - sx, seg[:, 3, None, None] - sy
-    length2 = dx ** 2 + dy ** 2
-    point = length2 == 0  # as the original: u = 0, the distance to the start
-    dx, dy, length2 = np.where(point, 0.0, dx), np.where(point, 0.0, dy), np.where(point, 1.0, length2)
-    with np.errstate(invalid="ignore"):   # padding: inf - inf
-        ex = _squared_distance(px, py, sx, sy, dx, dy, length2)
-    keep = (ex < radius * radius).reshape(key.shape)
-    distance = np.sqrt(ex.reshape(key.shape)[keep])
-    inside = distance < radius  # sqrt may round up onto the radius
-    owner = np.broadcast_to(np.arange(key.shape[0])[:, None], key.shape)[keep][inside]
-    return key[keep][inside], distance[inside], owner
 
 
 def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
@@ -4169,13 +4471,11 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
-    """Decay-combined heat of segments alone, float64 grid[y, x] over ``rect``; ``segments``:
-    float64 (n, 4) pixel x1, y1, x2, y2 or :func:`_segment_rows` rows (weights >= 0).  ``rect``
-    is cut into square cells listing the segments that may reach them (:func:`_cell_members`),
-    padded to a few lengths with a far point; cells of one length make an array (cells, rows,
-    columns, segments) whose last axis holds each pixel's contributions: one sort orders all.
-    Crowded cells keep what can matter (:func:`_prune_crowded_cells`); equal segments are
-    computed once, in as many places as matter (decay 1: over _PILE take one, heat times count)."""
+    """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
+    _Engine._sparse; bench rows "gpx" and "pile-gpx".
+    Decay-combined heat of segments alone (weights >= 0, rows of :func:`_segment_rows`), float64
+    grid[y, x] over ``rect``, by cells (section prose); equal segments are computed once, in as
+    many places as matter (decay 1: over _PILE take one, heat times count)."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4198,8 +4498,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
         piled = listed > 64 * decay.depth   # cells would drop little of a pile: pixels will
         _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
                         kernel, decay, out)
-        # bounds from a cell's centre are loose when the cell is not small beside the
-        # radius (below -r 12, 4-pixel cells): computing the crowd is cheaper there
+        # bounds from a cell's centre are loose when it is not small beside r: computed whole
         crowded &= ~piled & (size < 0.6 * radius)
         _cell_values(table, cells[~crowded & ~piled], members[~crowded & ~piled], rect, size,
                      radius, kernel, decay, out)
@@ -4352,19 +4651,13 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
 def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.ndarray,
                    spread: float, margin: float, radius: int, kernel: str,
                    decay: _Decay) -> np.ndarray:
-    """float64 (pixels,): decay-combined heat at pixels (px, py) of segments
-    ``near`` (6, n) of equal weight lying within ``spread`` of ``centre``,
-    the pixels more than 4 * spread from it.
-
-    For a pixel at distance D in direction u, a segment's distance lies
-    between D - h and D - h + spread**2 / (2 (D - spread)), h the largest
-    of its two ends' (x - centre) . u, its support.  Only the segments whose
-    support comes within that slack of the depth-th largest can be among
-    the pixel's depth hottest.  Blocks of 4 x 4 pixels first keep what can
-    matter to any of their pixels (their directions differ by at most t
-    from the block's, so each support by at most spread * t).  Supports
-    are found in float32 (the margin covers it).
-    """
+    """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen
+    in _crowded_values; bench row "pile-gpx" (5.2x, test/BENCHMARKS.md: Fast paths).
+    float64 (pixels,): heat at pixels (px, py), more than 4 * spread from ``centre``, of the
+    segments ``near`` (6, n) of equal weight within ``spread`` of it.  At distance D in direction u
+    a segment is D - h to D - h + spread**2 / (2 (D - spread)) away, h its support (the larger of
+    its ends' (x - centre) . u): only supports within that slack of the depth-th largest can be
+    among the depth hottest.  4 x 4 blocks of pixels first keep what can matter to any (float32)."""
     ends = [(a - centre[:, None]).astype(np.float32) for a in (near[0:2], near[0:2] + near[2:4])]
     x, y = px - centre[0], py - centre[1]
     distance = np.hypot(x, y)
@@ -4506,55 +4799,24 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
-    steps), int64 indices of segments that may reach them: the cells of a segment's box grown by
-    r, less the corners it comes no nearer than r + 1.  Batched as arrays of like box size."""
-    step = 1 << 13   # segments at a time: the tests make ~30 arrays of this length
-    pairs = [_some_members(segments[i:i + step], i, rect, radius, size)
-             for i in range(0, segments.shape[0], step)] or [(np.empty(0, np.int64),) * 2]
-    cells, members = (np.concatenate(c) for c in zip(*pairs))
+    steps), int64 indices of the segments along which they lie (:func:`_cells_along`) with the
+    cell's centre near enough for a pixel to be within r."""
+    x0, y0, x1, y1 = rect
+    centre, cells, members = (size - 1) / 2.0, [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for first in range(0, segments.shape[0], 1 << 13):   # a few segments at a time: small arrays
+        ends = segments[first:first + (1 << 13), :4] - np.array([x0, y0, x0, y0], np.float64)
+        seg, cx, cy = _cells_along(ends, size, float(radius), (x1 - x0, y1 - y0))
+        start, direction = ends[seg, 0:2], ends[seg, 2:4] - ends[seg, 0:2]
+        length2 = np.maximum((direction * direction).sum(axis=1), 1e-300)   # a point: u = 0
+        near = _squared_distance(cx * size + centre, cy * size + centre, *start.T,
+                                 *direction.T, length2) < (radius + 1.0 + centre * 1.415) ** 2
+        cells.append(cy[near] * -(-(x1 - x0) // size) + cx[near])
+        members.append(seg[near] + first)
+    cells, members = np.concatenate(cells), np.concatenate(members)
     # the order within a cell does not matter; 16-bit keys sort by radix when stable
     order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
                        kind="stable")
     return cells[order], members[order]
-
-
-def _some_members(segments: np.ndarray, offset: int, rect, radius: int, size: int):
-    """Unsorted pairs of :func:`_cell_members` for some segments, numbered from ``offset``."""
-    x0, y0, x1, y1 = rect
-    across = -(-(x1 - x0) // size)
-    lo_x, lo_y, hi_x, hi_y = _segment_reach(segments, radius, rect)
-    near = np.flatnonzero((lo_x < hi_x) & (lo_y < hi_y))
-    first_col = ((lo_x[near] - x0) // size).astype(np.int64)
-    first_row = ((lo_y[near] - y0) // size).astype(np.int64)
-    wide = ((hi_x[near] - 1 - x0) // size).astype(np.int64) - first_col + 1
-    tall = ((hi_y[near] - 1 - y0) // size).astype(np.int64) - first_row + 1
-    ends = segments[near]
-    box = (np.minimum(ends[:, 0], ends[:, 2]), np.maximum(ends[:, 0], ends[:, 2]),
-           np.minimum(ends[:, 1], ends[:, 3]), np.maximum(ends[:, 1], ends[:, 3]))
-    columns, rows = _list_length(wide), _list_length(tall)
-    group = rows * (columns.max(initial=0) + 1) + columns
-    cells, members = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for g in _sorted_unique(group):
-        pick = np.flatnonzero(group == g)
-        col = first_col[pick, None] + np.arange(columns[pick[0]])
-        row = first_row[pick, None] + np.arange(rows[pick[0]])
-        gap_x = _gaps(col * size + x0, size, box[0][pick], box[1][pick], wide[pick])
-        gap_y = _gaps(row * size + y0, size, box[2][pick], box[3][pick], tall[pick])
-        reach = gap_y[:, :, None] + gap_x[:, None, :] < (radius + 1.0) ** 2
-        which, j, i = np.nonzero(reach)
-        cells.append(row[which, j] * across + col[which, i])
-        members.append(near[pick[which]] + offset)
-    return np.concatenate(cells), np.concatenate(members)
-
-
-def _gaps(start: np.ndarray, size: int, low: np.ndarray, high: np.ndarray,
-          count: np.ndarray) -> np.ndarray:
-    """float64 (n, k) squared gaps along one axis between cells starting at ``start`` (n, k) and
-    boxes ``low`` .. ``high`` (n,); cells past the first ``count`` (n,) get inf."""
-    gap = np.maximum(np.maximum(start - high[:, None], low[:, None] - (start + size - 1)), 0.0)
-    gap *= gap
-    gap[np.arange(start.shape[1]) >= count[:, None]] = np.inf
-    return gap
 
 
 def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,
@@ -4616,9 +4878,10 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 # ---- 6 Colour ----
 # A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of
-# operations (as the original; linear kernels land on bucket edges).  The table runs
-# between two HSVA colours (-m, -M) or comes from a gradient image (-G); _peak decides the
-# top of the scale.  Image files are decoded only from the formats we expect.
+# operations (as the original; linear kernels land on bucket edges), or log, sqrt, eq_hist
+# of value / peak first.  The table runs between two HSVA colours (-m, -M), or comes from a
+# gradient image (-G) or a colormap; _peak decides the top of the scale.  Image files are
+# decoded only from the formats we expect.
 def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     """``hhhssvvaa`` hex (optional leading #) to four floats, each /256."""
     digits = text[1:] if text.startswith("#") else text
@@ -4707,34 +4970,97 @@ def _image_file(path: str, what: str, load: bool = True) -> Image.Image:
 def _gradient_table(path: str) -> np.ndarray:
     """RGBA uint8 (height, 4) from an image's first column, bottom row first."""
     image = _image_file(path, "gradient image")
-    if image.mode != "RGBA":
-        raise HeatmapError("%s: gradient image must be RGBA, not %s" % (path, image.mode))
-    column = np.asarray(image)[::-1, 0, :]
-    if column[0, 3] != 0:
+    if image.mode not in ("RGBA", "RGB"):   # RGB: opaque colours
+        raise HeatmapError("%s: gradient image must be RGBA or RGB, not %s" % (path, image.mode))
+    column = np.asarray(image.convert("RGBA"))[::-1, 0, :]
+    if image.mode == "RGBA" and column[0, 3] != 0:
         _LOG.warning("%s: bottom-left pixel is not fully transparent", path)
     if column[-1, 3] != 255:
         _LOG.warning("%s: top-left pixel is not fully opaque", path)
     return np.ascontiguousarray(column)
 
 
+# Matplotlib's 256-entry tables of viridis, inferno, magma, plasma (N. J. Smith, S. van der Walt,
+# E. Firing; CC0), cividis (J. R. Nunez et al.; matplotlib's licence), turbo (A. Mikhailov, Google;
+# Apache-2.0), for --colormap without matplotlib: by map and channel, second differences, zlib.
+_COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo")
+_COLORMAP_BYTES = (
+    "eNqVWLu11TAQXD84h4SIEqiAnJSUjG7I6YaQjBJIqIAayCB5wra02pnZlX3xlSVZtqT97+h++G5bO8p522zM2jabfu/1"
+    "WfwHXf4ZNFSZdkeZmw0CfLoOjUH4eFIenwAVuWDVjjmb0Tybpby5BmHdX0h09awD8Di7vRMCC90og02YQs6ofPqqXyhT"
+    "uAEtGB+r6VyKJjGmXDgTmShck+ayTlvMiWbzfbdzIdf7tK5Jl1oTEXhpTg8OqIqMTI9UcLZOWM1rpbJaa2OqOf/QWOHS"
+    "Y3syNHXHh5ishGHJ810VrAPWBLh1kARxauFZEs6O4oKzF8/HmuDVYUDTjnyBTpQHw/mWhT/tksxEzVniSHKOhaerBe73"
+    "seDQ5Tb1S0Y/dd1C38ZC53BrLAyTcJoM0VJGsAvNr7qFW4CoQKyV7U+WyrCDrBVxVZIG7yIJsUhUK54W7p5djeya9RBq"
+    "jFAkRpLNhptUU7fbv4ZtioEYUIfxx7YkpoVRF1hC9F2HevZHCxvtLzMcCDokbGSo4ZNe/2lnPKgj542ZFyG8xg+3UCFp"
+    "zEnlOL4QGyS7vBGsVGCCV3+rILo0IFPbhBQZGydvFBksWmrCrckeJKebSn8BRA09CMX65XMCFQWaqmK3TBDMchOW8PlG"
+    "WrXsylESV+U4EVI69WubfHn6RGMnJ55qzLHArFeh6TJtP3RdSHch3FNDz3vn7a8ipypIEZv5j4dyYN1Nt8AcqUoHXWeH"
+    "9LhL4eM3iqJ97ZYSXtKXaiuLXEySnPcKuVYg6BJ9r845Nbyafrq/ftrau58pwQ98qNRFmmBngLOFHyuwGsOiDUfYdS70"
+    "jSH8wMOE5QpRELvEKrEfwdnx6Zvf6pUPHChDRKpFxwexVccMQpiBIANY6DfA1mqF9EeAIlk6ABLO6tf7H12abchqbNkp"
+    "avpu9M63oUD+52BjjGSmAE9PYO0JyNbEFkoUvlPMgSOUHOjSnyYgnH/CwnBL"
+)
+
+
+def _colormap_table(name: str) -> np.ndarray:
+    """RGBA uint8 (256, 4) of a matplotlib colormap: shipped, else from matplotlib."""
+    if name in _COLORMAPS:
+        import base64
+        packed = np.frombuffer(zlib.decompress(base64.b64decode("".join(_COLORMAP_BYTES))),
+                               np.uint8).reshape(len(_COLORMAPS), 3, 256)[_COLORMAPS.index(name)]
+        rgb = np.cumsum(np.cumsum(packed, axis=1, dtype=np.uint8), axis=1, dtype=np.uint8).T
+        return np.column_stack([rgb, np.full(256, 255, np.uint8)])
+    matplotlib = _import_extra("matplotlib", "matplotlib", "colormap", "--colormap %s" % name)
+    if name not in matplotlib.colormaps:
+        raise HeatmapError("--colormap %s is not one of matplotlib's (such as %s)"
+                           % (name, ", ".join(_COLORMAPS)))
+    return matplotlib.colormaps[name](np.linspace(0, 1, 256), bytes=True)
+
+
 def _colour_table(config: Config) -> np.ndarray:
+    if config.gradient and config.colormap:
+        raise HeatmapError("-G/--gradient and --colormap cannot be used together")
+    if config.colormap:
+        return _colormap_table(config.colormap)
     if config.gradient:
         return _gradient_table(config.gradient)
     return _hsva_table(_parse_hsva(config.hsva_min), _parse_hsva(config.hsva_max))
 
 
-def _peak(config: Config, largest: float) -> float:
-    """The value that gets the top colour: for a picture, each frame of an animation, each
-    zoom of a pyramid and a state file, the ``largest`` value anywhere in its data."""
-    return largest
+_COLOUR_SCALES = ("linear", "log", "sqrt", "eq_hist")
+_LOG_SPAN = 1000.0                # log: heat a thousandth of the top's still shows
+_EQ_HIST_LEVELS = 4096            # eq_hist: the picture's heat by this many quantiles
+
+
+class _Top(float):
+    """The heat that gets the top colour, carrying how heat below it takes colours:
+    --colour_scale ``scale`` and, for eq_hist, the quantiles ``levels`` of the heat."""
+    scale, levels = "linear", np.zeros(0)
+
+
+def _peak(config: Config, largest: float, values: Optional[np.ndarray] = None) -> float:
+    """The value that gets the top colour: --colour_max, else for a picture, each frame of an
+    animation, each zoom of a pyramid and a state file, the ``largest`` value anywhere in its
+    data; with --colour_scale (eq_hist: of the picture's ``values``)."""
+    top = _Top(config.colour_max or largest)
+    top.scale = config.colour_scale
+    if top.scale == "eq_hist" and values is not None:
+        heat = np.sort(np.minimum(values[values > 0], top))
+        top.levels = heat[np.linspace(0, heat.size - 1, min(heat.size, _EQ_HIST_LEVELS),
+                                      dtype=np.int64)]
+    return top
 
 
 def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
-    """Table row per value: int(value / max * (steps - 1)), in that order, in float64; rows out of
-    range act as the original's list indexing (negative from the end, far out: the nearest end)."""
+    """Table row per value: int(value / max * (steps - 1)), in that order, in float64 (other
+    scales map value / max first); rows out of range act as the original's list indexing
+    (negative from the end, far out: the nearest end)."""
     if peak <= 0:
         return np.zeros(values.shape, np.int64)
-    index = np.trunc(values / peak * (steps - 1)).astype(np.int64)
+    share, scale = values / peak, getattr(peak, "scale", "linear")
+    if scale != "linear":
+        share = np.clip(share, 0.0, 1.0)
+        share = (np.log1p(share * _LOG_SPAN) / math.log1p(_LOG_SPAN) if scale == "log" else
+                 np.sqrt(share) if scale == "sqrt" else
+                 np.searchsorted(peak.levels, values, "right") / max(peak.levels.size, 1))
+    index = np.trunc(share * (steps - 1)).astype(np.int64)
     index = np.where((index < 0) & (index >= -steps), index + steps, index)
     return np.where(index < 0, 0, np.minimum(index, steps - 1))
 
@@ -4908,21 +5234,24 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
     return _Scene(geometry, _colour_table(config), background, colour, attribution)
 
 
-def _draw_attribution(image: Image.Image, text: str, margin: int = 2, pad: int = 2,
-                      corner: str = "bottom-right") -> Image.Image:
-    """Copy of ``image`` (mode kept), ``text`` in Pillow's default font on a half-transparent white
-    box, bottom-right (or "top-left"), ``margin`` pixels in, ``pad`` pixels around the text."""
+def _draw_attribution(image: Image.Image, text: str, corner: str = "bottom-right",
+                      size: Optional[int] = None) -> Image.Image:
+    """Copy of ``image`` (mode kept), ``text`` on a half-transparent white box in a ``corner``
+    ("top-left", ...), in Pillow's default font: ``size`` pixels high (Pillow 10.1+), else small."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
-    font = ImageFont.load_default()
+    try:
+        font = ImageFont.load_default(size) if size else ImageFont.load_default()
+    except TypeError:   # an older Pillow: one small bitmap font
+        font = ImageFont.load_default()
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x1, y1 = base.size[0] - margin, base.size[1] - margin
-    x0, y0 = x1 - (right - left + 2 * pad), y1 - (bottom - top + 2 * pad)
-    if corner == "top-left":
-        x0, y0, x1, y1 = margin, margin, margin + x1 - x0, margin + y1 - y0
-    draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=(255, 255, 255, 170))
+    pad = max(2, (bottom - top) // 5)   # also the margin
+    width, height = right - left + 2 * pad, bottom - top + 2 * pad
+    x0 = pad if "left" in corner else base.size[0] - pad - width
+    y0 = pad if "top" in corner else base.size[1] - pad - height
+    draw.rectangle((x0, y0, x0 + width - 1, y0 + height - 1), fill=(255, 255, 255, 170))
     draw.text((x0 + pad - left, y0 + pad - top), text, font=font, fill=(40, 40, 40, 255))
     out = Image.alpha_composite(base, overlay)
     return out.convert(image.mode) if image.mode in ("RGB", "RGBA") else out
@@ -5428,9 +5757,8 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 # The options that shape the input before it is projected: --max_jump and --trim_ends on
 # tracks (_TrimEnds holds back a track's tail until its end is known, across batches), and
 # the time options: inputs without a time left out when an option needs times,
-# --time_range, and --weight_by_time's weights.  _TrackTimeFilter applies them to the
-# stream of batches in that order; the option values (durations, time ranges) are parsed
-# here too.
+# --time_range, and the weights of --track_weight (metres, seconds: section 4 spreads them
+# along each track).  _TrackTimeFilter applies them in that order; option values are parsed here.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
 _LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
 _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
@@ -5493,8 +5821,8 @@ def _time_bounds(bounds) -> Tuple[int, int]:
         start, end = bounds
     except (TypeError, ValueError):
         raise HeatmapError("expected a pair (START, END), not %r" % (bounds,)) from None
-    first = _FIRST_SECOND if start is None or start == "" else _time_bound(start, False)
-    last = _LAST_SECOND if end is None or end == "" else _time_bound(end, True)
+    first = _FIRST_SECOND if start is None or str(start) == "" else _time_bound(start, False)
+    last = _LAST_SECOND if end is None or str(end) == "" else _time_bound(end, True)
     if first > last:
         raise HeatmapError("START %s is after END %s" % (start, end))
     return first, last
@@ -5505,9 +5833,9 @@ def _time_bound(value, end: bool) -> int:
     or datetime64; a date alone (2024-05-01) stands for its first second, or as END its last."""
     day = isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()))
     try:
-        if isinstance(value, (str, bytes)):
-            text = value.strip() + ("T00:00:00" if day else "")
-            time = _parse_times([text])[0]
+        if isinstance(value, str):   # a date alone, or its time without seconds, made whole
+            text = re.sub(r"^(\S{10}[T ]\d\d:\d\d)(?=$|[Zz+-])", r"\1:00", value.strip())
+            time = _parse_times([text + ("T00:00:00" if day else "")])[0]
         elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             time = _unix_times(np.array([float(value)]))[0]
         elif getattr(value, "tzinfo", None) is not None:   # an aware datetime, a pandas Timestamp
@@ -5527,10 +5855,16 @@ def _time_text(seconds: int) -> str:
     return str(np.datetime64(int(seconds), "s")).replace("T", " ")
 
 
+def _track_rule(config: Config) -> str:
+    """--track_weight, with --weight_by_time its short form of "time"."""
+    return "time" if config.weight_by_time else config.track_weight
+
+
 def _needs_times(config: Config) -> Optional[str]:
     """The first option given that needs the data's times, or None."""
     for flag, given in (("--time_range", config.time_range), ("--frame_time", config.frame_time),
-                        ("--weight_by_time", config.weight_by_time)):
+                        ("--weight_by_time", config.weight_by_time),
+                        ("--track_weight time", config.track_weight == "time")):
         if given is not None and given is not False:
             return flag
     return None
@@ -5538,6 +5872,8 @@ def _needs_times(config: Config) -> Optional[str]:
 
 def _validate_time(config: Config) -> None:
     """Check the time and track settings (part of _validate)."""
+    if config.weight_by_time and config.track_weight == "length":
+        raise HeatmapError("--weight_by_time is --track_weight time, not length")
     for flag, value in (("--frame_time", config.frame_time), ("--fade", config.fade),
                         ("--max_gap", config.max_gap)):
         _duration_seconds(value, flag)
@@ -5554,8 +5890,8 @@ def _validate_time(config: Config) -> None:
     for flag, idle, wanted in (
             ("--fps", config.fps is not None and not config.animate, "-a/--animate"),
             ("--frame_label", config.frame_label and config.frame_time is None, "--frame_time"),
-            ("--max_gap", config.max_gap != Config.max_gap and not config.weight_by_time,
-             "--weight_by_time")):
+            ("--max_gap", config.max_gap != Config.max_gap and _track_rule(config) != "time",
+             "--track_weight time")):
         if idle:
             _LOG.warning("%s has no effect without %s", flag, wanted)
     if config.frame_time is not None and (config.frequency, config.straggler_threshold) != (1, 1):
@@ -5677,6 +6013,9 @@ class _TrackTimeFilter:
         for batch in itertools.chain(batches, [None]):
             for part in self._tracks(batch):
                 part = self._in_time(part)
+                if _track_rule(self.config) == "length" and isinstance(part, Segments):
+                    part = part._replace(weight=_segment_metres(part) * (   # heat per metre
+                        1 if part.weight is None else part.weight))
                 if len(part[0]):
                     self.kept += len(part[0])
                     yield part
@@ -5716,7 +6055,7 @@ class _TrackTimeFilter:
             for s in seconds:
                 keep = keep & (s >= self.bounds[0]) & (s <= self.bounds[1])
             self.inside += int(np.count_nonzero(keep))
-        if self.config.weight_by_time and not points:
+        if _track_rule(self.config) == "time" and not points:
             duration = (seconds[1] - seconds[0]).astype(np.float64)
             keep = keep & (duration > 0) & (duration <= self.max_gap)
             batch = batch._replace(weight=duration if batch.weight is None else duration * batch.weight)
@@ -5741,7 +6080,8 @@ class _TrackTimeFilter:
 
 def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iterable[object]:
     """The input as the time and track options want it (as it is without them)."""
-    if not (_needs_times(config) or config.max_jump or config.trim_ends):
+    if not (_needs_times(config) or config.max_jump or config.trim_ends
+            or config.track_weight == "length"):
         return batches
     return _TrackTimeFilter(config).run(batches)
 
@@ -5759,7 +6099,7 @@ def _input_seconds(batch) -> Tuple[np.ndarray, int]:
 # -a: frames drawn as the input accumulates (--frequency inputs a frame, or with
 # --frame_time by the data's clock, --fade letting inputs go), each frame recomputing only
 # the small tiles its inputs touch (_FrameIndex), written as PNGs into a temporary folder
-# and encoded by ffmpeg.
+# and encoded by ffmpeg for sharing (yuv420p MP4, a GIF's own palette), or given to render_frames.
 _FRAME_TILE = 32   # pixels per side of the tiles a frame recomputes
 _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
@@ -5861,18 +6201,19 @@ def _frame_plan(config: Config, acc: "_Accumulator"):
     return _FrameIndex(entries, entry_seq, segments, segment_seq, config.radius), frames, labels
 
 
-def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
-                  scene: "_Scene", folder: str, plan=None) -> int:
-    """Draw frame-00001.png ... into ``folder`` from the running accumulation (``plan``:
-    its :func:`_frame_plan`, made when not given); returns the count."""
-    index, frames, labels = plan or _frame_plan(config, acc)
+def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
+                    scene: "_Scene", plan: Tuple) -> Iterator[Tuple[np.ndarray, bool]]:
+    """(picture, changed) of each frame of ``plan`` (:func:`_frame_plan`) from the running
+    accumulation; not changed: the frame before again (the clock ran on, nothing changed)."""
+    index, frames, labels = plan
     engine = _Engine(config)
     decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     tile_largest = np.zeros(index.tiles)   # each tile's largest value: a frame's is the largest
-    shown, picture = (0, 0), None
-    progress = _Progress("frames", len(frames))
+    before, picture, progress = (0, 0), None, _Progress("frames", len(frames))
+    font = max(12, geometry.height // 24)
+    corner = _label_corner(index, window, geometry, font) if any(labels) else ""
 
     def recompute(job):
         tile, rect, part, segs = job
@@ -5880,24 +6221,44 @@ def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator
             return tile, rect, np.zeros((rect[3] - rect[1], rect[2] - rect[0]))
         return tile, rect, engine._tile(rect, part, segs, decay)
     for number, (frame, label) in enumerate(zip(frames, labels), 1):
-        for tile, rect, values in _threaded_map(recompute, index.changed(shown, frame), ahead=4):
+        for tile, rect, values in _threaded_map(recompute, index.changed(before, frame), ahead=4):
             tile_largest[tile] = values.max()
             engine._paste(grid, window, rect, values)
             picture = None
-        path = os.path.join(folder, "frame-%05d.png" % number)
-        if picture is not None and label is None:   # the clock ran on, nothing changed
-            _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
-        else:
-            if picture is None:
-                picture = _heat_picture(_image_values(geometry, grid, window),
-                                   _peak(config, float(tile_largest.max(initial=0.0))), scene)
-            shown = picture if label is None else np.asarray(   # its time in the corner
-                _draw_attribution(_pil_image(picture), label, corner="top-left"))
-            _write_png(path, shown)
+        changed = picture is None or label is not None
+        if picture is None:
+            values = _image_values(geometry, grid, window)
+            picture = _heat_picture(values, _peak(config, float(tile_largest.max(initial=0.0)),
+                                                  values), scene)
+        yield (picture if label is None else np.asarray(   # its time in a corner
+            _draw_attribution(_pil_image(picture), label, corner, font))), changed
+        before = frame
         progress.update(number)
-        shown = frame
     progress.close()
-    return len(frames)
+
+
+def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
+                  scene: "_Scene", folder: str, plan: Tuple) -> int:
+    """Write frame-00001.png ... of ``plan`` into ``folder``, a frame like the one before as a
+    link to it; returns the count."""
+    number = 0
+    for number, (picture, changed) in enumerate(
+            _frame_pictures(config, geometry, acc, scene, plan), 1):
+        path = os.path.join(folder, "frame-%05d.png" % number)
+        if changed:
+            _write_png(path, picture, None if config.keepframes else 1)   # for ffmpeg alone
+        else:
+            _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
+    return number
+
+
+def _label_corner(index: _FrameIndex, window, geometry: _PictureGeometry, font: int) -> str:
+    """The corner whose frame label (``font`` pixels high) covers the fewest tiles with inputs."""
+    x, y = (index.ids * _FRAME_TILE - window[:2]).T
+    near = {"left": x < font * 11, "right": x + _FRAME_TILE > geometry.width - font * 11,
+            "top": y < font * 2, "bottom": y + _FRAME_TILE > geometry.height - font * 2}
+    return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=lambda corner:
+               np.count_nonzero(np.logical_and(*(near[side] for side in corner.split("-")))))
 
 
 def _repeat_file(previous: str, path: str) -> None:
@@ -5921,6 +6282,16 @@ def _video_extension(config: Config) -> str:
     return "." + name.lower()
 
 
+def _shareable(config: Config) -> List[str]:
+    """ffmpeg options before -F's: H.264 all players decode (yuv420p, even sizes), GIF in exact
+    colours (a palette of its frames)."""
+    extension, own = _video_extension(config), re.search(r"-vf|-filter", config.ffmpegopts or "")
+    if extension == ".gif" and not own:
+        return ["-filter_complex", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]
+    pad = [] if own else ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+    return ["-pix_fmt", "yuv420p"] + pad if extension in (".mp4", ".m4v", ".mov", ".mkv") else []
+
+
 def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     """Run ffmpeg on the frames into a temporary file that becomes -o on success."""
     import shlex
@@ -5930,7 +6301,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     def write(temp: str) -> None:
         rate = [] if config.fps is None else ["-framerate", "%g" % float(config.fps)]
         command = ([ffmpeg, "-y", "-loglevel", "error"] + rate + ["-i", frames]
-                   + shlex.split(config.ffmpegopts or "") + [temp])
+                   + _shareable(config) + shlex.split(config.ffmpegopts or "") + [temp])
         _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -5951,6 +6322,9 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
+    if config.frame_time is None and len(plan[1]) > 300:
+        _LOG.warning("making %d frames: a larger --frequency, or --frame_time, makes fewer",
+                     len(plan[1]))
     import shutil
     import tempfile
     try:
@@ -5981,12 +6355,14 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
 # (x, y) holds global pixels 256x .. 256x + 255 by 256y .. 256y + 255.  Each zoom takes two
 # passes: the first combines the heat tile by tile, keeping each tile's values in a
 # temporary file (_ValueSpill), and finds the largest value (the colour scale of the zoom,
-# as for one picture of it); the second colours those values and writes the tiles.
+# as for one picture of it); the second colours them and writes palette PNGs (_tile_png).
 _TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within _MAX_COORD)
 _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
 _TILE_AUTO_LEVELS = 4             # and at least this many zooms above it are made too
+_TILE_TRACK_BUDGET = 4096         # tracks: zoom 16 if their points lie in this many of its tiles
 _MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
+_TILE_LEVEL = 4                   # zlib level of palette tiles: 1 % larger than 6, 75 % the time
 _WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
 
 
@@ -5996,6 +6372,7 @@ class _TilePlan(NamedTuple):
     data: _Box           # the input's box
     bounds: _Box         # the area the tiles cover: --extent, else the data and its heat
     extent: bool         # only the tiles over ``bounds`` are written
+    centre: Tuple[float, float]   # (lon, lat) of an input near the middle of the data
 
 
 def _zoom_range_arg(text: str) -> Tuple[int, int]:
@@ -6033,6 +6410,8 @@ def _tile_options(config: Config) -> None:
         (config.projection != "mercator", "-P/--projection %s: map tiles are Web Mercator"
          % config.projection),
         (config.world_file, "--world_file: map tiles are placed by their zoom, x and y"),
+        (config.colour_scale == "eq_hist", "--colour_scale eq_hist: a zoom's tiles are coloured "
+         "as they are made"),
     )
     for used, what in refused:
         if used:
@@ -6053,28 +6432,33 @@ def _tile_options(config: Config) -> None:
 def _tile_plan(config: Config, held: Sequence[object]) -> _TilePlan:
     """Zooms and boxes of a --tiles run over the input batches ``held``."""
     data = _data_box(held)
-    zooms = _tile_zooms(config, _extent_box(config.extent) if config.extent else data)
+    zooms = _tile_zooms(config, _extent_box(config.extent) if config.extent else data, held)
     top = _project_box(PROJECTIONS["mercator"], data, _zoom_ppd(zooms[-1]))
     if max(abs(v) for v in dataclasses.astuple(top)) > _MAX_COORD:
         worst = data.max_y if abs(data.max_y) > abs(data.min_y) else data.min_y
         raise HeatmapError("latitude %.12g is too near the pole for zoom %d tiles: give a smaller "
                            "--tile_zoom" % (worst, zooms[-1]))
+    lat, lon = (np.concatenate([b[i] for b in held]) for i in (0, 1))   # points', tracks' starts
+    near = np.argmin(np.abs(lat - np.median(lat)) + np.abs(lon - np.median(lon)))
     if config.extent:
-        return _TilePlan(zooms, data, _extent_box(config.extent), True)
+        return _TilePlan(zooms, data, _extent_box(config.extent), True, (lon[near], lat[near]))
     ppd = _zoom_ppd(zooms[0])  # heat reaches furthest, in degrees, at the first zoom
     reach = _project_box(PROJECTIONS["mercator"], data, ppd).grown(config.radius + 1)
-    return _TilePlan(zooms, data, _unproject_box(reach, ppd), False)
+    return _TilePlan(zooms, data, _unproject_box(reach, ppd), False, (lon[near], lat[near]))
 
 
-def _tile_zooms(config: Config, box_ll: _Box) -> range:
+def _tile_zooms(config: Config, box_ll: _Box, held: Sequence[object]) -> range:
     """--tile_zoom, else from where box and radius fit one tile to where the box is _TILE_AUTO_WIDTH
-    pixels wide (zoom <= _TILE_AUTO_MAX_ZOOM), and _TILE_AUTO_LEVELS or more zooms above it."""
+    pixels wide, or for tracks zoom 16 within _TILE_TRACK_BUDGET (see the README)."""
     if config.tile_zoom:
         return range(config.tile_zoom[0], config.tile_zoom[1] + 1)
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(0))
     span = max(box.max_x - box.min_x, box.max_y - box.min_y)
     zooms = range(_TILE_AUTO_MAX_ZOOM + 1)
     last = max([z for z in zooms if span * 2 ** z <= _TILE_AUTO_WIDTH] or [0])
+    if any(isinstance(batch, Segments) for batch in held):   # zoom 16 tells the roads apart
+        tiles = _tiles_holding(held, 16, (0, 0, 1 << 16, 1 << 16))
+        last = max(last, 16 - math.ceil(math.log2(max(tiles / _TILE_TRACK_BUDGET, 1))))
     first = max([z for z in zooms if span * 2 ** z + 2 * config.radius <= _OSM_TILE] or [0])
     return range(max(0, min(first, last - _TILE_AUTO_LEVELS)), last + 1)
 
@@ -6240,16 +6624,14 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
     """Pass 1 of a zoom: bin the input at its scale, combine it tile by tile, keep the
     values of the tiles with heat that the plan writes; returns the largest value."""
     ppd = _zoom_ppd(zoom)
-    acc = _Accumulator(_count_region(plan.data, ppd, config.radius))
-    for batch in held:
-        _project_batch(config, batch, ppd, acc)
+    acc = _binned(config, held, _Accumulator(_count_region(plan.data, ppd, config.radius)), ppd)
     entries, segments, counts = acc.result()
     del acc
     largest = 0.0
 
     def pieces():
         nonlocal largest
-        for rect, values in _Engine(config).tile_values(entries, segments, counts):
+        for rect, values in _Engine(config, counted=True).tile_values(entries, segments, counts):
             if values.size:
                 largest = max(largest, float(values.max()))
             yield rect, values
@@ -6268,24 +6650,34 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
     """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
     by ``peak`` and ``table``; then store(zoom, x, y, png)."""
     x, y, where, values = item
-    rgba = np.zeros((_OSM_TILE, _OSM_TILE, 4), np.uint8)
     if isinstance(where, tuple):
-        rgba[where[0]:where[1], where[2]:where[3]] = _heat_rgba(values, peak, table)
-    else:
-        rgba.reshape(-1, 4)[where] = _heat_rgba(values[None], peak, table)[0]
-    png = _tile_png(rgba)
+        rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
+        where, values = (rows[:, None] * _OSM_TILE + cols).ravel(), values.ravel()
+    codes = np.zeros(_OSM_TILE * _OSM_TILE, np.int64)   # 0: no heat, else 1 + the colour's row
+    heat = values != 0
+    codes[where[heat]] = _colour_index(values[heat], peak, table.shape[0]) + 1
+    png = _tile_png(codes.reshape(_OSM_TILE, -1), np.vstack([np.zeros((1, 4), np.uint8), table]))
     if store:
         store(zoom, x, y, png)
     return x, y, png
 
 
-def _tile_png(rgba: np.ndarray) -> bytes:
-    """PNG bytes of one tile, by our writer on the calling thread."""
+def _tile_png(codes: np.ndarray, colours: np.ndarray) -> bytes:
+    """PNG bytes of a tile of ``colours`` (n, 4) rows ``codes`` (256, 256), by our writer on this
+    thread: indices into a palette of the colours used if at most 256 are (test/BENCHMARKS.md)."""
+    used = np.flatnonzero(np.bincount(codes.ravel(), minlength=colours.shape[0]))
+    packed = colours[used].view(np.uint32).ravel()
+    first = (packed[:, None] == packed).argmax(axis=1)   # rows of one colour share an entry
+    keep = np.flatnonzero(first == np.arange(used.size))
     out = io.BytesIO()
-    if _FAST:
-        _png_stream(out, rgba, workers=1)
+    if not _FAST:
+        _pil_image(colours[codes]).save(out, format="PNG")
+    elif keep.size <= 256:
+        entry = np.zeros(colours.shape[0], np.uint8)
+        entry[used] = np.searchsorted(keep, first)
+        _png_stream(out, entry[codes], 1, colours[used[keep]], _TILE_LEVEL)
     else:
-        _pil_image(rgba).save(out, format="PNG")
+        _png_stream(out, colours[codes], workers=1)
     return out.getvalue()
 
 
@@ -6315,8 +6707,8 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
 
 # ---- 10.2 Tiles: folders, MBTiles and the viewer page ----
 # The two tile outputs, written atomically and never over what we did not make (checked at
-# the start and right before the swap): a folder (metadata.json, {z}/{x}/{y}.png and the
-# viewer page) or an MBTiles file.
+# the start and right before the swap): a folder (metadata.json, {z}/{x}/{y}.png, a viewer
+# page asking for those alone) or an MBTiles file.
 _TILE_FOLDER_FORMAT = "heatmap.py-tiles"   # metadata.json "format" of the folders we write
 _TILE_DESCRIPTION = "heat map by heatmap.py"  # metadata "description": MBTiles files we write
 _LEAFLET_URL = "https://unpkg.com/leaflet@1.9.4/dist"
@@ -6408,7 +6800,7 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
         "tiles": "{z}/{x}/{y}.png", "scheme": "xyz", "tile_count": count,
         "minzoom": plan.zooms[0], "maxzoom": plan.zooms[-1],
         "bounds": [round(v, 7) for v in (west, south, east, north)],
-        "center": [round((west + east) / 2, 7), round((south + north) / 2, 7), plan.zooms[0]],
+        "center": [round(plan.centre[0], 7), round(plan.centre[1], 7), plan.zooms[0]],
         "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
         "basemap": config.osm_base + config.osm_path_template,
     }
@@ -6419,7 +6811,7 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
     import json
 
     def fill(build: str) -> int:
-        made = set()
+        made, have = set(), {}   # have: zoom -> [x * 2**zoom + y] of its tiles, for the viewer
 
         def store(zoom: int, x: int, y: int, png: bytes) -> None:
             folder = os.path.join(build, str(zoom), str(x))
@@ -6429,14 +6821,15 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
             with open(os.path.join(folder, "%d.png" % y), "wb") as out:
                 out.write(png)
         with contextlib.closing(tiles(store=store)) as stream:  # closed: nothing written later
-            count = sum(1 for _ in stream)
-        meta = _tile_metadata(config, plan, count)
+            for zoom, x, y, _ in stream:
+                have.setdefault(zoom, []).append(x * 2 ** zoom + y)
+        meta = _tile_metadata(config, plan, sum(map(len, have.values())))
         with open(os.path.join(build, "metadata.json"), "w", encoding="utf-8") as out:
             json.dump(meta, out, indent=1)
         with open(os.path.join(build, "index.html"), "w", encoding="utf-8") as out:
-            out.write(_viewer_page(config, meta))
+            out.write(_viewer_page(config, meta, have))
         _check_tile_output(config)  # again: what the run did not make may have come meanwhile
-        return count
+        return meta["tile_count"]
     return _replace_folder(config.tiles, fill)
 
 
@@ -6521,18 +6914,28 @@ _VIEWER_PAGE = string.Template("""<!DOCTYPE html>
 <div id="map"></div>
 <script>
 var view = $view;
-var map = L.map("map");
-L.tileLayer(view.basemap, {maxZoom: 19, attribution: view.attribution}).addTo(map);
-L.tileLayer("{z}/{x}/{y}.png", {minNativeZoom: view.minzoom, maxNativeZoom: view.maxzoom,
-                                maxZoom: 19, bounds: view.bounds}).addTo(map);
-map.fitBounds(view.bounds, {maxZoom: view.maxzoom});
+if (!window.L) {
+  document.body.innerHTML = "<p style='font: 18px sans-serif; margin: 2em'>Leaflet did not " +
+    "load from $js: offline, put leaflet.js and leaflet.css here and use --leaflet_url .</p>";
+} else {
+  var map = L.map("map"), have = {};
+  for (var z in view.tiles) view.tiles[z].forEach(function (k) { have[z + "/" + k] = 1; });
+  var Heat = L.TileLayer.extend({getTileUrl: function (c) {   // only the tiles written
+    return have[c.z + "/" + (c.x * Math.pow(2, c.z) + c.y)] ?
+      L.TileLayer.prototype.getTileUrl.call(this, c) : L.Util.emptyImageUrl;
+  }});
+  L.tileLayer(view.basemap, {maxZoom: 19, attribution: view.attribution}).addTo(map);
+  new Heat("{z}/{x}/{y}.png", {minNativeZoom: view.minzoom, maxNativeZoom: view.maxzoom,
+                               maxZoom: 19, bounds: view.bounds}).addTo(map);
+  map.fitBounds(view.bounds, {maxZoom: view.maxzoom});
+}
 </script>
 </body>
 </html>
 """)
 
 
-def _viewer_page(config: Config, meta: dict) -> str:
+def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     """index.html: a Leaflet map with the base map, the heat tiles and the attribution,
     fitted to the data.  Leaflet comes from --leaflet_url (else unpkg, checked by SRI)."""
     import html
@@ -6541,7 +6944,7 @@ def _viewer_page(config: Config, meta: dict) -> str:
     attribution = (html.escape(config.osm_attribution) if config.osm_attribution
                    else _OSM_ATTRIBUTION_HTML)
     view = {"basemap": meta["basemap"], "attribution": attribution, "minzoom": meta["minzoom"],
-            "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]]}
+            "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]], "tiles": tiles}
     base = (config.leaflet_url or _LEAFLET_URL).rstrip("/")
 
     def sri(name: str) -> str:
@@ -6556,8 +6959,8 @@ def _viewer_page(config: Config, meta: dict) -> str:
 # Pictures are written atomically: into a temporary file beside the target, renamed over it
 # when whole; a stream (-, a FIFO, a character device) is written into from a finished
 # temporary file, never replaced.  PNG is written by our own encoder (the fast path of
-# Pillow's, the same pixels): rows filtered as Pillow filters them and deflated in strips
-# on several threads, joined into one zlib stream; other types go through Pillow.
+# Pillow's, the same pixels; also 8-bit palettes): rows filtered as Pillow filters them and
+# deflated in strips on several threads, one zlib stream; other types go through Pillow.
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
     extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
@@ -6576,7 +6979,8 @@ def _save_format(path: str, name: Optional[str] = None) -> str:
         raise HeatmapError("%s: unknown image type: no file extension (try .png or .jpg, or "
                            "--output_format)" % where)
     if fmt is None or fmt not in Image.SAVE:
-        raise HeatmapError("%s: unknown image type %r (try .png or .jpg)" % (where, extension))
+        raise HeatmapError("%s: unknown image type %r (try .png or .jpg%s)" % (where, extension,
+                           "; a video needs -a" * (extension in (".mp4", ".mkv", ".webm", ".mov"))))
     return fmt
 
 
@@ -6758,22 +7162,30 @@ def _remove_quietly(path: str) -> None:
 
 
 _PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
+_PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
 
 
-def _write_png(path: str, pixels: np.ndarray) -> None:
-    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer)."""
+def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> None:
+    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer) at
+    ``level``, else 6 up to _PNG_SMALL pixels (under 5 ms more than level 1) and 3 above (a
+    fifth larger than 6 in a third of its time: test/BENCHMARKS.md)."""
     if not _FAST:
         _pil_image(pixels).save(path, format="PNG")
         return
     with open(path, "wb") as out:
-        _png_stream(out, pixels)
+        _png_stream(out, pixels, None, None, level or (
+            6 if pixels.shape[0] * pixels.shape[1] <= _PNG_SMALL else 3))
 
 
-def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
-    """PNG of uint8 (h, w, 3) RGB or (h, w, 4) RGBA to stream ``out``, not copied: rows filtered
-    (:func:`_png_rows`), deflated at level 6 in ~_PNG_PART-byte strips on ``workers`` threads,
-    all but the last ending in a sync flush, so the IDAT chunks make one zlib stream."""
-    height, width, channels = pixels.shape
+def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
+                palette: Optional[np.ndarray] = None, level: int = 6) -> None:
+    """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png;
+    bench row "png".
+    PNG of uint8 (h, w, 3) RGB, (h, w, 4) RGBA or (h, w) rows of ``palette`` (n, 4) RGBA to
+    ``out``: rows filtered (:func:`_png_rows`), deflated at ``level`` in ~_PNG_PART-byte strips on
+    ``workers`` threads, each but the last ending in a sync flush: one zlib stream."""
+    height, width = pixels.shape[:2]
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
     rows = pixels.reshape(height, -1)
     step = max(1, _PNG_PART // (rows.shape[1] + 1))
     # measured: zlib's "filtered" strategy suits the RGB rows, its default RGBA ones
@@ -6781,13 +7193,18 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None) -> None:
 
     def deflate(top: int) -> Tuple[bytes, bytes]:
         data = _png_rows(rows, top, min(top + step, height), channels)
-        packer = zlib.compressobj(6, zlib.DEFLATED, -15, 9, strategy)
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
         body = packer.compress(data)
         return data, body + packer.flush(zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH)
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
+    kind = {1: 3, 3: 2, 4: 6}[channels]   # PNG colour types: palette, RGB, RGBA
     out.write(b"\x89PNG\r\n\x1a\n")
-    _png_chunk(out, b"IHDR", header)
+    _png_chunk(out, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, kind, 0, 0, 0))
+    if palette is not None:
+        _png_chunk(out, b"PLTE", palette[:, :3].tobytes())
+        clear = np.flatnonzero(palette[:, 3] != 255)   # alphas up to the last one below 255
+        if clear.size:
+            _png_chunk(out, b"tRNS", palette[:clear[-1] + 1, 3].tobytes())
     _png_chunk(out, b"IDAT", b"\x78\x9c")  # zlib header: deflate, 32 KB window
     check = 1
     for data, body in _threaded_map(deflate, range(0, height, step), workers):
@@ -6897,6 +7314,27 @@ class Grid(NamedTuple):
     def most(self) -> float:
         """The name of ``peak`` before 2.1."""
         return self.peak
+
+    @property
+    def extent(self) -> Tuple[float, float, float, float]:
+        """(left, right, bottom, top) in ``crs`` units: ``imshow(grid.values, extent=...)``."""
+        a, _, c, _, e, f = self.transform
+        return (c, c + a * self.values.shape[1], f + e * self.values.shape[0], f)
+
+    @property
+    def bounds(self) -> Tuple[Tuple[float, float], Tuple[float, float]]:
+        """((south, west), (north, east)) in degrees: folium's ``ImageOverlay(image, bounds=...)``
+        (a Web Mercator grid lies exactly on a web map)."""
+        west, east, south, north = self.extent
+        if self.crs == "EPSG:3857":
+            west, east = (math.degrees(x / EARTH_RADIUS) for x in (west, east))
+            south, north = (math.degrees(2 * math.atan(math.exp(y / EARTH_RADIUS)) - math.pi / 2)
+                            for y in (south, north))
+        return (south, west), (north, east)
+
+    def __repr__(self) -> str:
+        return "Grid(%d x %d pixels, %s, bounds (%.6f, %.6f) to (%.6f, %.6f), peak %g)" % (
+            *self.values.shape[::-1], self.crs, *self.bounds[0], *self.bounds[1], self.peak)
 
 
 def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
@@ -7098,8 +7536,9 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
     grid[ys[inside] - window[1], xs[inside] - window[0]] = vs[inside]
-    result = _CombinedValues(geometry, _image_values(geometry, grid, window),
-                             _peak(config, float(meta["max"])), (xs, ys, vs))
+    values = _image_values(geometry, grid, window)
+    result = _CombinedValues(geometry, values, _peak(config, float(meta["max"]), values),
+                             (xs, ys, vs))
     scene = _make_scene(config, geometry, background)
     return _heat_picture(result.values, result.peak, scene), result
 
@@ -7108,16 +7547,16 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 # Every option and every output name is checked before any input is read or file written.
 def _validate(config: Config) -> None:
     """Check option values before any input is read or any file written."""
+    _check_settings(config)
     _validate_tiles(config)
-    _check_ranges(config)
     if config.radius > _env_limit("HEATMAP_MAX_RADIUS", _MAX_RADIUS):
         raise HeatmapError("-r/--radius %d is over the limit of %d; set HEATMAP_MAX_RADIUS to "
                            "allow more" % (config.radius, _env_limit("HEATMAP_MAX_RADIUS",
                                                                       _MAX_RADIUS)))
     if config.extent is not None:
         lat1, lon1, lat2, lon2 = config.extent
-        if lat1 == lat2 or lon1 == lon2:
-            raise HeatmapError("--extent needs lat1 != lat2 and lon1 != lon2")
+        if not all(map(math.isfinite, config.extent)) or lat1 == lat2 or lon1 == lon2:
+            raise HeatmapError("--extent needs four finite numbers, lat1 != lat2 and lon1 != lon2")
         west, east = min(lon1, lon2), max(lon1, lon2)
         if east - west > 180 and not (west <= -180 and east >= 180):
             _LOG.warning("--extent spans %g degrees of longitude, from %g to %g, the long way "
@@ -7145,8 +7584,20 @@ def _validate(config: Config) -> None:
         _check_output_size(config, config.width, config.height)
 
 
-def _check_ranges(config: Config) -> None:
-    """The checks of _RANGES: each setting given is a finite number in its range."""
+_TIME_SETTINGS = ("time_range", "frame_time", "fade", "max_gap")   # text too (_validate_time)
+
+
+def _check_settings(config: Config) -> None:
+    """Each setting has its Config type, is one of its _CHOICES, or a number in its _RANGES."""
+    for name, hint in typing.get_type_hints(Config).items():
+        value = getattr(config, name)
+        if name not in _TIME_SETTINGS and not _has_type(value, hint):
+            raise HeatmapError("%s must be %s, not %s" % (
+                name, Config.__dataclass_fields__[name].type, _shown(value)))
+    for name, flag, choices in _CHOICES:
+        if getattr(config, name) not in choices():
+            raise HeatmapError("%s must be one of %s, not %s" % (
+                flag, ", ".join(choices()), _shown(getattr(config, name))))
     for name, flag, low, high, above in _RANGES:
         value = getattr(config, name)
         try:
@@ -7167,6 +7618,21 @@ def _check_ranges(config: Config) -> None:
         raise HeatmapError("%s must be %s, not %s" % (flag, allowed, shown))
 
 
+def _has_type(value: Any, hint: Any) -> bool:
+    """``value`` is of the type ``hint`` of a Config field (Optional, List, Tuple of int, float,
+    str, bool; numpy's numbers count; whether a number is finite is for _RANGES)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return any(_has_type(value, arg) for arg in args)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and (origin is list or len(value) == len(args)) \
+            and all(_has_type(v, args[0 if origin is list else i]) for i, v in enumerate(value))
+    if hint in (int, float):
+        return isinstance(value, (int, np.integer) if hint is int else
+                          (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
 def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -7179,8 +7645,11 @@ def _validate_files(config: Config) -> None:
     if config.load:
         if config.files:
             _LOG.warning("input files are ignored with -L/--load")
+        if _needs_times(config) or config.max_jump or config.trim_ends or \
+                config.track_weight != "segment":
+            raise HeatmapError("-L/--load cannot apply the time and track options again")
     else:
-        for path in config.files:
+        for path in [] if config.dask else config.files:   # --dask: globs and URLs too
             _check_input_path(path)
         if config.csv_columns is not None:
             _csv_column_parts(config.csv_columns)
@@ -7240,8 +7709,9 @@ def _warn_unused(config: Config) -> None:
 
 # ---- 13 Pipeline and library API ----
 # One run: read, shape (section 8), bin (3, 4), combine (5), colour (6, 7) and write (11),
-# for the command line and the library alike.  The public functions take a Config and/or
-# its fields by name, and raise HeatmapError naming settings, not flags.
+# for the command line and the library alike (with Dask: read, shape and bin on the workers).
+# The public functions take any input (2.7), a Config and/or its fields by name (refusing
+# those they would ignore), and raise HeatmapError naming settings, not flags.
 @dataclass
 class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
@@ -7254,41 +7724,143 @@ class _CombinedValues:
 def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
                    ) -> Iterable[object]:
     """The input of every output (picture, frames, tiles, state files, library): the input files'
-    batches or the library's ``batches``, checked, with the track and time options applied."""
-    if batches is None:
-        batches = read(config.files, config, strict=True)   # it checks each batch
-    else:
-        batches = _checked_batches(config, batches)
-    return _apply_track_time_options(config, batches)
+    batches (read anew on each pass) or the library's ``batches``, checked, with the track and time
+    options applied; files with --dask, and dask DataFrames, as partitions of a cluster."""
+    if batches is None and not config.dask:
+        return _Files(config)
+    batches = _DaskParts() if batches is None else batches
+    if isinstance(batches, _DaskParts):
+        return batches.on(config)
+    if config.dask is not None:
+        raise HeatmapError("--dask runs files and dask DataFrames on a cluster, not data in memory")
+    batches = (type(b)(*(None if a is None else a[i:i + _LIBRARY_ROWS] for a in b))   # views
+               for b in batches for i in range(0, max(len(b[0]), 1), _LIBRARY_ROWS))
+    return _apply_track_time_options(config, (_check_batch(config, b) for b in batches))
 
 
-def _checked_batches(config: Config, batches: Iterable[object]) -> Iterator[object]:
+@dataclass
+class _Files:
+    """The input files' batches, checked (by read()) and shaped; each pass reads them anew."""
+    config: Config
+
+    def __iter__(self) -> Iterator[object]:
+        config = self.config
+        return iter(_apply_track_time_options(config, read(config.files, config, lenient=False)))
+
+
+def _held(config: Config, batches: Iterable[object]) -> Iterable[object]:
+    """The input for several passes: in a list (a pipe, and -v says so), unless each pass reads it
+    anew: a cluster's, or files whose arrays pass _HELD_BYTES (found by reading until they do)."""
+    pipe = isinstance(batches, _Files) and not all(map(os.path.isfile, config.files))
+    if pipe:
+        _LOG.info("the input is held in memory (a pipe is read once; --extent streams a picture)")
+    if isinstance(batches, _DaskParts):
+        return batches
+    held, size = [], 0
     for batch in batches:
-        _check_batch(config, batch)
-        yield batch
+        held.append(batch)
+        size += sum(a.nbytes for a in batch if a is not None)
+        if size > _HELD_BYTES and isinstance(batches, _Files) and not pipe:
+            return batches
+    return held
+
+
+_LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
+_HELD_BYTES = 1 << 26     # bytes of input arrays held for several passes, at most
+
+
+class _DaskParts:
+    """The input on a Dask cluster: files (a partition each: paths, absolute as the workers' folder
+    is not ours, globs, or URLs fsspec reads) or a dask DataFrame's partitions (``columns``:
+    render()'s column spec and skip_invalid); each pass runs _dask_part on them."""
+
+    def __init__(self, parts: Optional[list] = None, columns: Optional[tuple] = None):
+        self.parts, self.columns = parts, columns
+
+    def on(self, config: Config) -> "_DaskParts":
+        self.compute = functools.partial(__import__("dask").compute, scheduler=_dask_client(config))
+        if self.parts is None:
+            found = [__import__("fsspec").open_files(path, "rb") for path in config.files]
+            for pattern in (p for p, more in zip(config.files, found) if not more):
+                raise HeatmapError("%s: no such file" % pattern)
+            self.parts = [f.path if "file" in f.fs.protocol else f for more in found for f in more]
+        self.config = dataclasses.replace(config, dask=None)
+        return self
+
+    def _pass(self, how) -> list:
+        work = functools.partial(_dask_part, config=self.config, columns=self.columns, how=how)
+        return [__import__("dask").delayed(work, pure=False)(part) for part in self.parts]
+
+    def __iter__(self) -> Iterator[object]:   # each part's batches, fetched here
+        for part in self._pass(None):
+            yield from self.compute(part)[0]
+
+    def box(self) -> _Box:
+        return _data_box(box for box in self.compute(*self._pass("box")) if box is not None)
+
+    def binned(self, acc: _Accumulator, ppd: float, origin) -> _Accumulator:
+        level = self._pass((acc.grid.region, acc.sums, ppd, origin))
+        while len(level) > 1:   # merged in pairs on the workers, in input order
+            pairs = [__import__("dask").delayed(_Accumulator.merge)(a, b)
+                     for a, b in zip(level[::2], level[1::2])]
+            level = pairs + level[2 * len(pairs):]
+        return acc.merge(self.compute(level[0])[0])
+
+
+def _dask_part(part, config: Config, columns: Optional[tuple], how):
+    """A partition's work on a Dask worker: its batches (``how`` None), its box or None ("box"), or
+    its accumulation on the grid of ``how`` (region, sums, ppd, origin), which never grows."""
+    batches = _input_batches(config, read([part], config) if columns is None
+                             else _library_batches(config, part, *columns))
+    if how is None or how == "box":
+        return _data_box(batches, empty=True) if how else list(batches)
+    acc = _Accumulator(how[0], sums=how[1])
+    acc.grid.limit = _rect_area(how[0])
+    _binned(config, batches, acc, *how[2:]).result()   # (sent smaller: nothing left waiting)
+    return acc
+
+
+_DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
+
+
+def _dask_client(config: Config) -> object:
+    """The scheduler of config.dask: None (dask's default), a Client, or a Client made from an
+    address or local:N (N local worker processes), its workers sent this file."""
+    where = config.dask
+    if config.animate:
+        raise HeatmapError("--dask cannot be used with -a/--animate")
+    if isinstance(where, str) and where not in _DASK_CLIENTS:
+        distributed = _import_extra("distributed", "dask[distributed]", "dask", "--dask")
+        local = re.fullmatch(r"local:([1-9]\d*)", where)
+        try:
+            _DASK_CLIENTS[where] = distributed.Client(
+                n_workers=int(local.group(1)), threads_per_worker=1, dashboard_address=None,
+                silence_logs=logging.CRITICAL) if local else distributed.Client(where, timeout=10)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise HeatmapError("--dask %s: %s" % (where, _one_line(exc))) from None
+        _DASK_CLIENTS[where].upload_file(__file__, load=False)   # imported as the workers need
+    return _DASK_CLIENTS.get(where, where)
 
 
 def _read_and_bin(config: Config, batches: Iterable[object], record: bool = False,
                   size: Optional[Tuple[Optional[int], Optional[int]]] = None
                   ) -> Tuple[_PictureGeometry, "_Accumulator"]:
-    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry (else held
-    for the data box); ``record``: keep input order (-a); ``size``: -I's (width, height)."""
+    """Project and bin :func:`_input_batches`, streaming when --extent fixes the geometry, else
+    after a pass for the data's box (_held); ``record``: keep input order (-a); ``size``: -I's."""
     if size is None:
         _, size = _background_scene(config)
-    streaming = bool(config.extent and (config.scale or size[0] or size[1]))
-    held = None if streaming else list(batches)
-    box_ll = _extent_box(config.extent) if config.extent else _data_box(held)
+    box_ll = _extent_box(config.extent) if config.extent else None
+    if not (config.extent and (config.scale or size[0] or size[1])):
+        batches = _held(config, batches)
+        box_ll = box_ll or _data_box(batches)
     _check_latitudes(config, box_ll)
     geometry = _picture_geometry(config, box_ll, size)
     _check_output_size(config, geometry.width, geometry.height)
     _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
               geometry.height)
-    acc = _Accumulator(_grown_rect(geometry.window(), config.radius), record, config.decay == 1.0)
-    progress = _Progress("inputs read")
-    for batch in batches if streaming else held:
-        _project_batch(config, batch, geometry.ppd, acc, geometry.origin)
-        progress.update(acc.inputs)
-    progress.close()
+    acc = _binned(config, batches, _Accumulator(_grown_rect(geometry.window(), config.radius),
+                                                record, config.decay == 1.0),
+                  geometry.ppd, geometry.origin)
     _LOG.info("%d inputs read and binned", acc.inputs)
     if not acc.inputs:
         raise HeatmapError("no data points in the input")
@@ -7302,122 +7874,184 @@ def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
     window = geometry.window()
     grid, largest, kept = _Engine(config).run(entries, segments, window, keep_all, counts)
     _LOG.info("values combined (decay %g); largest %g", config.decay, largest)
-    peak = _peak(config, largest)
-    return _CombinedValues(geometry, _image_values(geometry, grid, window), peak,
-                   tuple(kept) if keep_all else None)
-
-
-def _render_values(config: Config, batches: Iterable[object], keep_all: bool = False,
-                size: Optional[Tuple[Optional[int], Optional[int]]] = None) -> _CombinedValues:
-    """Read, project and combine the input."""
-    geometry, acc = _read_and_bin(config, batches, size=size)
-    return _combine_values(config, geometry, acc, keep_all)
+    values = _image_values(geometry, grid, window)
+    if config.extent and not values.any():
+        _LOG.warning("no input lies inside --extent %s (lat1,lon1,lat2,lon2: GeoPandas' "
+                     "total_bounds are lon,lat)" % ",".join("%g" % v for v in config.extent))
+    return _CombinedValues(geometry, values, _peak(config, largest, values),
+                           tuple(kept) if keep_all else None)
 
 
 def _config_with(config: Optional[Config], settings: dict) -> Config:
-    """``config`` (or the defaults) with the named ``settings`` replaced."""
-    config = config or Config()
+    """``config`` (or the defaults) with the named ``settings`` replaced; paths become text, one
+    file a list of one, one zoom a (first, last) pair."""
+    if not isinstance(config, (Config, type(None))):
+        raise HeatmapError("config must be a heatmap.Config, not %s" % type(config).__name__)
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
     if unknown:
         raise HeatmapError("unknown setting %s (the fields of heatmap.Config are the settings)"
                            % ", ".join(unknown))
-    return dataclasses.replace(config, **settings) if settings else config
+    config = dataclasses.replace(config or Config(), **settings)
+    paths = {k: os.fspath(v) for k, v in vars(config).items() if isinstance(v, os.PathLike)}
+    files, zoom = paths.pop("files", config.files), config.tile_zoom
+    if isinstance(files, Iterable) and not isinstance(files, str):
+        files = [os.fspath(f) if isinstance(f, os.PathLike) else f for f in files]
+    if isinstance(zoom, (int, np.integer)) and not isinstance(zoom, bool):
+        zoom = (int(zoom), int(zoom))
+    return dataclasses.replace(config, **paths, tile_zoom=zoom,
+                               files=[files] if isinstance(files, str) else files)
+
+
+# What each library function uses, by command-line group or setting ("-name": not that one):
+# any other setting given (not at its default) is an error, as the function would ignore it.
+_USES = {
+    "render": ("input", "size and projection", "heat", "colour", "background and map"),
+    "render_frames": ("input", "size and projection", "heat", "colour", "background and map",
+                      "animation", "-ffmpegopts", "-keepframes", "-fps"),
+    "render_grid": ("input", "size and projection", "heat", "background and map", "-background",
+                    "-background_brightness", "-invert_background", "-osm_attribution"),
+    "render_tiles": ("input", "size and projection", "heat", "colour", "tile_zoom"),
+    "colour": ("colour", "background"),
+}
+
+
+def _library_input(function: Optional[str], config: Optional[Config], settings: dict,
+                   data: Any = None, lon: Any = None, weight: Any = None, lat: Any = None,
+                   time: Any = None, skip_invalid: bool = False) -> Tuple[Config, Any]:
+    """What the library's functions share: the settings (a Config in ``lon``'s place moves),
+    checked, ``function``'s unused ones refused (None: all used, as run(files=...); "run": all
+    but files); the batches of ``data`` (see :func:`render`), if given."""
+    if isinstance(lon, Config) and config is None:  # render(data, config)
+        lon, config = None, lon
+    config = _config_with(config, settings)
+    _check_settings(config)
+    groups, defaults = _settings_by_flag()[1], Config()
+    uses = _USES.get(function or "", ())
+    for name, value in vars(config).items():
+        used = function is None or name != "files" and (function == "run" or (
+            groups.get(name) in uses or name in uses) and "-" + name not in uses)
+        if not used and repr(value) != repr(getattr(defaults, name)):
+            animates = ", render_frames() animates" * (groups.get(name) == "animation")
+            raise HeatmapError("%s() has no use for the setting %s%s" % (function, name, (
+                " with data" if function == "run" else " (run() takes them all%s)" % animates)))
+    _validate(config)
+    spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}
+    if data is None and lat is None:
+        return config, None
+    return config, _library_batches(config, data, spec, skip_invalid)
 
 
 @_setting_errors
-def render_data(batches: Iterable[object], config: Optional[Config] = None,
-                **settings) -> Image.Image:
-    """Render :class:`Points`/:class:`Segments` batches to a Pillow image.
+def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, weight: Any = None,
+           *, lat: Any = None, time: Any = None, skip_invalid: bool = False,
+           **settings: Any) -> Image.Image:
+    """Render points or tracks to a Pillow image.
 
-    ``settings``: any :class:`Config` field by name, over ``config``.
+    ``data`` (as for render_grid, render_tiles, render_frames, run and tracks) is latitudes
+    with ``lon`` (``weight``, ``time``) array-likes in degrees; a table (pandas, polars, a
+    dict of arrays) whose ``lat``/``lon``/``weight``/``time`` columns are named (lat and lon
+    found by name if not); GeoPandas data or ``__geo_interface__`` of points and lines (any
+    CRS); Points/Segments batches, one or an iterable; or a path or list of paths.  Times:
+    datetime64 of any unit, time-zone aware (naive: UTC), ISO 8601 text or Unix seconds.
+    ``config`` and ``settings`` (Config fields by name) give size, kernel, colours and
+    background; one the function has no use for is an error.  A bad row (missing,
+    non-finite, out of range) is an error naming it, or left out with ``skip_invalid``.
+
+    ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh
+    1, decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions;
+    ``decay=1`` is a plain kernel-weighted sum (and about 10x faster for weighted points).
     """
-    config = _config_with(config, settings)
-    _validate(config)
+    config, batches = _library_input("render", config, settings, data, lon, weight, lat, time,
+                                     skip_invalid)
     background, size = _background_scene(config)
-    result = _render_values(config, _input_batches(config, batches), size=size)
+    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                    size=size))
     scene = _make_scene(config, result.geometry, background)
     return _pil_image(_heat_picture(result.values, result.peak, scene))
 
 
-@_setting_errors
-def render(data=None, lon=None, config: Optional[Config] = None, weight=None, *, lat=None,
-           skip_invalid: bool = False, **settings) -> Image.Image:
-    """Render points or tracks to a Pillow image.
-
-    ``data`` is one of:
-
-    * latitudes, with ``lon`` (and ``weight``) array-likes of the same length, in
-      degrees: ``render(lat, lon, config, weight=w)``;
-    * a table, anything with columns by name (a pandas or polars DataFrame, a dict of
-      arrays, a structured array): ``render(df, lat="latitude", lon="longitude",
-      weight="n")``; ``lat``/``lon`` default to a column called lat or latitude, and
-      lon, lng, long or longitude (any case);
-    * geometries: a GeoPandas GeoSeries or GeoDataFrame, or anything with
-      ``__geo_interface__``, of points and lines (lines are tracks); reprojected to
-      EPSG:4326 when it names another CRS; ``weight`` is a column name or an array;
-    * a :class:`Points` or :class:`Segments` batch (see :func:`tracks`), or a list of them.
-
-    ``config`` and ``settings`` (any :class:`Config` field by name: ``width=800``)
-    give size, kernel, colours and background.  A row with a missing or non-finite
-    value is an error, or is left out with ``skip_invalid=True`` (a warning counts
-    them; in a line, the segments that touch it are left out).
-    """
-    if isinstance(lon, Config) and config is None:  # render(table, config)
-        lon, config = None, lon
-    config = _config_with(config, settings)
-    return render_data(_library_batches(data, lat, lon, weight, skip_invalid), config)
+render_data = render   # its name in 2.0, for Points and Segments batches
 
 
 @_setting_errors
-def render_grid(batches: Iterable[object], config: Optional[Config] = None,
-                **settings) -> Grid:
-    """The values of the picture :func:`render_data` would draw, with their place on
-    Earth: a :class:`Grid` for matplotlib (``extent``), xarray or rasterio.
-
-    ``settings``: any :class:`Config` field by name, over ``config``.
-    """
-    config = _config_with(config, settings)
-    _validate(config)
-    _, size = _background_scene(config)
-    result = _render_values(config, _input_batches(config, batches), size=size)
+def render_grid(data: Any = None, lon: Any = None, config: Optional[Config] = None,
+                weight: Any = None, *, lat: Any = None, time: Any = None,
+                skip_invalid: bool = False, **settings: Any) -> Grid:
+    """The values of the picture :func:`render` draws, placed on Earth: a :class:`Grid` (for
+    folium, matplotlib, xarray, rasterio); :func:`colour` paints it."""
+    config, batches = _library_input("render_grid", config, settings, data, lon, weight, lat, time,
+                                     skip_invalid)
+    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                    size=_background_scene(config)[1]))
     projection = result.geometry.projection
     return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
-                result.peak)
+                float(result.peak))
 
 
 @_setting_errors
-def render_tiles(batches: Iterable[object], config: Optional[Config] = None,
-                 **settings) -> Iterator[Tuple[int, int, int, bytes]]:
-    """An iterator of ``(zoom, x, y, png)`` for every Web Mercator XYZ map tile with heat.
+def colour(grid: Grid, config: Optional[Config] = None, **settings: Any) -> Image.Image:
+    """The picture of a :class:`Grid`: ``colour(render_grid(data, **s), **c)`` is ``render(data,
+    **s, **c)`` for the colour settings ``c`` (hsva_min, hsva_max, gradient, colormap,
+    colour_scale, colour_max, background)."""
+    config = _library_input("colour", config, settings)[0]
+    if not isinstance(grid, Grid):
+        raise HeatmapError("colour() paints a Grid (of render_grid), not %s" % type(grid).__name__)
+    scene = _Scene(None, _colour_table(config), None,
+                   _parse_colour(config.background) if config.background else None)
+    return _pil_image(_heat_picture(grid.values, _peak(config, grid.peak, grid.values), scene))
 
-    ``batches`` are :class:`Points`/:class:`Segments`, read and checked now and
-    held while the tiles are made; ``settings``: any :class:`Config` field by
-    name, over ``config``.  ``tile_zoom`` is (first, last) zoom, or None to
-    choose from the data; the other settings mean what they mean for a
-    picture, and a zoom's tiles are coloured as one picture of the whole data
-    at that zoom.  ``png`` is the bytes of a 256x256 RGBA PNG, transparent
-    where there is no heat; ``y`` counts from the north (XYZ, not TMS).
-    """
-    config = _config_with(config, settings)
+
+@_setting_errors
+def render_tiles(data: Any = None, lon: Any = None, config: Optional[Config] = None,
+                 weight: Any = None, *, lat: Any = None, time: Any = None,
+                 skip_invalid: bool = False, **settings: Any
+                 ) -> Iterator[Tuple[int, int, int, bytes]]:
+    """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north)
+    with heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last)
+    or None (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
+    config, batches = _library_input("render_tiles", config, settings, data, lon, weight, lat, time,
+                                     skip_invalid)
     _tile_options(config)
-    _validate(config)
-    held = list(_input_batches(config, batches))
+    held = _held(config, _input_batches(config, batches))
     return _tile_stream(config, held, _tile_plan(config, held), None)
 
 
 @_setting_errors
-def run(config: Optional[Config] = None, **settings) -> None:
-    """Do what the configuration asks, as the command line does: render, save, animate.
+def render_frames(data: Any = None, lon: Any = None, config: Optional[Config] = None,
+                  weight: Any = None, *, lat: Any = None, time: Any = None,
+                  skip_invalid: bool = False, **settings: Any) -> Iterator[Image.Image]:
+    """The frames of the animation of the input (as for :func:`render`, read now) as Pillow
+    images: paced by ``frame_time`` (``fade``) or ``frequency``, as run(animate=True) draws."""
+    config, batches = _library_input("render_frames", config, dict(settings, animate=True),
+                                     data, lon, weight, lat, time, skip_invalid)
+    background, size = _background_scene(config)
+    geometry, acc = _read_and_bin(config, _input_batches(config, batches), record=True, size=size)
+    frames = _frame_pictures(config, geometry, acc, _make_scene(config, geometry, background),
+                             _frame_plan(config, acc))
+    return (_pil_image(picture) for picture, _ in frames)
 
-    ``settings``: any :class:`Config` field by name, over ``config``:
-    ``run(files=["points.txt"], width=800, output="out.png")``.
-    """
-    _run_config(_config_with(config, settings))
+
+@_setting_errors
+def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weight: Any = None,
+        *, lat: Any = None, time: Any = None, skip_invalid: bool = False,
+        **settings: Any) -> None:
+    """Do what the settings ask (a picture, video, tiles, state file) as the command line
+    does, of ``files`` or of ``data`` (as for :func:`render`): ``run(df, time="t",
+    animate=True, frame_time="1h", width=800, output="a.mp4")``."""
+    if isinstance(data, Config) and config is None:   # run(config)
+        data, config = None, data
+    _run_config(*_library_input(None if data is None and lat is None else "run", config,
+                                settings, data, lon, weight, lat, time, skip_invalid))
 
 
-def _run_config(config: Config) -> None:
-    """run() for main(): the errors name the command line's flags."""
+def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> None:
+    """run() for main() (the errors name the command line's flags), of the input files or of
+    the library's ``batches``."""
     _validate(config)
+    if not (config.files or config.load or batches is not None):
+        raise HeatmapError("no input files")
+    if not (config.output or config.save or config.tiles):
+        raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
     if config.load:
         image, result = _render_loaded(config)
         if config.output:
@@ -7426,17 +8060,15 @@ def _run_config(config: Config) -> None:
         if config.save:
             _save_state(config.save, config, result)
         return
-    if not config.files:
-        raise HeatmapError("no input files")
     if config.animate:
-        _run_animation(config)
+        _run_animation(config, batches)
         return
     if config.tiles:
-        _run_tiles(config)
+        _run_tiles(config, batches)
         return
     background, size = _background_scene(config)  # -I is read once, before the input
-    result = _render_values(config, _input_batches(config), keep_all=bool(config.save),
-                            size=size)
+    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                    size=size), keep_all=bool(config.save))
     if result.geometry.width * result.geometry.height > _max_pixels():
         raise _too_big(result.geometry.width * result.geometry.height)
     if config.output:
@@ -7447,7 +8079,7 @@ def _run_config(config: Config) -> None:
         _save_state(config.save, config, result)
 
 
-def _run_animation(config: Config) -> None:
+def _run_animation(config: Config, batches: Optional[Iterable[object]]) -> None:
     """-a: frames and a video, then -S of the final state if asked."""
     if not config.output:
         raise HeatmapError("--animate needs -o/--output for the video")
@@ -7458,15 +8090,15 @@ def _run_animation(config: Config) -> None:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
     _find_ffmpeg()
     background, size = _background_scene(config)
-    geometry, acc = _read_and_bin(config, _input_batches(config), record=True, size=size)
+    geometry, acc = _read_and_bin(config, _input_batches(config, batches), record=True, size=size)
     _animate(config, geometry, acc, _make_scene(config, geometry, background))
     if config.save:
         _save_state(config.save, config, _combine_values(config, geometry, acc, keep_all=True))
 
 
-def _run_tiles(config: Config) -> None:
+def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
     """--tiles: read the input, then write the tiles as a folder or an MBTiles file."""
-    held = list(_input_batches(config))
+    held = _held(config, _input_batches(config, batches))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
     write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder
@@ -7585,17 +8217,19 @@ def _input_options(add, d: Config) -> None:
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
     add("--filetype", choices=["auto"] + list(READERS), default=d.filetype, metavar="TYPE",
-        help="treat all input files as this type: auto (by the extension, also under .gz, "
-             "else by the content), " + ", ".join(READERS))
+        help="treat all inputs as this type (auto: by the extension, else the content): "
+             + ", ".join(READERS))
     add("--ignore_csv_header", action="store_true", help="ignore the first line of CSV files")
     add("--csv_columns", metavar="LAT,LON[,WEIGHT[,TIME]]", default=d.csv_columns,
-        help="CSV columns by header name or 1-based number (names: the header is skipped); "
-             "WEIGHT may be left empty")
+        help="CSV columns by header name (the header is skipped) or number; WEIGHT may be empty")
     add("--weight_property", metavar="NAME", default=d.weight_property,
         help="GeoJSON: the feature property that holds a point's weight")
     add("--time_property", metavar="NAME", default=d.time_property,
-        help='GeoJSON: the feature property that holds the time (default: "time" or '
-             '"timestamp")')
+        help='GeoJSON: the feature property that holds the time (default: "time", "timestamp")')
+    add("--dask", metavar="ADDRESS", default=d.dask,
+        help="read and bin the input files (paths, globs or URLs fsspec reads; a task each) on a "
+             "Dask cluster: its scheduler's address, or local:N for N local worker processes "
+             "(needs the dask extra)")
     add("--time_column", action="store_true", default=d.time_column,
         help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
     add("--time_range", metavar="START,END", type=_time_range_arg, default=d.time_range,
@@ -7605,6 +8239,10 @@ def _input_options(add, d: Config) -> None:
         help="drop track segments longer than this (GPS glitches, tunnels)")
     add("--trim_ends", metavar="METRES", type=float, default=d.trim_ends,
         help="take this much off the start and the end of every track (privacy)")
+    add("--jump_warning", metavar="METRES", type=float, default=d.jump_warning,
+        help="warn of a file with a longer track segment (a GPS jump?); 0: never")
+    add("--strict", action="store_true", default=d.strict,
+        help="of several input files, one that cannot be read is an error, not skipped")
 
 
 def _size_options(add, d: Config) -> None:
@@ -7615,8 +8253,7 @@ def _size_options(add, d: Config) -> None:
     add("-P", "--projection", metavar="NAME", choices=list(PROJECTIONS), default=d.projection,
         help="map projection: " + ", ".join(PROJECTIONS))
     add("-e", "--extent", metavar="RANGE", type=_extent_arg, default=d.extent,
-        help="clip to RANGE given as lat1,lon1,lat2,lon2 "
-             "(square mercator: -85.0511,-180,85.0511,180)")
+        help="clip to lat1,lon1,lat2,lon2 (square mercator: -85.0511,-180,85.0511,180)")
     add("-R", "--margin", type=int, default=d.margin,
         help="keep data at least this many pixels from the border")
 
@@ -7627,11 +8264,12 @@ def _heat_options(add, d: Config) -> None:
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
     add("-k", "--kernel", choices=list(KERNELS), default=d.kernel, help="falloff function")
+    add("--track_weight", choices=("segment", "length", "time"), default=d.track_weight,
+        help="a track's heat per segment logged (the original's), per metre, or per second")
     add("--weight_by_time", action="store_true", default=d.weight_by_time,
-        help="a track segment weighs its duration in seconds: time spent there glows")
+        help="short for --track_weight time: time spent there glows")
     add("--max_gap", metavar="DURATION", type=_duration_arg, default=_duration_text(d.max_gap),
-        help="with --weight_by_time, a segment that lasts longer weighs nothing (the device "
-             "was paused)")
+        help="with --track_weight time, a segment that lasts longer weighs nothing (a pause)")
 
 
 def _colour_options(add, d: Config) -> None:
@@ -7641,8 +8279,15 @@ def _colour_options(add, d: Config) -> None:
     add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
         help="hhhssvvaa hex colour for the highest values")
     add("-G", "--gradient", metavar="FILE",
-        help="take the colours from the first pixel column of this RGBA image (bottom = lowest); "
-             "overrides -m and -M")
+        help="the colours of this image's first column (RGBA or RGB, bottom: lowest), not -m, -M")
+    add("--colormap", metavar="NAME", help="take the colours from this matplotlib colormap ("
+        "%s need no matplotlib); overrides -m and -M" % ", ".join(_COLORMAPS))
+    add("--colour_scale", choices=_COLOUR_SCALES, default=d.colour_scale,
+        help="heat to colour: linear (value / top), log, sqrt, or eq_hist (histogram-equalised:"
+             " each colour covers as many pixels)")
+    add("--colour_max", metavar="VALUE", type=float, default=d.colour_max,
+        help="the heat that gets the top colour, larger is clipped (default: the largest): one "
+             "scale for every frame of -a, zoom of --tiles, or picture to compare")
 
 
 def _map_options(add, d: Config) -> None:
@@ -7654,21 +8299,18 @@ def _map_options(add, d: Config) -> None:
     add("-N", "--invert_background", action="store_true",
         help="value-invert the background image (wins over -B)")
     add("--osm", action="store_true", default=d.osm,
-        help="composite onto OpenStreetMap tiles (the picture is the map around the data, "
-             "in Web Mercator at the zoom's scale)")
+        help="composite onto OpenStreetMap tiles (the map around the data, at the zoom's scale)")
     add("--osm_base", metavar="URL", default=d.osm_base, help="base URL for map tiles")
     add("--osm_path_template", metavar="TEMPLATE", default=d.osm_path_template,
         help="URL path template for map tiles, with {z}, {x} and {y}")
     add("-z", "--zoom", type=int, default=d.zoom,
         help="OSM zoom level; 0 chooses the largest at which the data fits -W/-H")
     add("--osm_cache", metavar="DIR", default=d.osm_cache,
-        help="folder of the map tile cache (default: $XDG_CACHE_HOME or ~/.cache, "
-             "then heatmap.py/tiles)")
+        help="map tile cache folder (default: heatmap.py/tiles in $XDG_CACHE_HOME or ~/.cache)")
     add("--osm_no_cache", action="store_true", default=d.osm_no_cache,
         help="neither read nor write the map tile cache")
     add("--osm_exact_size", action="store_true", default=d.osm_exact_size,
-        help="make the map exactly -W x -H pixels, centred on the data, instead of "
-             "cropping it to the data")
+        help="make the map exactly -W x -H pixels, centred on the data, not cropped to it")
     add("--osm_attribution", metavar="TEXT", nargs="?", const=_OSM_ATTRIBUTION,
         default=d.osm_attribution,
         help='write "%s" (or TEXT) in the bottom-right corner of the map' % _OSM_ATTRIBUTION)
@@ -7694,25 +8336,23 @@ def _animation_options(add, d: Config) -> None:
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
     add("-K", "--keepframes", action="store_true", help="keep the frames of an animation")
     add("--frame_time", metavar="DURATION", type=_duration_arg, default=d.frame_time,
-        help="each frame covers this much of the data's time (90s, 15m, 1h, 1d), instead of "
-             "--frequency inputs")
+        help="each frame covers this much of the data's time (90s, 15m, 1h), not --frequency")
     add("--fade", metavar="DURATION", type=_duration_arg, default=d.fade,
         help="with --frame_time, an input leaves the frames this long after its time")
     add("--fps", metavar="N", type=float, default=d.fps,
         help="frames per second of the video (default: ffmpeg's, 25)")
     add("--frame_label", action="store_true", default=d.frame_label,
-        help="write each frame's time (UTC) in its top-left corner")
+        help="write each frame's time (UTC) in the corner with the least data")
 
 
 def _tiles_options(add, d: Config) -> None:
     """Map tiles and georeferenced pictures."""
     add("--tiles", metavar="OUT",
-        help="write Web Mercator map tiles instead of a picture: the folder OUT with "
-             "{z}/{x}/{y}.png, index.html (a Leaflet map) and metadata.json, or one MBTiles "
-             "file if OUT ends in .mbtiles")
+        help="write Web Mercator map tiles, not a picture: the folder OUT ({z}/{x}/{y}.png, "
+             "index.html, a Leaflet map, metadata.json), or an MBTiles file OUT.mbtiles")
     add("--tile_zoom", metavar="ZOOMS", type=_zoom_range_arg,
-        help="zoom levels of --tiles, MIN-MAX or one (default: from the zoom at which the data "
-             "fits one tile to the one at which it is about 4096 pixels wide, at most 18)")
+        help="zoom levels of --tiles, MIN-MAX or one (default: from the data's zoom in one tile "
+             "to where it is 4096 pixels wide, or tracks 16 within 4096 tiles; see README)")
     add("--leaflet_url", metavar="URL",
         help="where index.html loads Leaflet from: a folder URL with leaflet.js and leaflet.css, "
              "e.g. a local copy for offline use (default: %s)" % _LEAFLET_URL)
@@ -7816,13 +8456,16 @@ class _LogHandler(logging.Handler):
         """One line per kind of warning that was cut short."""
         for count, first in self.alike.values():
             if count > _ALIKE_SHOWN:
-                _print_line("heatmap.py: warning: %d more warnings like this one: %s"
-                     % (count - _ALIKE_SHOWN, first))
+                _print_line("heatmap.py: warning: %d more warnings like this one (-v shows "
+                            "them): %s" % (count - _ALIKE_SHOWN, first))
         self.alike.clear()
 
 
 def _argument_error(message: str) -> None:
     """argparse's error(): our one line instead of usage + line; still SystemExit(2)."""
+    flag = re.match(r"argument (?:-\w/)?(--\w+): expected one argument", message)
+    if flag:   # argparse took a value such as -23.5,... for an option
+        message += "; a value that starts with - goes after =: %s=-..." % flag.group(1)
     _print_line("heatmap.py: error: %s (see --help)" % _one_line(message))
     raise SystemExit(2)
 
@@ -7860,12 +8503,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.error = _argument_error  # type: ignore[assignment]
     handler, level = _LogHandler(), _LOG.level
     _LOG.addHandler(handler)
+    _LOG.removeHandler(_LIBRARY_WARNINGS)
     show, warnings.showwarning = warnings.showwarning, _show_warning
     signals, code, message, debug = _catch_stop_signals(), 0, None, False
     try:
         args = parser.parse_args(argv)
+        if args.dask and __name__ == "__main__":   # Dask's workers find functions by module name
+            _LOG.removeHandler(handler)
+            return __import__("heatmap").main(argv)
         debug = args.debug
-        handler.summarise = not debug
+        handler.summarise = not (debug or args.verbose)   # -v shows every warning
         _LOG.setLevel(logging.DEBUG if args.debug else
                       logging.INFO if args.verbose else logging.WARNING)
         _run_config(_config_from_args(args))
@@ -7887,8 +8534,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for number, old in signals.items():
             signal.signal(number, old)
         warnings.showwarning = show
+        while _DASK_CLIENTS:
+            _DASK_CLIENTS.popitem()[1].close()
         handler.summary()
         _LOG.removeHandler(handler)
+        _LOG.addHandler(_LIBRARY_WARNINGS)
         _LOG.setLevel(level)
     if message:
         _print_line("heatmap.py: " + message)

@@ -62,8 +62,34 @@ def timed_track(rng):
         stream.write("\n".join(lines))
 
 
+def commutes(rng):
+    """One commute (a curve with a stop at the lights) by three devices: a fix every second,
+    every 10 s, and at irregular times (smart recording); each a little apart from the last."""
+    start = np.datetime64("2024-05-02T08:00:00")
+    seconds = np.arange(0, 1501)
+    moving = (seconds < 600) | (seconds >= 720)     # two minutes at the lights
+    along = np.cumsum(np.where(moving, 6.0, 0.0))   # metres, 6 m/s
+    heading = 1.0 + along / 9000 - 0.5 * np.sin(along / 1500)
+    lat = 47.63 + np.cumsum(np.where(moving, np.cos(heading), 0)) * 6 / 111320
+    lon = -122.36 + np.cumsum(np.where(moving, np.sin(heading), 0)) * 6 / 75000
+    smart = np.unique(np.r_[0, seconds[-1], 599, 720, rng.choice(seconds, 120, replace=False)])
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<gpx version="1.1" creator="heatmap.py examples" '
+             'xmlns="http://www.topografix.com/GPX/1/1">', "  <trk><name>Commutes</name>"]
+    for k, keep in enumerate((seconds, seconds[::10], smart)):
+        lines.append("    <trkseg>")
+        lines += ['      <trkpt lat="%.6f" lon="%.6f"><time>%sZ</time></trkpt>'
+                  % (lat[i] + k * 0.0012, lon[i], start + np.timedelta64(int(i), "s"))
+                  for i in keep]
+        lines.append("    </trkseg>")
+    lines += ["  </trk>", "</gpx>", ""]
+    with open(os.path.join(HERE, "commutes.gpx"), "w") as stream:
+        stream.write("\n".join(lines))
+
+
 if __name__ == "__main__":
     generator = np.random.default_rng(2010)
     points(generator)
     track(generator)
-    timed_track(generator)   # last: the files above stay as they were
+    timed_track(generator)   # these three first: the files above stay as they were
+    commutes(generator)

@@ -44,6 +44,11 @@ What it does:
   file in a child process and prints ours/loadtxt (target <= 0.7); for the two
   extent workloads compares peak RSS (target: big one <= 400 MB and within
   20 % of the small one).
+* ``--only columnar,dask,arrays`` (issue 23): the same points as text and as Parquet
+  without --extent at 1e7 and 1e8 points, taking turns (``--repeat``, at least 5), with
+  median wall and CPU seconds and peak RSS; ``--dask local:2`` on the 1e8 points in 16
+  Parquet files; ``render(lat, lon)`` on 3e7 and 1e8 in-memory points, its peak above the
+  arrays.  Needs pyarrow (and dask for the dask row).
 * Ends with a markdown table (for test/BENCHMARKS.md) and the target checks.
 
 Every child gets ``--timeout`` seconds (default 900), after which it is
@@ -240,24 +245,47 @@ def ride(rng, m, day):
     return lat, lon, ele, times
 
 
+GPX_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="heatmap bench" '
+            b'xmlns="http://www.topografix.com/GPX/1/1">\n  <trk>\n    <name>Bike rides</name>\n')
+GPX_TAIL = b"  </trk>\n</gpx>\n"
+
+
+def write_ride(f, rng, m, day):
+    """One <trkseg> of ride(rng, m, day)."""
+    f.write(b"    <trkseg>\n")
+    f.write(format_rows('      <trkpt lat="%.6f" lon="%.6f"><ele>%.1f</ele>'
+                        '<time>%sZ</time></trkpt>\n', ride(rng, m, day)))
+    f.write(b"    </trkseg>\n")
+
+
 def write_gpx(path, n, rng):
     lo = min(2000, max(100, n // 4))
     with open(path, "wb") as f:
-        f.write(b'<?xml version="1.0" encoding="UTF-8"?>\n'
-                b'<gpx version="1.1" creator="heatmap bench" '
-                b'xmlns="http://www.topografix.com/GPX/1/1">\n'
-                b'  <trk>\n    <name>Bike rides</name>\n')
+        f.write(GPX_HEAD)
         done, day = 0, 0
         while done < n:
             m = min(int(rng.integers(lo, lo * 5 // 2 + 1)), n - done)
-            lat, lon, ele, times = ride(rng, m, day)
-            f.write(b"    <trkseg>\n")
-            f.write(format_rows(
-                '      <trkpt lat="%.6f" lon="%.6f"><ele>%.1f</ele>'
-                '<time>%sZ</time></trkpt>\n', (lat, lon, ele, times)))
-            f.write(b"    </trkseg>\n")
+            write_ride(f, rng, m, day)
             done, day = done + m, day + 1
-        f.write(b"  </trk>\n</gpx>\n")
+        f.write(GPX_TAIL)
+
+
+def rides_files(datadir, n, count):
+    """``count`` GPX files of one ride each (a Strava export), n track points in all, each
+    ride 0.5 to 1.5 times the mean length; generated on first use."""
+    folder = os.path.join(datadir, f"rides-{count}-{n}")
+    if not os.path.isdir(folder):
+        rng = np.random.default_rng([SEED, n, 3])
+        share = np.cumsum(rng.uniform(0.5, 1.5, count))
+        sizes = np.diff(np.r_[0, np.round(share * n / share[-1])]).astype(int)
+        os.makedirs(folder + ".part", exist_ok=True)
+        for day, m in enumerate(sizes.tolist()):
+            with open(os.path.join(folder + ".part", "ride-%03d.gpx" % day), "wb") as f:
+                f.write(GPX_HEAD)
+                write_ride(f, rng, m, day)
+                f.write(GPX_TAIL)
+        os.replace(folder + ".part", folder)
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder))
 
 
 def data_file(datadir, kind, n):
@@ -290,6 +318,7 @@ class Run:
     seconds: float = 0.0
     mb: float = 0.0
     note: str = ""         # last stderr line on failure
+    cpu: float = 0.0       # user + system seconds (with the children it waited for)
 
 
 def last_line(*paths):
@@ -309,7 +338,7 @@ def last_line(*paths):
 # high-water mark over exec into the child's ru_maxrss: measured directly,
 # every child would look at least as big as this benchmark ever was.  So each
 # child is started by this tiny launcher (a bare "python -I -S", ~8 MB), which
-# times it and writes its wait4() rusage to a file: "exit seconds maxrss_kib".
+# times it and writes its wait4() rusage to a file: "exit seconds maxrss_kib cpu_s".
 LAUNCHER = r"""
 import os, sys, time
 result, argv = sys.argv[1], sys.argv[2:]
@@ -321,8 +350,8 @@ except OSError as e:
 _, status, usage = os.wait4(pid, 0)
 t = time.perf_counter() - t
 with open(result, "w") as f:
-    f.write("%d %.6f %d" % (os.waitstatus_to_exitcode(status), t,
-                            usage.ru_maxrss))
+    f.write("%d %.6f %d %.6f" % (os.waitstatus_to_exitcode(status), t,
+                                 usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
 """
 
 
@@ -364,10 +393,10 @@ def run_child(argv, timeout, logbase):
         return Run("timeout", seconds, note=f"killed after {timeout:g} s")
     try:
         with open(res) as f:
-            code, seconds, kib = f.read().split()
+            code, seconds, kib, cpu = f.read().split()
     except (OSError, ValueError):
         return Run("fail", seconds, note=last_line(err, out))
-    run = Run("ok", float(seconds), int(kib) / 1024)
+    run = Run("ok", float(seconds), int(kib) / 1024, cpu=float(cpu))
     if int(code) != 0:
         run.status, run.note = "fail", f"exit {code}: " + last_line(err, out)
     return run
@@ -1026,6 +1055,326 @@ def print_bomb_rows(rows):
 
 
 # --------------------------------------------------------------------------
+# pyramid: a tile pyramid of GPX rides against hittekaart-py (issue 22)
+
+RIDES = 287                # one GPX file a ride, 1e6 track points in all
+RIDE_ZOOMS = (10, 14)
+HITTEKAART = "/work/peers/hittekaart/bin/python /work/peers/hittekaart_tiles.py"
+
+
+def tile_bytes(folder):
+    """(tiles, bytes) of the PNGs under a {z}/{x}/{y}.png folder."""
+    sizes = [os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(folder)
+             for name in names if name.endswith(".png")]
+    return len(sizes), sum(sizes)
+
+
+def rides_rows(args, datadir, outdir):
+    """[(name, [(Run, tiles, bytes)])]: our tiles of the rides and hittekaart's (when
+    --hittekaart runs), zooms RIDE_ZOOMS, the two taking turns --repeat times."""
+    files = rides_files(datadir, 20_000 if args.quick else 1_000_000, RIDES)
+    zooms, out = "%d-%d" % RIDE_ZOOMS, os.path.join(outdir, "rides")
+    cases = [("heatmap.py --tiles", shlex.split(args.cmd) + ["--tile_zoom", zooms, "--tiles", out])]
+    if args.hittekaart:
+        cases.append(("hittekaart-py", shlex.split(args.hittekaart) + [
+            "--min-zoom", str(RIDE_ZOOMS[0]), "--max-zoom", str(RIDE_ZOOMS[1]), "--force", "-o", out]))
+    runs = {name: [] for name, _ in cases}
+    for _ in range(max(1, args.repeat)):
+        for name, argv in cases:
+            shutil.rmtree(out, ignore_errors=True)
+            run = run_child(argv + files, args.timeout, out)
+            runs[name].append((run,) + tile_bytes(out))
+    return list(runs.items())
+
+
+def print_rides_rows(rows):
+    """Markdown table of the rides rows (medians), and ours / the peer's."""
+    print("\n| rides workload | runs | median s | median cpu s | peak MB | tiles | PNG bytes "
+          "| bytes a tile |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    medians = []
+    for name, runs in rows:
+        ok = [(r, t, b) for r, t, b in runs if r.status == "ok"]
+        if not ok:
+            print("| %s | %d | %s | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
+            continue
+        med = [float(np.median([x for x in column])) for column in
+               zip(*[(r.seconds, r.cpu, r.mb, t, b) for r, t, b in ok])]
+        medians.append(med)
+        print("| %s, zooms %d-%d, %d files | %d | %.2f | %.2f | %.0f | %d | %d | %.0f |" % (
+            name, *RIDE_ZOOMS, RIDES, len(ok), *med, med[4] / max(med[3], 1)))
+    if len(medians) == 2:
+        print("\nours / peer: wall %.2f, cpu %.2f, PNG bytes %.2f (targets <= 1.5)" % (
+            medians[0][0] / medians[1][0], medians[0][1] / medians[1][1],
+            medians[0][4] / medians[1][4]))
+
+
+# --------------------------------------------------------------------------
+# the library (issue 21): render() of in-memory data, timed inside the child
+
+LIBRARY_CHILD = """import os, sys, time, numpy as np
+sys.path.insert(0, sys.argv[1])
+import heatmap
+kind, n, decay = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+rng = np.random.default_rng(n)
+lat, lon = 47.6 + rng.normal(0, 0.05, n), -122.3 + rng.normal(0, 0.08, n)
+args, kw = (lat, lon), ({"weight": rng.uniform(1, 50, n)} if kind == "weighted" else {})
+if kind in ("DataFrame", "GeoDataFrame"):
+    import pandas as pd
+    args = (pd.DataFrame({"lat": lat, "lon": lon}),)
+    if kind == "GeoDataFrame":
+        import geopandas as gpd
+        args = (gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326),)
+start, cpu = time.perf_counter(), os.times()
+heatmap.render(*args, width=800, radius=5, decay=decay, **kw)
+end = os.times()
+print("stage %.4f %.4f" % (time.perf_counter() - start,
+                           end.user - cpu.user + end.system - cpu.system))
+"""
+# (row, [(kind, rows, decay), ...] timed alternately, one run of each per round)
+LIBRARY_PAIRS = [
+    ("1e6 rows: GeoDataFrame / DataFrame (target <= 2)", [("GeoDataFrame", 10**6, 0.95),
+                                                          ("DataFrame", 10**6, 0.95)]),
+    ("1e5 points -d 0.95: weighted / unweighted", [("weighted", 10**5, 0.95),
+                                                   ("arrays", 10**5, 0.95)]),
+    ("1e5 weighted points: -d 0.95 / -d 1", [("weighted", 10**5, 0.95), ("weighted", 10**5, 1)]),
+]
+
+
+def library_rows(args, outdir, rounds=7):
+    """Rows (name, [(label, median wall s, median CPU s)]) of LIBRARY_PAIRS, the runs of a pair
+    taking turns (``rounds`` of each: the machine is shared, so medians)."""
+    rows = []
+    for name, pair in LIBRARY_PAIRS:
+        runs = {i: [] for i in range(len(pair))}
+        for _ in range(rounds if not args.quick else 3):
+            for i, (kind, n, decay) in enumerate(pair):
+                n = n // 100 if args.quick else n
+                base = os.path.join(outdir, "library-%s-%d" % (kind, i))
+                run = run_child([sys.executable, "-c", LIBRARY_CHILD, REPO, kind, str(n),
+                                 str(decay)], args.timeout, base)
+                if run.status == "ok":
+                    with open(base + ".stdout") as f:
+                        runs[i].append(tuple(float(v) for v in f.read().split()[1:3]))
+        rows.append((name, [("%s %s -d %g" % (kind, sci(n), decay),
+                              median([r[0] for r in runs[i]]), median([r[1] for r in runs[i]]))
+                             for i, (kind, n, decay) in enumerate(pair)]))
+    return rows
+
+
+def median(values):
+    return sorted(values)[len(values) // 2] if values else float("nan")
+
+
+def print_library_rows(rows):
+    print("\n| library workload | A: median s (CPU s) | B: median s (CPU s) | A / B |")
+    print("|---|---:|---:|---:|")
+    for name, ((a, a_s, a_cpu), (b, b_s, b_cpu)) in rows:
+        print("| %s | %s: %.3f (%.3f) | %s: %.3f (%.3f) | %.2f |"
+              % (name, a, a_s, a_cpu, b, b_s, b_cpu, a_s / b_s))
+
+
+# --------------------------------------------------------------------------
+# rides (issue 20): --track_weight, a GPS jump, shareable GIFs, the jump check
+
+def ride_files(datadir):
+    """A two-hour ride at 1 s (52.09 N 5.12 E), and the same with its first fix at 0,0."""
+    paths = [os.path.join(datadir, n) for n in ("ride.gpx", "ride-glitch.gpx")]
+    if not os.path.exists(paths[1]):
+        rng = np.random.default_rng(3)
+        heading = np.cumsum(rng.normal(0, 0.05, 7200))
+        lat = 52.09 + np.cumsum(np.sin(heading)) * 7 / 111320
+        lon = 5.12 + np.cumsum(np.cos(heading)) * 7 / (111320 * math.cos(math.radians(52.09)))
+        start = np.datetime64(GPX_START, "s")
+        times = np.datetime_as_string(start + np.arange(7201).astype("m8[s]"))
+        for path, a, b in ((paths[0], lat, lon), (paths[1], np.r_[0.0, lat], np.r_[0.0, lon])):
+            with open(path, "wb") as f:
+                f.write(b'<gpx version="1.1" creator="bench"><trk><trkseg>\n' + format_rows(
+                    '<trkpt lat="%.6f" lon="%.6f"><time>%sZ</time></trkpt>\n',
+                    (a, b, times[:a.size])) + b"</trkseg></trk></gpx>\n")
+    return paths
+
+
+def ride_rows(args, datadir, outdir):
+    """(name, A runs, B runs, B's name, what to compare) for pairs taken in turns (at least 5)."""
+    n = 5_000 if args.quick else 100_000
+    gpx, big = data_file(datadir, "gpx", n), data_file(datadir, "gpx", 10 * n)
+    ride, glitch = ride_files(datadir)
+    examples = os.path.join(REPO, "examples", "ride.gpx")
+    gif = ["-a", "--frequency", "100", "-W", "200", "-b", "#101820", "-r", "3"]
+    pairs = [
+        ("gpx-%s -W 800 --track_weight length" % sci(n), ["-W", "800", "--track_weight", "length",
+         "-o", "{out}.png", gpx], "segment", ["-W", "800", "-o", "{out}.png", gpx], "time"),
+        ("gpx-%s -W 800 --track_weight time" % sci(n), ["-W", "800", "--track_weight", "time",
+         "-o", "{out}.png", gpx], "segment", ["-W", "800", "-o", "{out}.png", gpx], "time"),
+        ("gpx-%s --tiles z10-16 --track_weight length" % sci(n), ["--tile_zoom", "10-16",
+         "--track_weight", "length", "--tiles", "{out}", gpx], "segment",
+         ["--tile_zoom", "10-16", "--tiles", "{out}", gpx], "time"),
+        ("a ride with a 0,0 fix, --max_jump 1000, tiles z11-16", ["--tile_zoom", "11-16",
+         "--max_jump", "1000", "--tiles", "{out}", glitch], "the ride without it",
+         ["--tile_zoom", "11-16", "--tiles", "{out}", ride], "time"),
+        ("examples/ride.gif (palettegen)", gif + ["-o", "{out}.gif", examples],
+         "ffmpeg's default palette", gif + ["--ffmpegopts=-vf null", "-o", "{out}.gif",
+                                            examples], "size"),
+        ("reading gpx-%s, jump check on" % sci(10 * n), ["-W", "800", "-o", "{out}.png", big],
+         "--jump_warning 0", ["-W", "800", "--jump_warning", "0", "-o", "{out}.png", big], "time"),
+    ]
+    rows = []
+    for number, (name, a, b_name, b, what) in enumerate(pairs):
+        runs = ([], [])
+        for turn in range(max(5, args.repeat)):
+            for side, argv in enumerate((a, b)):
+                out = os.path.join(outdir, "ride-%d-%d" % (number, side))
+                shutil.rmtree(out, ignore_errors=True)
+                run = run_child(shlex.split(args.cmd) + [x.replace("{out}", out) for x in argv],
+                                args.timeout, out)
+                if what == "size" and run.status == "ok":
+                    run.mb = os.path.getsize(out + ".gif") / 1e6
+                runs[side].append(run)
+        rows.append((name, runs[0], b_name, runs[1], what))
+    return rows
+
+
+def print_ride_rows(rows):
+    print("\n| ride workload | A: median s (cpu s) | B | B: median s (cpu s) | A/B "
+          "| size A / B MB |")
+    print("|---|---:|---|---:|---:|---:|")
+    for name, a, b_name, b, what in rows:
+        if not all(r.status == "ok" for r in a + b):
+            print("| %s | %s | %s | | | |" % (name, (a + b)[-1].note or "failed", b_name))
+            continue
+
+        def median(runs, field):
+            return sorted(getattr(r, field) for r in runs)[len(runs) // 2]
+        ratio = median(a, "mb" if what == "size" else "seconds") / \
+            median(b, "mb" if what == "size" else "seconds")
+        sizes = "%.3f / %.3f" % (median(a, "mb"), median(b, "mb")) if what == "size" else ""
+        print("| %s | %.2f (%.2f) | %s | %.2f (%.2f) | %.2f | %s |" % (
+            name, median(a, "seconds"), median(a, "cpu"), b_name, median(b, "seconds"),
+            median(b, "cpu"), ratio, sizes))
+
+
+# --------------------------------------------------------------------------
+# columnar input, bounded memory and Dask (issue 23): --only columnar, arrays, dask
+
+COLUMNAR_N = (10_000_000, 100_000_000)     # quick: (100_000, 1_000_000)
+DASK_PARTS = 16
+
+
+def parquet_files(datadir, n, parts=1):
+    """The points of data_file("points", n) as Parquet (row groups of 2**20 points), in
+    ``parts`` files: the same float64 values, parsed from the text by heatmap.read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    sys.path.insert(0, REPO)
+    import heatmap
+    paths = [os.path.join(datadir, f"points-{n}-{i}of{parts}.parquet") for i in range(parts)]
+    if all(os.path.exists(p) for p in paths):
+        return paths
+    text, per, done = data_file(datadir, "points", n), -(-n // parts), 0
+    writers = [pq.ParquetWriter(p + ".part", pa.schema([("lat", pa.float64()),
+                                                        ("lon", pa.float64())])) for p in paths]
+    pending = [[] for _ in paths]
+    for batch in heatmap.read([text]):
+        for lat, lon in ((batch.lat[i:i + (1 << 18)], batch.lon[i:i + (1 << 18)])
+                         for i in range(0, len(batch.lat), 1 << 18)):
+            part = min(done // per, parts - 1)
+            pending[part].append((lat, lon))
+            done += len(lat)
+            if sum(len(a) for a, _ in pending[part]) >= 1 << 20 or done == n:
+                for k, rows in enumerate(pending):
+                    if rows:
+                        writers[k].write_table(pa.table({"lat": np.concatenate([a for a, _ in rows]),
+                                                         "lon": np.concatenate([b for _, b in rows])}))
+                        pending[k] = []
+    for writer, path in zip(writers, paths):
+        writer.close()
+        os.replace(path + ".part", path)
+    return paths
+
+
+ARRAYS_CHILD = r"""
+import sys, numpy as np
+sys.path.insert(0, sys.argv[2])
+import heatmap
+n = int(sys.argv[1])
+rng = np.random.default_rng(1)
+lat, lon = np.empty(n), np.empty(n)
+for i in range(0, n, 1 << 22):
+    m = min(1 << 22, n - i)
+    lat[i:i + m] = 47.6 + rng.standard_normal(m) * 0.05
+    lon[i:i + m] = -122.3 + rng.standard_normal(m) * 0.07
+def status(key):
+    return int([l for l in open("/proc/self/status") if l.startswith(key)][0].split()[1])
+base = status("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")   # the peak starts again from here
+heatmap.render(lat, lon, width=800)
+print("stage", 0, (status("VmHWM:") - base) / 1024)
+"""
+
+
+def alternate(cases, repeat, timeout, outdir):
+    """{name: [Run]}: the cases' argv run in turns, ``repeat`` times each."""
+    runs = {name: [] for name, _ in cases}
+    for turn in range(repeat):
+        for name, argv in cases:
+            base = os.path.join(outdir, "c23-%s-%d" % (name.replace(" ", "_"), turn))
+            runs[name].append(run_child(argv, timeout, base))
+    return runs
+
+
+def columnar_rows(args, datadir, outdir):
+    """Rows of (name, [Run]): text against Parquet without --extent at two sizes (time, CPU,
+    peak), --dask local:2 on DASK_PARTS Parquet files, and render(lat, lon) in memory."""
+    sizes = (100_000, 1_000_000) if args.quick else COLUMNAR_N
+    cmd, only = shlex.split(args.cmd), args.only or ""
+    cases, rows = [], []
+    for n in sizes if "columnar" in only or "dask" in only else ():
+        text, parquet = data_file(datadir, "points", n), parquet_files(datadir, n)[0]
+        common = cmd + ["-W", "800", "-o"]
+        if "columnar" in only:
+            cases += [(f"text-{sci(n)}", common + [os.path.join(outdir, f"t{n}.png"), text]),
+                      (f"parquet-{sci(n)}", common + [os.path.join(outdir, f"p{n}.png"), parquet])]
+        if "dask" in only and n == sizes[-1]:
+            parts = parquet_files(datadir, n, DASK_PARTS)
+            cases += [(f"dask-local2-{sci(n)}-{DASK_PARTS}parts", common + [
+                os.path.join(outdir, f"d{n}.png"), "--dask", "local:2",
+                os.path.join(datadir, f"points-{n}-*of{DASK_PARTS}.parquet")])]
+    runs = alternate(cases, max(args.repeat, 5), args.timeout, outdir)
+    rows += list(runs.items())
+    if "arrays" in only:
+        for n in (1_000_000, 3_000_000) if args.quick else (30_000_000, 100_000_000):
+            base = os.path.join(outdir, f"library-{n}")
+            run = stage_run([sys.executable, "-c", ARRAYS_CHILD, str(n), REPO], args.timeout, base)
+            with open(base + ".stdout") as f:
+                run.note = "%.0f MB above the arrays" % float(f.read().split()[2])
+            rows.append((f"render(lat, lon) {sci(n)}, -W 800", [run]))
+    return rows
+
+
+def print_columnar_rows(rows, outdir):
+    print("\n| columnar workload | runs | median s | median CPU s | peak MB | note |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, runs in rows:
+        ok = [r for r in runs if r.status == "ok"]
+        if not ok:
+            print("| %s | %d | %s | | | |" % (name, len(runs), runs[-1].note or "failed"))
+            continue
+        med = lambda values: sorted(values)[len(ok) // 2]   # noqa: E731
+        print("| %s | %d | %.2f | %.2f | %.0f | %s |" % (
+            name, len(ok), med(r.seconds for r in ok), med(r.cpu for r in ok),
+            max(r.mb for r in ok), ok[0].note))
+    pictures = {}
+    for name in os.listdir(outdir):
+        if name[0] in "tpd" and name.endswith(".png") and name[1:-4].isdigit():
+            with open(os.path.join(outdir, name), "rb") as f:
+                pictures.setdefault(name[1:-4], set()).add(f.read())
+    for n, found in sorted(pictures.items()):
+        print("- %s points: the pictures are %s" % (
+            n, "byte-identical" if len(found) == 1 else "DIFFERENT"))
+
+
+# --------------------------------------------------------------------------
 # main
 
 def parse_args(argv=None):
@@ -1058,9 +1407,14 @@ def parse_args(argv=None):
     p.add_argument("--bin", default=os.path.dirname(sys.executable),
                    help="--startup: folder of the installed heatmap and heatmap.py commands "
                    "(default: %(default)s)")
+    p.add_argument("--hittekaart", default=HITTEKAART if os.path.exists(HITTEKAART.split()[-1])
+                   else None, help="rides rows: the peer's command (default: %(default)s)")
     p.add_argument("--runs", type=int, default=20,
                    help="--startup: runs of each command (default: %(default)s)")
     return p.parse_args(argv)
+
+
+SECTIONS = ("input", "engine", "time", "library", "ride", "pyramid", "bombs")   # --only NAME: a section
 
 
 def selected(args):
@@ -1113,7 +1467,8 @@ def main(argv=None):
         startup(args)
         return
     wls = selected(args)
-    if not wls and args.only not in ("input", "engine", "time", "bombs"):
+    issue23 = any(k in (args.only or "") for k in ("columnar", "arrays", "dask"))
+    if not wls and args.only not in SECTIONS and not issue23:
         sys.exit(f"no workload matches --only {args.only!r}")
     # The default command imports heatmap.py from the repository, byte-compiled
     # once here as pip does on install, like the installed `heatmap` command
@@ -1131,7 +1486,9 @@ def main(argv=None):
     started = time.perf_counter()
     try:
         print_row(COLS)
-        for wl in wls if args.only not in ("input", "engine", "time", "bombs") else []:
+        if issue23:
+            print_columnar_rows(columnar_rows(args, datadir, outdir), outdir)
+        for wl in wls if args.only not in SECTIONS and not issue23 else []:
             run_workload(args, wl, datadir, outdir)
             print_row(row(wl))
         if not args.only or "input" in args.only:
@@ -1140,6 +1497,12 @@ def main(argv=None):
             print_engine_rows(engine_rows(args, datadir, outdir))
         if not args.only or "time" in args.only:
             print_time_rows(time_rows(args, datadir, outdir))
+        if not args.only or "library" in args.only:
+            print_library_rows(library_rows(args, outdir))
+        if not args.only or "ride" in args.only.replace("pyramid", ""):
+            print_ride_rows(ride_rows(args, datadir, outdir))
+        if not args.only or "pyramid" in args.only:
+            print_rides_rows(rides_rows(args, datadir, outdir))
         if not args.only or "bombs" in args.only:
             print_bomb_rows(bomb_rows(args, outdir))
     finally:

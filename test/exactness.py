@@ -19,7 +19,7 @@ import heatmap as hm  # noqa: E402
 
 
 def values(config, exact):
-    geometry, acc = hm._read_and_bin(config, hm.read(config.files, config, strict=True))
+    geometry, acc = hm._read_and_bin(config, hm.read(config.files, config, lenient=False))
     entries, segments, counts = acc.result()
     engine = hm._Engine(config)
     if exact:

@@ -131,3 +131,66 @@ def test_ffmpeg_failure_is_reported_and_leaves_nothing(tmp_path, frames_tmp, ffm
     assert video.read_bytes() == b"the previous video"
     assert sorted(os.listdir(tmp_path)) == ["a.mp4", "pts.txt", "tmp"]
     assert os.listdir(frames_tmp) == []
+
+
+# ---- shareable videos (issue 20) ----
+@pytest.mark.parametrize("options, pix_fmt", [([], "yuv420p"),
+                                              (["--ffmpegopts=-pix_fmt yuv444p"], "yuv444p")])
+def test_mp4_is_yuv420p_at_even_sizes_unless_asked(tmp_path, frames_tmp, ffmpeg, options,
+                                                   pix_fmt):
+    """Before: H.264 High 4:4:4, which many browsers and players cannot decode."""
+    if not shutil.which("ffprobe"):
+        pytest.skip("no ffprobe")
+    path, _ = _points(tmp_path, n=20)
+    video = tmp_path / "a.mp4"
+    assert heatmap.main(["-a", "--frequency", "5", "-W", "121", "-H", "77", "-o", str(video),
+                         *options, str(path)]) == 0
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                            "stream=pix_fmt,width,height", "-of", "csv=p=0", str(video)],
+                           stdout=subprocess.PIPE, text=True).stdout.split()
+    assert probe == ["122,78,%s" % pix_fmt]   # 121 x 77 frames padded
+
+
+def test_gif_keeps_its_background_exactly_and_is_small(tmp_path, frames_tmp, ffmpeg):
+    """The README's examples/ride.gif.  Before: ffmpeg's default palette dithered the dark
+    background into a checkerboard, in a file 18 times as large."""
+    ride = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "examples", "ride.gpx")
+    sizes = []
+    for name, options in (("ours.gif", []), ("plain.gif", ["--ffmpegopts=-vf null"])):
+        assert heatmap.main(["-a", "--frequency", "100", "-W", "200", "-b", "#101820", "-r", "3",
+                             "-o", str(tmp_path / name), *options, ride]) == 0
+        sizes.append((tmp_path / name).stat().st_size)
+    with Image.open(tmp_path / "ours.gif") as gif:
+        for number in range(gif.n_frames):
+            gif.seek(number)
+            frame = np.asarray(gif.convert("RGB")).reshape(-1, 3)
+            assert (frame == (16, 24, 32)).all(1).mean() > 0.5   # the background, exactly
+    assert sizes[0] * 5 < sizes[1]
+
+
+def test_many_frames_are_announced(tmp_path, frames_tmp, ffmpeg, caplog):
+    path, _ = _points(tmp_path, n=302)
+    assert heatmap.main(["-a", "-W", "40", "-o", str(tmp_path / "a.gif"), str(path)]) == 0
+    assert "making 302 frames: a larger --frequency, or --frame_time, makes fewer" in caplog.text
+
+
+CORNERS = {"top-left": (0, 0), "top-right": (9, 0), "bottom-left": (0, 9), "bottom-right": (9, 9)}
+
+
+@pytest.mark.parametrize("empty", sorted(CORNERS))
+def test_the_frame_label_goes_where_the_data_is_not(empty):
+    """Tiles of 32 pixels with inputs in three corners of a 320 x 320 picture."""
+    index = type("Index", (), {"ids": np.array([xy for c, xy in CORNERS.items() if c != empty])})
+    geometry = type("Geometry", (), {"width": 320, "height": 320})
+    assert heatmap._label_corner(index, (0, 0, 320, 320), geometry, 13) == empty
+
+
+def test_the_frame_label_grows_with_the_frame(tmp_path):
+    """Before: a 10-pixel bitmap font whatever the size; now about a 24th of the height."""
+    if tuple(int(p) for p in __import__("PIL").__version__.split(".")[:2]) < (10, 1):
+        pytest.skip("Pillow before 10.1 has one bitmap font size")
+    picture = Image.new("RGBA", (800, 480), (0, 0, 0, 255))
+    out = np.asarray(heatmap._draw_attribution(picture, "2024-05-01 07:42:00", "top-left", 20))
+    box = np.argwhere((out[..., :3] > 100).all(2))
+    assert box[:, 0].max() - box[:, 0].min() >= 15 and box[:, 1].max() - box[:, 1].min() > 150

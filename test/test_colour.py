@@ -133,11 +133,19 @@ def test_gradient_table_warns_about_odd_ends(tmp_path, caplog):
     assert "top-left pixel is not fully opaque" in caplog.text
 
 
-@pytest.mark.parametrize("mode,colour", [("RGB", (1, 2, 3)), ("L", 7), ("LA", (7, 255))])
-def test_gradient_must_be_rgba(tmp_path, mode, colour):
+@pytest.mark.parametrize("mode,colour", [("L", 7), ("LA", (7, 255))])
+def test_gradient_must_be_rgba_or_rgb(tmp_path, mode, colour):
     path = gradient_png(tmp_path / "g.png", [colour, colour], mode=mode)
-    with pytest.raises(hm.HeatmapError, match="gradient image must be RGBA, not %s" % mode):
+    with pytest.raises(hm.HeatmapError, match="must be RGBA or RGB, not %s" % mode):
         hm._gradient_table(path)
+
+
+def test_an_rgb_gradient_is_opaque(tmp_path, caplog):
+    """ImageMagick's first gradient (convert -size 1x256 gradient:blue-yellow) is RGB."""
+    caplog.set_level(logging.WARNING, logger="heatmap")
+    path = gradient_png(tmp_path / "g.png", [(255, 255, 0), (0, 0, 255)], mode="RGB")
+    assert hm._gradient_table(path).tolist() == [[0, 0, 255, 255], [255, 255, 0, 255]]
+    assert caplog.text == ""
 
 
 def test_gradient_unreadable(write):
@@ -163,10 +171,10 @@ def test_gradient_overrides_hsva(run, seattle, pixels, tmp_path):
     assert np.array_equal(pixels("a.png")[1], pixels("b.png")[1])
 
 
-def test_rgb_gradient_rejected_on_the_command_line(run, seattle, tmp_path):
-    gradient_png(tmp_path / "g.png", [(0, 255, 0), (0, 0, 0)], mode="RGB")
+def test_grey_gradient_rejected_on_the_command_line(run, seattle, tmp_path):
+    gradient_png(tmp_path / "g.png", [0, 255], mode="L")
     code, err = run("-W", 40, "-G", "g.png", "-o", "out.png", seattle)
-    assert code == 2 and "gradient image must be RGBA, not RGB" in err
+    assert code == 2 and "gradient image must be RGBA or RGB, not L" in err
     assert not (tmp_path / "out.png").exists()
 
 
@@ -335,3 +343,116 @@ def test_unknown_output_extension(run, seattle, tmp_path, name):
     code, err = run("-W", 40, "-o", name, seattle)
     assert code == 2 and "unknown image type" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [seattle]
+
+
+# ---- colour scales, --colour_max, --colormap (issue 21) ----
+def _two_clusters(tmp_path):
+    """1000 points in a crowd and 3 faint ones far east, as two.txt and as arrays."""
+    rng = np.random.default_rng(4)
+    lat = np.r_[rng.normal(47.61, 0.001, 1000), 47.61 + rng.normal(0, 0.0005, 3)]
+    lon = np.r_[rng.normal(-122.33, 0.001, 1000), -122.28 + rng.normal(0, 0.0005, 3)]
+    np.savetxt(tmp_path / "two.txt", np.column_stack([lat, lon]), fmt="%.6f")
+    return np.loadtxt(tmp_path / "two.txt").T
+
+
+def _faint_alpha(rgba):
+    """The most opaque pixel of the right fifth of the picture, where the faint cluster is."""
+    return int(rgba[:, -rgba.shape[1] // 5:, 3].max())
+
+
+@pytest.mark.parametrize("scale,least", [("log", 60), ("eq_hist", 60), ("sqrt", 15)])
+def test_log_and_eq_hist_show_a_faint_cluster_linear_hides(run, pixels, tmp_path, scale, least):
+    lat, lon = _two_clusters(tmp_path)
+    options = dict(width=200, radius=6, decay=1.0)
+    linear = _faint_alpha(np.asarray(hm.render(lat, lon, **options)))
+    shown = _faint_alpha(np.asarray(hm.render(lat, lon, colour_scale=scale, **options)))
+    assert linear <= 4 and shown >= least
+    assert run("-W", 200, "-r", 6, "-d", 1, "--colour_scale", scale, "-o", "s.png",
+               "two.txt") == (0, "")
+    assert _faint_alpha(pixels("s.png")[1]) == shown
+
+
+def test_colour_max_is_the_top_and_clips(tmp_path):
+    lat, lon = _two_clusters(tmp_path)
+    grid = hm.render_grid(lat, lon, width=200, radius=6, decay=1.0)
+    top = grid.peak / 4
+    picture = np.asarray(hm.colour(grid, colour_max=top))
+    hot = grid.values >= top
+    assert hot.any() and (picture[hot] == DEFAULT_TABLE[-1]).all()
+    half = np.asarray(hm.colour(grid._replace(values=grid.values / 2), colour_max=top / 2))
+    assert np.array_equal(half, picture)
+
+
+def test_colour_max_gives_the_frames_one_scale(run, tmp_path, monkeypatch):
+    """A pixel keeps its colour from frame to frame while its heat does not change."""
+    rng = np.random.default_rng(5)
+    lat = np.r_[47.61 + rng.normal(0, 0.001, 5), 47.62 + rng.normal(0, 0.001, 60)]
+    lon = np.r_[-122.33 + rng.normal(0, 0.001, 5), -122.30 + rng.normal(0, 0.001, 60)]
+    np.savetxt(tmp_path / "p.txt", np.column_stack([lat, lon]), fmt="%.6f")
+    options = dict(width=120, radius=4, frequency=5)
+
+    def first_cluster(frames):
+        return [f[:, : f.shape[1] // 4] for f in map(np.asarray, frames)]
+    own = first_cluster(hm.render_frames(tmp_path / "p.txt", **options))
+    assert not np.array_equal(own[0], own[-1])          # each frame its own top: it fades
+    shared = first_cluster(hm.render_frames(tmp_path / "p.txt", colour_max=8.0, **options))
+    assert all(np.array_equal(shared[0], f) for f in shared) and shared[0][..., 3].any()
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    try:
+        hm._find_ffmpeg()
+    except hm.HeatmapError:
+        pytest.skip("no ffmpeg")
+    assert run("-a", "-K", "-W", 120, "-r", 4, "--frequency", 5, "--colour_max", 8, "-o",
+               "a.mp4", "p.txt")[0] == 0
+    (folder,) = [p for p in tmp_path.glob("heatmap-frames-*")]
+    files = sorted(folder.glob("frame-*.png"))
+    assert len(files) == 13
+    for path, frame in zip(files, shared):
+        with Image.open(path) as image:
+            assert np.array_equal(first_cluster([image])[0], frame)
+
+
+def test_colour_max_gives_the_zooms_of_a_pyramid_one_scale(tmp_path):
+    lat, lon = _two_clusters(tmp_path)
+
+    def tops(**settings):   # per zoom: does a pixel get the top colour?
+        found = {}
+        for zoom, _, _, png in hm.render_tiles(lat, lon, tile_zoom=(13, 14), **settings):
+            with Image.open(__import__("io").BytesIO(png)) as tile:
+                top = (np.asarray(tile.convert("RGBA")) == DEFAULT_TABLE[-1]).all(axis=2).any()
+            found[zoom] = found.get(zoom, False) or bool(top)
+        return found
+    assert tops() == {13: True, 14: True}               # each zoom its own top
+    assert tops(colour_max=1e6) == {13: False, 14: False}
+
+
+def test_state_files_keep_what_recolouring_needs(run, pixels, tmp_path):
+    _two_clusters(tmp_path)
+    base = ["-W", 200, "-r", 6, "-d", 1]
+    assert run(*base, "-S", "s.npz", "two.txt") == (0, "")
+    for options in (["--colour_scale", "eq_hist"], ["--colormap", "inferno", "--colour_max", 3]):
+        assert run(*base, *options, "-o", "direct.png", "two.txt") == (0, "")
+        assert run("-L", "s.npz", *options, "-o", "loaded.png") == (0, "")
+        assert np.array_equal(pixels("direct.png")[1], pixels("loaded.png")[1])
+
+
+@pytest.mark.parametrize("name", hm._COLORMAPS)
+def test_shipped_colormaps_are_matplotlibs(name):
+    matplotlib = pytest.importorskip("matplotlib")
+    expected = matplotlib.colormaps[name](np.linspace(0, 1, 256), bytes=True)
+    assert np.array_equal(hm._colormap_table(name), expected)
+
+
+def test_colormaps_on_the_command_line_and_without_matplotlib(run, seattle, pixels, monkeypatch):
+    assert run("-W", 60, "--colormap", "viridis", "-o", "v.png", seattle) == (0, "")
+    rgba = pixels("v.png")[1]
+    table = {tuple(row) for row in hm._colormap_table("viridis")}
+    assert rgba[..., 3].any() and {tuple(p) for p in rgba[rgba[..., 3] > 0]} <= table
+    if pytest.importorskip("matplotlib"):
+        grey = hm._colormap_table("Greys")
+        assert grey.shape == (256, 4) and grey[0, 0] > grey[-1, 0]
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)
+    assert run("-W", 60, "--colormap", "turbo", "-o", "t.png", seattle) == (0, "")
+    code, err = run("-W", 60, "--colormap", "jet", "-o", "j.png", seattle)
+    assert code == 2 and 'needs matplotlib: pip install "heatmap.py[colormap]"' in err

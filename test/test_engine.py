@@ -523,5 +523,5 @@ def test_large_radius_heats_every_tile_it_reaches(radius, weight):
                        extent=(46.9, -122.1, 47.1, -121.9))
     points = hm.Points(np.array([47.0, 47.0]), np.array([-122.0, -122.0]),
                        None if weight is None else np.array([weight, weight]))
-    values = hm._render_values(config, [points]).values
+    values = hm._combine_values(config, *hm._read_and_bin(config, [points])).values
     assert np.count_nonzero(values) == hm._kernel_offsets("linear", radius).heat.size

@@ -206,7 +206,7 @@ ERRORS = [
     row("extent_words", W + OUT + ["-e", "a,b,c,d", "pts.txt"], "expected four numbers", PTS),
     row("extent_nan", W + OUT + ["-e", "1,2,3,nan", "pts.txt"], "expected four numbers", PTS),
     row("extent_same_lat", W + OUT + ["-e", "47,-122,47,-121", "pts.txt"],
-        "--extent needs lat1 != lat2 and lon1 != lon2", PTS),
+        "--extent needs four finite numbers, lat1 != lat2 and lon1 != lon2", PTS),
     row("extent_same_lon", W + OUT + ["-e", "47,-122,48,-122", "pts.txt"], "--extent needs", PTS),
     row("extent_beyond_mercator", W + OUT + ["-e", "89.9999999,-122,47,-121", "pts.txt"],
         "outside what the mercator projection can draw", PTS),
@@ -219,7 +219,19 @@ ERRORS = [
     row("gradient_not_an_image", W + OUT + ["-G", "grad.png", "pts.txt"],
         "cannot read gradient image", dict(PTS, **{"grad.png": b"not a png"})),
     row("gradient_not_rgba", W + OUT + ["-G", "grad.png", "pts.txt"],
-        "gradient image must be RGBA", dict(PTS, **{"grad.png": lambda: _png("RGB")})),
+        "gradient image must be RGBA or RGB", dict(PTS, **{"grad.png": lambda: _png("L")})),
+    row("colormap_unknown", W + OUT + ["--colormap", "nonsense", "pts.txt"],
+        "--colormap nonsense", PTS),
+    row("colormap_and_gradient", W + OUT + ["--colormap", "viridis", "-G", "grad.png", "pts.txt"],
+        "-G/--gradient and --colormap cannot be used together",
+        dict(PTS, **{"grad.png": lambda: _png("RGBA")})),
+    row("colour_scale_unknown", W + OUT + ["--colour_scale", "cubic", "pts.txt"],
+        "argument --colour_scale: invalid choice", PTS),
+    row("colour_max_0", W + OUT + ["--colour_max", "0", "pts.txt"],
+        "--colour_max must be a positive number, not 0", PTS),
+    row("colour_max_nan", W + OUT + ["--colour_max", "nan", "pts.txt"], "--colour_max", PTS),
+    row("eq_hist_tiles", ["--tiles", "maps", "--colour_scale", "eq_hist", "pts.txt"],
+        "--tiles cannot be used with --colour_scale eq_hist", PTS),
     row("background_image_missing", OUT + ["-I", "map.png", "pts.txt"],
         "no such background image", PTS),
     row("background_image_garbage", OUT + ["-I", "map.png", "pts.txt"],
@@ -247,7 +259,10 @@ ERRORS = [
         PTS),
     row("output_is_save", W + ["-o", "out.png", "-S", "out.png", "pts.txt"], "name the same file",
         PTS),
-    row("animate_without_output", W + ["-a", "pts.txt"], "--animate needs -o/--output", PTS),
+    row("animate_without_output", W + ["-a", "pts.txt"], "nothing would be written", PTS),
+    row("no_output", W + ["pts.txt"], "nothing would be written: give -o/--output", PTS),
+    row("animate_save_without_output", W + ["-a", "-S", "s.npz", "pts.txt"],
+        "--animate needs -o/--output", PTS),
     row("animate_bad_ffmpegopts", W + ["-a", "-o", "a.mp4", "-F", '"unbalanced', "pts.txt"],
         "-F/--ffmpegopts", PTS),
     # malformed options (argparse; one line, SystemExit(2))
@@ -516,6 +531,21 @@ ERRORS += [
         {"Records.json": '{"locations": []}'}),
     row("fit_damaged", W + OUT + ["r.fit"], "r.fit: record 0: not valid FIT data",
         {"r.fit": b"\x0e\x10\x00\x00\x10\x00\x00\x00.FIT\x00\x00garbage"}),
+    # columnar files (issue 23): nothing unpickled, a bad value named by its row
+    row("parquet_damaged", W + OUT + ["p.parquet"], "p.parquet: not a readable Parquet, Arrow or "
+        "NumPy file", {"p.parquet": b"PAR1 not really PAR1"}),
+    row("arrow_damaged", W + OUT + ["p.feather"], "p.feather: not a readable Parquet, Arrow or "
+        "NumPy file", {"p.feather": b"ARROW1\x00\x00 cut short"}),
+    row("npy_pickled_objects", W + OUT + ["p.npy"], "p.npy: not a readable Parquet, Arrow or "
+        "NumPy file", {"p.npy": lambda: _npy(np.array([[_Payload(), 1]], dtype=object))}),
+    row("npz_no_coordinates", W + OUT + ["p.npz"], "p.npz:1: no column named 'lat'",
+        {"p.npz": lambda: _npz(a=np.zeros(3), b=np.zeros(3))}),
+    row("npy_not_finite", W + OUT + ["p.npy"], "p.npy:2: not a finite number",
+        {"p.npy": lambda: _npy(np.array([[47.6, -122.3], [np.nan, -122.3]]))}),
+    row("npy_three_dimensions", W + OUT + ["p.npy"], "p.npy:1: no column named 'lat'",
+        {"p.npy": lambda: _npy(np.zeros((2, 2, 2)))}),
+    row("dask_animate", W + ["-a", "-o", "v.mp4", "--dask", "local:1", "pts.txt"],
+        "--dask cannot be used with -a/--animate", PTS),
     # time and tracks (issue 12; --frame_time's frame limit is in test_time.py: it needs ffmpeg)
     row("fade_without_animate", W + OUT + ["--fade", "10m", "t.gpx"],
         "--fade needs -a/--animate", TIMED),
@@ -536,8 +566,11 @@ ERRORS += [
         "START 2024-05-02 is after END 2024-05-01", TIMED),
     row("time_range_not_a_pair", W + OUT + ["--time_range", "2024-05-01", "t.gpx"],
         "argument --time_range: expected START,END", TIMED),
-    row("needs_times_names_the_file", W + OUT + ["--weight_by_time", "t.gpx", "pts.txt"],
-        "pts.txt: --weight_by_time needs times, and this file has none", dict(PTS, **TIMED)),
+    row("needs_times_names_the_file", W + OUT + ["--weight_by_time", "pts.txt"],
+        "--weight_by_time needs times, and no input has them: pts.txt", PTS),
+    row("needs_times_in_no_file", W + OUT + ["--track_weight", "time", "pts.txt", "p2.txt"],
+        "--track_weight time needs times, and no input has them: pts.txt, p2.txt",
+        dict(PTS, **{"p2.txt": "1 2\n"})),
     row("max_jump_negative", W + OUT + ["--max_jump=-5", "t.gpx"],
         "--max_jump must be a positive number", TIMED),
     row("trim_ends_nan", W + OUT + ["--trim_ends", "nan", "t.gpx"],
@@ -546,7 +579,7 @@ ERRORS += [
         "--fps must be between 0.001 and 1000, not 0", TIMED),
     row("trim_leaves_nothing", W + OUT + ["--trim_ends", "5000", "t.gpx"],
         "nothing is left to draw after --trim_ends", TIMED),
-    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "y.gpx"],
+    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "--jump_warning=0", "y.gpx"],
                  "--frame_time 1s would make 31536000 frames (the data runs from 2024-05-01 "
                  "00:00:00 to 2025-05-01 00:00:00), more than 100000", {"y.gpx": GPX_HEAD + (
                      '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'
@@ -591,7 +624,8 @@ ERRORS += [
             "bookmarks.mbtiles": _sqlite})),
     row("mbtiles_over_an_empty_file", ["--tiles", "m.mbtiles", "pts.txt"],
         "m.mbtiles: is not an MBTiles file of ours", dict(PTS, **{"m.mbtiles": ""})),
-    row("tiles_world_spanning_segments", ["--tile_zoom", "0-22", "--tiles", "maps", "w.gpx"],
+    row("tiles_world_spanning_segments", ["--tile_zoom", "0-22", "--jump_warning", "0",
+                                          "--tiles", "maps", "w.gpx"],
         "--tiles would write more than 1000000 tiles (at least", {"w.gpx": GPX_HEAD + (
             '<trkseg><trkpt lat="-80" lon="-179"/><trkpt lat="80" lon="179"/>'
             '<trkpt lat="-80" lon="-179"/></trkseg></trk></gpx>')}),
@@ -685,7 +719,8 @@ ERRORS += [
         {"p.txt": b"PAR1\x15\x04\x15\x10\x00\x01binary"}),
     row("binary_line_in_text", W + OUT + ["p.txt"], "p.txt:2: not a number: '(binary data)'",
         {"p.txt": b"47.6 -122.3\n\x01\x02 \x00\x00\n"}),
-    pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "0.0000000000000000000000000001s",
+    pytest.param(W + ["-a", "-o", "y.mp4", "--jump_warning", "0", "--frame_time",
+                      "0.0000000000000000000000000001s",
                       "y.gpx"], "--frame_time 1e-28s would make 3.1536e+35 frames",
                  {"y.gpx": GPX_HEAD + (
                      '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'

@@ -1,11 +1,15 @@
 """Property-based fuzzing of the newer readers: GeoJSON (and newline-delimited),
-KML, TCX, Takeout, FIT, compressed and re-encoded text, CSV columns and times.
+KML, TCX, Takeout, FIT, Parquet, Arrow, NumPy, compressed and re-encoded text, CSV
+columns and times.
 
 The same rule as test_fuzz.py: every run ends in 0 or one clean error line.
 """
 import gzip
+import io
 import json
 import random
+
+import numpy as np
 
 import pytest
 from hypothesis import given, strategies as st
@@ -15,7 +19,7 @@ from hypothesis import settings
 from test_fuzz import EXAMPLES, FUZZ, lats, lons, mutate, numbers, run_file, run_in
 from test_inputs import TRACK, fit_bytes
 
-FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 3, 1))  # seven readers: a third each
+FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 3, 1))  # eight readers: a third each
 
 times = st.one_of(st.sampled_from(["2023-11-14T22:13:20Z", "2023-11-14 22:13:20+01:00",
                                    "1700000000", "", "noon", "2023-02-30T00:00:00Z",
@@ -165,3 +169,29 @@ def test_200_fit_files_with_three_bytes_changed_end_in_one_line(tmp_path):
         code, err = run_in(tmp_path, ["-W", 48, "-o", "out.png", "r.fit"])
         assert code in (0, 2) and "Traceback" not in err, err
         assert code == 0 or err.count("\n") == 1 and err.startswith("heatmap.py: error: "), err
+
+
+def _columnar_bytes(kind, lat, lon):
+    """A small Parquet, Arrow or .npy file of the points, as bytes."""
+    out = io.BytesIO()
+    if kind == "npy":
+        np.save(out, np.column_stack([lat, lon]))
+        return out.getvalue()
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table({"lat": lat, "lon": lon})
+    if kind == "parquet":
+        __import__("pyarrow.parquet").parquet.write_table(table, out)
+    else:
+        __import__("pyarrow.feather").feather.write_feather(table, out)
+    return out.getvalue()
+
+
+@FUZZ
+@given(kind=st.sampled_from(["npy", "parquet", "feather"]),
+       points=st.lists(st.tuples(st.floats(allow_nan=True), st.floats(allow_nan=True)),
+                       min_size=1, max_size=5), more=st.data())
+def test_fuzz_columnar_bytes(kind, points, more):
+    """Parquet, Arrow and NumPy files, their values any float and their bytes mutated."""
+    lat, lon = (np.array(column) for column in zip(*points))
+    data = _columnar_bytes(kind, lat, lon)
+    run_file("in." + kind, mutate(data, more.draw) if more.draw(st.booleans()) else data)

@@ -562,11 +562,11 @@ def test_frames_that_cannot_be_written_are_one_line(run, pts, tmp_path, monkeypa
     real = hm._write_png
     written = []
 
-    def full(path, pixels):
+    def full(path, *args):
         if written:
             raise OSError(28, "No space left on device")
         written.append(path)
-        real(path, pixels)
+        real(path, *args)
     monkeypatch.setattr(hm, "_write_png", full)
     code, err = run(*W, "-a", "-o", "out.mp4", pts)
     assert code == 2
@@ -709,8 +709,11 @@ def test_repeated_warnings_are_summarised(run, write):
     lines = messages(err)
     assert lines[:5] == ["heatmap.py: warning: w.csv:%d: weight 'heavy' is not a number; "
                          "using 1" % n for n in range(1, 6)]
-    assert lines[5:] == ["heatmap.py: warning: 45 more warnings like this one: w.csv:1: "
-                         "weight 'heavy' is not a number; using 1"]
+    assert lines[5:] == ["heatmap.py: warning: 45 more warnings like this one (-v shows them): "
+                         "w.csv:1: weight 'heavy' is not a number; using 1"]
+    code, err = run(*W, "-v", "-o", "out.png", "w.csv")
+    assert [line for line in err.splitlines() if "heavy" in line][49].startswith(
+        "heatmap.py: warning: w.csv:50: weight")
 
 
 def test_huge_field_width_in_the_tile_template_is_refused(run, pts):
@@ -737,14 +740,14 @@ def test_a_users_file_appearing_mid_run_is_not_replaced(run, pts, tmp_path, monk
     drawn.  Before: replaced at the end, thesis.tex gone, our tables added to the database."""
     png, target = hm._tile_png, tmp_path / out
 
-    def users_file_appears(rgba):
+    def users_file_appears(*args):
         if not target.exists():
             if out == "maps":
                 target.mkdir()
                 (target / "thesis.tex").write_text("my thesis")
             else:
                 _users_database(target)
-        return png(rgba)
+        return png(*args)
     monkeypatch.setattr(hm, "_tile_png", users_file_appears)
     code, err = run("--tile_zoom", "11", "--tiles", out, pts)
     before = {"maps": "maps: holds thesis.tex", "m.mbtiles": "m.mbtiles: is not an MBTiles"}

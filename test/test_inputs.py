@@ -216,6 +216,41 @@ def test_a_file_without_a_track_among_others_is_skipped(run, write, tmp_path):
     assert code == 2 and "none of the 2 input files gives anything to draw" in err
 
 
+def export_folder(write):
+    """A Strava/Garmin-style export: rides as GPX, .gpx.gz, FIT, .fit.gz and TCX, one GPX
+    without times, a README.txt and a non-GeoJSON activities.json."""
+    moved = [[(lat + k * 0.01, lon) for lat, lon in TRACK] for k in range(5)]
+    fit, _ = fit_bytes(moved[2], [T0 + 7 * i for i in range(40)])
+    files = {"a/1.gpx": same_track_files(moved[0], STAMPS)[0]["t.gpx"],
+             "a/2.gpx.gz": gzip.compress(same_track_files(moved[1], STAMPS)[0]["t.gpx"].encode()),
+             "a/3.fit": fit, "a/4.fit.gz": gzip.compress(fit),
+             "a/5.tcx": same_track_files(moved[3], STAMPS)[0]["t.tcx"],
+             "a/6.gpx": gpx_text([moved[4]]), "README.txt": "Your activities, exported.\n",
+             "activities.json": '[{"id": 1, "name": "Morning Ride", "distance": 5.2}]'}
+    for name, data in files.items():
+        write("export/" + name, data)
+    return ["export/" + name for name in sorted(files)]
+
+
+@pytest.mark.parametrize("outcome", [["-W", 200, "-o", "all.png"], ["--tiles", "tiles"],
+                                     ["-W", 200, "--time_range", "2023-11-14,", "-o", "t.png"]])
+def test_an_export_folder_draws_in_one_run_naming_what_it_skips(run, write, tmp_path, outcome):
+    files = export_folder(write)
+    code, err = run(*outcome, *files)
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("heatmap.py: warning:")]
+    assert lines[:2] == [
+        "heatmap.py: warning: export/README.txt:1: not a number: 'Your activities, exported.'; "
+        "skipped (--strict makes this an error)",
+        "heatmap.py: warning: export/activities.json: [0]: not a GeoJSON geometry (type None); "
+        "skipped (--strict makes this an error)"]
+    assert lines[2:] == (["heatmap.py: warning: 1 files without times skipped (--time_range "
+                          "needs times): export/a/6.gpx"] if "t.png" in outcome else [])
+    code, err = run("--strict", *outcome, *files)
+    assert code == 2 and err.splitlines() == [
+        "heatmap.py: error: export/README.txt:1: not a number: 'Your activities, exported.'"]
+
+
 def test_a_very_short_track_with_a_width(run, write, pixels):
     write("short.gpx", gpx_text([[(47.6, -122.3), (47.60001, -122.300001), (47.60002, -122.3)]]))
     assert run("-W", 200, "-o", "short.png", "short.gpx") == (0, "")

@@ -124,7 +124,7 @@ def test_pandas_missing_values(plain, caplog):
     df = pd.DataFrame({"lat": pd.array(list(LAT) + [None], dtype="Float64"),
                        "lon": list(LON) + [1.0]})
     with pytest.raises(hm.HeatmapError, match="1 rows hold a value that is not a finite number "
-                       r"\(the first: row 55, lat nan\); skip_invalid=True drops them"):
+                       r"or out of range \(the first: row 55, lat nan\); skip_invalid=True drops"):
         hm.render(df, **SIZE)
     with caplog.at_level(logging.WARNING, logger="heatmap"):
         image = hm.render(df, skip_invalid=True, **SIZE)
@@ -235,7 +235,7 @@ def test_geo_interface_lines(ride_cli):
 ])
 def test_geo_interface_errors(geo, message):
     if message is None:   # weights are for points
-        with pytest.raises(hm.HeatmapError, match="weight is for points"):
+        with pytest.raises(hm.HeatmapError, match="weight and time are for points"):
             hm.render(geo, weight=[1.0], width=20)
         return
     with pytest.raises(hm.HeatmapError, match=message):

@@ -145,3 +145,36 @@ def test_unpacked_sdist_passes_its_own_tests(built):
                           cwd=built[3], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and " failed" not in done.stdout
+
+
+USER_SCRIPT = '''\
+import numpy as np
+import heatmap
+
+lat, lon = np.array([47.60, 47.61]), np.array([-122.33, -122.32])
+grid = heatmap.render_grid(lat, lon, width=64)
+(south, west), (north, east) = grid.bounds
+frames = list(heatmap.render_frames(lat, lon, width=64))
+reveal_type(heatmap.render(lat, lon, width=64))
+reveal_type(heatmap.tracks(lat, lon).lat1)
+reveal_type(frames)
+reveal_type(heatmap.Config(width=64).width)
+width: int = heatmap.colour(grid).size[0] + "x"
+'''
+
+
+def test_mypy_strict_finds_the_types_of_the_installed_module(venv, tmp_path):
+    """The wheel installs the module a second time as the stub package heatmap-stubs."""
+    pytest.importorskip("mypy")
+    (tmp_path / "user.py").write_text(USER_SCRIPT)
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--python-executable",
+                           str(venv[0] / "python"), "--cache-dir", str(tmp_path / "cache"),
+                           "user.py"], cwd=str(tmp_path), capture_output=True, text=True,
+                          timeout=300)
+    lines = done.stdout.splitlines()
+    revealed = [line.split('Revealed type is "')[1] for line in lines if "Revealed" in line]
+    assert len(revealed) == 4 and revealed[0] == 'PIL.Image.Image"'
+    assert revealed[1].startswith("numpy.ndarray[") and revealed[2] == 'list[PIL.Image.Image]"'
+    assert revealed[3] in ('int | None"', 'Union[int, None]"')
+    errors = [line for line in lines if ": error: " in line]
+    assert len(errors) == 1 and 'Unsupported operand types for + ("int" and "str")' in errors[0]

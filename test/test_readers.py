@@ -238,7 +238,7 @@ def test_gpx_without_points_is_empty_for_the_library_and_an_error_for_the_comman
     path = write("none.gpx", "<gpx><trk></trk></gpx>")
     assert read_batches(path) == []
     with pytest.raises(hm.HeatmapError, match="none.gpx: no GPX track points"):
-        list(hm.read([str(path)], strict=True))
+        list(hm.read([str(path)], lenient=False))
 
 
 # ---- shapefile ----
@@ -327,13 +327,106 @@ def test_shapefile_projected_prj_is_a_clean_cli_error(tmp_path, run):
     assert not (tmp_path / "out.png").exists()
 
 
+# ---- columnar files: Parquet, Arrow (Feather 2), NumPy ----
+LAT, LON, W = [47.6, 47.61, 47.62], [-122.3, -122.31, -122.32], [1.0, 2.0, 0.5]
+
+
+def _columnar(path, kind, columns):
+    """Write ``columns`` (name -> list) as a Parquet, Arrow, .npz, structured or 2-D .npy file."""
+    if kind in ("parquet", "feather"):
+        pa = pytest.importorskip("pyarrow")
+        table = pa.table(columns)
+        if kind == "parquet":
+            __import__("pyarrow.parquet").parquet.write_table(table, path, row_group_size=2)
+        else:
+            __import__("pyarrow.feather").feather.write_feather(table, path)
+    elif kind == "npz":
+        np.savez(path, **{k: np.asarray(v) for k, v in columns.items()})
+    elif kind == "named":
+        np.save(path, np.rec.fromarrays(list(columns.values()), names=list(columns)))
+    else:
+        np.save(path, np.column_stack(list(columns.values())))
+    return path
+
+
+KINDS = [("parquet", "p.parquet"), ("feather", "p.feather"), ("npz", "p.npz"),
+         ("named", "p.npy"), ("plain2d", "t.npy")]
+
+
+@pytest.mark.parametrize("kind, name", KINDS)
+def test_columnar_columns_by_name_and_by_csv_columns(tmp_path, kind, name):
+    path = _columnar(tmp_path / name, kind, {"Latitude": LAT, "lng": LON, "w": W})
+    if kind == "plain2d":   # unnamed: the first two, a third is the weight
+        assert read_points(path) == (LAT, LON, W)
+        assert read_points(path, csv_columns="1,3") == (LAT, W, None)
+        return
+    assert read_points(path) == (LAT, LON, None)   # the weight only when named
+    assert read_points(path, csv_columns="latitude,LNG,w") == (LAT, LON, W)
+    assert read_points(path, csv_columns="3,1") == (W, LAT, None)
+
+
+@pytest.mark.parametrize("kind, name", KINDS[:3])
+def test_columnar_times(tmp_path, kind, name):
+    times = ["2024-05-01T07:00:00Z", "2024-05-01T07:00:10Z", "2024-05-01T07:00:20Z"]
+    stamps = np.array([t[:-1] for t in times], "datetime64[s]")
+    for column in (times, stamps, stamps.astype("datetime64[ns]"), stamps.astype(np.int64)):
+        path = _columnar(tmp_path / name, kind, {"lat": LAT, "lon": LON, "t": column})
+        batches = read_batches(path, csv_columns="lat,lon,,t")
+        assert np.concatenate([b.time for b in batches]).tolist() == stamps.tolist()
+
+
+@pytest.mark.parametrize("kind, name, columns, options, message", [
+    ("parquet", "p.parquet", {"x": LAT, "y": LON}, {}, "p.parquet:1: no column named 'lat' "
+     "(the header has x, y)"),
+    ("npz", "p.npz", {"lat": LAT, "lon": LON}, {"csv_columns": "lat,lon,5"},
+     "p.npz: no column 5 (there are 2)"),
+    ("parquet", "p.parquet", {"lat": LAT, "lon": [1.0, float("nan"), 2.0]}, {},
+     "p.parquet:2: not a finite number"),
+    ("npz", "p.npz", {"lat": LAT, "lon": LON[:2]}, {}, "p.npz: not a readable Parquet, Arrow "
+     "or NumPy file"),
+    ("feather", "p.feather", {"lat": LAT, "lon": LON, "t": ["x", "y", "z"]},
+     {"csv_columns": "lat,lon,,t"}, "p.feather: bad time 'x' at row 1"),
+])
+def test_columnar_errors(tmp_path, kind, name, columns, options, message):
+    path = _columnar(tmp_path / name, kind, columns)
+    with pytest.raises(hm.HeatmapError) as error:
+        read_points(path, **options)
+    assert message in str(error.value)
+
+
+def test_columnar_rows_come_a_million_at_a_time(tmp_path):
+    lat = np.linspace(-60, 60, (1 << 20) + 5)
+    np.save(tmp_path / "big.npy", np.column_stack([lat, lat]))
+    batches = read_batches(tmp_path / "big.npy")
+    assert [len(b.lat) for b in batches] == [1 << 20, 5]
+    assert np.array_equal(np.concatenate([b.lat for b in batches]), lat)
+
+
+def test_columnar_without_pyarrow_names_the_extra(tmp_path, monkeypatch):
+    path = _columnar(tmp_path / "p.parquet", "parquet", {"lat": LAT, "lon": LON})
+    monkeypatch.setitem(__import__("sys").modules, "pyarrow", None)
+    with pytest.raises(hm.HeatmapError, match=r'needs pyarrow: pip install "heatmap.py\[parquet\]"'):
+        read_points(path)
+
+
+def test_columnar_pictures_match_the_text(tmp_path, run, write, pixels):
+    text = write("p.txt", "".join("%.6f %.6f\n" % p for p in SEATTLE))
+    table = np.loadtxt(text)
+    for kind, name in KINDS:
+        _columnar(tmp_path / name, kind, {"lat": table[:, 0], "lon": table[:, 1]})
+        assert run("-W", 40, "-o", name + ".png", name) == (0, "")
+        assert run("-W", 40, "-o", "text.png", "p.txt") == (0, "")
+        assert (tmp_path / (name + ".png")).read_bytes() == (tmp_path / "text.png").read_bytes()
+
+
 # ---- file type detection and --filetype ----
 @pytest.mark.parametrize("name,expected", [
     ("a.txt", "plain"), ("a", None), ("a.dat", None), ("a.csv", "csv"),
     ("A.CSV", "csv"), ("a.gpx", "gpx"), ("TRACK.GPX", "gpx"), ("a.shp", "shp"),
     ("a.Shp", "shp"), ("dir.gpx/a.txt", "plain"), ("ride.gpx.gz", "gpx"), ("p.csv.GZ", "csv"),
     ("a.geojson", "geojson"), ("a.ndjson", "geojsonl"), ("a.kml", "kml"), ("a.kmz", "kml"),
-    ("a.tcx", "tcx"), ("a.fit", "fit"), ("a.zip", "shp"),
+    ("a.tcx", "tcx"), ("a.fit", "fit"), ("a.zip", "shp"), ("a.PARQUET", "parquet"),
+    ("a.feather", "arrow"), ("a.npy", "numpy"), ("a.npz", "numpy"),
     ("Records.json", ["takeout", "geojsonl", "geojson"]),   # the content decides among them
 ])
 def test_filetype_by_name(name, expected):

@@ -18,7 +18,7 @@ def _points(n, seed, spread=0.01, weighted=False):
 
 
 def _result(config, batches):
-    return heatmap._render_values(config, iter(batches))
+    return heatmap._combine_values(config, *heatmap._read_and_bin(config, iter(batches)))
 
 
 def _same(a, b):
@@ -145,3 +145,40 @@ def test_fast_gpx_hands_odd_files_to_expat(tmp_path, text):
     assert len(fast) == len(slow) == 1
     for field in ("lat1", "lon1", "lat2", "lon2"):
         assert getattr(fast[0], field).tobytes() == getattr(slow[0], field).tobytes()
+
+
+def test_library_arrays_are_checked_and_binned_in_slices(monkeypatch):
+    """render()'s arrays go through in slices of _LIBRARY_ROWS (views, not copies): the same
+    picture, and no slice bigger (the memory beyond the caller's arrays stays bounded)."""
+    points = _points(1000, 5, weighted=True)
+    whole = heatmap.render_grid([points], width=60).values
+    seen = []
+    check = heatmap._check_batch
+    monkeypatch.setattr(heatmap, "_check_batch", lambda c, b: seen.append(len(b[0])) or check(c, b))
+    monkeypatch.setattr(heatmap, "_LIBRARY_ROWS", 64)
+    assert np.array_equal(heatmap.render_grid([points], width=60).values, whole)
+    assert max(seen) == 64 and sum(seen) == 1000
+
+
+def test_files_past_the_limit_are_read_twice_not_held(tmp_path, monkeypatch, caplog):
+    """Without --extent a big input (its arrays) is read once for its box and once to bin it, after
+    a batch shows it big; a pipe is held and says so with -v; the pictures are the same."""
+    path = tmp_path / "p.txt"
+    points = _points(500, 6)
+    np.savetxt(path, np.column_stack([points.lat, points.lon]), fmt="%.6f")
+    opened = []
+    real = heatmap._opened_input
+    monkeypatch.setattr(heatmap, "_opened_input", lambda p: opened.append(p) or real(p))
+    for held in (1 << 40, 0):
+        monkeypatch.setattr(heatmap, "_HELD_BYTES", held)
+        assert heatmap.main(["-W", "80", "-o", str(tmp_path / ("%d.png" % held)), str(path)]) == 0
+    assert len(opened) == 4   # held: once; not: a batch, then a pass for the box, one to bin
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    import threading
+    threading.Thread(target=lambda: fifo.write_bytes(path.read_bytes())).start()
+    assert heatmap.main(["-v", "-W", "80", "-o", str(tmp_path / "pipe.png"), str(fifo)]) == 0
+    assert "the input is held in memory (a pipe is read once" in caplog.text
+    pictures = [(tmp_path / name).read_bytes() for name in ("0.png", "%d.png" % (1 << 40),
+                                                           "pipe.png")]
+    assert pictures[0] == pictures[1] == pictures[2]

@@ -59,8 +59,8 @@ def stitch(folder, zoom):
     for x in os.listdir(os.path.join(folder, str(zoom))):
         for name in os.listdir(os.path.join(folder, str(zoom), x)):
             with Image.open(os.path.join(folder, str(zoom), x, name)) as tile:
-                assert tile.size == (256, 256) and tile.mode == "RGBA"
-                tiles[int(x), int(name[:-4])] = np.asarray(tile)
+                assert tile.size == (256, 256) and tile.mode == "P"
+                tiles[int(x), int(name[:-4])] = np.asarray(tile.convert("RGBA"))
     xs, ys = [k[0] for k in tiles], [k[1] for k in tiles]
     out = np.zeros(((max(ys) - min(ys) + 1) * 256, (max(xs) - min(xs) + 1) * 256, 4), np.uint8)
     for (x, y), pixels in tiles.items():
@@ -101,7 +101,7 @@ def test_stitched_tiles_are_the_osm_picture(run, write, tmp_path, server, kind, 
     points = ORIGIN if where == "origin" else NORTH_WEST
     name = write("data.gpx" if kind == "tracks" else "data.txt",
                  gpx_text(tracks(points)) if kind == "tracks" else plain_text(points)).name
-    heat = ["-r", radius, "-d", decay]
+    heat = ["-r", radius, "-d", decay, "--jump_warning", 0]   # its 5 km segments are no jumps
     osm = ["--osm", "-z", zoom, "--osm_base", server.base_url, "--osm_cache", tmp_path / "c"]
     assert run(*heat, *OPAQUE, *osm, "-o", "picture.png", name) == (0, "")
     assert run(*heat, *INVISIBLE, *osm, "-o", "map.png", name) == (0, "")
@@ -207,6 +207,37 @@ def test_default_zooms_fit_the_data(run, write, tmp_path):
         list(range(first, last + 1))
 
 
+def ride(seed, lat, lon, km=40):
+    """A ride of points every 50 m, wandering from (lat, lon)."""
+    heading = np.cumsum(np.random.default_rng(seed).normal(0, 0.2, km * 20))
+    east = np.cumsum(np.cos(heading)) * 0.00045 / np.cos(np.radians(lat))
+    return list(zip((lat + np.cumsum(np.sin(heading)) * 0.00045).tolist(), (lon + east).tolist()))
+
+
+@pytest.mark.parametrize("budget, last", [(4096, 16), (100, 15), (50, 14)])
+def test_default_zooms_of_rides_show_the_roads_within_a_tile_budget(run, write, tmp_path,
+                                                                    monkeypatch, budget, last):
+    """Five rides of 15 km go to zoom 16 (before: 14); their points lie in 200 tiles of zoom
+    16, so with a budget of 100 tiles, zoom 15, and of 50, 14."""
+    monkeypatch.setattr(hm, "_TILE_TRACK_BUDGET", budget)
+    write("rides.gpx", gpx_text([ride(i, 52.1, 5.1, 15) for i in range(5)]))
+    assert run("--tiles", "t.mbtiles", "rides.gpx") == (0, "")
+    with sqlite3.connect(str(tmp_path / "t.mbtiles")) as db:
+        assert dict(db.execute("SELECT name, value FROM metadata"))["maxzoom"] == str(last)
+
+
+def test_the_centre_of_a_world_wide_export_is_on_its_data(run, write, tmp_path):
+    """Rides in Seattle (the most), Berlin and Sydney.  Before: in the Atlantic."""
+    rides = [ride(1, 47.6, -122.3), ride(2, 47.62, -122.2), ride(3, 52.5, 13.4),
+             ride(4, -33.9, 151.2)]
+    write("rides.gpx", gpx_text(rides))
+    assert run("--tiles", "t.mbtiles", "--tile_zoom", "0-4", "rides.gpx") == (0, "")
+    with sqlite3.connect(str(tmp_path / "t.mbtiles")) as db:
+        lon, lat, _ = map(float, dict(db.execute("SELECT name, value FROM metadata"))[
+            "center"].split(","))
+    assert 47.4 < lat < 47.9 and -122.6 < lon < -121.5
+
+
 def test_extent_writes_only_its_tiles_with_the_whole_data_scale(run, write, tmp_path):
     write("data.txt", plain_text(NORTH_WEST + ORIGIN))
     assert run("--tile_zoom", "12", "--tiles", "all", "data.txt") == (0, "")
@@ -242,11 +273,11 @@ def test_interrupted_run_keeps_the_old_tiles(run, write, tmp_path, monkeypatch, 
     before = snapshot(tmp_path)
     calls = []
 
-    def interrupt(rgba):
+    def interrupt(*args):
         calls.append(1)
         if len(calls) > 2:
             raise KeyboardInterrupt
-        return png(rgba)
+        return png(*args)
     png = hm._tile_png
     monkeypatch.setattr(hm, "_tile_png", interrupt)
     write("b.txt", plain_text(ORIGIN + NORTH_WEST))
@@ -302,8 +333,11 @@ def test_render_tiles_yields_the_tiles_of_the_command_line(run, write, tmp_path)
 
 
 def test_render_tiles_refuses_picture_options_when_called():
-    with pytest.raises(hm.HeatmapError, match="tiles cannot be used with background"):
+    with pytest.raises(hm.HeatmapError, match=r"render_tiles\(\) has no use for the setting "
+                       "background"):
         hm.render_tiles([hm.Points(np.zeros(1), np.zeros(1))], background="red")
+    with pytest.raises(hm.HeatmapError, match="tiles cannot be used with scale, width or height"):
+        hm.render_tiles([hm.Points(np.zeros(1), np.zeros(1))], width=100)
 
 
 @pytest.mark.parametrize("projection,crs", [("mercator", "EPSG:3857"),
@@ -450,3 +484,19 @@ def test_geotiff_falls_back_to_a_world_file_without_rasterio(run, write, tmp_pat
     write("data.txt", plain_text(NORTH_WEST[:6]))
     assert run("-W", 60, "--world_file", "-o", "out.tif", "data.txt") == (0, "")
     assert (tmp_path / "out.tfw").is_file() and (tmp_path / "out.tif.aux.xml").is_file()
+
+
+def test_a_fix_at_0_0_is_named_and_max_jump_gives_the_tiles_of_the_ride_without_it(
+        run, write, tmp_path):
+    """Issues 20, 24: a ride whose first fix is at 0,0 (a common glitch).  Before: no warning, and
+    zooms 11-16 still running after 10 minutes; with --max_jump, the very tiles of the ride."""
+    points = ride(7, 52.1, 5.1, 10)
+    write("ride.gpx", gpx_text([points]))
+    write("glitch.gpx", gpx_text([[(0.0, 0.0)] + points]))
+    code, err = run("--tiles", "glitch", "--tile_zoom", "3-4", "glitch.gpx")
+    assert code == 0 and err.splitlines()[0] == ("heatmap.py: warning: glitch.gpx: a track "
+                                                 "segment 5819.4 km long, likely a GPS jump: "
+                                                 "--max_jump drops such segments")
+    assert run("--tiles", "clean", "ride.gpx") == (0, "")
+    assert run("--tiles", "fixed", "--max_jump", 1000, "glitch.gpx") == (0, "")
+    assert folder_tiles(tmp_path / "fixed") == folder_tiles(tmp_path / "clean")

@@ -235,8 +235,9 @@ def _engine_weighs_segments():
     segments; until that work is on main, weights are carried but not applied)."""
     lat, lon = np.array([47.6, 47.6]), np.array([-122.3, -122.29])
     one = heatmap.Segments(lat[:1], lon[:1], lat[1:], lon[1:])
-    values = [heatmap._render_values(heatmap.Config(width=40, radius=3),
-                                  [one._replace(weight=np.array([w]))]).peak for w in (1.0, 3.0)]
+    config = heatmap.Config(width=40, radius=3)
+    values = [heatmap._combine_values(config, *heatmap._read_and_bin(
+        config, [one._replace(weight=np.array([w]))])).peak for w in (1.0, 3.0)]
     return values[1] == pytest.approx(3 * values[0])
 
 
@@ -351,7 +352,7 @@ def test_the_options_warn_where_they_do_nothing(run, write):
     code, err = run("-W", "40", "--fps", "5", "--max_gap", "1m", "-o", "p.png", "p.txt")
     assert code == 0
     assert "--fps has no effect without -a/--animate" in err
-    assert "--max_gap has no effect without --weight_by_time" in err
+    assert "--max_gap has no effect without --track_weight time" in err
 
 
 # ---- the library ----
@@ -368,10 +369,10 @@ def test_config_takes_the_same_settings():
         heatmap.render(segments, width=80, time_range=("2030-01-01", None))
     with pytest.raises(heatmap.HeatmapError, match="^weight_by_time needs times, and the data"):
         heatmap.render(heatmap.tracks(lat, lon), width=80, weight_by_time=True)
-    with pytest.raises(heatmap.HeatmapError, match="^fade needs -a/--animate|^fade needs animate"):
+    with pytest.raises(heatmap.HeatmapError, match=r"^render\(\) has no use for the setting fade"):
         heatmap.render(segments, width=80, fade="10m")
     with pytest.raises(heatmap.HeatmapError, match="^frame_time must be a positive duration"):
-        heatmap.render(segments, width=80, animate=True, frame_time="soon")
+        heatmap.render_frames(segments, width=80, frame_time="soon")
 
 
 def test_too_many_frames_is_one_error_before_any_file(tmp_path, frames_tmp, ffmpeg, capsys,
@@ -439,3 +440,36 @@ def test_each_faded_frame_is_the_picture_of_its_window(tmp_path, run, frames_tmp
         assert run("-o", "still.png", "w.txt", *common) == (0, "")
         with Image.open(frame) as a, Image.open(tmp_path / "still.png") as b:
             assert np.array_equal(np.asarray(a), np.asarray(b)), k
+
+
+def legs_ride():
+    """1 s fixes of a ride of straight legs, each at its own speed, with stops; it turns and
+    stops at whole multiples of 10 s, where every log below has a fix: (lat, lon, seconds)."""
+    rng = np.random.default_rng(5)
+    x, y, xs, ys = 0.0, 0.0, [0.0], [0.0]
+    for leg in range(24):
+        heading, speed = rng.uniform(0, 2 * np.pi), rng.uniform(3, 12)
+        for _ in range(10 * rng.integers(3, 12)):
+            x, y = x + speed * np.cos(heading), y + speed * np.sin(heading)
+            xs.append(x)
+            ys.append(y)
+        if leg % 5 == 2:   # a minute at the lights
+            xs, ys = xs + [x] * 60, ys + [y] * 60
+    return 47.6 + np.array(ys) / 111320, -122.3 + np.array(xs) / 75000, np.arange(len(xs))
+
+
+@pytest.mark.parametrize("decay", [1.0, 0.95])
+@pytest.mark.parametrize("rule", ["segment", "length", "time"])
+def test_track_weight_does_not_depend_on_how_often_the_device_logged(rule, decay):
+    """The same ride logged every 1 s, 5 s, 10 s and at irregular times (smart recording):
+    under length and time within 10 % at every heated pixel; by segment, far apart."""
+    lat, lon, t = legs_ride()
+    smart = np.unique(np.r_[np.flatnonzero(t % 10 == 0),
+                            np.random.default_rng(7).choice(t.size, t.size // 6, replace=False)])
+    grids = [heatmap.render_grid(
+        [heatmap.tracks(lat[i], lon[i], times=T0 + t[i].astype("m8[s]"))], width=600,
+        extent=(47.55, -122.4, 47.65, -122.2), track_weight=rule, decay=decay).values
+        for i in (t, t[t % 5 == 0], t[t % 10 == 0], smart)]
+    worst = max(np.max(np.abs(g - grids[0]) / np.maximum(np.maximum(g, grids[0]), 1e-300))
+                for g in grids[1:])
+    assert (worst <= 0.1) == (rule != "segment"), worst

@@ -68,6 +68,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     """The tile folder at /, Leaflet at /leaflet/, grey base tiles at /base/."""
     grey = grey_tile()
 
+    def send_response(self, code, message=None):
+        self.server.answers.append((self.path, code))
+        super().send_response(code, message)
+
     def do_GET(self):  # noqa: N802 (http.server API)
         self.server.paths.append(self.path)
         if self.path.startswith("/base/"):
@@ -94,7 +98,7 @@ def site(tmp_path):
     (tmp_path / "tiles").mkdir()
     handler = functools.partial(_Handler, directory=str(tmp_path / "tiles"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.paths = []
+    server.paths, server.answers = [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -158,8 +162,9 @@ class DevTools:
             os.close(self.answers)
 
 
-def screenshot(browser, url, folder):
-    """Chromium's picture of ``url`` (SIZE pixels) once the map's tiles show, as RGB."""
+def screenshot(browser, url, folder, ready=TILES_SHOWN, ask=None):
+    """Chromium's picture of ``url`` (SIZE pixels) once the map's tiles show (or ``ready`` is
+    true), as RGB; with ``ask``, also the value of that expression then."""
     tools = DevTools(browser, os.path.join(folder, "profile"))
     try:
         target = tools.call("Target.createTarget", url="about:blank")["targetId"]
@@ -167,21 +172,21 @@ def screenshot(browser, url, folder):
         tools.call("Emulation.setDeviceMetricsOverride", page, width=SIZE[0], height=SIZE[1],
                    deviceScaleFactor=1, mobile=False)
         tools.call("Page.navigate", page, url=url)
-        while not tools.call("Runtime.evaluate", page, expression=TILES_SHOWN,
+        while not tools.call("Runtime.evaluate", page, expression=ready,
                              returnByValue=True)["result"].get("value"):
             time.sleep(0.1)
         data = tools.call("Page.captureScreenshot", page, format="png")["data"]
+        answer = ask and tools.call("Runtime.evaluate", page, expression=ask,
+                                    returnByValue=True)["result"]["value"]
     finally:
         tools.close()
     with Image.open(io.BytesIO(base64.b64decode(data))) as image:
-        return np.asarray(image.convert("RGB")).astype(int)
+        shot = np.asarray(image.convert("RGB")).astype(int)
+    return (shot, answer) if ask else shot
 
 
 def test_the_viewer_shows_the_heat_where_the_data_is(run, write, tmp_path, site):
-    browser = chromium()
-    if not os.path.isfile(os.path.join(LEAFLET, "leaflet.js")):
-        pytest.skip("no %s/leaflet.js: the viewer test needs Debian's libjs-leaflet" % LEAFLET)
-    base = "http://127.0.0.1:%d" % site.server_address[1]
+    browser, base = leaflet_site(site)
     west, east = cluster(1, 300, 47.6, -122.45, 0.01), cluster(2, 300, 47.6, -122.15, 0.01)
     write("data.txt", plain_text(west + east))
     assert run("--tiles", "tiles", "--tile_zoom", "9-13", "--osm_base", base + "/base",
@@ -202,6 +207,81 @@ def test_the_viewer_shows_the_heat_where_the_data_is(run, write, tmp_path, site)
     assert any(p.startswith("/13/") or p.startswith("/11/") for p in site.paths)
 
 
+def test_the_viewer_of_the_world_asks_only_for_tiles_that_exist(run, write, tmp_path, site):
+    """Rides in Seattle, Berlin and Sydney: the view spans the world, where most tiles have no
+    heat.  Before: one load asked for 3,434 tiles that were not there."""
+    browser, base = leaflet_site(site)
+    write("data.txt", plain_text(cluster(1, 200, 47.6, -122.3, 0.01) +
+                                 cluster(2, 200, 52.5, 13.4, 0.01) +
+                                 cluster(3, 200, -33.9, 151.2, 0.01)))
+    assert run("--tiles", "tiles", "--osm_base", base + "/base", "--leaflet_url",
+               base + "/leaflet", "data.txt") == (0, "")
+    screenshot(browser, base + "/index.html", str(tmp_path))
+    heat = [(path, code) for path, code in site.answers if path.endswith(".png")
+            and not path.startswith("/base/")]
+    assert heat and all(code == 200 for _, code in heat), heat
+
+
+def test_the_viewer_says_when_leaflet_does_not_load(run, write, tmp_path, site):
+    browser, base = leaflet_site(site)
+    write("data.txt", plain_text(cluster(1, 50, 47.6, -122.3, 0.01)))
+    assert run("--tiles", "tiles", "--tile_zoom", "9-10", "--osm_base", base + "/base",
+               "--leaflet_url", base + "/offline", "data.txt") == (0, "")
+    text = screenshot(browser, base + "/index.html", str(tmp_path),
+                      'document.readyState === "complete"', "document.body.innerText")[1]
+    assert "did not load from %s/offline/leaflet.js" % base in text and "--leaflet_url" in text
+
+
+def leaflet_site(site):
+    """(chromium, the site's base URL), or a skip naming what is missing."""
+    browser = chromium()
+    if not os.path.isfile(os.path.join(LEAFLET, "leaflet.js")):
+        pytest.skip("no %s/leaflet.js: the viewer test needs Debian's libjs-leaflet" % LEAFLET)
+    return browser, "http://127.0.0.1:%d" % site.server_address[1]
+
+
+def test_folium_puts_a_grid_on_its_bounds(tmp_path, site):
+    """render_grid + colour on a folium map (ImageOverlay(bounds=grid.bounds)): each point's heat
+    lies where Leaflet puts the point, within a pixel."""
+    folium = pytest.importorskip("folium")
+    browser = chromium()
+    if not os.path.isfile(os.path.join(LEAFLET, "leaflet.js")):
+        pytest.skip("no %s/leaflet.js: the folium test needs Debian's libjs-leaflet" % LEAFLET)
+    import heatmap
+    base = "http://127.0.0.1:%d" % site.server_address[1]
+    points = [(52.30, 4.80), (52.42, 4.95), (52.33, 5.05), (52.38, 4.86)]
+    lat, lon = (np.array(v) for v in zip(*points))
+    grid = heatmap.render_grid(lat, lon, width=300, radius=2, margin=10)
+    picture = io.BytesIO()
+    heatmap.colour(grid, background="red").save(picture, "PNG")   # opaque: its edges show too
+    url = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode()
+    page = folium.Map(tiles=None, zoom_control=False, attribution_control=False)
+    page.default_js = [("leaflet", base + "/leaflet/leaflet.js")]    # no CDN: offline
+    page.default_css = [("leaflet_css", base + "/leaflet/leaflet.css")]
+    folium.raster_layers.ImageOverlay(url, bounds=grid.bounds).add_to(page)
+    page.fit_bounds(grid.bounds)
+    page.save(str(tmp_path / "tiles" / "map.html"))
+    ready = ('document.readyState === "complete" && document.querySelector('
+             '"img.leaflet-image-layer") !== null && document.querySelector('
+             '"img.leaflet-image-layer").complete')
+    ask = "JSON.stringify(%s.map(p => %s.latLngToContainerPoint(p)))" % (
+        json.dumps([list(p) for p in points] + [list(c) for c in grid.bounds]), page.get_name())
+    shot, answer = screenshot(browser, base + "/map.html", str(tmp_path), ready, ask)
+    where = [(p["x"], p["y"]) for p in json.loads(answer)]
+    image = (shot[..., 0] > 200) & (shot[..., 1] < 60)            # the red picture
+    rows, cols = np.nonzero(image)
+    (west, south), (east, north) = where[-2:]
+    assert abs(cols.min() - west) <= 1 and abs(cols.max() + 1 - east) <= 1
+    assert abs(rows.min() - north) <= 1 and abs(rows.max() + 1 - south) <= 1
+    heat = (shot[..., 1] > 120) & (shot[..., 0] > 200)          # yellow: the heat
+    pixel = (east - west) / grid.values.shape[1]                   # a grid pixel on the screen
+    for x, y in where[:-2]:
+        ys, xs = np.nonzero(heat[int(y) - 8:int(y) + 9, int(x) - 8:int(x) + 9])
+        assert ys.size, "no heat at %s" % ((x, y),)
+        assert abs(int(x) - 8 + xs.mean() + 0.5 - x) <= pixel + 0.5
+        assert abs(int(y) - 8 + ys.mean() + 0.5 - y) <= pixel + 0.5
+
+
 def _example_screenshot(path):
     """Write a screenshot of the viewer of the bundled examples to ``path``, on the
     synthetic map of test/tileserver.py (the picture in the README)."""
@@ -213,7 +293,7 @@ def _example_screenshot(path):
     with tempfile.TemporaryDirectory() as folder, TileServer() as tiles:
         handler = functools.partial(_Handler, directory=os.path.join(folder, "tiles"))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.paths = []
+        server.paths, server.answers = [], []
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = "http://127.0.0.1:%d" % server.server_address[1]
         examples = [os.path.join(root, "examples", n) for n in ("points.txt", "ride.gpx")]

@@ -1118,7 +1118,8 @@ import heatmap
 kind, n, decay = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 rng = np.random.default_rng(n)
 lat, lon = 47.6 + rng.normal(0, 0.05, n), -122.3 + rng.normal(0, 0.08, n)
-args, kw = (lat, lon), ({"weight": rng.uniform(1, 50, n)} if kind == "weighted" else {})
+weight = rng.uniform(1, 50, n) if kind == "weighted" else rng.integers(1, 11, n).astype(float)
+args, kw = (lat, lon), ({"weight": weight} if kind.startswith("weighted") else {})
 if kind in ("DataFrame", "GeoDataFrame"):
     import pandas as pd
     args = (pd.DataFrame({"lat": lat, "lon": lon}),)
@@ -1135,8 +1136,10 @@ print("stage %.4f %.4f" % (time.perf_counter() - start,
 LIBRARY_PAIRS = [
     ("1e6 rows: GeoDataFrame / DataFrame (target <= 2)", [("GeoDataFrame", 10**6, 0.95),
                                                           ("DataFrame", 10**6, 0.95)]),
-    ("1e5 points -d 0.95: weighted / unweighted", [("weighted", 10**5, 0.95),
-                                                   ("arrays", 10**5, 0.95)]),
+    ("1e6 points -d 0.95: weighted / unweighted (target <= 3)", [("weighted", 10**6, 0.95),
+                                                                 ("arrays", 10**6, 0.95)]),
+    ("1e6 points -d 0.95: weights 1..10 / unweighted", [("weighted-integers", 10**6, 0.95),
+                                                         ("arrays", 10**6, 0.95)]),
     ("1e5 weighted points: -d 0.95 / -d 1", [("weighted", 10**5, 0.95), ("weighted", 10**5, 1)]),
 ]
 
@@ -1374,6 +1377,35 @@ def print_columnar_rows(rows, outdir):
             n, "byte-identical" if len(found) == 1 else "DIFFERENT"))
 
 
+def counting_rows(args):
+    """Counting alone (issue 22): _add_by_bands of 1e7 flat indices into a grid of one band
+    (2000 x 2000, int32) against one np.bincount of the same, in this process, the two taking
+    turns; [(name, median seconds)]."""
+    sys.path.insert(0, REPO)
+    import heatmap
+    n = 200_000 if args.quick else 10_000_000
+    flat = np.random.default_rng(SEED).integers(0, 2000 * 2000, n)
+    times = {"_add_by_bands": [], "np.bincount": []}
+    for _ in range(max(args.repeat, 7)):
+        grid = np.zeros((2000, 2000), np.int32)
+        t = time.perf_counter()
+        heatmap._add_by_bands(grid.reshape(-1), flat, None)
+        times["_add_by_bands"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        floor = np.bincount(flat, minlength=grid.size)
+        times["np.bincount"].append(time.perf_counter() - t)
+        assert (floor == grid.reshape(-1)).all()
+    return [(name, float(np.median(ts))) for name, ts in times.items()]
+
+
+def print_counting_rows(rows):
+    print("\n| counting 1e7 points into 2000 x 2000 (one band) | median s |")
+    print("|---|---:|")
+    for name, seconds in rows:
+        print("| %s | %.4f |" % (name, seconds))
+    print("\nours / np.bincount: %.2f (target <= 1.2)" % (rows[0][1] / rows[1][1]))
+
+
 # --------------------------------------------------------------------------
 # main
 
@@ -1414,7 +1446,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-SECTIONS = ("input", "engine", "time", "library", "ride", "pyramid", "bombs")   # --only NAME: a section
+SECTIONS = ("input", "engine", "time", "library", "ride", "pyramid", "bombs",
+            "counting")   # --only NAME: a section
 
 
 def selected(args):
@@ -1505,6 +1538,8 @@ def main(argv=None):
             print_rides_rows(rides_rows(args, datadir, outdir))
         if not args.only or "bombs" in args.only:
             print_bomb_rows(bomb_rows(args, outdir))
+        if not args.only or "counting" in args.only:
+            print_counting_rows(counting_rows(args))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

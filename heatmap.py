@@ -83,10 +83,12 @@ As a library:
 
 
 # ---- 1.1 Basics: imports, version, limits ----
-# The module's imports (the optional extras and the slower standard modules are imported
-# where they are used, see below), its public surface, the limits that guard memory and
-# time (each one has an environment override, named in --help), and three helpers every
-# section uses: a thread pool that keeps order, sorted unique values, optional imports.
+# The module's imports, its public surface, the limits that guard memory and time (each one
+# has an environment override, named in --help), and three helpers every section uses: a
+# thread pool that keeps order, sorted unique values, optional imports.  Imported only where
+# needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL, hashlib (tile cache),
+# json (state files), shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX),
+# and the optional extras (pyshp, imageio-ffmpeg, ...).
 from __future__ import annotations
 import argparse
 import colorsys
@@ -122,11 +124,6 @@ else:
         def __getattr__(self, name: str) -> Any:
             return getattr(importlib.import_module("PIL.Image"), name)
     Image = _PillowImage()
-
-
-# Imported only where needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL,
-# hashlib (tile cache), json (state files), shlex, shutil, subprocess, tempfile (animation),
-# xml.parsers.expat (GPX), and the optional extras (pyshp, imageio-ffmpeg, ...).
 
 
 __version__ = "2.0.0"
@@ -176,10 +173,10 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
     workers = workers or min(4, os.cpu_count() or 1)
     jobs = iter(jobs)
     head = list(itertools.islice(jobs, 2))
-    if workers == 1 or len(head) < 2:
-        yield from map(work, itertools.chain(head, jobs))
-        return
     jobs = itertools.chain(head, jobs)
+    if workers == 1 or len(head) < 2:
+        yield from map(work, jobs)
+        return
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(workers) as pool:
         pending: List = []
@@ -194,7 +191,7 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values, flattened: ``np.unique`` without importing numpy.ma (11-20 ms)."""
     ordered = np.sort(values, axis=None)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+    return np.concatenate((ordered[:1], ordered[1:][ordered[1:] != ordered[:-1]]))
 
 
 def _import_extra(module: str, package: str, extra: str, what: str):
@@ -220,8 +217,7 @@ def _data_error(path: str, line: int, what: str) -> HeatmapError:
 
 
 def _quoted(raw) -> str:
-    """Input (bytes or text) as a message quotes it: stripped, at most about 80 characters and a
-    count of the rest; binary data is named, not shown."""
+    """Input (bytes or text) as messages quote it: stripped, about 80 characters at most."""
     text = (raw[:400] if isinstance(raw, str) else bytes(raw[:400]).decode("utf-8", "replace"))
     if re.search("[\x00-\x08\x0e-\x1f]", text):
         return "(binary data)"
@@ -413,14 +409,11 @@ _CHOICES = (
 # Every input, a file, "-" or a FIFO, is opened once as a binary stream (_opened_input):
 # decompressed (.gz, .bz2, .xz by their magic bytes; to at most HEATMAP_MAX_RATIO times its
 # size, _check_ratio, as are zip members), UTF-16 re-encoded as UTF-8, its first 4 KB kept
-# to tell its format by.  _FORMATS has a row per format: its reader, its extensions, how its
-# first bytes are recognised (by structure, not by a word), its --help entry and its message
-# for a file that gives nothing.  read() picks the format (--filetype, else the extension,
-# else the content), runs the reader, and checks each batch's coordinates and weights.
-# Readers yield batches: Points (lat, lon, weight, time arrays) or Segments (the two ends
-# of each track segment, their times, a weight), a few hundred thousand rows at a time, so
-# a file of any size streams.  _TrackBuilder joins the points of a track into segments
-# across batches, for every reader of tracks.
+# to tell its format by.  _FORMATS has a row per format (reader, extensions, a sniff of the
+# first bytes by structure, --help entry, message for a file that gives nothing).  read()
+# picks the format (--filetype, else the extension, else the content), runs the reader and
+# checks each batch.  Readers yield batches of Points or Segments (a few hundred thousand
+# rows each, so a file of any size streams); _TrackBuilder joins track points into segments.
 class Points(NamedTuple):
     """A batch of points: float64 arrays (n,); ``weight`` None means all 1; ``time``
     (datetime64[s], NaT where unknown) None means the input has no timestamps."""
@@ -466,7 +459,6 @@ def _open_binary(path: str):
 
 
 def _not_a_file(path: str) -> HeatmapError:
-    """The error for a path that is not a regular file."""
     return HeatmapError("%s: %s" % (path, "no such file" if not os.path.exists(path) else
                                     "is a folder, not a file" if os.path.isdir(path) else
                                     "is not a regular file"))
@@ -912,33 +904,18 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
     bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
-    Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
-
-    sep is b" " (any run of spaces/tabs separates fields; leading/trailing
-    whitespace and \\r ignored) or b"," (exactly one comma between fields,
-    spaces around fields allowed).  Blank lines (only whitespace) are skipped.
-    Every non-blank line must have the same number of fields; returns None
-    when the chunk is not such a regular all-numeric table, or when any token
-    is not in the supported fast syntax ``[+-]?(digits[.digits]|.digits|digits.)``
-    with at most 32 integer digits, at most 22 fraction digits and an integer
-    mantissa below 2**53 -- the caller then falls back to a slow exact
-    line-by-line parser.
-    """
-    if sep == b" ":
-        csv = False
-    elif sep == b",":
-        csv = True
-    else:
+    A chunk of whole lines as float64 (rows, columns).  ``sep`` b" ": runs of spaces, tabs, \\r
+    separate fields; b",": one comma (spaces around fields allowed).  Blank lines are skipped;
+    None unless every other line has as many fields, each ``[+-]?(digits[.digits]|.digits|
+    digits.)`` with at most 32 integer and 22 fraction digits and a mantissa below 2**53."""
+    if sep not in (b" ", b","):
         return None
+    csv = sep == b","
     n = len(chunk)
-    # Blocks of ~256 KiB keep the per-block temporaries cache resident; larger
-    # blocks are measurably slower, smaller ones pay more Python call overhead.
-    block = 1 << 18
+    block = 1 << 18   # 256 KiB keeps temporaries in cache: faster than larger or smaller blocks
     tables = _parse_tables()
-    # A token and its separator take >= 2 bytes (+1: last line may lack "\n").
-    out = np.empty((n + 1) // 2 + 1)
-    # Padded work buffer: 8 leading spaces let every 8-byte load start at >= 0.
-    work = np.empty(min(n, block) + 9, np.uint8)
+    out = np.empty((n + 1) // 2 + 1)   # a token and its separator take >= 2 bytes (+1: no "\n")
+    work = np.empty(min(n, block) + 9, np.uint8)   # 8 leading spaces: 8-byte loads start at >= 0
     pos = ntot = ncols = 0
     while pos < n:
         end = chunk.rfind(b"\n", pos, pos + block) + 1
@@ -962,21 +939,18 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
         pos = end
     if not ncols:
         return None
-    # Shrink in place (realloc, no copy); no view of `out` is alive here.
-    out.resize((ntot,), refcheck=False)
+    out.resize((ntot,), refcheck=False)   # in place (realloc, no copy): no view of it is alive
     return out.reshape(-1, ncols)
 
 
 def _parse_tables() -> tuple:
-    """The constant arrays _parse_block works with (made per call: no module state)."""
+    """The constant arrays _parse_block works with (made per call: no module state): digit-lane
+    masks (the low nibble of the top k bytes of a uint64, k = 0..8), 10**k as uint64 (k < 9)
+    and as float64 (k < 23), and signed divisors (index F + 23 * negative)."""
     p10 = 10.0 ** np.arange(23)
-    return (
-        # digit-lane masks: low nibble of the top k bytes of a uint64, k = 0..8
-        np.array([0] + [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(1, 9)], np.uint64),
-        np.array([10 ** k for k in range(9)], np.uint64),
-        p10,
-        np.concatenate([p10, -p10]),  # signed divisors, index F + 23*negative
-    )
+    masks = [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(9)]
+    return (np.array(masks, np.uint64), np.array([10 ** k for k in range(9)], np.uint64), p10,
+            np.concatenate([p10, -p10]))
 
 
 def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optional[Tuple[int, int]]:

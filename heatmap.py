@@ -955,25 +955,21 @@ def _parse_tables() -> tuple:
 
 def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optional[Tuple[int, int]]:
     """Parse one block into out[:ntok]; return (ntok, columns), (0, 0) if blank, or None.
-
-    buf: uint8 (L,) = 8 spaces + whole lines + b"\\n".  out: float64, long enough.
-    """
+    buf: uint8 (L,) = 8 spaces + whole lines + b"\\n".  out: float64, long enough."""
     L = buf.shape[0]
     c = buf - 43  # uint8: '+' ',' '-' '.' '/' '0'..'9' -> 0..14, the rest > 14
     tok = c <= 14  # bool (L,): byte may belong to a token
     if csv:
         tok &= c != 1  # ',' separates
-    # Events: token edges (start, or one past the end), newlines and points
-    # (and commas).  (b | 0x24) == 0x2E selects '\n' and '.', (b | 0x26) == 0x2E
-    # also ','; the few control/punctuation bytes it also selects are invalid
-    # anyway and rejected by the byte count below.
+    # Events: token edges (start, or one past the end), newlines and points (and commas).
+    # (b | 0x24) == 0x2E selects '\n' and '.', (b | 0x26) == 0x2E also ','; the few
+    # control/punctuation bytes it also selects are invalid, rejected by the byte count below.
     evm = np.empty(L, bool)
     evm[0] = False
     np.not_equal(tok[1:], tok[:-1], out=evm[1:])
     evm |= (buf | (0x26 if csv else 0x24)) == 0x2E
     ev = evm.nonzero()[0]  # int64 (nev,) byte positions; nev >= 1 (final '\n')
-    # Event chars (shifted by -43) behind one dummy '\n', so that
-    # chx[:-1].take(j) reads the char of event j-1 without index arithmetic.
+    # Event chars (shifted by -43) behind one dummy '\n': chx[:-1].take(j) is event j-1's.
     chx = np.empty(ev.shape[0] + 1, np.uint8)
     chx[0] = 223
     ch = chx[1:]
@@ -981,19 +977,17 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
     is_tc = ch <= 14  # token char
     if csv:
         is_tc &= ch != 1
-    # Inner decimal points: a '.' right after another token-char event (the
-    # token's start or a first point).  Every other token-char event is a start.
+    # Inner decimal points: a '.' right after another token-char event (the token's start or a
+    # first point).  Every other token-char event is a start.
     is_pt = ch == 3
     is_pt[1:] &= is_tc[:-1]
     is_pt[0] = False
-    is_start = is_tc > is_pt
-    js = is_start.nonzero()[0]  # int64 (ntok,) event index of each token start
+    js = (is_tc > is_pt).nonzero()[0]  # int64 (ntok,) event index of each token start
     ntok = js.shape[0]
-    # The end is the next event, or the one after an inner point.  A token with
-    # a second point thus "ends" early, which the byte count below rejects.
+    # The end is the next event, or the one after an inner point: a token with a second point
+    # "ends" early, which the byte count below rejects.
     pt1 = is_pt[1:].take(js)  # bool (ntok,): has an inner '.'
-    je = js + pt1
-    je += 1
+    je = js + pt1 + 1
     s = ev.take(js)
     e = ev.take(je)
     # Every byte must be a token byte, space, tab, \r, \n (or a CSV comma).
@@ -1012,16 +1006,12 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
 
 def _columns(chx, js, je, csv, ncom) -> Optional[int]:
     """Number of fields per non-blank line, or None if lines differ or CSV commas are wrong.
-
-    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,)
-    start/end event indices.
-    """
+    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,) start, end events."""
     ntok = js.shape[0]
     first = np.empty(ntok, bool)  # token starts a line
     first[0] = True
-    # Between two tokens lie the end event of the first and maybe more events
-    # (only newlines, and commas in CSV): the gap has a newline iff its first
-    # or its last event is one.
+    # Between two tokens lie the end event of the first and maybe more events (only newlines,
+    # and commas in CSV): the gap has a newline iff its first or its last event is one.
     x = chx[1:].take(je[:-1])
     y = chx[:-1].take(js[1:])
     np.equal(x, 223, out=first[1:])
@@ -1042,11 +1032,8 @@ def _columns(chx, js, je, csv, ncom) -> Optional[int]:
 
 def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
     """Write float(token) for every token into out; False if a token is unsupported.
-
-    buf: uint8 (L,) block; ch, ev: event chars/positions; js, je, pt1: start
-    and end event index, has-inner-point per token; s, e: int64 (ntok,)
-    token byte range; tables: see _parse_table.
-    """
+    buf: uint8 (L,) block; ch, ev: event chars, positions; js, je, pt1: start and end event
+    index, has an inner point, per token; s, e: int64 (ntok,) its bytes; tables: _parse_tables."""
     keep, p10u, p10f, p10s = tables
     c0 = ch.take(js)  # first char (-43): 0 '+', 2 '-', 3 '.'
     hp = (c0 == 3) | pt1  # has a decimal point
@@ -1063,16 +1050,16 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
     nw = -(-max(limax, lfmax) // 8)  # 8-byte words per part
     if lfmax > 22 or nw > 4:
         return False  # 10**F inexact / absurdly long token
-    # Word array a[x] = bytes x-8..x-1 as little-endian uint64: one aligned
-    # copy makes the gathers below ~4x cheaper than unaligned ones.
+    # a[x] = bytes x-8..x-1 as little-endian uint64: one aligned copy makes the gathers below
+    # ~4x cheaper than unaligned ones.
     L = buf.shape[0]
     a = np.empty(L + 1, np.uint64)
     np.copyto(a[8:], np.ndarray((L - 7,), "<u8", buf, strides=(1,)))
     if nw == 1:  # common case: exact uint64 arithmetic, M < 10**16
         di = a.take(p) & keep.take(li)
         df = a.take(e) & keep.take(lf)
-        # The low nibble maps '0'..'9' -> 0..9 and '+,-./' -> 11..15 (the only
-        # other token bytes); lane + 0x76 sets the lane's top bit iff > 9.
+        # The low nibble maps '0'..'9' -> 0..9 and '+,-./' -> 11..15 (the only other token
+        # bytes); lane + 0x76 sets the lane's top bit iff > 9.
         if (np.bitwise_or.reduce(di + np.uint64(0x7676767676767676))
                 | np.bitwise_or.reduce(df + np.uint64(0x7676767676767676))) & np.uint64(0x8080808080808080):
             return False
@@ -1098,10 +1085,8 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
 
 
 def _digits_long(a, end, nd, nw, keep):
-    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), or None if not all digits.
-
-    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks.
-    """
+    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), None if not digits.
+    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks."""
     val = np.zeros(end.shape[0])
     for w in range(nw - 1, -1, -1):  # most significant 8-digit word first
         k = np.clip(nd - 8 * w, 0, 8)
@@ -1115,8 +1100,7 @@ def _digits_long(a, end, nd, nw, keep):
 
 
 def _swar8(d):
-    """uint64 (n,) words of 8 digit values 0..9 (most significant digit in the
-    lowest byte) -> uint64 (n,) numbers 0..99999999.  Returns a new array."""
+    """uint64 words of 8 digits 0..9 (the most significant in the lowest byte) as new numbers."""
     d = d * np.uint64(10 << 8 | 1)  # (d*10 << 8) + d: byte k+1 gets 10*d[k] + d[k+1]
     d >>= np.uint64(8)
     d &= np.uint64(0x00FF00FF00FF00FF)  # 2-digit groups in 16-bit lanes
@@ -1136,17 +1120,11 @@ def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> 
 
 
 def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) -> None:
-    bad = ~np.isfinite(table).all(axis=1)
-    if not bad.any():
-        return
-    row = int(np.flatnonzero(bad)[0])
-    seen = -1
-    for offset, raw in enumerate(chunk.split(b"\n")):
-        if raw.strip():
-            seen += 1
-            if seen == row:
-                raise _data_error(path, first_line + offset,
-                                  "not a finite number: %r" % _quoted(raw))
+    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
+    if bad.size:   # the table's rows are the chunk's non-blank lines
+        rows = [(offset, raw) for offset, raw in enumerate(chunk.split(b"\n")) if raw.strip()]
+        offset, raw = rows[bad[0]]
+        raise _data_error(path, first_line + offset, "not a finite number: %r" % _quoted(raw))
 
 
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
@@ -1244,8 +1222,6 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
     except csv.Error as exc:
         raise _data_error(name, first_line + max(reader.line_num - 1, 0),
                           "not valid CSV: %s" % exc) from None
-    if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
-        raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
     bad = np.flatnonzero(~np.isfinite(table).all(1))
     if bad.size:
@@ -1306,14 +1282,12 @@ def _csv_table(table: np.ndarray, columns: _CsvColumns) -> Optional[Points]:
 
 def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
     """``lat,lon[,weight[,...]]`` rows, or the columns --csv_columns names."""
-    first = 1
-    header = None
-    spec = config.csv_columns
+    header, first, spec = None, 1, config.csv_columns
     if config.ignore_csv_header or spec and any(not p.strip().isdigit() for p in spec.split(",")):
         header, first = source.stream.readline(_MAX_LINE + 1), 2   # a header, or named columns
         if len(header) > _MAX_LINE:
             raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
-    columns = _csv_columns(config.csv_columns, header, source.name)
+    columns = _csv_columns(spec, header, source.name)
 
     def parse(job: Tuple[int, bytearray]) -> Points:
         first_line, chunk = job
@@ -1326,7 +1300,7 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
                             else np.stack(points[:3], 1))
         return points
 
-    return _nonempty_batches(_threaded_map(parse, _line_chunks(source, quotes=True, first_line=first)))
+    return _nonempty_batches(_threaded_map(parse, _line_chunks(source, True, first)))
 
 
 # ---- 2.3 Input: times ----

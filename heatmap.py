@@ -566,12 +566,8 @@ class _TrackBuilder:
     ``flush`` hands out what is read, keeping the last point to join the next, so batches stream."""
 
     def __init__(self):
-        self.lat: List[np.ndarray] = []
-        self.lon: List[np.ndarray] = []
-        self.time: List[Optional[np.ndarray]] = []
-        self.open = False
-        self.points = 0
-        self.done: List[Segments] = []
+        self.lat, self.lon, self.time = [], [], []   # the arrays of points not yet handed out
+        self.open, self.points, self.done = False, 0, []   # done: the Segments to hand out
 
     def start(self) -> None:
         self.end()
@@ -845,17 +841,14 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
         size = min(2 * size, _CHUNK_BYTES)
         end = len(rest) + read
         cut = _chunk_cut(buf, end, quotes)
-        if not cut:
-            if end > _MAX_LINE:
-                raise _data_error(source.name, line_no, (
-                    "a quoted field runs on for more than %d bytes (a quote not closed?)"
-                    if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
-                    % line_no) % _MAX_LINE)
-            rest = bytes(buf[:end])
-            continue
+        if not cut and end > _MAX_LINE:
+            raise _data_error(source.name, line_no, (
+                "a quoted field runs on for more than %d bytes (a quote not closed?)"
+                if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
+                % line_no) % _MAX_LINE)
         rest = bytes(buf[cut:end])
         del buf[cut:]
-        if not buf.isspace():  # blank lines cost nothing
+        if buf and not buf.isspace():  # no whole line yet; blank lines cost nothing
             yield line_no, buf
         line_no += buf.count(b"\n")
     if len(rest) > _MAX_LINE:
@@ -1355,10 +1348,9 @@ def _time_like(value) -> bool:
 def _time_matrix(matrix: np.ndarray) -> np.ndarray:
     """datetime64[s] (n,) of time texts as rows of a uint8 (n, width) matrix, NUL-padded."""
     n, width = matrix.shape
-    if width > _TIME_WIDTH:
-        long = matrix[:, _TIME_WIDTH:].any(1)
-        if long.any():
-            raise _BadTime(int(np.flatnonzero(long)[0]))
+    long = np.flatnonzero(matrix[:, _TIME_WIDTH:].any(1))
+    if long.size:
+        raise _BadTime(int(long[0]))
     text = np.zeros((n, _TIME_WIDTH + 8), np.uint8)  # NUL after every text
     text[:, :min(width, _TIME_WIDTH)] = matrix[:, :_TIME_WIDTH]
     iso = text[:, 4] == ord("-")

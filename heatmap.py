@@ -886,11 +886,15 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
         except ValueError:
             raise _data_error(name, first_line + offset, "not a number: %r" % _quoted(raw)) from None
         rows.append(values + [1.0] * (3 - len(values)))
+        lines.append(first_line + offset)
         if four:
             times.append(bytes(fields[3]) if len(fields) > 3 else b"")
-            lines.append(first_line + offset)
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    _check_finite_table(name, first_line, chunk, table)
+    bad = np.flatnonzero(~np.isfinite(table).all(1))
+    if bad.size:
+        line = lines[bad[0]]
+        raise _data_error(name, line, "not a finite number: %r"
+                          % _quoted(chunk.split(b"\n")[line - first_line]))
     return _points_from_table(table, _times_at(name, times, lines) if four else None)
 
 
@@ -900,7 +904,8 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     A chunk of whole lines as float64 (rows, columns).  ``sep`` b" ": runs of spaces, tabs, \\r
     separate fields; b",": one comma (spaces around fields allowed).  Blank lines are skipped;
     None unless every other line has as many fields, each ``[+-]?(digits[.digits]|.digits|
-    digits.)`` with at most 32 integer and 22 fraction digits and a mantissa below 2**53."""
+    digits.)`` with at most 32 integer and 22 fraction digits and a mantissa below 2**53 (so
+    every number is finite)."""
     if sep not in (b" ", b","):
         return None
     csv = sep == b","
@@ -1112,14 +1117,6 @@ def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> 
     return Points(table[:, 0].copy(), table[:, 1].copy(), weight, time)
 
 
-def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) -> None:
-    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
-    if bad.size:   # the table's rows are the chunk's non-blank lines
-        rows = [(offset, raw) for offset, raw in enumerate(chunk.split(b"\n")) if raw.strip()]
-        offset, raw = rows[bad[0]]
-        raise _data_error(path, first_line + offset, "not a finite number: %r" % _quoted(raw))
-
-
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
     """Whitespace-split ``lat lon [weight]`` lines (``[time]``: --time_column); blanks skipped."""
     four = config.time_column
@@ -1129,7 +1126,6 @@ def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
         table = _parse_table(chunk, b" ") if _FAST else None
         if table is None or not 2 <= table.shape[1] <= (4 if four else 3):
             return _plain_rows(source.name, first_line, chunk, four)
-        _check_finite_table(source.name, first_line, chunk, table[:, :3])
         time = None
         if four:
             time = _unix_times(table[:, 3]) if table.shape[1] > 3 else _no_times(len(table))
@@ -1180,8 +1176,7 @@ def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _Cs
         else:
             raise _data_error(name, 1, "no column named %r (the header has %s)" % (
                 _quoted(part), _quoted(", ".join(names)) or "nothing"))
-    found += [None] * (4 - len(found))
-    return _CsvColumns(found[0], found[1], found[2], found[3], optional=False)
+    return _CsvColumns(*found + [None] * (4 - len(found)), optional=False)
 
 
 def _csv_column_parts(spec: str) -> List[str]:
@@ -1199,7 +1194,7 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
     import csv
     if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
         raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
-    rows, times, time_lines, row_lines = [], [], [], []
+    rows, times, row_lines = [], [], []
     text = bytes(chunk).decode("utf-8", "replace").split("\n")
     reader, start, line = csv.reader(text), 0, first_line
     try:
@@ -1211,7 +1206,6 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
             row_lines.append(line)
             if columns.time is not None:
                 times.append(record[columns.time].strip())
-                time_lines.append(line)
     except csv.Error as exc:
         raise _data_error(name, first_line + max(reader.line_num - 1, 0),
                           "not valid CSV: %s" % exc) from None
@@ -1221,7 +1215,7 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
         line = row_lines[bad[0]]  # quoted as written, as the fast path quotes it
         raise _data_error(name, line, "not a finite number: %r"
                           % _quoted(text[line - first_line].rstrip("\r").encode()))
-    time = _times_at(name, times, time_lines) if columns.time is not None else None
+    time = _times_at(name, times, row_lines) if columns.time is not None else None
     return _points_from_table(table, time)
 
 
@@ -1265,11 +1259,9 @@ def _csv_table(table: np.ndarray, columns: _CsvColumns) -> Optional[Points]:
     picked = [table[:, columns.lat], table[:, columns.lon]]
     if columns.weight is not None and columns.weight < table.shape[1]:
         picked.append(table[:, columns.weight])
-    time = None
-    if columns.time is not None:
-        time = _unix_times(table[:, columns.time])
-        if time is None:
-            return None
+    time = None if columns.time is None else _unix_times(table[:, columns.time])
+    if columns.time is not None and time is None:
+        return None
     return _points_from_table(np.stack(picked, 1), time)
 
 
@@ -1286,12 +1278,7 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
         first_line, chunk = job
         table = _parse_table(chunk, b",") if _FAST else None
         points = _csv_table(table, columns) if table is not None else None
-        if points is None:
-            return _csv_rows(source.name, first_line, chunk, columns)
-        _check_finite_table(source.name, first_line, chunk,
-                            np.stack([points.lat, points.lon], 1) if points.weight is None
-                            else np.stack(points[:3], 1))
-        return points
+        return _csv_rows(source.name, first_line, chunk, columns) if points is None else points
 
     return _nonempty_batches(_threaded_map(parse, _line_chunks(source, True, first)))
 

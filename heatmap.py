@@ -1314,22 +1314,24 @@ def _unix_times(seconds: np.ndarray) -> Optional[np.ndarray]:
 def _parse_times(values) -> np.ndarray:
     """datetime64[s] (n,) of ISO 8601 texts (str or bytes; a fraction, a zone; none is UTC) or Unix
     seconds (text or numbers); None and "" are NaT.  :class:`_BadTime` names the first bad one."""
-    values = list(values)
+    values, cell = list(values), "S%d" % (_TIME_WIDTH + 1)
     try:
-        cells = np.array(values, dtype="S%d" % (_TIME_WIDTH + 1))
+        cells = np.array(values, dtype=cell)
     except (UnicodeError, ValueError, TypeError):
-        raise _BadTime(next(i for i, v in enumerate(values) if not _time_like(v))) from None
+        raise _BadTime(_first_failing(lambda value: np.array([value], cell), values)) from None
     if cells.ndim != 1:  # lists in place of times
         raise _BadTime(next(i for i, v in enumerate(values) if isinstance(v, (list, tuple))))
     return _time_matrix(cells.view(np.uint8).reshape(len(values), _TIME_WIDTH + 1))
 
 
-def _time_like(value) -> bool:
-    try:
-        np.array([value], dtype="S%d" % (_TIME_WIDTH + 1))
-        return True
-    except (UnicodeError, ValueError, TypeError):
-        return False
+def _first_failing(convert: Callable, values: Iterable) -> int:
+    """The index of the first of ``values`` that ``convert`` refuses (0 if none)."""
+    for index, value in enumerate(values):
+        try:
+            convert(value)
+        except (UnicodeError, ValueError, TypeError):
+            return index
+    return 0
 
 
 def _time_matrix(matrix: np.ndarray) -> np.ndarray:
@@ -1353,21 +1355,13 @@ def _time_matrix(matrix: np.ndarray) -> np.ndarray:
         try:
             seconds = text[rows].view("S%d" % text.shape[1]).ravel().astype(np.float64)
         except ValueError:
-            raise _BadTime(int(rows[_first_bad_number(text[rows])])) from None
+            bad = _first_failing(lambda row: float(bytes(row).rstrip(b"\0")), text[rows])
+            raise _BadTime(int(rows[bad])) from None
         times = _unix_times(seconds)
         if times is None:
             raise _BadTime(int(rows[np.flatnonzero(~(np.abs(seconds) <= _MAX_UNIX_SECONDS))[0]]))
         out[rows] = times
     return out
-
-
-def _first_bad_number(text: np.ndarray) -> int:
-    for i, row in enumerate(text):
-        try:
-            float(bytes(row).rstrip(b"\0"))
-        except ValueError:
-            return i
-    return 0
 
 
 def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:

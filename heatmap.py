@@ -204,10 +204,10 @@ def _import_extra(module: str, package: str, extra: str, what: str):
 
 
 # ---- 1.2 Basics: errors, messages, configuration ----
-# One exception, HeatmapError, carries every mistake of the user's input or options as
-# one line; the command line prints it and exits 2, the library raises it (and its warnings
-# go to warnings.warn).  Config holds every setting with its default and type (the command
-# line's defaults come from it); _RANGES and _CHOICES check the values of some.
+# One exception, HeatmapError, carries every mistake of the user's input or options as one
+# line; the command line prints it and exits 2, the library raises it (its warnings go to
+# warnings.warn).  Config holds every setting with its default and type (the command line's
+# defaults come from it); _RANGES and _CHOICES check the values of some.
 class HeatmapError(ValueError):
     """A mistake in the user's input or options; the message is one line."""
 
@@ -240,8 +240,8 @@ _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 @functools.lru_cache(maxsize=None)
 def _settings_by_flag() -> Tuple[dict, dict]:
     """({flag: setting}, {setting: its command-line group}) of every Config field with a flag."""
-    fields, parser = {f.name for f in dataclasses.fields(Config)}, _parser()
-    return ({flag: a.dest for a in parser._actions for flag in a.option_strings if a.dest in fields},
+    known, parser = {f.name for f in dataclasses.fields(Config)}, _parser()
+    return ({flag: a.dest for a in parser._actions for flag in a.option_strings if a.dest in known},
             {a.dest: group.title for group in parser._action_groups for a in group._group_actions})
 
 
@@ -346,8 +346,7 @@ class Config:
     osm_attribution: Optional[str] = None  # text drawn in a corner of an --osm picture
     verbose: bool = False
     debug: bool = False
-    # output (hardening, pipes): the image type of -o when its name does not say (-o -)
-    output_format: Optional[str] = None
+    output_format: Optional[str] = None    # -o's image type when its name does not say (-o -)
     # readers
     csv_columns: Optional[str] = None      # "LAT,LON[,WEIGHT[,TIME]]": header names or numbers
     weight_property: Optional[str] = None  # GeoJSON property that holds a point's weight
@@ -648,10 +647,9 @@ _FORMATS = {
     "fit": _Format("FIT", "_read_fit", (".fit",), lambda head: head[8:12] == b".FIT",
                    "Garmin FIT activities (needs fitdecode: the fit extra)",
                    "no track segments (two or more records with a position)"),
-    "shp": _Format("a shapefile", "_read_shp", (".shp", ".zip"),
-                   lambda head: head.startswith(b"\x00\x00\x27\x0a"),
-                   "ESRI shapefile point layers in WGS84, with the .shx beside it "
-                   "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
+    "shp": _Format("a shapefile", "_read_shp", (".shp", ".zip"), lambda h: h.startswith(
+        b"\x00\x00\x27\x0a"), "ESRI shapefile point layers in WGS84, with the .shx beside it or "
+        "all in a .zip (needs pyshp: the shp extra)", zipped=True),
     "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"), lambda h: h.startswith(
         b"PAR1"), "columns as for numpy; a row group at a time (needs pyarrow: the parquet extra)"),
     "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".feather"), lambda h: h.startswith(
@@ -673,8 +671,7 @@ _FORMATS = {
                        "Google Takeout location history (Records.json)"),
     "geojsonl": _Format("newline-delimited GeoJSON", "_read_geojsonl",
                         (".geojsonl", ".ndjson", ".jsonl", ".json"),
-                        lambda head: _json_kind(head) == "geojsonl",
-                        "one GeoJSON object a line"),
+                        lambda head: _json_kind(head) == "geojsonl", "one GeoJSON object a line"),
     "geojson": _Format("GeoJSON", "_read_geojson", (".geojson", ".json"),
                        lambda head: _json_kind(head) == "geojson",
                        "GeoJSON points and lines (--weight_property, --time_property)"),
@@ -686,7 +683,6 @@ _FORMATS = {
                      'one point a line, "lat lon" or "lat lon weight", latitude first, in '
                      "degrees; spaces or tabs between; blank lines are skipped"),
 }
-_COMPRESSED_EXTENSIONS = (".gz", ".bz2", ".xz")
 _OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
                 (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
                 (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -712,7 +708,7 @@ def _filetype(source: _Input, filetype: str) -> str:
 def _types_by_name(name: str) -> List[str]:
     """The formats whose extension the name has (under .gz, .bz2 or .xz): any number."""
     base, ext = os.path.splitext(name.lower())
-    if ext in _COMPRESSED_EXTENSIONS:
+    if ext in (".gz", ".bz2", ".xz"):
         ext = os.path.splitext(base)[1]
     return [kind for kind, row in _FORMATS.items() if ext in row.extensions]
 
@@ -814,12 +810,11 @@ def _check_batch(config: Config, batch: object) -> object:
 
 
 # ---- 2.2 Input: text and CSV ----
-# Plain "lat lon [weight]" lines and CSV rows.  The input is cut into chunks of whole
-# lines (16 MB, growing from 64 KB so a small file stays cheap), parsed on two threads.  A
-# chunk that is a regular table of plain decimal numbers is parsed by whole-array NumPy
-# (_parse_table, the fast path); anything else (quotes, exponents, a bad line) goes to the
-# exact line-by-line parsers (_plain_rows, _csv_rows: the reference), which name the line
-# that is wrong.  Both give Python's float() of each number.
+# Plain "lat lon [weight]" lines and CSV rows, cut into chunks of whole lines (16 MB, growing
+# from 64 KB so a small file stays cheap) parsed on two threads.  A chunk that is a regular
+# table of plain decimals is parsed by whole-array NumPy (_parse_table, the fast path); anything
+# else (quotes, exponents, a bad line) by the exact line-by-line parsers (_plain_rows, _csv_rows:
+# the reference), which name the bad line.  Both give Python's float() of each number.
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _FIRST_CHUNK_BYTES = 1 << 16      # ... from this size, doubling
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
@@ -873,20 +868,20 @@ def _chunk_cut(buf: bytearray, end: int, quotes: bool) -> int:
 def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points:
     """Slow exact parse of plain lines, naming the first bad one."""
     rows, times, lines = [], [], []
-    for offset, raw in enumerate(chunk.split(b"\n")):
+    for line, raw in enumerate(chunk.split(b"\n"), first_line):
         fields = raw.split()
         if not fields:
             continue
         if not 2 <= len(fields) <= (4 if four else 3):
             hint = " (CSV? name the file .csv or give --filetype csv)" if b"," in raw else ""
-            raise _data_error(name, first_line + offset, "expected 'lat lon [weight%s]', got %r%s"
+            raise _data_error(name, line, "expected 'lat lon [weight%s]', got %r%s"
                               % (" [time]" if four else "", _quoted(raw), hint))
         try:
             values = [float(f) for f in fields[:3]]
         except ValueError:
-            raise _data_error(name, first_line + offset, "not a number: %r" % _quoted(raw)) from None
+            raise _data_error(name, line, "not a number: %r" % _quoted(raw)) from None
         rows.append(values + [1.0] * (3 - len(values)))
-        lines.append(first_line + offset)
+        lines.append(line)
         if four:
             times.append(bytes(fields[3]) if len(fields) > 3 else b"")
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
@@ -1035,16 +1030,14 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
     keep, p10u, p10f, p10s = tables
     c0 = ch.take(js)  # first char (-43): 0 '+', 2 '-', 3 '.'
     hp = (c0 == 3) | pt1  # has a decimal point
-    # The point is the event just before the end (the start itself for ".5").
-    p = ev.take(je - hp)  # point position, e if none
+    p = ev.take(je - hp)  # the point: the event before the end (the start for ".5"); e if none
     li = p - s
     li -= (c0 | 2) == 2  # integer digits (after a sign)
     lf = e - p
     lf -= hp  # fraction digits
     if (li | lf).min() == 0:
         return False  # no digit at all ("+", ".", "-.")
-    limax = int(li.max())
-    lfmax = int(lf.max())
+    limax, lfmax = int(li.max()), int(lf.max())
     nw = -(-max(limax, lfmax) // 8)  # 8-byte words per part
     if lfmax > 22 or nw > 4:
         return False  # 10**F inexact / absurdly long token
@@ -1076,8 +1069,7 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
         m += fp
         if m.max() >= 2.0 ** 53:
             return False
-    # Signed power of ten: M / -10**F == -(M / 10**F) exactly, and -0.0 for M == 0.
-    lf += 23 * (c0 == 2)
+    lf += 23 * (c0 == 2)  # signed divisors: M / -10**F == -(M / 10**F) exactly, -0.0 for M == 0
     np.divide(m, p10s.take(lf), out=out)
     return True
 

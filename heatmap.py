@@ -1116,20 +1116,15 @@ def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
     def parse(job: Tuple[int, bytearray]) -> Points:
         first_line, chunk = job
         table = _parse_table(chunk, b" ") if _FAST else None
-        if table is None or not 2 <= table.shape[1] <= (4 if four else 3):
-            return _plain_rows(source.name, first_line, chunk, four)
-        time = None
-        if four:
+        if table is not None and 2 <= table.shape[1] <= (4 if four else 3):
+            if not four:
+                return _points_from_table(table)
             time = _unix_times(table[:, 3]) if table.shape[1] > 3 else _no_times(len(table))
-            if time is None:
-                return _plain_rows(source.name, first_line, chunk, four)
-        return _points_from_table(table[:, :3], time)
+            if time is not None:
+                return _points_from_table(table[:, :3], time)
+        return _plain_rows(source.name, first_line, chunk, four)
 
-    return _nonempty_batches(_threaded_map(parse, _line_chunks(source)))
-
-
-def _nonempty_batches(batches: Iterable) -> Iterator:
-    return (batch for batch in batches if len(batch[0]))
+    return (batch for batch in _threaded_map(parse, _line_chunks(source)) if len(batch[0]))
 
 
 class _CsvColumns(NamedTuple):
@@ -1184,8 +1179,9 @@ def _csv_column_parts(spec: str) -> List[str]:
 def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points:
     """Exact CSV parse (quotes, extra columns); a bad weight counts as 1 with a warning."""
     import csv
-    if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
-        raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
+    if chunk.count(b'"') % 2:  # only the file's end leaves a quote open: its last odd line
+        odd = [offset for offset, line in enumerate(chunk.split(b"\n")) if line.count(b'"') % 2]
+        raise _data_error(name, first_line + odd[-1], "a quote is not closed")
     rows, times, row_lines = [], [], []
     text = bytes(chunk).decode("utf-8", "replace").split("\n")
     reader, start, line = csv.reader(text), 0, first_line
@@ -1209,17 +1205,6 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
                           % _quoted(text[line - first_line].rstrip("\r").encode()))
     time = _times_at(name, times, row_lines) if columns.time is not None else None
     return _points_from_table(table, time)
-
-
-def _open_quote_line(chunk) -> int:
-    """Offset of the line whose quote is never closed (the chunk has an odd number)."""
-    odd, opened = False, 0
-    for offset, line in enumerate(chunk.split(b"\n")):
-        if line.count(b'"') % 2:
-            odd = not odd
-            if odd:
-                opened = offset
-    return opened
 
 
 def _csv_record(name: str, line: int, record: List[str], columns: _CsvColumns) -> Tuple:
@@ -1272,7 +1257,8 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
         points = _csv_table(table, columns) if table is not None else None
         return _csv_rows(source.name, first_line, chunk, columns) if points is None else points
 
-    return _nonempty_batches(_threaded_map(parse, _line_chunks(source, True, first)))
+    batches = _threaded_map(parse, _line_chunks(source, True, first))
+    return (batch for batch in batches if len(batch[0]))
 
 
 # ---- 2.3 Input: times ----

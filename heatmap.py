@@ -142,8 +142,7 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
             "or --osm with -z/--zoom")
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
-# Every fast path checks this switch; False forces the references (test/test_fast_paths.py).
-_FAST = True
+_FAST = True                      # False: every fast path's reference (test/test_fast_paths.py)
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -284,10 +283,9 @@ class _Progress:
     """A counter on stderr once the work has taken a second; silent unless stderr is a terminal."""
 
     def __init__(self, what: str, total: Optional[int] = None):
-        self.what, self.total = what, total
+        self.what, self.total, self.drawn = what, total, False
         self.start = self.shown = time.monotonic()
         self.active = sys.stderr is not None and sys.stderr.isatty()
-        self.drawn = False
 
     def update(self, done: int) -> None:
         now = time.monotonic()
@@ -641,8 +639,7 @@ def _first_line_has_comma(head: bytes) -> bool:
     return b"," in first and _xml_root(head) is None and _json_kind(head) is None
 
 
-# The input formats, in the order their content is tried.  A new format is a reader
-# and a row here: READERS (section 2.6), --filetype and --help follow from the rows.
+# The formats, in the order their content is tried; READERS [2.6], --filetype, --help follow.
 _FORMATS = {
     "fit": _Format("FIT", "_read_fit", (".fit",), lambda head: head[8:12] == b".FIT",
                    "Garmin FIT activities (needs fitdecode: the fit extra)",
@@ -922,13 +919,10 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
         buf[8:m + 8] = np.frombuffer(chunk, np.uint8, m, pos)
         buf[m + 8] = 10  # guarantees a newline after the last token
         res = _parse_block(buf, csv, out[ntot:], tables)
-        if res is None:
-            return None
+        if res is None or res[0] and ncols and res[1] != ncols:
+            return None   # not a table, or another number of columns than the blocks before
         if res[0]:
-            if ncols and res[1] != ncols:
-                return None
-            ncols = res[1]
-            ntot += res[0]
+            ncols, ntot = res[1], ntot + res[0]
         pos = end
     if not ncols:
         return None
@@ -1018,9 +1012,7 @@ def _columns(chx, js, je, csv, ncom) -> Optional[int]:
             return None
     rows = np.count_nonzero(first)
     k = ntok // rows
-    if k * rows != ntok or not first[::k].all():
-        return None
-    return k
+    return k if k * rows == ntok and first[::k].all() else None
 
 
 def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
@@ -1327,9 +1319,8 @@ def _time_matrix(matrix: np.ndarray) -> np.ndarray:
     empty = (text[:, 0] == 0) | (text[:, :5] == np.frombuffer(b"None\0", np.uint8)).all(1)
     if iso.any():
         out[iso] = _iso_times(text[iso], np.flatnonzero(iso))
-    number = ~iso & ~empty
-    if number.any():
-        rows = np.flatnonzero(number)
+    rows = np.flatnonzero(~iso & ~empty)   # Unix seconds
+    if rows.size:
         try:
             seconds = text[rows].view("S%d" % text.shape[1]).ravel().astype(np.float64)
         except ValueError:

@@ -786,13 +786,12 @@ def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
 
 
 def _check_batch(config: Config, batch: object) -> object:
-    lats = [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]
     if isinstance(batch, Points) and batch.lat.size and \
             180 >= np.abs(batch.lat).max() > 90 >= np.abs(batch.lon).max():
         raise HeatmapError("latitude %.12g is outside -90..90 and every longitude is a latitude: "
                            "swapped columns? (--csv_columns 2,1)"
                            % max(batch.lat.min(), batch.lat.max(), key=abs))
-    for lat in lats:
+    for lat in [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]:
         if lat.size:
             _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
     for lon in [batch.lon] if isinstance(batch, Points) else [batch.lon1, batch.lon2]:
@@ -893,11 +892,10 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
     bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
-    A chunk of whole lines as float64 (rows, columns).  ``sep`` b" ": runs of spaces, tabs, \\r
-    separate fields; b",": one comma (spaces around fields allowed).  Blank lines are skipped;
-    None unless every other line has as many fields, each ``[+-]?(digits[.digits]|.digits|
-    digits.)`` with at most 32 integer and 22 fraction digits and a mantissa below 2**53 (so
-    every number is finite)."""
+    A chunk of whole lines as float64 (rows, columns), or None.  ``sep`` b" ": runs of spaces,
+    tabs, \\r separate fields; b",": one comma (spaces around it allowed).  Blank lines are
+    skipped; all others need as many fields, each ``[+-]?(digits[.digits]|.digits|digits.)``
+    with at most 32 integer and 22 fraction digits, a mantissa below 2**53 (so finite)."""
     if sep not in (b" ", b","):
         return None
     csv = sep == b","
@@ -1134,8 +1132,7 @@ class _CsvColumns(NamedTuple):
 
 
 def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _CsvColumns:
-    """The columns --csv_columns names ("LAT,LON[,WEIGHT[,TIME]]": header names or
-    1-based numbers, WEIGHT may be empty), found in the header line."""
+    """The columns of --csv_columns (header names or numbers from 1; WEIGHT may be empty)."""
     if not spec:
         return _CsvColumns(0, 1)
     parts = _csv_column_parts(spec)

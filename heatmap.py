@@ -1041,8 +1041,9 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
         df = a.take(e) & keep.take(lf)
         # The low nibble maps '0'..'9' -> 0..9 and '+,-./' -> 11..15 (the only other token
         # bytes); lane + 0x76 sets the lane's top bit iff > 9.
-        if (np.bitwise_or.reduce(di + np.uint64(0x7676767676767676))
-                | np.bitwise_or.reduce(df + np.uint64(0x7676767676767676))) & np.uint64(0x8080808080808080):
+        lanes = np.bitwise_or.reduce(di + np.uint64(0x7676767676767676))
+        lanes |= np.bitwise_or.reduce(df + np.uint64(0x7676767676767676))
+        if lanes & np.uint64(0x8080808080808080):
             return False
         m = _swar8(di)
         m *= p10u.take(lf)

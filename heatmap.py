@@ -83,10 +83,12 @@ As a library:
 
 
 # ---- 1.1 Basics: imports, version, limits ----
-# The module's imports (the optional extras and the slower standard modules are imported
-# where they are used, see below), its public surface, the limits that guard memory and
-# time (each one has an environment override, named in --help), and three helpers every
-# section uses: a thread pool that keeps order, sorted unique values, optional imports.
+# The module's imports, its public surface, the limits that guard memory and time (each one
+# has an environment override, named in --help), and three helpers every section uses: a
+# thread pool that keeps order, sorted unique values, optional imports.  Imported only where
+# needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL, hashlib (tile cache),
+# json (state files), shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX),
+# and the optional extras (pyshp, imageio-ffmpeg, ...).
 from __future__ import annotations
 import argparse
 import colorsys
@@ -124,11 +126,6 @@ else:
     Image = _PillowImage()
 
 
-# Imported only where needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL,
-# hashlib (tile cache), json (state files), shlex, shutil, subprocess, tempfile (animation),
-# xml.parsers.expat (GPX), and the optional extras (pyshp, imageio-ffmpeg, ...).
-
-
 __version__ = "2.0.0"
 __all__ = [
     "Config", "HeatmapError", "Points", "Segments", "KERNELS", "PROJECTIONS",
@@ -145,8 +142,7 @@ _NO_SIZE = ("no image size: give -W/--width, -H/--height, -s/--scale, -I/--backg
             "or --osm with -z/--zoom")
 _USER_AGENT = "heatmap.py/%s (Python heat map renderer)" % __version__
 _LOG = logging.getLogger("heatmap")
-# Every fast path checks this switch; False forces the references (test/test_fast_paths.py).
-_FAST = True
+_FAST = True                      # False: every fast path's reference (test/test_fast_paths.py)
 
 
 def _env_limit(name: str, default: int) -> int:
@@ -176,10 +172,10 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
     workers = workers or min(4, os.cpu_count() or 1)
     jobs = iter(jobs)
     head = list(itertools.islice(jobs, 2))
-    if workers == 1 or len(head) < 2:
-        yield from map(work, itertools.chain(head, jobs))
-        return
     jobs = itertools.chain(head, jobs)
+    if workers == 1 or len(head) < 2:
+        yield from map(work, jobs)
+        return
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(workers) as pool:
         pending: List = []
@@ -194,7 +190,7 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values, flattened: ``np.unique`` without importing numpy.ma (11-20 ms)."""
     ordered = np.sort(values, axis=None)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered
+    return np.concatenate((ordered[:1], ordered[1:][ordered[1:] != ordered[:-1]]))
 
 
 def _import_extra(module: str, package: str, extra: str, what: str):
@@ -207,10 +203,10 @@ def _import_extra(module: str, package: str, extra: str, what: str):
 
 
 # ---- 1.2 Basics: errors, messages, configuration ----
-# One exception, HeatmapError, carries every mistake of the user's input or options as
-# one line; the command line prints it and exits 2, the library raises it (and its warnings
-# go to warnings.warn).  Config holds every setting with its default and type (the command
-# line's defaults come from it); _RANGES and _CHOICES check the values of some.
+# One exception, HeatmapError, carries every mistake of the user's input or options as one
+# line; the command line prints it and exits 2, the library raises it (its warnings go to
+# warnings.warn).  Config holds every setting with its default and type (the command line's
+# defaults come from it); _RANGES and _CHOICES check the values of some.
 class HeatmapError(ValueError):
     """A mistake in the user's input or options; the message is one line."""
 
@@ -220,8 +216,7 @@ def _data_error(path: str, line: int, what: str) -> HeatmapError:
 
 
 def _quoted(raw) -> str:
-    """Input (bytes or text) as a message quotes it: stripped, at most about 80 characters and a
-    count of the rest; binary data is named, not shown."""
+    """Input (bytes or text) as messages quote it: stripped, about 80 characters at most."""
     text = (raw[:400] if isinstance(raw, str) else bytes(raw[:400]).decode("utf-8", "replace"))
     if re.search("[\x00-\x08\x0e-\x1f]", text):
         return "(binary data)"
@@ -244,8 +239,8 @@ _FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 @functools.lru_cache(maxsize=None)
 def _settings_by_flag() -> Tuple[dict, dict]:
     """({flag: setting}, {setting: its command-line group}) of every Config field with a flag."""
-    fields, parser = {f.name for f in dataclasses.fields(Config)}, _parser()
-    return ({flag: a.dest for a in parser._actions for flag in a.option_strings if a.dest in fields},
+    known, parser = {f.name for f in dataclasses.fields(Config)}, _parser()
+    return ({flag: a.dest for a in parser._actions for flag in a.option_strings if a.dest in known},
             {a.dest: group.title for group in parser._action_groups for a in group._group_actions})
 
 
@@ -288,10 +283,9 @@ class _Progress:
     """A counter on stderr once the work has taken a second; silent unless stderr is a terminal."""
 
     def __init__(self, what: str, total: Optional[int] = None):
-        self.what, self.total = what, total
+        self.what, self.total, self.drawn = what, total, False
         self.start = self.shown = time.monotonic()
         self.active = sys.stderr is not None and sys.stderr.isatty()
-        self.drawn = False
 
     def update(self, done: int) -> None:
         now = time.monotonic()
@@ -350,8 +344,7 @@ class Config:
     osm_attribution: Optional[str] = None  # text drawn in a corner of an --osm picture
     verbose: bool = False
     debug: bool = False
-    # output (hardening, pipes): the image type of -o when its name does not say (-o -)
-    output_format: Optional[str] = None
+    output_format: Optional[str] = None    # -o's image type when its name does not say (-o -)
     # readers
     csv_columns: Optional[str] = None      # "LAT,LON[,WEIGHT[,TIME]]": header names or numbers
     weight_property: Optional[str] = None  # GeoJSON property that holds a point's weight
@@ -413,14 +406,11 @@ _CHOICES = (
 # Every input, a file, "-" or a FIFO, is opened once as a binary stream (_opened_input):
 # decompressed (.gz, .bz2, .xz by their magic bytes; to at most HEATMAP_MAX_RATIO times its
 # size, _check_ratio, as are zip members), UTF-16 re-encoded as UTF-8, its first 4 KB kept
-# to tell its format by.  _FORMATS has a row per format: its reader, its extensions, how its
-# first bytes are recognised (by structure, not by a word), its --help entry and its message
-# for a file that gives nothing.  read() picks the format (--filetype, else the extension,
-# else the content), runs the reader, and checks each batch's coordinates and weights.
-# Readers yield batches: Points (lat, lon, weight, time arrays) or Segments (the two ends
-# of each track segment, their times, a weight), a few hundred thousand rows at a time, so
-# a file of any size streams.  _TrackBuilder joins the points of a track into segments
-# across batches, for every reader of tracks.
+# to tell its format by.  _FORMATS has a row per format (reader, extensions, a sniff of the
+# first bytes by structure, --help entry, message for a file that gives nothing).  read()
+# picks the format (--filetype, else the extension, else the content), runs the reader and
+# checks each batch.  Readers yield batches of Points or Segments (a few hundred thousand
+# rows each, so a file of any size streams); _TrackBuilder joins track points into segments.
 class Points(NamedTuple):
     """A batch of points: float64 arrays (n,); ``weight`` None means all 1; ``time``
     (datetime64[s], NaT where unknown) None means the input has no timestamps."""
@@ -466,7 +456,6 @@ def _open_binary(path: str):
 
 
 def _not_a_file(path: str) -> HeatmapError:
-    """The error for a path that is not a regular file."""
     return HeatmapError("%s: %s" % (path, "no such file" if not os.path.exists(path) else
                                     "is a folder, not a file" if os.path.isdir(path) else
                                     "is not a regular file"))
@@ -574,12 +563,8 @@ class _TrackBuilder:
     ``flush`` hands out what is read, keeping the last point to join the next, so batches stream."""
 
     def __init__(self):
-        self.lat: List[np.ndarray] = []
-        self.lon: List[np.ndarray] = []
-        self.time: List[Optional[np.ndarray]] = []
-        self.open = False
-        self.points = 0
-        self.done: List[Segments] = []
+        self.lat, self.lon, self.time = [], [], []   # the arrays of points not yet handed out
+        self.open, self.points, self.done = False, 0, []   # done: the Segments to hand out
 
     def start(self) -> None:
         self.end()
@@ -654,16 +639,14 @@ def _first_line_has_comma(head: bytes) -> bool:
     return b"," in first and _xml_root(head) is None and _json_kind(head) is None
 
 
-# The input formats, in the order their content is tried.  A new format is a reader
-# and a row here: READERS (section 2.6), --filetype and --help follow from the rows.
+# The formats, in the order their content is tried; READERS [2.6], --filetype, --help follow.
 _FORMATS = {
     "fit": _Format("FIT", "_read_fit", (".fit",), lambda head: head[8:12] == b".FIT",
                    "Garmin FIT activities (needs fitdecode: the fit extra)",
                    "no track segments (two or more records with a position)"),
-    "shp": _Format("a shapefile", "_read_shp", (".shp", ".zip"),
-                   lambda head: head.startswith(b"\x00\x00\x27\x0a"),
-                   "ESRI shapefile point layers in WGS84, with the .shx beside it "
-                   "or all in a .zip (needs pyshp: the shp extra)", zipped=True),
+    "shp": _Format("a shapefile", "_read_shp", (".shp", ".zip"), lambda h: h.startswith(
+        b"\x00\x00\x27\x0a"), "ESRI shapefile point layers in WGS84, with the .shx beside it or "
+        "all in a .zip (needs pyshp: the shp extra)", zipped=True),
     "parquet": _Format("Parquet", "_read_columnar", (".parquet", ".pq"), lambda h: h.startswith(
         b"PAR1"), "columns as for numpy; a row group at a time (needs pyarrow: the parquet extra)"),
     "arrow": _Format("Arrow", "_read_columnar", (".arrow", ".feather"), lambda h: h.startswith(
@@ -685,8 +668,7 @@ _FORMATS = {
                        "Google Takeout location history (Records.json)"),
     "geojsonl": _Format("newline-delimited GeoJSON", "_read_geojsonl",
                         (".geojsonl", ".ndjson", ".jsonl", ".json"),
-                        lambda head: _json_kind(head) == "geojsonl",
-                        "one GeoJSON object a line"),
+                        lambda head: _json_kind(head) == "geojsonl", "one GeoJSON object a line"),
     "geojson": _Format("GeoJSON", "_read_geojson", (".geojson", ".json"),
                        lambda head: _json_kind(head) == "geojson",
                        "GeoJSON points and lines (--weight_property, --time_property)"),
@@ -698,7 +680,6 @@ _FORMATS = {
                      'one point a line, "lat lon" or "lat lon weight", latitude first, in '
                      "degrees; spaces or tabs between; blank lines are skipped"),
 }
-_COMPRESSED_EXTENSIONS = (".gz", ".bz2", ".xz")
 _OTHER_FILES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
                 (b"GIF8", "a GIF image"), (b"%PDF-", "a PDF document"),
                 (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
@@ -724,7 +705,7 @@ def _filetype(source: _Input, filetype: str) -> str:
 def _types_by_name(name: str) -> List[str]:
     """The formats whose extension the name has (under .gz, .bz2 or .xz): any number."""
     base, ext = os.path.splitext(name.lower())
-    if ext in _COMPRESSED_EXTENSIONS:
+    if ext in (".gz", ".bz2", ".xz"):
         ext = os.path.splitext(base)[1]
     return [kind for kind, row in _FORMATS.items() if ext in row.extensions]
 
@@ -805,13 +786,12 @@ def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
 
 
 def _check_batch(config: Config, batch: object) -> object:
-    lats = [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]
     if isinstance(batch, Points) and batch.lat.size and \
             180 >= np.abs(batch.lat).max() > 90 >= np.abs(batch.lon).max():
         raise HeatmapError("latitude %.12g is outside -90..90 and every longitude is a latitude: "
                            "swapped columns? (--csv_columns 2,1)"
                            % max(batch.lat.min(), batch.lat.max(), key=abs))
-    for lat in lats:
+    for lat in [batch.lat] if isinstance(batch, Points) else [batch.lat1, batch.lat2]:
         if lat.size:
             _check_latitudes(config, _Box(0.0, float(lat.min()), 0.0, float(lat.max())))
     for lon in [batch.lon] if isinstance(batch, Points) else [batch.lon1, batch.lon2]:
@@ -826,12 +806,11 @@ def _check_batch(config: Config, batch: object) -> object:
 
 
 # ---- 2.2 Input: text and CSV ----
-# Plain "lat lon [weight]" lines and CSV rows.  The input is cut into chunks of whole
-# lines (16 MB, growing from 64 KB so a small file stays cheap), parsed on two threads.  A
-# chunk that is a regular table of plain decimal numbers is parsed by whole-array NumPy
-# (_parse_table, the fast path); anything else (quotes, exponents, a bad line) goes to the
-# exact line-by-line parsers (_plain_rows, _csv_rows: the reference), which name the line
-# that is wrong.  Both give Python's float() of each number.
+# Plain "lat lon [weight]" lines and CSV rows, cut into chunks of whole lines (16 MB, growing
+# from 64 KB so a small file stays cheap) parsed on two threads.  A chunk that is a regular
+# table of plain decimals is parsed by whole-array NumPy (_parse_table, the fast path); anything
+# else (quotes, exponents, a bad line) by the exact line-by-line parsers (_plain_rows, _csv_rows:
+# the reference), which name the bad line.  Both give Python's float() of each number.
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _FIRST_CHUNK_BYTES = 1 << 16      # ... from this size, doubling
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
@@ -853,17 +832,14 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
         size = min(2 * size, _CHUNK_BYTES)
         end = len(rest) + read
         cut = _chunk_cut(buf, end, quotes)
-        if not cut:
-            if end > _MAX_LINE:
-                raise _data_error(source.name, line_no, (
-                    "a quoted field runs on for more than %d bytes (a quote not closed?)"
-                    if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
-                    % line_no) % _MAX_LINE)
-            rest = bytes(buf[:end])
-            continue
+        if not cut and end > _MAX_LINE:
+            raise _data_error(source.name, line_no, (
+                "a quoted field runs on for more than %d bytes (a quote not closed?)"
+                if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
+                % line_no) % _MAX_LINE)
         rest = bytes(buf[cut:end])
         del buf[cut:]
-        if not buf.isspace():  # blank lines cost nothing
+        if buf and not buf.isspace():  # no whole line yet; blank lines cost nothing
             yield line_no, buf
         line_no += buf.count(b"\n")
     if len(rest) > _MAX_LINE:
@@ -888,57 +864,46 @@ def _chunk_cut(buf: bytearray, end: int, quotes: bool) -> int:
 def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points:
     """Slow exact parse of plain lines, naming the first bad one."""
     rows, times, lines = [], [], []
-    for offset, raw in enumerate(chunk.split(b"\n")):
+    for line, raw in enumerate(chunk.split(b"\n"), first_line):
         fields = raw.split()
         if not fields:
             continue
         if not 2 <= len(fields) <= (4 if four else 3):
             hint = " (CSV? name the file .csv or give --filetype csv)" if b"," in raw else ""
-            raise _data_error(name, first_line + offset, "expected 'lat lon [weight%s]', got %r%s"
+            raise _data_error(name, line, "expected 'lat lon [weight%s]', got %r%s"
                               % (" [time]" if four else "", _quoted(raw), hint))
         try:
             values = [float(f) for f in fields[:3]]
         except ValueError:
-            raise _data_error(name, first_line + offset, "not a number: %r" % _quoted(raw)) from None
+            raise _data_error(name, line, "not a number: %r" % _quoted(raw)) from None
         rows.append(values + [1.0] * (3 - len(values)))
+        lines.append(line)
         if four:
             times.append(bytes(fields[3]) if len(fields) > 3 else b"")
-            lines.append(first_line + offset)
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    _check_finite_table(name, first_line, chunk, table)
+    bad = np.flatnonzero(~np.isfinite(table).all(1))
+    if bad.size:
+        line = lines[bad[0]]
+        raise _data_error(name, line, "not a finite number: %r"
+                          % _quoted(chunk.split(b"\n")[line - first_line]))
     return _points_from_table(table, _times_at(name, times, lines) if four else None)
 
 
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
     bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
-    Parse a chunk of whole lines (ends with b"\\n") into float64 (rows, columns).
-
-    sep is b" " (any run of spaces/tabs separates fields; leading/trailing
-    whitespace and \\r ignored) or b"," (exactly one comma between fields,
-    spaces around fields allowed).  Blank lines (only whitespace) are skipped.
-    Every non-blank line must have the same number of fields; returns None
-    when the chunk is not such a regular all-numeric table, or when any token
-    is not in the supported fast syntax ``[+-]?(digits[.digits]|.digits|digits.)``
-    with at most 32 integer digits, at most 22 fraction digits and an integer
-    mantissa below 2**53 -- the caller then falls back to a slow exact
-    line-by-line parser.
-    """
-    if sep == b" ":
-        csv = False
-    elif sep == b",":
-        csv = True
-    else:
+    A chunk of whole lines as float64 (rows, columns), or None.  ``sep`` b" ": runs of spaces,
+    tabs, \\r separate fields; b",": one comma (spaces around it allowed).  Blank lines are
+    skipped; all others need as many fields, each ``[+-]?(digits[.digits]|.digits|digits.)``
+    with at most 32 integer and 22 fraction digits, a mantissa below 2**53 (so finite)."""
+    if sep not in (b" ", b","):
         return None
+    csv = sep == b","
     n = len(chunk)
-    # Blocks of ~256 KiB keep the per-block temporaries cache resident; larger
-    # blocks are measurably slower, smaller ones pay more Python call overhead.
-    block = 1 << 18
+    block = 1 << 18   # 256 KiB keeps temporaries in cache: faster than larger or smaller blocks
     tables = _parse_tables()
-    # A token and its separator take >= 2 bytes (+1: last line may lack "\n").
-    out = np.empty((n + 1) // 2 + 1)
-    # Padded work buffer: 8 leading spaces let every 8-byte load start at >= 0.
-    work = np.empty(min(n, block) + 9, np.uint8)
+    out = np.empty((n + 1) // 2 + 1)   # a token and its separator take >= 2 bytes (+1: no "\n")
+    work = np.empty(min(n, block) + 9, np.uint8)   # 8 leading spaces: 8-byte loads start at >= 0
     pos = ntot = ncols = 0
     while pos < n:
         end = chunk.rfind(b"\n", pos, pos + block) + 1
@@ -952,54 +917,44 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
         buf[8:m + 8] = np.frombuffer(chunk, np.uint8, m, pos)
         buf[m + 8] = 10  # guarantees a newline after the last token
         res = _parse_block(buf, csv, out[ntot:], tables)
-        if res is None:
-            return None
+        if res is None or res[0] and ncols and res[1] != ncols:
+            return None   # not a table, or another number of columns than the blocks before
         if res[0]:
-            if ncols and res[1] != ncols:
-                return None
-            ncols = res[1]
-            ntot += res[0]
+            ncols, ntot = res[1], ntot + res[0]
         pos = end
     if not ncols:
         return None
-    # Shrink in place (realloc, no copy); no view of `out` is alive here.
-    out.resize((ntot,), refcheck=False)
+    out.resize((ntot,), refcheck=False)   # in place (realloc, no copy): no view of it is alive
     return out.reshape(-1, ncols)
 
 
 def _parse_tables() -> tuple:
-    """The constant arrays _parse_block works with (made per call: no module state)."""
+    """The constant arrays _parse_block works with (made per call: no module state): digit-lane
+    masks (the low nibble of the top k bytes of a uint64, k = 0..8), 10**k as uint64 (k < 9)
+    and as float64 (k < 23), and signed divisors (index F + 23 * negative)."""
     p10 = 10.0 ** np.arange(23)
-    return (
-        # digit-lane masks: low nibble of the top k bytes of a uint64, k = 0..8
-        np.array([0] + [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(1, 9)], np.uint64),
-        np.array([10 ** k for k in range(9)], np.uint64),
-        p10,
-        np.concatenate([p10, -p10]),  # signed divisors, index F + 23*negative
-    )
+    masks = [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(9)]
+    return (np.array(masks, np.uint64), np.array([10 ** k for k in range(9)], np.uint64), p10,
+            np.concatenate([p10, -p10]))
 
 
 def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optional[Tuple[int, int]]:
     """Parse one block into out[:ntok]; return (ntok, columns), (0, 0) if blank, or None.
-
-    buf: uint8 (L,) = 8 spaces + whole lines + b"\\n".  out: float64, long enough.
-    """
+    buf: uint8 (L,) = 8 spaces + whole lines + b"\\n".  out: float64, long enough."""
     L = buf.shape[0]
     c = buf - 43  # uint8: '+' ',' '-' '.' '/' '0'..'9' -> 0..14, the rest > 14
     tok = c <= 14  # bool (L,): byte may belong to a token
     if csv:
         tok &= c != 1  # ',' separates
-    # Events: token edges (start, or one past the end), newlines and points
-    # (and commas).  (b | 0x24) == 0x2E selects '\n' and '.', (b | 0x26) == 0x2E
-    # also ','; the few control/punctuation bytes it also selects are invalid
-    # anyway and rejected by the byte count below.
+    # Events: token edges (start, or one past the end), newlines and points (and commas).
+    # (b | 0x24) == 0x2E selects '\n' and '.', (b | 0x26) == 0x2E also ','; the few
+    # control/punctuation bytes it also selects are invalid, rejected by the byte count below.
     evm = np.empty(L, bool)
     evm[0] = False
     np.not_equal(tok[1:], tok[:-1], out=evm[1:])
     evm |= (buf | (0x26 if csv else 0x24)) == 0x2E
     ev = evm.nonzero()[0]  # int64 (nev,) byte positions; nev >= 1 (final '\n')
-    # Event chars (shifted by -43) behind one dummy '\n', so that
-    # chx[:-1].take(j) reads the char of event j-1 without index arithmetic.
+    # Event chars (shifted by -43) behind one dummy '\n': chx[:-1].take(j) is event j-1's.
     chx = np.empty(ev.shape[0] + 1, np.uint8)
     chx[0] = 223
     ch = chx[1:]
@@ -1007,19 +962,17 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
     is_tc = ch <= 14  # token char
     if csv:
         is_tc &= ch != 1
-    # Inner decimal points: a '.' right after another token-char event (the
-    # token's start or a first point).  Every other token-char event is a start.
+    # Inner decimal points: a '.' right after another token-char event (the token's start or a
+    # first point).  Every other token-char event is a start.
     is_pt = ch == 3
     is_pt[1:] &= is_tc[:-1]
     is_pt[0] = False
-    is_start = is_tc > is_pt
-    js = is_start.nonzero()[0]  # int64 (ntok,) event index of each token start
+    js = (is_tc > is_pt).nonzero()[0]  # int64 (ntok,) event index of each token start
     ntok = js.shape[0]
-    # The end is the next event, or the one after an inner point.  A token with
-    # a second point thus "ends" early, which the byte count below rejects.
+    # The end is the next event, or the one after an inner point: a token with a second point
+    # "ends" early, which the byte count below rejects.
     pt1 = is_pt[1:].take(js)  # bool (ntok,): has an inner '.'
-    je = js + pt1
-    je += 1
+    je = js + pt1 + 1
     s = ev.take(js)
     e = ev.take(je)
     # Every byte must be a token byte, space, tab, \r, \n (or a CSV comma).
@@ -1038,16 +991,12 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
 
 def _columns(chx, js, je, csv, ncom) -> Optional[int]:
     """Number of fields per non-blank line, or None if lines differ or CSV commas are wrong.
-
-    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,)
-    start/end event indices.
-    """
+    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,) start, end events."""
     ntok = js.shape[0]
     first = np.empty(ntok, bool)  # token starts a line
     first[0] = True
-    # Between two tokens lie the end event of the first and maybe more events
-    # (only newlines, and commas in CSV): the gap has a newline iff its first
-    # or its last event is one.
+    # Between two tokens lie the end event of the first and maybe more events (only newlines,
+    # and commas in CSV): the gap has a newline iff its first or its last event is one.
     x = chx[1:].take(je[:-1])
     y = chx[:-1].take(js[1:])
     np.equal(x, 223, out=first[1:])
@@ -1061,46 +1010,40 @@ def _columns(chx, js, je, csv, ncom) -> Optional[int]:
             return None
     rows = np.count_nonzero(first)
     k = ntok // rows
-    if k * rows != ntok or not first[::k].all():
-        return None
-    return k
+    return k if k * rows == ntok and first[::k].all() else None
 
 
 def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
     """Write float(token) for every token into out; False if a token is unsupported.
-
-    buf: uint8 (L,) block; ch, ev: event chars/positions; js, je, pt1: start
-    and end event index, has-inner-point per token; s, e: int64 (ntok,)
-    token byte range; tables: see _parse_table.
-    """
+    buf: uint8 (L,) block; ch, ev: event chars, positions; js, je, pt1: start and end event
+    index, has an inner point, per token; s, e: int64 (ntok,) its bytes; tables: _parse_tables."""
     keep, p10u, p10f, p10s = tables
     c0 = ch.take(js)  # first char (-43): 0 '+', 2 '-', 3 '.'
     hp = (c0 == 3) | pt1  # has a decimal point
-    # The point is the event just before the end (the start itself for ".5").
-    p = ev.take(je - hp)  # point position, e if none
+    p = ev.take(je - hp)  # the point: the event before the end (the start for ".5"); e if none
     li = p - s
     li -= (c0 | 2) == 2  # integer digits (after a sign)
     lf = e - p
     lf -= hp  # fraction digits
     if (li | lf).min() == 0:
         return False  # no digit at all ("+", ".", "-.")
-    limax = int(li.max())
-    lfmax = int(lf.max())
+    limax, lfmax = int(li.max()), int(lf.max())
     nw = -(-max(limax, lfmax) // 8)  # 8-byte words per part
     if lfmax > 22 or nw > 4:
         return False  # 10**F inexact / absurdly long token
-    # Word array a[x] = bytes x-8..x-1 as little-endian uint64: one aligned
-    # copy makes the gathers below ~4x cheaper than unaligned ones.
+    # a[x] = bytes x-8..x-1 as little-endian uint64: one aligned copy makes the gathers below
+    # ~4x cheaper than unaligned ones.
     L = buf.shape[0]
     a = np.empty(L + 1, np.uint64)
     np.copyto(a[8:], np.ndarray((L - 7,), "<u8", buf, strides=(1,)))
     if nw == 1:  # common case: exact uint64 arithmetic, M < 10**16
         di = a.take(p) & keep.take(li)
         df = a.take(e) & keep.take(lf)
-        # The low nibble maps '0'..'9' -> 0..9 and '+,-./' -> 11..15 (the only
-        # other token bytes); lane + 0x76 sets the lane's top bit iff > 9.
-        if (np.bitwise_or.reduce(di + np.uint64(0x7676767676767676))
-                | np.bitwise_or.reduce(df + np.uint64(0x7676767676767676))) & np.uint64(0x8080808080808080):
+        # The low nibble maps '0'..'9' -> 0..9 and '+,-./' -> 11..15 (the only other token
+        # bytes); lane + 0x76 sets the lane's top bit iff > 9.
+        lanes = np.bitwise_or.reduce(di + np.uint64(0x7676767676767676))
+        lanes |= np.bitwise_or.reduce(df + np.uint64(0x7676767676767676))
+        if lanes & np.uint64(0x8080808080808080):
             return False
         m = _swar8(di)
         m *= p10u.take(lf)
@@ -1117,17 +1060,14 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
         m += fp
         if m.max() >= 2.0 ** 53:
             return False
-    # Signed power of ten: M / -10**F == -(M / 10**F) exactly, and -0.0 for M == 0.
-    lf += 23 * (c0 == 2)
+    lf += 23 * (c0 == 2)  # signed divisors: M / -10**F == -(M / 10**F) exactly, -0.0 for M == 0
     np.divide(m, p10s.take(lf), out=out)
     return True
 
 
 def _digits_long(a, end, nd, nw, keep):
-    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), or None if not all digits.
-
-    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks.
-    """
+    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), None if not digits.
+    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks."""
     val = np.zeros(end.shape[0])
     for w in range(nw - 1, -1, -1):  # most significant 8-digit word first
         k = np.clip(nd - 8 * w, 0, 8)
@@ -1141,8 +1081,7 @@ def _digits_long(a, end, nd, nw, keep):
 
 
 def _swar8(d):
-    """uint64 (n,) words of 8 digit values 0..9 (most significant digit in the
-    lowest byte) -> uint64 (n,) numbers 0..99999999.  Returns a new array."""
+    """uint64 words of 8 digits 0..9 (the most significant in the lowest byte) as new numbers."""
     d = d * np.uint64(10 << 8 | 1)  # (d*10 << 8) + d: byte k+1 gets 10*d[k] + d[k+1]
     d >>= np.uint64(8)
     d &= np.uint64(0x00FF00FF00FF00FF)  # 2-digit groups in 16-bit lanes
@@ -1161,20 +1100,6 @@ def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> 
     return Points(table[:, 0].copy(), table[:, 1].copy(), weight, time)
 
 
-def _check_finite_table(path: str, first_line: int, chunk, table: np.ndarray) -> None:
-    bad = ~np.isfinite(table).all(axis=1)
-    if not bad.any():
-        return
-    row = int(np.flatnonzero(bad)[0])
-    seen = -1
-    for offset, raw in enumerate(chunk.split(b"\n")):
-        if raw.strip():
-            seen += 1
-            if seen == row:
-                raise _data_error(path, first_line + offset,
-                                  "not a finite number: %r" % _quoted(raw))
-
-
 def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
     """Whitespace-split ``lat lon [weight]`` lines (``[time]``: --time_column); blanks skipped."""
     four = config.time_column
@@ -1182,21 +1107,15 @@ def _read_plain(source: _Input, config: Config) -> Iterator[Points]:
     def parse(job: Tuple[int, bytearray]) -> Points:
         first_line, chunk = job
         table = _parse_table(chunk, b" ") if _FAST else None
-        if table is None or not 2 <= table.shape[1] <= (4 if four else 3):
-            return _plain_rows(source.name, first_line, chunk, four)
-        _check_finite_table(source.name, first_line, chunk, table[:, :3])
-        time = None
-        if four:
+        if table is not None and 2 <= table.shape[1] <= (4 if four else 3):
+            if not four:
+                return _points_from_table(table)
             time = _unix_times(table[:, 3]) if table.shape[1] > 3 else _no_times(len(table))
-            if time is None:
-                return _plain_rows(source.name, first_line, chunk, four)
-        return _points_from_table(table[:, :3], time)
+            if time is not None:
+                return _points_from_table(table[:, :3], time)
+        return _plain_rows(source.name, first_line, chunk, four)
 
-    return _nonempty_batches(_threaded_map(parse, _line_chunks(source)))
-
-
-def _nonempty_batches(batches: Iterable) -> Iterator:
-    return (batch for batch in batches if len(batch[0]))
+    return (batch for batch in _threaded_map(parse, _line_chunks(source)) if len(batch[0]))
 
 
 class _CsvColumns(NamedTuple):
@@ -1214,8 +1133,7 @@ class _CsvColumns(NamedTuple):
 
 
 def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _CsvColumns:
-    """The columns --csv_columns names ("LAT,LON[,WEIGHT[,TIME]]": header names or
-    1-based numbers, WEIGHT may be empty), found in the header line."""
+    """The columns of --csv_columns (header names or numbers from 1; WEIGHT may be empty)."""
     if not spec:
         return _CsvColumns(0, 1)
     parts = _csv_column_parts(spec)
@@ -1235,8 +1153,7 @@ def _csv_columns(spec: Optional[str], header: Optional[bytes], name: str) -> _Cs
         else:
             raise _data_error(name, 1, "no column named %r (the header has %s)" % (
                 _quoted(part), _quoted(", ".join(names)) or "nothing"))
-    found += [None] * (4 - len(found))
-    return _CsvColumns(found[0], found[1], found[2], found[3], optional=False)
+    return _CsvColumns(*found + [None] * (4 - len(found)), optional=False)
 
 
 def _csv_column_parts(spec: str) -> List[str]:
@@ -1252,9 +1169,10 @@ def _csv_column_parts(spec: str) -> List[str]:
 def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points:
     """Exact CSV parse (quotes, extra columns); a bad weight counts as 1 with a warning."""
     import csv
-    if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
-        raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
-    rows, times, time_lines, row_lines = [], [], [], []
+    if chunk.count(b'"') % 2:  # only the file's end leaves a quote open: its last odd line
+        odd = [offset for offset, line in enumerate(chunk.split(b"\n")) if line.count(b'"') % 2]
+        raise _data_error(name, first_line + odd[-1], "a quote is not closed")
+    rows, times, row_lines = [], [], []
     text = bytes(chunk).decode("utf-8", "replace").split("\n")
     reader, start, line = csv.reader(text), 0, first_line
     try:
@@ -1266,31 +1184,17 @@ def _csv_rows(name: str, first_line: int, chunk, columns: _CsvColumns) -> Points
             row_lines.append(line)
             if columns.time is not None:
                 times.append(record[columns.time].strip())
-                time_lines.append(line)
     except csv.Error as exc:
         raise _data_error(name, first_line + max(reader.line_num - 1, 0),
                           "not valid CSV: %s" % exc) from None
-    if chunk.count(b'"') % 2:  # only the file's end can leave a quote open
-        raise _data_error(name, first_line + _open_quote_line(chunk), "a quote is not closed")
     table = np.array(rows, dtype=np.float64).reshape(-1, 3)
     bad = np.flatnonzero(~np.isfinite(table).all(1))
     if bad.size:
         line = row_lines[bad[0]]  # quoted as written, as the fast path quotes it
         raise _data_error(name, line, "not a finite number: %r"
                           % _quoted(text[line - first_line].rstrip("\r").encode()))
-    time = _times_at(name, times, time_lines) if columns.time is not None else None
+    time = _times_at(name, times, row_lines) if columns.time is not None else None
     return _points_from_table(table, time)
-
-
-def _open_quote_line(chunk) -> int:
-    """Offset of the line whose quote is never closed (the chunk has an odd number)."""
-    odd, opened = False, 0
-    for offset, line in enumerate(chunk.split(b"\n")):
-        if line.count(b'"') % 2:
-            odd = not odd
-            if odd:
-                opened = offset
-    return opened
 
 
 def _csv_record(name: str, line: int, record: List[str], columns: _CsvColumns) -> Tuple:
@@ -1322,37 +1226,29 @@ def _csv_table(table: np.ndarray, columns: _CsvColumns) -> Optional[Points]:
     picked = [table[:, columns.lat], table[:, columns.lon]]
     if columns.weight is not None and columns.weight < table.shape[1]:
         picked.append(table[:, columns.weight])
-    time = None
-    if columns.time is not None:
-        time = _unix_times(table[:, columns.time])
-        if time is None:
-            return None
+    time = None if columns.time is None else _unix_times(table[:, columns.time])
+    if columns.time is not None and time is None:
+        return None
     return _points_from_table(np.stack(picked, 1), time)
 
 
 def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
     """``lat,lon[,weight[,...]]`` rows, or the columns --csv_columns names."""
-    first = 1
-    header = None
-    spec = config.csv_columns
+    header, first, spec = None, 1, config.csv_columns
     if config.ignore_csv_header or spec and any(not p.strip().isdigit() for p in spec.split(",")):
         header, first = source.stream.readline(_MAX_LINE + 1), 2   # a header, or named columns
         if len(header) > _MAX_LINE:
             raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
-    columns = _csv_columns(config.csv_columns, header, source.name)
+    columns = _csv_columns(spec, header, source.name)
 
     def parse(job: Tuple[int, bytearray]) -> Points:
         first_line, chunk = job
         table = _parse_table(chunk, b",") if _FAST else None
         points = _csv_table(table, columns) if table is not None else None
-        if points is None:
-            return _csv_rows(source.name, first_line, chunk, columns)
-        _check_finite_table(source.name, first_line, chunk,
-                            np.stack([points.lat, points.lon], 1) if points.weight is None
-                            else np.stack(points[:3], 1))
-        return points
+        return _csv_rows(source.name, first_line, chunk, columns) if points is None else points
 
-    return _nonempty_batches(_threaded_map(parse, _line_chunks(source, quotes=True, first_line=first)))
+    batches = _threaded_map(parse, _line_chunks(source, True, first))
+    return (batch for batch in batches if len(batch[0]))
 
 
 # ---- 2.3 Input: times ----
@@ -1386,31 +1282,32 @@ def _unix_times(seconds: np.ndarray) -> Optional[np.ndarray]:
 def _parse_times(values) -> np.ndarray:
     """datetime64[s] (n,) of ISO 8601 texts (str or bytes; a fraction, a zone; none is UTC) or Unix
     seconds (text or numbers); None and "" are NaT.  :class:`_BadTime` names the first bad one."""
-    values = list(values)
+    values, cell = list(values), "S%d" % (_TIME_WIDTH + 1)
     try:
-        cells = np.array(values, dtype="S%d" % (_TIME_WIDTH + 1))
+        cells = np.array(values, dtype=cell)
     except (UnicodeError, ValueError, TypeError):
-        raise _BadTime(next(i for i, v in enumerate(values) if not _time_like(v))) from None
+        raise _BadTime(_first_failing(lambda value: np.array([value], cell), values)) from None
     if cells.ndim != 1:  # lists in place of times
         raise _BadTime(next(i for i, v in enumerate(values) if isinstance(v, (list, tuple))))
     return _time_matrix(cells.view(np.uint8).reshape(len(values), _TIME_WIDTH + 1))
 
 
-def _time_like(value) -> bool:
-    try:
-        np.array([value], dtype="S%d" % (_TIME_WIDTH + 1))
-        return True
-    except (UnicodeError, ValueError, TypeError):
-        return False
+def _first_failing(convert: Callable, values: Iterable) -> int:
+    """The index of the first of ``values`` that ``convert`` refuses (0 if none)."""
+    for index, value in enumerate(values):
+        try:
+            convert(value)
+        except (UnicodeError, ValueError, TypeError):
+            return index
+    return 0
 
 
 def _time_matrix(matrix: np.ndarray) -> np.ndarray:
     """datetime64[s] (n,) of time texts as rows of a uint8 (n, width) matrix, NUL-padded."""
     n, width = matrix.shape
-    if width > _TIME_WIDTH:
-        long = matrix[:, _TIME_WIDTH:].any(1)
-        if long.any():
-            raise _BadTime(int(np.flatnonzero(long)[0]))
+    long = np.flatnonzero(matrix[:, _TIME_WIDTH:].any(1))
+    if long.size:
+        raise _BadTime(int(long[0]))
     text = np.zeros((n, _TIME_WIDTH + 8), np.uint8)  # NUL after every text
     text[:, :min(width, _TIME_WIDTH)] = matrix[:, :_TIME_WIDTH]
     iso = text[:, 4] == ord("-")
@@ -1420,27 +1317,18 @@ def _time_matrix(matrix: np.ndarray) -> np.ndarray:
     empty = (text[:, 0] == 0) | (text[:, :5] == np.frombuffer(b"None\0", np.uint8)).all(1)
     if iso.any():
         out[iso] = _iso_times(text[iso], np.flatnonzero(iso))
-    number = ~iso & ~empty
-    if number.any():
-        rows = np.flatnonzero(number)
+    rows = np.flatnonzero(~iso & ~empty)   # Unix seconds
+    if rows.size:
         try:
             seconds = text[rows].view("S%d" % text.shape[1]).ravel().astype(np.float64)
         except ValueError:
-            raise _BadTime(int(rows[_first_bad_number(text[rows])])) from None
+            bad = _first_failing(lambda row: float(bytes(row).rstrip(b"\0")), text[rows])
+            raise _BadTime(int(rows[bad])) from None
         times = _unix_times(seconds)
         if times is None:
             raise _BadTime(int(rows[np.flatnonzero(~(np.abs(seconds) <= _MAX_UNIX_SECONDS))[0]]))
         out[rows] = times
     return out
-
-
-def _first_bad_number(text: np.ndarray) -> int:
-    for i, row in enumerate(text):
-        try:
-            float(bytes(row).rstrip(b"\0"))
-        except ValueError:
-            return i
-    return 0
 
 
 def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:

@@ -3066,8 +3066,7 @@ def _geojson_batches(geo: Any, spec: dict) -> List[object]:
 # picture's geometry is the scale, the pixel box of the image and its size; _image_values
 # cuts the engine's values to that box.
 class _Projection:
-    """Maps degrees to plane coordinates times pixels per degree: forward(lat, lon, ppd) is pixel
-    (x, y), y growing southwards, for floats or float64 arrays; inverse(x, y, ppd) undoes it."""
+    """forward(lat, lon, ppd): pixel (x, y), y southwards, of floats or float64 arrays; inverse."""
     max_lat = 90.0
 
 
@@ -3106,10 +3105,6 @@ class _Box:
     max_x: float
     max_y: float
 
-    @classmethod
-    def around(cls, xs, ys) -> "_Box":
-        return cls(min(xs), min(ys), max(xs), max(ys))
-
     def grown(self, pad: float) -> "_Box":
         return _Box(self.min_x - pad, self.min_y - pad, self.max_x + pad, self.max_y + pad)
 
@@ -3129,7 +3124,7 @@ def _project_box(projection: _Projection, lat_lon: _Box, ppd: float) -> _Box:
     """Pixel box of a lat/lon box (min_x/max_x hold longitudes, min_y/max_y latitudes)."""
     x1, y1 = projection.forward(lat_lon.min_y, lat_lon.min_x, ppd)
     x2, y2 = projection.forward(lat_lon.max_y, lat_lon.max_x, ppd)
-    return _Box.around((x1, x2), (y1, y2))
+    return _Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def _ppd_for_scale(metres_per_pixel: float) -> float:
@@ -3184,8 +3179,7 @@ def _image_box(box: _Box, width: Optional[int], height: Optional[int]) -> Tuple[
 
 
 def _data_box(batches: Iterable[object], empty: bool = False) -> Optional[_Box]:
-    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of input batches and _Boxes, or
-    of a Dask cluster's input; none: None with ``empty``, else an error."""
+    """lat/lon box of batches and _Boxes, or of a Dask cluster's input; none: None or an error."""
     if isinstance(batches, _DaskParts):
         return batches.box()
     lats, lons = [], []
@@ -3272,8 +3266,7 @@ def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.nd
 
 
 def _axis_slices(first: int, end: int, low: float, high: float, size: int):
-    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None: consecutive
-    pixels land on consecutive positions, so one slice each."""
+    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None."""
     pixels = np.arange(first, end)
     position = np.floor(pixels - low).astype(np.int64)
     fits = np.flatnonzero((pixels >= low) & (pixels <= high) & (position < size))
@@ -3400,8 +3393,7 @@ def _even_pieces(x1, y1, x2, y2, weight: np.ndarray, step: float):
 
 def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd: float,
             origin: Tuple[float, float] = (0.0, 0.0)) -> "_Accumulator":
-    """``acc`` with the batches projected and binned into it; a Dask cluster's input is binned
-    on its workers and merged (section 13)."""
+    """``acc`` with the batches projected and binned in (a Dask cluster's: on its workers)."""
     if isinstance(batches, _DaskParts):
         return batches.binned(acc, ppd, origin)
     progress = _Progress("inputs read")
@@ -3479,8 +3471,7 @@ class _Accumulator:
                                    [first + np.arange(ix.size) for first, ix, _, _ in points])
         segment_seq = np.concatenate([np.empty(0, np.int64)] + [
             first + source for first, source in (i for i in self.log if len(i) == 2)])
-        segments = self._segment_array()
-        return entries, entry_seq, segments, segment_seq
+        return entries, entry_seq, self._segment_array(), segment_seq
 
     def add_times(self, times: np.ndarray, first: int) -> None:
         """Record the --frame_time clock: int64 Unix seconds of the inputs just added, the earliest."""
@@ -3524,10 +3515,9 @@ class _Accumulator:
 
 class _CountGrid:
     """Fast path of _BinnedPoints entries for unit points: the same values; chosen in
-    _Accumulator.add_points; bench rows "W8000" and the engine rows.
-    Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
-    caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
-    ``sums`` may add positive weights.  Points wait as flat indices: a quarter of the grid, or 4M."""
+    _Accumulator.add_points; bench rows "W8000" and the engine rows.  Counts over a region growing
+    up to ``limit`` pixels (the caller keeps points beyond), int32 until a pixel might pass it;
+    ``sums``: decay 1's positive weights.  Points wait as flat indices: a quarter grid, or 4M."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3616,8 +3606,6 @@ class _CountGrid:
 
     def weighted_entries(self) -> _BinnedPoints:
         """The summed weights as entries (pixel, sum, count 1): for exact paths."""
-        if self.sums is None:
-            return _empty_entries()
         ys, xs = np.nonzero(self.sums)
         sums = self.sums[ys, xs]
         if not np.isfinite(sums).all():
@@ -3763,8 +3751,6 @@ class _Decay:
         self.depth = None if decay == 1.0 else int(tiny[0]) if tiny.size else length
 
     def weight(self, rank: np.ndarray) -> np.ndarray:
-        if self.decay == 1.0:
-            return np.ones(rank.shape)
         return self.weights[np.minimum(rank, self.weights.size - 1)]
 
     def row(self, length: int) -> np.ndarray:
@@ -3825,8 +3811,7 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
 def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
             size: int, decay: _Decay) -> np.ndarray:
     """float64 (size,): per key in [0, size), its values sorted descending and summed with weights
-    1, d, d**2, ... sequentially, as the original sums (single copies are bit-exact).  ``keys``
-    int64 (m,), ``values`` float64 (m,), ``counts`` int64 (m,) copies of each, or None (one)."""
+    1, d, d**2, ... sequentially, as the original (single copies: bit-exact); ``counts``: copies."""
     if keys.size == 0:
         return np.zeros(size)
     order, keys, values = _sort_contributions(keys, values)
@@ -3945,8 +3930,8 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """(float64 grid[y, x] over ``window`` (x0, y0, x1, y1 exclusive), max anywhere, with
-        ``keep_all`` all nonzero (x, y, value)) of ``entries``, ``segments`` (n, 4), ``counts``."""
+        """(float64 grid[y, x] over ``window``, max anywhere, with ``keep_all`` all nonzero
+        (x, y, value)) of ``entries``, ``segments`` (n, 4) and ``counts``."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         largest, kept = 0.0, []
@@ -3965,9 +3950,8 @@ class _Engine:
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
         """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
-        order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
-        (decay-1 FFT sums come block by block, as views); other pixels are 0.  ``segments``:
-        float64 (n, 4) x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
+        order: a _TILE-pixel tile or part of one (decay-1 FFT sums: block by block, as views);
+        other pixels are 0.  ``segments``: (n, 4) or (n, 5) with a weight >= 0."""
         if self.counted:
             entries, segments = _counted(entries, segments, self.radius, self.kernel)
         total = int(entries.count.sum()) + segments.shape[0]
@@ -4019,9 +4003,8 @@ class _Engine:
         return 60 * area < walk
 
     def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Jobs at decay 1 (positive weights summed by FFT): their region in blocks of whole tiles,
-        each ("sum", block, region, points near it, counts, segments, {tile: (other points,
-        segment index)}), then the pieces of the tiles only the others reach."""
+        """Jobs at decay 1: blocks of whole tiles over the positive weights, ("sum", block, region,
+        points, counts, segments, {tile: others}), then pieces of the tiles only others reach."""
         r = self.radius
         positive = entries.weight > 0
         others = self._member_tiles(entries.take(~positive), segments)
@@ -4045,9 +4028,8 @@ class _Engine:
 
     def _sum_block(self, block, area, entries: _BinnedPoints, counts: Optional["_CountGrid"],
                    segments: np.ndarray, others: dict, decay: _Decay, spectra: dict) -> list:
-        """[(tile rect, values)] of a block at decay 1: FFT sums of the points (:func:`_point_sums`)
-        over its part of ``area`` (their box grown by the radius), plus the exact values of
-        points of weight <= 0 and of segments where they reach."""
+        """[(tile rect, values)] of a block at decay 1: FFT sums (:func:`_point_sums`) over its part
+        of ``area``, plus the exact values of points of weight <= 0 and of segments."""
         sums = np.zeros((block[3] - block[1], block[2] - block[0]))
         inner = (max(block[0], area[0]), max(block[1], area[1]),
                  min(block[2], area[2]), min(block[3], area[3]))
@@ -4130,10 +4112,9 @@ class _Engine:
             return out
         return self._sparse(rect, entries, segments, decay)
 
-    def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block=None, index=None):
+    def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block, index):
         """Yield the tile as jobs (rect, entries, ``segments``, index of those near it, block) of
         bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
-        index = np.arange(segments.shape[0]) if index is None else index
         if block is None and self._is_heavy(rect, entries, index.size) and \
                 self._walk(rect, entries, index.size) is None:
             for sub, near, touch in self._quarters(rect, entries, segments[index]):
@@ -4169,10 +4150,8 @@ class _Engine:
         x0, y0, x1, y1 = rect
         mx, my = (x0 + x1) // 2, (y0 + y1) // 2
         r = self.radius
-        lo_x = np.minimum(segments[:, 0], segments[:, 2]) - r - 1
-        hi_x = np.maximum(segments[:, 0], segments[:, 2]) + r + 1
-        lo_y = np.minimum(segments[:, 1], segments[:, 3]) - r - 1
-        hi_y = np.maximum(segments[:, 1], segments[:, 3]) + r + 1
+        lo_x, lo_y = (np.minimum(segments[:, 0:2], segments[:, 2:4]) - r - 1).T
+        hi_x, hi_y = (np.maximum(segments[:, 0:2], segments[:, 2:4]) + r + 1).T
         return [(sub, (entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
                  (entries.y >= sub[1] - r) & (entries.y < sub[3] + r),
                  (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3]))
@@ -4181,10 +4160,9 @@ class _Engine:
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
         """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value;
-        chosen by _walk; bench rows "points r=5/r=15".
-        Unit points by whole-grid passes over kernel offsets by descending heat, R counting
-        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); only the points'
-        box is computed.  Points: ``entries`` or ``block`` counts."""
+        chosen by _walk; bench rows "points r=5/r=15".  Whole-grid passes over kernel offsets by
+        descending heat, R counting points met: a group of heat k meeting c more adds
+        k * (S[R+c] - S[R]), over the points' box.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -4338,10 +4316,9 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
     """Fast path of the sort at decay 1: within 1.7e-14 of the largest value; chosen by
-    _Engine._sums_pay; bench row "r150".
-    Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
-    ``mass`` (h, w; weight * count, >= 0) and ``kernel``; pixels no point reaches are exactly 0
-    (found by value if round-off < half the least contribution, else by convolving supports)."""
+    _Engine._sums_pay; bench row "r150".  :func:`_convolve` of ``mass`` (weight * count >= 0)
+    and ``kernel``; pixels no point reaches are exactly 0 (found by value if round-off < half
+    the least contribution, else by convolving supports)."""
     top = float(mass.max())
     if not math.isfinite(top):
         raise _overflow_error()
@@ -4392,9 +4369,8 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) nearer than r to segments (:func:`_segment_rows`),
-    found along each (:func:`_cells_along` with one-pixel cells): int64 keys (y - y0) * width +
-    (x - x0), float64 weight * heat, int64 copies.  The distance sqrt(dx*dx + dy*dy) is within
+    """Pixels of ``rect`` nearer than r to segments, found along each: int64 keys (y - y0) * width
+    + (x - x0), float64 weight * heat, int64 copies.  The distance sqrt(dx*dx + dy*dy) is within
     an ulp of the original's math.hypot, and three times as fast."""
     x0, y0, x1, y1 = rect
     table, copies = _segment_table(seg), _segment_column(seg, 5).astype(np.int64)
@@ -4414,9 +4390,8 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
 
 
 def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
-    """float64, broadcast, a new array: squared distance from pixels (px, py) to segments from
-    (sx, sy) along (dx, dy), ``length2`` = |d|^2, step by step as the original:
-    u = clamp(((p - s) . d) / |d|^2), then (s + u d - p)^2."""
+    """float64, broadcast, a new array: squared distance from pixels p to segments s + u d, as the
+    original: u = clamp(((p - s) . d) / |d|^2) (``length2`` = |d|^2), then (s + u d - p)^2."""
     u = (px - sx) * dx + (py - sy) * dy
     u /= length2
     np.maximum(u, 0.0, out=u)   # np.clip would hold the GIL for its Python wrapper
@@ -4436,10 +4411,8 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
     """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
-    _Engine._sparse; bench rows "gpx" and "pile-gpx".
-    Decay-combined heat of segments alone (weights >= 0, rows of :func:`_segment_rows`), float64
-    grid[y, x] over ``rect``, by cells (section prose); equal segments are computed once, in as
-    many places as matter (decay 1: over _PILE take one, heat times count)."""
+    _Engine._sparse; bench rows "gpx" and "pile-gpx".  Weights >= 0; by cells (section prose);
+    equal segments are computed once (decay 1: over _PILE take one, heat times count)."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4554,10 +4527,9 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
-    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep, by cell (cells in rows
-    of ``across`` from pixel ``origin``; ``margin`` bounds round-off).  Its pixels lie within
-    half a diagonal of its centre, which bounds each segment's heat there: kept are those above 0
-    that reach the depth-th largest lower bound; the rest rank past ``depth`` everywhere."""
+    """The (cell, segment) pairs a crowded cell must keep, by cell.  Its pixels lie within half a
+    diagonal of its centre, bounding each segment's heat there: kept are those above 0 that reach
+    the depth-th largest lower bound; the rest rank past ``depth`` everywhere."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
     kept = []
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
@@ -4599,9 +4571,8 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
         ends = near[0:2] + near[2:4]
         low, high = np.minimum(near[0:2], ends).min(axis=1), np.maximum(near[0:2], ends).max(axis=1)
         centre, spread = (low + high) / 2, float(np.hypot(*(high - low))) / 2 + margin
-        far = np.hypot(px - centre[0], py - centre[1]) > 4 * spread
-        if near[5].min() != near[5].max():
-            far[:] = False
+        one_weight = near[5].min() == near[5].max()
+        far = (np.hypot(px - centre[0], py - centre[1]) > 4 * spread) & one_weight
         values = np.empty(px.size)
         if far.any():
             values[far] = _pixel_support(near, px[far], py[far], centre, spread, margin, radius,
@@ -4617,11 +4588,10 @@ def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.
                    decay: _Decay) -> np.ndarray:
     """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen
     in _crowded_values; bench row "pile-gpx" (5.2x, test/BENCHMARKS.md: Fast paths).
-    float64 (pixels,): heat at pixels (px, py), more than 4 * spread from ``centre``, of the
-    segments ``near`` (6, n) of equal weight within ``spread`` of it.  At distance D in direction u
-    a segment is D - h to D - h + spread**2 / (2 (D - spread)) away, h its support (the larger of
-    its ends' (x - centre) . u): only supports within that slack of the depth-th largest can be
-    among the depth hottest.  4 x 4 blocks of pixels first keep what can matter to any (float32)."""
+    Pixels beyond 4 * spread from ``centre``, segments of one weight within ``spread`` of it: at
+    distance D in direction u a segment is D - h to D - h + spread**2 / (2 (D - spread)) away, h
+    its support (max of its ends' (x - centre) . u), so only supports within that slack of the
+    depth-th largest can be among the depth hottest.  4 x 4 pixel blocks filter first (float32)."""
     ends = [(a - centre[:, None]).astype(np.float32) for a in (near[0:2], near[0:2] + near[2:4])]
     x, y = px - centre[0], py - centre[1]
     distance = np.hypot(x, y)
@@ -4696,8 +4666,7 @@ def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: floa
                   radius: int, kernel: str, decay: _Decay) -> np.ndarray:
     """float64 (pixels,) heat at (px, py) of the spatially ordered ``near`` (6, n) table."""
     groups = -(-near.shape[1] // _GROUP)
-    padded = np.zeros((6, groups * _GROUP))
-    padded[:, :] = np.array([1e30, 1e30, 0.0, 0.0, 1.0, 0.0])[:, None]
+    padded = np.repeat([[1e30], [1e30], [0.0], [0.0], [1.0], [0.0]], groups * _GROUP, axis=1)
     padded[:, :near.shape[1]] = near
     sx, sy, dx, dy, length2, weight = padded
     lo_x, hi_x = np.minimum(sx, sx + dx), np.maximum(sx, sx + dx)
@@ -4740,8 +4709,6 @@ def _morton_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
     """(rows, columns) of a cell to compute at once: all, or fewer pixels for a very long list."""
     pixels = max(1, _CELL_BATCH // length)
-    if pixels >= size * size:
-        return [(slice(0, size), slice(0, size))]
     if pixels >= size:
         rows = pixels // size
         return [(slice(y, y + rows), slice(0, size)) for y in range(0, size, rows)]
@@ -4762,9 +4729,8 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
-    """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
-    steps), int64 indices of the segments along which they lie (:func:`_cells_along`) with the
-    cell's centre near enough for a pixel to be within r."""
+    """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect``), int64 indices
+    of the segments passing near enough to the cell's centre for a pixel to be within r."""
     x0, y0, x1, y1 = rect
     centre, cells, members = (size - 1) / 2.0, [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for first in range(0, segments.shape[0], 1 << 13):   # a few segments at a time: small arrays
@@ -4803,10 +4769,8 @@ def _segment_table(segments: np.ndarray) -> np.ndarray:
     start[:] = segments[:, 0:2].T
     np.subtract(segments[:, 2:4].T, start, out=direction)
     length2 = direction[0] * direction[0] + direction[1] * direction[1]
-    point = length2 == 0
-    direction[:, point] = 0.0
-    length2[point] = 1.0
-    table[4, :-1] = length2
+    direction[:, length2 == 0] = 0.0
+    table[4, :-1] = np.where(length2 == 0, 1.0, length2)
     return table
 
 
@@ -4820,9 +4784,8 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
 
 
 def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Decay-combine along the last axis, float64 (..., k) -> (...): rows sorted descending, summed
-    with ``weights`` (k,) sequentially, as the original (bit for bit); with fewer weights than k
-    (:attr:`_Decay.depth`) only as many largest are kept.  ``heat`` is reordered in place."""
+    """Decay-combine along the last axis (..., k) -> (...) as the original, bit for bit: the largest
+    ``weights.size`` of each row, descending, summed with ``weights``.  Reorders ``heat``."""
     k = heat.shape[-1]
     if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
         if k > 4 * weights.size:

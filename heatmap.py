@@ -3060,11 +3060,10 @@ def _geojson_batches(geo: Any, spec: dict) -> List[object]:
 
 
 # ---- 3 Projections and the picture's geometry ----
-# Degrees to pixels: a projection maps lat/lon to a plane, scaled by pixels per degree
-# (from -s, or fitted to -W/-H with the margin and radius as padding).  A point lands on
-# the pixel its projected coordinates truncate to (toward zero, as the original).  The
-# picture's geometry is the scale, the pixel box of the image and its size; _image_values
-# cuts the engine's values to that box.
+# Degrees to pixels: a projection maps lat/lon to a plane, scaled by pixels per degree (from -s, or
+# fitted to -W/-H with the margin and radius as padding).  A point lands on the pixel its projected
+# coordinates truncate to (toward zero, as the original).  The picture's geometry is the scale, the
+# pixel box of the image and its size; _image_values cuts the engine's values to that box.
 class _Projection:
     """forward(lat, lon, ppd): pixel (x, y), y southwards, of floats or float64 arrays; inverse."""
     max_lat = 90.0
@@ -3277,13 +3276,12 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 
 
 # ---- 4 Binning ----
-# Projected input is gathered in memory that follows the picture, not the input: unit
-# points are counted into a dense grid (_CountGrid, the fast path of the entries below;
-# at decay 1 positive weights are summed into it too), other points are aggregated into
-# (pixel, weight) -> count entries (_BinnedPoints, the reference), and track segments are
-# kept as pixel coordinates (--track_weight length, time: in even pieces along each track, so
-# how often a device logged does not matter).  _Accumulator holds them and the input order;
-# accumulations on one grid merge exactly (a Dask cluster's partitions).
+# Projected input is held in memory that follows the picture, not the input: unit points are
+# counted in a dense grid (_CountGrid, the fast path of the entries; at decay 1 it sums positive
+# weights too), other points aggregated into (pixel, weight) -> count entries (_BinnedPoints, the
+# reference), track segments kept as pixel coordinates (--track_weight length, time: in even pieces
+# along each track, so how often a device logged does not matter).  _Accumulator holds them and the
+# input order; accumulations on one grid merge exactly (a Dask cluster's partitions).
 class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
@@ -3666,17 +3664,15 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 
 
 # ---- 5.1 Engine: the decay rule and the dispatch ----
-# The decay rule: a pixel's contributions sorted descending and summed with weights
-# 1, d, d*d, ... (_Decay holds the weights and their running sums).  The reference path is
-# the sort (_point_heat and _segment_heat list each contribution, _reduce sorts them by
-# pixel and value and sums them in the original's order: its bits).  Ranks from
-# _Decay.depth on cannot change a sum of values >= 0 (each adds under half a unit in the
-# last place), which every fast path uses, and only that, to skip work.
-# _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on
-# one), a few at a time on the cores (one, for little work), and chooses a path for each:
-# sums by FFT at decay 1 (_sums_pay), a walk for points alone (_walk, both within a few ulp;
-# section 5.2), cells for segments alone (5.3), else the sort.  A tile pyramid's zoom of
-# short track segments counts them as points first (_counted: within a stated bound).
+# The decay rule: a pixel's contributions sorted descending and summed with weights 1, d, d*d, ...
+# (_Decay: the weights and their running sums).  The reference is the sort (_point_heat and
+# _segment_heat list each contribution, _reduce sorts them by pixel and value and sums them in the
+# original's order: its bits).  Ranks from _Decay.depth on cannot change a sum of values >= 0 (each
+# adds under half an ulp): every fast path uses that, and only that, to skip work.
+# _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on one), a few
+# at a time on the cores, choosing a path for each: FFT sums at decay 1 (_sums_pay) or walks for
+# points alone (5.2; within a few ulp), cells for segments alone (5.3), else the sort.  A pyramid's
+# short track segments may first be counted as points (_counted: within a stated bound).
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
@@ -4235,12 +4231,11 @@ class _Engine:
 
 
 # ---- 5.2 Engine: points ----
-# The reference is _point_heat: each point lists its kernel's contributions inside the
-# tile.  Fast paths: the walks in _Engine, value by value, largest first, adding to each
-# pixel heat * (S[R + c] - S[R]) when c more meet it (_dense_unit: unit points, whole-tile
-# passes per kernel offset, within 1e-14 of a pixel's value; _level_walk: one weight and
-# offset at a time over the points, within a few ulp) and, at decay 1, the sums by FFT
-# (_point_sums: within 1.7e-14 of the largest value, pixels no point reaches exactly 0).
+# The reference is _point_heat: each point lists its kernel's contributions inside the tile.  Fast
+# paths: the walks in _Engine, largest value first, adding heat * (S[R + c] - S[R]) to a pixel c
+# more meet (_dense_unit: unit points, whole-tile passes per offset, within 1e-14 of a pixel's
+# value; _level_walk: one weight and offset at a time, within a few ulp), and at decay 1 the FFT
+# sums (_point_sums: within 1.7e-14 of the largest value; pixels no point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
     (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
@@ -4352,15 +4347,13 @@ def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optio
 
 # ---- 5.3 Engine: segments ----
 # The reference is _segment_heat: every pixel within r of a segment, with the kernel of its
-# distance to it; pixels and cells are found along each segment (_cells_along), so the cost
-# follows its length, never its box.  The fast path, _segment_cells, gives the same bits: the
-# tile is cut into square cells, each with the list of segments that can reach it, and cells
-# with lists of about one length are one array (cells, rows, columns, list), so one sort
-# along the last axis orders every pixel's contributions at once.
-# Where more segments crowd a cell than ranks can matter, bounds from the cell's centre
-# drop those that cannot (_prune_crowded_cells), and a pile (a logger left on one spot)
-# computes per pixel only the segments that can be among its depth hottest
-# (_crowded_values).  Equal segments are computed once and take as many places as matter.
+# distance; pixels and cells are found along each segment (_cells_along): the cost follows its
+# length, not its box.  The fast path, _segment_cells, gives the same bits: square cells, each
+# listing the segments that can reach it; cells with lists of about one length make one array
+# (cells, rows, columns, list), so one sort along the last axis orders every pixel's contributions.
+# Where more segments crowd a cell than ranks can matter, bounds from its centre drop those that
+# cannot (_prune_crowded_cells); a pile (a logger left on one spot) computes per pixel only those
+# that can be among its depth hottest (_crowded_values).  Equal segments are computed once.
 _CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
 _CELL_LISTS = 1 << 19             # cell list entries gathered at once (about 100 bytes each)
 _GROUP = 32                       # segments in a group of a crowded cell (one box)

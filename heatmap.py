@@ -3577,13 +3577,10 @@ class _CountGrid:
             if (nx1 - nx0) * (ny1 - ny0) > self.limit:
                 return
         self._count()
-        for name in ("counts", "sums"):
-            old = getattr(self, name)
-            if old is not None:
-                grown = np.zeros((ny1 - ny0, nx1 - nx0), old.dtype)
-                grown[y0 - ny0:y1 - ny0, x0 - nx0:x1 - nx0] = old
-                setattr(self, name, grown)
-        self.region = (nx0, ny0, nx1, ny1)
+        region = (nx0, ny0, nx1, ny1)   # (block pastes into zeros over it)
+        self.counts = self.block(region)
+        self.sums = None if self.sums is None else self.block(region, self.sums)
+        self.region = region
 
     def block(self, rect: Tuple[int, int, int, int], grid: Optional[np.ndarray] = None) -> np.ndarray:
         """grid[y, x] of the counts (or of ``grid``) over ``rect``, 0 outside the region."""
@@ -3930,7 +3927,7 @@ class _Engine:
         (x, y, value)) of ``entries``, ``segments`` (n, 4) and ``counts``."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
-        largest, kept = 0.0, []
+        largest, kept = 0.0, [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
         for rect, values in self.tile_values(entries, segments, counts):
             if values.size:
                 largest = max(largest, float(values.max()))
@@ -3938,10 +3935,7 @@ class _Engine:
             if keep_all:
                 ys, xs = np.nonzero(values)
                 kept.append((xs + rect[0], ys + rect[1], values[ys, xs]))
-        if keep_all:
-            kept = [np.concatenate(c) for c in zip(*kept)] or \
-                [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)]
-        return grid, largest, kept
+        return grid, largest, [np.concatenate(c) for c in zip(*kept)] if keep_all else []
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
@@ -3950,8 +3944,7 @@ class _Engine:
         other pixels are 0.  ``segments``: (n, 4) or (n, 5) with a weight >= 0."""
         if self.counted:
             entries, segments = _counted(entries, segments, self.radius, self.kernel)
-        total = int(entries.count.sum()) + segments.shape[0]
-        total += 0 if counts is None else counts.total
+        total = int(entries.count.sum()) + segments.shape[0] + (counts.total if counts else 0)
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
         segments = _segment_rows(segments)
         ahead = 4   # jobs queued per thread: a long tile never leaves the others idle
@@ -4036,8 +4029,7 @@ class _Engine:
             flat = (entries.y - grown[1]) * mass.shape[1] + (entries.x - grown[0])
             mass.ravel()[:] += np.bincount(flat, entries.weight * entries.count, mass.size)
             if mass.any():
-                sums[inner[1] - block[1]:inner[3] - block[1], inner[0] - block[0]:inner[2] -
-                     block[0]] = _point_sums(mass, self.grid, spectra)
+                self._paste(sums, block, inner, _point_sums(mass, self.grid, spectra))
         out = []
         for y in range(block[1], block[3], _TILE):
             for x in range(block[0], block[2], _TILE):
@@ -4484,9 +4476,9 @@ def _segment_rows(segments: np.ndarray) -> np.ndarray:
     if segments.shape[1] == 6 or segments.shape[0] < 2:
         return segments
     bits = np.ascontiguousarray(segments, np.float64).view(np.uint64)
-    key = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-    for column in range(1, bits.shape[1]):
-        key = (key ^ bits[:, column]) * np.uint64(0x9E3779B97F4A7C15)
+    key = np.zeros(bits.shape[0], np.uint64)
+    for column in bits.T:
+        key = (key ^ column) * np.uint64(0x9E3779B97F4A7C15)
     key.sort()
     if not np.any(key[1:] == key[:-1]):
         return segments

@@ -3350,7 +3350,9 @@ def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
         x, y = PROJECTIONS[config.projection].forward(lat, lon, ppd)
         if origin != (0.0, 0.0):
             x, y = x - origin[0], y - origin[1]
-        _check_coords(x, y)
+        if x.size and (np.abs(x).max() > _MAX_COORD or np.abs(y).max() > _MAX_COORD):
+            raise HeatmapError("the data spans more than %d pixels at this scale: "
+                               "give a larger -s/--scale or a smaller --extent" % _MAX_COORD)
         return x, y
     if isinstance(batch, Points):
         acc.add_points(*forward(batch.lat, batch.lon), batch.weight)
@@ -3402,16 +3404,9 @@ def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd:
     return acc
 
 
-def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
-    if x.size and (np.abs(x).max() > _MAX_COORD or np.abs(y).max() > _MAX_COORD):
-        raise HeatmapError("the data spans more than %d pixels at this scale: "
-                           "give a larger -s/--scale or a smaller --extent" % _MAX_COORD)
-
-
 class _Accumulator:
-    """Projected input, in memory bounded by the picture: unit points in a count grid (from
-    ``region`` x0, y0, x1, y1 exclusive, growing within a budget), other points as entries by
-    (pixel, weight), segments as they come; with ``sums`` (decay 1) the grid sums weights > 0."""
+    """Projected input: unit points in a count grid (``region`` first, growing within a budget),
+    other points as entries, segments as they come; ``sums`` (decay 1): it sums weights > 0."""
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
                  sums: bool = False):
@@ -3472,7 +3467,7 @@ class _Accumulator:
         return entries, entry_seq, self._segment_array(), segment_seq
 
     def add_times(self, times: np.ndarray, first: int) -> None:
-        """Record the --frame_time clock: int64 Unix seconds of the inputs just added, the earliest."""
+        """The --frame_time clock: int64 Unix seconds of the inputs just added, the earliest."""
         self.times.append(times)
         self.first_time = first if self.first_time is None else min(self.first_time, first)
 
@@ -3647,8 +3642,7 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
         np.right_shift(flat[i:i + (1 << 20)], 22, out=band[i:i + (1 << 20)], casting="unsafe")
     order = np.argsort(band, kind="stable")
     ends = np.cumsum(np.bincount(band, minlength=bands + 1))
-    # one band-sized buffer for all bands: np.bincount's fresh arrays would fault in
-    # every page of every band (measured 1.15 s against 0.3 s for 1e7 points)
+    # one buffer for all bands: fresh np.bincount arrays fault in every page (1.15 s vs 0.3 s, 1e7)
     found = np.zeros(min(grid.size, 1 << 22), np.float64 if weight is not None else np.int64)
     for b, (lo, hi) in enumerate(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist())):
         if lo < hi:
@@ -3738,8 +3732,7 @@ class _Decay:
             min(most + 2, int(800 / -math.log(decay)) + 2)
         self.weights = _decay_weights(decay, length)
         self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
-        # Ranks from ``depth`` on cannot change a sum of values >= 0 (or never occur): each adds
-        # at most v0 * 2**-55, under half an ulp of a sum holding v0.  None: all count (decay 1).
+        # ranks from ``depth`` add at most v0 * 2**-55 (or never occur); None: all count (decay 1)
         tiny = np.flatnonzero(self.weights <= 2.0 ** -55)
         self.depth = None if decay == 1.0 else int(tiny[0]) if tiny.size else length
 
@@ -3817,10 +3810,7 @@ def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
     else:
         copies = counts[order]
         before = np.cumsum(copies) - copies
-        first = np.zeros(size, np.int64)
-        used = per_key > 0
-        first[used] = before[start[used]]
-        rank = before - first[keys]
+        rank = before - before[start[keys]]   # copies before, in the key's run
         contribution = values * decay.weight(rank) * decay.run(copies)
     return np.bincount(keys, weights=contribution, minlength=size)
 
@@ -4180,9 +4170,8 @@ class _Engine:
         return out
 
     def _level_walk(self, rect, entries: _BinnedPoints, decay: _Decay) -> np.ndarray:
-        """Points of weights > 0 at decay < 1 without the sort: one value (a weight times the heat
-        at a kernel offset: one per pixel) at a time, largest first; c of them meeting a pixel that
-        R larger ones met add value * W[R] * S[c] (the sort's copies, within a few ulp)."""
+        """Points of weights > 0 at decay < 1 without the sort: one value (weight times offset heat)
+        at a time, largest first; c meeting a pixel R larger ones met add value * W[R] * S[c]."""
         r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
         entries = _aggregate(entries)   # a weight's points on distinct pixels
         wide = x1 - x0 + 4 * r   # the tile grown by 2r: no contribution falls out
@@ -4229,9 +4218,8 @@ class _Engine:
 # value; _level_walk: one weight and offset at a time, within a few ulp), and at decay 1 the FFT
 # sums (_point_sums: within 1.7e-14 of the largest value; pixels no point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
-    """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
-    (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
-    original, a negative weight makes zero-heat corners count (ranking before negatives)."""
+    """Contributions of points to ``rect``: int64 keys (y - y0) * width + (x - x0), weight * heat,
+    counts.  As the original, a negative weight makes zero-heat corners count (before negatives)."""
     r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
     signed = bool(np.any(entries.weight < 0))
     lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
@@ -4251,12 +4239,10 @@ def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: n
                 (px - entries.x[part, None, None] + r)
             inside = (px < hi_x[part, None, None]) & (py < hi_y[part, None, None])
             heat = grid.take(np.where(inside, offset, 0))
-            weight = entries.weight[part, None, None]
             keep = inside & (heat > 0) if not signed else inside
-            which = np.broadcast_to(part[:, None, None], keep.shape)[keep]
             keys.append(((py - y0) * (x1 - x0) + (px - x0))[keep])
-            values.append((weight * heat)[keep])
-            counts.append(entries.count[which])
+            values.append((entries.weight[part, None, None] * heat)[keep])
+            counts.append(entries.count[np.broadcast_to(part[:, None, None], keep.shape)[keep]])
     return tuple(np.concatenate(a) for a in (keys, values, counts))
 
 
@@ -4436,8 +4422,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
 
 def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
                  radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
-    """Decay-combine the listed segments on every pixel of the cells of ``size`` pixels into ``out``
-    (rows of cells, size, columns of cells, size)."""
+    """Decay-combine the listed segments on every pixel of the cells into ``out`` (by cell rows)."""
     across = out.shape[2]
     offsets = np.arange(size, dtype=np.float64)
     weighted = bool(np.any(table[5] != 1.0))
@@ -4447,8 +4432,7 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
         px = (group % across * size + rect[0])[:, None] + offsets
         py = (group // across * size + rect[1])[:, None] + offsets
         values = np.empty((group.size, size, size))
-        # a list longer than a batch (a pile) is taken a part at a time, keeping
-        # each pixel's ``depth`` hottest so far: the arrays stay in the cache
+        # a list longer than a batch (a pile): a part at a time, keeping the depth hottest so far
         part = length if decay.depth is None or length <= _CELL_BATCH else \
             max(_CELL_BATCH // 8, 2 * decay.depth)
         step = max(1, _CELL_BATCH // (size * size * part))
@@ -4470,9 +4454,8 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
 
 
 def _segment_rows(segments: np.ndarray) -> np.ndarray:
-    """The segments with equal rows merged: as given (float64 (n, 4) pixel x1, y1, x2, y2, or (n, 5)
-    with a weight), or when rows repeat (a logger left on one spot) (m, 6) of the distinct ones
-    with weight and count (:func:`_segment_column`).  Repeats are found by sorting 64-bit hashes."""
+    """The segments (n, 4|5) as given, or when rows repeat (a logger left on one spot) the distinct
+    ones (m, 6) with weight and count (:func:`_segment_column`); found by sorting 64-bit hashes."""
     if segments.shape[1] == 6 or segments.shape[0] < 2:
         return segments
     bits = np.ascontiguousarray(segments, np.float64).view(np.uint64)
@@ -4539,9 +4522,8 @@ def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarr
 def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
                     size: int, margin: float, radius: int, kernel: str, decay: _Decay,
                     out: np.ndarray) -> None:
-    """Into ``out`` as :func:`_cell_values`: cells still crowded after pruning, pixel by pixel,
-    computing exactly only the segments that may be among a pixel's ``depth`` hottest (found by
-    :func:`_pixel_groups`, or far from a small equal-weight pile by :func:`_pixel_support`)."""
+    """Into ``out`` as :func:`_cell_values`: cells still crowded after pruning, pixel by pixel, only
+    the segments that may be among a pixel's ``depth`` hottest (_pixel_groups, _pixel_support)."""
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
@@ -4620,8 +4602,8 @@ def _top(h: np.ndarray, depth: int) -> np.ndarray:
 
 def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
                 seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,) heat at (px, py) of ``near[:, seg]`` per sorted ``pixel``, as in
-    :func:`_cell_values`, ~_CELL_LISTS pairs at once (more for one pixel: its ``depth`` hottest)."""
+    """float64 heat at (px, py) of ``near[:, seg]`` per sorted ``pixel``, as :func:`_cell_values`,
+    ~_CELL_LISTS pairs at once (more for one pixel: its ``depth`` hottest)."""
     per = np.bincount(pixel, minlength=px.size)
     start = np.cumsum(per) - per
     big = per > _CELL_LISTS // 2
@@ -4738,8 +4720,7 @@ def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, len
                   pad: int) -> np.ndarray:
     """int64 (len(first), length): rows members[first[i]:first[i] + count[i]], then ``pad``."""
     lists = np.full((first.size, length), pad)
-    row = np.repeat(np.arange(first.size), count)
-    slot = np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)
+    row, slot = _repeat_ranges(np.zeros_like(count), count)
     lists[row, slot] = members[first[row] + slot]
     return lists
 

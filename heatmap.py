@@ -3247,9 +3247,8 @@ def _pixel_origin(low: float, high: float) -> float:
 
 
 def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.ndarray:
-    """float64 (height, width) image values: pixel x with min_x <= x <= max_x lands on column
-    int(x - min_x), as in the original (the last column and row stay empty unless the box edge is
-    a whole pixel).  A ``grid`` of exactly the image is returned itself, with those zeroed."""
+    """float64 (height, width): pixel x in min_x .. max_x lands on column int(x - min_x), as the
+    original (last column and row empty unless its edge is whole); an image-sized grid: reused."""
     box = geometry.box
     cols = _axis_slices(window[0], window[2], box.min_x, box.max_x, geometry.width)
     rows = _axis_slices(window[1], window[3], box.min_y, box.max_y, geometry.height)
@@ -3863,9 +3862,8 @@ def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, siz
 
 
 def _cells_along(segments: np.ndarray, size: int, reach: float, box=None):
-    """(segment index, cell x, cell y), int64, of the cells of ``size`` pixels (x: pixels x * size
-    and on) that may come within ``reach`` of a segment: columns along its longer axis, each with
-    the rows near its stretch there, so the cost follows its length; ``box`` (w, h): 0 .. w, h."""
+    """(segment, cell x, cell y), int64, of the cells of ``size`` pixels within ``reach`` of each
+    segment: columns along its longer axis, each with the rows near it there; ``box``: (w, h)."""
     ends = segments[:, :4]
     steep = np.abs(ends[:, 3] - ends[:, 1]) > np.abs(ends[:, 2] - ends[:, 0])
     ends = np.where(steep[:, None], ends[:, [1, 0, 3, 2]], ends)   # (a, b): longer axis first
@@ -3929,9 +3927,8 @@ class _Engine:
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
-        """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
-        order: a _TILE-pixel tile or part of one (decay-1 FFT sums: block by block, as views);
-        other pixels are 0.  ``segments``: (n, 4) or (n, 5) with a weight >= 0."""
+        """Yield (rect, values) per _TILE-pixel tile with data, or part of one (decay-1 FFT sums: by
+        block, as views), in tile order; other pixels are 0.  ``segments``: weights >= 0."""
         if self.counted:
             entries, segments = _counted(entries, segments, self.radius, self.kernel)
         total = int(entries.count.sum()) + segments.shape[0] + (counts.total if counts else 0)
@@ -4158,8 +4155,7 @@ class _Engine:
         rank = np.zeros((h, w), np.int64)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
         stamp = self.stamp
-        for g in range(stamp.groups.size - 1):
-            lo, hi = stamp.groups[g], stamp.groups[g + 1]
+        for lo, hi in zip(stamp.groups[:-1], stamp.groups[1:]):
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
                 rank += counts[r + dy:r + dy + h, r + dx:r + dx + w]
             decay.run(rank, out=s_new)
@@ -4273,9 +4269,8 @@ def _fft_size(n: int) -> int:
 
 
 def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) -> np.ndarray:
-    """float64 (h - 2r, w - 2r): sum over q of mass[q] * kernel[p - q + r] for the pixels p of
-    ``mass`` (h, w) r or more inside it, by real FFTs padded to at least h, w (wrap-around misses
-    them); transforms of the (2r+1, 2r+1) ``kernel`` kept in ``spectra`` by ``name`` and size."""
+    """float64 (h - 2r, w - 2r): sum of mass[q] * kernel[p - q + r] for pixels p r or more inside
+    ``mass``, by real FFTs (no wrap-around there); kernel transforms cached in ``spectra``."""
     r = kernel.shape[0] // 2
     h, w = mass.shape
     shape = (_fft_size(h), _fft_size(w))
@@ -4382,8 +4377,8 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
     """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
-    _Engine._sparse; bench rows "gpx" and "pile-gpx".  Weights >= 0; by cells (section prose);
-    equal segments are computed once (decay 1: over _PILE take one, heat times count)."""
+    _Engine._sparse; bench rows "gpx" and "pile-gpx".  Weights >= 0; at decay 1 a pile of more
+    than _PILE equal segments is one, its heat times the count."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4495,9 +4490,8 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
-    """The (cell, segment) pairs a crowded cell must keep, by cell.  Its pixels lie within half a
-    diagonal of its centre, bounding each segment's heat there: kept are those above 0 that reach
-    the depth-th largest lower bound; the rest rank past ``depth`` everywhere."""
+    """The (cell, segment) pairs a crowded cell must keep: bounds from its centre (its pixels lie
+    within half a diagonal) keep those above 0 reaching the depth-th largest lower bound."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
     kept = []
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
@@ -4614,10 +4608,9 @@ def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndar
         hottest = np.zeros((end - first, max(1, int(per[first:end].max()))))
         for lo in range(int(start[first]), int(start[end - 1] + per[end - 1]), _CELL_LISTS):
             hi = min(lo + _CELL_LISTS, int(start[end - 1] + per[end - 1]))
-            sx, sy, dx, dy, length2, weight = (a[seg[lo:hi]] for a in near)
             heat = KERNELS[kernel](np.sqrt(_squared_distance(
-                px[pixel[lo:hi]], py[pixel[lo:hi]], sx, sy, dx, dy, length2)), radius)
-            heat *= weight
+                px[pixel[lo:hi]], py[pixel[lo:hi]], *near[:5, seg[lo:hi]])), radius)
+            heat *= near[5, seg[lo:hi]]
             if big[first]:   # one pixel: its part joins the hottest so far
                 hottest = np.concatenate([hottest[:, :decay.depth], heat[None]], axis=1)
                 hottest.partition(hottest.shape[1] - decay.depth, axis=1)

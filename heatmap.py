@@ -3896,8 +3896,7 @@ def _repeat_ranges(start: np.ndarray, stop: np.ndarray) -> Tuple[np.ndarray, np.
 
 
 class _Engine:
-    """Turns aggregated points and segments into decay-combined pixel values; ``counted`` (a tile
-    pyramid, not a picture): short segments may be counted as points (:func:`_counted`)."""
+    """Points and segments to decay-combined values; ``counted``: a pyramid's (:func:`_counted`)."""
 
     def __init__(self, config: Config, counted: bool = False):
         self.counted = counted and _FAST
@@ -4050,8 +4049,8 @@ class _Engine:
                                               np.split(which, cuts)) if part.size}
 
     def _tiles(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments, None, index of those near) per tile with data;
-        many unit points alone: (rect, no entries, segments, int64 counts over rect + r, index)."""
+        """Yield (rect, entries near, segments, None or (unit points alone) counts over rect + r,
+        index of the segments near) per tile with data."""
         members = self._member_tiles(entries, segments)
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
         nothing = (_empty_entries(), np.empty(0, np.int64))
@@ -4072,8 +4071,7 @@ class _Engine:
 
     def _tile(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay,
               block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Exact values over one tile, split when too much lands on it; ``block``: unit-point counts
-        over the tile grown by the radius, given instead of entries and segments."""
+        """Exact values over one tile, split when too much lands on it (``block``: see _tiles)."""
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
         walk = self._walk(rect, entries, segments.shape[0])
@@ -4098,8 +4096,7 @@ class _Engine:
             yield rect, entries, segments, index, block
 
     def _walk(self, rect, entries: _BinnedPoints, segments: int):
-        """The walk that pays for points alone, or None (the sort): unit points dense enough
-        (:meth:`_dense_unit`), else at decay < 1 weights > 0 of few values (:meth:`_level_walk`)."""
+        """The walk that pays for points alone (dense unit points; few weights > 0), or None."""
         if not _FAST or segments or not entries.x.size:
             return None
         if bool(np.all(entries.weight == 1.0)) and _dense_pays(entries.x.size, rect):
@@ -4134,10 +4131,9 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value;
-        chosen by _walk; bench rows "points r=5/r=15".  Whole-grid passes over kernel offsets by
-        descending heat, R counting points met: a group of heat k meeting c more adds
-        k * (S[R+c] - S[R]), over the points' box.  Points: ``entries`` or ``block`` counts."""
+        """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value; chosen by
+        _walk; bench rows "points r=5/r=15".  Whole-grid passes over offsets by descending heat
+        (section prose), over the points' box.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -4284,9 +4280,8 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
     """Fast path of the sort at decay 1: within 1.7e-14 of the largest value; chosen by
-    _Engine._sums_pay; bench row "r150".  :func:`_convolve` of ``mass`` (weight * count >= 0)
-    and ``kernel``; pixels no point reaches are exactly 0 (found by value if round-off < half
-    the least contribution, else by convolving supports)."""
+    _Engine._sums_pay; bench row "r150".  Pixels no point reaches are exactly 0 (by value if
+    round-off < half the least contribution, else by convolving supports)."""
     top = float(mass.max())
     if not math.isfinite(top):
         raise _overflow_error()
@@ -4335,9 +4330,8 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` nearer than r to segments, found along each: int64 keys (y - y0) * width
-    + (x - x0), float64 weight * heat, int64 copies.  The distance sqrt(dx*dx + dy*dy) is within
-    an ulp of the original's math.hypot, and three times as fast."""
+    """Pixels of ``rect`` nearer than r to segments: keys as :func:`_point_heat`, heat, copies.  The
+    distance sqrt(dx*dx + dy*dy) is within an ulp of the original's math.hypot, and 3x as fast."""
     x0, y0, x1, y1 = rect
     table, copies = _segment_table(seg), _segment_column(seg, 5).astype(np.int64)
     step = max(1, (1 << 22) // ((max(x1 - x0, y1 - y0) + 2 * radius + 4) * (2 * radius + 4)))
@@ -4547,12 +4541,11 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
 def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.ndarray,
                    spread: float, margin: float, radius: int, kernel: str,
                    decay: _Decay) -> np.ndarray:
-    """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen
-    in _crowded_values; bench row "pile-gpx" (5.2x, test/BENCHMARKS.md: Fast paths).
-    Pixels beyond 4 * spread from ``centre``, segments of one weight within ``spread`` of it: at
-    distance D in direction u a segment is D - h to D - h + spread**2 / (2 (D - spread)) away, h
-    its support (max of its ends' (x - centre) . u), so only supports within that slack of the
-    depth-th largest can be among the depth hottest.  4 x 4 pixel blocks filter first (float32)."""
+    """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen in
+    _crowded_values; bench row "pile-gpx" (5.2x).  Pixels beyond 4 * spread from ``centre``,
+    segments of one weight within ``spread`` of it: at distance D in direction u a segment is
+    D - h to D - h + spread**2 / (2 (D - spread)) away, h its support (max of its ends' (x - centre)
+    . u): only supports within that slack of the depth-th largest can be among the depth hottest."""
     ends = [(a - centre[:, None]).astype(np.float32) for a in (near[0:2], near[0:2] + near[2:4])]
     x, y = px - centre[0], py - centre[1]
     distance = np.hypot(x, y)

@@ -3315,8 +3315,7 @@ def _aggregate(entries: _BinnedPoints) -> _BinnedPoints:
         x, y, w = entries.x[order], entries.y[order], entries.weight[order]
         new = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (w[1:] != w[:-1])]
     starts = np.flatnonzero(new)
-    counts = np.add.reduceat(entries.count[order], starts)
-    return entries.take(order[starts])._replace(count=counts)
+    return entries.take(order[starts])._replace(count=np.add.reduceat(entries.count[order], starts))
 
 
 def _concat_entries(parts: Sequence[_BinnedPoints]) -> _BinnedPoints:
@@ -3383,11 +3382,10 @@ def _even_pieces(x1, y1, x2, y2, weight: np.ndarray, step: float):
     along = np.ravel([end - length, end], "F")
     heat = np.interp(at, along, np.ravel([total - weight, total], "F"))
     heat[k == 0], heat[ends] = (total - weight)[first], total[last]
-    source = np.where(ends, last[run], np.searchsorted(end, at))
     x, y = (np.interp(at, along, np.ravel(pair, "F")) for pair in ((x1, x2), (y1, y2)))
     keep = ~ends[:-1]
     return (x[:-1][keep], y[:-1][keep], x[1:][keep], y[1:][keep], np.diff(heat)[keep],
-            source[1:][keep])
+            np.where(ends, last[run], np.searchsorted(end, at))[1:][keep])
 
 
 def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd: float,
@@ -3507,9 +3505,8 @@ class _Accumulator:
 
 class _CountGrid:
     """Fast path of _BinnedPoints entries for unit points: the same values; chosen in
-    _Accumulator.add_points; bench rows "W8000" and the engine rows.  Counts over a region growing
-    up to ``limit`` pixels (the caller keeps points beyond), int32 until a pixel might pass it;
-    ``sums``: decay 1's positive weights.  Points wait as flat indices: a quarter grid, or 4M."""
+    _Accumulator.add_points; bench rows "W8000" and the engine rows.  Counts (int32 until a pixel
+    might pass it) over a region growing up to ``limit`` pixels; ``sums``: positive weights."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3559,8 +3556,7 @@ class _CountGrid:
         x0, y0, x1, y1 = self.region
         if bx0 >= x0 and by0 >= y0 and bx1 <= x1 and by1 <= y1:
             return
-        # grow a quarter beyond what is needed, so a slowly spreading stream regrows rarely
-        slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4
+        slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4   # a quarter more: regrown rarely
         nx0 = x0 if bx0 >= x0 else bx0 - slack_x
         ny0 = y0 if by0 >= y0 else by0 - slack_y
         nx1 = x1 if bx1 <= x1 else bx1 + slack_x
@@ -3749,16 +3745,13 @@ class _Decay:
     def run(self, count: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
         """S[count] as float64 (into ``out`` when given); ``count`` int64, any shape."""
         if self.decay == 1.0:
-            out = np.empty(count.shape) if out is None else out
-            np.copyto(out, count)
-            return out
+            return np.add(count, 0.0, out=out)   # S[c] = c
         return np.take(self.sums, count, mode="clip", out=out)
 
 
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
-    """(order, keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values`` descending per
-    key: values >= 0 by one packed uint64 sort (key | value scaled to a rank | position), runs of
-    one rank then sorted exactly; others (negative weights) by np.lexsort."""
+    """(order, keys ascending, values descending per key): values >= 0 by one packed uint64 sort
+    (key | value scaled to a rank | position), runs of one rank then exactly; others: np.lexsort."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
     value_bits, top = min(64 - key_bits - pos_bits, 52), float(values.max())
@@ -3826,8 +3819,7 @@ def _tile_rect(tx: int, ty: int, size: int) -> Tuple[int, int, int, int]:
 def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
     """Sorted indices of the tiles of ``size`` pixels that pixel ranges lo[i]..hi[i] touch."""
     first, last = lo // size, hi // size
-    span = int((last - first).max(initial=0)) + 1
-    tiles = first[:, None] + np.arange(span)
+    tiles = first[:, None] + np.arange(int((last - first).max(initial=0)) + 1)
     return _sorted_unique(tiles[tiles <= last[:, None]]).tolist()
 
 
@@ -3910,8 +3902,7 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """(float64 grid[y, x] over ``window``, max anywhere, with ``keep_all`` all nonzero
-        (x, y, value)) of ``entries``, ``segments`` (n, 4) and ``counts``."""
+        """(grid[y, x] over ``window``, the max, with ``keep_all`` every nonzero (x, y, value))."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         largest, kept = 0.0, [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
@@ -4053,10 +4044,9 @@ class _Engine:
         index of the segments near) per tile with data."""
         members = self._member_tiles(entries, segments)
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
-        nothing = (_empty_entries(), np.empty(0, np.int64))
         for tile in sorted(set(members) | dense):
             rect = _tile_rect(tile[0], tile[1], _TILE)
-            near, index = members.get(tile, nothing)
+            near, index = members.get(tile, (_empty_entries(), np.empty(0, np.int64)))
             if tile in dense:
                 grown = _grown_rect(rect, self.radius)
                 block = counts.block(grown)
@@ -4479,7 +4469,10 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
         span = max(1, _CELL_LISTS // (length * unit)) * unit
         of_length = used[slots == length]
         for group in (of_length[i:i + span] for i in range(0, of_length.size, span)):
-            yield group, _padded_lists(members, first[group], per_cell[group], length, pad)
+            lists = np.full((group.size, length), pad)
+            row, slot = _repeat_ranges(np.zeros_like(group), per_cell[group])
+            lists[row, slot] = members[first[group][row] + slot]
+            yield group, lists
 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
@@ -4700,15 +4693,6 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     order = np.argsort(cells.astype(np.uint16) if cells.size and cells.max() < 1 << 16 else cells,
                        kind="stable")
     return cells[order], members[order]
-
-
-def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,
-                  pad: int) -> np.ndarray:
-    """int64 (len(first), length): rows members[first[i]:first[i] + count[i]], then ``pad``."""
-    lists = np.full((first.size, length), pad)
-    row, slot = _repeat_ranges(np.zeros_like(count), count)
-    lists[row, slot] = members[first[row] + slot]
-    return lists
 
 
 def _segment_table(segments: np.ndarray) -> np.ndarray:

@@ -3902,7 +3902,7 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """(grid[y, x] over ``window``, the max, with ``keep_all`` every nonzero (x, y, value))."""
+        """(grid[y, x] over ``window``, max anywhere, ``keep_all``: all nonzero (x, y, value))."""
         x0, y0, x1, y1 = window
         grid = np.zeros((y1 - y0, x1 - x0))
         largest, kept = 0.0, [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]

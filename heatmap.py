@@ -3082,9 +3082,8 @@ class _Mercator(_Projection):
 
     def forward(self, lat, lon, ppd):
         ppr = ppd * (180 / math.pi)
-        if isinstance(lat, np.ndarray):
-            return lon * ppd, -ppr * np.log(np.tan(math.pi / 4 + math.pi / 360 * lat))
-        return lon * ppd, -ppr * math.log(math.tan(math.pi / 4 + math.pi / 360 * lat))
+        maths = np if isinstance(lat, np.ndarray) else math   # floats: math's own bits
+        return lon * ppd, -ppr * maths.log(maths.tan(math.pi / 4 + math.pi / 360 * lat))
 
     def inverse(self, x, y, ppd):
         ppr = ppd * (180 / math.pi)
@@ -3685,8 +3684,7 @@ KERNELS = {"linear": _linear, "gaussian": _gaussian}
 def _kernel_grid(kernel: str, radius: int) -> np.ndarray:
     """float64 grid[dy + r, dx + r] of the heat at integer offset (dx, dy), 0 outside the disc.
     Distance: sqrt of the exact integer sum, the same bits as math.hypot (np.hypot is not)."""
-    span = np.arange(-radius, radius + 1)
-    squares = (span * span).astype(np.float64)
+    squares = (np.arange(-radius, radius + 1) ** 2).astype(np.float64)
     return KERNELS[kernel](np.sqrt(squares[:, None] + squares[None, :]), radius)
 
 
@@ -4076,8 +4074,7 @@ class _Engine:
         return self._sparse(rect, entries, segments, decay)
 
     def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block, index):
-        """Yield the tile as jobs (rect, entries, ``segments``, index of those near it, block) of
-        bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
+        """Jobs (rect, entries, all segments, index of those near, block); heavy tiles: quarters."""
         if block is None and self._is_heavy(rect, entries, index.size) and \
                 self._walk(rect, entries, index.size) is None:
             for sub, near, touch in self._quarters(rect, entries, segments[index]):

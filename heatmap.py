@@ -3082,14 +3082,13 @@ class _Mercator(_Projection):
 
     def forward(self, lat, lon, ppd):
         ppr = ppd * (180 / math.pi)
-        maths = np if isinstance(lat, np.ndarray) else math   # floats: math's own bits
-        return lon * ppd, -ppr * maths.log(maths.tan(math.pi / 4 + math.pi / 360 * lat))
+        log, tan = (np.log, np.tan) if isinstance(lat, np.ndarray) else (math.log, math.tan)
+        return lon * ppd, -ppr * log(tan(math.pi / 4 + math.pi / 360 * lat))
 
     def inverse(self, x, y, ppd):
         ppr = ppd * (180 / math.pi)
-        if isinstance(y, np.ndarray):
-            return 360 / math.pi * np.arctan(np.exp(-y / ppr)) - 90, x / ppd
-        return 360 / math.pi * math.atan(math.exp(-y / ppr)) - 90, x / ppd
+        atan, exp = (np.arctan, np.exp) if isinstance(y, np.ndarray) else (math.atan, math.exp)
+        return 360 / math.pi * atan(exp(-y / ppr)) - 90, x / ppd
 
 
 PROJECTIONS = {"mercator": _Mercator(), "equirectangular": _Equirectangular()}
@@ -3901,8 +3900,7 @@ class _Engine:
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
         """(grid[y, x] over ``window``, max anywhere, ``keep_all``: all nonzero (x, y, value))."""
-        x0, y0, x1, y1 = window
-        grid = np.zeros((y1 - y0, x1 - x0))
+        grid = np.zeros((window[3] - window[1], window[2] - window[0]))
         largest, kept = 0.0, [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
         for rect, values in self.tile_values(entries, segments, counts):
             if values.size:

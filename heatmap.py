@@ -2948,21 +2948,13 @@ def _geojson_batches(geo: Any, spec: dict) -> List[object]:
 
 
 # ---- 3 Projections and the picture's geometry ----
-# Degrees to pixels: a projection maps lat/lon to a plane, scaled by pixels per degree
-# (from -s, or fitted to -W/-H with the margin and radius as padding).  A point lands on
-# the pixel its projected coordinates truncate to (toward zero, as the original).  The
-# picture's geometry is the scale, the pixel box of the image and its size; _image_values
-# cuts the engine's values to that box.
+# Degrees to pixels: a projection maps lat/lon to a plane, scaled by pixels per degree (from -s, or
+# fitted to -W/-H with the margin and radius as padding).  A point lands on the pixel its projected
+# coordinates truncate to (toward zero, as the original).  The picture's geometry is the scale, the
+# pixel box of the image and its size; _image_values cuts the engine's values to that box.
 class _Projection:
-    """Maps degrees to unscaled plane coordinates; pixels = plane * pixels_per_degree."""
+    """forward(lat, lon, ppd): pixel (x, y), y southwards, of floats or float64 arrays; inverse."""
     max_lat = 90.0
-
-    def forward(self, lat, lon, ppd: float):
-        """Pixel (x, y) for float64 arrays or floats of lat/lon; y grows southwards."""
-        raise NotImplementedError
-
-    def inverse(self, x, y, ppd: float):
-        raise NotImplementedError
 
 
 class _Equirectangular(_Projection):
@@ -2978,15 +2970,13 @@ class _Mercator(_Projection):
 
     def forward(self, lat, lon, ppd):
         ppr = ppd * (180 / math.pi)
-        if isinstance(lat, np.ndarray):
-            return lon * ppd, -ppr * np.log(np.tan(math.pi / 4 + math.pi / 360 * lat))
-        return lon * ppd, -ppr * math.log(math.tan(math.pi / 4 + math.pi / 360 * lat))
+        log, tan = (np.log, np.tan) if isinstance(lat, np.ndarray) else (math.log, math.tan)
+        return lon * ppd, -ppr * log(tan(math.pi / 4 + math.pi / 360 * lat))
 
     def inverse(self, x, y, ppd):
         ppr = ppd * (180 / math.pi)
-        if isinstance(y, np.ndarray):
-            return 360 / math.pi * np.arctan(np.exp(-y / ppr)) - 90, x / ppd
-        return 360 / math.pi * math.atan(math.exp(-y / ppr)) - 90, x / ppd
+        atan, exp = (np.arctan, np.exp) if isinstance(y, np.ndarray) else (math.atan, math.exp)
+        return 360 / math.pi * atan(exp(-y / ppr)) - 90, x / ppd
 
 
 PROJECTIONS = {"mercator": _Mercator(), "equirectangular": _Equirectangular()}
@@ -2999,10 +2989,6 @@ class _Box:
     min_y: float
     max_x: float
     max_y: float
-
-    @classmethod
-    def around(cls, xs, ys) -> "_Box":
-        return cls(min(xs), min(ys), max(xs), max(ys))
 
     def grown(self, pad: float) -> "_Box":
         return _Box(self.min_x - pad, self.min_y - pad, self.max_x + pad, self.max_y + pad)
@@ -3023,7 +3009,7 @@ def _project_box(projection: _Projection, lat_lon: _Box, ppd: float) -> _Box:
     """Pixel box of a lat/lon box (min_x/max_x hold longitudes, min_y/max_y latitudes)."""
     x1, y1 = projection.forward(lat_lon.min_y, lat_lon.min_x, ppd)
     x2, y2 = projection.forward(lat_lon.max_y, lat_lon.max_x, ppd)
-    return _Box.around((x1, x2), (y1, y2))
+    return _Box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def _ppd_for_scale(metres_per_pixel: float) -> float:
@@ -3038,11 +3024,8 @@ def _fit_ppd(projection: _Projection, lat_lon: _Box, padding: int,
     """Pixels per degree at which the box plus padding fits width and/or height."""
     size = _project_box(projection, lat_lon, _FIT_SCALE)
     span_x, span_y = size.max_x - size.min_x, size.max_y - size.min_y
-    fits = []
-    if height and span_y:
-        fits.append(float(height - 2 * padding) / span_y * _FIT_SCALE)
-    if width and span_x:
-        fits.append(float(width - 2 * padding) / span_x * _FIT_SCALE)
+    fits = [float(side - 2 * padding) / span * _FIT_SCALE
+            for side, span in ((height, span_y), (width, span_x)) if side and span]
     if not fits:  # nothing to fit a scale to
         what = ("has one longitude" if width and not height else
                 "has one latitude" if height and not width else "is at one location")
@@ -3081,16 +3064,14 @@ def _image_box(box: _Box, width: Optional[int], height: Optional[int]) -> Tuple[
 
 
 def _data_box(batches: Iterable[object], empty: bool = False) -> Optional[_Box]:
-    """lat/lon box (min_x/max_x longitudes, min_y/max_y latitudes) of input batches and _Boxes, or
-    of a Dask cluster's input; none: None with ``empty``, else an error."""
+    """lat/lon box of batches and _Boxes, or of a Dask cluster's input; none: None or an error."""
     if isinstance(batches, _DaskParts):
         return batches.box()
     lats, lons = [], []
     for batch in batches:
         if isinstance(batch, _Box):   # a part's (Dask)
-            batch = Points(*(np.array(v) for v in ((batch.min_y, batch.max_y),
-                                                  (batch.min_x, batch.max_x))))
-        if isinstance(batch, Points):
+            pairs = [(np.array([batch.min_y, batch.max_y]), np.array([batch.min_x, batch.max_x]))]
+        elif isinstance(batch, Points):
             pairs = [(batch.lat, batch.lon)]
         else:
             pairs = [(batch.lat1, batch.lon1), (batch.lat2, batch.lon2)]
@@ -3152,9 +3133,8 @@ def _pixel_origin(low: float, high: float) -> float:
 
 
 def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.ndarray:
-    """float64 (height, width) image values: pixel x with min_x <= x <= max_x lands on column
-    int(x - min_x), as in the original (the last column and row stay empty unless the box edge is
-    a whole pixel).  A ``grid`` of exactly the image is returned itself, with those zeroed."""
+    """float64 (height, width): pixel x in min_x .. max_x lands on column int(x - min_x), as the
+    original (last column and row empty unless its edge is whole); an image-sized grid: reused."""
     box = geometry.box
     cols = _axis_slices(window[0], window[2], box.min_x, box.max_x, geometry.width)
     rows = _axis_slices(window[1], window[3], box.min_y, box.max_y, geometry.height)
@@ -3170,8 +3150,7 @@ def _image_values(geometry: _PictureGeometry, grid: np.ndarray, window) -> np.nd
 
 
 def _axis_slices(first: int, end: int, low: float, high: float, size: int):
-    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None: consecutive
-    pixels land on consecutive positions, so one slice each."""
+    """(grid slice, image slice) along one axis for pixels first .. end - 1, or None."""
     pixels = np.arange(first, end)
     position = np.floor(pixels - low).astype(np.int64)
     fits = np.flatnonzero((pixels >= low) & (pixels <= high) & (position < size))
@@ -3182,13 +3161,12 @@ def _axis_slices(first: int, end: int, low: float, high: float, size: int):
 
 
 # ---- 4 Binning ----
-# Projected input is gathered in memory that follows the picture, not the input: unit
-# points are counted into a dense grid (_CountGrid, the fast path of the entries below;
-# at decay 1 positive weights are summed into it too), other points are aggregated into
-# (pixel, weight) -> count entries (_BinnedPoints, the reference), and track segments are
-# kept as pixel coordinates (--track_weight length, time: in even pieces along each track, so
-# how often a device logged does not matter).  _Accumulator holds them and the input order;
-# accumulations on one grid merge exactly (a Dask cluster's partitions).
+# Projected input is held in memory that follows the picture, not the input: unit points are
+# counted in a dense grid (_CountGrid, the fast path of the entries; at decay 1 it sums positive
+# weights too), other points aggregated into (pixel, weight) -> count entries (_BinnedPoints, the
+# reference), track segments kept as pixel coordinates (--track_weight length, time: in even pieces
+# along each track, so how often a device logged does not matter).  _Accumulator holds them and the
+# input order; accumulations on one grid merge exactly (a Dask cluster's partitions).
 class _BinnedPoints(NamedTuple):
     """Aggregated points: pixel x, y (int64), weight (float64), count (int64), each (n,)."""
     x: np.ndarray
@@ -3217,16 +3195,13 @@ def _aggregate(entries: _BinnedPoints) -> _BinnedPoints:
         # one int64 key (pixel, weight): a single sort instead of a three-key lexsort
         key = ((entries.y - y_lo) * wide + (entries.x - x_lo)) * values.size + which
         order = np.argsort(key)
-        key = key[order]
-        new = np.r_[True, key[1:] != key[:-1]]
-        x, y, w = entries.x[order], entries.y[order], entries.weight[order]
+        new = np.r_[True, np.diff(key[order]) != 0]
     else:
         order = np.lexsort((entries.weight, entries.y, entries.x))
         x, y, w = entries.x[order], entries.y[order], entries.weight[order]
         new = np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) | (w[1:] != w[:-1])]
     starts = np.flatnonzero(new)
-    counts = np.add.reduceat(entries.count[order], starts)
-    return _BinnedPoints(x[starts], y[starts], w[starts], counts)
+    return entries.take(order[starts])._replace(count=np.add.reduceat(entries.count[order], starts))
 
 
 def _concat_entries(parts: Sequence[_BinnedPoints]) -> _BinnedPoints:
@@ -3257,17 +3232,17 @@ def _project_batch(config: Config, batch: object, ppd: float, acc: _Accumulator,
                    origin: Tuple[float, float] = (0.0, 0.0)) -> None:
     def forward(lat, lon):
         x, y = PROJECTIONS[config.projection].forward(lat, lon, ppd)
-        return (x - origin[0], y - origin[1]) if origin != (0.0, 0.0) else (x, y)
+        if origin != (0.0, 0.0):
+            x, y = x - origin[0], y - origin[1]
+        if x.size and (np.abs(x).max() > _MAX_COORD or np.abs(y).max() > _MAX_COORD):
+            raise HeatmapError("the data spans more than %d pixels at this scale: "
+                               "give a larger -s/--scale or a smaller --extent" % _MAX_COORD)
+        return x, y
     if isinstance(batch, Points):
-        x, y = forward(batch.lat, batch.lon)
-        _check_coords(x, y)
-        acc.add_points(x, y, batch.weight)
+        acc.add_points(*forward(batch.lat, batch.lon), batch.weight)
     else:
-        x1, y1 = forward(batch.lat1, batch.lon1)
-        x2, y2 = forward(batch.lat2, batch.lon2)
-        _check_coords(x1, y1)
-        _check_coords(x2, y2)
-        pieces = (x1, y1, x2, y2, batch.weight, None)
+        pieces = (*forward(batch.lat1, batch.lon1), *forward(batch.lat2, batch.lon2),
+                  batch.weight, None)
         if _track_rule(config) != "segment":
             pieces = _even_pieces(*pieces[:5], config.radius * _PIECE)
         acc.add_segments(*pieces)
@@ -3287,24 +3262,21 @@ def _even_pieces(x1, y1, x2, y2, weight: np.ndarray, step: float):
     first, last = np.flatnonzero(start), np.r_[np.flatnonzero(start)[1:], start.size] - 1
     begin, span = end[first] - length[first], end[last] - end[first] + length[first]
     cuts = np.maximum(np.ceil(span / step), 1).astype(np.int64)
-    run = np.repeat(np.arange(first.size), cuts + 1)
-    k = np.arange(run.size) - np.repeat(np.cumsum(cuts + 1) - cuts - 1, cuts + 1)
+    run, k = _repeat_ranges(np.zeros_like(cuts), cuts + 1)
     at, ends = begin[run] + np.minimum(k * step, span[run]), k == cuts[run]
     total = np.cumsum(weight)
     along = np.ravel([end - length, end], "F")
     heat = np.interp(at, along, np.ravel([total - weight, total], "F"))
     heat[k == 0], heat[ends] = (total - weight)[first], total[last]
-    source = np.where(ends, last[run], np.searchsorted(end, at))
     x, y = (np.interp(at, along, np.ravel(pair, "F")) for pair in ((x1, x2), (y1, y2)))
     keep = ~ends[:-1]
     return (x[:-1][keep], y[:-1][keep], x[1:][keep], y[1:][keep], np.diff(heat)[keep],
-            source[1:][keep])
+            np.where(ends, last[run], np.searchsorted(end, at))[1:][keep])
 
 
 def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd: float,
             origin: Tuple[float, float] = (0.0, 0.0)) -> "_Accumulator":
-    """``acc`` with the batches projected and binned into it; a Dask cluster's input is binned
-    on its workers and merged (section 13)."""
+    """``acc`` with the batches projected and binned in (a Dask cluster's: on its workers)."""
     if isinstance(batches, _DaskParts):
         return batches.binned(acc, ppd, origin)
     progress = _Progress("inputs read")
@@ -3315,16 +3287,9 @@ def _binned(config: Config, batches: Iterable[object], acc: "_Accumulator", ppd:
     return acc
 
 
-def _check_coords(x: np.ndarray, y: np.ndarray) -> None:
-    if x.size and (np.abs(x).max() > _MAX_COORD or np.abs(y).max() > _MAX_COORD):
-        raise HeatmapError("the data spans more than %d pixels at this scale: "
-                           "give a larger -s/--scale or a smaller --extent" % _MAX_COORD)
-
-
 class _Accumulator:
-    """Projected input, in memory bounded by the picture: unit points in a count grid (from
-    ``region`` x0, y0, x1, y1 exclusive, growing within a budget), other points as entries by
-    (pixel, weight), segments as they come; with ``sums`` (decay 1) the grid sums weights > 0."""
+    """Projected input: unit points in a count grid (``region`` first, growing within a budget),
+    other points as entries, segments as they come; ``sums`` (decay 1): it sums weights > 0."""
 
     def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
                  sums: bool = False):
@@ -3345,11 +3310,10 @@ class _Accumulator:
         if self.log is not None:
             self.log.append((self.inputs, ix, iy, weight))
         self.inputs += ix.size
-        if weight is None and _FAST:   # fast path of the entries below: a count grid
-            left = self.grid.add(ix, iy)
-            ix, iy = ix[left], iy[left]
-            weight = np.ones(ix.size)
-        elif weight is None:
+        if weight is None:
+            if _FAST:   # fast path of the entries below: a count grid
+                left = self.grid.add(ix, iy)
+                ix, iy = ix[left], iy[left]
             weight = np.ones(ix.size)
         elif self.sums and _FAST:   # decay 1 sums by FFT: positive weights need no entries
             positive = weight > 0
@@ -3383,12 +3347,10 @@ class _Accumulator:
                                    [first + np.arange(ix.size) for first, ix, _, _ in points])
         segment_seq = np.concatenate([np.empty(0, np.int64)] + [
             first + source for first, source in (i for i in self.log if len(i) == 2)])
-        segments = self._segment_array()
-        return entries, entry_seq, segments, segment_seq
+        return entries, entry_seq, self._segment_array(), segment_seq
 
     def add_times(self, times: np.ndarray, first: int) -> None:
-        """Record the Unix seconds (int64) of the inputs just added, and the earliest time
-        among them (a segment's start): the --frame_time clock."""
+        """The --frame_time clock: int64 Unix seconds of the inputs just added, the earliest."""
         self.times.append(times)
         self.first_time = first if self.first_time is None else min(self.first_time, first)
 
@@ -3424,16 +3386,13 @@ class _Accumulator:
         """(aggregated entries of the points not in the grid, float64 (n, 4|5) segments, grid)."""
         self._merge()
         self.grid._count()
-        segs = self._segment_array()
-        return self.entries, segs, self.grid
+        return self.entries, self._segment_array(), self.grid
 
 
 class _CountGrid:
     """Fast path of _BinnedPoints entries for unit points: the same values; chosen in
-    _Accumulator.add_points; bench rows "W8000" and the engine rows.
-    Dense counts of unit points over a region growing with the data up to ``limit`` pixels (the
-    caller keeps points beyond); int32, int64 once a pixel might pass 2**31 - 1; at decay 1
-    ``sums`` may add positive weights.  Points wait as flat indices: a quarter of the grid, or 4M."""
+    _Accumulator.add_points; bench rows "W8000" and the engine rows.  Counts (int32 until a pixel
+    might pass it) over a region growing up to ``limit`` pixels; ``sums``: positive weights."""
 
     def __init__(self, region: Tuple[int, int, int, int], limit: int):
         self.region, self.limit = region, limit
@@ -3456,7 +3415,7 @@ class _CountGrid:
         flat += ix
         flat -= x0
         self.waiting.append((flat, weight))
-        self.waiting_size += self.waiting[-1][0].size
+        self.waiting_size += flat.size
         if self.waiting_size >= max(self.counts.size >> 2, 1 << 22):
             self._count()
         return ~inside
@@ -3483,8 +3442,7 @@ class _CountGrid:
         x0, y0, x1, y1 = self.region
         if bx0 >= x0 and by0 >= y0 and bx1 <= x1 and by1 <= y1:
             return
-        # grow a quarter beyond what is needed, so a slowly spreading stream regrows rarely
-        slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4
+        slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4   # a quarter more: regrown rarely
         nx0 = x0 if bx0 >= x0 else bx0 - slack_x
         ny0 = y0 if by0 >= y0 else by0 - slack_y
         nx1 = x1 if bx1 <= x1 else bx1 + slack_x
@@ -3495,26 +3453,19 @@ class _CountGrid:
             if (nx1 - nx0) * (ny1 - ny0) > self.limit:
                 return
         self._count()
-        for name in ("counts", "sums"):
-            old = getattr(self, name)
-            if old is not None:
-                grown = np.zeros((ny1 - ny0, nx1 - nx0), old.dtype)
-                grown[y0 - ny0:y1 - ny0, x0 - nx0:x1 - nx0] = old
-                setattr(self, name, grown)
-        self.region = (nx0, ny0, nx1, ny1)
+        region = (nx0, ny0, nx1, ny1)   # (block pastes into zeros over it)
+        self.counts = self.block(region)
+        self.sums = None if self.sums is None else self.block(region, self.sums)
+        self.region = region
 
     def block(self, rect: Tuple[int, int, int, int], grid: Optional[np.ndarray] = None) -> np.ndarray:
         """grid[y, x] of the counts (or of ``grid``) over ``rect``, 0 outside the region."""
         grid = self.counts if grid is None else grid
         x0, y0, x1, y1 = self.region
-        cx0, cy0 = max(rect[0], x0), max(rect[1], y0)
-        cx1, cy1 = min(rect[2], x1), min(rect[3], y1)
-        if cx0 <= rect[0] and cy0 <= rect[1] and cx1 >= rect[2] and cy1 >= rect[3]:
-            return grid[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        if x0 <= rect[0] and y0 <= rect[1] and x1 >= rect[2] and y1 >= rect[3]:
+            return grid[rect[1] - y0:rect[3] - y0, rect[0] - x0:rect[2] - x0]
         out = np.zeros((rect[3] - rect[1], rect[2] - rect[0]), grid.dtype)
-        if cx0 < cx1 and cy0 < cy1:
-            out[cy0 - rect[1]:cy1 - rect[1], cx0 - rect[0]:cx1 - rect[0]] = \
-                grid[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        _Engine._paste(out, rect, self.region, grid)
         return out
 
     def mass(self, rect: Tuple[int, int, int, int]) -> np.ndarray:
@@ -3526,8 +3477,6 @@ class _CountGrid:
 
     def weighted_entries(self) -> _BinnedPoints:
         """The summed weights as entries (pixel, sum, count 1): for exact paths."""
-        if self.sums is None:
-            return _empty_entries()
         ys, xs = np.nonzero(self.sums)
         sums = self.sums[ys, xs]
         if not np.isfinite(sums).all():
@@ -3572,10 +3521,9 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
     band = np.empty(flat.size, np.uint16)
     for i in range(0, flat.size, 1 << 20):   # 16-bit band numbers, a million at a time
         np.right_shift(flat[i:i + (1 << 20)], 22, out=band[i:i + (1 << 20)], casting="unsafe")
-    order = np.argsort(band, kind="stable") if bands else np.arange(flat.size)
+    order = np.argsort(band, kind="stable")
     ends = np.cumsum(np.bincount(band, minlength=bands + 1))
-    # one band-sized buffer for all bands: np.bincount's fresh arrays would fault in
-    # every page of every band (measured 1.15 s against 0.3 s for 1e7 points)
+    # one buffer for all bands: fresh np.bincount arrays fault in every page (1.15 s vs 0.3 s, 1e7)
     found = np.zeros(min(grid.size, 1 << 22), np.float64 if weight is not None else np.int64)
     for b, (lo, hi) in enumerate(zip(np.r_[0, ends[:-1]].tolist(), ends.tolist())):
         if lo < hi:
@@ -3588,17 +3536,15 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 
 
 # ---- 5.1 Engine: the decay rule and the dispatch ----
-# The decay rule: a pixel's contributions sorted descending and summed with weights
-# 1, d, d*d, ... (_Decay holds the weights and their running sums).  The reference path is
-# the sort (_point_heat and _segment_heat list each contribution, _reduce sorts them by
-# pixel and value and sums them in the original's order: its bits).  Ranks from
-# _Decay.depth on cannot change a sum of values >= 0 (each adds under half a unit in the
-# last place), which every fast path uses, and only that, to skip work.
-# _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on
-# one), a few at a time on the cores (one, for little work), and chooses a path for each:
-# sums by FFT at decay 1 (_sums_pay), a walk for points alone (_walk, both within a few ulp;
-# section 5.2), cells for segments alone (5.3), else the sort.  A tile pyramid's zoom of
-# short track segments counts them as points first (_counted: within a stated bound).
+# The decay rule: a pixel's contributions sorted descending and summed with weights 1, d, d*d, ...
+# (_Decay: the weights and their running sums).  The reference is the sort (_point_heat and
+# _segment_heat list each contribution, _reduce sorts them by pixel and value and sums them in the
+# original's order: its bits).  Ranks from _Decay.depth on cannot change a sum of values >= 0 (each
+# adds under half an ulp): every fast path uses that, and only that, to skip work.
+# _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on one), a few
+# at a time on the cores, choosing a path for each: FFT sums at decay 1 (_sums_pay) or walks for
+# points alone (5.2; within a few ulp), cells for segments alone (5.3), else the sort.  A pyramid's
+# short track segments may first be counted as points (_counted: within a stated bound).
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
 _MAX_SEGMENT_WORK = 1 << 22       # the same for segments alone: cells hold no contributions
@@ -3625,8 +3571,7 @@ KERNELS = {"linear": _linear, "gaussian": _gaussian}
 def _kernel_grid(kernel: str, radius: int) -> np.ndarray:
     """float64 grid[dy + r, dx + r] of the heat at integer offset (dx, dy), 0 outside the disc.
     Distance: sqrt of the exact integer sum, the same bits as math.hypot (np.hypot is not)."""
-    span = np.arange(-radius, radius + 1)
-    squares = (span * span).astype(np.float64)
+    squares = (np.arange(-radius, radius + 1) ** 2).astype(np.float64)
     return KERNELS[kernel](np.sqrt(squares[:, None] + squares[None, :]), radius)
 
 
@@ -3663,23 +3608,15 @@ class _Decay:
 
     def __init__(self, decay: float, most: int):
         self.decay = decay
-        length = most + 2
-        if decay == 0.0:
-            length = 2
-        elif decay < 1.0:
-            length = min(length, int(800 / -math.log(decay)) + 2)
-        else:
-            length = 1
+        length = 2 if decay == 0.0 else 1 if decay >= 1.0 else \
+            min(most + 2, int(800 / -math.log(decay)) + 2)
         self.weights = _decay_weights(decay, length)
         self.sums = np.concatenate(([0.0], np.cumsum(self.weights)))
-        # Ranks from ``depth`` on cannot change a sum of values >= 0 (or never occur): each adds
-        # at most v0 * 2**-55, under half an ulp of a sum holding v0.  None: all count (decay 1).
+        # ranks from ``depth`` add at most v0 * 2**-55 (or never occur); None: all count (decay 1)
         tiny = np.flatnonzero(self.weights <= 2.0 ** -55)
         self.depth = None if decay == 1.0 else int(tiny[0]) if tiny.size else length
 
     def weight(self, rank: np.ndarray) -> np.ndarray:
-        if self.decay == 1.0:
-            return np.ones(rank.shape)
         return self.weights[np.minimum(rank, self.weights.size - 1)]
 
     def row(self, length: int) -> np.ndarray:
@@ -3693,17 +3630,13 @@ class _Decay:
     def run(self, count: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
         """S[count] as float64 (into ``out`` when given); ``count`` int64, any shape."""
         if self.decay == 1.0:
-            if out is None:
-                return count.astype(np.float64)
-            np.copyto(out, count)
-            return out
+            return np.add(count, 0.0, out=out)   # S[c] = c
         return np.take(self.sums, count, mode="clip", out=out)
 
 
 def _sort_contributions(keys: np.ndarray, values: np.ndarray):
-    """(order, keys, values): int64 ``keys`` (m,) >= 0 ascending, float64 ``values`` descending per
-    key: values >= 0 by one packed uint64 sort (key | value scaled to a rank | position), runs of
-    one rank then sorted exactly; others (negative weights) by np.lexsort."""
+    """(order, keys ascending, values descending per key): values >= 0 by one packed uint64 sort
+    (key | value scaled to a rank | position), runs of one rank then exactly; others: np.lexsort."""
     m = keys.size
     key_bits, pos_bits = int(keys.max()).bit_length(), max(1, (m - 1).bit_length())
     value_bits, top = min(64 - key_bits - pos_bits, 52), float(values.max())
@@ -3733,9 +3666,7 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
     base = _sorted_unique(run[up]) << np.uint64(pos_bits)
     lo = np.searchsorted(packed, base)
     hi = np.searchsorted(packed, base | np.uint64((1 << pos_bits) - 1), side="right")
-    length = hi - lo
-    which = np.repeat(np.arange(lo.size), length)
-    where = lo[which] + np.arange(which.size) - np.repeat(np.cumsum(length) - length, length)
+    which, where = _repeat_ranges(lo, hi)
     fixed = np.lexsort((-v[where], which))
     order[where], v[where] = order[where][fixed], v[where][fixed]
 
@@ -3743,8 +3674,7 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
 def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
             size: int, decay: _Decay) -> np.ndarray:
     """float64 (size,): per key in [0, size), its values sorted descending and summed with weights
-    1, d, d**2, ... sequentially, as the original sums (single copies are bit-exact).  ``keys``
-    int64 (m,), ``values`` float64 (m,), ``counts`` int64 (m,) copies of each, or None (one)."""
+    1, d, d**2, ... sequentially, as the original (single copies: bit-exact); ``counts``: copies."""
     if keys.size == 0:
         return np.zeros(size)
     order, keys, values = _sort_contributions(keys, values)
@@ -3757,10 +3687,7 @@ def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
     else:
         copies = counts[order]
         before = np.cumsum(copies) - copies
-        first = np.zeros(size, np.int64)
-        used = per_key > 0
-        first[used] = before[start[used]]
-        rank = before - first[keys]
+        rank = before - before[start[keys]]   # copies before, in the key's run
         contribution = values * decay.weight(rank) * decay.run(copies)
     return np.bincount(keys, weights=contribution, minlength=size)
 
@@ -3777,8 +3704,7 @@ def _tile_rect(tx: int, ty: int, size: int) -> Tuple[int, int, int, int]:
 def _tiles_covering(lo: np.ndarray, hi: np.ndarray, size: int) -> List[int]:
     """Sorted indices of the tiles of ``size`` pixels that pixel ranges lo[i]..hi[i] touch."""
     first, last = lo // size, hi // size
-    span = int((last - first).max(initial=0)) + 1
-    tiles = first[:, None] + np.arange(span)
+    tiles = first[:, None] + np.arange(int((last - first).max(initial=0)) + 1)
     return _sorted_unique(tiles[tiles <= last[:, None]]).tolist()
 
 
@@ -3813,9 +3739,8 @@ def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, siz
 
 
 def _cells_along(segments: np.ndarray, size: int, reach: float, box=None):
-    """(segment index, cell x, cell y), int64, of the cells of ``size`` pixels (x: pixels x * size
-    and on) that may come within ``reach`` of a segment: columns along its longer axis, each with
-    the rows near its stretch there, so the cost follows its length; ``box`` (w, h): 0 .. w, h."""
+    """(segment, cell x, cell y), int64, of the cells of ``size`` pixels within ``reach`` of each
+    segment: columns along its longer axis, each with the rows near it there; ``box``: (w, h)."""
     ends = segments[:, :4]
     steep = np.abs(ends[:, 3] - ends[:, 1]) > np.abs(ends[:, 2] - ends[:, 0])
     ends = np.where(steep[:, None], ends[:, [1, 0, 3, 2]], ends)   # (a, b): longer axis first
@@ -3848,8 +3773,7 @@ def _repeat_ranges(start: np.ndarray, stop: np.ndarray) -> Tuple[np.ndarray, np.
 
 
 class _Engine:
-    """Turns aggregated points and segments into decay-combined pixel values; ``counted`` (a tile
-    pyramid, not a picture): short segments may be counted as points (:func:`_counted`)."""
+    """Points and segments to decay-combined values; ``counted``: a pyramid's (:func:`_counted`)."""
 
     def __init__(self, config: Config, counted: bool = False):
         self.counted = counted and _FAST
@@ -3863,11 +3787,9 @@ class _Engine:
 
     def run(self, entries: _BinnedPoints, segments: np.ndarray, window: Tuple[int, int, int, int],
             keep_all: bool = False, counts: Optional["_CountGrid"] = None):
-        """(float64 grid[y, x] over ``window`` (x0, y0, x1, y1 exclusive), max anywhere, with
-        ``keep_all`` all nonzero (x, y, value)) of ``entries``, ``segments`` (n, 4), ``counts``."""
-        x0, y0, x1, y1 = window
-        grid = np.zeros((y1 - y0, x1 - x0))
-        largest, kept = 0.0, []
+        """(grid[y, x] over ``window``, max anywhere, ``keep_all``: all nonzero (x, y, value))."""
+        grid = np.zeros((window[3] - window[1], window[2] - window[0]))
+        largest, kept = 0.0, [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
         for rect, values in self.tile_values(entries, segments, counts):
             if values.size:
                 largest = max(largest, float(values.max()))
@@ -3875,21 +3797,15 @@ class _Engine:
             if keep_all:
                 ys, xs = np.nonzero(values)
                 kept.append((xs + rect[0], ys + rect[1], values[ys, xs]))
-        if keep_all:
-            kept = [np.concatenate(c) if kept else np.empty(0) for c in zip(*kept)] or \
-                [np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)]
-        return grid, largest, kept
+        return grid, largest, [np.concatenate(c) for c in zip(*kept)] if keep_all else []
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
                     counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
-        """Yield (rect, float64 grid[y, x] over rect) per piece of the plane with data, in tile
-        order: a _TILE-pixel tile (x0, y0 multiples of _TILE; x1, y1 exclusive) or part of one
-        (decay-1 FFT sums come block by block, as views); other pixels are 0.  ``segments``:
-        float64 (n, 4) x1, y1, x2, y2 or (n, 5) with a weight >= 0.  HeatmapError on overflow."""
+        """Yield (rect, values) per _TILE-pixel tile with data, or part of one (decay-1 FFT sums: by
+        block, as views), in tile order; other pixels are 0.  ``segments``: weights >= 0."""
         if self.counted:
             entries, segments = _counted(entries, segments, self.radius, self.kernel)
-        total = int(entries.count.sum()) + segments.shape[0]
-        total += 0 if counts is None else counts.total
+        total = int(entries.count.sum()) + segments.shape[0] + (counts.total if counts else 0)
         decay = _Decay(self.decay_value, total + self.stamp.heat.size)
         segments = _segment_rows(segments)
         ahead = 4   # jobs queued per thread: a long tile never leaves the others idle
@@ -3937,13 +3853,11 @@ class _Engine:
         return 60 * area < walk
 
     def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Jobs at decay 1 (positive weights summed by FFT): their region in blocks of whole tiles,
-        each ("sum", block, region, points near it, counts, segments, {tile: (other points,
-        segment index)}), then the pieces of the tiles only the others reach."""
+        """Jobs at decay 1: blocks of whole tiles over the positive weights, ("sum", block, region,
+        points, counts, segments, {tile: others}), then pieces of the tiles only others reach."""
         r = self.radius
         positive = entries.weight > 0
-        others = {tile: (near, index) for tile, near, index in
-                  self._member_tiles(entries.take(~positive), segments)}
+        others = self._member_tiles(entries.take(~positive), segments)
         entries = entries.take(positive)
         box = _points_box(entries, counts)
         if box is not None:
@@ -3964,9 +3878,8 @@ class _Engine:
 
     def _sum_block(self, block, area, entries: _BinnedPoints, counts: Optional["_CountGrid"],
                    segments: np.ndarray, others: dict, decay: _Decay, spectra: dict) -> list:
-        """[(tile rect, values)] of a block at decay 1: FFT sums of the points (:func:`_point_sums`)
-        over its part of ``area`` (their box grown by the radius), plus the exact values of
-        points of weight <= 0 and of segments where they reach."""
+        """[(tile rect, values)] of a block at decay 1: FFT sums (:func:`_point_sums`) over its part
+        of ``area``, plus the exact values of points of weight <= 0 and of segments."""
         sums = np.zeros((block[3] - block[1], block[2] - block[0]))
         inner = (max(block[0], area[0]), max(block[1], area[1]),
                  min(block[2], area[2]), min(block[3], area[3]))
@@ -3977,8 +3890,7 @@ class _Engine:
             flat = (entries.y - grown[1]) * mass.shape[1] + (entries.x - grown[0])
             mass.ravel()[:] += np.bincount(flat, entries.weight * entries.count, mass.size)
             if mass.any():
-                sums[inner[1] - block[1]:inner[3] - block[1], inner[0] - block[0]:inner[2] -
-                     block[0]] = _point_sums(mass, self.grid, spectra)
+                self._paste(sums, block, inner, _point_sums(mass, self.grid, spectra))
         out = []
         for y in range(block[1], block[3], _TILE):
             for x in range(block[0], block[2], _TILE):
@@ -4000,28 +3912,25 @@ class _Engine:
             grid[y0 - window[1]:y1 - window[1], x0 - window[0]:x1 - window[0]] = \
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
-    def _member_tiles(self, entries: _BinnedPoints, segments: np.ndarray):
-        """Yield ((tx, ty), entries near it, index of segments near it) per tile they reach."""
+    def _member_tiles(self, entries: _BinnedPoints, segments: np.ndarray) -> dict:
+        """{(tx, ty): (entries near it, index of segments near it)} per tile they reach."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
         cuts = np.flatnonzero(np.any(ids[1:] != ids[:-1], axis=1)) + 1
-        for part, part_kind, part_which in zip(np.split(ids, cuts), np.split(kind, cuts),
-                                               np.split(which, cuts)):
-            if part.size:
-                yield ((int(part[0, 0]), int(part[0, 1])), entries.take(part_which[part_kind == 0]),
-                       part_which[part_kind == 1])
+        return {(int(part[0, 0]), int(part[0, 1])): (entries.take(index[kinds == 0]),
+                                                     index[kinds == 1])
+                for part, kinds, index in zip(np.split(ids, cuts), np.split(kind, cuts),
+                                              np.split(which, cuts)) if part.size}
 
     def _tiles(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
-        """Yield (rect, entries near it, segments, None, index of those near) per tile with data;
-        many unit points alone: (rect, no entries, segments, int64 counts over rect + r, index)."""
-        members = {tile: (near, index) for tile, near, index in
-                   self._member_tiles(entries, segments)}
+        """Yield (rect, entries near, segments, None or (unit points alone) counts over rect + r,
+        index of the segments near) per tile with data."""
+        members = self._member_tiles(entries, segments)
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
-        nothing = (_empty_entries(), np.empty(0, np.int64))
         for tile in sorted(set(members) | dense):
             rect = _tile_rect(tile[0], tile[1], _TILE)
-            near, index = members.get(tile, nothing)
+            near, index = members.get(tile, (_empty_entries(), np.empty(0, np.int64)))
             if tile in dense:
                 grown = _grown_rect(rect, self.radius)
                 block = counts.block(grown)
@@ -4036,8 +3945,7 @@ class _Engine:
 
     def _tile(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay,
               block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Exact values over one tile, split when too much lands on it; ``block``: unit-point counts
-        over the tile grown by the radius, given instead of entries and segments."""
+        """Exact values over one tile, split when too much lands on it (``block``: see _tiles)."""
         if block is not None:
             return self._dense_unit(rect, entries, decay, block)
         walk = self._walk(rect, entries, segments.shape[0])
@@ -4051,10 +3959,8 @@ class _Engine:
             return out
         return self._sparse(rect, entries, segments, decay)
 
-    def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block=None, index=None):
-        """Yield the tile as jobs (rect, entries, ``segments``, index of those near it, block) of
-        bounded work, a heavy tile as quarters, recursively (``segments`` shared by index)."""
-        index = np.arange(segments.shape[0]) if index is None else index
+    def _pieces(self, rect, entries: _BinnedPoints, segments: np.ndarray, block, index):
+        """Jobs (rect, entries, all segments, index of those near, block); heavy tiles: quarters."""
         if block is None and self._is_heavy(rect, entries, index.size) and \
                 self._walk(rect, entries, index.size) is None:
             for sub, near, touch in self._quarters(rect, entries, segments[index]):
@@ -4063,8 +3969,7 @@ class _Engine:
             yield rect, entries, segments, index, block
 
     def _walk(self, rect, entries: _BinnedPoints, segments: int):
-        """The walk that pays for points alone, or None (the sort): unit points dense enough
-        (:meth:`_dense_unit`), else at decay < 1 weights > 0 of few values (:meth:`_level_walk`)."""
+        """The walk that pays for points alone (dense unit points; few weights > 0), or None."""
         if not _FAST or segments or not entries.x.size:
             return None
         if bool(np.all(entries.weight == 1.0)) and _dense_pays(entries.x.size, rect):
@@ -4077,25 +3982,21 @@ class _Engine:
     def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
         r, (x0, y0, x1, y1) = self.radius, rect
-        if entries.x.size:
-            wide = np.minimum(entries.x + r + 1, x1) - np.maximum(entries.x - r, x0)
-            tall = np.minimum(entries.y + r + 1, y1) - np.maximum(entries.y - r, y0)
-            work = int(np.dot(wide * tall, np.minimum(entries.count, self.copies)))
-            return work + segments * min((2 * r + 2) ** 2, _rect_area(rect)) > \
-                _MAX_CONTRIBUTIONS and rect[2] - rect[0] > 8
-        # segments alone may split down to single cells: a pile of them stays in bounds
         work = segments * min((2 * r + 2) ** 2, _rect_area(rect))
-        return work > _MAX_SEGMENT_WORK and rect[2] - rect[0] > _cell_size(self.radius)
+        if not entries.x.size:   # segments alone split down to single cells: a pile stays in bounds
+            return work > _MAX_SEGMENT_WORK and x1 - x0 > _cell_size(r)
+        wide = np.minimum(entries.x + r + 1, x1) - np.maximum(entries.x - r, x0)
+        tall = np.minimum(entries.y + r + 1, y1) - np.maximum(entries.y - r, y0)
+        work += int(np.dot(wide * tall, np.minimum(entries.count, self.copies)))
+        return work > _MAX_CONTRIBUTIONS and x1 - x0 > 8
 
     def _quarters(self, rect, entries: _BinnedPoints, segments: np.ndarray) -> list:
         """[(quarter rect, mask of the entries near it, of the segments near it)]."""
         x0, y0, x1, y1 = rect
         mx, my = (x0 + x1) // 2, (y0 + y1) // 2
         r = self.radius
-        lo_x = np.minimum(segments[:, 0], segments[:, 2]) - r - 1
-        hi_x = np.maximum(segments[:, 0], segments[:, 2]) + r + 1
-        lo_y = np.minimum(segments[:, 1], segments[:, 3]) - r - 1
-        hi_y = np.maximum(segments[:, 1], segments[:, 3]) + r + 1
+        lo_x, lo_y = (np.minimum(segments[:, 0:2], segments[:, 2:4]) - r - 1).T
+        hi_x, hi_y = (np.maximum(segments[:, 0:2], segments[:, 2:4]) + r + 1).T
         return [(sub, (entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
                  (entries.y >= sub[1] - r) & (entries.y < sub[3] + r),
                  (hi_x >= sub[0]) & (lo_x < sub[2]) & (hi_y >= sub[1]) & (lo_y < sub[3]))
@@ -4103,11 +4004,9 @@ class _Engine:
 
     def _dense_unit(self, rect, entries: _BinnedPoints, decay: _Decay,
                     block: Optional[np.ndarray] = None) -> np.ndarray:
-        """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value;
-        chosen by _walk; bench rows "points r=5/r=15".
-        Unit points by whole-grid passes over kernel offsets by descending heat, R counting
-        points met: a group of heat k meeting c more adds k * (S[R+c] - S[R]); only the points'
-        box is computed.  Points: ``entries`` or ``block`` counts."""
+        """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value; chosen by
+        _walk; bench rows "points r=5/r=15".  Whole-grid passes over offsets by descending heat
+        (section prose), over the points' box.  Points: ``entries`` or ``block`` counts."""
         r = self.radius
         x0, y0, x1, y1 = rect
         out = np.zeros((y1 - y0, x1 - x0))
@@ -4125,8 +4024,7 @@ class _Engine:
         rank = np.zeros((h, w), np.int64)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
         stamp = self.stamp
-        for g in range(stamp.groups.size - 1):
-            lo, hi = stamp.groups[g], stamp.groups[g + 1]
+        for lo, hi in zip(stamp.groups[:-1], stamp.groups[1:]):
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
                 rank += counts[r + dy:r + dy + h, r + dx:r + dx + w]
             decay.run(rank, out=s_new)
@@ -4137,9 +4035,8 @@ class _Engine:
         return out
 
     def _level_walk(self, rect, entries: _BinnedPoints, decay: _Decay) -> np.ndarray:
-        """Points of weights > 0 at decay < 1 without the sort: one value (a weight times the heat
-        at a kernel offset: one per pixel) at a time, largest first; c of them meeting a pixel that
-        R larger ones met add value * W[R] * S[c] (the sort's copies, within a few ulp)."""
+        """Points of weights > 0 at decay < 1 without the sort: one value (weight times offset heat)
+        at a time, largest first; c meeting a pixel R larger ones met add value * W[R] * S[c]."""
         r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
         entries = _aggregate(entries)   # a weight's points on distinct pixels
         wide = x1 - x0 + 4 * r   # the tile grown by 2r: no contribution falls out
@@ -4165,8 +4062,7 @@ class _Engine:
         if _FAST and segments.shape[0] and not entries.x.size and (
                 segments.shape[1] < 5 or segments[:, 4].min() >= 0):
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
-        x0, y0, x1, y1 = rect
-        w, h = x1 - x0, y1 - y0
+        w, h = rect[2] - rect[0], rect[3] - rect[1]
         keys, values, counts = _point_heat(entries, rect, self.grid)
         if segments.shape[0]:
             parts = zip((keys, values, counts), _segment_heat(segments, self.radius,
@@ -4181,16 +4077,14 @@ class _Engine:
 
 
 # ---- 5.2 Engine: points ----
-# The reference is _point_heat: each point lists its kernel's contributions inside the
-# tile.  Fast paths: the walks in _Engine, value by value, largest first, adding to each
-# pixel heat * (S[R + c] - S[R]) when c more meet it (_dense_unit: unit points, whole-tile
-# passes per kernel offset, within 1e-14 of a pixel's value; _level_walk: one weight and
-# offset at a time over the points, within a few ulp) and, at decay 1, the sums by FFT
-# (_point_sums: within 1.7e-14 of the largest value, pixels no point reaches exactly 0).
+# The reference is _point_heat: each point lists its kernel's contributions inside the tile.  Fast
+# paths: the walks in _Engine, largest value first, adding heat * (S[R + c] - S[R]) to a pixel c
+# more meet (_dense_unit: unit points, whole-tile passes per offset, within 1e-14 of a pixel's
+# value; _level_walk: one weight and offset at a time, within a few ulp), and at decay 1 the FFT
+# sums (_point_sums: within 1.7e-14 of the largest value; pixels no point reaches exactly 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
-    """Contributions of points to ``rect`` (x0, y0, x1, y1 exclusive): int64 keys (y - y0) * width +
-    (x - x0), float64 weight * heat (``grid``: :func:`_kernel_grid`), int64 counts.  As in the
-    original, a negative weight makes zero-heat corners count (ranking before negatives)."""
+    """Contributions of points to ``rect``: int64 keys (y - y0) * width + (x - x0), weight * heat,
+    counts.  As the original, a negative weight makes zero-heat corners count (before negatives)."""
     r, x0, y0, x1, y1 = grid.shape[0] // 2, *rect
     signed = bool(np.any(entries.weight < 0))
     lo_x, hi_x = np.maximum(entries.x - r, x0), np.minimum(entries.x + r + 1, x1)
@@ -4210,12 +4104,10 @@ def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: n
                 (px - entries.x[part, None, None] + r)
             inside = (px < hi_x[part, None, None]) & (py < hi_y[part, None, None])
             heat = grid.take(np.where(inside, offset, 0))
-            weight = entries.weight[part, None, None]
             keep = inside & (heat > 0) if not signed else inside
-            which = np.broadcast_to(part[:, None, None], keep.shape)[keep]
             keys.append(((py - y0) * (x1 - x0) + (px - x0))[keep])
-            values.append((weight * heat)[keep])
-            counts.append(entries.count[which])
+            values.append((entries.weight[part, None, None] * heat)[keep])
+            counts.append(entries.count[np.broadcast_to(part[:, None, None], keep.shape)[keep]])
     return tuple(np.concatenate(a) for a in (keys, values, counts))
 
 
@@ -4246,9 +4138,8 @@ def _fft_size(n: int) -> int:
 
 
 def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) -> np.ndarray:
-    """float64 (h - 2r, w - 2r): sum over q of mass[q] * kernel[p - q + r] for the pixels p of
-    ``mass`` (h, w) r or more inside it, by real FFTs padded to at least h, w (wrap-around misses
-    them); transforms of the (2r+1, 2r+1) ``kernel`` kept in ``spectra`` by ``name`` and size."""
+    """float64 (h - 2r, w - 2r): sum of mass[q] * kernel[p - q + r] for pixels p r or more inside
+    ``mass``, by real FFTs (no wrap-around there); kernel transforms cached in ``spectra``."""
     r = kernel.shape[0] // 2
     h, w = mass.shape
     shape = (_fft_size(h), _fft_size(w))
@@ -4262,10 +4153,8 @@ def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) ->
 
 def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarray:
     """Fast path of the sort at decay 1: within 1.7e-14 of the largest value; chosen by
-    _Engine._sums_pay; bench row "r150".
-    Decay-1 values of points of positive weight, float64 (h - 2r, w - 2r): :func:`_convolve` of
-    ``mass`` (h, w; weight * count, >= 0) and ``kernel``; pixels no point reaches are exactly 0
-    (found by value if round-off < half the least contribution, else by convolving supports)."""
+    _Engine._sums_pay; bench row "r150".  Pixels no point reaches are exactly 0 (by value if
+    round-off < half the least contribution, else by convolving supports)."""
     top = float(mass.max())
     if not math.isfinite(top):
         raise _overflow_error()
@@ -4299,15 +4188,13 @@ def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optio
 
 # ---- 5.3 Engine: segments ----
 # The reference is _segment_heat: every pixel within r of a segment, with the kernel of its
-# distance to it; pixels and cells are found along each segment (_cells_along), so the cost
-# follows its length, never its box.  The fast path, _segment_cells, gives the same bits: the
-# tile is cut into square cells, each with the list of segments that can reach it, and cells
-# with lists of about one length are one array (cells, rows, columns, list), so one sort
-# along the last axis orders every pixel's contributions at once.
-# Where more segments crowd a cell than ranks can matter, bounds from the cell's centre
-# drop those that cannot (_prune_crowded_cells), and a pile (a logger left on one spot)
-# computes per pixel only the segments that can be among its depth hottest
-# (_crowded_values).  Equal segments are computed once and take as many places as matter.
+# distance; pixels and cells are found along each segment (_cells_along): the cost follows its
+# length, not its box.  The fast path, _segment_cells, gives the same bits: square cells, each
+# listing the segments that can reach it; cells with lists of about one length make one array
+# (cells, rows, columns, list), so one sort along the last axis orders every pixel's contributions.
+# Where more segments crowd a cell than ranks can matter, bounds from its centre drop those that
+# cannot (_prune_crowded_cells); a pile (a logger left on one spot) computes per pixel only those
+# that can be among its depth hottest (_crowded_values).  Equal segments are computed once.
 _CELL_BATCH = 1 << 16             # float64 elements per segment-cell batch: stays in cache
 _CELL_LISTS = 1 << 19             # cell list entries gathered at once (about 100 bytes each)
 _GROUP = 32                       # segments in a group of a crowded cell (one box)
@@ -4316,10 +4203,8 @@ _PILE = 64                        # equal segments summed one by one at decay 1,
 
 
 def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, int, int, int]):
-    """Pixels of ``rect`` (x0, y0, x1, y1 exclusive) nearer than r to segments (:func:`_segment_rows`),
-    found along each (:func:`_cells_along` with one-pixel cells): int64 keys (y - y0) * width +
-    (x - x0), float64 weight * heat, int64 copies.  The distance sqrt(dx*dx + dy*dy) is within
-    an ulp of the original's math.hypot, and three times as fast."""
+    """Pixels of ``rect`` nearer than r to segments: keys as :func:`_point_heat`, heat, copies.  The
+    distance sqrt(dx*dx + dy*dy) is within an ulp of the original's math.hypot, and 3x as fast."""
     x0, y0, x1, y1 = rect
     table, copies = _segment_table(seg), _segment_column(seg, 5).astype(np.int64)
     step = max(1, (1 << 22) // ((max(x1 - x0, y1 - y0) + 2 * radius + 4) * (2 * radius + 4)))
@@ -4338,9 +4223,8 @@ def _segment_heat(seg: np.ndarray, radius: int, kernel: str, rect: Tuple[int, in
 
 
 def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
-    """float64, broadcast, a new array: squared distance from pixels (px, py) to segments from
-    (sx, sy) along (dx, dy), ``length2`` = |d|^2, step by step as the original:
-    u = clamp(((p - s) . d) / |d|^2), then (s + u d - p)^2."""
+    """float64, broadcast, a new array: squared distance from pixels p to segments s + u d, as the
+    original: u = clamp(((p - s) . d) / |d|^2) (``length2`` = |d|^2), then (s + u d - p)^2."""
     u = (px - sx) * dx + (py - sy) * dy
     u /= length2
     np.maximum(u, 0.0, out=u)   # np.clip would hold the GIL for its Python wrapper
@@ -4360,10 +4244,8 @@ def _squared_distance(px, py, sx, sy, dx, dy, length2) -> np.ndarray:
 def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius: int,
                    kernel: str, decay: _Decay) -> np.ndarray:
     """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
-    _Engine._sparse; bench rows "gpx" and "pile-gpx".
-    Decay-combined heat of segments alone (weights >= 0, rows of :func:`_segment_rows`), float64
-    grid[y, x] over ``rect``, by cells (section prose); equal segments are computed once, in as
-    many places as matter (decay 1: over _PILE take one, heat times count)."""
+    _Engine._sparse; bench rows "gpx" and "pile-gpx".  Weights >= 0; at decay 1 a pile of more
+    than _PILE equal segments is one, its heat times the count."""
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
@@ -4402,8 +4284,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
 
 def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
                  radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
-    """Decay-combine the listed segments on every pixel of the cells of ``size`` pixels into ``out``
-    (rows of cells, size, columns of cells, size)."""
+    """Decay-combine the listed segments on every pixel of the cells into ``out`` (by cell rows)."""
     across = out.shape[2]
     offsets = np.arange(size, dtype=np.float64)
     weighted = bool(np.any(table[5] != 1.0))
@@ -4413,8 +4294,7 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
         px = (group % across * size + rect[0])[:, None] + offsets
         py = (group // across * size + rect[1])[:, None] + offsets
         values = np.empty((group.size, size, size))
-        # a list longer than a batch (a pile) is taken a part at a time, keeping
-        # each pixel's ``depth`` hottest so far: the arrays stay in the cache
+        # a list longer than a batch (a pile): a part at a time, keeping the depth hottest so far
         part = length if decay.depth is None or length <= _CELL_BATCH else \
             max(_CELL_BATCH // 8, 2 * decay.depth)
         step = max(1, _CELL_BATCH // (size * size * part))
@@ -4436,15 +4316,14 @@ def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect
 
 
 def _segment_rows(segments: np.ndarray) -> np.ndarray:
-    """The segments with equal rows merged: as given (float64 (n, 4) pixel x1, y1, x2, y2, or (n, 5)
-    with a weight), or when rows repeat (a logger left on one spot) (m, 6) of the distinct ones
-    with weight and count (:func:`_segment_column`).  Repeats are found by sorting 64-bit hashes."""
+    """The segments (n, 4|5) as given, or when rows repeat (a logger left on one spot) the distinct
+    ones (m, 6) with weight and count (:func:`_segment_column`); found by sorting 64-bit hashes."""
     if segments.shape[1] == 6 or segments.shape[0] < 2:
         return segments
     bits = np.ascontiguousarray(segments, np.float64).view(np.uint64)
-    key = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-    for column in range(1, bits.shape[1]):
-        key = (key ^ bits[:, column]) * np.uint64(0x9E3779B97F4A7C15)
+    key = np.zeros(bits.shape[0], np.uint64)
+    for column in bits.T:
+        key = (key ^ column) * np.uint64(0x9E3779B97F4A7C15)
     key.sort()
     if not np.any(key[1:] == key[:-1]):
         return segments
@@ -4473,15 +4352,16 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
         span = max(1, _CELL_LISTS // (length * unit)) * unit
         of_length = used[slots == length]
         for group in (of_length[i:i + span] for i in range(0, of_length.size, span)):
-            yield group, _padded_lists(members, first[group], per_cell[group], length, pad)
+            lists = np.full((group.size, length), pad)
+            row, slot = _repeat_ranges(np.zeros_like(group), per_cell[group])
+            lists[row, slot] = members[first[group][row] + slot]
+            yield group, lists
 
 
 def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
             across: int, margin: float, radius: int, kernel: str, depth: int):
-    """The (cell, segment) pairs a crowded cell of ``size`` pixels must keep, by cell (cells in rows
-    of ``across`` from pixel ``origin``; ``margin`` bounds round-off).  Its pixels lie within
-    half a diagonal of its centre, which bounds each segment's heat there: kept are those above 0
-    that reach the depth-th largest lower bound; the rest rank past ``depth`` everywhere."""
+    """The (cell, segment) pairs a crowded cell must keep: bounds from its centre (its pixels lie
+    within half a diagonal) keep those above 0 reaching the depth-th largest lower bound."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
     kept = []
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1):
@@ -4506,9 +4386,8 @@ def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarr
 def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
                     size: int, margin: float, radius: int, kernel: str, decay: _Decay,
                     out: np.ndarray) -> None:
-    """Into ``out`` as :func:`_cell_values`: cells still crowded after pruning, pixel by pixel,
-    computing exactly only the segments that may be among a pixel's ``depth`` hottest (found by
-    :func:`_pixel_groups`, or far from a small equal-weight pile by :func:`_pixel_support`)."""
+    """Into ``out`` as :func:`_cell_values`: cells still crowded after pruning, pixel by pixel, only
+    the segments that may be among a pixel's ``depth`` hottest (_pixel_groups, _pixel_support)."""
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
@@ -4523,9 +4402,8 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
         ends = near[0:2] + near[2:4]
         low, high = np.minimum(near[0:2], ends).min(axis=1), np.maximum(near[0:2], ends).max(axis=1)
         centre, spread = (low + high) / 2, float(np.hypot(*(high - low))) / 2 + margin
-        far = np.hypot(px - centre[0], py - centre[1]) > 4 * spread
-        if near[5].min() != near[5].max():
-            far[:] = False
+        one_weight = near[5].min() == near[5].max()
+        far = (np.hypot(px - centre[0], py - centre[1]) > 4 * spread) & one_weight
         values = np.empty(px.size)
         if far.any():
             values[far] = _pixel_support(near, px[far], py[far], centre, spread, margin, radius,
@@ -4539,13 +4417,11 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
 def _pixel_support(near: np.ndarray, px: np.ndarray, py: np.ndarray, centre: np.ndarray,
                    spread: float, margin: float, radius: int, kernel: str,
                    decay: _Decay) -> np.ndarray:
-    """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen
-    in _crowded_values; bench row "pile-gpx" (5.2x, test/BENCHMARKS.md: Fast paths).
-    float64 (pixels,): heat at pixels (px, py), more than 4 * spread from ``centre``, of the
-    segments ``near`` (6, n) of equal weight within ``spread`` of it.  At distance D in direction u
-    a segment is D - h to D - h + spread**2 / (2 (D - spread)) away, h its support (the larger of
-    its ends' (x - centre) . u): only supports within that slack of the depth-th largest can be
-    among the depth hottest.  4 x 4 blocks of pixels first keep what can matter to any (float32)."""
+    """Fast path of _pixel_groups for pixels far from a small pile: the same bits; chosen in
+    _crowded_values; bench row "pile-gpx" (5.2x).  Pixels beyond 4 * spread from ``centre``,
+    segments of one weight within ``spread`` of it: at distance D in direction u a segment is
+    D - h to D - h + spread**2 / (2 (D - spread)) away, h its support (max of its ends' (x - centre)
+    . u): only supports within that slack of the depth-th largest can be among the depth hottest."""
     ends = [(a - centre[:, None]).astype(np.float32) for a in (near[0:2], near[0:2] + near[2:4])]
     x, y = px - centre[0], py - centre[1]
     distance = np.hypot(x, y)
@@ -4589,8 +4465,8 @@ def _top(h: np.ndarray, depth: int) -> np.ndarray:
 
 def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndarray,
                 seg: np.ndarray, radius: int, kernel: str, decay: _Decay) -> np.ndarray:
-    """float64 (pixels,) heat at (px, py) of ``near[:, seg]`` per sorted ``pixel``, as in
-    :func:`_cell_values`, ~_CELL_LISTS pairs at once (more for one pixel: its ``depth`` hottest)."""
+    """float64 heat at (px, py) of ``near[:, seg]`` per sorted ``pixel``, as :func:`_cell_values`,
+    ~_CELL_LISTS pairs at once (more for one pixel: its ``depth`` hottest)."""
     per = np.bincount(pixel, minlength=px.size)
     start = np.cumsum(per) - per
     big = per > _CELL_LISTS // 2
@@ -4601,10 +4477,9 @@ def _exact_rows(near: np.ndarray, px: np.ndarray, py: np.ndarray, pixel: np.ndar
         hottest = np.zeros((end - first, max(1, int(per[first:end].max()))))
         for lo in range(int(start[first]), int(start[end - 1] + per[end - 1]), _CELL_LISTS):
             hi = min(lo + _CELL_LISTS, int(start[end - 1] + per[end - 1]))
-            sx, sy, dx, dy, length2, weight = (a[seg[lo:hi]] for a in near)
             heat = KERNELS[kernel](np.sqrt(_squared_distance(
-                px[pixel[lo:hi]], py[pixel[lo:hi]], sx, sy, dx, dy, length2)), radius)
-            heat *= weight
+                px[pixel[lo:hi]], py[pixel[lo:hi]], *near[:5, seg[lo:hi]])), radius)
+            heat *= near[5, seg[lo:hi]]
             if big[first]:   # one pixel: its part joins the hottest so far
                 hottest = np.concatenate([hottest[:, :decay.depth], heat[None]], axis=1)
                 hottest.partition(hottest.shape[1] - decay.depth, axis=1)
@@ -4620,8 +4495,7 @@ def _pixel_groups(near: np.ndarray, px: np.ndarray, py: np.ndarray, margin: floa
                   radius: int, kernel: str, decay: _Decay) -> np.ndarray:
     """float64 (pixels,) heat at (px, py) of the spatially ordered ``near`` (6, n) table."""
     groups = -(-near.shape[1] // _GROUP)
-    padded = np.zeros((6, groups * _GROUP))
-    padded[:, :] = np.array([1e30, 1e30, 0.0, 0.0, 1.0, 0.0])[:, None]
+    padded = np.repeat([[1e30], [1e30], [0.0], [0.0], [1.0], [0.0]], groups * _GROUP, axis=1)
     padded[:, :near.shape[1]] = near
     sx, sy, dx, dy, length2, weight = padded
     lo_x, hi_x = np.minimum(sx, sx + dx), np.maximum(sx, sx + dx)
@@ -4664,8 +4538,6 @@ def _morton_code(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _cell_parts(size: int, length: int) -> List[Tuple[slice, slice]]:
     """(rows, columns) of a cell to compute at once: all, or fewer pixels for a very long list."""
     pixels = max(1, _CELL_BATCH // length)
-    if pixels >= size * size:
-        return [(slice(0, size), slice(0, size))]
     if pixels >= size:
         rows = pixels // size
         return [(slice(y, y + rows), slice(0, size)) for y in range(0, size, rows)]
@@ -4686,9 +4558,8 @@ def _list_length(n: np.ndarray) -> np.ndarray:
 
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
-    """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect`` in ``size``
-    steps), int64 indices of the segments along which they lie (:func:`_cells_along`) with the
-    cell's centre near enough for a pixel to be within r."""
+    """(cell, segment) pairs: ascending int64 cell numbers (row-major over ``rect``), int64 indices
+    of the segments passing near enough to the cell's centre for a pixel to be within r."""
     x0, y0, x1, y1 = rect
     centre, cells, members = (size - 1) / 2.0, [np.empty(0, np.int64)], [np.empty(0, np.int64)]
     for first in range(0, segments.shape[0], 1 << 13):   # a few segments at a time: small arrays
@@ -4707,16 +4578,6 @@ def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
     return cells[order], members[order]
 
 
-def _padded_lists(members: np.ndarray, first: np.ndarray, count: np.ndarray, length: int,
-                  pad: int) -> np.ndarray:
-    """int64 (len(first), length): rows members[first[i]:first[i] + count[i]], then ``pad``."""
-    lists = np.full((first.size, length), pad)
-    row = np.repeat(np.arange(first.size), count)
-    slot = np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)
-    lists[row, slot] = members[first[row] + slot]
-    return lists
-
-
 def _segment_table(segments: np.ndarray) -> np.ndarray:
     """float64 (6, n + 1): start x, y, direction x, y, squared length, weight per segment, then a
     point out of reach; a zero-length one: direction 0, length 1 (u = 0, as the original)."""
@@ -4727,10 +4588,8 @@ def _segment_table(segments: np.ndarray) -> np.ndarray:
     start[:] = segments[:, 0:2].T
     np.subtract(segments[:, 2:4].T, start, out=direction)
     length2 = direction[0] * direction[0] + direction[1] * direction[1]
-    point = length2 == 0
-    direction[:, point] = 0.0
-    length2[point] = 1.0
-    table[4, :-1] = length2
+    direction[:, length2 == 0] = 0.0
+    table[4, :-1] = np.where(length2 == 0, 1.0, length2)
     return table
 
 
@@ -4744,9 +4603,8 @@ def _cell_distances(table: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.nda
 
 
 def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Decay-combine along the last axis, float64 (..., k) -> (...): rows sorted descending, summed
-    with ``weights`` (k,) sequentially, as the original (bit for bit); with fewer weights than k
-    (:attr:`_Decay.depth`) only as many largest are kept.  ``heat`` is reordered in place."""
+    """Decay-combine along the last axis (..., k) -> (...) as the original, bit for bit: the largest
+    ``weights.size`` of each row, descending, summed with ``weights``.  Reorders ``heat``."""
     k = heat.shape[-1]
     if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
         if k > 4 * weights.size:

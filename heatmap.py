@@ -1521,12 +1521,13 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
 
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
-# GPX, TCX and KML are streamed through expat (_XmlReader), block by block, so memory stays
-# bounded (a tag or text longer than _MAX_LINE is an error).  GPX also has a fast path (_Gpx): blocks of the common shape (<trkpt lat lon>
-# inside <trkseg>, one <time>) are read by regular expressions and whole-array number and
-# time parsing; a block it cannot vouch for goes to the expat handlers of _GpxExact (the
-# reference), and expat checks every block either way, so both read a file alike.
+# GPX, TCX and KML are streamed through expat (_XmlReader) block by block, so memory stays
+# bounded (a tag or text longer than _MAX_LINE is an error).  GPX's fast path (_Gpx) reads blocks
+# of the common shape (<trkpt lat lon> in <trkseg>, one <time>) by regular expressions and whole
+# arrays; any other block goes to the expat handlers of _GpxExact (the reference), and expat
+# checks every block either way, so both read a file alike.
 _GPX_BATCH = 1 << 16              # track points per yielded batch
+_XML_HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandler")
 
 
 class _XmlReader:
@@ -1545,15 +1546,10 @@ class _XmlReader:
         self._text: Optional[List[str]] = None
         self.attach()
 
-    def attach(self) -> None:
-        self.parser.StartElementHandler = self._start
-        self.parser.EndElementHandler = self._end
-        self.parser.CharacterDataHandler = self._chars
-
-    def detach(self) -> None:
-        self.parser.StartElementHandler = None
-        self.parser.EndElementHandler = None
-        self.parser.CharacterDataHandler = None
+    def attach(self, on: bool = True) -> None:
+        """Our handlers on expat, or (``on`` False: the fast path's blocks) none."""
+        for handler, method in zip(_XML_HANDLERS, (self._start, self._end, self._chars)):
+            setattr(self.parser, handler, method if on else None)
 
     def _start(self, name: str, attrs: dict) -> None:
         tag = name[name.rfind("}") + 1:]
@@ -1591,7 +1587,7 @@ class _XmlReader:
             rest, old = data[self.parser.ErrorByteIndex - self.fed:], self.parser   # a new document
             self.parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
             self.parser.buffer_text, self.fed = True, 0
-            for handler in ("StartElementHandler", "EndElementHandler", "CharacterDataHandler"):
+            for handler in _XML_HANDLERS:
                 setattr(self.parser, handler, getattr(old, handler))
             self.feed(rest, final)
         except (LookupError, ValueError) as exc:  # an encoding expat cannot use
@@ -1671,10 +1667,7 @@ class _GpxExact(_XmlReader):
     def __init__(self, source: _Input):
         super().__init__(source)
         self.depth = -1  # elements open inside the current <trkpt>; -1: none
-        self.lat: List[float] = []
-        self.lon: List[float] = []
-        self.times: List[Optional[str]] = []
-        self.lines: List[int] = []
+        self.lat, self.lon, self.times, self.lines = [], [], [], []  # of points not yet added
 
     def start(self, tag: str, attrs: dict) -> None:
         if self.depth >= 0:
@@ -1741,11 +1734,8 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 class _Gpx(_GpxExact):
     """Fast path of _GpxExact: the same batches; chosen in _read_gpx; bench row "read gpx fast
-    path".
-    GPX by regular expressions and whole arrays, for blocks of the common shape:
-    ``<trkpt lat lon>`` in ``<trkseg>``, one ``<time>`` or none.  Other blocks, and all after a
-    DOCTYPE (entities may hide elements), go to :class:`_GpxExact`; expat checks every block."""
-
+    path".  Blocks not of the common shape, and all after a DOCTYPE (entities may hide
+    elements), go to :class:`_GpxExact`."""
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
     def __init__(self, source: _Input):
@@ -1762,7 +1752,7 @@ class _Gpx(_GpxExact):
             self.attach()
             super().block(data)
             return
-        self.detach()
+        self.attach(False)
         self.feed(data)
         for op in ops:
             if op == "start":
@@ -1774,20 +1764,17 @@ class _Gpx(_GpxExact):
         self.track.flush()
 
 
-def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes], Optional[bytes], bool]:
-    """(data without comments, CDATA and PIs, or None when that cannot be vouched for; the closer of
-    one left open at the end; whether it has a declaration such as DOCTYPE)."""
+def _skip_markup(data: bytes, pending: Optional[bytes]) -> tuple:
+    """(data without comments, CDATA and PIs, or None when that cannot be vouched for; the closer
+    of one left open at the end; whether it has a declaration such as DOCTYPE)."""
     pieces, at = [], 0
     if pending:
         end = data.find(pending)
         if end < 0:
             return None, pending, False
         at = end + len(pending)
-    pos = at
-    while True:
-        found = _XML_MARKUP.search(data, pos)
-        if not found:
-            break
+    found = _XML_MARKUP.search(data, at)
+    while found:
         start = found.start()
         closer = next((c for o, c in _XML_SKIPPED if data.startswith(o, start)), None)
         if closer is None:
@@ -1796,7 +1783,8 @@ def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes]
         if end < 0:
             return None, closer, False
         pieces.append(data[at:start])
-        at = pos = end + len(closer)
+        at = end + len(closer)
+        found = _XML_MARKUP.search(data, at)
     if pending:
         return None, None, False  # began inside markup: read this block exactly
     return (b"".join(pieces + [data[at:]]) if pieces else data), None, False
@@ -1835,16 +1823,12 @@ def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
     if closed != opened and closed + len(_GPX_EMPTY_POINT.findall(piece)) != opened:
         return None  # a point runs on into the next block
     table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
-    if table is None:
+    if table is None or not np.isfinite(table).all():
         return None
     table = table.reshape(-1, 2)
-    if not np.isfinite(table).all():
+    time = _gpx_times(piece, opened) if b"time>" in piece else None
+    if time is None and b"time>" in piece:
         return None
-    time = None
-    if b"time>" in piece:
-        time = _gpx_times(piece, opened)
-        if time is None:
-            return None
     return [(table[:, 0], table[:, 1], time)]
 
 

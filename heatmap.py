@@ -1792,8 +1792,7 @@ def _skip_markup(data: bytes, pending: Optional[bytes]) -> tuple:
 
 def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
     """Per block, in order: "start", "end", (lat, lon, time) runs; None if not the common shape."""
-    ops: list = []
-    start = 0
+    ops, start = [], 0
     for tag in _segment_tags(data):
         run = _gpx_points(data[start:tag.start()], inside)
         if run is None:
@@ -1909,11 +1908,10 @@ class _Tcx(_XmlReader):
         if tag in self.texts:
             self.point[tag] = text
         elif tag == "Trackpoint":
-            if "LatitudeDegrees" in self.point and "LongitudeDegrees" in self.point:
-                p = self.point
+            p, self.point = self.point, {}
+            if "LatitudeDegrees" in p and "LongitudeDegrees" in p:
                 self.rows.append((p["LatitudeDegrees"], p["LongitudeDegrees"], p.get("Time"),
                                   p["line"]))
-            self.point = {}
         elif tag == "Track":
             self.sync()
             self.track.end()
@@ -1944,11 +1942,9 @@ class _Kml(_XmlReader):
         self.shape: List[str] = []           # open geometry elements
         self.points: List[Points] = []
         self.placemark: List[Tuple[np.ndarray, np.ndarray]] = []  # points of this Placemark
-        self.stamp: Optional[str] = None
-        self.when: List[str] = []
-        self.coords: List[str] = []
-        self.start_line = 0
-        self.polygons = 0
+        self.stamp: Optional[str] = None     # the Placemark's TimeStamp
+        self.when, self.coords = [], []      # texts of this gx:Track
+        self.start_line = self.polygons = 0
         self.found_points = False
 
     def start(self, tag: str, attrs: dict) -> None:
@@ -2051,11 +2047,8 @@ class _Kml(_XmlReader):
 def _read_kml(source: _Input, config: Config) -> Iterator[object]:
     """KML points, lines and tracks; a .kmz is read from its first .kml."""
     if not source.head.startswith(b"PK\x03\x04"):
-        return _Kml(source).batches()
-    return _read_kmz(source)
-
-
-def _read_kmz(source: _Input) -> Iterator[object]:
+        yield from _Kml(source).batches()
+        return
     import zipfile
     if source.path is None:
         raise HeatmapError("%s: a .kmz (zip archive) must be a file, not a stream" % source.name)
@@ -2081,12 +2074,11 @@ def _zip_member(archive, name: str, where: str):
 
 
 # ---- 2.5 Input: JSON (GeoJSON, Takeout) ----
-# GeoJSON (FeatureCollections streamed a megabyte at a time by _JsonArrays: one scan on
-# whole arrays finds where the elements of the big array end, one json.loads parses them),
-# newline-delimited GeoJSON, and Google Takeout location history; a value longer than
-# _MAX_LINE or nested past _JSON_DEPTH is an error.  _GeoJsonShapes turns
-# GeoJSON objects into batches, for files and for the library's __geo_interface__ alike:
-# points and lines are drawn, polygons skipped with a warning (files) or refused (library).
+# GeoJSON (FeatureCollections streamed a megabyte at a time by _JsonArrays: one scan on whole
+# arrays finds where the big array's elements end, one json.loads parses them), newline-delimited
+# GeoJSON and Google Takeout location history; a value longer than _MAX_LINE or nested past
+# _JSON_DEPTH is an error.  _GeoJsonShapes turns GeoJSON objects into batches, for files and the
+# library's __geo_interface__ alike: polygons are skipped with a warning (files) or refused.
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
 _JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
 _NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
@@ -2102,14 +2094,12 @@ class _JsonArrays:
 
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
-        self.in_string = False
-        self.depth = 0
+        self.in_string, self.depth = False, 0
         self.key: Optional[str] = None      # the array being streamed
         self.index = 0                      # index of its next element
         self.element: List[bytes] = []      # its unfinished element
         self.skeleton: List[bytes] = []     # everything else
-        self.line = 1                       # line of the block start
-        self.element_line = 1
+        self.line = self.element_line = 1   # lines of the block's and the element's starts
         self.root = None
 
     def batches(self) -> Iterator[Tuple[str, int, int, list]]:
@@ -2219,9 +2209,8 @@ class _JsonArrays:
         return self.key or "", first, self.element_line, elements
 
     def _error(self, exc: ValueError, text: bytes, line: int) -> HeatmapError:
-        where = line + (getattr(exc, "lineno", 1) - 1)
-        what = getattr(exc, "msg", str(exc))
-        return _data_error(self.source.name, where, "not valid JSON: %s" % what)
+        return _data_error(self.source.name, line + getattr(exc, "lineno", 1) - 1,
+                           "not valid JSON: %s" % getattr(exc, "msg", str(exc)))
 
 
 def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
@@ -2258,12 +2247,9 @@ class _GeoJsonShapes:
         self.weight_key = config.weight_property
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
         self.track = _TrackBuilder()
-        self.coords: list = []
-        self.weights: list = []
-        self.times: list = []
+        self.coords, self.weights, self.times = [], [], []   # of the points not yet taken
         self.owner: List[int] = []     # element of each point, for messages
-        self.skipped = 0
-        self.unweighted = 0
+        self.skipped = self.unweighted = 0
         self.found = False
         self.label = lambda i: "%s: [%d]" % (name, i)
 
@@ -2338,7 +2324,7 @@ class _GeoJsonShapes:
         if not isinstance(coords, list):
             raise self._error(index, path, "coordinates are not a list")
         weight = props.get(self.weight_key) if self.weight_key else 1.0
-        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
+        if type(weight) is bool or not isinstance(weight, (int, float, np.integer, np.floating)):
             self.unweighted += len(coords)
             weight = 1.0
         time = next((props[k] for k in self.time_keys if k in props), None)
@@ -2350,14 +2336,11 @@ class _GeoJsonShapes:
     def _line(self, coords, props: dict, index: int, path: str) -> None:
         lon, lat = self._lon_lat(coords, index, path)
         time = next((props[k] for k in self.time_keys if k in props), None)
-        if isinstance(time, list) and len(time) == lat.size:
-            times = self._times(time, [index] * lat.size, path)
-        elif time is not None and not isinstance(time, list):
-            times = self._times([time] * lat.size, [index] * lat.size, path)
-        else:
-            times = None
+        if time is not None and not isinstance(time, list):
+            time = [time] * lat.size
+        known = isinstance(time, list) and len(time) == lat.size
         self.track.start()
-        self.track.add(lat, lon, times)
+        self.track.add(lat, lon, self._times(time, [index] * lat.size, path) if known else None)
         self.track.end()
 
     def _lon_lat(self, coords, index, path: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -2389,17 +2372,15 @@ class _GeoJsonShapes:
     def take(self) -> list:
         batches: list = self.track.take()
         if self.coords:
-            owner = self.owner
-            lon, lat = self._lon_lat(self.coords, owner, "")
+            lon, lat = self._lon_lat(self.coords, self.owner, "")
             try:
                 weight = np.array(self.weights, dtype=np.float64)
             except OverflowError:  # a whole number past a float's range: not a finite weight
                 weight = np.array([_float_or_nan(w) for w in self.weights])
             if self.feature_weights is not None:
-                weight = self.feature_weights[owner]
-            time = None
-            if self.times.count(None) != len(self.times):
-                time = self._times(self.times, owner, "")
+                weight = self.feature_weights[self.owner]
+            known = self.times.count(None) != len(self.times)
+            time = self._times(self.times, self.owner, "") if known else None
             batches.append(Points(lat, lon, None if (weight == 1).all() else weight, time))
             self.coords, self.weights, self.times, self.owner = [], [], [], []
         self.found = self.found or bool(batches)
@@ -2420,8 +2401,8 @@ class _GeoJsonShapes:
 
 def _read_geojson(source: _Input, config: Config) -> Iterator[object]:
     """GeoJSON: points and lines of Features, FeatureCollections (streamed), geometries."""
-    stream, shapes = _JsonArrays(source, ("features", "geometries")), _GeoJsonShapes(source.name, config)
-    key = "features"
+    stream = _JsonArrays(source, ("features", "geometries"))
+    shapes = _GeoJsonShapes(source.name, config)
     for key, first, _, elements in stream.batches():
         shapes.label = lambda i, key=key: "%s: %s[%d]" % (source.name, key, i)
         if key == "geometries":

@@ -1689,8 +1689,9 @@ class _GpxExact(_XmlReader):
         try:
             lat, lon = float(attrs["lat"]), float(attrs["lon"])
         except ValueError:
-            raise _data_error(self.name, line, "bad coordinate in <trkpt lat=%r lon=%r>" % (
-                _quoted(attrs["lat"].encode("utf-8")), _quoted(attrs["lon"].encode("utf-8")))) from None
+            shown = tuple(_quoted(attrs[k].encode("utf-8")) for k in ("lat", "lon"))
+            raise _data_error(self.name, line, "bad coordinate in <trkpt lat=%r lon=%r>"
+                              % shown) from None
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise _data_error(self.name, line, "not a finite number in <trkpt>")
         self.lat.append(lat)
@@ -1714,9 +1715,8 @@ class _GpxExact(_XmlReader):
         done = len(self.lat) - (self.depth >= 0)  # a point still open stays
         if done <= 0:
             return
-        time = None
-        if any(t is not None for t in self.times[:done]):
-            time = _times_at(self.name, self.times[:done], self.lines)
+        known = any(t is not None for t in self.times[:done])
+        time = _times_at(self.name, self.times[:done], self.lines) if known else None
         self.track.add(np.array(self.lat[:done]), np.array(self.lon[:done]), time)
         del self.lat[:done], self.lon[:done], self.times[:done], self.lines[:done]
 
@@ -2214,18 +2214,10 @@ class _JsonArrays:
 
 
 def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
-    """bool per event: a quote right after an odd run of backslashes (escaped)."""
-    follows = np.zeros(at.size, bool)
-    follows[1:] = backslash[:-1] & (at[1:] - at[:-1] == 1)
-    run = np.zeros(at.size, np.int64)  # length of the backslash run ending at each event
-    starts = backslash & ~follows
-    ids = np.cumsum(starts)
-    first = np.flatnonzero(starts)
-    idx = np.arange(at.size)
-    run[backslash] = idx[backslash] - first[ids[backslash] - 1] + 1
-    before = np.zeros(at.size, np.int64)
-    before[1:] = np.where(follows[1:], run[:-1], 0)
-    return before % 2 == 1
+    """bool per event: right after an odd run of backslashes (for a quote: escaped)."""
+    slashes = at[backslash]
+    starts = np.maximum.accumulate(np.where(np.diff(slashes, prepend=-2) != 1, slashes, 0))
+    return np.isin(at - 1, slashes[(slashes - starts) % 2 == 0])  # the 1st, 3rd... of a run
 
 
 def _is_position(value) -> bool:
@@ -2527,23 +2519,20 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
 
 def _fit_record(frame) -> Optional[Tuple[float, float, float]]:
     """(lat units, lon units, FIT seconds or nan) of a record message, None without a position."""
-    values = []
-    for name in ("position_lat", "position_long", "timestamp"):
-        field = frame.get_field(name) if frame.has_field(name) else None
-        values.append(field.raw_value if field is not None else None)
-    if not isinstance(values[0], int) or not isinstance(values[1], int):
+    lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else None
+                      for name in ("position_lat", "position_long", "timestamp"))
+    if not isinstance(lat, int) or not isinstance(lon, int):
         return None
-    return values[0], values[1], values[2] if isinstance(values[2], int) else math.nan
+    return lat, lon, time if isinstance(time, int) else math.nan
 
 
 def _fit_rows(track: _TrackBuilder, rows: list) -> None:
     if not rows:
         return
     table = np.array(rows, dtype=np.float64)
-    time = None
-    if np.isfinite(table[:, 2]).any():
+    known, time = np.isfinite(table[:, 2]), None
+    if known.any():
         time = _no_times(len(table))
-        known = np.isfinite(table[:, 2])
         time[known] = (table[known, 2] + _FIT_EPOCH).astype(np.int64).astype("datetime64[s]")
     track.add(table[:, 0] * _SEMICIRCLE, table[:, 1] * _SEMICIRCLE, time)
     track.flush()
@@ -2592,7 +2581,7 @@ def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
 
 
 def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
-    """The parts of the one shapefile in a zip archive (as Natural Earth and most portals ship them)."""
+    """The parts of the one shapefile in a zip (as Natural Earth and most portals ship them)."""
     import zipfile
     try:
         with zipfile.ZipFile(source.path) as archive:
@@ -2701,8 +2690,8 @@ def _columnar_table(source: _Input):
         names = data.dtype.names if isinstance(data, np.ndarray) else list(data.keys())
         return names, lambda used: iter([{name: data[name] for name in used}])
     pa = _import_extra("pyarrow", "pyarrow", "parquet", "reading Parquet and Arrow files")
-    if source.head.startswith(b"PAR1"):
-        data = __import__("pyarrow.parquet").parquet.ParquetFile(data, pre_buffer=False)   # (True: all)
+    if source.head.startswith(b"PAR1"):   # (pre_buffer=True would read it all)
+        data = __import__("pyarrow.parquet").parquet.ParquetFile(data, pre_buffer=False)
         names, batches = data.schema_arrow.names, lambda used: data.iter_batches(1 << 20,
                                                                                 columns=used)
     else:

@@ -1755,10 +1755,8 @@ class _Gpx(_GpxExact):
         self.attach(False)
         self.feed(data)
         for op in ops:
-            if op == "start":
-                self.track.start()
-            elif op == "end":
-                self.track.end()
+            if isinstance(op, str):
+                getattr(self.track, op)()   # "start", "end"
             else:
                 self.track.add(*op)
         self.track.flush()
@@ -2256,21 +2254,16 @@ class _GeoJsonShapes:
                 self.add(feature, index)
                 continue
             props = feature.get("properties")
-            weight, time = 1.0, None
-            if props:
-                if type(props) is not dict:
-                    props = {}
-                if weight_key:
-                    weight = props.get(weight_key)
-                    if type(weight) not in (int, float):
-                        self.unweighted += 1
-                        weight = 1.0
-                for key in time_keys:
-                    if key in props:
-                        time = props[key]
-                        break
-            elif weight_key:
+            props = props if type(props) is dict else {}
+            weight = props.get(weight_key) if weight_key else 1.0
+            if type(weight) not in (int, float):
                 self.unweighted += 1
+                weight = 1.0
+            time = None
+            for key in time_keys:
+                if key in props:
+                    time = props[key]
+                    break
             coords.append(geometry.get("coordinates"))
             weights.append(weight)
             times.append(time)
@@ -2379,7 +2372,6 @@ class _GeoJsonShapes:
         return batches
 
     def finish(self) -> None:
-        """Warn of what was left out; raise _NothingToDraw if nothing was found."""
         polygons = "%d polygon%s skipped" % (self.skipped, "" if self.skipped == 1 else "s")
         if not self.found:
             raise _NothingToDraw("no GeoJSON points or lines" + (" (%s)" % polygons if self.skipped
@@ -2538,10 +2530,8 @@ def _fit_rows(track: _TrackBuilder, rows: list) -> None:
     track.flush()
 
 
-_SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
-
-
-def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = _SHAPEFILE_PARTS) -> List[str]:
+def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = (".shx", ".dbf", ".prj", ".cpg")
+                   ) -> List[str]:
     """The files beside the inputs that are their shapefile's parts ``exts`` (either case)."""
     return [base + e for base in (os.path.splitext(p)[0] for p in paths) for ext in exts
             for e in (ext, ext.upper()) if os.path.lexists(base + e)]
@@ -2707,11 +2697,10 @@ READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
 
 # ---- 2.7 Input: the library's arrays, tables and geometries ----
-# What the library's functions take (_library_batches, one branch per kind of input): files,
-# Points/Segments batches, geometries (GeoPandas through shapely on whole arrays, anything
-# else through __geo_interface__ and _GeoJsonShapes), tables with columns by name (pandas,
-# polars, a dict of arrays, a structured array) and arrays.  Each row is checked as a reader's
-# (_checked_columns) and a bad one named by its column and row; tracks() joins rows into Segments.
+# What the library's functions take (_library_batches, a branch per kind): files, Points/Segments
+# batches, geometries (GeoPandas by shapely on whole arrays, others by __geo_interface__ and
+# _GeoJsonShapes), tables (pandas, polars, dicts of arrays, structured arrays) and arrays.  Rows
+# are checked as a reader's (_checked_columns), a bad one named; tracks() joins rows into Segments.
 _LAT_NAMES = ("lat", "latitude")
 _LON_NAMES = ("lon", "lng", "long", "longitude")
 _GEO_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
@@ -2764,19 +2753,11 @@ def _first_item(data: Any) -> Tuple[Any, Any]:
 
 
 def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
-    """A batch given to the library, as a reader's: float64 arrays of one length, datetime64[s]
-    times, each row checked (:func:`_checked_columns`)."""
+    """A batch given to the library, checked as a reader's (:func:`_checked_columns`)."""
     if not isinstance(batch, (Points, Segments)):
         raise HeatmapError("batch %d is not Points or Segments: %s" % (number, _shown(batch)))
     columns = {k: v for k, v in batch._asdict().items() if v is not None}
     return type(batch)(**_checked_columns(columns, skip_invalid, "batch %d, row %%s" % number))
-
-
-def _is_table(data: Any) -> bool:
-    """Has columns by name: a mapping, a DataFrame, a structured NumPy array."""
-    from collections.abc import Mapping
-    return bool(isinstance(data, Mapping) or hasattr(data, "columns")
-                or getattr(getattr(data, "dtype", None), "names", None))
 
 
 def _is_geo(data: Any) -> bool:
@@ -2790,7 +2771,9 @@ def _is_geo(data: Any) -> bool:
 def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
     """({name: values} of a table's columns named by ``spec`` (lat and lon guessed when None), or
     of arrays (``data`` the latitudes); how a row is named: "row %s" or the table's index)."""
-    if not _is_table(data):
+    from collections.abc import Mapping
+    if not (isinstance(data, Mapping) or hasattr(data, "columns")   # a DataFrame
+            or getattr(getattr(data, "dtype", None), "names", None)):   # a structured array
         named = [k for k, v in spec.items() if isinstance(v, str)]
         if named:
             raise HeatmapError("%s= names a column: give a table (a DataFrame, a dict of arrays) "
@@ -2825,10 +2808,9 @@ def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> An
 
 
 def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
-    """Columns as (n,) arrays: float64 numbers, datetime64[s] times, any other as it is; a row with
-    a number not finite, or a latitude beyond 90 or longitude beyond 360 degrees, is an error
-    naming the row (``row``: "row %s" or a table's index), unless ``skip_invalid`` (then a
-    warning counts them)."""
+    """Columns as (n,) arrays of one length (:func:`_column_values`); a row with a number not finite
+    or a latitude past 90 or longitude past 360 degrees is an error naming it (``row``: "row %s"
+    or a table's index), or with ``skip_invalid`` dropped and counted in a warning."""
     arrays = {k: _column_values(k, v, row) for k, v in columns.items()}
     if len({len(v) for v in arrays.values()}) > 1:
         raise HeatmapError("%s differ in length (%s)" % (", ".join(arrays), ", ".join(

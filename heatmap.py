@@ -1532,9 +1532,8 @@ _XML_HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandl
 
 class _XmlReader:
     """An XML input (documents one after another too) streamed by expat: subclasses define
-    ``start(tag, attrs)``, ``end(tag, text)`` (text for ``texts``); ``sync()`` feeds the track."""
-    texts: frozenset = frozenset()
-    nothing = "no track points"
+    ``start(tag, attrs)``, ``end(tag, text)`` (text for tags in ``texts``), ``nothing`` (the
+    message when none is found); ``sync()`` feeds the track."""
     block_end = b">"  # blocks end after the last of these (else after a '>')
 
     def __init__(self, source: _Input):
@@ -2002,8 +2001,7 @@ class _Kml(_XmlReader):
                               "<gx:coord>" % (len(self.when), len(self.coords)))
         if not self.coords:
             return
-        text = " ".join(c.replace(" ", ",") for c in self.coords)
-        lon, lat = self._tuples(text)
+        lon, lat = self._tuples(" ".join(c.replace(" ", ",") for c in self.coords))
         if len(lat) != len(self.coords):
             raise _data_error(self.name, self.start_line, "bad gx:coord in this gx:Track")
         time = None
@@ -2227,9 +2225,8 @@ def _is_position(value) -> bool:
 
 class _GeoJsonShapes:
     """GeoJSON objects ([lon, lat]) as batches: (Multi)Points as :class:`Points` (weight:
-    --weight_property, or ``feature_weights`` per element; time: --time_property, else time or
-    timestamp), lines as tracks, polygons skipped (refused if ``polygons="error"``).  ``label(i)``
-    names element i in messages."""
+    --weight_property or ``feature_weights`` by element; time: --time_property, else time or
+    timestamp), lines as tracks, polygons skipped or refused; ``label(i)`` names element i."""
 
     def __init__(self, name: str, config: Config, polygons: str = "skip"):
         self.name, self.polygons = name, polygons
@@ -2855,10 +2852,12 @@ def _column_values(name: str, values: Any, row: Any) -> np.ndarray:
     except (TypeError, ValueError):   # ragged
         kind = "O"
     items = list(values) if kind in "OSU" and isinstance(values, Iterable) else []
-    bad = next((i for i, v in enumerate(items) if not _is_number(v)), None)
-    if bad is not None:
-        raise HeatmapError("%s is not numbers: %s at %s" % (name, _shown(items[bad]),
-                                                           _row_name(row, bad)))
+    for i, item in enumerate(items):
+        try:
+            float(item)
+        except (TypeError, ValueError):
+            raise HeatmapError("%s is not numbers: %s at %s" % (name, _shown(item),
+                                                               _row_name(row, i))) from None
     return _one_a_row(name, values, np.float64)
 
 
@@ -2870,14 +2869,6 @@ def _one_a_row(name: str, values: Any, dtype: Any) -> np.ndarray:
     if array.ndim != 1:
         raise HeatmapError("%s must be one value a row, not %s" % (name, _shown(values)))
     return array
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-        return True
-    except (TypeError, ValueError):
-        return False
 
 
 def _column_times(name: str, values: Any, row: Any) -> np.ndarray:

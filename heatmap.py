@@ -1595,13 +1595,8 @@ class _XmlReader:
     def blocks(self) -> Iterator[bytes]:
         """The input in blocks of about _MAX_LINE bytes, each cut after a '>'."""
         rest = b""
-        while True:
-            block = self.source.stream.read(_MAX_LINE)
+        for block in iter(lambda: self.source.stream.read(_MAX_LINE), b""):
             data = rest + block if rest else block
-            if not block:
-                if data:
-                    yield data
-                return
             cut = data.rfind(self.block_end)
             cut = cut + len(self.block_end) if cut >= 0 else data.rfind(b">") + 1
             if len(data) - cut > _MAX_LINE or len(block) == _MAX_LINE and b"<" not in block:
@@ -1610,6 +1605,8 @@ class _XmlReader:
             rest, data = data[cut:], data[:cut]
             if data:
                 yield data
+        if rest:
+            yield rest
 
     def batches(self) -> Iterator[object]:
         for data in self.blocks():
@@ -1700,12 +1697,10 @@ class _GpxExact(_XmlReader):
         self.depth = 0
 
     def end(self, tag: str, text: Optional[str]) -> None:
-        if self.depth > 0:
+        if self.depth >= 0:
             if self.depth == 1 and tag == "time":
                 self.times[-1] = text
             self.depth -= 1
-        elif self.depth == 0:
-            self.depth = -1
         elif tag == "trkseg":
             self.sync()
             self.track.end()
@@ -2119,7 +2114,7 @@ class _JsonArrays:
         try:
             self.root = json.loads(text) if text.strip() else None
         except ValueError as exc:
-            raise self._error(exc, text, 1) from None
+            raise self._error(exc, 1) from None
         if not isinstance(self.root, (dict, list)):
             raise _data_error(self.source.name, 1, "not a JSON object or array")
 
@@ -2129,8 +2124,10 @@ class _JsonArrays:
         char = buf[at]
         quote = char == ord('"')
         backslash = char == ord("\\")
-        if backslash.any():
-            quote &= ~_escaped_quotes(at, backslash)
+        if backslash.any():   # a quote after an odd run of backslashes is escaped
+            slashes = at[backslash]
+            starts = np.maximum.accumulate(np.where(np.diff(slashes, prepend=-2) != 1, slashes, 0))
+            quote &= ~np.isin(at - 1, slashes[(slashes - starts) % 2 == 0])  # 1st, 3rd.. of a run
         inside = (np.cumsum(quote) + self.in_string) % 2 == 1  # after each event
         structural = ~quote & ~inside & ~backslash
         at, char = at[structural], char[structural]
@@ -2180,7 +2177,8 @@ class _JsonArrays:
         return None
 
     def _elements(self, data, start, end, at, char, depth, closed) -> Iterator:
-        """Complete elements of the streamed array in data[start:end]."""
+        """Complete elements of the streamed array in data[start:end], parsed."""
+        import json
         inner = 1 if self.key == "" else 2
         commas = at[(char == ord(",")) & (depth == inner) & (at >= start) & (at < end)]
         last = end if closed else (int(commas[-1]) if commas.size else start - 1)
@@ -2188,32 +2186,21 @@ class _JsonArrays:
             text = b"".join(self.element) + data[start:last]
             self.element = []
             if text.strip():
-                yield self._parse(text)
+                try:
+                    elements = json.loads(b"[" + text + b"]")
+                except ValueError as exc:
+                    raise self._error(exc, self.element_line) from None
+                first, self.index = self.index, self.index + len(elements)
+                yield self.key or "", first, self.element_line, elements
             if not closed:
                 self.element_line = self.line + data.count(b"\n", 0, last)
             start = last + 1
         if not closed:
             self.element.append(data[start:end])
 
-    def _parse(self, text: bytes) -> Tuple[str, int, int, list]:
-        import json
-        try:
-            elements = json.loads(b"[" + text + b"]")
-        except ValueError as exc:
-            raise self._error(exc, text, self.element_line) from None
-        first, self.index = self.index, self.index + len(elements)
-        return self.key or "", first, self.element_line, elements
-
-    def _error(self, exc: ValueError, text: bytes, line: int) -> HeatmapError:
+    def _error(self, exc: ValueError, line: int) -> HeatmapError:
         return _data_error(self.source.name, line + getattr(exc, "lineno", 1) - 1,
                            "not valid JSON: %s" % getattr(exc, "msg", str(exc)))
-
-
-def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
-    """bool per event: right after an odd run of backslashes (for a quote: escaped)."""
-    slashes = at[backslash]
-    starts = np.maximum.accumulate(np.where(np.diff(slashes, prepend=-2) != 1, slashes, 0))
-    return np.isin(at - 1, slashes[(slashes - starts) % 2 == 0])  # the 1st, 3rd... of a run
 
 
 def _is_position(value) -> bool:
@@ -2494,7 +2481,7 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
                     _fit_rows(track, rows)
                     rows = []
                     yield from track.take()
-    except HeatmapError:
+    except HeatmapError:   # a decompression bomb refused while reading
         raise
     except Exception as exc:  # fitdecode raises many types on damaged data
         raise HeatmapError("%s: record %d: not valid FIT data: %s" % (
@@ -2812,8 +2799,7 @@ def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
     if len({len(v) for v in arrays.values()}) > 1:
         raise HeatmapError("%s differ in length (%s)" % (", ".join(arrays), ", ".join(
             str(len(v)) for v in arrays.values())))
-    limits = {k: _COLUMN_LIMITS.get(k[:3], np.inf) for k, v in arrays.items()
-              if v.dtype == np.float64}
+    limits = {k: _COLUMN_LIMITS.get(k[:3], np.inf) for k in arrays if arrays[k].dtype == np.float64}
     bad = np.zeros(len(next(iter(arrays.values()))), bool)
     for i in range(0, bad.size, _LIBRARY_ROWS):   # in slices: no temporaries of the whole size
         for k, limit in limits.items():

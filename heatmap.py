@@ -1531,9 +1531,8 @@ _XML_HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandl
 
 
 class _XmlReader:
-    """An XML input (documents one after another too) streamed by expat: subclasses define
-    ``start(tag, attrs)``, ``end(tag, text)`` (text for tags in ``texts``), ``nothing`` (the
-    message when none is found); ``sync()`` feeds the track."""
+    """An XML input (several documents too) streamed by expat: subclasses define ``start(tag,
+    attrs)``, ``end(tag, text)`` (text of ``texts``), ``nothing``, ``sync()`` (feeds the track)."""
     block_end = b">"  # blocks end after the last of these (else after a '>')
 
     def __init__(self, source: _Input):
@@ -1824,8 +1823,7 @@ def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
 
 
 def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
-    """datetime64[s] (n,) of the one ``<time>`` child of each of n ``<trkpt>``s, or
-    None unless every point has exactly one, plainly written, inside it."""
+    """datetime64[s] of each of n ``<trkpt>``s' one plainly written ``<time>``; else None."""
     if b":time>" in piece:
         return None
     buf = np.frombuffer(piece, np.uint8)
@@ -2065,11 +2063,10 @@ def _zip_member(archive, name: str, where: str):
 
 
 # ---- 2.5 Input: JSON (GeoJSON, Takeout) ----
-# GeoJSON (FeatureCollections streamed a megabyte at a time by _JsonArrays: one scan on whole
-# arrays finds where the big array's elements end, one json.loads parses them), newline-delimited
-# GeoJSON and Google Takeout location history; a value longer than _MAX_LINE or nested past
-# _JSON_DEPTH is an error.  _GeoJsonShapes turns GeoJSON objects into batches, for files and the
-# library's __geo_interface__ alike: polygons are skipped with a warning (files) or refused.
+# GeoJSON (a FeatureCollection streamed a megabyte at a time by _JsonArrays: one scan on whole
+# arrays finds where its elements end, one json.loads parses them), GeoJSON lines and Google
+# Takeout; a value over _MAX_LINE bytes or nested past _JSON_DEPTH is an error.  _GeoJsonShapes
+# makes batches of GeoJSON for files and the library alike (polygons: skipped, or refused).
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
 _JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
 _NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
@@ -2086,10 +2083,8 @@ class _JsonArrays:
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
         self.in_string, self.depth = False, 0
-        self.key: Optional[str] = None      # the array being streamed
-        self.index = 0                      # index of its next element
-        self.element: List[bytes] = []      # its unfinished element
-        self.skeleton: List[bytes] = []     # everything else
+        self.key, self.index = None, 0      # the array being streamed, its next element's index
+        self.element, self.skeleton = [], []   # its unfinished element; everything else
         self.line = self.element_line = 1   # lines of the block's and the element's starts
         self.root = None
 
@@ -2172,9 +2167,7 @@ class _JsonArrays:
         if pos < 300:
             before = (b"".join(self.skeleton[-2:]) + before)[-300:]
         found = _JSON_KEY.search(before)
-        if found and found.group(1) in self.keys:
-            return found.group(1).decode()
-        return None
+        return found.group(1).decode() if found and found.group(1) in self.keys else None
 
     def _elements(self, data, start, end, at, char, depth, closed) -> Iterator:
         """Complete elements of the streamed array in data[start:end], parsed."""
@@ -2221,8 +2214,8 @@ class _GeoJsonShapes:
         self.weight_key = config.weight_property
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
         self.track = _TrackBuilder()
-        self.coords, self.weights, self.times = [], [], []   # of the points not yet taken
-        self.owner: List[int] = []     # element of each point, for messages
+        self.coords, self.weights, self.times = [], [], []   # of the points not yet taken,
+        self.owner: List[int] = []     # and their elements, for messages
         self.skipped = self.unweighted = 0
         self.found = False
         self.label = lambda i: "%s: [%d]" % (name, i)
@@ -2413,8 +2406,7 @@ def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
 
 
 def _read_takeout(source: _Input, config: Config) -> Iterator[Points]:
-    """Google Takeout location history (Records.json): ``locations`` with
-    ``latitudeE7``/``longitudeE7`` and ``timestamp`` or ``timestampMs``."""
+    """Google Takeout's Records.json: ``locations`` (latitudeE7, longitudeE7, timestamp(Ms))."""
     stream, found = _JsonArrays(source, ("locations",)), False
     for _, first, _, records in stream.batches():
         points = _takeout_points(source.name, first, records)
@@ -2458,7 +2450,7 @@ def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
 # ---- 2.6 Input: FIT, shapefiles and columnar files ----
 # Garmin FIT activities (through fitdecode), ESRI shapefiles (through pyshp, from files or a
 # zip), Parquet and Arrow (through pyarrow), all optional extras, and NumPy files; then
-# READERS, the reader functions by format name.
+# READERS, the reader functions by format name (each named by its row of _FORMATS, 2.1).
 _FIT_EPOCH = 631065600              # 1989-12-31T00:00:00Z in Unix seconds
 _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
@@ -2533,8 +2525,7 @@ def _check_prj(name: str, wkt: Optional[str]) -> None:
 
 
 def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
-    """({"shp"/"shx": binary file}, .prj text or None) of a shapefile or a zip of one (no .dbf:
-    only the shapes are read)."""
+    """({"shp"/"shx": binary file}, .prj text or None) of a shapefile or zip (no .dbf read)."""
     if source.path is None:
         raise HeatmapError("%s: a shapefile must be a file (it is read with its .shx), not a "
                            "stream" % source.name)
@@ -2676,7 +2667,6 @@ def _columnar_table(source: _Input):
                                  for name in used} for batch in batches(used))
 
 
-# The readers by format name (a reader is named by its row of _FORMATS, section 2.1).
 READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
 
@@ -2772,8 +2762,7 @@ def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
 
 
 def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> Any:
-    """Column ``name`` of a table (or the values given), or the first column called one of
-    ``guesses`` (any case)."""
+    """Column ``name`` of a table (or values given), else the first in ``guesses`` (any case)."""
     if name is not None and not isinstance(name, (str, int)):
         return name
     names = list(getattr(getattr(data, "dtype", None), "names", None)
@@ -2808,9 +2797,8 @@ def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
     if not count:
         return arrays
     first = int(np.argmax(bad))
-    text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join(
-        "%s %r" % (k, float(arrays[k][first])) for k in limits
-        if not abs(arrays[k][first]) <= limits[k]))
+    text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join("%s %r" % (
+        k, float(arrays[k][first])) for k in limits if not abs(arrays[k][first]) <= limits[k]))
     if not skip_invalid:
         raise HeatmapError("%d rows hold a value that is not a finite number or out of range "
                            "%s; skip_invalid=True drops them" % (count, text))
@@ -2956,16 +2944,16 @@ def _geojson_batches(geo: Any, spec: dict) -> List[object]:
     shapes = _GeoJsonShapes("data", Config(weight_property=named, time_property=time),
                             polygons="error")
     shapes.label = lambda i: "feature %d" % i
-    features = geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]
-    for index, feature in enumerate(features or ()):
+    features = (geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]) or ()
+    for index, feature in enumerate(features):
         shapes.add(feature, index)
     if weight is not None and named is None:
         if shapes.track.points:
             raise HeatmapError("weight and time are for points: lines are drawn with weight 1")
-        shapes.feature_weights = _column_values("weight", weight, "row %s")
-        if len(shapes.feature_weights) != len(features or ()):
-            raise HeatmapError("weight has %d values for %d features"
-                               % (len(shapes.feature_weights), len(features or ())))
+        weights = shapes.feature_weights = _column_values("weight", weight, "row %s")
+        if len(weights) != len(features):
+            raise HeatmapError("weight has %d values for %d features" % (len(weights),
+                                                                         len(features)))
     batches = shapes.take()
     if not batches:
         raise HeatmapError("no points or lines in the data")

@@ -1662,7 +1662,7 @@ class _GpxExact(_XmlReader):
     def __init__(self, source: _Input):
         super().__init__(source)
         self.depth = -1  # elements open inside the current <trkpt>; -1: none
-        self.lat, self.lon, self.times, self.lines = [], [], [], []  # of points not yet added
+        self.rows: List[list] = []   # [lat, lon, time text, line] of points not yet added
 
     def start(self, tag: str, attrs: dict) -> None:
         if self.depth >= 0:
@@ -1689,29 +1689,26 @@ class _GpxExact(_XmlReader):
                               % shown) from None
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise _data_error(self.name, line, "not a finite number in <trkpt>")
-        self.lat.append(lat)
-        self.lon.append(lon)
-        self.times.append(None)
-        self.lines.append(line)
+        self.rows.append([lat, lon, None, line])
         self.depth = 0
 
     def end(self, tag: str, text: Optional[str]) -> None:
         if self.depth >= 0:
             if self.depth == 1 and tag == "time":
-                self.times[-1] = text
+                self.rows[-1][2] = text
             self.depth -= 1
         elif tag == "trkseg":
             self.sync()
             self.track.end()
 
     def sync(self) -> None:
-        done = len(self.lat) - (self.depth >= 0)  # a point still open stays
+        done = len(self.rows) - (self.depth >= 0)  # a point still open stays
         if done <= 0:
             return
-        known = any(t is not None for t in self.times[:done])
-        time = _times_at(self.name, self.times[:done], self.lines) if known else None
-        self.track.add(np.array(self.lat[:done]), np.array(self.lon[:done]), time)
-        del self.lat[:done], self.lon[:done], self.times[:done], self.lines[:done]
+        lat, lon, times, lines = zip(*self.rows[:done])
+        del self.rows[:done]
+        time = _times_at(self.name, times, lines) if times.count(None) < done else None
+        self.track.add(np.array(lat), np.array(lon), time)
 
 
 _GPX_SEGMENT_TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")

@@ -1927,8 +1927,7 @@ class _Kml(_XmlReader):
     def __init__(self, source: _Input):
         super().__init__(source)
         self.shape: List[str] = []           # open geometry elements
-        self.points: List[Points] = []
-        self.placemark: List[Tuple[np.ndarray, np.ndarray]] = []  # points of this Placemark
+        self.points, self.placemark = [], []   # Points to hand out; (lat, lon) of this Placemark
         self.stamp: Optional[str] = None     # the Placemark's TimeStamp
         self.when, self.coords = [], []      # texts of this gx:Track
         self.start_line = self.polygons = 0
@@ -2463,9 +2462,7 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
                 track.start()
             elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
                 number += 1
-                row = _fit_record(frame)
-                if row is not None:
-                    rows.append(row)
+                rows += _fit_record(frame)
                 if len(rows) >= _GPX_BATCH:
                     _fit_rows(track, rows)
                     rows = []
@@ -2482,13 +2479,13 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
         raise _NothingToDraw("no FIT records with a position")
 
 
-def _fit_record(frame) -> Optional[Tuple[float, float, float]]:
-    """(lat units, lon units, FIT seconds or nan) of a record message, None without a position."""
+def _fit_record(frame) -> List[Tuple[float, float, float]]:
+    """[(lat units, lon units, FIT seconds or nan)] of a record message, [] without a position."""
     lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else None
                       for name in ("position_lat", "position_long", "timestamp"))
     if not isinstance(lat, int) or not isinstance(lon, int):
-        return None
-    return lat, lon, time if isinstance(time, int) else math.nan
+        return []
+    return [(lat, lon, time if isinstance(time, int) else math.nan)]
 
 
 def _fit_rows(track: _TrackBuilder, rows: list) -> None:
@@ -2715,12 +2712,10 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
 
 def _first_item(data: Any) -> Tuple[Any, Any]:
     """(first item or None, ``data`` again) of a list, tuple or iterator (read once)."""
-    if isinstance(data, (list, tuple)):
-        return (data[0] if data else None), data
     if isinstance(data, Iterator):
         first = next(data, None)
         return first, itertools.chain([first], data)
-    return None, data
+    return (data[0] if isinstance(data, (list, tuple)) and data else None), data
 
 
 def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:

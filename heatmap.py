@@ -1730,8 +1730,7 @@ class _Gpx(_GpxExact):
 
     def __init__(self, source: _Input):
         super().__init__(source)
-        self.pending: Optional[bytes] = None  # closer of markup still open
-        self.exact_only = False
+        self.pending, self.exact_only = None, False  # closer of markup still open; after DOCTYPE
 
     def block(self, data: bytes) -> None:
         clean, self.pending, declaration = _skip_markup(data, self.pending)
@@ -1788,9 +1787,7 @@ def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
         ops += run
         closing, empty = tag.group(1), tag.group(2)
         if closing or not empty:
-            ops.append("end")
-            if not closing:
-                ops.append("start")
+            ops += ["end"] if closing else ["end", "start"]
             inside = not closing
         start = tag.end()
     run = _gpx_points(data[start:], inside)
@@ -1881,8 +1878,8 @@ class _Tcx(_XmlReader):
 
     def __init__(self, source: _Input):
         super().__init__(source)
-        self.point: dict = {}
-        self.rows: List[Tuple[str, str, Optional[str], int]] = []
+        self.point: dict = {}   # texts of the open <Trackpoint>
+        self.rows: List[tuple] = []   # (lat, lon, time texts, line) of points not yet added
 
     def start(self, tag: str, attrs: dict) -> None:
         if tag == "Track":
@@ -1948,15 +1945,18 @@ class _Kml(_XmlReader):
             self._coordinates(kind, text)
         elif tag == "coord" and kind == "Track":
             self.coords.append(text or "")
+        elif tag == "when" and kind == "Track":
+            self.when.append(text or "")
         elif tag == "when":
-            if kind == "Track":
-                self.when.append(text or "")
-            else:
-                self.stamp = text
+            self.stamp = text
         elif tag == "Track" and kind == "Track":
             self._gx_track()
-        elif tag == "Placemark":
-            self._placemark_points()
+        elif tag == "Placemark":   # its TimeStamp may follow its points
+            for lat, lon in self.placemark:
+                stamps, lines = [self.stamp] * lat.size, [self.line] * lat.size
+                time = _times_at(self.name, stamps, lines) if self.stamp else None
+                self.points.append(Points(lat, lon, None, time))
+            self.placemark = []
         if self.shape and tag == kind:
             self.shape.pop()
 
@@ -1981,8 +1981,7 @@ class _Kml(_XmlReader):
             raise _data_error(self.name, self.start_line, "bad KML coordinates %r"
                               % _quoted(text.encode("utf-8")))
         table = self.numbers(values, [self.start_line] * len(values), "KML coordinate")
-        table = table.reshape(-1, width)
-        return table[:, 0], table[:, 1]
+        return table[0::width], table[1::width]
 
     def _gx_track(self) -> None:
         if len(self.when) not in (0, len(self.coords)):
@@ -1999,14 +1998,6 @@ class _Kml(_XmlReader):
         self.track.start()
         self.track.add(lat, lon, time)
         self.track.end()
-
-    def _placemark_points(self) -> None:
-        for lat, lon in self.placemark:
-            time = None
-            if self.stamp:
-                time = _times_at(self.name, [self.stamp] * lat.size, [self.line] * lat.size)
-            self.points.append(Points(lat, lon, None, time))
-        self.placemark = []
 
     def take(self) -> list:
         batches: list = self.track.take()
@@ -2206,8 +2197,7 @@ class _GeoJsonShapes:
 
     def __init__(self, name: str, config: Config, polygons: str = "skip"):
         self.name, self.polygons = name, polygons
-        self.feature_weights: Optional[np.ndarray] = None
-        self.weight_key = config.weight_property
+        self.weight_key, self.feature_weights = config.weight_property, None
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
         self.track = _TrackBuilder()
         self.coords, self.weights, self.times = [], [], []   # of the points not yet taken,

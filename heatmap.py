@@ -1585,8 +1585,7 @@ class _XmlReader:
             rest, old = data[self.parser.ErrorByteIndex - self.fed:], self.parser   # a new document
             self.parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
             self.parser.buffer_text, self.fed = True, 0
-            for handler in _XML_HANDLERS:
-                setattr(self.parser, handler, getattr(old, handler))
+            self.attach(old.StartElementHandler is not None)   # as the old one
             self.feed(rest, final)
         except (LookupError, ValueError) as exc:  # an encoding expat cannot use
             raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
@@ -1737,11 +1736,10 @@ class _Gpx(_GpxExact):
         self.exact_only |= declaration
         fast = not self.exact_only and clean is not None and self.depth < 0
         ops = _gpx_ops(clean, self.track.open) if fast else None
+        self.attach(ops is None)
         if ops is None:
-            self.attach()
             super().block(data)
             return
-        self.attach(False)
         self.feed(data)
         for op in ops:
             if isinstance(op, str):
@@ -1878,8 +1876,7 @@ class _Tcx(_XmlReader):
 
     def __init__(self, source: _Input):
         super().__init__(source)
-        self.point: dict = {}   # texts of the open <Trackpoint>
-        self.rows: List[tuple] = []   # (lat, lon, time texts, line) of points not yet added
+        self.point, self.rows = {}, []   # the open <Trackpoint>'s texts; (lat, lon, time, line)s
 
     def start(self, tag: str, attrs: dict) -> None:
         if tag == "Track":
@@ -2200,8 +2197,7 @@ class _GeoJsonShapes:
         self.weight_key, self.feature_weights = config.weight_property, None
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
         self.track = _TrackBuilder()
-        self.coords, self.weights, self.times = [], [], []   # of the points not yet taken,
-        self.owner: List[int] = []     # and their elements, for messages
+        self.coords, self.weights, self.times, self.owner = [], [], [], []  # owner: elements
         self.skipped = self.unweighted = 0
         self.found = False
         self.label = lambda i: "%s: [%d]" % (name, i)

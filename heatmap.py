@@ -1409,19 +1409,18 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
 
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
-# GPX, TCX and KML are streamed through expat (_XmlReader), block by block, so memory stays
-# bounded (a tag or text longer than _MAX_LINE is an error).  GPX also has a fast path (_Gpx): blocks of the common shape (<trkpt lat lon>
-# inside <trkseg>, one <time>) are read by regular expressions and whole-array number and
-# time parsing; a block it cannot vouch for goes to the expat handlers of _GpxExact (the
-# reference), and expat checks every block either way, so both read a file alike.
+# GPX, TCX and KML are streamed through expat (_XmlReader) block by block, so memory stays
+# bounded (a tag or text longer than _MAX_LINE is an error).  GPX's fast path (_Gpx) reads blocks
+# of the common shape (<trkpt lat lon> in <trkseg>, one <time>) by regular expressions and whole
+# arrays; any other block goes to the expat handlers of _GpxExact (the reference), and expat
+# checks every block either way, so both read a file alike.
 _GPX_BATCH = 1 << 16              # track points per yielded batch
+_XML_HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandler")
 
 
 class _XmlReader:
-    """An XML input (documents one after another too) streamed by expat: subclasses define
-    ``start(tag, attrs)``, ``end(tag, text)`` (text for ``texts``); ``sync()`` feeds the track."""
-    texts: frozenset = frozenset()
-    nothing = "no track points"
+    """An XML input (several documents too) streamed by expat: subclasses define ``start(tag,
+    attrs)``, ``end(tag, text)`` (text of ``texts``), ``nothing``, ``sync()`` (feeds the track)."""
     block_end = b">"  # blocks end after the last of these (else after a '>')
 
     def __init__(self, source: _Input):
@@ -1433,15 +1432,10 @@ class _XmlReader:
         self._text: Optional[List[str]] = None
         self.attach()
 
-    def attach(self) -> None:
-        self.parser.StartElementHandler = self._start
-        self.parser.EndElementHandler = self._end
-        self.parser.CharacterDataHandler = self._chars
-
-    def detach(self) -> None:
-        self.parser.StartElementHandler = None
-        self.parser.EndElementHandler = None
-        self.parser.CharacterDataHandler = None
+    def attach(self, on: bool = True) -> None:
+        """Our handlers on expat, or (``on`` False: the fast path's blocks) none."""
+        for handler, method in zip(_XML_HANDLERS, (self._start, self._end, self._chars)):
+            setattr(self.parser, handler, method if on else None)
 
     def _start(self, name: str, attrs: dict) -> None:
         tag = name[name.rfind("}") + 1:]
@@ -1479,8 +1473,7 @@ class _XmlReader:
             rest, old = data[self.parser.ErrorByteIndex - self.fed:], self.parser   # a new document
             self.parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
             self.parser.buffer_text, self.fed = True, 0
-            for handler in ("StartElementHandler", "EndElementHandler", "CharacterDataHandler"):
-                setattr(self.parser, handler, getattr(old, handler))
+            self.attach(old.StartElementHandler is not None)   # as the old one
             self.feed(rest, final)
         except (LookupError, ValueError) as exc:  # an encoding expat cannot use
             raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
@@ -1488,13 +1481,8 @@ class _XmlReader:
     def blocks(self) -> Iterator[bytes]:
         """The input in blocks of about _MAX_LINE bytes, each cut after a '>'."""
         rest = b""
-        while True:
-            block = self.source.stream.read(_MAX_LINE)
+        for block in iter(lambda: self.source.stream.read(_MAX_LINE), b""):
             data = rest + block if rest else block
-            if not block:
-                if data:
-                    yield data
-                return
             cut = data.rfind(self.block_end)
             cut = cut + len(self.block_end) if cut >= 0 else data.rfind(b">") + 1
             if len(data) - cut > _MAX_LINE or len(block) == _MAX_LINE and b"<" not in block:
@@ -1503,6 +1491,8 @@ class _XmlReader:
             rest, data = data[cut:], data[:cut]
             if data:
                 yield data
+        if rest:
+            yield rest
 
     def batches(self) -> Iterator[object]:
         for data in self.blocks():
@@ -1559,10 +1549,7 @@ class _GpxExact(_XmlReader):
     def __init__(self, source: _Input):
         super().__init__(source)
         self.depth = -1  # elements open inside the current <trkpt>; -1: none
-        self.lat: List[float] = []
-        self.lon: List[float] = []
-        self.times: List[Optional[str]] = []
-        self.lines: List[int] = []
+        self.rows: List[list] = []   # [lat, lon, time text, line] of points not yet added
 
     def start(self, tag: str, attrs: dict) -> None:
         if self.depth >= 0:
@@ -1584,36 +1571,31 @@ class _GpxExact(_XmlReader):
         try:
             lat, lon = float(attrs["lat"]), float(attrs["lon"])
         except ValueError:
-            raise _data_error(self.name, line, "bad coordinate in <trkpt lat=%r lon=%r>" % (
-                _quoted(attrs["lat"].encode("utf-8")), _quoted(attrs["lon"].encode("utf-8")))) from None
+            shown = tuple(_quoted(attrs[k].encode("utf-8")) for k in ("lat", "lon"))
+            raise _data_error(self.name, line, "bad coordinate in <trkpt lat=%r lon=%r>"
+                              % shown) from None
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise _data_error(self.name, line, "not a finite number in <trkpt>")
-        self.lat.append(lat)
-        self.lon.append(lon)
-        self.times.append(None)
-        self.lines.append(line)
+        self.rows.append([lat, lon, None, line])
         self.depth = 0
 
     def end(self, tag: str, text: Optional[str]) -> None:
-        if self.depth > 0:
+        if self.depth >= 0:
             if self.depth == 1 and tag == "time":
-                self.times[-1] = text
+                self.rows[-1][2] = text
             self.depth -= 1
-        elif self.depth == 0:
-            self.depth = -1
         elif tag == "trkseg":
             self.sync()
             self.track.end()
 
     def sync(self) -> None:
-        done = len(self.lat) - (self.depth >= 0)  # a point still open stays
+        done = len(self.rows) - (self.depth >= 0)  # a point still open stays
         if done <= 0:
             return
-        time = None
-        if any(t is not None for t in self.times[:done]):
-            time = _times_at(self.name, self.times[:done], self.lines)
-        self.track.add(np.array(self.lat[:done]), np.array(self.lon[:done]), time)
-        del self.lat[:done], self.lon[:done], self.times[:done], self.lines[:done]
+        lat, lon, times, lines = zip(*self.rows[:done])
+        del self.rows[:done]
+        time = _times_at(self.name, times, lines) if times.count(None) < done else None
+        self.track.add(np.array(lat), np.array(lon), time)
 
 
 _GPX_SEGMENT_TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")
@@ -1629,53 +1611,43 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 class _Gpx(_GpxExact):
     """Fast path of _GpxExact: the same batches; chosen in _read_gpx; bench row "read gpx fast
-    path".
-    GPX by regular expressions and whole arrays, for blocks of the common shape:
-    ``<trkpt lat lon>`` in ``<trkseg>``, one ``<time>`` or none.  Other blocks, and all after a
-    DOCTYPE (entities may hide elements), go to :class:`_GpxExact`; expat checks every block."""
-
+    path".  Blocks not of the common shape, and all after a DOCTYPE (entities may hide
+    elements), go to :class:`_GpxExact`."""
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
     def __init__(self, source: _Input):
         super().__init__(source)
-        self.pending: Optional[bytes] = None  # closer of markup still open
-        self.exact_only = False
+        self.pending, self.exact_only = None, False  # closer of markup still open; after DOCTYPE
 
     def block(self, data: bytes) -> None:
         clean, self.pending, declaration = _skip_markup(data, self.pending)
         self.exact_only |= declaration
         fast = not self.exact_only and clean is not None and self.depth < 0
         ops = _gpx_ops(clean, self.track.open) if fast else None
+        self.attach(ops is None)
         if ops is None:
-            self.attach()
             super().block(data)
             return
-        self.detach()
         self.feed(data)
         for op in ops:
-            if op == "start":
-                self.track.start()
-            elif op == "end":
-                self.track.end()
+            if isinstance(op, str):
+                getattr(self.track, op)()   # "start", "end"
             else:
                 self.track.add(*op)
         self.track.flush()
 
 
-def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes], Optional[bytes], bool]:
-    """(data without comments, CDATA and PIs, or None when that cannot be vouched for; the closer of
-    one left open at the end; whether it has a declaration such as DOCTYPE)."""
+def _skip_markup(data: bytes, pending: Optional[bytes]) -> tuple:
+    """(data without comments, CDATA and PIs, or None when that cannot be vouched for; the closer
+    of one left open at the end; whether it has a declaration such as DOCTYPE)."""
     pieces, at = [], 0
     if pending:
         end = data.find(pending)
         if end < 0:
             return None, pending, False
         at = end + len(pending)
-    pos = at
-    while True:
-        found = _XML_MARKUP.search(data, pos)
-        if not found:
-            break
+    found = _XML_MARKUP.search(data, at)
+    while found:
         start = found.start()
         closer = next((c for o, c in _XML_SKIPPED if data.startswith(o, start)), None)
         if closer is None:
@@ -1684,7 +1656,8 @@ def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes]
         if end < 0:
             return None, closer, False
         pieces.append(data[at:start])
-        at = pos = end + len(closer)
+        at = end + len(closer)
+        found = _XML_MARKUP.search(data, at)
     if pending:
         return None, None, False  # began inside markup: read this block exactly
     return (b"".join(pieces + [data[at:]]) if pieces else data), None, False
@@ -1692,8 +1665,7 @@ def _skip_markup(data: bytes, pending: Optional[bytes]) -> Tuple[Optional[bytes]
 
 def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
     """Per block, in order: "start", "end", (lat, lon, time) runs; None if not the common shape."""
-    ops: list = []
-    start = 0
+    ops, start = [], 0
     for tag in _segment_tags(data):
         run = _gpx_points(data[start:tag.start()], inside)
         if run is None:
@@ -1701,9 +1673,7 @@ def _gpx_ops(data: bytes, inside: bool) -> Optional[list]:
         ops += run
         closing, empty = tag.group(1), tag.group(2)
         if closing or not empty:
-            ops.append("end")
-            if not closing:
-                ops.append("start")
+            ops += ["end"] if closing else ["end", "start"]
             inside = not closing
         start = tag.end()
     run = _gpx_points(data[start:], inside)
@@ -1723,22 +1693,17 @@ def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
     if closed != opened and closed + len(_GPX_EMPTY_POINT.findall(piece)) != opened:
         return None  # a point runs on into the next block
     table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
-    if table is None:
+    if table is None or not np.isfinite(table).all():
         return None
     table = table.reshape(-1, 2)
-    if not np.isfinite(table).all():
+    time = _gpx_times(piece, opened) if b"time>" in piece else None
+    if time is None and b"time>" in piece:
         return None
-    time = None
-    if b"time>" in piece:
-        time = _gpx_times(piece, opened)
-        if time is None:
-            return None
     return [(table[:, 0], table[:, 1], time)]
 
 
 def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
-    """datetime64[s] (n,) of the one ``<time>`` child of each of n ``<trkpt>``s, or
-    None unless every point has exactly one, plainly written, inside it."""
+    """datetime64[s] of each of n ``<trkpt>``s' one plainly written ``<time>``; else None."""
     if b":time>" in piece:
         return None
     buf = np.frombuffer(piece, np.uint8)
@@ -1799,8 +1764,7 @@ class _Tcx(_XmlReader):
 
     def __init__(self, source: _Input):
         super().__init__(source)
-        self.point: dict = {}
-        self.rows: List[Tuple[str, str, Optional[str], int]] = []
+        self.point, self.rows = {}, []   # the open <Trackpoint>'s texts; (lat, lon, time, line)s
 
     def start(self, tag: str, attrs: dict) -> None:
         if tag == "Track":
@@ -1813,11 +1777,10 @@ class _Tcx(_XmlReader):
         if tag in self.texts:
             self.point[tag] = text
         elif tag == "Trackpoint":
-            if "LatitudeDegrees" in self.point and "LongitudeDegrees" in self.point:
-                p = self.point
+            p, self.point = self.point, {}
+            if "LatitudeDegrees" in p and "LongitudeDegrees" in p:
                 self.rows.append((p["LatitudeDegrees"], p["LongitudeDegrees"], p.get("Time"),
                                   p["line"]))
-            self.point = {}
         elif tag == "Track":
             self.sync()
             self.track.end()
@@ -1846,13 +1809,10 @@ class _Kml(_XmlReader):
     def __init__(self, source: _Input):
         super().__init__(source)
         self.shape: List[str] = []           # open geometry elements
-        self.points: List[Points] = []
-        self.placemark: List[Tuple[np.ndarray, np.ndarray]] = []  # points of this Placemark
-        self.stamp: Optional[str] = None
-        self.when: List[str] = []
-        self.coords: List[str] = []
-        self.start_line = 0
-        self.polygons = 0
+        self.points, self.placemark = [], []   # Points to hand out; (lat, lon) of this Placemark
+        self.stamp: Optional[str] = None     # the Placemark's TimeStamp
+        self.when, self.coords = [], []      # texts of this gx:Track
+        self.start_line = self.polygons = 0
         self.found_points = False
 
     def start(self, tag: str, attrs: dict) -> None:
@@ -1870,15 +1830,18 @@ class _Kml(_XmlReader):
             self._coordinates(kind, text)
         elif tag == "coord" and kind == "Track":
             self.coords.append(text or "")
+        elif tag == "when" and kind == "Track":
+            self.when.append(text or "")
         elif tag == "when":
-            if kind == "Track":
-                self.when.append(text or "")
-            else:
-                self.stamp = text
+            self.stamp = text
         elif tag == "Track" and kind == "Track":
             self._gx_track()
-        elif tag == "Placemark":
-            self._placemark_points()
+        elif tag == "Placemark":   # its TimeStamp may follow its points
+            for lat, lon in self.placemark:
+                stamps, lines = [self.stamp] * lat.size, [self.line] * lat.size
+                time = _times_at(self.name, stamps, lines) if self.stamp else None
+                self.points.append(Points(lat, lon, None, time))
+            self.placemark = []
         if self.shape and tag == kind:
             self.shape.pop()
 
@@ -1903,8 +1866,7 @@ class _Kml(_XmlReader):
             raise _data_error(self.name, self.start_line, "bad KML coordinates %r"
                               % _quoted(text.encode("utf-8")))
         table = self.numbers(values, [self.start_line] * len(values), "KML coordinate")
-        table = table.reshape(-1, width)
-        return table[:, 0], table[:, 1]
+        return table[0::width], table[1::width]
 
     def _gx_track(self) -> None:
         if len(self.when) not in (0, len(self.coords)):
@@ -1912,8 +1874,7 @@ class _Kml(_XmlReader):
                               "<gx:coord>" % (len(self.when), len(self.coords)))
         if not self.coords:
             return
-        text = " ".join(c.replace(" ", ",") for c in self.coords)
-        lon, lat = self._tuples(text)
+        lon, lat = self._tuples(" ".join(c.replace(" ", ",") for c in self.coords))
         if len(lat) != len(self.coords):
             raise _data_error(self.name, self.start_line, "bad gx:coord in this gx:Track")
         time = None
@@ -1922,14 +1883,6 @@ class _Kml(_XmlReader):
         self.track.start()
         self.track.add(lat, lon, time)
         self.track.end()
-
-    def _placemark_points(self) -> None:
-        for lat, lon in self.placemark:
-            time = None
-            if self.stamp:
-                time = _times_at(self.name, [self.stamp] * lat.size, [self.line] * lat.size)
-            self.points.append(Points(lat, lon, None, time))
-        self.placemark = []
 
     def take(self) -> list:
         batches: list = self.track.take()
@@ -1955,11 +1908,8 @@ class _Kml(_XmlReader):
 def _read_kml(source: _Input, config: Config) -> Iterator[object]:
     """KML points, lines and tracks; a .kmz is read from its first .kml."""
     if not source.head.startswith(b"PK\x03\x04"):
-        return _Kml(source).batches()
-    return _read_kmz(source)
-
-
-def _read_kmz(source: _Input) -> Iterator[object]:
+        yield from _Kml(source).batches()
+        return
     import zipfile
     if source.path is None:
         raise HeatmapError("%s: a .kmz (zip archive) must be a file, not a stream" % source.name)
@@ -1985,12 +1935,10 @@ def _zip_member(archive, name: str, where: str):
 
 
 # ---- 2.5 Input: JSON (GeoJSON, Takeout) ----
-# GeoJSON (FeatureCollections streamed a megabyte at a time by _JsonArrays: one scan on
-# whole arrays finds where the elements of the big array end, one json.loads parses them),
-# newline-delimited GeoJSON, and Google Takeout location history; a value longer than
-# _MAX_LINE or nested past _JSON_DEPTH is an error.  _GeoJsonShapes turns
-# GeoJSON objects into batches, for files and for the library's __geo_interface__ alike:
-# points and lines are drawn, polygons skipped with a warning (files) or refused (library).
+# GeoJSON (a FeatureCollection streamed a megabyte at a time by _JsonArrays: one scan on whole
+# arrays finds where its elements end, one json.loads parses them), GeoJSON lines and Google
+# Takeout; a value over _MAX_LINE bytes or nested past _JSON_DEPTH is an error.  _GeoJsonShapes
+# makes batches of GeoJSON for files and the library alike (polygons: skipped, or refused).
 _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Python objects)
 _JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
 _NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
@@ -2006,14 +1954,10 @@ class _JsonArrays:
 
     def __init__(self, source: _Input, keys: Sequence[str]):
         self.source, self.keys = source, {k.encode() for k in keys}
-        self.in_string = False
-        self.depth = 0
-        self.key: Optional[str] = None      # the array being streamed
-        self.index = 0                      # index of its next element
-        self.element: List[bytes] = []      # its unfinished element
-        self.skeleton: List[bytes] = []     # everything else
-        self.line = 1                       # line of the block start
-        self.element_line = 1
+        self.in_string, self.depth = False, 0
+        self.key, self.index = None, 0      # the array being streamed, its next element's index
+        self.element, self.skeleton = [], []   # its unfinished element; everything else
+        self.line = self.element_line = 1   # lines of the block's and the element's starts
         self.root = None
 
     def batches(self) -> Iterator[Tuple[str, int, int, list]]:
@@ -2037,7 +1981,7 @@ class _JsonArrays:
         try:
             self.root = json.loads(text) if text.strip() else None
         except ValueError as exc:
-            raise self._error(exc, text, 1) from None
+            raise self._error(exc, 1) from None
         if not isinstance(self.root, (dict, list)):
             raise _data_error(self.source.name, 1, "not a JSON object or array")
 
@@ -2047,8 +1991,10 @@ class _JsonArrays:
         char = buf[at]
         quote = char == ord('"')
         backslash = char == ord("\\")
-        if backslash.any():
-            quote &= ~_escaped_quotes(at, backslash)
+        if backslash.any():   # a quote after an odd run of backslashes is escaped
+            slashes = at[backslash]
+            starts = np.maximum.accumulate(np.where(np.diff(slashes, prepend=-2) != 1, slashes, 0))
+            quote &= ~np.isin(at - 1, slashes[(slashes - starts) % 2 == 0])  # 1st, 3rd.. of a run
         inside = (np.cumsum(quote) + self.in_string) % 2 == 1  # after each event
         structural = ~quote & ~inside & ~backslash
         at, char = at[structural], char[structural]
@@ -2093,12 +2039,11 @@ class _JsonArrays:
         if pos < 300:
             before = (b"".join(self.skeleton[-2:]) + before)[-300:]
         found = _JSON_KEY.search(before)
-        if found and found.group(1) in self.keys:
-            return found.group(1).decode()
-        return None
+        return found.group(1).decode() if found and found.group(1) in self.keys else None
 
     def _elements(self, data, start, end, at, char, depth, closed) -> Iterator:
-        """Complete elements of the streamed array in data[start:end]."""
+        """Complete elements of the streamed array in data[start:end], parsed."""
+        import json
         inner = 1 if self.key == "" else 2
         commas = at[(char == ord(",")) & (depth == inner) & (at >= start) & (at < end)]
         last = end if closed else (int(commas[-1]) if commas.size else start - 1)
@@ -2106,41 +2051,21 @@ class _JsonArrays:
             text = b"".join(self.element) + data[start:last]
             self.element = []
             if text.strip():
-                yield self._parse(text)
+                try:
+                    elements = json.loads(b"[" + text + b"]")
+                except ValueError as exc:
+                    raise self._error(exc, self.element_line) from None
+                first, self.index = self.index, self.index + len(elements)
+                yield self.key or "", first, self.element_line, elements
             if not closed:
                 self.element_line = self.line + data.count(b"\n", 0, last)
             start = last + 1
         if not closed:
             self.element.append(data[start:end])
 
-    def _parse(self, text: bytes) -> Tuple[str, int, int, list]:
-        import json
-        try:
-            elements = json.loads(b"[" + text + b"]")
-        except ValueError as exc:
-            raise self._error(exc, text, self.element_line) from None
-        first, self.index = self.index, self.index + len(elements)
-        return self.key or "", first, self.element_line, elements
-
-    def _error(self, exc: ValueError, text: bytes, line: int) -> HeatmapError:
-        where = line + (getattr(exc, "lineno", 1) - 1)
-        what = getattr(exc, "msg", str(exc))
-        return _data_error(self.source.name, where, "not valid JSON: %s" % what)
-
-
-def _escaped_quotes(at: np.ndarray, backslash: np.ndarray) -> np.ndarray:
-    """bool per event: a quote right after an odd run of backslashes (escaped)."""
-    follows = np.zeros(at.size, bool)
-    follows[1:] = backslash[:-1] & (at[1:] - at[:-1] == 1)
-    run = np.zeros(at.size, np.int64)  # length of the backslash run ending at each event
-    starts = backslash & ~follows
-    ids = np.cumsum(starts)
-    first = np.flatnonzero(starts)
-    idx = np.arange(at.size)
-    run[backslash] = idx[backslash] - first[ids[backslash] - 1] + 1
-    before = np.zeros(at.size, np.int64)
-    before[1:] = np.where(follows[1:], run[:-1], 0)
-    return before % 2 == 1
+    def _error(self, exc: ValueError, line: int) -> HeatmapError:
+        return _data_error(self.source.name, line + getattr(exc, "lineno", 1) - 1,
+                           "not valid JSON: %s" % getattr(exc, "msg", str(exc)))
 
 
 def _is_position(value) -> bool:
@@ -2152,22 +2077,16 @@ def _is_position(value) -> bool:
 
 class _GeoJsonShapes:
     """GeoJSON objects ([lon, lat]) as batches: (Multi)Points as :class:`Points` (weight:
-    --weight_property, or ``feature_weights`` per element; time: --time_property, else time or
-    timestamp), lines as tracks, polygons skipped (refused if ``polygons="error"``).  ``label(i)``
-    names element i in messages."""
+    --weight_property or ``feature_weights`` by element; time: --time_property, else time or
+    timestamp), lines as tracks, polygons skipped or refused; ``label(i)`` names element i."""
 
     def __init__(self, name: str, config: Config, polygons: str = "skip"):
         self.name, self.polygons = name, polygons
-        self.feature_weights: Optional[np.ndarray] = None
-        self.weight_key = config.weight_property
+        self.weight_key, self.feature_weights = config.weight_property, None
         self.time_keys = (config.time_property,) if config.time_property else ("time", "timestamp")
         self.track = _TrackBuilder()
-        self.coords: list = []
-        self.weights: list = []
-        self.times: list = []
-        self.owner: List[int] = []     # element of each point, for messages
-        self.skipped = 0
-        self.unweighted = 0
+        self.coords, self.weights, self.times, self.owner = [], [], [], []  # owner: elements
+        self.skipped = self.unweighted = 0
         self.found = False
         self.label = lambda i: "%s: [%d]" % (name, i)
 
@@ -2182,21 +2101,16 @@ class _GeoJsonShapes:
                 self.add(feature, index)
                 continue
             props = feature.get("properties")
-            weight, time = 1.0, None
-            if props:
-                if type(props) is not dict:
-                    props = {}
-                if weight_key:
-                    weight = props.get(weight_key)
-                    if type(weight) not in (int, float):
-                        self.unweighted += 1
-                        weight = 1.0
-                for key in time_keys:
-                    if key in props:
-                        time = props[key]
-                        break
-            elif weight_key:
+            props = props if type(props) is dict else {}
+            weight = props.get(weight_key) if weight_key else 1.0
+            if type(weight) not in (int, float):
                 self.unweighted += 1
+                weight = 1.0
+            time = None
+            for key in time_keys:
+                if key in props:
+                    time = props[key]
+                    break
             coords.append(geometry.get("coordinates"))
             weights.append(weight)
             times.append(time)
@@ -2242,7 +2156,7 @@ class _GeoJsonShapes:
         if not isinstance(coords, list):
             raise self._error(index, path, "coordinates are not a list")
         weight = props.get(self.weight_key) if self.weight_key else 1.0
-        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
+        if type(weight) is bool or not isinstance(weight, (int, float, np.integer, np.floating)):
             self.unweighted += len(coords)
             weight = 1.0
         time = next((props[k] for k in self.time_keys if k in props), None)
@@ -2254,14 +2168,11 @@ class _GeoJsonShapes:
     def _line(self, coords, props: dict, index: int, path: str) -> None:
         lon, lat = self._lon_lat(coords, index, path)
         time = next((props[k] for k in self.time_keys if k in props), None)
-        if isinstance(time, list) and len(time) == lat.size:
-            times = self._times(time, [index] * lat.size, path)
-        elif time is not None and not isinstance(time, list):
-            times = self._times([time] * lat.size, [index] * lat.size, path)
-        else:
-            times = None
+        if time is not None and not isinstance(time, list):
+            time = [time] * lat.size
+        known = isinstance(time, list) and len(time) == lat.size
         self.track.start()
-        self.track.add(lat, lon, times)
+        self.track.add(lat, lon, self._times(time, [index] * lat.size, path) if known else None)
         self.track.end()
 
     def _lon_lat(self, coords, index, path: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -2293,24 +2204,21 @@ class _GeoJsonShapes:
     def take(self) -> list:
         batches: list = self.track.take()
         if self.coords:
-            owner = self.owner
-            lon, lat = self._lon_lat(self.coords, owner, "")
+            lon, lat = self._lon_lat(self.coords, self.owner, "")
             try:
                 weight = np.array(self.weights, dtype=np.float64)
             except OverflowError:  # a whole number past a float's range: not a finite weight
                 weight = np.array([_float_or_nan(w) for w in self.weights])
             if self.feature_weights is not None:
-                weight = self.feature_weights[owner]
-            time = None
-            if self.times.count(None) != len(self.times):
-                time = self._times(self.times, owner, "")
+                weight = self.feature_weights[self.owner]
+            known = self.times.count(None) != len(self.times)
+            time = self._times(self.times, self.owner, "") if known else None
             batches.append(Points(lat, lon, None if (weight == 1).all() else weight, time))
             self.coords, self.weights, self.times, self.owner = [], [], [], []
         self.found = self.found or bool(batches)
         return batches
 
     def finish(self) -> None:
-        """Warn of what was left out; raise _NothingToDraw if nothing was found."""
         polygons = "%d polygon%s skipped" % (self.skipped, "" if self.skipped == 1 else "s")
         if not self.found:
             raise _NothingToDraw("no GeoJSON points or lines" + (" (%s)" % polygons if self.skipped
@@ -2324,8 +2232,8 @@ class _GeoJsonShapes:
 
 def _read_geojson(source: _Input, config: Config) -> Iterator[object]:
     """GeoJSON: points and lines of Features, FeatureCollections (streamed), geometries."""
-    stream, shapes = _JsonArrays(source, ("features", "geometries")), _GeoJsonShapes(source.name, config)
-    key = "features"
+    stream = _JsonArrays(source, ("features", "geometries"))
+    shapes = _GeoJsonShapes(source.name, config)
     for key, first, _, elements in stream.batches():
         shapes.label = lambda i, key=key: "%s: %s[%d]" % (source.name, key, i)
         if key == "geometries":
@@ -2368,8 +2276,7 @@ def _read_geojsonl(source: _Input, config: Config) -> Iterator[object]:
 
 
 def _read_takeout(source: _Input, config: Config) -> Iterator[Points]:
-    """Google Takeout location history (Records.json): ``locations`` with
-    ``latitudeE7``/``longitudeE7`` and ``timestamp`` or ``timestampMs``."""
+    """Google Takeout's Records.json: ``locations`` (latitudeE7, longitudeE7, timestamp(Ms))."""
     stream, found = _JsonArrays(source, ("locations",)), False
     for _, first, _, records in stream.batches():
         points = _takeout_points(source.name, first, records)
@@ -2413,7 +2320,7 @@ def _takeout_points(name: str, first: int, records: list) -> Optional[Points]:
 # ---- 2.6 Input: FIT, shapefiles and columnar files ----
 # Garmin FIT activities (through fitdecode), ESRI shapefiles (through pyshp, from files or a
 # zip), Parquet and Arrow (through pyarrow), all optional extras, and NumPy files; then
-# READERS, the reader functions by format name.
+# READERS, the reader functions by format name (each named by its row of _FORMATS, 2.1).
 _FIT_EPOCH = 631065600              # 1989-12-31T00:00:00Z in Unix seconds
 _SEMICIRCLE = 180.0 / 2 ** 31       # degrees per FIT position unit
 
@@ -2429,14 +2336,12 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
                 track.start()
             elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
                 number += 1
-                row = _fit_record(frame)
-                if row is not None:
-                    rows.append(row)
+                rows += _fit_record(frame)
                 if len(rows) >= _GPX_BATCH:
                     _fit_rows(track, rows)
                     rows = []
                     yield from track.take()
-    except HeatmapError:
+    except HeatmapError:   # a decompression bomb refused while reading
         raise
     except Exception as exc:  # fitdecode raises many types on damaged data
         raise HeatmapError("%s: record %d: not valid FIT data: %s" % (
@@ -2448,34 +2353,29 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
         raise _NothingToDraw("no FIT records with a position")
 
 
-def _fit_record(frame) -> Optional[Tuple[float, float, float]]:
-    """(lat units, lon units, FIT seconds or nan) of a record message, None without a position."""
-    values = []
-    for name in ("position_lat", "position_long", "timestamp"):
-        field = frame.get_field(name) if frame.has_field(name) else None
-        values.append(field.raw_value if field is not None else None)
-    if not isinstance(values[0], int) or not isinstance(values[1], int):
-        return None
-    return values[0], values[1], values[2] if isinstance(values[2], int) else math.nan
+def _fit_record(frame) -> List[Tuple[float, float, float]]:
+    """[(lat units, lon units, FIT seconds or nan)] of a record message, [] without a position."""
+    lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else None
+                      for name in ("position_lat", "position_long", "timestamp"))
+    if not isinstance(lat, int) or not isinstance(lon, int):
+        return []
+    return [(lat, lon, time if isinstance(time, int) else math.nan)]
 
 
 def _fit_rows(track: _TrackBuilder, rows: list) -> None:
     if not rows:
         return
     table = np.array(rows, dtype=np.float64)
-    time = None
-    if np.isfinite(table[:, 2]).any():
+    known, time = np.isfinite(table[:, 2]), None
+    if known.any():
         time = _no_times(len(table))
-        known = np.isfinite(table[:, 2])
         time[known] = (table[known, 2] + _FIT_EPOCH).astype(np.int64).astype("datetime64[s]")
     track.add(table[:, 0] * _SEMICIRCLE, table[:, 1] * _SEMICIRCLE, time)
     track.flush()
 
 
-_SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg")
-
-
-def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = _SHAPEFILE_PARTS) -> List[str]:
+def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = (".shx", ".dbf", ".prj", ".cpg")
+                   ) -> List[str]:
     """The files beside the inputs that are their shapefile's parts ``exts`` (either case)."""
     return [base + e for base in (os.path.splitext(p)[0] for p in paths) for ext in exts
             for e in (ext, ext.upper()) if os.path.lexists(base + e)]
@@ -2493,8 +2393,7 @@ def _check_prj(name: str, wkt: Optional[str]) -> None:
 
 
 def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
-    """({"shp"/"shx": binary file}, .prj text or None) of a shapefile or a zip of one (no .dbf:
-    only the shapes are read)."""
+    """({"shp"/"shx": binary file}, .prj text or None) of a shapefile or zip (no .dbf read)."""
     if source.path is None:
         raise HeatmapError("%s: a shapefile must be a file (it is read with its .shx), not a "
                            "stream" % source.name)
@@ -2515,7 +2414,7 @@ def _shapefile_files(source: _Input) -> Tuple[dict, Optional[str]]:
 
 
 def _zipped_shapefile(source: _Input) -> Tuple[dict, Optional[str]]:
-    """The parts of the one shapefile in a zip archive (as Natural Earth and most portals ship them)."""
+    """The parts of the one shapefile in a zip (as Natural Earth and most portals ship them)."""
     import zipfile
     try:
         with zipfile.ZipFile(source.path) as archive:
@@ -2624,8 +2523,8 @@ def _columnar_table(source: _Input):
         names = data.dtype.names if isinstance(data, np.ndarray) else list(data.keys())
         return names, lambda used: iter([{name: data[name] for name in used}])
     pa = _import_extra("pyarrow", "pyarrow", "parquet", "reading Parquet and Arrow files")
-    if source.head.startswith(b"PAR1"):
-        data = __import__("pyarrow.parquet").parquet.ParquetFile(data, pre_buffer=False)   # (True: all)
+    if source.head.startswith(b"PAR1"):   # (pre_buffer=True would read it all)
+        data = __import__("pyarrow.parquet").parquet.ParquetFile(data, pre_buffer=False)
         names, batches = data.schema_arrow.names, lambda used: data.iter_batches(1 << 20,
                                                                                 columns=used)
     else:
@@ -2636,16 +2535,14 @@ def _columnar_table(source: _Input):
                                  for name in used} for batch in batches(used))
 
 
-# The readers by format name (a reader is named by its row of _FORMATS, section 2.1).
 READERS = {kind: globals()[row.reader] for kind, row in _FORMATS.items()}
 
 
 # ---- 2.7 Input: the library's arrays, tables and geometries ----
-# What the library's functions take (_library_batches, one branch per kind of input): files,
-# Points/Segments batches, geometries (GeoPandas through shapely on whole arrays, anything
-# else through __geo_interface__ and _GeoJsonShapes), tables with columns by name (pandas,
-# polars, a dict of arrays, a structured array) and arrays.  Each row is checked as a reader's
-# (_checked_columns) and a bad one named by its column and row; tracks() joins rows into Segments.
+# What the library's functions take (_library_batches, a branch per kind): files, Points/Segments
+# batches, geometries (GeoPandas by shapely on whole arrays, others by __geo_interface__ and
+# _GeoJsonShapes), tables (pandas, polars, dicts of arrays, structured arrays) and arrays.  Rows
+# are checked as a reader's (_checked_columns), a bad one named; tracks() joins rows into Segments.
 _LAT_NAMES = ("lat", "latitude")
 _LON_NAMES = ("lon", "lng", "long", "longitude")
 _GEO_TYPES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
@@ -2689,28 +2586,18 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
 
 def _first_item(data: Any) -> Tuple[Any, Any]:
     """(first item or None, ``data`` again) of a list, tuple or iterator (read once)."""
-    if isinstance(data, (list, tuple)):
-        return (data[0] if data else None), data
     if isinstance(data, Iterator):
         first = next(data, None)
         return first, itertools.chain([first], data)
-    return None, data
+    return (data[0] if isinstance(data, (list, tuple)) and data else None), data
 
 
 def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
-    """A batch given to the library, as a reader's: float64 arrays of one length, datetime64[s]
-    times, each row checked (:func:`_checked_columns`)."""
+    """A batch given to the library, checked as a reader's (:func:`_checked_columns`)."""
     if not isinstance(batch, (Points, Segments)):
         raise HeatmapError("batch %d is not Points or Segments: %s" % (number, _shown(batch)))
     columns = {k: v for k, v in batch._asdict().items() if v is not None}
     return type(batch)(**_checked_columns(columns, skip_invalid, "batch %d, row %%s" % number))
-
-
-def _is_table(data: Any) -> bool:
-    """Has columns by name: a mapping, a DataFrame, a structured NumPy array."""
-    from collections.abc import Mapping
-    return bool(isinstance(data, Mapping) or hasattr(data, "columns")
-                or getattr(getattr(data, "dtype", None), "names", None))
 
 
 def _is_geo(data: Any) -> bool:
@@ -2724,7 +2611,9 @@ def _is_geo(data: Any) -> bool:
 def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
     """({name: values} of a table's columns named by ``spec`` (lat and lon guessed when None), or
     of arrays (``data`` the latitudes); how a row is named: "row %s" or the table's index)."""
-    if not _is_table(data):
+    from collections.abc import Mapping
+    if not (isinstance(data, Mapping) or hasattr(data, "columns")   # a DataFrame
+            or getattr(getattr(data, "dtype", None), "names", None)):   # a structured array
         named = [k for k, v in spec.items() if isinstance(v, str)]
         if named:
             raise HeatmapError("%s= names a column: give a table (a DataFrame, a dict of arrays) "
@@ -2739,8 +2628,7 @@ def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
 
 
 def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> Any:
-    """Column ``name`` of a table (or the values given), or the first column called one of
-    ``guesses`` (any case)."""
+    """Column ``name`` of a table (or values given), else the first in ``guesses`` (any case)."""
     if name is not None and not isinstance(name, (str, int)):
         return name
     names = list(getattr(getattr(data, "dtype", None), "names", None)
@@ -2759,16 +2647,14 @@ def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> An
 
 
 def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
-    """Columns as (n,) arrays: float64 numbers, datetime64[s] times, any other as it is; a row with
-    a number not finite, or a latitude beyond 90 or longitude beyond 360 degrees, is an error
-    naming the row (``row``: "row %s" or a table's index), unless ``skip_invalid`` (then a
-    warning counts them)."""
+    """Columns as (n,) arrays of one length (:func:`_column_values`); a row with a number not finite
+    or a latitude past 90 or longitude past 360 degrees is an error naming it (``row``: "row %s"
+    or a table's index), or with ``skip_invalid`` dropped and counted in a warning."""
     arrays = {k: _column_values(k, v, row) for k, v in columns.items()}
     if len({len(v) for v in arrays.values()}) > 1:
         raise HeatmapError("%s differ in length (%s)" % (", ".join(arrays), ", ".join(
             str(len(v)) for v in arrays.values())))
-    limits = {k: _COLUMN_LIMITS.get(k[:3], np.inf) for k, v in arrays.items()
-              if v.dtype == np.float64}
+    limits = {k: _COLUMN_LIMITS.get(k[:3], np.inf) for k in arrays if arrays[k].dtype == np.float64}
     bad = np.zeros(len(next(iter(arrays.values()))), bool)
     for i in range(0, bad.size, _LIBRARY_ROWS):   # in slices: no temporaries of the whole size
         for k, limit in limits.items():
@@ -2777,9 +2663,8 @@ def _checked_columns(columns: dict, skip_invalid: bool, row: Any) -> dict:
     if not count:
         return arrays
     first = int(np.argmax(bad))
-    text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join(
-        "%s %r" % (k, float(arrays[k][first])) for k in limits
-        if not abs(arrays[k][first]) <= limits[k]))
+    text = "(the first: %s, %s)" % (_row_name(row, first), ", ".join("%s %r" % (
+        k, float(arrays[k][first])) for k in limits if not abs(arrays[k][first]) <= limits[k]))
     if not skip_invalid:
         raise HeatmapError("%d rows hold a value that is not a finite number or out of range "
                            "%s; skip_invalid=True drops them" % (count, text))
@@ -2807,10 +2692,12 @@ def _column_values(name: str, values: Any, row: Any) -> np.ndarray:
     except (TypeError, ValueError):   # ragged
         kind = "O"
     items = list(values) if kind in "OSU" and isinstance(values, Iterable) else []
-    bad = next((i for i, v in enumerate(items) if not _is_number(v)), None)
-    if bad is not None:
-        raise HeatmapError("%s is not numbers: %s at %s" % (name, _shown(items[bad]),
-                                                           _row_name(row, bad)))
+    for i, item in enumerate(items):
+        try:
+            float(item)
+        except (TypeError, ValueError):
+            raise HeatmapError("%s is not numbers: %s at %s" % (name, _shown(item),
+                                                               _row_name(row, i))) from None
     return _one_a_row(name, values, np.float64)
 
 
@@ -2822,14 +2709,6 @@ def _one_a_row(name: str, values: Any, dtype: Any) -> np.ndarray:
     if array.ndim != 1:
         raise HeatmapError("%s must be one value a row, not %s" % (name, _shown(values)))
     return array
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-        return True
-    except (TypeError, ValueError):
-        return False
 
 
 def _column_times(name: str, values: Any, row: Any) -> np.ndarray:
@@ -2931,16 +2810,16 @@ def _geojson_batches(geo: Any, spec: dict) -> List[object]:
     shapes = _GeoJsonShapes("data", Config(weight_property=named, time_property=time),
                             polygons="error")
     shapes.label = lambda i: "feature %d" % i
-    features = geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]
-    for index, feature in enumerate(features or ()):
+    features = (geo.get("features") if geo.get("type") == "FeatureCollection" else [geo]) or ()
+    for index, feature in enumerate(features):
         shapes.add(feature, index)
     if weight is not None and named is None:
         if shapes.track.points:
             raise HeatmapError("weight and time are for points: lines are drawn with weight 1")
-        shapes.feature_weights = _column_values("weight", weight, "row %s")
-        if len(shapes.feature_weights) != len(features or ()):
-            raise HeatmapError("weight has %d values for %d features"
-                               % (len(shapes.feature_weights), len(features or ())))
+        weights = shapes.feature_weights = _column_values("weight", weight, "row %s")
+        if len(weights) != len(features):
+            raise HeatmapError("weight has %d values for %d features" % (len(weights),
+                                                                         len(features)))
     batches = shapes.take()
     if not batches:
         raise HeatmapError("no points or lines in the data")

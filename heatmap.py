@@ -2332,7 +2332,9 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
     try:
         for frame in fitdecode.FitReader(source.stream, check_crc=fitdecode.CrcCheck.RAISE,
                                          error_handling=fitdecode.ErrorHandling.IGNORE):
-            if isinstance(frame, fitdecode.FitHeader):
+            if isinstance(frame, fitdecode.FitHeader):   # a file's points end with it
+                _fit_rows(track, rows)
+                rows = []
                 track.start()
             elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
                 number += 1

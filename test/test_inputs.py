@@ -341,6 +341,15 @@ def test_fit_draws_the_gpx_picture(run, write, pixels):
     assert joined(got, "time1").astype(np.int64).tolist() == seconds[:-1]
 
 
+def test_chained_fit_files_are_two_tracks(write):
+    """Before: the first file's last points joined the second file's track."""
+    pytest.importorskip("fitdecode")
+    first, _ = fit_bytes(TRACK[:3], [T0, T0 + 7, T0 + 14])
+    second, _ = fit_bytes(TRACK[3:], [T0 + 100 + 7 * i for i in range(len(TRACK) - 3)])
+    got = batches(write("two.fit", first + second))
+    assert len(joined(got, "lat1")) == len(TRACK) - 2   # no segment from file 1 to file 2
+
+
 def test_fit_without_fitdecode_is_one_line(write, run, monkeypatch):
     monkeypatch.setitem(sys.modules, "fitdecode", None)
     write("r.fit", b"\x0e\x10\x00\x00\x00\x00\x00\x00.FIT\x00\x00")

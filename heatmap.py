@@ -4887,8 +4887,7 @@ def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     digits = text[1:] if text.startswith("#") else text
     if len(digits) != 9 or any(c not in "0123456789abcdefABCDEF" for c in digits):
         raise HeatmapError("colour %r is not 9 hex digits hhhssvvaa" % text)
-    parts = (digits[0:3], digits[3:5], digits[5:7], digits[7:9])
-    return tuple(int(p, 16) / 256.0 for p in parts)
+    return tuple(int(digits[a:b], 16) / 256.0 for a, b in ((0, 3), (3, 5), (5, 7), (7, 9)))
 
 
 def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -> np.ndarray:
@@ -4924,13 +4923,12 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
     except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
         raise _BadImage(str(exc) or type(exc).__name__) from None
     width, height = image.size
+    problem = None
     if size and (width, height) != size:
         problem = "the image is %dx%d pixels, not %dx%d" % ((width, height) + size)
     elif width * height > max_pixels:
         problem = ("an image of %d x %d pixels is over the limit of %d pixels; set "
                    "HEATMAP_MAX_PIXELS to allow more" % (width, height, max_pixels))
-    else:
-        problem = None
     try:
         if not problem and load:
             image.load()
@@ -5030,15 +5028,13 @@ _EQ_HIST_LEVELS = 4096            # eq_hist: the picture's heat by this many qua
 
 
 class _Top(float):
-    """The heat that gets the top colour, carrying how heat below it takes colours:
-    --colour_scale ``scale`` and, for eq_hist, the quantiles ``levels`` of the heat."""
+    """The top colour's heat, with --colour_scale ``scale`` and eq_hist's quantiles ``levels``."""
     scale, levels = "linear", np.zeros(0)
 
 
 def _peak(config: Config, largest: float, values: Optional[np.ndarray] = None) -> float:
-    """The value that gets the top colour: --colour_max, else for a picture, each frame of an
-    animation, each zoom of a pyramid and a state file, the ``largest`` value anywhere in its
-    data; with --colour_scale (eq_hist: of the picture's ``values``)."""
+    """The value that gets the top colour: --colour_max, else the ``largest`` value of a picture
+    (a frame, a pyramid's zoom, a state file); eq_hist's levels from the picture's ``values``."""
     top = _Top(config.colour_max or largest)
     top.scale = config.colour_scale
     if top.scale == "eq_hist" and values is not None:
@@ -5049,9 +5045,8 @@ def _peak(config: Config, largest: float, values: Optional[np.ndarray] = None) -
 
 
 def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
-    """Table row per value: int(value / max * (steps - 1)), in that order, in float64 (other
-    scales map value / max first); rows out of range act as the original's list indexing
-    (negative from the end, far out: the nearest end)."""
+    """Table row per value: int(value / max * (steps - 1)) in float64 (other scales map value / max
+    first); rows out of range index as the original's list (negative from the end, or clipped)."""
     if peak <= 0:
         return np.zeros(values.shape, np.int64)
     share, scale = values / peak, getattr(peak, "scale", "linear")
@@ -5117,14 +5112,6 @@ def _parse_colour(text: str) -> Tuple[int, int, int]:
 # ---- 7.1 Backgrounds and the finished picture ----
 # The heat coloured onto nothing (RGBA), a colour (-b), an image (-I) or a map (--osm): the
 # finished picture as an array, so a plain PNG run needs no Pillow.
-def _open_background(path: str) -> Image.Image:
-    image = _image_file(path, "background image")
-    if image.mode not in ("RGB", "RGBA"):
-        has_alpha = "A" in image.getbands() or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-    return image
-
-
 _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
@@ -5218,16 +5205,16 @@ def _background_scene(config: Config):
     """(background image or None, asked (width, height)) from -I."""
     if not config.background_image:
         return None, (config.width, config.height)
-    image = _open_background(config.background_image)
+    image = _image_file(config.background_image, "background image")
+    if image.mode not in ("RGB", "RGBA"):
+        has_alpha = "A" in image.getbands() or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
     return _transform_background(image, config), image.size
 
 
 def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional[Image.Image]) -> _Scene:
-    if background is None:
-        background = geometry.basemap
-    colour = None
-    if config.background and background is None:
-        colour = _parse_colour(config.background)
+    background = geometry.basemap if background is None else background
+    colour = _parse_colour(config.background) if config.background and background is None else None
     if background is not None and background.size != (geometry.width, geometry.height):
         background = background.resize((geometry.width, geometry.height))
     attribution = config.osm_attribution if config.osm else None
@@ -5348,12 +5335,9 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
     if config.zoom:
         return config.zoom
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
-    pad, ratios = config.padding, []
-    if config.height:
-        ratios.append(_span_ratio(box.max_y - box.min_y, config.height, pad, "-H/--height"))
-    if config.width:
-        ratios.append(_span_ratio(box.max_x - box.min_x, config.width, pad, "-W/--width"))
-    ratio = max(ratios)
+    ratio = max(_span_ratio(span, limit, config.padding, flag) for span, limit, flag in (
+        (box.max_y - box.min_y, config.height, "-H/--height"),
+        (box.max_x - box.min_x, config.width, "-W/--width")) if limit)
     if ratio <= 0:
         raise HeatmapError("--osm cannot choose a zoom for data with no extent: give -z/--zoom")
     zoom = max(0, int(_OSM_PROBE_ZOOM - math.log(ratio, 2)))
@@ -5500,17 +5484,15 @@ def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSourc
 
 
 # Fetching and the tile cache.
-def _default_cache_dir() -> str:
-    """$XDG_CACHE_HOME (if absolute) or ~/.cache, then heatmap.py/tiles."""
+def _tile_source(config: Config) -> _TileSource:
+    """The fetch settings of a run (module constants read now, so tests can change them); the
+    cache: --osm_cache, else $XDG_CACHE_HOME (if absolute) or ~/.cache, then heatmap.py/tiles."""
     root = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(root):
         root = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "heatmap.py", "tiles")
+    cache_dir = None if config.osm_no_cache else (
+        config.osm_cache or os.path.join(root, "heatmap.py", "tiles"))
 
-
-def _tile_source(config: Config) -> _TileSource:
-    """The fetch settings of a run (module constants read now, so tests can change them)."""
-    cache_dir = None if config.osm_no_cache else config.osm_cache or _default_cache_dir()
     agent = os.environ.get("HEATMAP_USER_AGENT", _USER_AGENT)  # add your contact, as OSM asks
     return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent,
                        _OSM_TIMEOUT, _OSM_RETRIES, _OSM_BACKOFF, _OSM_CACHE_MAX_AGE)
@@ -5604,12 +5586,9 @@ def _cancel_download(item) -> None:
     """Fire a _DownloadCanceller, or shut a socket down for both directions."""
     import socket
     if isinstance(item, _DownloadCanceller):
-        item.fire()
-        return
-    try:
+        return item.fire()
+    with contextlib.suppress(OSError):   # already closed
         item.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
 
 
 def _watched_opener(cutoff: _DownloadCanceller):

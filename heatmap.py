@@ -5438,7 +5438,13 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     the padded data) centred on the data, with more tiles fetched around it."""
     ppd = _zoom_ppd(zoom)
     padded = _project_box(PROJECTIONS["mercator"], box_ll, ppd).grown(config.padding)
-    width, height = _exact_size(padded, config.width, config.height)
+    span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
+    width, height = config.width, config.height
+    if not height:
+        height = round(width * span_y / span_x) if span_x > 0 else width
+    elif not width:
+        width = round(height * span_x / span_y) if span_y > 0 else height
+    width, height = max(1, int(width)), max(1, int(height))
     half_world = _OSM_TILE * 2 ** zoom // 2
     left = math.floor((padded.min_x + padded.max_x) / 2 + half_world - width / 2 + 0.5)
     top = math.floor((padded.min_y + padded.max_y) / 2 + half_world - height / 2 + 0.5)
@@ -5450,16 +5456,6 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
     return image, _PictureGeometry(ppd, box, width, height)
-
-
-def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
-    """(width, height) of an --osm_exact_size map; a missing one follows the data box's aspect."""
-    span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
-    if not height:
-        height = round(width * span_y / span_x) if span_x > 0 else width
-    elif not width:
-        width = round(height * span_x / span_y) if span_y > 0 else height
-    return max(1, int(width)), max(1, int(height))
 
 
 def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSource) -> Image.Image:
@@ -5644,15 +5640,6 @@ def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> byte
     return b"".join(chunks)
 
 
-def _download_error_text(error: BaseException) -> str:
-    """Short text for a download failure."""
-    import urllib.error
-    if isinstance(error, urllib.error.HTTPError):
-        return "HTTP %d %s" % (error.code, error.reason)
-    if isinstance(error, urllib.error.URLError):
-        return str(error.reason)
-    return str(error) or type(error).__name__
-
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
     """Download and check a tile, retrying network errors, timeouts, 408/429/5xx and bad bodies
@@ -5668,16 +5655,17 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
             return data
         except urllib.error.HTTPError as exc:
             exc.close()
-            error, retry = exc, exc.code in _OSM_RETRY_STATUS
+            error, retry = "HTTP %d %s" % (exc.code, exc.reason), exc.code in _OSM_RETRY_STATUS
+        except urllib.error.URLError as exc:
+            error, retry = str(exc.reason), True
         except ValueError as exc:  # e.g. an unknown URL scheme
-            error, retry = exc, False
+            error, retry = str(exc) or type(exc).__name__, False
         except (_BadTile, OSError, http.client.HTTPException) as exc:
-            error, retry = exc, True
-        if not retry or attempt == source.retries:
+            error, retry = str(exc) or type(exc).__name__, True
+        if (not retry or attempt == source.retries
+                or abandon.fired.wait(source.backoff * 2 ** attempt)):   # True: abandoned
             break
-        if abandon.fired.wait(source.backoff * 2 ** attempt):
-            break
-    raise HeatmapError("cannot get map tile %s: %s" % (url, _download_error_text(error)))
+    raise HeatmapError("cannot get map tile %s: %s" % (url, error))
 
 
 def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
@@ -6219,15 +6207,20 @@ def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
 def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
                   scene: "_Scene", folder: str, plan: Tuple) -> int:
     """Write frame-00001.png ... of ``plan`` into ``folder``, a frame like the one before as a
-    link to it; returns the count."""
-    number = 0
+    hard link to it (a copy where the folder has no links); returns the count."""
+    import shutil
+    number, previous = 0, None
     for number, (picture, changed) in enumerate(
             _frame_pictures(config, geometry, acc, scene, plan), 1):
         path = os.path.join(folder, "frame-%05d.png" % number)
         if changed:
             _write_png(path, picture, None if config.keepframes else 1)   # for ffmpeg alone
         else:
-            _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
+            try:
+                os.link(previous, path)
+            except OSError:
+                shutil.copyfile(previous, path)
+        previous = path
     return number
 
 
@@ -6239,14 +6232,6 @@ def _label_corner(index: _FrameIndex, window, geometry: _PictureGeometry, font: 
     return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=lambda corner:
                np.count_nonzero(np.logical_and(*(near[side] for side in corner.split("-")))))
 
-
-def _repeat_file(previous: str, path: str) -> None:
-    """``path`` the same file as ``previous``: a hard link where the folder allows, else a copy."""
-    try:
-        os.link(previous, path)
-    except OSError:
-        import shutil
-        shutil.copyfile(previous, path)
 
 
 def _video_extension(config: Config) -> str:

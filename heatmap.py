@@ -5292,19 +5292,6 @@ def _validate_osm(config: Config) -> None:
             if value:
                 _LOG.warning("%s is ignored without --osm", flag)
         return
-    _osm_conflicts(config)
-    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
-        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
-                           % (_OSM_MAX_ZOOM, config.zoom))
-    if not (config.width or config.height or config.zoom):
-        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
-    if config.osm_exact_size and not (config.width or config.height):
-        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
-    _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
-
-
-def _osm_conflicts(config: Config) -> None:
-    """Refuse options that cannot go with --osm."""
     if config.load:
         raise HeatmapError("--osm cannot be used with -L/--load: the saved data keeps its own "
                            "scale and extent")
@@ -5315,6 +5302,14 @@ def _osm_conflicts(config: Config) -> None:
     if config.projection != "mercator":
         raise HeatmapError("--osm maps are Mercator: -P/--projection %s cannot be used with it"
                            % config.projection)
+    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
+        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
+                           % (_OSM_MAX_ZOOM, config.zoom))
+    if not (config.width or config.height or config.zoom):
+        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
+    if config.osm_exact_size and not (config.width or config.height):
+        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
+    _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
 
 
 def _zoom_ppd(zoom: int) -> float:
@@ -5335,9 +5330,14 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
     if config.zoom:
         return config.zoom
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
-    ratio = max(_span_ratio(span, limit, config.padding, flag) for span, limit, flag in (
-        (box.max_y - box.min_y, config.height, "-H/--height"),
-        (box.max_x - box.min_x, config.width, "-W/--width")) if limit)
+    ratio = 0.0   # the data's span (pixels at the probe zoom) per pixel of room inside the padding
+    for span, limit, flag in ((box.max_y - box.min_y, config.height, "-H/--height"),
+                              (box.max_x - box.min_x, config.width, "-W/--width")):
+        room = (limit or 0) - 2 * config.padding
+        if limit and room <= 0:
+            raise HeatmapError("%s %d leaves no room for margin + radius (%d pixels per side)"
+                               % (flag, limit, config.padding))
+        ratio = max(ratio, float(span) / room if limit else 0.0)
     if ratio <= 0:
         raise HeatmapError("--osm cannot choose a zoom for data with no extent: give -z/--zoom")
     zoom = max(0, int(_OSM_PROBE_ZOOM - math.log(ratio, 2)))
@@ -5345,15 +5345,6 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
         _LOG.info("zoom %d is past the tiles' %d; using %d (-z/--zoom to force)",
                   zoom, _OSM_MAX_AUTO_ZOOM, _OSM_MAX_AUTO_ZOOM)
     return min(zoom, _OSM_MAX_AUTO_ZOOM)
-
-
-def _span_ratio(span: float, limit: int, padding: int, flag: str) -> float:
-    """Data span (pixels at the probe zoom) per pixel of ``limit`` left after the padding."""
-    room = limit - 2 * padding
-    if room <= 0:
-        raise HeatmapError("%s %d leaves no room for margin + radius (%d pixels per side)"
-                           % (flag, limit, padding))
-    return float(span) / room
 
 
 # Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
@@ -5638,7 +5629,6 @@ def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> byte
     if cutoff.fired.is_set():
         raise TimeoutError("timed out: no whole response within %g s" % source.timeout)
     return b"".join(chunks)
-
 
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
@@ -6231,7 +6221,6 @@ def _label_corner(index: _FrameIndex, window, geometry: _PictureGeometry, font: 
             "top": y < font * 2, "bottom": y + _FRAME_TILE > geometry.height - font * 2}
     return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=lambda corner:
                np.count_nonzero(np.logical_and(*(near[side] for side in corner.split("-")))))
-
 
 
 def _video_extension(config: Config) -> str:

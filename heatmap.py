@@ -5273,15 +5273,11 @@ class _BadTile(Exception):
 
 
 class _TileSource(NamedTuple):
-    """Where and how map tiles are fetched; timeout, backoff, max_age in seconds."""
+    """Where map tiles are fetched from, and kept (the _OSM_ limits are read when used)."""
     base: str                  # e.g. https://tile.openstreetmap.org
     template: str              # path with {z} {x} {y}
     cache_dir: Optional[str]   # folder of the tile cache; None: no cache
     user_agent: str
-    timeout: float             # deadline of one whole request (each attempt)
-    retries: int               # extra attempts after a transient failure
-    backoff: float             # pause before the first retry, doubling
-    max_age: float             # a cached tile older than this is refetched
 
 
 def _validate_osm(config: Config) -> None:
@@ -5472,8 +5468,8 @@ def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSourc
 
 # Fetching and the tile cache.
 def _tile_source(config: Config) -> _TileSource:
-    """The fetch settings of a run (module constants read now, so tests can change them); the
-    cache: --osm_cache, else $XDG_CACHE_HOME (if absolute) or ~/.cache, then heatmap.py/tiles."""
+    """The fetch settings of a run; the cache: --osm_cache, else $XDG_CACHE_HOME (if absolute)
+    or ~/.cache, then heatmap.py/tiles."""
     root = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(root):
         root = os.path.join(os.path.expanduser("~"), ".cache")
@@ -5481,8 +5477,7 @@ def _tile_source(config: Config) -> _TileSource:
         config.osm_cache or os.path.join(root, "heatmap.py", "tiles"))
 
     agent = os.environ.get("HEATMAP_USER_AGENT", _USER_AGENT)  # add your contact, as OSM asks
-    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent,
-                       _OSM_TIMEOUT, _OSM_RETRIES, _OSM_BACKOFF, _OSM_CACHE_MAX_AGE)
+    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent)
 
 
 def _cache_path(cache_dir: str, url: str) -> str:
@@ -5505,9 +5500,9 @@ def _tile_problem(data: bytes) -> Optional[str]:
     return None
 
 
-def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
-    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.  A bad entry is
-    deleted; a non-regular file (a FIFO would hang) is passed over, replaced once fetched."""
+def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
+    """(bytes, fresh) of a valid cached tile, or (None, False); fresh: under _OSM_CACHE_MAX_AGE s.
+    A bad entry is deleted; a non-regular file (a FIFO would hang) is passed over, replaced."""
     try:
         with _open_regular(path) as stream:
             data = stream.read(_OSM_MAX_TILE_BYTES + 1)
@@ -5517,7 +5512,7 @@ def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
     if _tile_problem(data):
         _remove_quietly(path)
         return None, False
-    return data, age <= max_age
+    return data, age <= _OSM_CACHE_MAX_AGE
 
 
 def _write_cache(path: str, data: bytes) -> None:
@@ -5602,17 +5597,16 @@ def _watched_opener(cutoff: _DownloadCanceller):
 
 
 def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> bytes:
-    """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within ``source.timeout`` seconds
-    for the whole request: ``cutoff`` fires at the deadline (a byte a second keeps each read
-    alive).  Raises urllib's, http.client's, socket errors, TimeoutError and _BadTile."""
+    """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within _OSM_TIMEOUT s for the whole
+    request; raises urllib's, http.client's, socket errors, TimeoutError and _BadTile."""
     import urllib.request  # here: only --osm needs it (about 60 ms to import)
     request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
-    timer = threading.Timer(source.timeout, cutoff.fire)
+    timer = threading.Timer(_OSM_TIMEOUT, cutoff.fire)   # a byte a second keeps reads alive
     timer.daemon = True
     timer.start()
     chunks, size = [], 0
     try:
-        with _watched_opener(cutoff).open(request, timeout=source.timeout) as response:
+        with _watched_opener(cutoff).open(request, timeout=_OSM_TIMEOUT) as response:
             while True:
                 chunk = response.read(65536)
                 if not chunk or cutoff.fired.is_set():
@@ -5627,16 +5621,16 @@ def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> byte
     finally:
         timer.cancel()
     if cutoff.fired.is_set():
-        raise TimeoutError("timed out: no whole response within %g s" % source.timeout)
+        raise TimeoutError("timed out: no whole response within %g s" % _OSM_TIMEOUT)
     return b"".join(chunks)
 
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
     """Download and check a tile, retrying network errors, timeouts, 408/429/5xx and bad bodies
-    ``source.retries`` times after backoff * 2**k s, a deadline per try; ``abandon`` stops all."""
+    _OSM_RETRIES times after _OSM_BACKOFF * 2**k s, a deadline per try; ``abandon`` stops all."""
     import http.client
     import urllib.error
-    for attempt in range(source.retries + 1):
+    for attempt in range(_OSM_RETRIES + 1):
         try:
             data = _download(url, source, abandon.child())
             problem = _tile_problem(data)
@@ -5652,8 +5646,8 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
             error, retry = str(exc) or type(exc).__name__, False
         except (_BadTile, OSError, http.client.HTTPException) as exc:
             error, retry = str(exc) or type(exc).__name__, True
-        if (not retry or attempt == source.retries
-                or abandon.fired.wait(source.backoff * 2 ** attempt)):   # True: abandoned
+        if (not retry or attempt == _OSM_RETRIES
+                or abandon.fired.wait(_OSM_BACKOFF * 2 ** attempt)):   # True: abandoned
             break
     raise HeatmapError("cannot get map tile %s: %s" % (url, error))
 
@@ -5662,7 +5656,7 @@ def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> b
     """Bytes of the tile at ``url``: cached if fresh, else downloaded (then cached; only whole
     tiles), else a stale copy.  Raises HeatmapError when no usable tile can be had."""
     path = _cache_path(source.cache_dir, url) if source.cache_dir else None
-    cached, fresh = _read_cache(path, source.max_age) if path else (None, False)
+    cached, fresh = _read_cache(path) if path else (None, False)
     if fresh:
         return cached
     try:

@@ -5096,14 +5096,13 @@ def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarr
 
 
 def _parse_colour(text: str) -> Tuple[int, int, int]:
-    """(r, g, b) 0..255 of a colour name, #rrggbb, rgb(), hsl() or hsv().  Pillow
-    accepts out-of-range parts (rgb(256,0,0), hsl(0,101%,50%)); they are refused."""
+    """(r, g, b) 0..255 of a colour name, #rrggbb, rgb(), hsl() or hsv()."""
     from PIL import ImageColor
     try:
         rgb = ImageColor.getrgb(text)
     except ValueError:
         raise HeatmapError("unknown colour %r (use a name or #rrggbb)" % text) from None
-    if not all(0 <= c <= 255 for c in rgb):
+    if not all(0 <= c <= 255 for c in rgb):   # Pillow takes rgb(256,0,0), hsl(0,101%,50%)
         raise HeatmapError("colour %r is out of range (each part from 0 to 255, or 0%% to "
                            "100%%)" % text)
     return rgb[:3]
@@ -5154,9 +5153,8 @@ def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
 
 def _composite(values: np.ndarray, peak: float, table: np.ndarray,
                background: Image.Image) -> np.ndarray:
-    """uint8 (h, w, 3|4): the coloured heat over a same-size background, as Image.composite puts it,
-    a strip at a time; an RGBA background's alpha is combined "over" (opaque stays opaque):
-    round(a + b * (255 - a) / 255) in integers (never a tie: exact)."""
+    """uint8 (h, w, 3|4): the heat on a same-size background as Image.composite puts it, in strips;
+    an RGBA background's alpha "over" it: round(a + b * (255 - a) / 255) in integers (exact)."""
     from PIL import Image
     out = np.array(background)
     rows = max(1, _STRIP // max(values.shape[1], 1))
@@ -5405,8 +5403,7 @@ def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
 def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
                  source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
     """(map, geometry): the tile mosaic under the data and ``padding``, cropped as 1.14 crops it."""
-    ppd = _zoom_ppd(zoom)
-    mercator = PROJECTIONS["mercator"]
+    ppd, mercator = _zoom_ppd(zoom), PROJECTIONS["mercator"]
     padded = _project_box(mercator, box_ll, ppd).grown(padding)
     padded_ll = _unproject_box(padded, ppd)
     tiles = _tile_range(padded_ll, zoom)
@@ -5438,8 +5435,8 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     tiles = (left // _OSM_TILE, top // _OSM_TILE,
              (left + width - 1) // _OSM_TILE, (top + height - 1) // _OSM_TILE)
     crop_x, crop_y = left - tiles[0] * _OSM_TILE, top - tiles[1] * _OSM_TILE
-    mosaic = _tile_mosaic(tiles, zoom, source)
-    image = mosaic.crop((crop_x, crop_y, crop_x + width, crop_y + height))
+    image = _tile_mosaic(tiles, zoom, source).crop((crop_x, crop_y, crop_x + width,
+                                                    crop_y + height))
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
     return image, _PictureGeometry(ppd, box, width, height)
@@ -5517,8 +5514,7 @@ def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
 
 def _write_cache(path: str, data: bytes) -> None:
     """Store a tile atomically (temp file + rename); a failure only warns."""
-    folder = os.path.dirname(path)
-    temp = None
+    folder, temp = os.path.dirname(path), None
     try:
         os.makedirs(folder, exist_ok=True)
         fd, temp = _exclusive_temp(folder, ".part-", "")
@@ -5537,40 +5533,33 @@ class _DownloadCanceller:
     """Cuts downloads off: a deadline or Ctrl-C fires it, shutting down every socket added to it or
     to a child (waking the thread blocked on it); a socket added after firing is shut at once."""
 
-    def __init__(self):
+    def __init__(self, parent: Optional["_DownloadCanceller"] = None):
         self._lock = threading.Lock()
         self._items = []              # sockets and child cutoffs
         self.fired = threading.Event()
+        if parent:
+            parent.add(self)
 
     def add(self, item) -> None:
         with self._lock:
-            if not self.fired.is_set():
-                self._items.append(item)
-                return
-        _cancel_download(item)
-
-    def child(self) -> "_DownloadCanceller":
-        child = _DownloadCanceller()
-        self.add(child)
-        return child
+            self._items.append(item)
+        if self.fired.is_set():   # else a fire() after this cuts it off
+            self._cut()
 
     def fire(self) -> None:
+        self.fired.set()
+        self._cut()
+
+    def _cut(self) -> None:
+        import socket
         with self._lock:
-            if self.fired.is_set():
-                return
-            self.fired.set()
             items, self._items = self._items, []
         for item in items:
-            _cancel_download(item)
-
-
-def _cancel_download(item) -> None:
-    """Fire a _DownloadCanceller, or shut a socket down for both directions."""
-    import socket
-    if isinstance(item, _DownloadCanceller):
-        return item.fire()
-    with contextlib.suppress(OSError):   # already closed
-        item.shutdown(socket.SHUT_RDWR)
+            if isinstance(item, _DownloadCanceller):
+                item.fire()
+            else:
+                with contextlib.suppress(OSError):   # already closed
+                    item.shutdown(socket.SHUT_RDWR)
 
 
 def _watched_opener(cutoff: _DownloadCanceller):
@@ -5632,7 +5621,7 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
     import urllib.error
     for attempt in range(_OSM_RETRIES + 1):
         try:
-            data = _download(url, source, abandon.child())
+            data = _download(url, source, _DownloadCanceller(abandon))
             problem = _tile_problem(data)
             if problem:
                 raise _BadTile(problem)
@@ -5884,10 +5873,9 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
 
 
 class _TrimEnds:
-    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track taken off,
-    across batches.  A track is a run of segments each starting where the last ended; its end
-    shows only when one starts elsewhere or the input ends, so its last ``metres`` wait.  Lengths
-    run along it; segments --max_jump drops count 0 m and end no track."""
+    """--trim_ends on Segments: each track's first and last ``metres`` cut, across batches.  A
+    track: segments each starting where the last ended; its last ``metres`` wait until one starts
+    elsewhere or the input ends.  Segments --max_jump drops count 0 m and end no track."""
 
     def __init__(self, metres: float):
         self.metres = metres
@@ -5917,8 +5905,7 @@ class _TrimEnds:
         if self.held is None:
             return []
         tail, length, jump = self.held
-        starts = np.zeros(len(length), bool)
-        starts[0] = True
+        starts = np.arange(len(length)) == 0
         return self._cut(tail, length, jump, starts, self.held_from, final=True)
 
     def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
@@ -6109,9 +6096,7 @@ class _FrameIndex:
                  segment_seq: np.ndarray, radius: int):
         self.entries, self.segments = entries, segments
         ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
-        seq = np.empty(which.size, np.int64)
-        seq[kind == 0] = entry_seq[which[kind == 0]]
-        seq[kind == 1] = segment_seq[which[kind == 1]]
+        seq = np.r_[entry_seq, segment_seq][np.where(kind == 0, which, which + entry_seq.size)]
         order = np.lexsort((seq, ids[:, 1], ids[:, 0]))
         self.ids, self.kind, self.which, self.seq = ids[order], kind[order], which[order], seq[order]
         tile_first = np.r_[True, np.any(self.ids[1:] != self.ids[:-1], axis=1)]

@@ -5243,13 +5243,12 @@ def _draw_attribution(image: Image.Image, text: str, corner: str = "bottom-right
 
 
 # ---- 7.2 Backgrounds: OpenStreetMap ----
-# --osm: the map behind the heat, fetched from a tile server with the standard library
-# (two downloads at a time, retries, a deadline per request that a slow server cannot
-# stretch) and kept in a cache folder.  Units: lat/lon in degrees; "projected" x/y in
-# pixels of heatmap's Mercator plane at pixels per degree 256 * 2**zoom / 360, (0, 0) at
-# lat 0 / lon 0, y growing south; "global" pixels are the same plane shifted so (0, 0) is
-# the north-west corner of tile 0/0.  Tiles are _OSM_TILE pixels square, x west to east, y
-# north to south.  The zoom and the crop follow the original (and osmviz) float for float.
+# --osm: the map behind the heat, fetched from a tile server with the standard library (two
+# downloads at a time, retries, a deadline per request a slow server cannot stretch), cached.
+# Units: lat/lon in degrees; "projected" x/y: pixels of the Mercator plane at 256 * 2**zoom / 360
+# per degree, (0, 0) at lat 0 / lon 0, y growing south; "global" pixels: shifted so (0, 0) is tile
+# 0/0's north-west corner.  Tiles: _OSM_TILE pixels square, x west to east, y north to south.  The
+# zoom and the crop follow the original (and osmviz) float for float.
 _OSM_TILE = 256                       # map tile edge, pixels
 _OSM_ATTRIBUTION = "\u00a9 OpenStreetMap contributors"
 _OSM_TIMEOUT = 10.0                   # seconds for a whole request (connect, headers, body)
@@ -5694,11 +5693,10 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 
 
 # ---- 8 Tracks and time options ----
-# The options that shape the input before it is projected: --max_jump and --trim_ends on
-# tracks (_TrimEnds holds back a track's tail until its end is known, across batches), and
-# the time options: inputs without a time left out when an option needs times,
-# --time_range, and the weights of --track_weight (metres, seconds: section 4 spreads them
-# along each track).  _TrackTimeFilter applies them in that order; option values are parsed here.
+# What shapes the input before it is projected, applied by _TrackTimeFilter in this order:
+# --max_jump, --trim_ends (_TrimEnds holds a track's tail until its end is known, across batches),
+# inputs without a time left out when an option needs times, --time_range, --track_weight's weights
+# (metres, seconds: section 4 spreads them along each track).  Option values are parsed here too.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
 _LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
 _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
@@ -6061,9 +6059,8 @@ def _frame_clock(config: Config, times: np.ndarray, first: int):
     ordered = times[order]
     ends = first + step * np.arange(1, count + 1)
     shown = np.searchsorted(ordered, ends, side="right")
-    gone = np.zeros(count, np.int64)
-    if config.fade is not None:
-        gone = np.searchsorted(ordered, ends - _duration_seconds(config.fade, "--fade"), side="left")
+    fade = _duration_seconds(config.fade, "--fade")   # None: inputs stay
+    gone = np.zeros(count, np.int64) if fade is None else np.searchsorted(ordered, ends - fade)
     return rank, list(zip(gone.tolist(), shown.tolist())), np.floor(ends).astype(np.int64)
 
 

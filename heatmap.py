@@ -4892,12 +4892,10 @@ def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
 
 def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -> np.ndarray:
     """RGBA uint8 (steps, 4): a straight walk from ``low`` to ``high`` in HSVA."""
-    rows = []
-    for step in range(steps):
+    def colour(step: int) -> List[int]:
         h, s, v, a = (step / float(steps - 1) * (b - a_) + a_ for a_, b in zip(low, high))
-        rgb = colorsys.hsv_to_rgb(h % 1, s, v)
-        rows.append([int(c * 255) for c in rgb + (a,)])
-    return np.array(rows, dtype=np.uint8)
+        return [int(c * 255) for c in colorsys.hsv_to_rgb(h % 1, s, v) + (a,)]
+    return np.array([colour(step) for step in range(steps)], dtype=np.uint8)
 
 
 # Image files: Pillow is always given the formats it may decode, never picking a plugin by the
@@ -5134,21 +5132,17 @@ def _transform_background(image: Image.Image, config: Config) -> Image.Image:
 
 
 def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N or -B applied to ``image`` whole."""
-    if config.invert_background:
-        from PIL import Image
-        alpha = image.getchannel("A") if "A" in image.getbands() else None
-        h, s, v = image.convert("RGB").convert("HSV").split()
-        inverted = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
-        if alpha is not None:
-            inverted.putalpha(alpha)
-        return inverted
-    factor = config.background_brightness
-    if image.mode == "RGBA":  # brighten colour, keep opacity
-        rgb = image.convert("RGB").point(lambda x: int(x * factor))
-        rgb.putalpha(image.getchannel("A"))
-        return rgb
-    return image.point(lambda x: int(x * factor))
+    """-N or -B applied to the colours of an RGB(A) ``image`` whole, its opacity kept."""
+    from PIL import Image
+    rgb = image.convert("RGB")
+    if config.invert_background:   # the value inverted: RGBA out
+        h, s, v = rgb.convert("HSV").split()
+        out = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
+    else:
+        out = rgb.point(lambda x: int(x * config.background_brightness))
+    if "A" in image.getbands():
+        out.putalpha(image.getchannel("A"))
+    return out
 
 
 def _composite(values: np.ndarray, peak: float, table: np.ndarray,
@@ -5221,8 +5215,7 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
 
 def _draw_attribution(image: Image.Image, text: str, corner: str = "bottom-right",
                       size: Optional[int] = None) -> Image.Image:
-    """Copy of ``image`` (mode kept), ``text`` on a half-transparent white box in a ``corner``
-    ("top-left", ...), in Pillow's default font: ``size`` pixels high (Pillow 10.1+), else small."""
+    """A copy of ``image``: ``text``, ``size`` pixels high, on a pale box in a ``corner``."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
@@ -5389,12 +5382,9 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
 def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
     """Geometry of an --osm picture of the lat/lon box, its map (after -B/-N) as basemap: as 1.14,
     the mosaic cropped to the data plus padding (often under -W/-H); --osm_exact_size: -W x -H."""
-    zoom = _osm_zoom(config, box_ll)
-    source = _tile_source(config)
-    if config.osm_exact_size:
-        image, geometry = _osm_exact(box_ll, zoom, config, source)
-    else:
-        image, geometry = _osm_cropped(box_ll, zoom, config.padding, source)
+    zoom, source = _osm_zoom(config, box_ll), _tile_source(config)
+    image, geometry = (_osm_exact(box_ll, zoom, config, source) if config.osm_exact_size else
+                       _osm_cropped(box_ll, zoom, config.padding, source))
     geometry.basemap = _transform_background(image, config)
     return geometry
 
@@ -5417,8 +5407,7 @@ def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
 
 def _osm_exact(box_ll: _Box, zoom: int, config: Config,
                source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
-    """(map, geometry) of exactly -W x -H pixels (a missing one follows the aspect of
-    the padded data) centred on the data, with more tiles fetched around it."""
+    """(map, geometry): exactly -W x -H pixels (one missing: the data's aspect) around the data."""
     ppd = _zoom_ppd(zoom)
     padded = _project_box(PROJECTIONS["mercator"], box_ll, ppd).grown(config.padding)
     span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
@@ -5464,8 +5453,7 @@ def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSourc
 
 # Fetching and the tile cache.
 def _tile_source(config: Config) -> _TileSource:
-    """The fetch settings of a run; the cache: --osm_cache, else $XDG_CACHE_HOME (if absolute)
-    or ~/.cache, then heatmap.py/tiles."""
+    """Fetch settings; cache: --osm_cache, else $XDG_CACHE_HOME or ~/.cache + /heatmap.py/tiles."""
     root = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(root):
         root = os.path.join(os.path.expanduser("~"), ".cache")
@@ -5852,8 +5840,7 @@ def _segment_metres(segments: Segments) -> np.ndarray:
 
 
 def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments:
-    """Segments cut to the part from fraction ``start`` to ``end`` of their length
-    (0 <= start <= end <= 1), ends and times interpolated linearly."""
+    """Segments cut to fractions ``start`` .. ``end`` (0 to 1) of their length, interpolated."""
     def at(f, a, b):
         return np.where(f <= 0, a, np.where(f >= 1, b, a + (b - a) * f))
     if not (start.any() or (end < 1).any()):
@@ -5966,9 +5953,7 @@ class _TrackTimeFilter:
             return [batch]
         length = _segment_metres(batch)
         jump = length > float(self.config.max_jump or math.inf)
-        if self.trim:
-            return self.trim.add(batch, length, jump)
-        return [_batch_subset(batch, ~jump)]
+        return self.trim.add(batch, length, jump) if self.trim else [_batch_subset(batch, ~jump)]
 
     def _in_time(self, batch):
         """Inputs without a time left out, --time_range, --weight_by_time (when given)."""
@@ -6212,8 +6197,7 @@ def _video_extension(config: Config) -> str:
 
 
 def _shareable(config: Config) -> List[str]:
-    """ffmpeg options before -F's: H.264 all players decode (yuv420p, even sizes), GIF in exact
-    colours (a palette of its frames)."""
+    """ffmpeg options before -F's: H.264 all players decode (yuv420p, even sizes), GIF palettes."""
     extension, own = _video_extension(config), re.search(r"-vf|-filter", config.ffmpegopts or "")
     if extension == ".gif" and not own:
         return ["-filter_complex", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]

@@ -4877,11 +4877,10 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 # ---- 6 Colour ----
-# A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of
-# operations (as the original; linear kernels land on bucket edges), or log, sqrt, eq_hist
-# of value / peak first.  The table runs between two HSVA colours (-m, -M), or comes from a
-# gradient image (-G) or a colormap; _peak decides the top of the scale.  Image files are
-# decoded only from the formats we expect.
+# A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of operations
+# (as the original; linear kernels land on bucket edges), or log, sqrt, eq_hist of value / peak
+# first.  The table runs between two HSVA colours (-m, -M), or comes from a gradient image (-G) or
+# a colormap; _peak decides the top of the scale.  Image files decode only from expected formats.
 def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     """``hhhssvvaa`` hex (optional leading #) to four floats, each /256."""
     digits = text[1:] if text.startswith("#") else text
@@ -4940,8 +4939,7 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
 
 def _open_regular(path: str):
     """Binary stream of regular file ``path``, else OSError (opened non-blocking: no FIFO)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -5089,8 +5087,7 @@ def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
 def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
     """uint8 (..., 3): int(c * a + bg * (1 - a)) per channel, a = alpha / 255 (blends the table)."""
     alpha = rgba[..., 3:4] / 255.0
-    background = np.asarray(colour[:3], dtype=np.float64)
-    return (rgba[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
+    return (rgba[..., :3] * alpha + np.asarray(colour[:3]) * (1 - alpha)).astype(np.uint8)
 
 
 def _parse_colour(text: str) -> Tuple[int, int, int]:
@@ -5118,8 +5115,6 @@ def _transform_background(image: Image.Image, config: Config) -> Image.Image:
     if not config.invert_background and config.background_brightness is None:
         return image
     rows = max(1, _STRIP_PIXELS // image.width)
-    if image.height <= rows:
-        return _adjust_background(image, config)
     from PIL import Image
     out = None
     for top in range(0, image.height, rows):
@@ -5257,9 +5252,6 @@ _OSM_PROBE_ZOOM = 30                  # zoom at which the data box is measured
 _OSM_MAX_ZOOM = 30                    # largest -z/--zoom accepted
 _OSM_MAX_AUTO_ZOOM = 19               # largest zoom chosen automatically (OSM's own tiles)
 
-
-class _BadTile(Exception):
-    """A response that is not a usable map tile (retried, then reported)."""
 
 
 class _TileSource(NamedTuple):
@@ -5574,23 +5566,22 @@ def _watched_opener(cutoff: _DownloadCanceller):
 
 def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> bytes:
     """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within _OSM_TIMEOUT s for the whole
-    request; raises urllib's, http.client's, socket errors, TimeoutError and _BadTile."""
+    request; raises urllib's, http.client's, socket errors, TimeoutError and _BadImage."""
     import urllib.request  # here: only --osm needs it (about 60 ms to import)
     request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
     timer = threading.Timer(_OSM_TIMEOUT, cutoff.fire)   # a byte a second keeps reads alive
     timer.daemon = True
     timer.start()
-    chunks, size = [], 0
+    data = bytearray()
     try:
         with _watched_opener(cutoff).open(request, timeout=_OSM_TIMEOUT) as response:
             while True:
                 chunk = response.read(65536)
                 if not chunk or cutoff.fired.is_set():
                     break
-                size += len(chunk)
-                if size > _OSM_MAX_TILE_BYTES:
-                    raise _BadTile("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
-                chunks.append(chunk)
+                data += chunk
+                if len(data) > _OSM_MAX_TILE_BYTES:
+                    raise _BadImage("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
     except Exception:
         if not cutoff.fired.is_set():
             raise
@@ -5598,7 +5589,7 @@ def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> byte
         timer.cancel()
     if cutoff.fired.is_set():
         raise TimeoutError("timed out: no whole response within %g s" % _OSM_TIMEOUT)
-    return b"".join(chunks)
+    return bytes(data)
 
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
@@ -5611,7 +5602,7 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
             data = _download(url, source, _DownloadCanceller(abandon))
             problem = _tile_problem(data)
             if problem:
-                raise _BadTile(problem)
+                raise _BadImage(problem)
             return data
         except urllib.error.HTTPError as exc:
             exc.close()
@@ -5620,7 +5611,7 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
             error, retry = str(exc.reason), True
         except ValueError as exc:  # e.g. an unknown URL scheme
             error, retry = str(exc) or type(exc).__name__, False
-        except (_BadTile, OSError, http.client.HTTPException) as exc:
+        except (_BadImage, OSError, http.client.HTTPException) as exc:
             error, retry = str(exc) or type(exc).__name__, True
         if (not retry or attempt == _OSM_RETRIES
                 or abandon.fired.wait(_OSM_BACKOFF * 2 ** attempt)):   # True: abandoned
@@ -5871,9 +5862,8 @@ class _TrimEnds:
 
     def add(self, batch: Segments, length: np.ndarray, jump: np.ndarray) -> List[Segments]:
         """The segments of ``batch`` (and of earlier ones) that can be given out now."""
-        starts = np.empty(len(length), bool)
-        starts[1:] = (batch.lat1[1:] != batch.lat2[:-1]) | (batch.lon1[1:] != batch.lon2[:-1])
-        starts[0] = self.end != (batch.lat1[0], batch.lon1[0])
+        starts = np.r_[self.end != (batch.lat1[0], batch.lon1[0]),
+                       (batch.lat1[1:] != batch.lat2[:-1]) | (batch.lon1[1:] != batch.lon2[:-1])]
         self.end = (batch.lat2[-1], batch.lon2[-1])
         offset = 0.0 if starts[0] else self.along
         if self.held is not None:
@@ -6008,8 +5998,7 @@ def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iter
 
 
 def _input_seconds(batch) -> Tuple[np.ndarray, int]:
-    """(int64 Unix seconds of each input of a batch whose times are all known: a point's
-    time, a segment's end; the earliest time in it: a segment's start)."""
+    """Of a batch with all times known: (int64 seconds by input, a segment's end; first start)."""
     if isinstance(batch, Points):
         seconds = batch.time.astype(np.int64)
         return seconds, int(seconds.min())
@@ -6026,9 +6015,9 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
-    """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input):
-    (int64 rank of each input in time order, [(lo, hi)] of the ranks each frame shows, int64
-    seconds of its end first + k * step, k from 1; with --fade, from that end less the fade)."""
+    """--frame_time frames of inputs at int64 Unix seconds ``times``: (each one's rank in time,
+    [(lo, hi)] ranks each frame shows: up to its end first + k * step (k from 1; --fade: from the
+    end less the fade), the int64 ends)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = span / step
@@ -6223,8 +6212,8 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
             raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
         tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
         if done.returncode != 0:
-            raise HeatmapError("ffmpeg failed (exit %d): %s" % (done.returncode,
-                                                               tail or "no message"))
+            raise HeatmapError("ffmpeg failed (exit %d): %s"
+                               % (done.returncode, tail or "no message"))
         if not os.path.getsize(temp):  # e.g. -F '-f null', or an output of its own
             raise HeatmapError("ffmpeg wrote no video (check -F/--ffmpegopts %r)%s"
                                % (config.ffmpegopts or "", ": " + tail if tail else ""))

@@ -4909,8 +4909,7 @@ class _BadImage(Exception):
 
 def _decode_image(source, formats: Sequence[str], max_pixels: int,
                   size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
-    """The image in stream ``source``, decoded only by one of ``formats`` once its header passes (at
-    most ``max_pixels``, exactly ``size`` if given; else _BadImage); ``load`` False: header only."""
+    """Image in stream ``source`` decoded by one of ``formats`` if its header passes; _BadImage."""
     from PIL import Image
     try:
         image = Image.open(source, formats=list(formats))
@@ -5110,8 +5109,7 @@ _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N (value inversion, wins) or -B (brightness) on a background image, a strip of rows at a
-    time (whole-image intermediates would cost several times its size)."""
+    """-N (value inverted, wins) or -B on a background, in strips (whole-image copies are big)."""
     if not config.invert_background and config.background_brightness is None:
         return image
     rows = max(1, _STRIP_PIXELS // image.width)
@@ -5343,9 +5341,8 @@ def _tile_corner(x: int, y: int, zoom: int) -> Tuple[float, float]:
 
 def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
     """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box."""
-    min_x, min_y = _tile_index(box_ll.max_y, box_ll.min_x, zoom)
-    max_x, max_y = _tile_index(box_ll.min_y, box_ll.max_x, zoom)
-    return min_x, min_y, max_x, max_y
+    return (_tile_index(box_ll.max_y, box_ll.min_x, zoom)
+            + _tile_index(box_ll.min_y, box_ll.max_x, zoom))
 
 
 def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
@@ -5620,8 +5617,7 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
 
 
 def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
-    """Bytes of the tile at ``url``: cached if fresh, else downloaded (then cached; only whole
-    tiles), else a stale copy.  Raises HeatmapError when no usable tile can be had."""
+    """The tile at ``url``: a fresh cached copy, else downloaded (and cached), else a stale copy."""
     path = _cache_path(source.cache_dir, url) if source.cache_dir else None
     cached, fresh = _read_cache(path) if path else (None, False)
     if fresh:
@@ -5911,8 +5907,7 @@ class _TrimEnds:
 
 
 class _TrackTimeFilter:
-    """The time and track options on a stream of batches, in order: --max_jump, --trim_ends; inputs
-    without a time left out (when an option needs times); --time_range; --weight_by_time."""
+    """This section's options on a stream of batches, in the order its opening lists them."""
 
     def __init__(self, config: Config):
         self.config, self.needs = config, _needs_times(config)
@@ -6015,9 +6010,8 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
-    """--frame_time frames of inputs at int64 Unix seconds ``times``: (each one's rank in time,
-    [(lo, hi)] ranks each frame shows: up to its end first + k * step (k from 1; --fade: from the
-    end less the fade), the int64 ends)."""
+    """--frame_time frames of inputs at int64 Unix seconds ``times``: (their ranks in time, [(lo,
+    hi)] ranks each frame shows, to its end first + k * step, k from 1, or --fade before; ends)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = span / step
@@ -6110,8 +6104,7 @@ def _frame_plan(config: Config, acc: "_Accumulator"):
 
 def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
                     scene: "_Scene", plan: Tuple) -> Iterator[Tuple[np.ndarray, bool]]:
-    """(picture, changed) of each frame of ``plan`` (:func:`_frame_plan`) from the running
-    accumulation; not changed: the frame before again (the clock ran on, nothing changed)."""
+    """(picture, changed) of each frame of ``plan``; not changed: the frame before again."""
     index, frames, labels = plan
     engine = _Engine(config)
     decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
@@ -6146,8 +6139,7 @@ def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
 
 def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
                   scene: "_Scene", folder: str, plan: Tuple) -> int:
-    """Write frame-00001.png ... of ``plan`` into ``folder``, a frame like the one before as a
-    hard link to it (a copy where the folder has no links); returns the count."""
+    """frame-00001.png ... of ``plan`` into ``folder``, a repeat linked (or copied); the count."""
     import shutil
     number, previous = 0, None
     for number, (picture, changed) in enumerate(

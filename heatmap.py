@@ -4918,13 +4918,12 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
             from None
     except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
         raise _BadImage(str(exc) or type(exc).__name__) from None
-    width, height = image.size
     problem = None
-    if size and (width, height) != size:
-        problem = "the image is %dx%d pixels, not %dx%d" % ((width, height) + size)
-    elif width * height > max_pixels:
+    if size and image.size != size:
+        problem = "the image is %dx%d pixels, not %dx%d" % (image.size + size)
+    elif image.width * image.height > max_pixels:
         problem = ("an image of %d x %d pixels is over the limit of %d pixels; set "
-                   "HEATMAP_MAX_PIXELS to allow more" % (width, height, max_pixels))
+                   "HEATMAP_MAX_PIXELS to allow more" % (image.size + (max_pixels,)))
     try:
         if not problem and load:
             image.load()
@@ -4978,17 +4977,16 @@ def _gradient_table(path: str) -> np.ndarray:
 # Apache-2.0), for --colormap without matplotlib: by map and channel, second differences, zlib.
 _COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo")
 _COLORMAP_BYTES = (
-    "eNqVWLu11TAQXD84h4SIEqiAnJSUjG7I6YaQjBJIqIAayCB5wra02pnZlX3xlSVZtqT97+h++G5bO8p522zM2jabfu/1"
-    "WfwHXf4ZNFSZdkeZmw0CfLoOjUH4eFIenwAVuWDVjjmb0Tybpby5BmHdX0h09awD8Di7vRMCC90og02YQs6ofPqqXyhT"
-    "uAEtGB+r6VyKJjGmXDgTmShck+ayTlvMiWbzfbdzIdf7tK5Jl1oTEXhpTg8OqIqMTI9UcLZOWM1rpbJaa2OqOf/QWOHS"
-    "Y3syNHXHh5ishGHJ810VrAPWBLh1kARxauFZEs6O4oKzF8/HmuDVYUDTjnyBTpQHw/mWhT/tksxEzVniSHKOhaerBe73"
-    "seDQ5Tb1S0Y/dd1C38ZC53BrLAyTcJoM0VJGsAvNr7qFW4CoQKyV7U+WyrCDrBVxVZIG7yIJsUhUK54W7p5djeya9RBq"
-    "jFAkRpLNhptUU7fbv4ZtioEYUIfxx7YkpoVRF1hC9F2HevZHCxvtLzMcCDokbGSo4ZNe/2lnPKgj542ZFyG8xg+3UCFp"
-    "zEnlOL4QGyS7vBGsVGCCV3+rILo0IFPbhBQZGydvFBksWmrCrckeJKebSn8BRA09CMX65XMCFQWaqmK3TBDMchOW8PlG"
-    "WrXsylESV+U4EVI69WubfHn6RGMnJ55qzLHArFeh6TJtP3RdSHch3FNDz3vn7a8ipypIEZv5j4dyYN1Nt8AcqUoHXWeH"
-    "9LhL4eM3iqJ97ZYSXtKXaiuLXEySnPcKuVYg6BJ9r845Nbyafrq/ftrau58pwQ98qNRFmmBngLOFHyuwGsOiDUfYdS70"
-    "jSH8wMOE5QpRELvEKrEfwdnx6Zvf6pUPHChDRKpFxwexVccMQpiBIANY6DfA1mqF9EeAIlk6ABLO6tf7H12abchqbNkp"
-    "avpu9M63oUD+52BjjGSmAE9PYO0JyNbEFkoUvlPMgSOUHOjSnyYgnH/CwnBL"
+    "c-oa%yS3FY5L`bvhlGd{sDPZ5l#Fi3>4uPu5=f|k8pt4d!nU;9nc0<n@s%Z6wxs><=zjQaTRX~m+ic9*Hk*F$^;!G}UH%y"
+    "~RGD^1nVSs)e7X*eLHKx59-jaexnR|fIh)Zuo29(D24US_NObkA1MoPzy%Pcp-6(@im_p8|eEO<iC{wrrEf^oG>0F8?F{W"
+    "HN6PYMnljgEcTg-`O^L@8-A=mq~u1S|#6A^f6P7e;Kii}K;RB*OVSj}stvRZ3nsyYAASmDxRdonb2$A_4#gkj0^T@|bY)&"
+    "#h9kOXmR;aL*Sj^cu|7thC<;MHM3(~f+BPLv13`Id!0?UKwy%~|3|a*l<ks|D`&vEb0<HuXzJKXu(g-^N1caBD0KlW>|0("
+    "NadR3(c>(g<F8AK&+MRPnOECgRB*CRgwnpA_=ibR4bkq?w(zZ?3(ouYK%}MMv~2jn^aS`+rNfwih&qVhw;a@B&LN?7g$2{"
+    "U59%1M++P6FEbnnIwWjlsNs`d|7mADs3Yf%nHM3v#t*kpA!*D><v6|&8zj5D5v){Tf>(d5Ai6XlQ`>|T85<{W6d5d9YQn9"
+    "_9weumN`C=F4Lu0O`sH&16$P5AVz*2X%yJW!@cBkswd~4K5?AFo5mGw!Ynyy|`b1+VC!T7|vB0cXq3JShKXhG4cOl$UL(h"
+    "BX?XM!IDo7EV`HzQkVBJl(z#OSc2VG}}^temm<2Q<;eeISKUecFpD~nuAlAQMnxmF<P5`C}EIW@eRe!9PY+S<FHDZvkXsM"
+    "JN8U}u1{g&!-h8pEOuN7!{P^o=3>z{7;)3Q-Wd#452L!P)WYo8Rh{4;&~%M5;x{2eDPh3__TJAOl$FH^A0vh4e>&B3U{B6"
+    "3*(^`yXAJZOCeD*(qxJZuHK#p+NrUU}KDArT|Y*VC@OW*2ES{6uwi;fg_Y0=+d7iAe?`~!f;C"
 )
 
 
@@ -4996,7 +4994,7 @@ def _colormap_table(name: str) -> np.ndarray:
     """RGBA uint8 (256, 4) of a matplotlib colormap: shipped, else from matplotlib."""
     if name in _COLORMAPS:
         import base64
-        packed = np.frombuffer(zlib.decompress(base64.b64decode("".join(_COLORMAP_BYTES))),
+        packed = np.frombuffer(zlib.decompress(base64.b85decode(_COLORMAP_BYTES)),
                                np.uint8).reshape(len(_COLORMAPS), 3, 256)[_COLORMAPS.index(name)]
         rgb = np.cumsum(np.cumsum(packed, axis=1, dtype=np.uint8), axis=1, dtype=np.uint8).T
         return np.column_stack([rgb, np.full(256, 255, np.uint8)])
@@ -5775,12 +5773,10 @@ def _track_rule(config: Config) -> str:
 
 def _needs_times(config: Config) -> Optional[str]:
     """The first option given that needs the data's times, or None."""
-    for flag, given in (("--time_range", config.time_range), ("--frame_time", config.frame_time),
-                        ("--weight_by_time", config.weight_by_time),
-                        ("--track_weight time", config.track_weight == "time")):
-        if given is not None and given is not False:
-            return flag
-    return None
+    options = (("--time_range", config.time_range), ("--frame_time", config.frame_time),
+               ("--weight_by_time", config.weight_by_time),
+               ("--track_weight time", config.track_weight == "time"))
+    return next((flag for flag, given in options if given is not None and given is not False), None)
 
 
 def _validate_time(config: Config) -> None:

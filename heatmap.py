@@ -6086,8 +6086,7 @@ class _FrameIndex:
 
 
 def _frame_plan(config: Config, acc: "_Accumulator"):
-    """(_FrameIndex of the inputs, [(lo, hi)]: a frame shows inputs lo .. hi - 1 in its order,
-    labels or None): --frequency inputs a frame, or the --frame_time clock (_frame_clock)."""
+    """(_FrameIndex, [(lo, hi)]: a frame shows inputs lo .. hi - 1 in its order, labels or None)."""
     entries, entry_seq, segments, segment_seq = acc.ordered()
     ends = _frame_ends(acc.inputs, config.frequency, config.straggler_threshold)
     frames, labels = [(0, end) for end in ends], [None] * len(ends)

@@ -4504,28 +4504,24 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 # ---- 6 Colour ----
-# A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of
-# operations (as the original; linear kernels land on bucket edges), or log, sqrt, eq_hist
-# of value / peak first.  The table runs between two HSVA colours (-m, -M), or comes from a
-# gradient image (-G) or a colormap; _peak decides the top of the scale.  Image files are
-# decoded only from the formats we expect.
+# A value becomes one of 256 colours: table[int(value / peak * 255)], in that order of operations
+# (as the original; linear kernels land on bucket edges), or log, sqrt, eq_hist of value / peak
+# first.  The table runs between two HSVA colours (-m, -M), or comes from a gradient image (-G) or
+# a colormap; _peak decides the top of the scale.  Image files decode only from expected formats.
 def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     """``hhhssvvaa`` hex (optional leading #) to four floats, each /256."""
     digits = text[1:] if text.startswith("#") else text
     if len(digits) != 9 or any(c not in "0123456789abcdefABCDEF" for c in digits):
         raise HeatmapError("colour %r is not 9 hex digits hhhssvvaa" % text)
-    parts = (digits[0:3], digits[3:5], digits[5:7], digits[7:9])
-    return tuple(int(p, 16) / 256.0 for p in parts)
+    return tuple(int(digits[a:b], 16) / 256.0 for a, b in ((0, 3), (3, 5), (5, 7), (7, 9)))
 
 
 def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -> np.ndarray:
     """RGBA uint8 (steps, 4): a straight walk from ``low`` to ``high`` in HSVA."""
-    rows = []
-    for step in range(steps):
+    def colour(step: int) -> List[int]:
         h, s, v, a = (step / float(steps - 1) * (b - a_) + a_ for a_, b in zip(low, high))
-        rgb = colorsys.hsv_to_rgb(h % 1, s, v)
-        rows.append([int(c * 255) for c in rgb + (a,)])
-    return np.array(rows, dtype=np.uint8)
+        return [int(c * 255) for c in colorsys.hsv_to_rgb(h % 1, s, v) + (a,)]
+    return np.array([colour(step) for step in range(steps)], dtype=np.uint8)
 
 
 # Image files: Pillow is always given the formats it may decode, never picking a plugin by the
@@ -4540,8 +4536,7 @@ class _BadImage(Exception):
 
 def _decode_image(source, formats: Sequence[str], max_pixels: int,
                   size: Optional[Tuple[int, int]] = None, load: bool = True) -> Image.Image:
-    """The image in stream ``source``, decoded only by one of ``formats`` once its header passes (at
-    most ``max_pixels``, exactly ``size`` if given; else _BadImage); ``load`` False: header only."""
+    """Image in stream ``source`` decoded by one of ``formats`` if its header passes; _BadImage."""
     from PIL import Image
     try:
         image = Image.open(source, formats=list(formats))
@@ -4550,14 +4545,12 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
             from None
     except Exception as exc:  # Pillow raises many types (even TypeError) on damaged files
         raise _BadImage(str(exc) or type(exc).__name__) from None
-    width, height = image.size
-    if size and (width, height) != size:
-        problem = "the image is %dx%d pixels, not %dx%d" % ((width, height) + size)
-    elif width * height > max_pixels:
+    problem = None
+    if size and image.size != size:
+        problem = "the image is %dx%d pixels, not %dx%d" % (image.size + size)
+    elif image.width * image.height > max_pixels:
         problem = ("an image of %d x %d pixels is over the limit of %d pixels; set "
-                   "HEATMAP_MAX_PIXELS to allow more" % (width, height, max_pixels))
-    else:
-        problem = None
+                   "HEATMAP_MAX_PIXELS to allow more" % (image.size + (max_pixels,)))
     try:
         if not problem and load:
             image.load()
@@ -4571,8 +4564,7 @@ def _decode_image(source, formats: Sequence[str], max_pixels: int,
 
 def _open_regular(path: str):
     """Binary stream of regular file ``path``, else OSError (opened non-blocking: no FIFO)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -4612,17 +4604,16 @@ def _gradient_table(path: str) -> np.ndarray:
 # Apache-2.0), for --colormap without matplotlib: by map and channel, second differences, zlib.
 _COLORMAPS = ("viridis", "inferno", "magma", "plasma", "cividis", "turbo")
 _COLORMAP_BYTES = (
-    "eNqVWLu11TAQXD84h4SIEqiAnJSUjG7I6YaQjBJIqIAayCB5wra02pnZlX3xlSVZtqT97+h++G5bO8p522zM2jabfu/1"
-    "WfwHXf4ZNFSZdkeZmw0CfLoOjUH4eFIenwAVuWDVjjmb0Tybpby5BmHdX0h09awD8Di7vRMCC90og02YQs6ofPqqXyhT"
-    "uAEtGB+r6VyKJjGmXDgTmShck+ayTlvMiWbzfbdzIdf7tK5Jl1oTEXhpTg8OqIqMTI9UcLZOWM1rpbJaa2OqOf/QWOHS"
-    "Y3syNHXHh5ishGHJ810VrAPWBLh1kARxauFZEs6O4oKzF8/HmuDVYUDTjnyBTpQHw/mWhT/tksxEzVniSHKOhaerBe73"
-    "seDQ5Tb1S0Y/dd1C38ZC53BrLAyTcJoM0VJGsAvNr7qFW4CoQKyV7U+WyrCDrBVxVZIG7yIJsUhUK54W7p5djeya9RBq"
-    "jFAkRpLNhptUU7fbv4ZtioEYUIfxx7YkpoVRF1hC9F2HevZHCxvtLzMcCDokbGSo4ZNe/2lnPKgj542ZFyG8xg+3UCFp"
-    "zEnlOL4QGyS7vBGsVGCCV3+rILo0IFPbhBQZGydvFBksWmrCrckeJKebSn8BRA09CMX65XMCFQWaqmK3TBDMchOW8PlG"
-    "WrXsylESV+U4EVI69WubfHn6RGMnJ55qzLHArFeh6TJtP3RdSHch3FNDz3vn7a8ipypIEZv5j4dyYN1Nt8AcqUoHXWeH"
-    "9LhL4eM3iqJ97ZYSXtKXaiuLXEySnPcKuVYg6BJ9r845Nbyafrq/ftrau58pwQ98qNRFmmBngLOFHyuwGsOiDUfYdS70"
-    "jSH8wMOE5QpRELvEKrEfwdnx6Zvf6pUPHChDRKpFxwexVccMQpiBIANY6DfA1mqF9EeAIlk6ABLO6tf7H12abchqbNkp"
-    "avpu9M63oUD+52BjjGSmAE9PYO0JyNbEFkoUvlPMgSOUHOjSnyYgnH/CwnBL"
+    "c-oa%yS3FY5L`bvhlGd{sDPZ5l#Fi3>4uPu5=f|k8pt4d!nU;9nc0<n@s%Z6wxs><=zjQaTRX~m+ic9*Hk*F$^;!G}UH%y"
+    "~RGD^1nVSs)e7X*eLHKx59-jaexnR|fIh)Zuo29(D24US_NObkA1MoPzy%Pcp-6(@im_p8|eEO<iC{wrrEf^oG>0F8?F{W"
+    "HN6PYMnljgEcTg-`O^L@8-A=mq~u1S|#6A^f6P7e;Kii}K;RB*OVSj}stvRZ3nsyYAASmDxRdonb2$A_4#gkj0^T@|bY)&"
+    "#h9kOXmR;aL*Sj^cu|7thC<;MHM3(~f+BPLv13`Id!0?UKwy%~|3|a*l<ks|D`&vEb0<HuXzJKXu(g-^N1caBD0KlW>|0("
+    "NadR3(c>(g<F8AK&+MRPnOECgRB*CRgwnpA_=ibR4bkq?w(zZ?3(ouYK%}MMv~2jn^aS`+rNfwih&qVhw;a@B&LN?7g$2{"
+    "U59%1M++P6FEbnnIwWjlsNs`d|7mADs3Yf%nHM3v#t*kpA!*D><v6|&8zj5D5v){Tf>(d5Ai6XlQ`>|T85<{W6d5d9YQn9"
+    "_9weumN`C=F4Lu0O`sH&16$P5AVz*2X%yJW!@cBkswd~4K5?AFo5mGw!Ynyy|`b1+VC!T7|vB0cXq3JShKXhG4cOl$UL(h"
+    "BX?XM!IDo7EV`HzQkVBJl(z#OSc2VG}}^temm<2Q<;eeISKUecFpD~nuAlAQMnxmF<P5`C}EIW@eRe!9PY+S<FHDZvkXsM"
+    "JN8U}u1{g&!-h8pEOuN7!{P^o=3>z{7;)3Q-Wd#452L!P)WYo8Rh{4;&~%M5;x{2eDPh3__TJAOl$FH^A0vh4e>&B3U{B6"
+    "3*(^`yXAJZOCeD*(qxJZuHK#p+NrUU}KDArT|Y*VC@OW*2ES{6uwi;fg_Y0=+d7iAe?`~!f;C"
 )
 
 
@@ -4630,7 +4621,7 @@ def _colormap_table(name: str) -> np.ndarray:
     """RGBA uint8 (256, 4) of a matplotlib colormap: shipped, else from matplotlib."""
     if name in _COLORMAPS:
         import base64
-        packed = np.frombuffer(zlib.decompress(base64.b64decode("".join(_COLORMAP_BYTES))),
+        packed = np.frombuffer(zlib.decompress(base64.b85decode(_COLORMAP_BYTES)),
                                np.uint8).reshape(len(_COLORMAPS), 3, 256)[_COLORMAPS.index(name)]
         rgb = np.cumsum(np.cumsum(packed, axis=1, dtype=np.uint8), axis=1, dtype=np.uint8).T
         return np.column_stack([rgb, np.full(256, 255, np.uint8)])
@@ -4657,15 +4648,13 @@ _EQ_HIST_LEVELS = 4096            # eq_hist: the picture's heat by this many qua
 
 
 class _Top(float):
-    """The heat that gets the top colour, carrying how heat below it takes colours:
-    --colour_scale ``scale`` and, for eq_hist, the quantiles ``levels`` of the heat."""
+    """The top colour's heat, with --colour_scale ``scale`` and eq_hist's quantiles ``levels``."""
     scale, levels = "linear", np.zeros(0)
 
 
 def _peak(config: Config, largest: float, values: Optional[np.ndarray] = None) -> float:
-    """The value that gets the top colour: --colour_max, else for a picture, each frame of an
-    animation, each zoom of a pyramid and a state file, the ``largest`` value anywhere in its
-    data; with --colour_scale (eq_hist: of the picture's ``values``)."""
+    """The value that gets the top colour: --colour_max, else the ``largest`` value of a picture
+    (a frame, a pyramid's zoom, a state file); eq_hist's levels from the picture's ``values``."""
     top = _Top(config.colour_max or largest)
     top.scale = config.colour_scale
     if top.scale == "eq_hist" and values is not None:
@@ -4676,9 +4665,8 @@ def _peak(config: Config, largest: float, values: Optional[np.ndarray] = None) -
 
 
 def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
-    """Table row per value: int(value / max * (steps - 1)), in that order, in float64 (other
-    scales map value / max first); rows out of range act as the original's list indexing
-    (negative from the end, far out: the nearest end)."""
+    """Table row per value: int(value / max * (steps - 1)) in float64 (other scales map value / max
+    first); rows out of range index as the original's list (negative from the end, or clipped)."""
     if peak <= 0:
         return np.zeros(values.shape, np.int64)
     share, scale = values / peak, getattr(peak, "scale", "linear")
@@ -4723,19 +4711,17 @@ def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
 def _blend_on_colour(rgba: np.ndarray, colour: Tuple[int, int, int]) -> np.ndarray:
     """uint8 (..., 3): int(c * a + bg * (1 - a)) per channel, a = alpha / 255 (blends the table)."""
     alpha = rgba[..., 3:4] / 255.0
-    background = np.asarray(colour[:3], dtype=np.float64)
-    return (rgba[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
+    return (rgba[..., :3] * alpha + np.asarray(colour[:3]) * (1 - alpha)).astype(np.uint8)
 
 
 def _parse_colour(text: str) -> Tuple[int, int, int]:
-    """(r, g, b) 0..255 of a colour name, #rrggbb, rgb(), hsl() or hsv().  Pillow
-    accepts out-of-range parts (rgb(256,0,0), hsl(0,101%,50%)); they are refused."""
+    """(r, g, b) 0..255 of a colour name, #rrggbb, rgb(), hsl() or hsv()."""
     from PIL import ImageColor
     try:
         rgb = ImageColor.getrgb(text)
     except ValueError:
         raise HeatmapError("unknown colour %r (use a name or #rrggbb)" % text) from None
-    if not all(0 <= c <= 255 for c in rgb):
+    if not all(0 <= c <= 255 for c in rgb):   # Pillow takes rgb(256,0,0), hsl(0,101%,50%)
         raise HeatmapError("colour %r is out of range (each part from 0 to 255, or 0%% to "
                            "100%%)" % text)
     return rgb[:3]
@@ -4744,25 +4730,14 @@ def _parse_colour(text: str) -> Tuple[int, int, int]:
 # ---- 7.1 Backgrounds and the finished picture ----
 # The heat coloured onto nothing (RGBA), a colour (-b), an image (-I) or a map (--osm): the
 # finished picture as an array, so a plain PNG run needs no Pillow.
-def _open_background(path: str) -> Image.Image:
-    image = _image_file(path, "background image")
-    if image.mode not in ("RGB", "RGBA"):
-        has_alpha = "A" in image.getbands() or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-    return image
-
-
 _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N (value inversion, wins) or -B (brightness) on a background image, a strip of rows at a
-    time (whole-image intermediates would cost several times its size)."""
+    """-N (value inverted, wins) or -B on a background, in strips (whole-image copies are big)."""
     if not config.invert_background and config.background_brightness is None:
         return image
     rows = max(1, _STRIP_PIXELS // image.width)
-    if image.height <= rows:
-        return _adjust_background(image, config)
     from PIL import Image
     out = None
     for top in range(0, image.height, rows):
@@ -4775,28 +4750,23 @@ def _transform_background(image: Image.Image, config: Config) -> Image.Image:
 
 
 def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N or -B applied to ``image`` whole."""
-    if config.invert_background:
-        from PIL import Image
-        alpha = image.getchannel("A") if "A" in image.getbands() else None
-        h, s, v = image.convert("RGB").convert("HSV").split()
-        inverted = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
-        if alpha is not None:
-            inverted.putalpha(alpha)
-        return inverted
-    factor = config.background_brightness
-    if image.mode == "RGBA":  # brighten colour, keep opacity
-        rgb = image.convert("RGB").point(lambda x: int(x * factor))
-        rgb.putalpha(image.getchannel("A"))
-        return rgb
-    return image.point(lambda x: int(x * factor))
+    """-N or -B applied to the colours of an RGB(A) ``image`` whole, its opacity kept."""
+    from PIL import Image
+    rgb = image.convert("RGB")
+    if config.invert_background:   # the value inverted: RGBA out
+        h, s, v = rgb.convert("HSV").split()
+        out = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
+    else:
+        out = rgb.point(lambda x: int(x * config.background_brightness))
+    if "A" in image.getbands():
+        out.putalpha(image.getchannel("A"))
+    return out
 
 
 def _composite(values: np.ndarray, peak: float, table: np.ndarray,
                background: Image.Image) -> np.ndarray:
-    """uint8 (h, w, 3|4): the coloured heat over a same-size background, as Image.composite puts it,
-    a strip at a time; an RGBA background's alpha is combined "over" (opaque stays opaque):
-    round(a + b * (255 - a) / 255) in integers (never a tie: exact)."""
+    """uint8 (h, w, 3|4): the heat on a same-size background as Image.composite puts it, in strips;
+    an RGBA background's alpha "over" it: round(a + b * (255 - a) / 255) in integers (exact)."""
     from PIL import Image
     out = np.array(background)
     rows = max(1, _STRIP // max(values.shape[1], 1))
@@ -4845,16 +4815,16 @@ def _background_scene(config: Config):
     """(background image or None, asked (width, height)) from -I."""
     if not config.background_image:
         return None, (config.width, config.height)
-    image = _open_background(config.background_image)
+    image = _image_file(config.background_image, "background image")
+    if image.mode not in ("RGB", "RGBA"):
+        has_alpha = "A" in image.getbands() or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
     return _transform_background(image, config), image.size
 
 
 def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional[Image.Image]) -> _Scene:
-    if background is None:
-        background = geometry.basemap
-    colour = None
-    if config.background and background is None:
-        colour = _parse_colour(config.background)
+    background = geometry.basemap if background is None else background
+    colour = _parse_colour(config.background) if config.background and background is None else None
     if background is not None and background.size != (geometry.width, geometry.height):
         background = background.resize((geometry.width, geometry.height))
     attribution = config.osm_attribution if config.osm else None
@@ -4863,8 +4833,7 @@ def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional
 
 def _draw_attribution(image: Image.Image, text: str, corner: str = "bottom-right",
                       size: Optional[int] = None) -> Image.Image:
-    """Copy of ``image`` (mode kept), ``text`` on a half-transparent white box in a ``corner``
-    ("top-left", ...), in Pillow's default font: ``size`` pixels high (Pillow 10.1+), else small."""
+    """A copy of ``image``: ``text``, ``size`` pixels high, on a pale box in a ``corner``."""
     from PIL import Image, ImageDraw, ImageFont
     base = image.convert("RGBA")
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
@@ -4885,13 +4854,12 @@ def _draw_attribution(image: Image.Image, text: str, corner: str = "bottom-right
 
 
 # ---- 7.2 Backgrounds: OpenStreetMap ----
-# --osm: the map behind the heat, fetched from a tile server with the standard library
-# (two downloads at a time, retries, a deadline per request that a slow server cannot
-# stretch) and kept in a cache folder.  Units: lat/lon in degrees; "projected" x/y in
-# pixels of heatmap's Mercator plane at pixels per degree 256 * 2**zoom / 360, (0, 0) at
-# lat 0 / lon 0, y growing south; "global" pixels are the same plane shifted so (0, 0) is
-# the north-west corner of tile 0/0.  Tiles are _OSM_TILE pixels square, x west to east, y
-# north to south.  The zoom and the crop follow the original (and osmviz) float for float.
+# --osm: the map behind the heat, fetched from a tile server with the standard library (two
+# downloads at a time, retries, a deadline per request a slow server cannot stretch), cached.
+# Units: lat/lon in degrees; "projected" x/y: pixels of the Mercator plane at 256 * 2**zoom / 360
+# per degree, (0, 0) at lat 0 / lon 0, y growing south; "global" pixels: shifted so (0, 0) is tile
+# 0/0's north-west corner.  Tiles: _OSM_TILE pixels square, x west to east, y north to south.  The
+# zoom and the crop follow the original (and osmviz) float for float.
 _OSM_TILE = 256                       # map tile edge, pixels
 _OSM_ATTRIBUTION = "\u00a9 OpenStreetMap contributors"
 _OSM_TIMEOUT = 10.0                   # seconds for a whole request (connect, headers, body)
@@ -4908,20 +4876,13 @@ _OSM_MAX_ZOOM = 30                    # largest -z/--zoom accepted
 _OSM_MAX_AUTO_ZOOM = 19               # largest zoom chosen automatically (OSM's own tiles)
 
 
-class _BadTile(Exception):
-    """A response that is not a usable map tile (retried, then reported)."""
-
 
 class _TileSource(NamedTuple):
-    """Where and how map tiles are fetched; timeout, backoff, max_age in seconds."""
+    """Where map tiles are fetched from, and kept (the _OSM_ limits are read when used)."""
     base: str                  # e.g. https://tile.openstreetmap.org
     template: str              # path with {z} {x} {y}
     cache_dir: Optional[str]   # folder of the tile cache; None: no cache
     user_agent: str
-    timeout: float             # deadline of one whole request (each attempt)
-    retries: int               # extra attempts after a transient failure
-    backoff: float             # pause before the first retry, doubling
-    max_age: float             # a cached tile older than this is refetched
 
 
 def _validate_osm(config: Config) -> None:
@@ -4932,19 +4893,6 @@ def _validate_osm(config: Config) -> None:
             if value:
                 _LOG.warning("%s is ignored without --osm", flag)
         return
-    _osm_conflicts(config)
-    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
-        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
-                           % (_OSM_MAX_ZOOM, config.zoom))
-    if not (config.width or config.height or config.zoom):
-        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
-    if config.osm_exact_size and not (config.width or config.height):
-        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
-    _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
-
-
-def _osm_conflicts(config: Config) -> None:
-    """Refuse options that cannot go with --osm."""
     if config.load:
         raise HeatmapError("--osm cannot be used with -L/--load: the saved data keeps its own "
                            "scale and extent")
@@ -4955,6 +4903,14 @@ def _osm_conflicts(config: Config) -> None:
     if config.projection != "mercator":
         raise HeatmapError("--osm maps are Mercator: -P/--projection %s cannot be used with it"
                            % config.projection)
+    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
+        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
+                           % (_OSM_MAX_ZOOM, config.zoom))
+    if not (config.width or config.height or config.zoom):
+        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
+    if config.osm_exact_size and not (config.width or config.height):
+        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
+    _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
 
 
 def _zoom_ppd(zoom: int) -> float:
@@ -4975,12 +4931,14 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
     if config.zoom:
         return config.zoom
     box = _project_box(PROJECTIONS["mercator"], box_ll, _zoom_ppd(_OSM_PROBE_ZOOM))
-    pad, ratios = config.padding, []
-    if config.height:
-        ratios.append(_span_ratio(box.max_y - box.min_y, config.height, pad, "-H/--height"))
-    if config.width:
-        ratios.append(_span_ratio(box.max_x - box.min_x, config.width, pad, "-W/--width"))
-    ratio = max(ratios)
+    ratio = 0.0   # the data's span (pixels at the probe zoom) per pixel of room inside the padding
+    for span, limit, flag in ((box.max_y - box.min_y, config.height, "-H/--height"),
+                              (box.max_x - box.min_x, config.width, "-W/--width")):
+        room = (limit or 0) - 2 * config.padding
+        if limit and room <= 0:
+            raise HeatmapError("%s %d leaves no room for margin + radius (%d pixels per side)"
+                               % (flag, limit, config.padding))
+        ratio = max(ratio, float(span) / room if limit else 0.0)
     if ratio <= 0:
         raise HeatmapError("--osm cannot choose a zoom for data with no extent: give -z/--zoom")
     zoom = max(0, int(_OSM_PROBE_ZOOM - math.log(ratio, 2)))
@@ -4988,15 +4946,6 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
         _LOG.info("zoom %d is past the tiles' %d; using %d (-z/--zoom to force)",
                   zoom, _OSM_MAX_AUTO_ZOOM, _OSM_MAX_AUTO_ZOOM)
     return min(zoom, _OSM_MAX_AUTO_ZOOM)
-
-
-def _span_ratio(span: float, limit: int, padding: int, flag: str) -> float:
-    """Data span (pixels at the probe zoom) per pixel of ``limit`` left after the padding."""
-    room = limit - 2 * padding
-    if room <= 0:
-        raise HeatmapError("%s %d leaves no room for margin + radius (%d pixels per side)"
-                           % (flag, limit, padding))
-    return float(span) / room
 
 
 # Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
@@ -5017,9 +4966,8 @@ def _tile_corner(x: int, y: int, zoom: int) -> Tuple[float, float]:
 
 def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
     """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box."""
-    min_x, min_y = _tile_index(box_ll.max_y, box_ll.min_x, zoom)
-    max_x, max_y = _tile_index(box_ll.min_y, box_ll.max_x, zoom)
-    return min_x, min_y, max_x, max_y
+    return (_tile_index(box_ll.max_y, box_ll.min_x, zoom)
+            + _tile_index(box_ll.min_y, box_ll.max_x, zoom))
 
 
 def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
@@ -5048,12 +4996,9 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
 def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
     """Geometry of an --osm picture of the lat/lon box, its map (after -B/-N) as basemap: as 1.14,
     the mosaic cropped to the data plus padding (often under -W/-H); --osm_exact_size: -W x -H."""
-    zoom = _osm_zoom(config, box_ll)
-    source = _tile_source(config)
-    if config.osm_exact_size:
-        image, geometry = _osm_exact(box_ll, zoom, config, source)
-    else:
-        image, geometry = _osm_cropped(box_ll, zoom, config.padding, source)
+    zoom, source = _osm_zoom(config, box_ll), _tile_source(config)
+    image, geometry = (_osm_exact(box_ll, zoom, config, source) if config.osm_exact_size else
+                       _osm_cropped(box_ll, zoom, config.padding, source))
     geometry.basemap = _transform_background(image, config)
     return geometry
 
@@ -5061,8 +5006,7 @@ def _osm_background(config: Config, box_ll: _Box) -> _PictureGeometry:
 def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
                  source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
     """(map, geometry): the tile mosaic under the data and ``padding``, cropped as 1.14 crops it."""
-    ppd = _zoom_ppd(zoom)
-    mercator = PROJECTIONS["mercator"]
+    ppd, mercator = _zoom_ppd(zoom), PROJECTIONS["mercator"]
     padded = _project_box(mercator, box_ll, ppd).grown(padding)
     padded_ll = _unproject_box(padded, ppd)
     tiles = _tile_range(padded_ll, zoom)
@@ -5077,32 +5021,27 @@ def _osm_cropped(box_ll: _Box, zoom: int, padding: int,
 
 def _osm_exact(box_ll: _Box, zoom: int, config: Config,
                source: _TileSource) -> Tuple[Image.Image, _PictureGeometry]:
-    """(map, geometry) of exactly -W x -H pixels (a missing one follows the aspect of
-    the padded data) centred on the data, with more tiles fetched around it."""
+    """(map, geometry): exactly -W x -H pixels (one missing: the data's aspect) around the data."""
     ppd = _zoom_ppd(zoom)
     padded = _project_box(PROJECTIONS["mercator"], box_ll, ppd).grown(config.padding)
-    width, height = _exact_size(padded, config.width, config.height)
+    span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
+    width, height = config.width, config.height
+    if not height:
+        height = round(width * span_y / span_x) if span_x > 0 else width
+    elif not width:
+        width = round(height * span_x / span_y) if span_y > 0 else height
+    width, height = max(1, int(width)), max(1, int(height))
     half_world = _OSM_TILE * 2 ** zoom // 2
     left = math.floor((padded.min_x + padded.max_x) / 2 + half_world - width / 2 + 0.5)
     top = math.floor((padded.min_y + padded.max_y) / 2 + half_world - height / 2 + 0.5)
     tiles = (left // _OSM_TILE, top // _OSM_TILE,
              (left + width - 1) // _OSM_TILE, (top + height - 1) // _OSM_TILE)
     crop_x, crop_y = left - tiles[0] * _OSM_TILE, top - tiles[1] * _OSM_TILE
-    mosaic = _tile_mosaic(tiles, zoom, source)
-    image = mosaic.crop((crop_x, crop_y, crop_x + width, crop_y + height))
+    image = _tile_mosaic(tiles, zoom, source).crop((crop_x, crop_y, crop_x + width,
+                                                    crop_y + height))
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
     return image, _PictureGeometry(ppd, box, width, height)
-
-
-def _exact_size(padded: _Box, width: Optional[int], height: Optional[int]) -> Tuple[int, int]:
-    """(width, height) of an --osm_exact_size map; a missing one follows the data box's aspect."""
-    span_x, span_y = padded.max_x - padded.min_x, padded.max_y - padded.min_y
-    if not height:
-        height = round(width * span_y / span_x) if span_x > 0 else width
-    elif not width:
-        width = round(height * span_x / span_y) if span_y > 0 else height
-    return max(1, int(width)), max(1, int(height))
 
 
 def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSource) -> Image.Image:
@@ -5127,20 +5066,16 @@ def _tile_mosaic(tiles: Tuple[int, int, int, int], zoom: int, source: _TileSourc
 
 
 # Fetching and the tile cache.
-def _default_cache_dir() -> str:
-    """$XDG_CACHE_HOME (if absolute) or ~/.cache, then heatmap.py/tiles."""
+def _tile_source(config: Config) -> _TileSource:
+    """Fetch settings; cache: --osm_cache, else $XDG_CACHE_HOME or ~/.cache + /heatmap.py/tiles."""
     root = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(root):
         root = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "heatmap.py", "tiles")
+    cache_dir = None if config.osm_no_cache else (
+        config.osm_cache or os.path.join(root, "heatmap.py", "tiles"))
 
-
-def _tile_source(config: Config) -> _TileSource:
-    """The fetch settings of a run (module constants read now, so tests can change them)."""
-    cache_dir = None if config.osm_no_cache else config.osm_cache or _default_cache_dir()
     agent = os.environ.get("HEATMAP_USER_AGENT", _USER_AGENT)  # add your contact, as OSM asks
-    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent,
-                       _OSM_TIMEOUT, _OSM_RETRIES, _OSM_BACKOFF, _OSM_CACHE_MAX_AGE)
+    return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent)
 
 
 def _cache_path(cache_dir: str, url: str) -> str:
@@ -5163,9 +5098,9 @@ def _tile_problem(data: bytes) -> Optional[str]:
     return None
 
 
-def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
-    """(bytes, fresh) of a valid cached tile, or (None, False); ``max_age`` seconds.  A bad entry is
-    deleted; a non-regular file (a FIFO would hang) is passed over, replaced once fetched."""
+def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
+    """(bytes, fresh) of a valid cached tile, or (None, False); fresh: under _OSM_CACHE_MAX_AGE s.
+    A bad entry is deleted; a non-regular file (a FIFO would hang) is passed over, replaced."""
     try:
         with _open_regular(path) as stream:
             data = stream.read(_OSM_MAX_TILE_BYTES + 1)
@@ -5175,13 +5110,12 @@ def _read_cache(path: str, max_age: float) -> Tuple[Optional[bytes], bool]:
     if _tile_problem(data):
         _remove_quietly(path)
         return None, False
-    return data, age <= max_age
+    return data, age <= _OSM_CACHE_MAX_AGE
 
 
 def _write_cache(path: str, data: bytes) -> None:
     """Store a tile atomically (temp file + rename); a failure only warns."""
-    folder = os.path.dirname(path)
-    temp = None
+    folder, temp = os.path.dirname(path), None
     try:
         os.makedirs(folder, exist_ok=True)
         fd, temp = _exclusive_temp(folder, ".part-", "")
@@ -5200,43 +5134,33 @@ class _DownloadCanceller:
     """Cuts downloads off: a deadline or Ctrl-C fires it, shutting down every socket added to it or
     to a child (waking the thread blocked on it); a socket added after firing is shut at once."""
 
-    def __init__(self):
+    def __init__(self, parent: Optional["_DownloadCanceller"] = None):
         self._lock = threading.Lock()
         self._items = []              # sockets and child cutoffs
         self.fired = threading.Event()
+        if parent:
+            parent.add(self)
 
     def add(self, item) -> None:
         with self._lock:
-            if not self.fired.is_set():
-                self._items.append(item)
-                return
-        _cancel_download(item)
-
-    def child(self) -> "_DownloadCanceller":
-        child = _DownloadCanceller()
-        self.add(child)
-        return child
+            self._items.append(item)
+        if self.fired.is_set():   # else a fire() after this cuts it off
+            self._cut()
 
     def fire(self) -> None:
+        self.fired.set()
+        self._cut()
+
+    def _cut(self) -> None:
+        import socket
         with self._lock:
-            if self.fired.is_set():
-                return
-            self.fired.set()
             items, self._items = self._items, []
         for item in items:
-            _cancel_download(item)
-
-
-def _cancel_download(item) -> None:
-    """Fire a _DownloadCanceller, or shut a socket down for both directions."""
-    import socket
-    if isinstance(item, _DownloadCanceller):
-        item.fire()
-        return
-    try:
-        item.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
+            if isinstance(item, _DownloadCanceller):
+                item.fire()
+            else:
+                with contextlib.suppress(OSError):   # already closed
+                    item.shutdown(socket.SHUT_RDWR)
 
 
 def _watched_opener(cutoff: _DownloadCanceller):
@@ -5263,76 +5187,64 @@ def _watched_opener(cutoff: _DownloadCanceller):
 
 
 def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> bytes:
-    """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within ``source.timeout`` seconds
-    for the whole request: ``cutoff`` fires at the deadline (a byte a second keeps each read
-    alive).  Raises urllib's, http.client's, socket errors, TimeoutError and _BadTile."""
+    """Body of one GET of ``url`` (at most _OSM_MAX_TILE_BYTES) within _OSM_TIMEOUT s for the whole
+    request; raises urllib's, http.client's, socket errors, TimeoutError and _BadImage."""
     import urllib.request  # here: only --osm needs it (about 60 ms to import)
     request = urllib.request.Request(url, headers={"User-Agent": source.user_agent})
-    timer = threading.Timer(source.timeout, cutoff.fire)
+    timer = threading.Timer(_OSM_TIMEOUT, cutoff.fire)   # a byte a second keeps reads alive
     timer.daemon = True
     timer.start()
-    chunks, size = [], 0
+    data = bytearray()
     try:
-        with _watched_opener(cutoff).open(request, timeout=source.timeout) as response:
+        with _watched_opener(cutoff).open(request, timeout=_OSM_TIMEOUT) as response:
             while True:
                 chunk = response.read(65536)
                 if not chunk or cutoff.fired.is_set():
                     break
-                size += len(chunk)
-                if size > _OSM_MAX_TILE_BYTES:
-                    raise _BadTile("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
-                chunks.append(chunk)
+                data += chunk
+                if len(data) > _OSM_MAX_TILE_BYTES:
+                    raise _BadImage("the response is larger than %d bytes" % _OSM_MAX_TILE_BYTES)
     except Exception:
         if not cutoff.fired.is_set():
             raise
     finally:
         timer.cancel()
     if cutoff.fired.is_set():
-        raise TimeoutError("timed out: no whole response within %g s" % source.timeout)
-    return b"".join(chunks)
-
-
-def _download_error_text(error: BaseException) -> str:
-    """Short text for a download failure."""
-    import urllib.error
-    if isinstance(error, urllib.error.HTTPError):
-        return "HTTP %d %s" % (error.code, error.reason)
-    if isinstance(error, urllib.error.URLError):
-        return str(error.reason)
-    return str(error) or type(error).__name__
+        raise TimeoutError("timed out: no whole response within %g s" % _OSM_TIMEOUT)
+    return bytes(data)
 
 
 def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
     """Download and check a tile, retrying network errors, timeouts, 408/429/5xx and bad bodies
-    ``source.retries`` times after backoff * 2**k s, a deadline per try; ``abandon`` stops all."""
+    _OSM_RETRIES times after _OSM_BACKOFF * 2**k s, a deadline per try; ``abandon`` stops all."""
     import http.client
     import urllib.error
-    for attempt in range(source.retries + 1):
+    for attempt in range(_OSM_RETRIES + 1):
         try:
-            data = _download(url, source, abandon.child())
+            data = _download(url, source, _DownloadCanceller(abandon))
             problem = _tile_problem(data)
             if problem:
-                raise _BadTile(problem)
+                raise _BadImage(problem)
             return data
         except urllib.error.HTTPError as exc:
             exc.close()
-            error, retry = exc, exc.code in _OSM_RETRY_STATUS
+            error, retry = "HTTP %d %s" % (exc.code, exc.reason), exc.code in _OSM_RETRY_STATUS
+        except urllib.error.URLError as exc:
+            error, retry = str(exc.reason), True
         except ValueError as exc:  # e.g. an unknown URL scheme
-            error, retry = exc, False
-        except (_BadTile, OSError, http.client.HTTPException) as exc:
-            error, retry = exc, True
-        if not retry or attempt == source.retries:
+            error, retry = str(exc) or type(exc).__name__, False
+        except (_BadImage, OSError, http.client.HTTPException) as exc:
+            error, retry = str(exc) or type(exc).__name__, True
+        if (not retry or attempt == _OSM_RETRIES
+                or abandon.fired.wait(_OSM_BACKOFF * 2 ** attempt)):   # True: abandoned
             break
-        if abandon.fired.wait(source.backoff * 2 ** attempt):
-            break
-    raise HeatmapError("cannot get map tile %s: %s" % (url, _download_error_text(error)))
+    raise HeatmapError("cannot get map tile %s: %s" % (url, error))
 
 
 def _fetch_tile(url: str, source: _TileSource, abandon: _DownloadCanceller) -> bytes:
-    """Bytes of the tile at ``url``: cached if fresh, else downloaded (then cached; only whole
-    tiles), else a stale copy.  Raises HeatmapError when no usable tile can be had."""
+    """The tile at ``url``: a fresh cached copy, else downloaded (and cached), else a stale copy."""
     path = _cache_path(source.cache_dir, url) if source.cache_dir else None
-    cached, fresh = _read_cache(path, source.max_age) if path else (None, False)
+    cached, fresh = _read_cache(path) if path else (None, False)
     if fresh:
         return cached
     try:
@@ -5381,11 +5293,10 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 
 
 # ---- 8 Tracks and time options ----
-# The options that shape the input before it is projected: --max_jump and --trim_ends on
-# tracks (_TrimEnds holds back a track's tail until its end is known, across batches), and
-# the time options: inputs without a time left out when an option needs times,
-# --time_range, and the weights of --track_weight (metres, seconds: section 4 spreads them
-# along each track).  _TrackTimeFilter applies them in that order; option values are parsed here.
+# What shapes the input before it is projected, applied by _TrackTimeFilter in this order:
+# --max_jump, --trim_ends (_TrimEnds holds a track's tail until its end is known, across batches),
+# inputs without a time left out when an option needs times, --time_range, --track_weight's weights
+# (metres, seconds: section 4 spreads them along each track).  Option values are parsed here too.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
 _LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
 _FIRST_SECOND = np.iinfo(np.int64).min  # an open START
@@ -5489,12 +5400,10 @@ def _track_rule(config: Config) -> str:
 
 def _needs_times(config: Config) -> Optional[str]:
     """The first option given that needs the data's times, or None."""
-    for flag, given in (("--time_range", config.time_range), ("--frame_time", config.frame_time),
-                        ("--weight_by_time", config.weight_by_time),
-                        ("--track_weight time", config.track_weight == "time")):
-        if given is not None and given is not False:
-            return flag
-    return None
+    options = (("--time_range", config.time_range), ("--frame_time", config.frame_time),
+               ("--weight_by_time", config.weight_by_time),
+               ("--track_weight time", config.track_weight == "time"))
+    return next((flag for flag, given in options if given is not None and given is not False), None)
 
 
 def _validate_time(config: Config) -> None:
@@ -5541,8 +5450,7 @@ def _segment_metres(segments: Segments) -> np.ndarray:
 
 
 def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments:
-    """Segments cut to the part from fraction ``start`` to ``end`` of their length
-    (0 <= start <= end <= 1), ends and times interpolated linearly."""
+    """Segments cut to fractions ``start`` .. ``end`` (0 to 1) of their length, interpolated."""
     def at(f, a, b):
         return np.where(f <= 0, a, np.where(f >= 1, b, a + (b - a) * f))
     if not (start.any() or (end < 1).any()):
@@ -5560,10 +5468,9 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
 
 
 class _TrimEnds:
-    """--trim_ends on a stream of Segments: the first and last ``metres`` of each track taken off,
-    across batches.  A track is a run of segments each starting where the last ended; its end
-    shows only when one starts elsewhere or the input ends, so its last ``metres`` wait.  Lengths
-    run along it; segments --max_jump drops count 0 m and end no track."""
+    """--trim_ends on Segments: each track's first and last ``metres`` cut, across batches.  A
+    track: segments each starting where the last ended; its last ``metres`` wait until one starts
+    elsewhere or the input ends.  Segments --max_jump drops count 0 m and end no track."""
 
     def __init__(self, metres: float):
         self.metres = metres
@@ -5574,9 +5481,8 @@ class _TrimEnds:
 
     def add(self, batch: Segments, length: np.ndarray, jump: np.ndarray) -> List[Segments]:
         """The segments of ``batch`` (and of earlier ones) that can be given out now."""
-        starts = np.empty(len(length), bool)
-        starts[1:] = (batch.lat1[1:] != batch.lat2[:-1]) | (batch.lon1[1:] != batch.lon2[:-1])
-        starts[0] = self.end != (batch.lat1[0], batch.lon1[0])
+        starts = np.r_[self.end != (batch.lat1[0], batch.lon1[0]),
+                       (batch.lat1[1:] != batch.lat2[:-1]) | (batch.lon1[1:] != batch.lon2[:-1])]
         self.end = (batch.lat2[-1], batch.lon2[-1])
         offset = 0.0 if starts[0] else self.along
         if self.held is not None:
@@ -5593,8 +5499,7 @@ class _TrimEnds:
         if self.held is None:
             return []
         tail, length, jump = self.held
-        starts = np.zeros(len(length), bool)
-        starts[0] = True
+        starts = np.arange(len(length)) == 0
         return self._cut(tail, length, jump, starts, self.held_from, final=True)
 
     def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
@@ -5625,8 +5530,7 @@ class _TrimEnds:
 
 
 class _TrackTimeFilter:
-    """The time and track options on a stream of batches, in order: --max_jump, --trim_ends; inputs
-    without a time left out (when an option needs times); --time_range; --weight_by_time."""
+    """This section's options on a stream of batches, in the order its opening lists them."""
 
     def __init__(self, config: Config):
         self.config, self.needs = config, _needs_times(config)
@@ -5657,9 +5561,7 @@ class _TrackTimeFilter:
             return [batch]
         length = _segment_metres(batch)
         jump = length > float(self.config.max_jump or math.inf)
-        if self.trim:
-            return self.trim.add(batch, length, jump)
-        return [_batch_subset(batch, ~jump)]
+        return self.trim.add(batch, length, jump) if self.trim else [_batch_subset(batch, ~jump)]
 
     def _in_time(self, batch):
         """Inputs without a time left out, --time_range, --weight_by_time (when given)."""
@@ -5714,8 +5616,7 @@ def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iter
 
 
 def _input_seconds(batch) -> Tuple[np.ndarray, int]:
-    """(int64 Unix seconds of each input of a batch whose times are all known: a point's
-    time, a segment's end; the earliest time in it: a segment's start)."""
+    """Of a batch with all times known: (int64 seconds by input, a segment's end; first start)."""
     if isinstance(batch, Points):
         seconds = batch.time.astype(np.int64)
         return seconds, int(seconds.min())
@@ -5732,9 +5633,8 @@ _MAX_FRAMES = 100000                  # frames a --frame_time animation may make
 
 
 def _frame_clock(config: Config, times: np.ndarray, first: int):
-    """Frames of a --frame_time animation of inputs at ``times`` (int64 Unix seconds by input):
-    (int64 rank of each input in time order, [(lo, hi)] of the ranks each frame shows, int64
-    seconds of its end first + k * step, k from 1; with --fade, from that end less the fade)."""
+    """--frame_time frames of inputs at int64 Unix seconds ``times``: (their ranks in time, [(lo,
+    hi)] ranks each frame shows, to its end first + k * step, k from 1, or --fade before; ends)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
     span = float(times.max()) - first if times.size else 0.0
     count = span / step
@@ -5750,9 +5650,8 @@ def _frame_clock(config: Config, times: np.ndarray, first: int):
     ordered = times[order]
     ends = first + step * np.arange(1, count + 1)
     shown = np.searchsorted(ordered, ends, side="right")
-    gone = np.zeros(count, np.int64)
-    if config.fade is not None:
-        gone = np.searchsorted(ordered, ends - _duration_seconds(config.fade, "--fade"), side="left")
+    fade = _duration_seconds(config.fade, "--fade")   # None: inputs stay
+    gone = np.zeros(count, np.int64) if fade is None else np.searchsorted(ordered, ends - fade)
     return rank, list(zip(gone.tolist(), shown.tolist())), np.floor(ends).astype(np.int64)
 
 
@@ -5785,9 +5684,7 @@ class _FrameIndex:
                  segment_seq: np.ndarray, radius: int):
         self.entries, self.segments = entries, segments
         ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
-        seq = np.empty(which.size, np.int64)
-        seq[kind == 0] = entry_seq[which[kind == 0]]
-        seq[kind == 1] = segment_seq[which[kind == 1]]
+        seq = np.r_[entry_seq, segment_seq][np.where(kind == 0, which, which + entry_seq.size)]
         order = np.lexsort((seq, ids[:, 1], ids[:, 0]))
         self.ids, self.kind, self.which, self.seq = ids[order], kind[order], which[order], seq[order]
         tile_first = np.r_[True, np.any(self.ids[1:] != self.ids[:-1], axis=1)]
@@ -5816,8 +5713,7 @@ class _FrameIndex:
 
 
 def _frame_plan(config: Config, acc: "_Accumulator"):
-    """(_FrameIndex of the inputs, [(lo, hi)]: a frame shows inputs lo .. hi - 1 in its order,
-    labels or None): --frequency inputs a frame, or the --frame_time clock (_frame_clock)."""
+    """(_FrameIndex, [(lo, hi)]: a frame shows inputs lo .. hi - 1 in its order, labels or None)."""
     entries, entry_seq, segments, segment_seq = acc.ordered()
     ends = _frame_ends(acc.inputs, config.frequency, config.straggler_threshold)
     frames, labels = [(0, end) for end in ends], [None] * len(ends)
@@ -5830,8 +5726,7 @@ def _frame_plan(config: Config, acc: "_Accumulator"):
 
 def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
                     scene: "_Scene", plan: Tuple) -> Iterator[Tuple[np.ndarray, bool]]:
-    """(picture, changed) of each frame of ``plan`` (:func:`_frame_plan`) from the running
-    accumulation; not changed: the frame before again (the clock ran on, nothing changed)."""
+    """(picture, changed) of each frame of ``plan``; not changed: the frame before again."""
     index, frames, labels = plan
     engine = _Engine(config)
     decay = _Decay(config.decay, acc.inputs + engine.stamp.heat.size)
@@ -5866,16 +5761,20 @@ def _frame_pictures(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
 
 def _write_frames(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
                   scene: "_Scene", folder: str, plan: Tuple) -> int:
-    """Write frame-00001.png ... of ``plan`` into ``folder``, a frame like the one before as a
-    link to it; returns the count."""
-    number = 0
+    """frame-00001.png ... of ``plan`` into ``folder``, a repeat linked (or copied); the count."""
+    import shutil
+    number, previous = 0, None
     for number, (picture, changed) in enumerate(
             _frame_pictures(config, geometry, acc, scene, plan), 1):
         path = os.path.join(folder, "frame-%05d.png" % number)
         if changed:
             _write_png(path, picture, None if config.keepframes else 1)   # for ffmpeg alone
         else:
-            _repeat_file(os.path.join(folder, "frame-%05d.png" % (number - 1)), path)
+            try:
+                os.link(previous, path)
+            except OSError:
+                shutil.copyfile(previous, path)
+        previous = path
     return number
 
 
@@ -5886,15 +5785,6 @@ def _label_corner(index: _FrameIndex, window, geometry: _PictureGeometry, font: 
             "top": y < font * 2, "bottom": y + _FRAME_TILE > geometry.height - font * 2}
     return min(("top-left", "top-right", "bottom-left", "bottom-right"), key=lambda corner:
                np.count_nonzero(np.logical_and(*(near[side] for side in corner.split("-")))))
-
-
-def _repeat_file(previous: str, path: str) -> None:
-    """``path`` the same file as ``previous``: a hard link where the folder allows, else a copy."""
-    try:
-        os.link(previous, path)
-    except OSError:
-        import shutil
-        shutil.copyfile(previous, path)
 
 
 def _video_extension(config: Config) -> str:
@@ -5910,8 +5800,7 @@ def _video_extension(config: Config) -> str:
 
 
 def _shareable(config: Config) -> List[str]:
-    """ffmpeg options before -F's: H.264 all players decode (yuv420p, even sizes), GIF in exact
-    colours (a palette of its frames)."""
+    """ffmpeg options before -F's: H.264 all players decode (yuv420p, even sizes), GIF palettes."""
     extension, own = _video_extension(config), re.search(r"-vf|-filter", config.ffmpegopts or "")
     if extension == ".gif" and not own:
         return ["-filter_complex", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]
@@ -5937,8 +5826,8 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
             raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
         tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
         if done.returncode != 0:
-            raise HeatmapError("ffmpeg failed (exit %d): %s" % (done.returncode,
-                                                               tail or "no message"))
+            raise HeatmapError("ffmpeg failed (exit %d): %s"
+                               % (done.returncode, tail or "no message"))
         if not os.path.getsize(temp):  # e.g. -F '-f null', or an output of its own
             raise HeatmapError("ffmpeg wrote no video (check -F/--ffmpegopts %r)%s"
                                % (config.ffmpegopts or "", ": " + tail if tail else ""))

@@ -6349,13 +6349,12 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
 
 
 # ---- 10.1 Tiles: the pyramid ----
-# Web Mercator XYZ map tiles of the heat (--tiles: a folder with a Leaflet viewer page, or
-# one MBTiles file).  A zoom's tiles cut the pixel plane of an --osm picture at that zoom:
-# plane pixel (px, py) is global pixel (px + h, py + h) with h = 128 * 2**zoom, and tile
-# (x, y) holds global pixels 256x .. 256x + 255 by 256y .. 256y + 255.  Each zoom takes two
-# passes: the first combines the heat tile by tile, keeping each tile's values in a
-# temporary file (_ValueSpill), and finds the largest value (the colour scale of the zoom,
-# as for one picture of it); the second colours them and writes palette PNGs (_tile_png).
+# Web Mercator XYZ map tiles of the heat (--tiles: a folder with a Leaflet viewer page, or one
+# MBTiles file), cut from the pixel plane of an --osm picture at each zoom: plane pixel (px, py)
+# is global pixel (px + h, py + h), h = 128 * 2**zoom; tile (x, y) holds global pixels 256x ..
+# 256x + 255 by 256y .. 256y + 255.  Per zoom, pass 1 combines the heat tile by tile into a
+# temporary file (_ValueSpill) and finds the largest value (the zoom's colour scale, as for one
+# picture of it); pass 2 colours the tiles and writes palette PNGs (_tile_png).
 _TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within _MAX_COORD)
 _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
@@ -6485,14 +6484,12 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
     box grown by the radius settle most runs, else tiles with an input point or track end count."""
     most = 0
     for zoom in plan.zooms:
-        ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
-        box = _project_box(PROJECTIONS["mercator"], plan.data, ppd).grown(config.radius + 1)
-        x0, y0, x1, y1 = _tile_window(plan, zoom)
-        cols = (min(x1, math.floor(box.max_x + shift) // _OSM_TILE) -
-                max(x0, math.floor(box.min_x + shift) // _OSM_TILE))
-        rows = (min(y1, math.floor(box.max_y + shift) // _OSM_TILE) -
-                max(y0, math.floor(box.min_y + shift) // _OSM_TILE))
-        most += max(cols + 1, 0) * max(rows + 1, 0)
+        box = _project_box(PROJECTIONS["mercator"], plan.data, _zoom_ppd(zoom))
+        shift, (x0, y0, x1, y1) = _OSM_TILE * 2 ** zoom // 2, _tile_window(plan, zoom)
+        edges = [math.floor(v + shift) // _OSM_TILE
+                 for v in dataclasses.astuple(box.grown(config.radius + 1))]
+        most += max(min(x1, edges[2]) - max(x0, edges[0]) + 1, 0) * \
+            max(min(y1, edges[3]) - max(y0, edges[1]) + 1, 0)
     if most <= limit:
         return
     least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
@@ -6527,18 +6524,16 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
 def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
     """A zoom's count grid region: data and heat if in budget, else empty (points go to entries)."""
     box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
-    region = (math.floor(box.min_x), math.floor(box.min_y), math.ceil(box.max_x) + 1,
-              math.ceil(box.max_y) + 1)
-    if _rect_area(region) <= _DENSE_PIXELS:
-        return region
-    return region[0], region[1], region[0], region[1]
+    x0, y0 = math.floor(box.min_x), math.floor(box.min_y)
+    region = (x0, y0, math.ceil(box.max_x) + 1, math.ceil(box.max_y) + 1)
+    return region if _rect_area(region) <= _DENSE_PIXELS else (x0, y0, x0, y0)
 
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
                zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
-    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``: (x, y, float64
-    grid[256, 256], pixels with heat) per tile with heat.  Pieces come tile by tile: a tile is whole
-    once a piece lands elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
+    """The engine's (plane rect, values) pieces, which come tile by tile, as (x, y, float64 [256,
+    256], pixels with heat) of each tile with heat at ``zoom``: a tile is whole once a piece lands
+    elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
     for rect, values in pieces:
@@ -6570,8 +6565,7 @@ def _with_heat(key: Tuple[int, int], values: np.ndarray):
 class _ValueSpill:
     """Tile values between a zoom's two passes, in an anonymous temp file in ``folder`` (None: the
     system's), read in order: a tile's heat box as float64, or if smaller uint16 indices, values."""
-    _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
-    # and the number of (index, value) pairs, or -1 for values over the box
+    _HEAD = struct.Struct("<7q")   # x, y, rows r0-r1, columns c0-c1, (index, value) pairs or -1
 
     def __init__(self, folder: Optional[str]):
         import tempfile
@@ -6583,7 +6577,6 @@ class _ValueSpill:
         self.count = 0
 
     def put(self, x: int, y: int, values: np.ndarray, count: int) -> None:
-        """Keep ``values`` (float64 [256, 256]), of which ``count`` are not 0."""
         rows = np.flatnonzero(values.any(axis=1))
         r0, r1 = int(rows[0]), int(rows[-1]) + 1
         cols = np.flatnonzero(values[r0:r1].any(axis=0))
@@ -6603,8 +6596,8 @@ class _ValueSpill:
         self.count += 1
 
     def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
-        """(x, y, where, float64 values) of each tile in order: ``where`` is the box (first row, end
-        row, first column, end column) of 2-D values, or int64 flat indices of 1-D ones."""
+        """(x, y, where, float64 values) of each tile in order: ``where`` is the box (r0, r1, c0,
+        c1) of 2-D values, or int64 flat indices of 1-D ones."""
         self.file.seek(0)
         for _ in range(self.count):
             x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
@@ -6646,9 +6639,9 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
 
 
 def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: float,
-             table: np.ndarray, store) -> Tuple[int, int, bytes]:
-    """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
-    by ``peak`` and ``table``; then store(zoom, x, y, png)."""
+                table: np.ndarray, store) -> Tuple[int, int, bytes]:
+    """Pass 2: (x, y, PNG bytes) of a _ValueSpill.read item; also store(zoom, x, y, png)."""
+
     x, y, where, values = item
     if isinstance(where, tuple):
         rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
@@ -6716,6 +6709,7 @@ _LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZB
                 "leaflet.css": "sha256-p4NxAoJBhIIN+hmNHrzRCf9tD/miZyoHS5obTRR9BMY="}
 _OSM_ATTRIBUTION_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
                          'OpenStreetMap</a> contributors')
+_OUR_TILE_FILES = re.compile(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
 _MBTILES_SCHEMA = """
 PRAGMA application_id = 1297105496;
 PRAGMA journal_mode = OFF;
@@ -6731,13 +6725,6 @@ CREATE VIEW tiles AS SELECT map.zoom_level AS zoom_level, map.tile_column AS til
 """  # application_id: "MPBX", MBTiles' magic number; identical tiles share one images row
 
 
-def _is_mbtiles(path: str) -> bool:
-    return path.lower().endswith(".mbtiles")
-
-
-_OUR_TILE_FILES = re.compile(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
-
-
 def _check_tile_output(config: Config) -> None:
     """The --tiles output replaces only what we made (checked first, and again right before the
     swap): not the working or home folder or one holding them or an input; a link's target."""
@@ -6745,7 +6732,7 @@ def _check_tile_output(config: Config) -> None:
     if not path or not os.path.isdir(os.path.dirname(real)):
         raise HeatmapError("%r: --tiles needs a folder or .mbtiles file name in a folder that "
                            "exists" % _quoted(path))
-    mbtiles, folder = _is_mbtiles(path), os.path.isdir(real)
+    mbtiles, folder = path.lower().endswith(".mbtiles"), os.path.isdir(real)
     if os.path.lexists(real) and mbtiles == folder:
         raise HeatmapError("%s: is a %s; --tiles writes a folder, or a file named .mbtiles"
                            % (path, "folder" if folder else "file"))
@@ -6834,8 +6821,8 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
 
 
 def _replace_folder(path: str, fill) -> int:
-    """Call fill(new folder) on a folder beside ``path``, then swap it in (the old one renamed
-    aside, then removed); returns fill's result.  On failure or Ctrl-C the old folder stays."""
+    """fill(new folder beside ``path``), then swap it in (the old one renamed aside, then removed);
+    returns fill's result.  On failure or Ctrl-C the old folder stays."""
     import shutil
     target = os.path.realpath(path)
     build = "%s.%s.part" % (os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
@@ -6861,8 +6848,7 @@ def _replace_folder(path: str, fill) -> int:
 
 
 def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
-    """Write the tiles (from tiles(), see _tile_stream) as the MBTiles 1.3 file
-    config.tiles (TMS rows; identical tiles stored once), atomically like every output."""
+    """Write tiles() (see _tile_stream) as the MBTiles 1.3 file config.tiles (TMS rows)."""
     import hashlib
     import sqlite3
     count = 0
@@ -6879,8 +6865,13 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
                     db.execute("INSERT INTO map VALUES (?, ?, ?, ?)",
                                (zoom, x, 2 ** zoom - 1 - y, tile_id))
                     count += 1
-            db.executemany("INSERT INTO metadata VALUES (?, ?)",
-                           _mbtiles_metadata(_tile_metadata(config, plan, count)))
+            meta = _tile_metadata(config, plan, count)
+            db.executemany("INSERT INTO metadata VALUES (?, ?)", [
+                ("name", meta["name"]), ("format", "png"), ("type", "overlay"), ("version", "1"),
+                ("description", meta["description"]), ("attribution", meta["attribution"]),
+                ("minzoom", str(meta["minzoom"])), ("maxzoom", str(meta["maxzoom"])),
+                ("bounds", ",".join("%.7g" % v for v in meta["bounds"])),
+                ("center", ",".join("%.7g" % v for v in meta["center"]))])
             db.commit()
             _check_tile_output(config)  # again: what the run did not make may have come meanwhile
         except sqlite3.Error as exc:
@@ -6889,15 +6880,6 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
             db.close()
     _write_atomic(config.tiles, write)
     return count
-
-
-def _mbtiles_metadata(meta: dict) -> List[Tuple[str, str]]:
-    """The rows of an MBTiles metadata table, from our metadata."""
-    return [("name", meta["name"]), ("format", "png"), ("type", "overlay"), ("version", "1"),
-            ("description", meta["description"]), ("attribution", meta["attribution"]),
-            ("minzoom", str(meta["minzoom"])), ("maxzoom", str(meta["maxzoom"])),
-            ("bounds", ",".join("%.7g" % v for v in meta["bounds"])),
-            ("center", ",".join("%.7g" % v for v in meta["center"]))]
 
 
 _VIEWER_PAGE = string.Template("""<!DOCTYPE html>
@@ -6936,8 +6918,9 @@ if (!window.L) {
 
 
 def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
-    """index.html: a Leaflet map with the base map, the heat tiles and the attribution,
-    fitted to the data.  Leaflet comes from --leaflet_url (else unpkg, checked by SRI)."""
+    """index.html: Leaflet (--leaflet_url, else unpkg checked by SRI) showing the base map, the
+    heat tiles and the attribution, fitted to the data."""
+
     import html
     import json
     west, south, east, north = meta["bounds"]
@@ -8101,7 +8084,7 @@ def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
     held = _held(config, _input_batches(config, batches))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
-    write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder
+    write = _write_mbtiles if config.tiles.lower().endswith(".mbtiles") else _write_tile_folder
     count = write(config, plan, functools.partial(
         _tile_stream, config, held, plan, os.path.dirname(os.path.realpath(config.tiles))))
     _LOG.info("wrote %d tiles to %s", count, config.tiles)

@@ -6944,6 +6944,15 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
 # temporary file, never replaced.  PNG is written by our own encoder (the fast path of
 # Pillow's, the same pixels; also 8-bit palettes): rows filtered as Pillow filters them and
 # deflated in strips on several threads, one zlib stream; other types go through Pillow.
+# Largest width or height each format can store (Pillow fails, or worse, on more).
+_MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
+             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
+_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
+                  "QOI", "AVIF", "BLP"}
+_PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
+_PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
+
+
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
     extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
@@ -6981,11 +6990,6 @@ def _check_image_type(path: str, name: Optional[str] = None) -> None:
                                % (path, fmt, exc)) from None
 
 
-# Largest width or height each format can store (Pillow fails, or worse, on more).
-_MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
-             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
-
-
 def _check_output_size(config: Config, width: int, height: int) -> None:
     """Refuse, before the work, an -o picture its format cannot hold."""
     if not config.output or config.animate:
@@ -6995,10 +6999,6 @@ def _check_output_size(config: Config, width: int, height: int) -> None:
     if most and max(width, height) > most:
         raise HeatmapError("%s: %s images are at most %d pixels wide and high, not %d x %d"
                            % (config.output, fmt, most, width, height))
-
-
-_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
-                  "QOI", "AVIF", "BLP"}
 
 
 def _new_file_mode(path: str) -> int:
@@ -7025,9 +7025,8 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
 
 
 def _write_atomic(path: str, write, suffix: str = ".part") -> None:
-    """Call write(temp_path), then put the file in place, leaving nothing on failure: rename
-    ``.NAME.XXXX.part`` (``suffix``) over a regular or new file (a link's target), atomic; ``-``,
-    a FIFO or a character device is written into from a finished temp file."""
+    """write(temp_path), then rename ``.NAME.XXXX.part`` (``suffix``) over the file (a link's
+    target), or copy it into a stream (_write_streamed); on failure nothing is left."""
     if _output_kind(path) == "stream":
         _write_streamed(path, write, suffix)
         return
@@ -7054,9 +7053,8 @@ def _write_atomic(path: str, write, suffix: str = ".part") -> None:
 
 
 def _output_kind(path: str) -> str:
-    """"file" for an output replaced by renaming (a regular file, or none yet), "stream"
-    for one written into (``-``, a FIFO, a character device such as /dev/null or
-    /dev/stdout); HeatmapError for a folder, a block device, a socket or a read-only file."""
+    """"file" (regular or none yet: replaced by renaming), "stream" (``-``, a FIFO, a character
+    device: written into); HeatmapError for a folder, a block device, a socket, a read-only file."""
     if _open_descriptor(path) is not None:
         return "stream"
     try:
@@ -7076,9 +7074,8 @@ def _output_kind(path: str) -> str:
 
 
 def _open_descriptor(path: str) -> Optional[int]:
-    """The number of the open descriptor ``path`` names: 1 for ``-``; N for /dev/fd/N,
-    /proc/self/fd/N and links to them (/dev/stdout); else None.  Such a name means
-    "write into what is open there" (a ``>>`` file keeps its start), never "replace it"."""
+    """The open descriptor ``path`` names (1 for ``-``, N for /dev/fd/N, /proc/self/fd/N and links
+    to them), else None: write into it (a ``>>`` file keeps its start), never replace it."""
     if path == "-":
         return 1
     own = r"/(?:dev|proc/(?:self|%d))/fd/(\d+)" % os.getpid()
@@ -7095,8 +7092,7 @@ def _open_descriptor(path: str) -> Optional[int]:
 
 
 def _write_streamed(path: str, write, suffix: str) -> None:
-    """write(temp_path) into a temp file in the temp folder, then copy it into ``path``
-    (``-``: standard output), so that a failure writes nothing at all."""
+    """write(temp file), then copy it into the stream ``path``: a failure writes nothing."""
     import tempfile
     folder = tempfile.gettempdir()
     try:
@@ -7144,14 +7140,9 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-_PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
-_PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
-
-
 def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> None:
-    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer) at
-    ``level``, else 6 up to _PNG_SMALL pixels (under 5 ms more than level 1) and 3 above (a
-    fifth larger than 6 in a third of its time: test/BENCHMARKS.md)."""
+    """uint8 (h, w, 3|4) as PNG at ``level``, else 6 up to _PNG_SMALL pixels (under 5 ms more than
+    1) and 3 above (a fifth larger than 6 in a third of its time: test/BENCHMARKS.md)."""
     if not _FAST:
         _pil_image(pixels).save(path, format="PNG")
         return
@@ -7162,11 +7153,9 @@ def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> No
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
                 palette: Optional[np.ndarray] = None, level: int = 6) -> None:
-    """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png;
-    bench row "png".
-    PNG of uint8 (h, w, 3) RGB, (h, w, 4) RGBA or (h, w) rows of ``palette`` (n, 4) RGBA to
-    ``out``: rows filtered (:func:`_png_rows`), deflated at ``level`` in ~_PNG_PART-byte strips on
-    ``workers`` threads, each but the last ending in a sync flush: one zlib stream."""
+    """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png; bench row
+    "png".  uint8 (h, w, 3|4) or (h, w) rows of ``palette`` (n, 4): filtered rows deflated in
+    ~_PNG_PART-byte strips on ``workers`` threads, each but the last sync-flushed: one stream."""
     height, width = pixels.shape[:2]
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     rows = pixels.reshape(height, -1)
@@ -7177,8 +7166,8 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
     def deflate(top: int) -> Tuple[bytes, bytes]:
         data = _png_rows(rows, top, min(top + step, height), channels)
         packer = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
-        body = packer.compress(data)
-        return data, body + packer.flush(zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH)
+        end = zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH
+        return data, packer.compress(data) + packer.flush(end)
 
     kind = {1: 3, 3: 2, 4: 6}[channels]   # PNG colour types: palette, RGB, RGBA
     out.write(b"\x89PNG\r\n\x1a\n")
@@ -7198,9 +7187,8 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
 
 
 def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
-    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels), each a filter byte and the row
-    minus a prediction: "up" (smooth heat), or on RGB (flat where a background shows) "sub" where
-    its sum of absolute differences is smaller, as Pillow chooses (sizes: test/BENCHMARKS.md)."""
+    """PNG rows top .. end - 1 of uint8 (h, w * channels) filtered "up" (smooth heat), or on RGB
+    "sub" where that sums smaller absolute differences, as Pillow chooses (test/BENCHMARKS.md)."""
     current = rows[top:end]
     above = rows[top - 1:end - 1] if top else np.vstack([np.zeros_like(rows[:1]), rows[:end - 1]])
     out = np.empty((end - top, rows.shape[1] + 1), np.uint8)
@@ -7232,9 +7220,14 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
     def write(temp: str) -> None:
         try:
             if fmt == "PNG":
-                _write_png(temp, pixels)
-            else:
-                _flattened_image(_pil_image(pixels), fmt, colour).save(temp, format=fmt)
+                return _write_png(temp, pixels)
+            image = _pil_image(pixels)
+            if image.mode == "RGBA" and fmt not in _ALPHA_FORMATS:
+                from PIL import Image
+                flat = Image.new("RGB", image.size, colour or (255, 255, 255))
+                flat.paste(image, mask=image.getchannel("A"))
+                image = flat
+            image.save(temp, format=fmt)
         except (OSError, ValueError, KeyError) as exc:
             raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
     _write_atomic(path, write)
@@ -7242,13 +7235,6 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
               "RGBA" if pixels.shape[2] == 4 else "RGB")
 
 
-def _flattened_image(image: Image.Image, fmt: str, colour: Optional[Tuple[int, int, int]]) -> Image.Image:
-    if image.mode != "RGBA" or fmt in _ALPHA_FORMATS:
-        return image
-    from PIL import Image
-    flat = Image.new("RGB", image.size, colour or (255, 255, 255))
-    flat.paste(image, mask=image.getchannel("A"))
-    return flat
 
 
 # ---- 11.2 Output: georeferenced pictures and state files ----
@@ -7275,18 +7261,20 @@ _CRS_WKT = {
                  '+no_defs"],AUTHORITY["EPSG","3857"]]',
 }
 _AXIS_MAPPING = {"EPSG:4326": "2,1", "EPSG:3857": "1,2"}   # WKT axes to (x, y) of the data
+_STATE_FORMAT = "heatmap.py-state"
+_STATE_VERSION = 1
+_STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its box
+_STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixel sums stay exact
 
 
 class Grid(NamedTuple):
     """The heat of a picture before colouring, placed on Earth.
 
-    ``values``: float64 [row, column], the decay-combined heat of each pixel.
-    ``transform``: (a, b, c, d, e, f) with x = a*column + b*row + c and
-    y = d*column + e*row + f at a pixel's top-left corner (the order of
-    ``affine.Affine``/rasterio); x/y are metres of ``crs`` "EPSG:3857" (Web
-    Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
-    (equirectangular).  ``peak``: the largest value anywhere, the top of the
-    colour scale.
+    ``values``: float64 [row, column], the decay-combined heat of each pixel.  ``transform``:
+    (a, b, c, d, e, f) with x = a*column + b*row + c and y = d*column + e*row + f at a pixel's
+    top-left corner (the order of ``affine.Affine``/rasterio); x/y are metres of ``crs``
+    "EPSG:3857" (Web Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
+    (equirectangular).  ``peak``: the largest value anywhere, the top of the colour scale.
     """
     values: np.ndarray
     transform: Tuple[float, float, float, float, float, float]
@@ -7387,12 +7375,6 @@ def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[fl
         _write_atomic(name, lambda temp, text=text: pathlib.Path(temp).write_text(text, "ascii"))
 
 
-_STATE_FORMAT = "heatmap.py-state"
-_STATE_VERSION = 1
-_STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its box
-_STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixel sums stay exact
-
-
 def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
     """Write values and geometry as .npz with JSON metadata (no pickle), only the picture's pixels:
     -L draws no others, and the box bounds their number (else data past --extent adds pixels)."""
@@ -7428,9 +7410,8 @@ def _load_state(path: str):
     import json
     try:
         with np.load(path, allow_pickle=False) as data:
-            if sorted(data.files) != ["meta", "value", "x", "y"]:
-                raise bad
-            if data.zip.getinfo("meta.npy").file_size > 1 << 20:
+            if sorted(data.files) != ["meta", "value", "x", "y"] or \
+                    data.zip.getinfo("meta.npy").file_size > 1 << 20:
                 raise bad
             meta = json.loads(str(data["meta"][()]))
             most = _state_capacity(path, meta, bad)
@@ -7464,10 +7445,9 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
           and all(_state_number(meta.get(k, 0), whole=True) and meta.get(k, 0) >= 0
                   for k in ("radius", "margin"))
           and isinstance(box, list) and len(box) == 4 and all(_state_number(v) for v in box)
-          and box[0] <= box[2] and box[1] <= box[3])
+          and box[0] <= box[2] and box[1] <= box[3]
+          and max(abs(v) for v in box) <= _STATE_MAX_COORD)  # e.g. not a box of +-1e300
     if not ok:
-        raise bad
-    if max(abs(v) for v in box) > _STATE_MAX_COORD:  # e.g. a box of +-1e300
         raise bad
     area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels
     if area > _max_pixels():
@@ -7475,10 +7455,8 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
     return max(int(area), _STATE_MIN_CAPACITY)
 
 
-def _check_state_column(archive, name: str, dtype, most: int, path: str,
-                        bad: HeatmapError) -> None:
-    """Refuse a state array that is not 1-D ``dtype`` or declares more than ``most``
-    entries, from its .npy header alone (before anything is decompressed)."""
+def _check_state_column(archive, name: str, dtype, most: int, path: str, bad: HeatmapError) -> None:
+    """Refuse, from its .npy header alone, a state array not 1-D ``dtype`` or over ``most`` long."""
     from numpy.lib import format as npy
     with archive.open(name + ".npy") as member:
         version = npy.read_magic(member)
@@ -7504,8 +7482,7 @@ def _state_number(value, whole: bool = False) -> bool:
 def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     meta, xs, ys, vs = _load_state(config.load)
     background, size = _background_scene(config)
-    box = _Box(*meta["box"])
-    resized, out_w, out_h = _image_box(box, *size)
+    resized, out_w, out_h = _image_box(_Box(*meta["box"]), *size)
     if out_w * out_h > _max_pixels():
         raise HeatmapError("%s: %s" % (config.load, _too_big(out_w * out_h)))
     _check_output_size(config, out_w, out_h)
@@ -7513,8 +7490,8 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     if not (isinstance(origin, list) and len(origin) == 2 and all(map(_state_number, origin))):
         raise HeatmapError("%s: not a heatmap.py state file" % config.load)
     geometry = _PictureGeometry(float(meta["ppd"]), resized, out_w, out_h,
-                         origin=(float(origin[0]), float(origin[1])),
-                         projection=meta.get("projection", "mercator"))
+                                origin=(float(origin[0]), float(origin[1])),
+                                projection=meta.get("projection", "mercator"))
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
@@ -7522,8 +7499,8 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     values = _image_values(geometry, grid, window)
     result = _CombinedValues(geometry, values, _peak(config, float(meta["max"]), values),
                              (xs, ys, vs))
-    scene = _make_scene(config, geometry, background)
-    return _heat_picture(result.values, result.peak, scene), result
+    return _heat_picture(values, result.peak, _make_scene(config, geometry, background)), result
+
 
 
 # ---- 12 Checks ----

@@ -6641,7 +6641,6 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
 def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: float,
                 table: np.ndarray, store) -> Tuple[int, int, bytes]:
     """Pass 2: (x, y, PNG bytes) of a _ValueSpill.read item; also store(zoom, x, y, png)."""
-
     x, y, where, values = item
     if isinstance(where, tuple):
         rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
@@ -6920,7 +6919,6 @@ if (!window.L) {
 def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     """index.html: Leaflet (--leaflet_url, else unpkg checked by SRI) showing the base map, the
     heat tiles and the attribution, fitted to the data."""
-
     import html
     import json
     west, south, east, north = meta["bounds"]
@@ -7235,8 +7233,6 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
               "RGBA" if pixels.shape[2] == 4 else "RGB")
 
 
-
-
 # ---- 11.2 Output: georeferenced pictures and state files ----
 # Where a picture lies on Earth (the affine transform of its pixels, world files, GeoTIFF,
 # Grid), and state files (-S/-L): the picture's values as .npz with JSON metadata, never a
@@ -7502,7 +7498,6 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     return _heat_picture(values, result.peak, _make_scene(config, geometry, background)), result
 
 
-
 # ---- 12 Checks ----
 # Every option and every output name is checked before any input is read or file written.
 def _validate(config: Config) -> None:
@@ -7537,10 +7532,9 @@ def _validate(config: Config) -> None:
     _validate_osm(config)
     _validate_time(config)
     _validate_files(config)
-    _warn_unused(config)
-    if config.width and config.height and config.width * config.height > _max_pixels():
-        raise _too_big(config.width * config.height)
     if config.width and config.height:
+        if config.width * config.height > _max_pixels():
+            raise _too_big(config.width * config.height)
         _check_output_size(config, config.width, config.height)
 
 
@@ -7601,7 +7595,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _validate_files(config: Config) -> None:
-    """Inputs exist, a size is given, outputs can be written and clobber no input."""
+    """Inputs exist, a size is given, outputs are writable and clobber no input; warn of no-ops."""
     if config.load:
         if config.files:
             _LOG.warning("input files are ignored with -L/--load")
@@ -7630,6 +7624,9 @@ def _validate_files(config: Config) -> None:
         _video_extension(config)
     if config.output_format and not config.output:
         _LOG.warning("--output_format is ignored without -o/--output")
+    if config.background_brightness is not None and not (config.background_image or config.osm):
+        _LOG.warning("-B/--background_brightness has no effect without -I/--background_image "
+                     "or --osm")
 
 
 def _output_names(config: Config) -> List[Tuple[str, str]]:
@@ -7660,18 +7657,16 @@ def _check_output(config: Config, flag: str, path: str) -> None:
             raise HeatmapError("%s: %s would overwrite an input file" % (path, flag))
 
 
-def _warn_unused(config: Config) -> None:
-    """One warning for each option given where it has no effect."""
-    if config.background_brightness is not None and not (config.background_image or config.osm):
-        _LOG.warning("-B/--background_brightness has no effect without -I/--background_image "
-                     "or --osm")
-
-
 # ---- 13 Pipeline and library API ----
 # One run: read, shape (section 8), bin (3, 4), combine (5), colour (6, 7) and write (11),
 # for the command line and the library alike (with Dask: read, shape and bin on the workers).
 # The public functions take any input (2.7), a Config and/or its fields by name (refusing
 # those they would ignore), and raise HeatmapError naming settings, not flags.
+_LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
+_HELD_BYTES = 1 << 26     # bytes of input arrays held for several passes, at most
+_DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
+
+
 @dataclass
 class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
@@ -7683,9 +7678,8 @@ class _CombinedValues:
 
 def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
                    ) -> Iterable[object]:
-    """The input of every output (picture, frames, tiles, state files, library): the input files'
-    batches (read anew on each pass) or the library's ``batches``, checked, with the track and time
-    options applied; files with --dask, and dask DataFrames, as partitions of a cluster."""
+    """The input of every output: the files' batches (read anew each pass) or the library's, checked
+    and shaped by the track and time options; with --dask, or dask DataFrames, a cluster's parts."""
     if batches is None and not config.dask:
         return _Files(config)
     batches = _DaskParts() if batches is None else batches
@@ -7725,14 +7719,9 @@ def _held(config: Config, batches: Iterable[object]) -> Iterable[object]:
     return held
 
 
-_LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
-_HELD_BYTES = 1 << 26     # bytes of input arrays held for several passes, at most
-
-
 class _DaskParts:
-    """The input on a Dask cluster: files (a partition each: paths, absolute as the workers' folder
-    is not ours, globs, or URLs fsspec reads) or a dask DataFrame's partitions (``columns``:
-    render()'s column spec and skip_invalid); each pass runs _dask_part on them."""
+    """The input on a Dask cluster, a task each: files (paths, absolute as the workers' folder is
+    not ours, globs or URLs) or a DataFrame's partitions (``columns``: render()'s spec)."""
 
     def __init__(self, parts: Optional[list] = None, columns: Optional[tuple] = None):
         self.parts, self.columns = parts, columns
@@ -7778,9 +7767,6 @@ def _dask_part(part, config: Config, columns: Optional[tuple], how):
     acc.grid.limit = _rect_area(how[0])
     _binned(config, batches, acc, *how[2:]).result()   # (sent smaller: nothing left waiting)
     return acc
-
-
-_DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
 
 
 def _dask_client(config: Config) -> object:
@@ -7878,9 +7864,8 @@ _USES = {
 def _library_input(function: Optional[str], config: Optional[Config], settings: dict,
                    data: Any = None, lon: Any = None, weight: Any = None, lat: Any = None,
                    time: Any = None, skip_invalid: bool = False) -> Tuple[Config, Any]:
-    """What the library's functions share: the settings (a Config in ``lon``'s place moves),
-    checked, ``function``'s unused ones refused (None: all used, as run(files=...); "run": all
-    but files); the batches of ``data`` (see :func:`render`), if given."""
+    """The settings (a Config in ``lon``'s place moves), checked, those ``function`` leaves unused
+    refused (None: none, "run": files), and the batches of ``data`` (see :func:`render`) or None."""
     if isinstance(lon, Config) and config is None:  # render(data, config)
         lon, config = None, lon
     config = _config_with(config, settings)
@@ -7895,9 +7880,9 @@ def _library_input(function: Optional[str], config: Optional[Config], settings: 
             raise HeatmapError("%s() has no use for the setting %s%s" % (function, name, (
                 " with data" if function == "run" else " (run() takes them all%s)" % animates)))
     _validate(config)
-    spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}
     if data is None and lat is None:
         return config, None
+    spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}
     return config, _library_batches(config, data, spec, skip_invalid)
 
 
@@ -7966,9 +7951,9 @@ def render_tiles(data: Any = None, lon: Any = None, config: Optional[Config] = N
                  weight: Any = None, *, lat: Any = None, time: Any = None,
                  skip_invalid: bool = False, **settings: Any
                  ) -> Iterator[Tuple[int, int, int, bytes]]:
-    """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north)
-    with heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last)
-    or None (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
+    """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north) with
+    heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last) or None
+    (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
     config, batches = _library_input("render_tiles", config, settings, data, lon, weight, lat, time,
                                      skip_invalid)
     _tile_options(config)
@@ -7995,9 +7980,9 @@ def render_frames(data: Any = None, lon: Any = None, config: Optional[Config] = 
 def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weight: Any = None,
         *, lat: Any = None, time: Any = None, skip_invalid: bool = False,
         **settings: Any) -> None:
-    """Do what the settings ask (a picture, video, tiles, state file) as the command line
-    does, of ``files`` or of ``data`` (as for :func:`render`): ``run(df, time="t",
-    animate=True, frame_time="1h", width=800, output="a.mp4")``."""
+    """Do what the settings ask (a picture, video, tiles, state file) as the command line does, of
+    ``files`` or ``data`` (as for :func:`render`): ``run(df, time="t", animate=True, width=800,
+    frame_time="1h", output="a.mp4")``."""
     if isinstance(data, Config) and config is None:   # run(config)
         data, config = None, data
     _run_config(*_library_input(None if data is None and lat is None else "run", config,
@@ -8005,8 +7990,7 @@ def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weig
 
 
 def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> None:
-    """run() for main() (the errors name the command line's flags), of the input files or of
-    the library's ``batches``."""
+    """run() of the files or the library's ``batches``; for main(), errors name flags."""
     _validate(config)
     if not (config.files or config.load or batches is not None):
         raise HeatmapError("no input files")
@@ -8020,11 +8004,8 @@ def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> N
         if config.save:
             _save_state(config.save, config, result)
         return
-    if config.animate:
-        _run_animation(config, batches)
-        return
-    if config.tiles:
-        _run_tiles(config, batches)
+    if config.animate or config.tiles:
+        (_run_animation if config.animate else _run_tiles)(config, batches)
         return
     background, size = _background_scene(config)  # -I is read once, before the input
     result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
@@ -8072,9 +8053,8 @@ def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
 # stderr (warnings of one kind counted after the first few); Ctrl-C and SIGTERM stop with
 # nothing half-written.
 def _extent_arg(text: str) -> Tuple[float, float, float, float]:
-    parts = text.split(",")
     try:
-        values = tuple(float(p) for p in parts)
+        values = tuple(float(p) for p in text.split(","))
     except ValueError:
         values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
@@ -8255,7 +8235,8 @@ def _map_options(add, d: Config) -> None:
     add("-b", "--background", metavar="COLOR",
         help="composite onto this colour (name or #rrggbb)")
     add("-I", "--background_image", metavar="FILE", help="composite onto this image")
-    add("-B", "--background_brightness", metavar="F", type=float, help="multiply background pixels by this")
+    add("-B", "--background_brightness", metavar="F", type=float,
+        help="multiply background pixels by this")
     add("-N", "--invert_background", action="store_true",
         help="value-invert the background image (wins over -B)")
     add("--osm", action="store_true", default=d.osm,
@@ -8290,7 +8271,8 @@ def _output_options(add, d: Config) -> None:
 def _animation_options(add, d: Config) -> None:
     """Videos: frames by inputs or by the data's clock."""
     add("-a", "--animate", action="store_true", help="make an animation instead of an image")
-    add("--frequency", metavar="N", type=int, default=d.frequency, help="input points per animation frame")
+    add("--frequency", metavar="N", type=int, default=d.frequency,
+        help="input points per animation frame")
     add("--straggler_threshold", metavar="N", type=int, default=d.straggler_threshold,
         help="add one more frame if at least this many inputs remain")
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
@@ -8328,18 +8310,17 @@ def _message_options(add, d: Config) -> None:
     add("--version", action="version", version="%(prog)s " + __version__)
 
 
-_OPTION_GROUPS = (("input", _input_options),
-                  ("size and projection", _size_options),
-                  ("heat", _heat_options),
-                  ("colour", _colour_options),
-                  ("background and map", _map_options),
-                  ("output", _output_options),
-                  ("animation", _animation_options),
-                  ("tiles", _tiles_options),
+_OPTION_GROUPS = (("input", _input_options), ("size and projection", _size_options),
+                  ("heat", _heat_options), ("colour", _colour_options),
+                  ("background and map", _map_options), ("output", _output_options),
+                  ("animation", _animation_options), ("tiles", _tiles_options),
                   ("messages", _message_options))
-
 _LEGACY_INPUTS = ((("-p", "--points"), "plain"), (("--csv",), "csv"), (("-g", "--gpx"), "gpx"),
                   (("--shp_file",), "shp"))
+# Characters that would steer a terminal (C0, DEL, C1, bidirectional overrides), as
+# they may come in file names or data quoted in messages; a tab is harmless.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
 
 
 def _config_from_args(args: argparse.Namespace) -> Config:
@@ -8348,20 +8329,14 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     for _, kind in _LEGACY_INPUTS:  # the original's deprecated one-file options
         path = getattr(args, "legacy_" + kind, None)
         if path:
-            _LOG.warning("the option for a %s file is deprecated: give the file as an argument", kind)
+            _LOG.warning("the option for a %s file is deprecated: give the file as an "
+                         "argument", kind)
             config.files, config.filetype = [path], kind
     return config
 
 
-# Characters that would steer a terminal (C0, DEL, C1, bidirectional overrides), as
-# they may come in file names or data quoted in messages; a tab is harmless.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
-
-
 def _one_line(text: str) -> str:
-    """``text`` as one printable line: line breaks become spaces, control characters
-    escapes (``\x1b``), so a file name cannot steer the terminal."""
+    """``text`` on one line, control characters escaped (``\x1b``): harmless to a terminal."""
     line = " ".join(str(text).splitlines())
     return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
                         else "\\u%04x" % ord(m.group()), line)
@@ -8398,19 +8373,17 @@ class _LogHandler(logging.Handler):
             text = _one_line(record.getMessage())
             if record.levelno >= logging.WARNING:
                 kind = text if record.msg == "%s" else str(record.msg)  # its template
-                if self.summarise and self._hidden(kind, text):
-                    return
+                if self.summarise:
+                    seen = self.alike.setdefault(kind, [0, text])
+                    seen[0] += 1
+                    if seen[0] > _ALIKE_SHOWN:
+                        return
                 line = "heatmap.py: %s: %s" % (record.levelname.lower(), text)
             else:
                 line = "%8d ms  %s" % (record.relativeCreated, text)
             _print_line(line)
         except Exception:
             self.handleError(record)
-
-    def _hidden(self, kind: str, text: str) -> bool:
-        seen = self.alike.setdefault(kind, [0, text])
-        seen[0] += 1
-        return seen[0] > _ALIKE_SHOWN
 
     def summary(self) -> None:
         """One line per kind of warning that was cut short."""
@@ -8431,11 +8404,7 @@ def _argument_error(message: str) -> None:
 
 
 class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled as Ctrl-C is: every temp file removed on the way out."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
+    """SIGTERM or SIGHUP (args[0]: its number), handled as Ctrl-C: every temp file removed."""
 
 
 def _raise_stopped(signum: int, frame) -> None:
@@ -8476,17 +8445,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _LOG.setLevel(logging.DEBUG if args.debug else
                       logging.INFO if args.verbose else logging.WARNING)
         _run_config(_config_from_args(args))
-    except HeatmapError as exc:
+    except (HeatmapError, MemoryError) as exc:
         if debug:
             raise
-        code, message = 2, "error: %s" % _one_line(exc)
-    except MemoryError:
-        if debug:
-            raise
-        code, message = 2, ("error: out of memory: try a smaller image, a smaller "
-                            "-r/--radius or a larger -s/--scale")
+        code, message = 2, "error: " + (_one_line(exc) if isinstance(exc, HeatmapError) else
+                                        "out of memory: try a smaller image, a smaller "
+                                        "-r/--radius or a larger -s/--scale")
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
+        signum = exc.args[0] if isinstance(exc, _Stopped) else signal.SIGINT
         code = 128 + signum
         message = "interrupted" if signum == signal.SIGINT else \
             "stopped by %s" % signal.Signals(signum).name
@@ -8516,10 +8482,9 @@ def _console() -> None:
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor: this one
     code = main()
     try:
-        if sys.stdout is not None:
-            sys.stdout.flush()
-        if sys.stderr is not None:
-            sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):  # a closed pipe: nothing more can be said
         code = code or 1
     os._exit(code)

@@ -6397,21 +6397,19 @@ def _validate_tiles(config: Config) -> None:
 
 def _tile_options(config: Config) -> None:
     """Refuse options that mean nothing for map tiles, and impossible zooms."""
-    refused = (
-        (config.osm, "--osm: the viewer page (index.html) shows the tiles on the map"),
-        (config.background, "-b/--background: tiles stay transparent over the map"),
-        (config.background_image, "-I/--background_image: tiles lie on a web map"),
-        (config.animate, "-a/--animate"),
-        (config.output, "-o/--output: --tiles names the output"),
-        (config.save or config.load, "-S/--save or -L/--load"),
-        (config.scale or config.width or config.height,
-         "-s/--scale, -W/--width or -H/--height: each zoom has its scale (see --tile_zoom)"),
-        (config.projection != "mercator", "-P/--projection %s: map tiles are Web Mercator"
-         % config.projection),
-        (config.world_file, "--world_file: map tiles are placed by their zoom, x and y"),
-        (config.colour_scale == "eq_hist", "--colour_scale eq_hist: a zoom's tiles are coloured "
-         "as they are made"),
-    )
+    refused = ((config.osm, "--osm: the viewer page (index.html) shows the tiles on the map"),
+               (config.background, "-b/--background: tiles stay transparent over the map"),
+               (config.background_image, "-I/--background_image: tiles lie on a web map"),
+               (config.animate, "-a/--animate"),
+               (config.output, "-o/--output: --tiles names the output"),
+               (config.save or config.load, "-S/--save or -L/--load"),
+               (config.scale or config.width or config.height, "-s/--scale, -W/--width or "
+                "-H/--height: each zoom has its scale (see --tile_zoom)"),
+               (config.projection != "mercator",
+                "-P/--projection %s: map tiles are Web Mercator" % config.projection),
+               (config.world_file, "--world_file: map tiles are placed by their zoom, x and y"),
+               (config.colour_scale == "eq_hist",
+                "--colour_scale eq_hist: a zoom's tiles are coloured as they are made"))
     for used, what in refused:
         if used:
             raise HeatmapError("--tiles cannot be used with " + what)
@@ -6510,9 +6508,8 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
             places = [(batch.lat1, batch.lon1, None), (batch.lat2, batch.lon2, None)]
         ends = []
         for lat, lon, keep in places:
-            x, y = forward(lat, lon, ppd)
-            tx = (np.trunc(x).astype(np.int64) + shift) // _OSM_TILE
-            ty = (np.trunc(y).astype(np.int64) + shift) // _OSM_TILE
+            tx, ty = ((np.trunc(v).astype(np.int64) + shift) // _OSM_TILE
+                      for v in forward(lat, lon, ppd))
             ok = _in_window(window, tx, ty) if keep is None else _in_window(window, tx, ty) & keep
             keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
             ends.append(np.clip(np.stack([tx, ty]), 0, last))
@@ -6780,16 +6777,13 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
     west, east = max(box.min_x, -180.0), min(box.max_x, 180.0)
     south, north = max(box.min_y, -_WEB_MERCATOR_LAT), min(box.max_y, _WEB_MERCATOR_LAT)
     name = os.path.splitext(os.path.basename(os.path.normpath(config.tiles or "heatmap")))[0]
-    return {
-        "format": _TILE_FOLDER_FORMAT, "version": 1, "generator": "heatmap.py " + __version__,
-        "name": name, "description": _TILE_DESCRIPTION,
-        "tiles": "{z}/{x}/{y}.png", "scheme": "xyz", "tile_count": count,
-        "minzoom": plan.zooms[0], "maxzoom": plan.zooms[-1],
-        "bounds": [round(v, 7) for v in (west, south, east, north)],
-        "center": [round(plan.centre[0], 7), round(plan.centre[1], 7), plan.zooms[0]],
-        "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
-        "basemap": config.osm_base + config.osm_path_template,
-    }
+    return {"format": _TILE_FOLDER_FORMAT, "version": 1, "generator": "heatmap.py " + __version__,
+            "name": name, "description": _TILE_DESCRIPTION, "tiles": "{z}/{x}/{y}.png",
+            "scheme": "xyz", "tile_count": count, "minzoom": plan.zooms[0],
+            "maxzoom": plan.zooms[-1], "bounds": [round(v, 7) for v in (west, south, east, north)],
+            "center": [round(plan.centre[0], 7), round(plan.centre[1], 7), plan.zooms[0]],
+            "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
+            "basemap": config.osm_base + config.osm_path_template}
 
 
 def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
@@ -7375,22 +7369,20 @@ def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
     """Write values and geometry as .npz with JSON metadata (no pickle), only the picture's pixels:
     -L draws no others, and the box bounds their number (else data past --extent adds pixels)."""
     xs, ys, vs = result.sparse
-    x0, y0, x1, y1 = result.geometry.window()
+    geometry = result.geometry
+    x0, y0, x1, y1 = geometry.window()
     inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
     xs, ys, vs = xs[inside], ys[inside], vs[inside]
-    meta = {
-        "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
-        "max": result.peak, "ppd": result.geometry.ppd, "projection": result.geometry.projection,
-        "box": dataclasses.astuple(result.geometry.box), "radius": config.radius,
-        "margin": config.margin, "origin": list(result.geometry.origin),
-    }
+    meta = {"format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
+            "max": result.peak, "ppd": geometry.ppd, "projection": geometry.projection,
+            "box": dataclasses.astuple(geometry.box), "radius": config.radius,
+            "margin": config.margin, "origin": list(geometry.origin)}
 
     def write(temp: str) -> None:
         import json
         with open(temp, "wb") as stream:
-            np.savez_compressed(stream, meta=np.array(json.dumps(meta)),
-                                x=xs.astype(np.int64), y=ys.astype(np.int64),
-                                value=vs.astype(np.float64))
+            np.savez_compressed(stream, meta=np.array(json.dumps(meta)), x=xs.astype(np.int64),
+                                y=ys.astype(np.int64), value=vs.astype(np.float64))
     _write_atomic(path, write)
 
 
@@ -7676,8 +7668,7 @@ class _CombinedValues:
     sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
 
-def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
-                   ) -> Iterable[object]:
+def _input_batches(config: Config, batches: Optional[Iterable[object]] = None) -> Iterable[object]:
     """The input of every output: the files' batches (read anew each pass) or the library's, checked
     and shaped by the track and time options; with --dask, or dask DataFrames, a cluster's parts."""
     if batches is None and not config.dask:
@@ -7804,9 +7795,8 @@ def _read_and_bin(config: Config, batches: Iterable[object], record: bool = Fals
     _check_output_size(config, geometry.width, geometry.height)
     _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
               geometry.height)
-    acc = _binned(config, batches, _Accumulator(_grown_rect(geometry.window(), config.radius),
-                                                record, config.decay == 1.0),
-                  geometry.ppd, geometry.origin)
+    acc = _Accumulator(_grown_rect(geometry.window(), config.radius), record, config.decay == 1.0)
+    acc = _binned(config, batches, acc, geometry.ppd, geometry.origin)
     _LOG.info("%d inputs read and binned", acc.inputs)
     if not acc.inputs:
         raise HeatmapError("no data points in the input")
@@ -8166,10 +8156,9 @@ def _input_options(add, d: Config) -> None:
         help="GeoJSON: the feature property that holds a point's weight")
     add("--time_property", metavar="NAME", default=d.time_property,
         help='GeoJSON: the feature property that holds the time (default: "time", "timestamp")')
-    add("--dask", metavar="ADDRESS", default=d.dask,
-        help="read and bin the input files (paths, globs or URLs fsspec reads; a task each) on a "
-             "Dask cluster: its scheduler's address, or local:N for N local worker processes "
-             "(needs the dask extra)")
+    add("--dask", metavar="ADDRESS", default=d.dask, help="read and bin the input files (paths, "
+        "globs or URLs fsspec reads; a task each) on a Dask cluster: its scheduler's address, or "
+        "local:N for N local worker processes (needs the dask extra)")
     add("--time_column", action="store_true", default=d.time_column,
         help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
     add("--time_range", metavar="START,END", type=_time_range_arg, default=d.time_range,
@@ -8232,8 +8221,7 @@ def _colour_options(add, d: Config) -> None:
 
 def _map_options(add, d: Config) -> None:
     """What the heat is drawn onto: a colour, a picture or map tiles."""
-    add("-b", "--background", metavar="COLOR",
-        help="composite onto this colour (name or #rrggbb)")
+    add("-b", "--background", metavar="COLOR", help="composite onto this colour (name or #rrggbb)")
     add("-I", "--background_image", metavar="FILE", help="composite onto this image")
     add("-B", "--background_brightness", metavar="F", type=float,
         help="multiply background pixels by this")

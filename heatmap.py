@@ -7018,20 +7018,25 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
 
 def _write_atomic(path: str, write, suffix: str = ".part") -> None:
     """write(temp_path), then rename ``.NAME.XXXX.part`` (``suffix``) over the file (a link's
-    target), or copy it into a stream (_write_streamed); on failure nothing is left."""
-    if _output_kind(path) == "stream":
-        _write_streamed(path, write, suffix)
-        return
-    target = os.path.realpath(path)
-    folder = os.path.dirname(target)
+    target), or copy it from the temp folder into a stream; a failure writes and leaves nothing."""
+    stream, target = _output_kind(path) == "stream", os.path.realpath(path)
+    folder, prefix, where = os.path.dirname(target), ".%s." % os.path.basename(target)[:64], "in "
+    if stream:
+        import tempfile
+        folder, prefix, where = tempfile.gettempdir(), "heatmap-", "a temporary file in "
     try:
-        fd, temp = _exclusive_temp(folder, ".%s." % os.path.basename(target)[:64], suffix)
+        fd, temp = _exclusive_temp(folder, prefix, suffix)
     except OSError as exc:
-        raise HeatmapError("%s: cannot write in %s: %s" % (path, folder, exc.strerror or exc)) \
-            from None
+        raise HeatmapError("%s: cannot write %s%s: %s"
+                           % (path, where, folder, exc.strerror or exc)) from None
     try:
         os.close(fd)
         write(temp)
+        if stream:
+            with open(temp, "rb") as source:
+                _copy_into(path, source)
+            _remove_quietly(temp)
+            return
         os.chmod(temp, _new_file_mode(target))
         if _output_kind(path) != "file":  # never rename over a FIFO or device made meanwhile
             raise HeatmapError("%s: became a FIFO or device while heatmap.py ran; not replaced"
@@ -7083,26 +7088,6 @@ def _open_descriptor(path: str) -> Optional[int]:
     return None
 
 
-def _write_streamed(path: str, write, suffix: str) -> None:
-    """write(temp file), then copy it into the stream ``path``: a failure writes nothing."""
-    import tempfile
-    folder = tempfile.gettempdir()
-    try:
-        fd, temp = _exclusive_temp(folder, "heatmap-", suffix)
-    except OSError as exc:
-        raise HeatmapError("%s: cannot write a temporary file in %s: %s"
-                           % (path, folder, exc.strerror or exc)) from None
-    try:
-        os.close(fd)
-        write(temp)
-        with open(temp, "rb") as source:
-            _copy_into(path, source)
-    except OSError as exc:
-        raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
-    finally:
-        _remove_quietly(temp)
-
-
 def _copy_into(path: str, source) -> None:
     """Copy ``source`` into a FIFO, a device or an open descriptor (``-``, /dev/stdout: stdout)."""
     import shutil
@@ -7115,10 +7100,8 @@ def _copy_into(path: str, source) -> None:
         shutil.copyfileobj(source, out)
         out.flush()
         return
-    if number is not None:
-        fd = os.dup(number)
-    else:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    fd = os.dup(number) if number is not None else \
+        os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "wb") as out:
         if number is None and stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since checked
             raise HeatmapError("%s: became a regular file while heatmap.py ran" % path)

@@ -6593,8 +6593,7 @@ class _ValueSpill:
         self.count += 1
 
     def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
-        """(x, y, where, float64 values) of each tile in order: ``where`` is the box (r0, r1, c0,
-        c1) of 2-D values, or int64 flat indices of 1-D ones."""
+        """(x, y, where, float64 values) per tile: ``where`` the box (r0, r1, c0, c1) or indices."""
         self.file.seek(0)
         for _ in range(self.count):
             x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
@@ -6611,8 +6610,7 @@ class _ValueSpill:
 
 def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom: int,
                   spill: _ValueSpill) -> float:
-    """Pass 1 of a zoom: bin the input at its scale, combine it tile by tile, keep the
-    values of the tiles with heat that the plan writes; returns the largest value."""
+    """Pass 1 of a zoom: combine it tile by tile, spill the tiles to write; the largest value."""
     ppd = _zoom_ppd(zoom)
     acc = _binned(config, held, _Accumulator(_count_region(plan.data, ppd, config.radius)), ppd)
     entries, segments, counts = acc.result()
@@ -6814,8 +6812,7 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
 
 
 def _replace_folder(path: str, fill) -> int:
-    """fill(new folder beside ``path``), then swap it in (the old one renamed aside, then removed);
-    returns fill's result.  On failure or Ctrl-C the old folder stays."""
+    """fill(a new folder beside ``path``), then swap it in; on failure or Ctrl-C the old stays."""
     import shutil
     target = os.path.realpath(path)
     build = "%s.%s.part" % (os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
@@ -7129,8 +7126,7 @@ def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> No
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
                 palette: Optional[np.ndarray] = None, level: int = 6) -> None:
     """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png; bench row
-    "png".  uint8 (h, w, 3|4) or (h, w) rows of ``palette`` (n, 4): filtered rows deflated in
-    ~_PNG_PART-byte strips on ``workers`` threads, each but the last sync-flushed: one stream."""
+    "png".  Rows deflated in ~_PNG_PART-byte strips on ``workers`` threads, sync-flushed."""
     height, width = pixels.shape[:2]
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     rows = pixels.reshape(height, -1)
@@ -7295,8 +7291,7 @@ def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float,
 
 def _save_output(config: Config, pixels: np.ndarray, geometry: _PictureGeometry,
                  colour: Optional[Tuple[int, int, int]]) -> None:
-    """Write -o and, with --world_file, where it lies: a GeoTIFF for .tif/.tiff when
-    rasterio is installed, else a world file and a .aux.xml beside the picture."""
+    """Write -o and, for --world_file, a GeoTIFF (.tif, rasterio) or a world file and .aux.xml."""
     transform, crs = _grid_transform(geometry, geometry.projection), _CRS[geometry.projection]
     if config.world_file and _save_format(config.output, config.output_format) == "TIFF":
         try:
@@ -7513,14 +7508,13 @@ def _validate(config: Config) -> None:
         _check_output_size(config, config.width, config.height)
 
 
-_TIME_SETTINGS = ("time_range", "frame_time", "fade", "max_gap")   # text too (_validate_time)
-
 
 def _check_settings(config: Config) -> None:
     """Each setting has its Config type, is one of its _CHOICES, or a number in its _RANGES."""
     for name, hint in typing.get_type_hints(Config).items():
         value = getattr(config, name)
-        if name not in _TIME_SETTINGS and not _has_type(value, hint):
+        timed = name in ("time_range", "frame_time", "fade", "max_gap")  # text too (_validate_time)
+        if not timed and not _has_type(value, hint):
             raise HeatmapError("%s must be %s, not %s" % (
                 name, Config.__dataclass_fields__[name].type, _shown(value)))
     for name, flag, choices in _CHOICES:
@@ -7909,8 +7903,8 @@ def render_grid(data: Any = None, lon: Any = None, config: Optional[Config] = No
 @_setting_errors
 def colour(grid: Grid, config: Optional[Config] = None, **settings: Any) -> Image.Image:
     """The picture of a :class:`Grid`: ``colour(render_grid(data, **s), **c)`` is ``render(data,
-    **s, **c)`` for the colour settings ``c`` (hsva_min, hsva_max, gradient, colormap,
-    colour_scale, colour_max, background)."""
+    **s, **c)`` for colour settings ``c`` (hsva_min, hsva_max, gradient, colormap, colour_scale,
+    colour_max, background)."""
     config = _library_input("colour", config, settings)[0]
     if not isinstance(grid, Grid):
         raise HeatmapError("colour() paints a Grid (of render_grid), not %s" % type(grid).__name__)
@@ -8396,9 +8390,9 @@ def _catch_stop_signals() -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the signal
-    number: SIGTERM, SIGHUP).  --help and --version raise SystemExit(0), a bad option
-    SystemExit(2) after one error line, as argparse.  Only ``-o -`` writes to standard output."""
+    """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the number
+    of SIGTERM, SIGHUP).  --help, --version: SystemExit(0); a bad option: one error line and
+    SystemExit(2), as argparse.  Only ``-o -`` writes to standard output."""
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
     handler, level = _LogHandler(), _LOG.level
@@ -8443,9 +8437,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _console() -> None:
-    """Entry point of the ``heatmap`` and ``heatmap.py`` commands: standard descriptors the shell
-    closed (``2>&-``) are opened on the null device (no file of ours takes their place), and the
-    end is os._exit (teardown of NumPy and Pillow takes longer than a small heatmap)."""
+    """The ``heatmap`` and ``heatmap.py`` commands: descriptors the shell closed (``2>&-``) opened
+    on the null device (no file of ours takes their place); os._exit, teardown takes longer."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)

@@ -6612,9 +6612,8 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
                   spill: _ValueSpill) -> float:
     """Pass 1 of a zoom: combine it tile by tile, spill the tiles to write; the largest value."""
     ppd = _zoom_ppd(zoom)
-    acc = _binned(config, held, _Accumulator(_count_region(plan.data, ppd, config.radius)), ppd)
-    entries, segments, counts = acc.result()
-    del acc
+    entries, segments, counts = _binned(config, held, _Accumulator(
+        _count_region(plan.data, ppd, config.radius)), ppd).result()   # the accumulation freed
     largest = 0.0
 
     def pieces():
@@ -6675,8 +6674,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
     table, limit, written = _colour_table(config), _env_limit("HEATMAP_MAX_TILES", _MAX_TILES), 0
     _check_tile_count(config, held, plan, limit)
     for zoom in plan.zooms:
-        spill = _ValueSpill(spill_dir)
-        try:
+        with contextlib.closing(_ValueSpill(spill_dir)) as spill:
             peak = _peak(config, _combine_zoom(config, held, plan, zoom, spill))
             written += spill.count
             if written > limit:
@@ -6688,8 +6686,6 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
                 yield zoom, x, y, png
                 progress.update(done)
             progress.close()
-        finally:
-            spill.close()
 
 
 # ---- 10.2 Tiles: folders, MBTiles and the viewer page ----
@@ -7283,9 +7279,8 @@ def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float,
     centring pixel X on X keeps every point within a pixel of its pixel's centre."""
     x0, y0 = geometry.window()[:2]
     x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
-    unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
-    if projection == "mercator":
-        unit = math.pi * EARTH_RADIUS / 180 / geometry.ppd
+    # degrees per pixel, or Web Mercator metres per pixel
+    unit = (math.pi * EARTH_RADIUS / 180 if projection == "mercator" else 1) / geometry.ppd
     return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
 
 

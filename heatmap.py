@@ -6518,14 +6518,6 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
     return max(int(_sorted_unique(np.concatenate(keys)).size), longest)
 
 
-def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
-    """A zoom's count grid region: data and heat if in budget, else empty (points go to entries)."""
-    box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
-    x0, y0 = math.floor(box.min_x), math.floor(box.min_y)
-    region = (x0, y0, math.ceil(box.max_x) + 1, math.ceil(box.max_y) + 1)
-    return region if _rect_area(region) <= _DENSE_PIXELS else (x0, y0, x0, y0)
-
-
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
                zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
     """The engine's (plane rect, values) pieces, which come tile by tile, as (x, y, float64 [256,
@@ -6612,8 +6604,12 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
                   spill: _ValueSpill) -> float:
     """Pass 1 of a zoom: combine it tile by tile, spill the tiles to write; the largest value."""
     ppd = _zoom_ppd(zoom)
-    entries, segments, counts = _binned(config, held, _Accumulator(
-        _count_region(plan.data, ppd, config.radius)), ppd).result()   # the accumulation freed
+    box = _project_box(PROJECTIONS["mercator"], plan.data, ppd).grown(config.radius + 1)
+    x0, y0 = math.floor(box.min_x), math.floor(box.min_y)
+    region = (x0, y0, math.ceil(box.max_x) + 1, math.ceil(box.max_y) + 1)
+    if _rect_area(region) > _DENSE_PIXELS:   # over budget: no count grid, points go to entries
+        region = (x0, y0, x0, y0)
+    entries, segments, counts = _binned(config, held, _Accumulator(region), ppd).result()
     largest = 0.0
 
     def pieces():
@@ -8037,15 +8033,6 @@ by the content):
   can be mixed; "-" is standard input; .gz, .bz2 and .xz are decompressed."""
 
 
-def _formats_help() -> str:
-    """The input formats part of --help, a paragraph for each row of _FORMATS."""
-    import textwrap
-    width = max(40, min(_terminal_columns(), 100) - 2)
-    return "\n".join(textwrap.fill(
-        "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
-        subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
-
-
 _HELP_EPILOG = """\
 examples:
   heatmap.py -W 800 -o photos.png photos.txt
@@ -8105,9 +8092,14 @@ def _terminal_columns() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     """The command line: one argument group per entry of _OPTION_GROUPS, defaults from Config."""
-    defaults = Config()
-    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % _formats_help(),
+    import textwrap
+    width = max(40, min(_terminal_columns(), 100) - 2)   # the input formats: a paragraph a row
+    formats = "\n".join(textwrap.fill(
+        "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
+        subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
+    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % formats,
                                 epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
+    defaults = Config()
     for title, options in _OPTION_GROUPS:
         options(p.add_argument_group(title).add_argument, defaults)
     return p

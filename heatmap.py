@@ -6488,11 +6488,10 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
                  for v in dataclasses.astuple(box.grown(config.radius + 1))]
         most += max(min(x1, edges[2]) - max(x0, edges[0]) + 1, 0) * \
             max(min(y1, edges[3]) - max(y0, edges[1]) + 1, 0)
-    if most <= limit:
-        return
-    least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
-    if least > limit:
-        raise _too_many_tiles(least, limit)
+    if most > limit:
+        least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
+        if least > limit:
+            raise _too_many_tiles(least, limit)
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
@@ -6920,11 +6919,10 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
 
 
 # ---- 11.1 Output: image files, PNG, atomic writes ----
-# Pictures are written atomically: into a temporary file beside the target, renamed over it
-# when whole; a stream (-, a FIFO, a character device) is written into from a finished
-# temporary file, never replaced.  PNG is written by our own encoder (the fast path of
-# Pillow's, the same pixels; also 8-bit palettes): rows filtered as Pillow filters them and
-# deflated in strips on several threads, one zlib stream; other types go through Pillow.
+# Pictures are written atomically: to a temporary file beside the target, renamed over it when
+# whole; a stream (-, a FIFO, a character device) is written into from a finished temporary file.
+# PNG goes through our own encoder (Pillow's fast path, the same pixels; also palettes): rows
+# filtered as Pillow does, deflated in strips on threads into one zlib stream; others: Pillow.
 # Largest width or height each format can store (Pillow fails, or worse, on more).
 _MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
              "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
@@ -7269,21 +7267,21 @@ class Grid(NamedTuple):
             *self.values.shape[::-1], self.crs, *self.bounds[0], *self.bounds[1], self.peak)
 
 
-def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
-    """Affine transform of a picture's pixels (see :class:`Grid`).  Coordinates truncate toward
-    zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
+def _grid_transform(geometry: _PictureGeometry) -> Tuple[Tuple[float, ...], str]:
+    """(affine transform, CRS) of a picture's pixels (see :class:`Grid`).  Coordinates truncate
+    toward zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
     centring pixel X on X keeps every point within a pixel of its pixel's centre."""
     x0, y0 = geometry.window()[:2]
     x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
-    # degrees per pixel, or Web Mercator metres per pixel
-    unit = (math.pi * EARTH_RADIUS / 180 if projection == "mercator" else 1) / geometry.ppd
-    return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
+    mercator = geometry.projection == "mercator"   # Web Mercator metres, else degrees
+    unit = (math.pi * EARTH_RADIUS / 180 if mercator else 1) / geometry.ppd
+    return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit), _CRS[geometry.projection]
 
 
 def _save_output(config: Config, pixels: np.ndarray, geometry: _PictureGeometry,
                  colour: Optional[Tuple[int, int, int]]) -> None:
     """Write -o and, for --world_file, a GeoTIFF (.tif, rasterio) or a world file and .aux.xml."""
-    transform, crs = _grid_transform(geometry, geometry.projection), _CRS[geometry.projection]
+    transform, crs = _grid_transform(geometry)
     if config.world_file and _save_format(config.output, config.output_format) == "TIFF":
         try:
             import rasterio
@@ -7886,9 +7884,7 @@ def render_grid(data: Any = None, lon: Any = None, config: Optional[Config] = No
                                      skip_invalid)
     result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
                                                     size=_background_scene(config)[1]))
-    projection = result.geometry.projection
-    return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
-                float(result.peak))
+    return Grid(result.values, *_grid_transform(result.geometry), float(result.peak))
 
 
 @_setting_errors
@@ -8007,9 +8003,8 @@ def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
 
 
 # ---- 14 Command line ----
-# argparse from the option groups below (defaults from Config); messages as one line on
-# stderr (warnings of one kind counted after the first few); Ctrl-C and SIGTERM stop with
-# nothing half-written.
+# argparse from the option groups below (defaults from Config); messages as one line on stderr
+# (warnings of one kind counted after the first few); Ctrl-C and SIGTERM leave nothing half-written.
 def _extent_arg(text: str) -> Tuple[float, float, float, float]:
     try:
         values = tuple(float(p) for p in text.split(","))
@@ -8311,9 +8306,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 class _LogHandler(logging.Handler):
-    """Log records to the current ``sys.stderr``, one line each (``heatmap.py: warning: ...``;
-    -v/--debug lines after the milliseconds since start).  Of warnings of one kind (one message
-    template), the first ``_ALIKE_SHOWN`` are shown, the rest counted for :meth:`summary`."""
+    """Records to the current ``sys.stderr``, a line each (``heatmap.py: warning: ...``; -v lines
+    after the ms since start); past _ALIKE_SHOWN warnings of one template, counted for summary()."""
 
     def __init__(self, summarise: bool = True):
         super().__init__()

@@ -7201,24 +7201,22 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
 # Grid), and state files (-S/-L): the picture's values as .npz with JSON metadata, never a
 # pickle, and checked before anything of them is allocated.
 _CRS = {"mercator": "EPSG:3857", "equirectangular": "EPSG:4326"}
-_CRS_WKT = {
-    "EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
-                 'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
-                 'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
-                 'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
-                 'AUTHORITY["EPSG","4326"]]',
-    "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
-                 'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
-                 'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
-                 'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
-                 'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
-                 'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
-                 'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
-                 'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],'
-                 'AXIS["Northing",NORTH],EXTENSION["PROJ4","+proj=merc +a=6378137 +b=6378137 '
-                 '+lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext '
-                 '+no_defs"],AUTHORITY["EPSG","3857"]]',
-}
+_CRS_WKT = {"EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+                         'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+                         'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
+                         'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
+                         'AUTHORITY["EPSG","4326"]]',
+            "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
+                         'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
+                         'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
+                         'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+                         'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
+                         'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
+                         'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
+                         'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],'
+                         'AXIS["Northing",NORTH],EXTENSION["PROJ4","+proj=merc +a=6378137 '
+                         '+b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null'
+                         ' +wktext +no_defs"],AUTHORITY["EPSG","3857"]]'}
 _AXIS_MAPPING = {"EPSG:4326": "2,1", "EPSG:3857": "1,2"}   # WKT axes to (x, y) of the data
 _STATE_FORMAT = "heatmap.py-state"
 _STATE_VERSION = 1
@@ -7806,15 +7804,14 @@ def _config_with(config: Optional[Config], settings: dict) -> Config:
 
 # What each library function uses, by command-line group or setting ("-name": not that one):
 # any other setting given (not at its default) is an error, as the function would ignore it.
-_USES = {
-    "render": ("input", "size and projection", "heat", "colour", "background and map"),
-    "render_frames": ("input", "size and projection", "heat", "colour", "background and map",
-                      "animation", "-ffmpegopts", "-keepframes", "-fps"),
-    "render_grid": ("input", "size and projection", "heat", "background and map", "-background",
-                    "-background_brightness", "-invert_background", "-osm_attribution"),
-    "render_tiles": ("input", "size and projection", "heat", "colour", "tile_zoom"),
-    "colour": ("colour", "background"),
-}
+_USES = {"render": ("input", "size and projection", "heat", "colour", "background and map"),
+         "render_frames": ("input", "size and projection", "heat", "colour", "background and map",
+                           "animation", "-ffmpegopts", "-keepframes", "-fps"),
+         "render_grid": ("input", "size and projection", "heat", "background and map",
+                         "-background", "-background_brightness", "-invert_background",
+                         "-osm_attribution"),
+         "render_tiles": ("input", "size and projection", "heat", "colour", "tile_zoom"),
+         "colour": ("colour", "background")}
 
 
 def _library_input(function: Optional[str], config: Optional[Config], settings: dict,
@@ -7950,26 +7947,23 @@ def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> N
         raise HeatmapError("no input files")
     if not (config.output or config.save or config.tiles):
         raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
-    if config.load:
-        image, result = _render_loaded(config)
-        if config.output:
-            _save_output(config, image, result.geometry,
-                         _parse_colour(config.background) if config.background else None)
-        if config.save:
-            _save_state(config.save, config, result)
-        return
-    if config.animate or config.tiles:
+    if not config.load and (config.animate or config.tiles):
         (_run_animation if config.animate else _run_tiles)(config, batches)
         return
-    background, size = _background_scene(config)  # -I is read once, before the input
-    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
-                                                    size=size), keep_all=bool(config.save))
-    if result.geometry.width * result.geometry.height > _max_pixels():
-        raise _too_big(result.geometry.width * result.geometry.height)
+    if config.load:
+        image, result = _render_loaded(config)
+        colour = _parse_colour(config.background) if config.background else None
+    else:
+        background, size = _background_scene(config)  # -I is read once, before the input
+        result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                        size=size), keep_all=bool(config.save))
+        if result.geometry.width * result.geometry.height > _max_pixels():
+            raise _too_big(result.geometry.width * result.geometry.height)
+        if config.output:
+            scene = _make_scene(config, result.geometry, background)
+            image, colour = _heat_picture(result.values, result.peak, scene), scene.colour
     if config.output:
-        scene = _make_scene(config, result.geometry, background)
-        _save_output(config, _heat_picture(result.values, result.peak, scene), result.geometry,
-                     scene.colour)
+        _save_output(config, image, result.geometry, colour)
     if config.save:
         _save_state(config.save, config, result)
 

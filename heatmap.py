@@ -6467,9 +6467,6 @@ def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
     return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
 
 
-def _in_window(window: Tuple[int, int, int, int], x, y):
-    return (x >= window[0]) & (x <= window[2]) & (y >= window[1]) & (y <= window[3])
-
 
 def _too_many_tiles(count: int, limit: int) -> HeatmapError:
     return HeatmapError("--tiles would write more than %d tiles (at least %d), over the limit: "
@@ -6509,7 +6506,8 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
         for lat, lon, keep in places:
             tx, ty = ((np.trunc(v).astype(np.int64) + shift) // _OSM_TILE
                       for v in forward(lat, lon, ppd))
-            ok = _in_window(window, tx, ty) if keep is None else _in_window(window, tx, ty) & keep
+            ok = (tx >= window[0]) & (tx <= window[2]) & (ty >= window[1]) & (ty <= window[3])
+            ok = ok if keep is None else ok & keep
             keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
             ends.append(np.clip(np.stack([tx, ty]), 0, last))
         if len(ends) == 2 and ends[0].size and window == (0, 0, last, last):
@@ -6620,7 +6618,7 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
     window = _tile_window(plan, zoom)
     progress = _Progress("zoom %d: tiles combined" % zoom)
     for number, (x, y, values, count) in enumerate(_xyz_tiles(pieces(), zoom), 1):
-        if _in_window(window, x, y):
+        if window[0] <= x <= window[2] and window[1] <= y <= window[3]:
             spill.put(x, y, values, count)
         progress.update(number)
     progress.close()
@@ -7783,8 +7781,7 @@ def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
 
 
 def _config_with(config: Optional[Config], settings: dict) -> Config:
-    """``config`` (or the defaults) with the named ``settings`` replaced; paths become text, one
-    file a list of one, one zoom a (first, last) pair."""
+    """``config`` (or defaults) with ``settings``; paths as text, a file a list, a zoom a pair."""
     if not isinstance(config, (Config, type(None))):
         raise HeatmapError("config must be a heatmap.Config, not %s" % type(config).__name__)
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
@@ -8293,8 +8290,7 @@ def _print_line(line: str) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """warnings.showwarning for main(): a library's warning becomes one of our log lines
-    (except Pillow's decompression bomb warning: image sizes are checked by us)."""
+    """warnings.showwarning for main(): our log line (not Pillow's bomb warning: we check sizes)."""
     if category.__name__ != "DecompressionBombWarning":
         _LOG.warning("%s", message)
 
@@ -8352,8 +8348,7 @@ def _raise_stopped(signum: int, frame) -> None:
 
 
 def _catch_stop_signals() -> dict:
-    """Make SIGTERM and SIGHUP raise :class:`_Stopped` (not in a thread, and not when
-    ignored, as under nohup); returns the handlers to put back."""
+    """SIGTERM, SIGHUP raise _Stopped (not in a thread, nor if ignored: nohup); the old handlers."""
     previous = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
@@ -8382,8 +8377,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return __import__("heatmap").main(argv)
         debug = args.debug
         handler.summarise = not (debug or args.verbose)   # -v shows every warning
-        _LOG.setLevel(logging.DEBUG if args.debug else
-                      logging.INFO if args.verbose else logging.WARNING)
+        _LOG.setLevel(logging.DEBUG if debug else logging.INFO if args.verbose else logging.WARNING)
         _run_config(_config_from_args(args))
     except (HeatmapError, MemoryError) as exc:
         if debug:

@@ -6897,8 +6897,7 @@ if (!window.L) {
 
 
 def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
-    """index.html: Leaflet (--leaflet_url, else unpkg checked by SRI) showing the base map, the
-    heat tiles and the attribution, fitted to the data."""
+    """index.html: Leaflet (--leaflet_url, else unpkg by SRI), base map, heat tiles, fitted."""
     import html
     import json
     west, south, east, north = meta["bounds"]
@@ -7172,8 +7171,7 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
 
 def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]],
                 format_name: Optional[str] = None) -> None:
-    """Write a :func:`_heat_picture` array as the type --output_format ``format_name`` names (else
-    the extension's); RGBA is flattened onto ``colour`` (or white) for types without alpha."""
+    """Write a _heat_picture as format_name's (else the path's) type; no alpha: on colour/white."""
     fmt = _save_format(path, format_name)
 
     def write(temp: str) -> None:
@@ -7527,8 +7525,7 @@ def _check_settings(config: Config) -> None:
 
 
 def _has_type(value: Any, hint: Any) -> bool:
-    """``value`` is of the type ``hint`` of a Config field (Optional, List, Tuple of int, float,
-    str, bool; numpy's numbers count; whether a number is finite is for _RANGES)."""
+    """``value`` has a Config field's type ``hint`` (numpy's numbers count; finiteness: _RANGES)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union:
         return any(_has_type(value, arg) for arg in args)
@@ -7675,7 +7672,6 @@ def _held(config: Config, batches: Iterable[object]) -> Iterable[object]:
 class _DaskParts:
     """The input on a Dask cluster, a task each: files (paths, absolute as the workers' folder is
     not ours, globs or URLs) or a DataFrame's partitions (``columns``: render()'s spec)."""
-
     def __init__(self, parts: Optional[list] = None, columns: Optional[tuple] = None):
         self.parts, self.columns = parts, columns
 
@@ -7723,8 +7719,7 @@ def _dask_part(part, config: Config, columns: Optional[tuple], how):
 
 
 def _dask_client(config: Config) -> object:
-    """The scheduler of config.dask: None (dask's default), a Client, or a Client made from an
-    address or local:N (N local worker processes), its workers sent this file."""
+    """config.dask's scheduler: None (dask's) or a Client (address, local:N) sent this file."""
     where = config.dask
     if config.animate:
         raise HeatmapError("--dask cannot be used with -a/--animate")
@@ -7842,19 +7837,18 @@ def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, w
            **settings: Any) -> Image.Image:
     """Render points or tracks to a Pillow image.
 
-    ``data`` (as for render_grid, render_tiles, render_frames, run and tracks) is latitudes
-    with ``lon`` (``weight``, ``time``) array-likes in degrees; a table (pandas, polars, a
-    dict of arrays) whose ``lat``/``lon``/``weight``/``time`` columns are named (lat and lon
-    found by name if not); GeoPandas data or ``__geo_interface__`` of points and lines (any
-    CRS); Points/Segments batches, one or an iterable; or a path or list of paths.  Times:
-    datetime64 of any unit, time-zone aware (naive: UTC), ISO 8601 text or Unix seconds.
-    ``config`` and ``settings`` (Config fields by name) give size, kernel, colours and
-    background; one the function has no use for is an error.  A bad row (missing,
-    non-finite, out of range) is an error naming it, or left out with ``skip_invalid``.
+    ``data`` (also of render_grid, render_tiles, render_frames, run, tracks): latitudes with ``lon``
+    (``weight``, ``time``) array-likes in degrees; a table (pandas, polars, a dict of arrays) with
+    columns ``lat``/``lon``/``weight``/``time`` (else lat and lon found by name); GeoPandas data or
+    ``__geo_interface__`` of points and lines (any CRS); Points/Segments batches (or one); or a path
+    or list of paths.  Times: datetime64 of any unit, time-zone aware (naive: UTC), ISO 8601 text or
+    Unix seconds.  ``config`` and ``settings`` (Config fields by name) give size, kernel, colours
+    and background; an unused one is an error.  A bad row (missing, non-finite, out of range) is an
+    error naming it, or skipped with ``skip_invalid``.
 
-    ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh
-    1, decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions;
-    ``decay=1`` is a plain kernel-weighted sum (and about 10x faster for weighted points).
+    ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh 1,
+    decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions; ``decay=1``
+    is a plain kernel-weighted sum (and about 10x faster for weighted points).
     """
     config, batches = _library_input("render", config, settings, data, lon, weight, lat, time,
                                      skip_invalid)
@@ -8049,10 +8043,8 @@ exit status:
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """--help: "(default: X)" only where worth naming; description and epilog keep their breaks."""
-
     def __init__(self, prog: str, *args, **kwargs) -> None:
-        # argparse makes a formatter for every option it adds, and without a width
-        # imports shutil (and with it bz2 and lzma: 3 ms of every run) to ask the terminal
+        # per option argparse adds: given no width it imports shutil (bz2, lzma: 3 ms a run)
         kwargs.setdefault("width", _terminal_columns() - 2)
         super().__init__(prog, *args, **kwargs)
 
@@ -8092,7 +8084,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _input_options(add, d: Config) -> None:
-    """Input files, their types and columns, and which inputs to keep."""
     add("files", nargs="*", metavar="FILE", help="input files (formats: see above)")
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
@@ -8125,7 +8116,6 @@ def _input_options(add, d: Config) -> None:
 
 
 def _size_options(add, d: Config) -> None:
-    """The picture's size, scale, projection and extent."""
     add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
     add("-W", "--width", type=int, default=d.width, help="width of output image")
     add("-H", "--height", type=int, default=d.height, help="height of output image")
@@ -8138,7 +8128,6 @@ def _size_options(add, d: Config) -> None:
 
 
 def _heat_options(add, d: Config) -> None:
-    """The kernel and how contributions to a pixel combine."""
     add("-r", "--radius", type=int, default=d.radius, help="pixel radius of point blobs")
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
@@ -8152,7 +8141,6 @@ def _heat_options(add, d: Config) -> None:
 
 
 def _colour_options(add, d: Config) -> None:
-    """The colours of low and high heat."""
     add("-m", "--hsva_min", metavar="HEX", default=d.hsva_min,
         help="hhhssvvaa hex colour for the lowest values")
     add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
@@ -8170,7 +8158,6 @@ def _colour_options(add, d: Config) -> None:
 
 
 def _map_options(add, d: Config) -> None:
-    """What the heat is drawn onto: a colour, a picture or map tiles."""
     add("-b", "--background", metavar="COLOR", help="composite onto this colour (name or #rrggbb)")
     add("-I", "--background_image", metavar="FILE", help="composite onto this image")
     add("-B", "--background_brightness", metavar="F", type=float,
@@ -8196,7 +8183,6 @@ def _map_options(add, d: Config) -> None:
 
 
 def _output_options(add, d: Config) -> None:
-    """Where the picture and the processed data go."""
     add("-o", "--output", metavar="FILE",
         help="output file (image or video); - writes the picture to standard output")
     add("-S", "--save", metavar="FILE", help="save processed data to FILE")
@@ -8207,7 +8193,6 @@ def _output_options(add, d: Config) -> None:
 
 
 def _animation_options(add, d: Config) -> None:
-    """Videos: frames by inputs or by the data's clock."""
     add("-a", "--animate", action="store_true", help="make an animation instead of an image")
     add("--frequency", metavar="N", type=int, default=d.frequency,
         help="input points per animation frame")
@@ -8226,7 +8211,6 @@ def _animation_options(add, d: Config) -> None:
 
 
 def _tiles_options(add, d: Config) -> None:
-    """Map tiles and georeferenced pictures."""
     add("--tiles", metavar="OUT",
         help="write Web Mercator map tiles, not a picture: the folder OUT ({z}/{x}/{y}.png, "
              "index.html, a Leaflet map, metadata.json), or an MBTiles file OUT.mbtiles")
@@ -8242,7 +8226,6 @@ def _tiles_options(add, d: Config) -> None:
 
 
 def _message_options(add, d: Config) -> None:
-    """Logging and the version."""
     add("-v", "--verbose", action="store_true", help="log each phase with its time")
     add("--debug", action="store_true", help="show tracebacks and debug logging")
     add("--version", action="version", version="%(prog)s " + __version__)
@@ -8255,8 +8238,7 @@ _OPTION_GROUPS = (("input", _input_options), ("size and projection", _size_optio
                   ("messages", _message_options))
 _LEGACY_INPUTS = ((("-p", "--points"), "plain"), (("--csv",), "csv"), (("-g", "--gpx"), "gpx"),
                   (("--shp_file",), "shp"))
-# Characters that would steer a terminal (C0, DEL, C1, bidirectional overrides), as
-# they may come in file names or data quoted in messages; a tab is harmless.
+# What would steer a terminal from names or data in messages (C0, DEL, C1, bidi; not a tab):
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
 
@@ -8298,7 +8280,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 class _LogHandler(logging.Handler):
     """Records to the current ``sys.stderr``, a line each (``heatmap.py: warning: ...``; -v lines
     after the ms since start); past _ALIKE_SHOWN warnings of one template, counted for summary()."""
-
     def __init__(self, summarise: bool = True):
         super().__init__()
         self.summarise = summarise

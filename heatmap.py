@@ -6467,7 +6467,6 @@ def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
     return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
 
 
-
 def _too_many_tiles(count: int, limit: int) -> HeatmapError:
     return HeatmapError("--tiles would write more than %d tiles (at least %d), over the limit: "
                         "give fewer zooms with --tile_zoom or a smaller --extent, or set "
@@ -7489,7 +7488,6 @@ def _validate(config: Config) -> None:
         if config.width * config.height > _max_pixels():
             raise _too_big(config.width * config.height)
         _check_output_size(config, config.width, config.height)
-
 
 
 def _check_settings(config: Config) -> None:

@@ -5865,13 +5865,12 @@ def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", sc
 
 
 # ---- 10.1 Tiles: the pyramid ----
-# Web Mercator XYZ map tiles of the heat (--tiles: a folder with a Leaflet viewer page, or
-# one MBTiles file).  A zoom's tiles cut the pixel plane of an --osm picture at that zoom:
-# plane pixel (px, py) is global pixel (px + h, py + h) with h = 128 * 2**zoom, and tile
-# (x, y) holds global pixels 256x .. 256x + 255 by 256y .. 256y + 255.  Each zoom takes two
-# passes: the first combines the heat tile by tile, keeping each tile's values in a
-# temporary file (_ValueSpill), and finds the largest value (the colour scale of the zoom,
-# as for one picture of it); the second colours them and writes palette PNGs (_tile_png).
+# Web Mercator XYZ map tiles of the heat (--tiles: a folder with a Leaflet viewer page, or one
+# MBTiles file), cut from the pixel plane of an --osm picture at each zoom: plane pixel (px, py)
+# is global pixel (px + h, py + h), h = 128 * 2**zoom; tile (x, y) holds global pixels 256x ..
+# 256x + 255 by 256y .. 256y + 255.  Per zoom, pass 1 combines the heat tile by tile into a
+# temporary file (_ValueSpill) and finds the largest value (the zoom's colour scale, as for one
+# picture of it); pass 2 colours the tiles and writes palette PNGs (_tile_png).
 _TILE_MAX_ZOOM = 22               # deepest --tile_zoom (the plane stays within _MAX_COORD)
 _TILE_AUTO_MAX_ZOOM = 18          # deepest zoom chosen from the data
 _TILE_AUTO_WIDTH = 4096           # the deepest zoom chosen shows the data this many pixels wide
@@ -5914,21 +5913,19 @@ def _validate_tiles(config: Config) -> None:
 
 def _tile_options(config: Config) -> None:
     """Refuse options that mean nothing for map tiles, and impossible zooms."""
-    refused = (
-        (config.osm, "--osm: the viewer page (index.html) shows the tiles on the map"),
-        (config.background, "-b/--background: tiles stay transparent over the map"),
-        (config.background_image, "-I/--background_image: tiles lie on a web map"),
-        (config.animate, "-a/--animate"),
-        (config.output, "-o/--output: --tiles names the output"),
-        (config.save or config.load, "-S/--save or -L/--load"),
-        (config.scale or config.width or config.height,
-         "-s/--scale, -W/--width or -H/--height: each zoom has its scale (see --tile_zoom)"),
-        (config.projection != "mercator", "-P/--projection %s: map tiles are Web Mercator"
-         % config.projection),
-        (config.world_file, "--world_file: map tiles are placed by their zoom, x and y"),
-        (config.colour_scale == "eq_hist", "--colour_scale eq_hist: a zoom's tiles are coloured "
-         "as they are made"),
-    )
+    refused = ((config.osm, "--osm: the viewer page (index.html) shows the tiles on the map"),
+               (config.background, "-b/--background: tiles stay transparent over the map"),
+               (config.background_image, "-I/--background_image: tiles lie on a web map"),
+               (config.animate, "-a/--animate"),
+               (config.output, "-o/--output: --tiles names the output"),
+               (config.save or config.load, "-S/--save or -L/--load"),
+               (config.scale or config.width or config.height, "-s/--scale, -W/--width or "
+                "-H/--height: each zoom has its scale (see --tile_zoom)"),
+               (config.projection != "mercator",
+                "-P/--projection %s: map tiles are Web Mercator" % config.projection),
+               (config.world_file, "--world_file: map tiles are placed by their zoom, x and y"),
+               (config.colour_scale == "eq_hist",
+                "--colour_scale eq_hist: a zoom's tiles are coloured as they are made"))
     for used, what in refused:
         if used:
             raise HeatmapError("--tiles cannot be used with " + what)
@@ -5986,10 +5983,6 @@ def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
     return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
 
 
-def _in_window(window: Tuple[int, int, int, int], x, y):
-    return (x >= window[0]) & (x <= window[2]) & (y >= window[1]) & (y <= window[3])
-
-
 def _too_many_tiles(count: int, limit: int) -> HeatmapError:
     return HeatmapError("--tiles would write more than %d tiles (at least %d), over the limit: "
                         "give fewer zooms with --tile_zoom or a smaller --extent, or set "
@@ -6001,19 +5994,16 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
     box grown by the radius settle most runs, else tiles with an input point or track end count."""
     most = 0
     for zoom in plan.zooms:
-        ppd, shift = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2
-        box = _project_box(PROJECTIONS["mercator"], plan.data, ppd).grown(config.radius + 1)
-        x0, y0, x1, y1 = _tile_window(plan, zoom)
-        cols = (min(x1, math.floor(box.max_x + shift) // _OSM_TILE) -
-                max(x0, math.floor(box.min_x + shift) // _OSM_TILE))
-        rows = (min(y1, math.floor(box.max_y + shift) // _OSM_TILE) -
-                max(y0, math.floor(box.min_y + shift) // _OSM_TILE))
-        most += max(cols + 1, 0) * max(rows + 1, 0)
-    if most <= limit:
-        return
-    least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
-    if least > limit:
-        raise _too_many_tiles(least, limit)
+        box = _project_box(PROJECTIONS["mercator"], plan.data, _zoom_ppd(zoom))
+        shift, (x0, y0, x1, y1) = _OSM_TILE * 2 ** zoom // 2, _tile_window(plan, zoom)
+        edges = [math.floor(v + shift) // _OSM_TILE
+                 for v in dataclasses.astuple(box.grown(config.radius + 1))]
+        most += max(min(x1, edges[2]) - max(x0, edges[0]) + 1, 0) * \
+            max(min(y1, edges[3]) - max(y0, edges[1]) + 1, 0)
+    if most > limit:
+        least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
+        if least > limit:
+            raise _too_many_tiles(least, limit)
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
@@ -6029,10 +6019,10 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
             places = [(batch.lat1, batch.lon1, None), (batch.lat2, batch.lon2, None)]
         ends = []
         for lat, lon, keep in places:
-            x, y = forward(lat, lon, ppd)
-            tx = (np.trunc(x).astype(np.int64) + shift) // _OSM_TILE
-            ty = (np.trunc(y).astype(np.int64) + shift) // _OSM_TILE
-            ok = _in_window(window, tx, ty) if keep is None else _in_window(window, tx, ty) & keep
+            tx, ty = ((np.trunc(v).astype(np.int64) + shift) // _OSM_TILE
+                      for v in forward(lat, lon, ppd))
+            ok = (tx >= window[0]) & (tx <= window[2]) & (ty >= window[1]) & (ty <= window[3])
+            ok = ok if keep is None else ok & keep
             keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
             ends.append(np.clip(np.stack([tx, ty]), 0, last))
         if len(ends) == 2 and ends[0].size and window == (0, 0, last, last):
@@ -6040,21 +6030,11 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
     return max(int(_sorted_unique(np.concatenate(keys)).size), longest)
 
 
-def _count_region(data: _Box, ppd: float, radius: int) -> Tuple[int, int, int, int]:
-    """A zoom's count grid region: data and heat if in budget, else empty (points go to entries)."""
-    box = _project_box(PROJECTIONS["mercator"], data, ppd).grown(radius + 1)
-    region = (math.floor(box.min_x), math.floor(box.min_y), math.ceil(box.max_x) + 1,
-              math.ceil(box.max_y) + 1)
-    if _rect_area(region) <= _DENSE_PIXELS:
-        return region
-    return region[0], region[1], region[0], region[1]
-
-
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
                zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
-    """Regroup the engine's (plane rect, values) pieces into map tiles at ``zoom``: (x, y, float64
-    grid[256, 256], pixels with heat) per tile with heat.  Pieces come tile by tile: a tile is whole
-    once a piece lands elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
+    """The engine's (plane rect, values) pieces, which come tile by tile, as (x, y, float64 [256,
+    256], pixels with heat) of each tile with heat at ``zoom``: a tile is whole once a piece lands
+    elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
     for rect, values in pieces:
@@ -6086,8 +6066,7 @@ def _with_heat(key: Tuple[int, int], values: np.ndarray):
 class _ValueSpill:
     """Tile values between a zoom's two passes, in an anonymous temp file in ``folder`` (None: the
     system's), read in order: a tile's heat box as float64, or if smaller uint16 indices, values."""
-    _HEAD = struct.Struct("<7q")   # x, y, first row, end row, first column, end column,
-    # and the number of (index, value) pairs, or -1 for values over the box
+    _HEAD = struct.Struct("<7q")   # x, y, rows r0-r1, columns c0-c1, (index, value) pairs or -1
 
     def __init__(self, folder: Optional[str]):
         import tempfile
@@ -6099,7 +6078,6 @@ class _ValueSpill:
         self.count = 0
 
     def put(self, x: int, y: int, values: np.ndarray, count: int) -> None:
-        """Keep ``values`` (float64 [256, 256]), of which ``count`` are not 0."""
         rows = np.flatnonzero(values.any(axis=1))
         r0, r1 = int(rows[0]), int(rows[-1]) + 1
         cols = np.flatnonzero(values[r0:r1].any(axis=0))
@@ -6119,8 +6097,7 @@ class _ValueSpill:
         self.count += 1
 
     def read(self) -> Iterator[Tuple[int, int, object, np.ndarray]]:
-        """(x, y, where, float64 values) of each tile in order: ``where`` is the box (first row, end
-        row, first column, end column) of 2-D values, or int64 flat indices of 1-D ones."""
+        """(x, y, where, float64 values) per tile: ``where`` the box (r0, r1, c0, c1) or indices."""
         self.file.seek(0)
         for _ in range(self.count):
             x, y, r0, r1, c0, c1, pairs = self._HEAD.unpack(self.file.read(self._HEAD.size))
@@ -6137,12 +6114,14 @@ class _ValueSpill:
 
 def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom: int,
                   spill: _ValueSpill) -> float:
-    """Pass 1 of a zoom: bin the input at its scale, combine it tile by tile, keep the
-    values of the tiles with heat that the plan writes; returns the largest value."""
+    """Pass 1 of a zoom: combine it tile by tile, spill the tiles to write; the largest value."""
     ppd = _zoom_ppd(zoom)
-    acc = _binned(config, held, _Accumulator(_count_region(plan.data, ppd, config.radius)), ppd)
-    entries, segments, counts = acc.result()
-    del acc
+    box = _project_box(PROJECTIONS["mercator"], plan.data, ppd).grown(config.radius + 1)
+    x0, y0 = math.floor(box.min_x), math.floor(box.min_y)
+    region = (x0, y0, math.ceil(box.max_x) + 1, math.ceil(box.max_y) + 1)
+    if _rect_area(region) > _DENSE_PIXELS:   # over budget: no count grid, points go to entries
+        region = (x0, y0, x0, y0)
+    entries, segments, counts = _binned(config, held, _Accumulator(region), ppd).result()
     largest = 0.0
 
     def pieces():
@@ -6154,7 +6133,7 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
     window = _tile_window(plan, zoom)
     progress = _Progress("zoom %d: tiles combined" % zoom)
     for number, (x, y, values, count) in enumerate(_xyz_tiles(pieces(), zoom), 1):
-        if _in_window(window, x, y):
+        if window[0] <= x <= window[2] and window[1] <= y <= window[3]:
             spill.put(x, y, values, count)
         progress.update(number)
     progress.close()
@@ -6162,9 +6141,8 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
 
 
 def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: float,
-             table: np.ndarray, store) -> Tuple[int, int, bytes]:
-    """Pass 2 of a tile: (x, y, PNG bytes) of an item of _ValueSpill.read, coloured
-    by ``peak`` and ``table``; then store(zoom, x, y, png)."""
+                table: np.ndarray, store) -> Tuple[int, int, bytes]:
+    """Pass 2: (x, y, PNG bytes) of a _ValueSpill.read item; also store(zoom, x, y, png)."""
     x, y, where, values = item
     if isinstance(where, tuple):
         rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
@@ -6204,8 +6182,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
     table, limit, written = _colour_table(config), _env_limit("HEATMAP_MAX_TILES", _MAX_TILES), 0
     _check_tile_count(config, held, plan, limit)
     for zoom in plan.zooms:
-        spill = _ValueSpill(spill_dir)
-        try:
+        with contextlib.closing(_ValueSpill(spill_dir)) as spill:
             peak = _peak(config, _combine_zoom(config, held, plan, zoom, spill))
             written += spill.count
             if written > limit:
@@ -6217,8 +6194,6 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
                 yield zoom, x, y, png
                 progress.update(done)
             progress.close()
-        finally:
-            spill.close()
 
 
 # ---- 10.2 Tiles: folders, MBTiles and the viewer page ----
@@ -6232,6 +6207,7 @@ _LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZB
                 "leaflet.css": "sha256-p4NxAoJBhIIN+hmNHrzRCf9tD/miZyoHS5obTRR9BMY="}
 _OSM_ATTRIBUTION_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
                          'OpenStreetMap</a> contributors')
+_OUR_TILE_FILES = re.compile(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
 _MBTILES_SCHEMA = """
 PRAGMA application_id = 1297105496;
 PRAGMA journal_mode = OFF;
@@ -6247,13 +6223,6 @@ CREATE VIEW tiles AS SELECT map.zoom_level AS zoom_level, map.tile_column AS til
 """  # application_id: "MPBX", MBTiles' magic number; identical tiles share one images row
 
 
-def _is_mbtiles(path: str) -> bool:
-    return path.lower().endswith(".mbtiles")
-
-
-_OUR_TILE_FILES = re.compile(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
-
-
 def _check_tile_output(config: Config) -> None:
     """The --tiles output replaces only what we made (checked first, and again right before the
     swap): not the working or home folder or one holding them or an input; a link's target."""
@@ -6261,7 +6230,7 @@ def _check_tile_output(config: Config) -> None:
     if not path or not os.path.isdir(os.path.dirname(real)):
         raise HeatmapError("%r: --tiles needs a folder or .mbtiles file name in a folder that "
                            "exists" % _quoted(path))
-    mbtiles, folder = _is_mbtiles(path), os.path.isdir(real)
+    mbtiles, folder = path.lower().endswith(".mbtiles"), os.path.isdir(real)
     if os.path.lexists(real) and mbtiles == folder:
         raise HeatmapError("%s: is a %s; --tiles writes a folder, or a file named .mbtiles"
                            % (path, "folder" if folder else "file"))
@@ -6310,16 +6279,13 @@ def _tile_metadata(config: Config, plan: _TilePlan, count: int) -> dict:
     west, east = max(box.min_x, -180.0), min(box.max_x, 180.0)
     south, north = max(box.min_y, -_WEB_MERCATOR_LAT), min(box.max_y, _WEB_MERCATOR_LAT)
     name = os.path.splitext(os.path.basename(os.path.normpath(config.tiles or "heatmap")))[0]
-    return {
-        "format": _TILE_FOLDER_FORMAT, "version": 1, "generator": "heatmap.py " + __version__,
-        "name": name, "description": _TILE_DESCRIPTION,
-        "tiles": "{z}/{x}/{y}.png", "scheme": "xyz", "tile_count": count,
-        "minzoom": plan.zooms[0], "maxzoom": plan.zooms[-1],
-        "bounds": [round(v, 7) for v in (west, south, east, north)],
-        "center": [round(plan.centre[0], 7), round(plan.centre[1], 7), plan.zooms[0]],
-        "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
-        "basemap": config.osm_base + config.osm_path_template,
-    }
+    return {"format": _TILE_FOLDER_FORMAT, "version": 1, "generator": "heatmap.py " + __version__,
+            "name": name, "description": _TILE_DESCRIPTION, "tiles": "{z}/{x}/{y}.png",
+            "scheme": "xyz", "tile_count": count, "minzoom": plan.zooms[0],
+            "maxzoom": plan.zooms[-1], "bounds": [round(v, 7) for v in (west, south, east, north)],
+            "center": [round(plan.centre[0], 7), round(plan.centre[1], 7), plan.zooms[0]],
+            "attribution": config.osm_attribution or _OSM_ATTRIBUTION,
+            "basemap": config.osm_base + config.osm_path_template}
 
 
 def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
@@ -6350,8 +6316,7 @@ def _write_tile_folder(config: Config, plan: _TilePlan, tiles) -> int:
 
 
 def _replace_folder(path: str, fill) -> int:
-    """Call fill(new folder) on a folder beside ``path``, then swap it in (the old one renamed
-    aside, then removed); returns fill's result.  On failure or Ctrl-C the old folder stays."""
+    """fill(a new folder beside ``path``), then swap it in; on failure or Ctrl-C the old stays."""
     import shutil
     target = os.path.realpath(path)
     build = "%s.%s.part" % (os.path.join(os.path.dirname(target), "." + os.path.basename(target)),
@@ -6377,8 +6342,7 @@ def _replace_folder(path: str, fill) -> int:
 
 
 def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
-    """Write the tiles (from tiles(), see _tile_stream) as the MBTiles 1.3 file
-    config.tiles (TMS rows; identical tiles stored once), atomically like every output."""
+    """Write tiles() (see _tile_stream) as the MBTiles 1.3 file config.tiles (TMS rows)."""
     import hashlib
     import sqlite3
     count = 0
@@ -6395,8 +6359,13 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
                     db.execute("INSERT INTO map VALUES (?, ?, ?, ?)",
                                (zoom, x, 2 ** zoom - 1 - y, tile_id))
                     count += 1
-            db.executemany("INSERT INTO metadata VALUES (?, ?)",
-                           _mbtiles_metadata(_tile_metadata(config, plan, count)))
+            meta = _tile_metadata(config, plan, count)
+            db.executemany("INSERT INTO metadata VALUES (?, ?)", [
+                ("name", meta["name"]), ("format", "png"), ("type", "overlay"), ("version", "1"),
+                ("description", meta["description"]), ("attribution", meta["attribution"]),
+                ("minzoom", str(meta["minzoom"])), ("maxzoom", str(meta["maxzoom"])),
+                ("bounds", ",".join("%.7g" % v for v in meta["bounds"])),
+                ("center", ",".join("%.7g" % v for v in meta["center"]))])
             db.commit()
             _check_tile_output(config)  # again: what the run did not make may have come meanwhile
         except sqlite3.Error as exc:
@@ -6405,15 +6374,6 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
             db.close()
     _write_atomic(config.tiles, write)
     return count
-
-
-def _mbtiles_metadata(meta: dict) -> List[Tuple[str, str]]:
-    """The rows of an MBTiles metadata table, from our metadata."""
-    return [("name", meta["name"]), ("format", "png"), ("type", "overlay"), ("version", "1"),
-            ("description", meta["description"]), ("attribution", meta["attribution"]),
-            ("minzoom", str(meta["minzoom"])), ("maxzoom", str(meta["maxzoom"])),
-            ("bounds", ",".join("%.7g" % v for v in meta["bounds"])),
-            ("center", ",".join("%.7g" % v for v in meta["center"]))]
 
 
 _VIEWER_PAGE = string.Template("""<!DOCTYPE html>
@@ -6452,8 +6412,7 @@ if (!window.L) {
 
 
 def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
-    """index.html: a Leaflet map with the base map, the heat tiles and the attribution,
-    fitted to the data.  Leaflet comes from --leaflet_url (else unpkg, checked by SRI)."""
+    """index.html: Leaflet (--leaflet_url, else unpkg by SRI), base map, heat tiles, fitted."""
     import html
     import json
     west, south, east, north = meta["bounds"]
@@ -6472,11 +6431,19 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
 
 
 # ---- 11.1 Output: image files, PNG, atomic writes ----
-# Pictures are written atomically: into a temporary file beside the target, renamed over it
-# when whole; a stream (-, a FIFO, a character device) is written into from a finished
-# temporary file, never replaced.  PNG is written by our own encoder (the fast path of
-# Pillow's, the same pixels; also 8-bit palettes): rows filtered as Pillow filters them and
-# deflated in strips on several threads, one zlib stream; other types go through Pillow.
+# Pictures are written atomically: to a temporary file beside the target, renamed over it when
+# whole; a stream (-, a FIFO, a character device) is written into from a finished temporary file.
+# PNG goes through our own encoder (Pillow's fast path, the same pixels; also palettes): rows
+# filtered as Pillow does, deflated in strips on threads into one zlib stream; others: Pillow.
+# Largest width or height each format can store (Pillow fails, or worse, on more).
+_MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
+             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
+_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
+                  "QOI", "AVIF", "BLP"}
+_PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
+_PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
+
+
 def _save_format(path: str, name: Optional[str] = None) -> str:
     """Pillow format name for --output_format ``name`` (an extension: "jpg"), else the output's
     extension; PNG for ``-`` and other streams.  Rare types load all plugins (~40 ms)."""
@@ -6514,11 +6481,6 @@ def _check_image_type(path: str, name: Optional[str] = None) -> None:
                                % (path, fmt, exc)) from None
 
 
-# Largest width or height each format can store (Pillow fails, or worse, on more).
-_MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
-             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
-
-
 def _check_output_size(config: Config, width: int, height: int) -> None:
     """Refuse, before the work, an -o picture its format cannot hold."""
     if not config.output or config.animate:
@@ -6528,10 +6490,6 @@ def _check_output_size(config: Config, width: int, height: int) -> None:
     if most and max(width, height) > most:
         raise HeatmapError("%s: %s images are at most %d pixels wide and high, not %d x %d"
                            % (config.output, fmt, most, width, height))
-
-
-_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
-                  "QOI", "AVIF", "BLP"}
 
 
 def _new_file_mode(path: str) -> int:
@@ -6558,22 +6516,26 @@ def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
 
 
 def _write_atomic(path: str, write, suffix: str = ".part") -> None:
-    """Call write(temp_path), then put the file in place, leaving nothing on failure: rename
-    ``.NAME.XXXX.part`` (``suffix``) over a regular or new file (a link's target), atomic; ``-``,
-    a FIFO or a character device is written into from a finished temp file."""
-    if _output_kind(path) == "stream":
-        _write_streamed(path, write, suffix)
-        return
-    target = os.path.realpath(path)
-    folder = os.path.dirname(target)
+    """write(temp_path), then rename ``.NAME.XXXX.part`` (``suffix``) over the file (a link's
+    target), or copy it from the temp folder into a stream; a failure writes and leaves nothing."""
+    stream, target = _output_kind(path) == "stream", os.path.realpath(path)
+    folder, prefix, where = os.path.dirname(target), ".%s." % os.path.basename(target)[:64], "in "
+    if stream:
+        import tempfile
+        folder, prefix, where = tempfile.gettempdir(), "heatmap-", "a temporary file in "
     try:
-        fd, temp = _exclusive_temp(folder, ".%s." % os.path.basename(target)[:64], suffix)
+        fd, temp = _exclusive_temp(folder, prefix, suffix)
     except OSError as exc:
-        raise HeatmapError("%s: cannot write in %s: %s" % (path, folder, exc.strerror or exc)) \
-            from None
+        raise HeatmapError("%s: cannot write %s%s: %s"
+                           % (path, where, folder, exc.strerror or exc)) from None
     try:
         os.close(fd)
         write(temp)
+        if stream:
+            with open(temp, "rb") as source:
+                _copy_into(path, source)
+            _remove_quietly(temp)
+            return
         os.chmod(temp, _new_file_mode(target))
         if _output_kind(path) != "file":  # never rename over a FIFO or device made meanwhile
             raise HeatmapError("%s: became a FIFO or device while heatmap.py ran; not replaced"
@@ -6587,9 +6549,8 @@ def _write_atomic(path: str, write, suffix: str = ".part") -> None:
 
 
 def _output_kind(path: str) -> str:
-    """"file" for an output replaced by renaming (a regular file, or none yet), "stream"
-    for one written into (``-``, a FIFO, a character device such as /dev/null or
-    /dev/stdout); HeatmapError for a folder, a block device, a socket or a read-only file."""
+    """"file" (regular or none yet: replaced by renaming), "stream" (``-``, a FIFO, a character
+    device: written into); HeatmapError for a folder, a block device, a socket, a read-only file."""
     if _open_descriptor(path) is not None:
         return "stream"
     try:
@@ -6609,9 +6570,8 @@ def _output_kind(path: str) -> str:
 
 
 def _open_descriptor(path: str) -> Optional[int]:
-    """The number of the open descriptor ``path`` names: 1 for ``-``; N for /dev/fd/N,
-    /proc/self/fd/N and links to them (/dev/stdout); else None.  Such a name means
-    "write into what is open there" (a ``>>`` file keeps its start), never "replace it"."""
+    """The open descriptor ``path`` names (1 for ``-``, N for /dev/fd/N, /proc/self/fd/N and links
+    to them), else None: write into it (a ``>>`` file keeps its start), never replace it."""
     if path == "-":
         return 1
     own = r"/(?:dev|proc/(?:self|%d))/fd/(\d+)" % os.getpid()
@@ -6627,27 +6587,6 @@ def _open_descriptor(path: str) -> Optional[int]:
     return None
 
 
-def _write_streamed(path: str, write, suffix: str) -> None:
-    """write(temp_path) into a temp file in the temp folder, then copy it into ``path``
-    (``-``: standard output), so that a failure writes nothing at all."""
-    import tempfile
-    folder = tempfile.gettempdir()
-    try:
-        fd, temp = _exclusive_temp(folder, "heatmap-", suffix)
-    except OSError as exc:
-        raise HeatmapError("%s: cannot write a temporary file in %s: %s"
-                           % (path, folder, exc.strerror or exc)) from None
-    try:
-        os.close(fd)
-        write(temp)
-        with open(temp, "rb") as source:
-            _copy_into(path, source)
-    except OSError as exc:
-        raise HeatmapError("%s: cannot write: %s" % (path, exc.strerror or exc)) from None
-    finally:
-        _remove_quietly(temp)
-
-
 def _copy_into(path: str, source) -> None:
     """Copy ``source`` into a FIFO, a device or an open descriptor (``-``, /dev/stdout: stdout)."""
     import shutil
@@ -6660,10 +6599,8 @@ def _copy_into(path: str, source) -> None:
         shutil.copyfileobj(source, out)
         out.flush()
         return
-    if number is not None:
-        fd = os.dup(number)
-    else:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
+    fd = os.dup(number) if number is not None else \
+        os.open(path, os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "wb") as out:
         if number is None and stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since checked
             raise HeatmapError("%s: became a regular file while heatmap.py ran" % path)
@@ -6677,14 +6614,9 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-_PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
-_PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
-
-
 def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> None:
-    """Write uint8 (h, w, 3|4) RGB(A) as PNG, deflated on threads (reference: Pillow's writer) at
-    ``level``, else 6 up to _PNG_SMALL pixels (under 5 ms more than level 1) and 3 above (a
-    fifth larger than 6 in a third of its time: test/BENCHMARKS.md)."""
+    """uint8 (h, w, 3|4) as PNG at ``level``, else 6 up to _PNG_SMALL pixels (under 5 ms more than
+    1) and 3 above (a fifth larger than 6 in a third of its time: test/BENCHMARKS.md)."""
     if not _FAST:
         _pil_image(pixels).save(path, format="PNG")
         return
@@ -6695,11 +6627,8 @@ def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> No
 
 def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
                 palette: Optional[np.ndarray] = None, level: int = 6) -> None:
-    """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png;
-    bench row "png".
-    PNG of uint8 (h, w, 3) RGB, (h, w, 4) RGBA or (h, w) rows of ``palette`` (n, 4) RGBA to
-    ``out``: rows filtered (:func:`_png_rows`), deflated at ``level`` in ~_PNG_PART-byte strips on
-    ``workers`` threads, each but the last ending in a sync flush: one zlib stream."""
+    """Fast path of Pillow's PNG writer: the same pixels; chosen in _write_png/_tile_png; bench row
+    "png".  Rows deflated in ~_PNG_PART-byte strips on ``workers`` threads, sync-flushed."""
     height, width = pixels.shape[:2]
     channels = pixels.shape[2] if pixels.ndim == 3 else 1
     rows = pixels.reshape(height, -1)
@@ -6710,8 +6639,8 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
     def deflate(top: int) -> Tuple[bytes, bytes]:
         data = _png_rows(rows, top, min(top + step, height), channels)
         packer = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
-        body = packer.compress(data)
-        return data, body + packer.flush(zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH)
+        end = zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH
+        return data, packer.compress(data) + packer.flush(end)
 
     kind = {1: 3, 3: 2, 4: 6}[channels]   # PNG colour types: palette, RGB, RGBA
     out.write(b"\x89PNG\r\n\x1a\n")
@@ -6731,9 +6660,8 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
 
 
 def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
-    """PNG-filtered rows top .. end - 1 of uint8 (h, w * channels), each a filter byte and the row
-    minus a prediction: "up" (smooth heat), or on RGB (flat where a background shows) "sub" where
-    its sum of absolute differences is smaller, as Pillow chooses (sizes: test/BENCHMARKS.md)."""
+    """PNG rows top .. end - 1 of uint8 (h, w * channels) filtered "up" (smooth heat), or on RGB
+    "sub" where that sums smaller absolute differences, as Pillow chooses (test/BENCHMARKS.md)."""
     current = rows[top:end]
     above = rows[top - 1:end - 1] if top else np.vstack([np.zeros_like(rows[:1]), rows[:end - 1]])
     out = np.empty((end - top, rows.shape[1] + 1), np.uint8)
@@ -6758,16 +6686,20 @@ def _png_chunk(out, kind: bytes, body: bytes) -> None:
 
 def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, int]],
                 format_name: Optional[str] = None) -> None:
-    """Write a :func:`_heat_picture` array as the type --output_format ``format_name`` names (else
-    the extension's); RGBA is flattened onto ``colour`` (or white) for types without alpha."""
+    """Write a _heat_picture as format_name's (else the path's) type; no alpha: on colour/white."""
     fmt = _save_format(path, format_name)
 
     def write(temp: str) -> None:
         try:
             if fmt == "PNG":
-                _write_png(temp, pixels)
-            else:
-                _flattened_image(_pil_image(pixels), fmt, colour).save(temp, format=fmt)
+                return _write_png(temp, pixels)
+            image = _pil_image(pixels)
+            if image.mode == "RGBA" and fmt not in _ALPHA_FORMATS:
+                from PIL import Image
+                flat = Image.new("RGB", image.size, colour or (255, 255, 255))
+                flat.paste(image, mask=image.getchannel("A"))
+                image = flat
+            image.save(temp, format=fmt)
         except (OSError, ValueError, KeyError) as exc:
             raise HeatmapError("%s: cannot write image: %s" % (path, exc)) from None
     _write_atomic(path, write)
@@ -6775,51 +6707,42 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
               "RGBA" if pixels.shape[2] == 4 else "RGB")
 
 
-def _flattened_image(image: Image.Image, fmt: str, colour: Optional[Tuple[int, int, int]]) -> Image.Image:
-    if image.mode != "RGBA" or fmt in _ALPHA_FORMATS:
-        return image
-    from PIL import Image
-    flat = Image.new("RGB", image.size, colour or (255, 255, 255))
-    flat.paste(image, mask=image.getchannel("A"))
-    return flat
-
-
 # ---- 11.2 Output: georeferenced pictures and state files ----
 # Where a picture lies on Earth (the affine transform of its pixels, world files, GeoTIFF,
 # Grid), and state files (-S/-L): the picture's values as .npz with JSON metadata, never a
 # pickle, and checked before anything of them is allocated.
 _CRS = {"mercator": "EPSG:3857", "equirectangular": "EPSG:4326"}
-_CRS_WKT = {
-    "EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
-                 'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
-                 'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
-                 'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
-                 'AUTHORITY["EPSG","4326"]]',
-    "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
-                 'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
-                 'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
-                 'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
-                 'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
-                 'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
-                 'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
-                 'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],'
-                 'AXIS["Northing",NORTH],EXTENSION["PROJ4","+proj=merc +a=6378137 +b=6378137 '
-                 '+lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null +wktext '
-                 '+no_defs"],AUTHORITY["EPSG","3857"]]',
-}
+_CRS_WKT = {"EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+                         'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+                         'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
+                         'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
+                         'AUTHORITY["EPSG","4326"]]',
+            "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
+                         'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
+                         'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
+                         'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+                         'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
+                         'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
+                         'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
+                         'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AXIS["Easting",EAST],'
+                         'AXIS["Northing",NORTH],EXTENSION["PROJ4","+proj=merc +a=6378137 '
+                         '+b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null'
+                         ' +wktext +no_defs"],AUTHORITY["EPSG","3857"]]'}
 _AXIS_MAPPING = {"EPSG:4326": "2,1", "EPSG:3857": "1,2"}   # WKT axes to (x, y) of the data
+_STATE_FORMAT = "heatmap.py-state"
+_STATE_VERSION = 1
+_STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its box
+_STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixel sums stay exact
 
 
 class Grid(NamedTuple):
     """The heat of a picture before colouring, placed on Earth.
 
-    ``values``: float64 [row, column], the decay-combined heat of each pixel.
-    ``transform``: (a, b, c, d, e, f) with x = a*column + b*row + c and
-    y = d*column + e*row + f at a pixel's top-left corner (the order of
-    ``affine.Affine``/rasterio); x/y are metres of ``crs`` "EPSG:3857" (Web
-    Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
-    (equirectangular).  ``peak``: the largest value anywhere, the top of the
-    colour scale.
+    ``values``: float64 [row, column], the decay-combined heat of each pixel.  ``transform``:
+    (a, b, c, d, e, f) with x = a*column + b*row + c and y = d*column + e*row + f at a pixel's
+    top-left corner (the order of ``affine.Affine``/rasterio); x/y are metres of ``crs``
+    "EPSG:3857" (Web Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
+    (equirectangular).  ``peak``: the largest value anywhere, the top of the colour scale.
     """
     values: np.ndarray
     transform: Tuple[float, float, float, float, float, float]
@@ -6853,23 +6776,21 @@ class Grid(NamedTuple):
             *self.values.shape[::-1], self.crs, *self.bounds[0], *self.bounds[1], self.peak)
 
 
-def _grid_transform(geometry: _PictureGeometry, projection: str) -> Tuple[float, ...]:
-    """Affine transform of a picture's pixels (see :class:`Grid`).  Coordinates truncate toward
-    zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
+def _grid_transform(geometry: _PictureGeometry) -> Tuple[Tuple[float, ...], str]:
+    """(affine transform, CRS) of a picture's pixels (see :class:`Grid`).  Coordinates truncate
+    toward zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
     centring pixel X on X keeps every point within a pixel of its pixel's centre."""
     x0, y0 = geometry.window()[:2]
     x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
-    unit = 1 / geometry.ppd  # degrees per pixel; Web Mercator metres per pixel below
-    if projection == "mercator":
-        unit = math.pi * EARTH_RADIUS / 180 / geometry.ppd
-    return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit)
+    mercator = geometry.projection == "mercator"   # Web Mercator metres, else degrees
+    unit = (math.pi * EARTH_RADIUS / 180 if mercator else 1) / geometry.ppd
+    return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit), _CRS[geometry.projection]
 
 
 def _save_output(config: Config, pixels: np.ndarray, geometry: _PictureGeometry,
                  colour: Optional[Tuple[int, int, int]]) -> None:
-    """Write -o and, with --world_file, where it lies: a GeoTIFF for .tif/.tiff when
-    rasterio is installed, else a world file and a .aux.xml beside the picture."""
-    transform, crs = _grid_transform(geometry, geometry.projection), _CRS[geometry.projection]
+    """Write -o and, for --world_file, a GeoTIFF (.tif, rasterio) or a world file and .aux.xml."""
+    transform, crs = _grid_transform(geometry)
     if config.world_file and _save_format(config.output, config.output_format) == "TIFF":
         try:
             import rasterio
@@ -6920,32 +6841,24 @@ def _write_world_file(path: str, format_name: Optional[str], transform: Tuple[fl
         _write_atomic(name, lambda temp, text=text: pathlib.Path(temp).write_text(text, "ascii"))
 
 
-_STATE_FORMAT = "heatmap.py-state"
-_STATE_VERSION = 1
-_STATE_MIN_CAPACITY = 1 << 20     # pixels a state file may hold whatever its box
-_STATE_MAX_COORD = 1e15           # no state box goes beyond (ours: 2**30); pixel sums stay exact
-
-
 def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
     """Write values and geometry as .npz with JSON metadata (no pickle), only the picture's pixels:
     -L draws no others, and the box bounds their number (else data past --extent adds pixels)."""
     xs, ys, vs = result.sparse
-    x0, y0, x1, y1 = result.geometry.window()
+    geometry = result.geometry
+    x0, y0, x1, y1 = geometry.window()
     inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
     xs, ys, vs = xs[inside], ys[inside], vs[inside]
-    meta = {
-        "format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
-        "max": result.peak, "ppd": result.geometry.ppd, "projection": result.geometry.projection,
-        "box": dataclasses.astuple(result.geometry.box), "radius": config.radius,
-        "margin": config.margin, "origin": list(result.geometry.origin),
-    }
+    meta = {"format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
+            "max": result.peak, "ppd": geometry.ppd, "projection": geometry.projection,
+            "box": dataclasses.astuple(geometry.box), "radius": config.radius,
+            "margin": config.margin, "origin": list(geometry.origin)}
 
     def write(temp: str) -> None:
         import json
         with open(temp, "wb") as stream:
-            np.savez_compressed(stream, meta=np.array(json.dumps(meta)),
-                                x=xs.astype(np.int64), y=ys.astype(np.int64),
-                                value=vs.astype(np.float64))
+            np.savez_compressed(stream, meta=np.array(json.dumps(meta)), x=xs.astype(np.int64),
+                                y=ys.astype(np.int64), value=vs.astype(np.float64))
     _write_atomic(path, write)
 
 
@@ -6961,9 +6874,8 @@ def _load_state(path: str):
     import json
     try:
         with np.load(path, allow_pickle=False) as data:
-            if sorted(data.files) != ["meta", "value", "x", "y"]:
-                raise bad
-            if data.zip.getinfo("meta.npy").file_size > 1 << 20:
+            if sorted(data.files) != ["meta", "value", "x", "y"] or \
+                    data.zip.getinfo("meta.npy").file_size > 1 << 20:
                 raise bad
             meta = json.loads(str(data["meta"][()]))
             most = _state_capacity(path, meta, bad)
@@ -6997,10 +6909,9 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
           and all(_state_number(meta.get(k, 0), whole=True) and meta.get(k, 0) >= 0
                   for k in ("radius", "margin"))
           and isinstance(box, list) and len(box) == 4 and all(_state_number(v) for v in box)
-          and box[0] <= box[2] and box[1] <= box[3])
+          and box[0] <= box[2] and box[1] <= box[3]
+          and max(abs(v) for v in box) <= _STATE_MAX_COORD)  # e.g. not a box of +-1e300
     if not ok:
-        raise bad
-    if max(abs(v) for v in box) > _STATE_MAX_COORD:  # e.g. a box of +-1e300
         raise bad
     area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels
     if area > _max_pixels():
@@ -7008,10 +6919,8 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
     return max(int(area), _STATE_MIN_CAPACITY)
 
 
-def _check_state_column(archive, name: str, dtype, most: int, path: str,
-                        bad: HeatmapError) -> None:
-    """Refuse a state array that is not 1-D ``dtype`` or declares more than ``most``
-    entries, from its .npy header alone (before anything is decompressed)."""
+def _check_state_column(archive, name: str, dtype, most: int, path: str, bad: HeatmapError) -> None:
+    """Refuse, from its .npy header alone, a state array not 1-D ``dtype`` or over ``most`` long."""
     from numpy.lib import format as npy
     with archive.open(name + ".npy") as member:
         version = npy.read_magic(member)
@@ -7037,8 +6946,7 @@ def _state_number(value, whole: bool = False) -> bool:
 def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     meta, xs, ys, vs = _load_state(config.load)
     background, size = _background_scene(config)
-    box = _Box(*meta["box"])
-    resized, out_w, out_h = _image_box(box, *size)
+    resized, out_w, out_h = _image_box(_Box(*meta["box"]), *size)
     if out_w * out_h > _max_pixels():
         raise HeatmapError("%s: %s" % (config.load, _too_big(out_w * out_h)))
     _check_output_size(config, out_w, out_h)
@@ -7046,8 +6954,8 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     if not (isinstance(origin, list) and len(origin) == 2 and all(map(_state_number, origin))):
         raise HeatmapError("%s: not a heatmap.py state file" % config.load)
     geometry = _PictureGeometry(float(meta["ppd"]), resized, out_w, out_h,
-                         origin=(float(origin[0]), float(origin[1])),
-                         projection=meta.get("projection", "mercator"))
+                                origin=(float(origin[0]), float(origin[1])),
+                                projection=meta.get("projection", "mercator"))
     window = geometry.window()
     grid = np.zeros((window[3] - window[1], window[2] - window[0]))
     inside = (xs >= window[0]) & (xs < window[2]) & (ys >= window[1]) & (ys < window[3])
@@ -7055,8 +6963,7 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
     values = _image_values(geometry, grid, window)
     result = _CombinedValues(geometry, values, _peak(config, float(meta["max"]), values),
                              (xs, ys, vs))
-    scene = _make_scene(config, geometry, background)
-    return _heat_picture(result.values, result.peak, scene), result
+    return _heat_picture(values, result.peak, _make_scene(config, geometry, background)), result
 
 
 # ---- 12 Checks ----
@@ -7093,21 +7000,18 @@ def _validate(config: Config) -> None:
     _validate_osm(config)
     _validate_time(config)
     _validate_files(config)
-    _warn_unused(config)
-    if config.width and config.height and config.width * config.height > _max_pixels():
-        raise _too_big(config.width * config.height)
     if config.width and config.height:
+        if config.width * config.height > _max_pixels():
+            raise _too_big(config.width * config.height)
         _check_output_size(config, config.width, config.height)
-
-
-_TIME_SETTINGS = ("time_range", "frame_time", "fade", "max_gap")   # text too (_validate_time)
 
 
 def _check_settings(config: Config) -> None:
     """Each setting has its Config type, is one of its _CHOICES, or a number in its _RANGES."""
     for name, hint in typing.get_type_hints(Config).items():
         value = getattr(config, name)
-        if name not in _TIME_SETTINGS and not _has_type(value, hint):
+        timed = name in ("time_range", "frame_time", "fade", "max_gap")  # text too (_validate_time)
+        if not timed and not _has_type(value, hint):
             raise HeatmapError("%s must be %s, not %s" % (
                 name, Config.__dataclass_fields__[name].type, _shown(value)))
     for name, flag, choices in _CHOICES:
@@ -7135,8 +7039,7 @@ def _check_settings(config: Config) -> None:
 
 
 def _has_type(value: Any, hint: Any) -> bool:
-    """``value`` is of the type ``hint`` of a Config field (Optional, List, Tuple of int, float,
-    str, bool; numpy's numbers count; whether a number is finite is for _RANGES)."""
+    """``value`` has a Config field's type ``hint`` (numpy's numbers count; finiteness: _RANGES)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union:
         return any(_has_type(value, arg) for arg in args)
@@ -7157,7 +7060,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _validate_files(config: Config) -> None:
-    """Inputs exist, a size is given, outputs can be written and clobber no input."""
+    """Inputs exist, a size is given, outputs are writable and clobber no input; warn of no-ops."""
     if config.load:
         if config.files:
             _LOG.warning("input files are ignored with -L/--load")
@@ -7186,6 +7089,9 @@ def _validate_files(config: Config) -> None:
         _video_extension(config)
     if config.output_format and not config.output:
         _LOG.warning("--output_format is ignored without -o/--output")
+    if config.background_brightness is not None and not (config.background_image or config.osm):
+        _LOG.warning("-B/--background_brightness has no effect without -I/--background_image "
+                     "or --osm")
 
 
 def _output_names(config: Config) -> List[Tuple[str, str]]:
@@ -7216,18 +7122,16 @@ def _check_output(config: Config, flag: str, path: str) -> None:
             raise HeatmapError("%s: %s would overwrite an input file" % (path, flag))
 
 
-def _warn_unused(config: Config) -> None:
-    """One warning for each option given where it has no effect."""
-    if config.background_brightness is not None and not (config.background_image or config.osm):
-        _LOG.warning("-B/--background_brightness has no effect without -I/--background_image "
-                     "or --osm")
-
-
 # ---- 13 Pipeline and library API ----
 # One run: read, shape (section 8), bin (3, 4), combine (5), colour (6, 7) and write (11),
 # for the command line and the library alike (with Dask: read, shape and bin on the workers).
 # The public functions take any input (2.7), a Config and/or its fields by name (refusing
 # those they would ignore), and raise HeatmapError naming settings, not flags.
+_LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
+_HELD_BYTES = 1 << 26     # bytes of input arrays held for several passes, at most
+_DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
+
+
 @dataclass
 class _CombinedValues:
     """A finished accumulation: values over the image, the maximum, the geometry."""
@@ -7237,11 +7141,9 @@ class _CombinedValues:
     sparse: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
 
 
-def _input_batches(config: Config, batches: Optional[Iterable[object]] = None
-                   ) -> Iterable[object]:
-    """The input of every output (picture, frames, tiles, state files, library): the input files'
-    batches (read anew on each pass) or the library's ``batches``, checked, with the track and time
-    options applied; files with --dask, and dask DataFrames, as partitions of a cluster."""
+def _input_batches(config: Config, batches: Optional[Iterable[object]] = None) -> Iterable[object]:
+    """The input of every output: the files' batches (read anew each pass) or the library's, checked
+    and shaped by the track and time options; with --dask, or dask DataFrames, a cluster's parts."""
     if batches is None and not config.dask:
         return _Files(config)
     batches = _DaskParts() if batches is None else batches
@@ -7281,15 +7183,9 @@ def _held(config: Config, batches: Iterable[object]) -> Iterable[object]:
     return held
 
 
-_LIBRARY_ROWS = 1 << 20   # rows of the library's arrays checked and binned at a time
-_HELD_BYTES = 1 << 26     # bytes of input arrays held for several passes, at most
-
-
 class _DaskParts:
-    """The input on a Dask cluster: files (a partition each: paths, absolute as the workers' folder
-    is not ours, globs, or URLs fsspec reads) or a dask DataFrame's partitions (``columns``:
-    render()'s column spec and skip_invalid); each pass runs _dask_part on them."""
-
+    """The input on a Dask cluster, a task each: files (paths, absolute as the workers' folder is
+    not ours, globs or URLs) or a DataFrame's partitions (``columns``: render()'s spec)."""
     def __init__(self, parts: Optional[list] = None, columns: Optional[tuple] = None):
         self.parts, self.columns = parts, columns
 
@@ -7336,12 +7232,8 @@ def _dask_part(part, config: Config, columns: Optional[tuple], how):
     return acc
 
 
-_DASK_CLIENTS: dict = {}   # --dask ADDRESS: its Client, made once a process
-
-
 def _dask_client(config: Config) -> object:
-    """The scheduler of config.dask: None (dask's default), a Client, or a Client made from an
-    address or local:N (N local worker processes), its workers sent this file."""
+    """config.dask's scheduler: None (dask's) or a Client (address, local:N) sent this file."""
     where = config.dask
     if config.animate:
         raise HeatmapError("--dask cannot be used with -a/--animate")
@@ -7374,9 +7266,8 @@ def _read_and_bin(config: Config, batches: Iterable[object], record: bool = Fals
     _check_output_size(config, geometry.width, geometry.height)
     _LOG.info("scale %.6g pixels/degree; image %d x %d", geometry.ppd, geometry.width,
               geometry.height)
-    acc = _binned(config, batches, _Accumulator(_grown_rect(geometry.window(), config.radius),
-                                                record, config.decay == 1.0),
-                  geometry.ppd, geometry.origin)
+    acc = _Accumulator(_grown_rect(geometry.window(), config.radius), record, config.decay == 1.0)
+    acc = _binned(config, batches, acc, geometry.ppd, geometry.origin)
     _LOG.info("%d inputs read and binned", acc.inputs)
     if not acc.inputs:
         raise HeatmapError("no data points in the input")
@@ -7399,8 +7290,7 @@ def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulat
 
 
 def _config_with(config: Optional[Config], settings: dict) -> Config:
-    """``config`` (or the defaults) with the named ``settings`` replaced; paths become text, one
-    file a list of one, one zoom a (first, last) pair."""
+    """``config`` (or defaults) with ``settings``; paths as text, a file a list, a zoom a pair."""
     if not isinstance(config, (Config, type(None))):
         raise HeatmapError("config must be a heatmap.Config, not %s" % type(config).__name__)
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(Config)})
@@ -7420,23 +7310,21 @@ def _config_with(config: Optional[Config], settings: dict) -> Config:
 
 # What each library function uses, by command-line group or setting ("-name": not that one):
 # any other setting given (not at its default) is an error, as the function would ignore it.
-_USES = {
-    "render": ("input", "size and projection", "heat", "colour", "background and map"),
-    "render_frames": ("input", "size and projection", "heat", "colour", "background and map",
-                      "animation", "-ffmpegopts", "-keepframes", "-fps"),
-    "render_grid": ("input", "size and projection", "heat", "background and map", "-background",
-                    "-background_brightness", "-invert_background", "-osm_attribution"),
-    "render_tiles": ("input", "size and projection", "heat", "colour", "tile_zoom"),
-    "colour": ("colour", "background"),
-}
+_USES = {"render": ("input", "size and projection", "heat", "colour", "background and map"),
+         "render_frames": ("input", "size and projection", "heat", "colour", "background and map",
+                           "animation", "-ffmpegopts", "-keepframes", "-fps"),
+         "render_grid": ("input", "size and projection", "heat", "background and map",
+                         "-background", "-background_brightness", "-invert_background",
+                         "-osm_attribution"),
+         "render_tiles": ("input", "size and projection", "heat", "colour", "tile_zoom"),
+         "colour": ("colour", "background")}
 
 
 def _library_input(function: Optional[str], config: Optional[Config], settings: dict,
                    data: Any = None, lon: Any = None, weight: Any = None, lat: Any = None,
                    time: Any = None, skip_invalid: bool = False) -> Tuple[Config, Any]:
-    """What the library's functions share: the settings (a Config in ``lon``'s place moves),
-    checked, ``function``'s unused ones refused (None: all used, as run(files=...); "run": all
-    but files); the batches of ``data`` (see :func:`render`), if given."""
+    """The settings (a Config in ``lon``'s place moves), checked, those ``function`` leaves unused
+    refused (None: none, "run": files), and the batches of ``data`` (see :func:`render`) or None."""
     if isinstance(lon, Config) and config is None:  # render(data, config)
         lon, config = None, lon
     config = _config_with(config, settings)
@@ -7451,9 +7339,9 @@ def _library_input(function: Optional[str], config: Optional[Config], settings: 
             raise HeatmapError("%s() has no use for the setting %s%s" % (function, name, (
                 " with data" if function == "run" else " (run() takes them all%s)" % animates)))
     _validate(config)
-    spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}
     if data is None and lat is None:
         return config, None
+    spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}
     return config, _library_batches(config, data, spec, skip_invalid)
 
 
@@ -7463,19 +7351,18 @@ def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, w
            **settings: Any) -> Image.Image:
     """Render points or tracks to a Pillow image.
 
-    ``data`` (as for render_grid, render_tiles, render_frames, run and tracks) is latitudes
-    with ``lon`` (``weight``, ``time``) array-likes in degrees; a table (pandas, polars, a
-    dict of arrays) whose ``lat``/``lon``/``weight``/``time`` columns are named (lat and lon
-    found by name if not); GeoPandas data or ``__geo_interface__`` of points and lines (any
-    CRS); Points/Segments batches, one or an iterable; or a path or list of paths.  Times:
-    datetime64 of any unit, time-zone aware (naive: UTC), ISO 8601 text or Unix seconds.
-    ``config`` and ``settings`` (Config fields by name) give size, kernel, colours and
-    background; one the function has no use for is an error.  A bad row (missing,
-    non-finite, out of range) is an error naming it, or left out with ``skip_invalid``.
+    ``data`` (also of render_grid, render_tiles, render_frames, run, tracks): latitudes with ``lon``
+    (``weight``, ``time``) array-likes in degrees; a table (pandas, polars, a dict of arrays) with
+    columns ``lat``/``lon``/``weight``/``time`` (else lat and lon found by name); GeoPandas data or
+    ``__geo_interface__`` of points and lines (any CRS); Points/Segments batches (or one); or a path
+    or list of paths.  Times: datetime64 of any unit, time-zone aware (naive: UTC), ISO 8601 text or
+    Unix seconds.  ``config`` and ``settings`` (Config fields by name) give size, kernel, colours
+    and background; an unused one is an error.  A bad row (missing, non-finite, out of range) is an
+    error naming it, or skipped with ``skip_invalid``.
 
-    ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh
-    1, decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions;
-    ``decay=1`` is a plain kernel-weighted sum (and about 10x faster for weighted points).
+    ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh 1,
+    decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions; ``decay=1``
+    is a plain kernel-weighted sum (and about 10x faster for weighted points).
     """
     config, batches = _library_input("render", config, settings, data, lon, weight, lat, time,
                                      skip_invalid)
@@ -7499,16 +7386,14 @@ def render_grid(data: Any = None, lon: Any = None, config: Optional[Config] = No
                                      skip_invalid)
     result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
                                                     size=_background_scene(config)[1]))
-    projection = result.geometry.projection
-    return Grid(result.values, _grid_transform(result.geometry, projection), _CRS[projection],
-                float(result.peak))
+    return Grid(result.values, *_grid_transform(result.geometry), float(result.peak))
 
 
 @_setting_errors
 def colour(grid: Grid, config: Optional[Config] = None, **settings: Any) -> Image.Image:
     """The picture of a :class:`Grid`: ``colour(render_grid(data, **s), **c)`` is ``render(data,
-    **s, **c)`` for the colour settings ``c`` (hsva_min, hsva_max, gradient, colormap,
-    colour_scale, colour_max, background)."""
+    **s, **c)`` for colour settings ``c`` (hsva_min, hsva_max, gradient, colormap, colour_scale,
+    colour_max, background)."""
     config = _library_input("colour", config, settings)[0]
     if not isinstance(grid, Grid):
         raise HeatmapError("colour() paints a Grid (of render_grid), not %s" % type(grid).__name__)
@@ -7522,9 +7407,9 @@ def render_tiles(data: Any = None, lon: Any = None, config: Optional[Config] = N
                  weight: Any = None, *, lat: Any = None, time: Any = None,
                  skip_invalid: bool = False, **settings: Any
                  ) -> Iterator[Tuple[int, int, int, bytes]]:
-    """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north)
-    with heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last)
-    or None (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
+    """``(zoom, x, y, png)`` of each Web Mercator XYZ tile (256x256 RGBA, ``y`` from the north) with
+    heat, the input (as for :func:`render`) read now; ``tile_zoom``: a zoom, (first, last) or None
+    (from the data); each zoom coloured as one picture (``colour_max``: all alike)."""
     config, batches = _library_input("render_tiles", config, settings, data, lon, weight, lat, time,
                                      skip_invalid)
     _tile_options(config)
@@ -7551,9 +7436,9 @@ def render_frames(data: Any = None, lon: Any = None, config: Optional[Config] = 
 def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weight: Any = None,
         *, lat: Any = None, time: Any = None, skip_invalid: bool = False,
         **settings: Any) -> None:
-    """Do what the settings ask (a picture, video, tiles, state file) as the command line
-    does, of ``files`` or of ``data`` (as for :func:`render`): ``run(df, time="t",
-    animate=True, frame_time="1h", width=800, output="a.mp4")``."""
+    """Do what the settings ask (a picture, video, tiles, state file) as the command line does, of
+    ``files`` or ``data`` (as for :func:`render`): ``run(df, time="t", animate=True, width=800,
+    frame_time="1h", output="a.mp4")``."""
     if isinstance(data, Config) and config is None:   # run(config)
         data, config = None, data
     _run_config(*_library_input(None if data is None and lat is None else "run", config,
@@ -7561,36 +7446,29 @@ def run(data: Any = None, lon: Any = None, config: Optional[Config] = None, weig
 
 
 def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> None:
-    """run() for main() (the errors name the command line's flags), of the input files or of
-    the library's ``batches``."""
+    """run() of the files or the library's ``batches``; for main(), errors name flags."""
     _validate(config)
     if not (config.files or config.load or batches is not None):
         raise HeatmapError("no input files")
     if not (config.output or config.save or config.tiles):
         raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
+    if not config.load and (config.animate or config.tiles):
+        (_run_animation if config.animate else _run_tiles)(config, batches)
+        return
     if config.load:
         image, result = _render_loaded(config)
+        colour = _parse_colour(config.background) if config.background else None
+    else:
+        background, size = _background_scene(config)  # -I is read once, before the input
+        result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
+                                                        size=size), keep_all=bool(config.save))
+        if result.geometry.width * result.geometry.height > _max_pixels():
+            raise _too_big(result.geometry.width * result.geometry.height)
         if config.output:
-            _save_output(config, image, result.geometry,
-                         _parse_colour(config.background) if config.background else None)
-        if config.save:
-            _save_state(config.save, config, result)
-        return
-    if config.animate:
-        _run_animation(config, batches)
-        return
-    if config.tiles:
-        _run_tiles(config, batches)
-        return
-    background, size = _background_scene(config)  # -I is read once, before the input
-    result = _combine_values(config, *_read_and_bin(config, _input_batches(config, batches),
-                                                    size=size), keep_all=bool(config.save))
-    if result.geometry.width * result.geometry.height > _max_pixels():
-        raise _too_big(result.geometry.width * result.geometry.height)
+            scene = _make_scene(config, result.geometry, background)
+            image, colour = _heat_picture(result.values, result.peak, scene), scene.colour
     if config.output:
-        scene = _make_scene(config, result.geometry, background)
-        _save_output(config, _heat_picture(result.values, result.peak, scene), result.geometry,
-                     scene.colour)
+        _save_output(config, image, result.geometry, colour)
     if config.save:
         _save_state(config.save, config, result)
 
@@ -7617,20 +7495,18 @@ def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
     held = _held(config, _input_batches(config, batches))
     plan = _tile_plan(config, held)
     _LOG.info("tiles at zooms %d-%d", plan.zooms[0], plan.zooms[-1])
-    write = _write_mbtiles if _is_mbtiles(config.tiles) else _write_tile_folder
+    write = _write_mbtiles if config.tiles.lower().endswith(".mbtiles") else _write_tile_folder
     count = write(config, plan, functools.partial(
         _tile_stream, config, held, plan, os.path.dirname(os.path.realpath(config.tiles))))
     _LOG.info("wrote %d tiles to %s", count, config.tiles)
 
 
 # ---- 14 Command line ----
-# argparse from the option groups below (defaults from Config); messages as one line on
-# stderr (warnings of one kind counted after the first few); Ctrl-C and SIGTERM stop with
-# nothing half-written.
+# argparse from the option groups below (defaults from Config); messages as one line on stderr
+# (warnings of one kind counted after the first few); Ctrl-C and SIGTERM leave nothing half-written.
 def _extent_arg(text: str) -> Tuple[float, float, float, float]:
-    parts = text.split(",")
     try:
-        values = tuple(float(p) for p in parts)
+        values = tuple(float(p) for p in text.split(","))
     except ValueError:
         values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
@@ -7649,15 +7525,6 @@ by the content):
 %s
   A weight multiplies a point's heat (default 1).  Files of different types
   can be mixed; "-" is standard input; .gz, .bz2 and .xz are decompressed."""
-
-
-def _formats_help() -> str:
-    """The input formats part of --help, a paragraph for each row of _FORMATS."""
-    import textwrap
-    width = max(40, min(_terminal_columns(), 100) - 2)
-    return "\n".join(textwrap.fill(
-        "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
-        subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
 
 
 _HELP_EPILOG = """\
@@ -7690,10 +7557,8 @@ exit status:
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """--help: "(default: X)" only where worth naming; description and epilog keep their breaks."""
-
     def __init__(self, prog: str, *args, **kwargs) -> None:
-        # argparse makes a formatter for every option it adds, and without a width
-        # imports shutil (and with it bz2 and lzma: 3 ms of every run) to ask the terminal
+        # per option argparse adds: given no width it imports shutil (bz2, lzma: 3 ms a run)
         kwargs.setdefault("width", _terminal_columns() - 2)
         super().__init__(prog, *args, **kwargs)
 
@@ -7719,16 +7584,20 @@ def _terminal_columns() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     """The command line: one argument group per entry of _OPTION_GROUPS, defaults from Config."""
-    defaults = Config()
-    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % _formats_help(),
+    import textwrap
+    width = max(40, min(_terminal_columns(), 100) - 2)   # the input formats: a paragraph a row
+    formats = "\n".join(textwrap.fill(
+        "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
+        subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
+    p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % formats,
                                 epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
+    defaults = Config()
     for title, options in _OPTION_GROUPS:
         options(p.add_argument_group(title).add_argument, defaults)
     return p
 
 
 def _input_options(add, d: Config) -> None:
-    """Input files, their types and columns, and which inputs to keep."""
     add("files", nargs="*", metavar="FILE", help="input files (formats: see above)")
     for flags, kind in _LEGACY_INPUTS:
         add(*flags, dest="legacy_" + kind, metavar="FILE", help=argparse.SUPPRESS)
@@ -7742,10 +7611,9 @@ def _input_options(add, d: Config) -> None:
         help="GeoJSON: the feature property that holds a point's weight")
     add("--time_property", metavar="NAME", default=d.time_property,
         help='GeoJSON: the feature property that holds the time (default: "time", "timestamp")')
-    add("--dask", metavar="ADDRESS", default=d.dask,
-        help="read and bin the input files (paths, globs or URLs fsspec reads; a task each) on a "
-             "Dask cluster: its scheduler's address, or local:N for N local worker processes "
-             "(needs the dask extra)")
+    add("--dask", metavar="ADDRESS", default=d.dask, help="read and bin the input files (paths, "
+        "globs or URLs fsspec reads; a task each) on a Dask cluster: its scheduler's address, or "
+        "local:N for N local worker processes (needs the dask extra)")
     add("--time_column", action="store_true", default=d.time_column,
         help="plain text: a 4th field on a line is its time (ISO 8601 or Unix seconds)")
     add("--time_range", metavar="START,END", type=_time_range_arg, default=d.time_range,
@@ -7762,7 +7630,6 @@ def _input_options(add, d: Config) -> None:
 
 
 def _size_options(add, d: Config) -> None:
-    """The picture's size, scale, projection and extent."""
     add("-s", "--scale", type=float, default=d.scale, help="metres per pixel, approximate")
     add("-W", "--width", type=int, default=d.width, help="width of output image")
     add("-H", "--height", type=int, default=d.height, help="height of output image")
@@ -7775,7 +7642,6 @@ def _size_options(add, d: Config) -> None:
 
 
 def _heat_options(add, d: Config) -> None:
-    """The kernel and how contributions to a pixel combine."""
     add("-r", "--radius", type=int, default=d.radius, help="pixel radius of point blobs")
     add("-d", "--decay", type=float, default=d.decay,
         help="in [0,1]: 1 sums the contributions to a pixel, 0 takes their maximum")
@@ -7789,7 +7655,6 @@ def _heat_options(add, d: Config) -> None:
 
 
 def _colour_options(add, d: Config) -> None:
-    """The colours of low and high heat."""
     add("-m", "--hsva_min", metavar="HEX", default=d.hsva_min,
         help="hhhssvvaa hex colour for the lowest values")
     add("-M", "--hsva_max", metavar="HEX", default=d.hsva_max,
@@ -7807,11 +7672,10 @@ def _colour_options(add, d: Config) -> None:
 
 
 def _map_options(add, d: Config) -> None:
-    """What the heat is drawn onto: a colour, a picture or map tiles."""
-    add("-b", "--background", metavar="COLOR",
-        help="composite onto this colour (name or #rrggbb)")
+    add("-b", "--background", metavar="COLOR", help="composite onto this colour (name or #rrggbb)")
     add("-I", "--background_image", metavar="FILE", help="composite onto this image")
-    add("-B", "--background_brightness", metavar="F", type=float, help="multiply background pixels by this")
+    add("-B", "--background_brightness", metavar="F", type=float,
+        help="multiply background pixels by this")
     add("-N", "--invert_background", action="store_true",
         help="value-invert the background image (wins over -B)")
     add("--osm", action="store_true", default=d.osm,
@@ -7833,7 +7697,6 @@ def _map_options(add, d: Config) -> None:
 
 
 def _output_options(add, d: Config) -> None:
-    """Where the picture and the processed data go."""
     add("-o", "--output", metavar="FILE",
         help="output file (image or video); - writes the picture to standard output")
     add("-S", "--save", metavar="FILE", help="save processed data to FILE")
@@ -7844,9 +7707,9 @@ def _output_options(add, d: Config) -> None:
 
 
 def _animation_options(add, d: Config) -> None:
-    """Videos: frames by inputs or by the data's clock."""
     add("-a", "--animate", action="store_true", help="make an animation instead of an image")
-    add("--frequency", metavar="N", type=int, default=d.frequency, help="input points per animation frame")
+    add("--frequency", metavar="N", type=int, default=d.frequency,
+        help="input points per animation frame")
     add("--straggler_threshold", metavar="N", type=int, default=d.straggler_threshold,
         help="add one more frame if at least this many inputs remain")
     add("-F", "--ffmpegopts", metavar="STR", help="extra options for ffmpeg, split like a shell")
@@ -7862,7 +7725,6 @@ def _animation_options(add, d: Config) -> None:
 
 
 def _tiles_options(add, d: Config) -> None:
-    """Map tiles and georeferenced pictures."""
     add("--tiles", metavar="OUT",
         help="write Web Mercator map tiles, not a picture: the folder OUT ({z}/{x}/{y}.png, "
              "index.html, a Leaflet map, metadata.json), or an MBTiles file OUT.mbtiles")
@@ -7878,24 +7740,21 @@ def _tiles_options(add, d: Config) -> None:
 
 
 def _message_options(add, d: Config) -> None:
-    """Logging and the version."""
     add("-v", "--verbose", action="store_true", help="log each phase with its time")
     add("--debug", action="store_true", help="show tracebacks and debug logging")
     add("--version", action="version", version="%(prog)s " + __version__)
 
 
-_OPTION_GROUPS = (("input", _input_options),
-                  ("size and projection", _size_options),
-                  ("heat", _heat_options),
-                  ("colour", _colour_options),
-                  ("background and map", _map_options),
-                  ("output", _output_options),
-                  ("animation", _animation_options),
-                  ("tiles", _tiles_options),
+_OPTION_GROUPS = (("input", _input_options), ("size and projection", _size_options),
+                  ("heat", _heat_options), ("colour", _colour_options),
+                  ("background and map", _map_options), ("output", _output_options),
+                  ("animation", _animation_options), ("tiles", _tiles_options),
                   ("messages", _message_options))
-
 _LEGACY_INPUTS = ((("-p", "--points"), "plain"), (("--csv",), "csv"), (("-g", "--gpx"), "gpx"),
                   (("--shp_file",), "shp"))
+# What would steer a terminal from names or data in messages (C0, DEL, C1, bidi; not a tab):
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
 
 
 def _config_from_args(args: argparse.Namespace) -> Config:
@@ -7904,20 +7763,14 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     for _, kind in _LEGACY_INPUTS:  # the original's deprecated one-file options
         path = getattr(args, "legacy_" + kind, None)
         if path:
-            _LOG.warning("the option for a %s file is deprecated: give the file as an argument", kind)
+            _LOG.warning("the option for a %s file is deprecated: give the file as an "
+                         "argument", kind)
             config.files, config.filetype = [path], kind
     return config
 
 
-# Characters that would steer a terminal (C0, DEL, C1, bidirectional overrides), as
-# they may come in file names or data quoted in messages; a tab is harmless.
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
-
-
 def _one_line(text: str) -> str:
-    """``text`` as one printable line: line breaks become spaces, control characters
-    escapes (``\x1b``), so a file name cannot steer the terminal."""
+    """``text`` on one line, control characters escaped (``\x1b``): harmless to a terminal."""
     line = " ".join(str(text).splitlines())
     return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
                         else "\\u%04x" % ord(m.group()), line)
@@ -7933,17 +7786,14 @@ def _print_line(line: str) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """warnings.showwarning for main(): a library's warning becomes one of our log lines
-    (except Pillow's decompression bomb warning: image sizes are checked by us)."""
+    """warnings.showwarning for main(): our log line (not Pillow's bomb warning: we check sizes)."""
     if category.__name__ != "DecompressionBombWarning":
         _LOG.warning("%s", message)
 
 
 class _LogHandler(logging.Handler):
-    """Log records to the current ``sys.stderr``, one line each (``heatmap.py: warning: ...``;
-    -v/--debug lines after the milliseconds since start).  Of warnings of one kind (one message
-    template), the first ``_ALIKE_SHOWN`` are shown, the rest counted for :meth:`summary`."""
-
+    """Records to the current ``sys.stderr``, a line each (``heatmap.py: warning: ...``; -v lines
+    after the ms since start); past _ALIKE_SHOWN warnings of one template, counted for summary()."""
     def __init__(self, summarise: bool = True):
         super().__init__()
         self.summarise = summarise
@@ -7954,19 +7804,17 @@ class _LogHandler(logging.Handler):
             text = _one_line(record.getMessage())
             if record.levelno >= logging.WARNING:
                 kind = text if record.msg == "%s" else str(record.msg)  # its template
-                if self.summarise and self._hidden(kind, text):
-                    return
+                if self.summarise:
+                    seen = self.alike.setdefault(kind, [0, text])
+                    seen[0] += 1
+                    if seen[0] > _ALIKE_SHOWN:
+                        return
                 line = "heatmap.py: %s: %s" % (record.levelname.lower(), text)
             else:
                 line = "%8d ms  %s" % (record.relativeCreated, text)
             _print_line(line)
         except Exception:
             self.handleError(record)
-
-    def _hidden(self, kind: str, text: str) -> bool:
-        seen = self.alike.setdefault(kind, [0, text])
-        seen[0] += 1
-        return seen[0] > _ALIKE_SHOWN
 
     def summary(self) -> None:
         """One line per kind of warning that was cut short."""
@@ -7987,11 +7835,7 @@ def _argument_error(message: str) -> None:
 
 
 class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled as Ctrl-C is: every temp file removed on the way out."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
+    """SIGTERM or SIGHUP (args[0]: its number), handled as Ctrl-C: every temp file removed."""
 
 
 def _raise_stopped(signum: int, frame) -> None:
@@ -7999,8 +7843,7 @@ def _raise_stopped(signum: int, frame) -> None:
 
 
 def _catch_stop_signals() -> dict:
-    """Make SIGTERM and SIGHUP raise :class:`_Stopped` (not in a thread, and not when
-    ignored, as under nohup); returns the handlers to put back."""
+    """SIGTERM, SIGHUP raise _Stopped (not in a thread, nor if ignored: nohup); the old handlers."""
     previous = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
@@ -8012,9 +7855,9 @@ def _catch_stop_signals() -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the signal
-    number: SIGTERM, SIGHUP).  --help and --version raise SystemExit(0), a bad option
-    SystemExit(2) after one error line, as argparse.  Only ``-o -`` writes to standard output."""
+    """Run the command line; returns the exit status (2: a user error, 130: Ctrl-C, 128 + the number
+    of SIGTERM, SIGHUP).  --help, --version: SystemExit(0); a bad option: one error line and
+    SystemExit(2), as argparse.  Only ``-o -`` writes to standard output."""
     parser = _parser()
     parser.error = _argument_error  # type: ignore[assignment]
     handler, level = _LogHandler(), _LOG.level
@@ -8029,20 +7872,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return __import__("heatmap").main(argv)
         debug = args.debug
         handler.summarise = not (debug or args.verbose)   # -v shows every warning
-        _LOG.setLevel(logging.DEBUG if args.debug else
-                      logging.INFO if args.verbose else logging.WARNING)
+        _LOG.setLevel(logging.DEBUG if debug else logging.INFO if args.verbose else logging.WARNING)
         _run_config(_config_from_args(args))
-    except HeatmapError as exc:
+    except (HeatmapError, MemoryError) as exc:
         if debug:
             raise
-        code, message = 2, "error: %s" % _one_line(exc)
-    except MemoryError:
-        if debug:
-            raise
-        code, message = 2, ("error: out of memory: try a smaller image, a smaller "
-                            "-r/--radius or a larger -s/--scale")
+        code, message = 2, "error: " + (_one_line(exc) if isinstance(exc, HeatmapError) else
+                                        "out of memory: try a smaller image, a smaller "
+                                        "-r/--radius or a larger -s/--scale")
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
+        signum = exc.args[0] if isinstance(exc, _Stopped) else signal.SIGINT
         code = 128 + signum
         message = "interrupted" if signum == signal.SIGINT else \
             "stopped by %s" % signal.Signals(signum).name
@@ -8062,9 +7901,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _console() -> None:
-    """Entry point of the ``heatmap`` and ``heatmap.py`` commands: standard descriptors the shell
-    closed (``2>&-``) are opened on the null device (no file of ours takes their place), and the
-    end is os._exit (teardown of NumPy and Pillow takes longer than a small heatmap)."""
+    """The ``heatmap`` and ``heatmap.py`` commands: descriptors the shell closed (``2>&-``) opened
+    on the null device (no file of ours takes their place); os._exit, teardown takes longer."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
@@ -8072,10 +7910,9 @@ def _console() -> None:
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor: this one
     code = main()
     try:
-        if sys.stdout is not None:
-            sys.stdout.flush()
-        if sys.stderr is not None:
-            sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):  # a closed pipe: nothing more can be said
         code = code or 1
     os._exit(code)

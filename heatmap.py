@@ -2979,7 +2979,8 @@ def _check_latitudes(config: Config, box: _Box) -> None:
                            "(|lat| <= %.12g)" % (worst, config.projection, limit))
 
 
-def _picture_geometry(config: Config, box_ll: _Box, size: Tuple[Optional[int], Optional[int]]) -> _PictureGeometry:
+def _picture_geometry(config: Config, box_ll: _Box,
+                      size: Tuple[Optional[int], Optional[int]]) -> _PictureGeometry:
     """Scale and image box for a lat/lon box and the asked (width, height)."""
     if config.osm:
         return _osm_background(config, box_ll)
@@ -3283,7 +3284,8 @@ class _CountGrid:
         self.waiting: List[Tuple[np.ndarray, Optional[np.ndarray]]] = []
         self.waiting_size = 0
 
-    def add(self, ix: np.ndarray, iy: np.ndarray, weight: Optional[np.ndarray] = None) -> np.ndarray:
+    def add(self, ix: np.ndarray, iy: np.ndarray,
+            weight: Optional[np.ndarray] = None) -> np.ndarray:
         """Count the points it can hold (with ``weight``: sum it); returns a mask of the others."""
         if ix.size:
             self._grow(int(ix.min()), int(iy.min()), int(ix.max()) + 1, int(iy.max()) + 1)
@@ -3339,7 +3341,8 @@ class _CountGrid:
         self.sums = None if self.sums is None else self.block(region, self.sums)
         self.region = region
 
-    def block(self, rect: Tuple[int, int, int, int], grid: Optional[np.ndarray] = None) -> np.ndarray:
+    def block(self, rect: Tuple[int, int, int, int],
+              grid: Optional[np.ndarray] = None) -> np.ndarray:
         """grid[y, x] of the counts (or of ``grid``) over ``rect``, 0 outside the region."""
         grid = self.counts if grid is None else grid
         x0, y0, x1, y1 = self.region
@@ -3362,7 +3365,8 @@ class _CountGrid:
         sums = self.sums[ys, xs]
         if not np.isfinite(sums).all():
             raise _overflow_error()
-        return _BinnedPoints(xs + self.region[0], ys + self.region[1], sums, np.ones(xs.size, np.int64))
+        return _BinnedPoints(xs + self.region[0], ys + self.region[1], sums,
+                             np.ones(xs.size, np.int64))
 
     def occupied_box(self) -> Optional[Tuple[int, int, int, int]]:
         """Pixel box (x0, y0, x1, y1 exclusive) of the points held, or None."""
@@ -3524,7 +3528,8 @@ def _sort_contributions(keys: np.ndarray, values: np.ndarray):
     if value_bits < 16 or not (0.0 < top < math.inf and float(values.min()) >= 0.0):
         order = np.lexsort((-values, keys))
         return order, keys[order], values[order]
-    packed = np.left_shift(np.ascontiguousarray(keys, np.int64).view(np.uint64), np.uint64(value_bits + pos_bits))
+    packed = np.left_shift(np.ascontiguousarray(keys, np.int64).view(np.uint64),
+                           np.uint64(value_bits + pos_bits))
     highest = (1 << value_bits) - 1   # a rank is never larger for a larger value
     rank = np.subtract(np.uint64(highest), np.multiply(values, highest / top).astype(np.uint64))
     rank <<= np.uint64(pos_bits)
@@ -3538,7 +3543,7 @@ def _sort_contributions(keys: np.ndarray, values: np.ndarray):
 
 
 def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: np.ndarray) -> None:
-    """Sort exactly, in place, the runs of equal packed key and rank whose values are out of order."""
+    """Sort exactly, in place, the runs of equal packed key and rank with values out of order."""
     up = np.flatnonzero(v[1:] > v[:-1])  # mostly where the key changes
     run = packed >> np.uint64(pos_bits)
     up = up[run[up] == run[up + 1]]
@@ -3681,7 +3686,8 @@ class _Engine:
         return grid, largest, [np.concatenate(c) for c in zip(*kept)] if keep_all else []
 
     def tile_values(self, entries: _BinnedPoints, segments: np.ndarray,
-                    counts: Optional["_CountGrid"] = None) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
+                    counts: Optional["_CountGrid"] = None,
+                    ) -> Iterator[Tuple[Tuple[int, int, int, int], np.ndarray]]:
         """Yield (rect, values) per _TILE-pixel tile with data, or part of one (decay-1 FFT sums: by
         block, as views), in tile order; other pixels are 0.  ``segments``: weights >= 0."""
         if self.counted:
@@ -3710,13 +3716,15 @@ class _Engine:
         small = total * self.stamp.heat.size < _SMALL_WORK   # faster on this thread alone
         for pieces in _threaded_map(work, jobs, 1 if small else None, ahead):
             for rect, values in pieces:
-                if values.size and not (math.isfinite(values.min()) and math.isfinite(values.max())):
+                if values.size and not (math.isfinite(values.min())
+                                        and math.isfinite(values.max())):
                     raise _overflow_error()
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT (60 ns a pixel of the points' box) than the sort
-        (100 ns a contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2 cores."""
+        """Whether decay-1 sums are faster by FFT (60 ns a pixel of the points' box) than the
+        sort (100 ns a contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2
+        cores."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3733,7 +3741,8 @@ class _Engine:
             walk = min(walk, 0.6 * area * (self.stamp.heat.size / 2 + 4 * self.stamp.groups.size))
         return 60 * area < walk
 
-    def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray, counts: Optional["_CountGrid"]):
+    def _sum_jobs(self, entries: _BinnedPoints, segments: np.ndarray,
+                  counts: Optional["_CountGrid"]):
         """Jobs at decay 1: blocks of whole tiles over the positive weights, ("sum", block, region,
         points, counts, segments, {tile: others}), then pieces of the tiles only others reach."""
         r = self.radius
@@ -3938,7 +3947,8 @@ class _Engine:
             rank[target] = before + copies[first:ends[j]]
         return out.reshape(-1, wide)[2 * r:y1 - y0 + 2 * r, 2 * r:x1 - x0 + 2 * r]
 
-    def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray, decay: _Decay) -> np.ndarray:
+    def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray,
+                decay: _Decay) -> np.ndarray:
         """Weighted points and segments by a sort-based reduction (segments alone by cells)."""
         if _FAST and segments.shape[0] and not entries.x.size and (
                 segments.shape[1] < 5 or segments[:, 4].min() >= 0):
@@ -4054,7 +4064,8 @@ def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarr
     return sums
 
 
-def _points_box(entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> Optional[Tuple[int, int, int, int]]:
+def _points_box(entries: _BinnedPoints,
+               counts: Optional["_CountGrid"]) -> Optional[Tuple[int, int, int, int]]:
     """Pixel box (x0, y0, x1, y1 exclusive) of the entries and the counts, or None."""
     boxes = [] if counts is None else [counts.occupied_box()]
     boxes = [b for b in boxes if b is not None]
@@ -4153,8 +4164,8 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
         crowded &= ~piled & (size < 0.6 * radius)
         _cell_values(table, cells[~crowded & ~piled], members[~crowded & ~piled], rect, size,
                      radius, kernel, decay, out)
-        cells, members = _prune_crowded_cells(table, cells[crowded], members[crowded], rect[:2], size, across,
-                                 margin, radius, kernel, decay.depth)
+        cells, members = _prune_crowded_cells(table, cells[crowded], members[crowded], rect[:2],
+                                              size, across, margin, radius, kernel, decay.depth)
         piled = (np.bincount(cells) > 4 * decay.depth)[cells] if cells.size else crowded[:0]
         _crowded_values(table, cells[piled], members[piled], rect[:2], size, margin, radius,
                         kernel, decay, out)
@@ -4239,8 +4250,9 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
             yield group, lists
 
 
-def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin, size: int,
-            across: int, margin: float, radius: int, kernel: str, depth: int):
+def _prune_crowded_cells(table: np.ndarray, cells: np.ndarray, members: np.ndarray, origin,
+                         size: int, across: int, margin: float, radius: int, kernel: str,
+                         depth: int):
     """The (cell, segment) pairs a crowded cell must keep: bounds from its centre (its pixels lie
     within half a diagonal) keep those above 0 reaching the depth-th largest lower bound."""
     centre, half = (size - 1) / 2.0, (size - 1) / math.sqrt(2) + margin
@@ -4822,7 +4834,8 @@ def _background_scene(config: Config):
     return _transform_background(image, config), image.size
 
 
-def _make_scene(config: Config, geometry: _PictureGeometry, background: Optional[Image.Image]) -> _Scene:
+def _make_scene(config: Config, geometry: _PictureGeometry,
+                background: Optional[Image.Image]) -> _Scene:
     background = geometry.basemap if background is None else background
     colour = _parse_colour(config.background) if config.background and background is None else None
     if background is not None and background.size != (geometry.width, geometry.height):
@@ -5374,7 +5387,8 @@ def _time_bound(value, end: bool) -> int:
         if isinstance(value, str):   # a date alone, or its time without seconds, made whole
             text = re.sub(r"^(\S{10}[T ]\d\d:\d\d)(?=$|[Zz+-])", r"\1:00", value.strip())
             time = _parse_times([text + ("T00:00:00" if day else "")])[0]
-        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        elif isinstance(value, (int, float, np.integer, np.floating)) and \
+                not isinstance(value, bool):
             time = _unix_times(np.array([float(value)]))[0]
         elif getattr(value, "tzinfo", None) is not None:   # an aware datetime, a pandas Timestamp
             time = np.datetime64(int(value.timestamp()), "s")
@@ -5557,7 +5571,8 @@ class _TrackTimeFilter:
         if batch is None:
             return self.trim.flush() if self.trim else []
         self.read += len(batch[0])
-        if isinstance(batch, Points) or not len(batch[0]) or not (self.config.max_jump or self.trim):
+        if isinstance(batch, Points) or not len(batch[0]) or \
+                not (self.config.max_jump or self.trim):
             return [batch]
         length = _segment_metres(batch)
         jump = length > float(self.config.max_jump or math.inf)
@@ -5587,7 +5602,8 @@ class _TrackTimeFilter:
         if _track_rule(self.config) == "time" and not points:
             duration = (seconds[1] - seconds[0]).astype(np.float64)
             keep = keep & (duration > 0) & (duration <= self.max_gap)
-            batch = batch._replace(weight=duration if batch.weight is None else duration * batch.weight)
+            batch = batch._replace(
+                weight=duration if batch.weight is None else duration * batch.weight)
         return _batch_subset(batch, keep)
 
     def _finish(self) -> None:
@@ -5686,7 +5702,8 @@ class _FrameIndex:
         ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
         seq = np.r_[entry_seq, segment_seq][np.where(kind == 0, which, which + entry_seq.size)]
         order = np.lexsort((seq, ids[:, 1], ids[:, 0]))
-        self.ids, self.kind, self.which, self.seq = ids[order], kind[order], which[order], seq[order]
+        self.ids, self.kind = ids[order], kind[order]
+        self.which, self.seq = which[order], seq[order]
         tile_first = np.r_[True, np.any(self.ids[1:] != self.ids[:-1], axis=1)]
         self.tile_of = np.cumsum(tile_first) - 1
         self.tile_start = np.r_[np.flatnonzero(tile_first), self.seq.size]
@@ -5834,7 +5851,8 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     _write_atomic(config.output, write, ".part" + _video_extension(config))
 
 
-def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator", scene: "_Scene") -> None:
+def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
+             scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
     ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file

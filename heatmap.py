@@ -7208,7 +7208,8 @@ class _DaskParts:
         self.parts, self.columns = parts, columns
 
     def on(self, config: Config) -> "_DaskParts":
-        self.compute = functools.partial(__import__("dask").compute, scheduler=_dask_client(config))
+        scheduler = _dask_client(config)   # first: it says how to install what is missing
+        self.compute = functools.partial(__import__("dask").compute, scheduler=scheduler)
         if self.parts is None:
             found = [__import__("fsspec").open_files(path, "rb") for path in config.files]
             for pattern in (p for p, more in zip(config.files, found) if not more):

@@ -357,6 +357,16 @@ def test_fit_without_fitdecode_is_one_line(write, run, monkeypatch):
     assert code == 2 and 'pip install "heatmap.py[fit]"' in err
 
 
+@pytest.mark.parametrize("missing", [("dask", "distributed"), ("distributed",)])
+def test_dask_without_dask_is_one_line(write, run, monkeypatch, missing):
+    """Before: --dask without dask installed was a traceback (ModuleNotFoundError)."""
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)
+    write("p.txt", "47.6 -122.3\n47.7 -122.2\n")
+    code, err = run("-W", 50, "--dask", "local:1", "-o", "out.png", "p.txt")
+    assert code == 2 and 'pip install "heatmap.py[dask]"' in err and "Traceback" not in err
+
+
 def test_damaged_fit_names_the_record(write):
     pytest.importorskip("fitdecode")
     data, _ = fit_bytes(TRACK[:5], range(T0, T0 + 5))

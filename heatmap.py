@@ -456,7 +456,8 @@ def _open_binary(path: str):
 
 
 def _not_a_file(path: str) -> HeatmapError:
-    return HeatmapError("%s: %s" % (path, "no such file" if not os.path.exists(path) else
+    missing = "no such file (URLs are read with --dask)" if "://" in path else "no such file"
+    return HeatmapError("%s: %s" % (path, missing if not os.path.exists(path) else
                                     "is a folder, not a file" if os.path.isdir(path) else
                                     "is not a regular file"))
 

@@ -286,6 +286,8 @@ ERRORS = [
         {"row.txt": "47.6 -122.3\n47.6 -122.2\n"}),
     # data errors: file and line named, bad text quoted
     row("missing_input", W + OUT + ["pts.txt", "nope.txt"], "nope.txt: no such file", PTS),
+    row("url_without_dask", W + OUT + ["https://127.0.0.1:1/x.txt"],
+        "https://127.0.0.1:1/x.txt: no such file (URLs are read with --dask)"),
     row("input_is_a_folder", W + OUT + ["sub"], "sub: is a folder, not a file",
         {"sub/keep.txt": b"x"}),
     row("plain_not_a_number", W + OUT + ["bad.txt"], "bad.txt:2: not a number: '47.62 east'",

@@ -87,7 +87,7 @@ As a library:
 # has an environment override, named in --help), and helpers every section uses: a thread
 # pool that keeps order, sorted unique values, optional imports, regexes compiled on first use.
 # Imported only where needed, for a short start-up (issue 22; a text-to-PNG run needs no Pillow):
-# PIL, hashlib (tile cache), json (state files), shlex, shutil, string, subprocess, tempfile
+# PIL, hashlib (tile cache), json (state files), shlex, shutil, subprocess, tempfile
 # (animation), xml.parsers.expat (GPX) and the optional extras (pyshp, imageio-ffmpeg, ...).
 from __future__ import annotations
 import argparse
@@ -104,6 +104,7 @@ import os
 import re
 import signal
 import stat
+import string
 import struct
 import sys
 import threading
@@ -5003,7 +5004,6 @@ def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
     """URL of tile (x, y) at ``zoom``: base + template with {z}, {x}, {y} filled in."""
     pattern = base + template
     try:
-        import string   # only --osm runs need it
         for _, name, spec, _ in string.Formatter().parse(pattern):
             if name is not None and name not in ("x", "y", "z"):
                 raise ValueError("unknown field {%s}" % name)
@@ -6404,7 +6404,7 @@ def _write_mbtiles(config: Config, plan: _TilePlan, tiles) -> int:
     return count
 
 
-_VIEWER_PAGE = """<!DOCTYPE html>
+_VIEWER_PAGE = string.Template("""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -6436,7 +6436,7 @@ if (!window.L) {
 </script>
 </body>
 </html>
-"""
+""")
 
 
 
@@ -6444,7 +6444,6 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     """index.html: Leaflet (--leaflet_url, else unpkg by SRI), base map, heat tiles, fitted."""
     import html
     import json
-    import string   # string.Template: only tile runs need the module
     west, south, east, north = meta["bounds"]
     attribution = (html.escape(config.osm_attribution) if config.osm_attribution
                    else _OSM_ATTRIBUTION_HTML)
@@ -6454,7 +6453,7 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
 
     def sri(name: str) -> str:
         return "" if config.leaflet_url else ' integrity="%s" crossorigin=""' % _LEAFLET_SRI[name]
-    return string.Template(_VIEWER_PAGE).substitute(
+    return _VIEWER_PAGE.substitute(
         title=html.escape(meta["name"]), view=json.dumps(view).replace("<", "\\u003c"),
         css=html.escape(base + "/leaflet.css"), js=html.escape(base + "/leaflet.js"),
         css_sri=sri("leaflet.css"), js_sri=sri("leaflet.js"))

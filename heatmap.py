@@ -84,11 +84,11 @@ As a library:
 
 # ---- 1.1 Basics: imports, version, limits ----
 # The module's imports, its public surface, the limits that guard memory and time (each one
-# has an environment override, named in --help), and three helpers every section uses: a
-# thread pool that keeps order, sorted unique values, optional imports.  Imported only where
-# needed, for a short start-up (a text-to-PNG run needs no Pillow): PIL, hashlib (tile cache),
-# json (state files), shlex, shutil, subprocess, tempfile (animation), xml.parsers.expat (GPX),
-# and the optional extras (pyshp, imageio-ffmpeg, ...).
+# has an environment override, named in --help), and helpers every section uses: a thread
+# pool that keeps order, sorted unique values, optional imports, regexes compiled on first use.
+# Imported only where needed, for a short start-up (issue 22; a text-to-PNG run needs no Pillow):
+# PIL, hashlib (tile cache), json (state files), shlex, shutil, subprocess, tempfile
+# (animation), xml.parsers.expat (GPX) and the optional extras (pyshp, imageio-ffmpeg, ...).
 from __future__ import annotations
 import argparse
 import colorsys
@@ -202,6 +202,15 @@ def _import_extra(module: str, package: str, extra: str, what: str):
                            ) from None
 
 
+class _Regex:
+    """``re.compile(pattern)`` on first use: ten compiled at import cost every run ~1 ms."""
+    def __init__(self, pattern):
+        self.pattern = pattern
+
+    def __getattr__(self, name: str):   # search, findall, ...: the compiled pattern's, kept
+        return self.__dict__.setdefault(name, getattr(re.compile(self.pattern), name))
+
+
 # ---- 1.2 Basics: errors, messages, configuration ----
 # One exception, HeatmapError, carries every mistake of the user's input or options as one
 # line; the command line prints it and exits 2, the library raises it (its warnings go to
@@ -233,7 +242,7 @@ def _shown(value: Any) -> str:
 
 # Messages name flags ("-W/--width must be positive"); the public library functions pass them
 # through _setting_errors, which names the settings instead, so no check needs to know its caller.
-_FLAG = re.compile(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
+_FLAG = _Regex(r"(?<![\w-])(?:-[A-Za-z]/(?=--))?(--?[A-Za-z]\w*)(?![\w-])")
 
 
 @functools.lru_cache(maxsize=None)
@@ -400,6 +409,7 @@ _CHOICES = (
     ("colour_scale", "--colour_scale", lambda: _COLOUR_SCALES),
     ("track_weight", "--track_weight", lambda: ("segment", "length", "time")),
 )
+_config_hints = functools.lru_cache(None)(lambda: typing.get_type_hints(Config))  # ~1 ms a call
 
 
 # ---- 2.1 Input: streams, the format registry, read() ----
@@ -1599,14 +1609,14 @@ class _GpxExact(_XmlReader):
         self.track.add(np.array(lat), np.array(lon), time)
 
 
-_GPX_SEGMENT_TAG = re.compile(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")
-_GPX_POINT_TAG = re.compile(rb"<(?:[\w.-]+:)?trkpt(?=[\s/>])")
-_GPX_POINT = re.compile(rb"<(?:[\w.-]+:)?trkpt\s+lat\s*=\s*[\"']([-+.0-9]+)[\"']"
-                        rb"\s+lon\s*=\s*[\"']([-+.0-9]+)[\"']")
+_GPX_SEGMENT_TAG = _Regex(rb"<(/?)(?:[\w.-]+:)?trkseg(?=[\s/>])[^>]*?(/?)>")
+_GPX_POINT_TAG = _Regex(rb"<(?:[\w.-]+:)?trkpt(?=[\s/>])")
+_GPX_POINT = _Regex(rb"<(?:[\w.-]+:)?trkpt\s+lat\s*=\s*[\"']([-+.0-9]+)[\"']"
+                    rb"\s+lon\s*=\s*[\"']([-+.0-9]+)[\"']")
 # the same without a namespace prefix: a literal start, which re finds far faster
-_GPX_PLAIN_POINT = re.compile(_GPX_POINT.pattern.replace(rb"(?:[\w.-]+:)?", b""))
-_GPX_EMPTY_POINT = re.compile(rb"<(?:[\w.-]+:)?trkpt\s[^>]*/>")
-_XML_MARKUP = re.compile(rb"<[!?]")
+_GPX_PLAIN_POINT = _Regex(_GPX_POINT.pattern.replace(rb"(?:[\w.-]+:)?", b""))
+_GPX_EMPTY_POINT = _Regex(rb"<(?:[\w.-]+:)?trkpt\s[^>]*/>")
+_XML_MARKUP = _Regex(rb"<[!?]")
 _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 
@@ -1946,7 +1956,7 @@ _NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes,
 
 _JSON_EVENTS = np.zeros(256, bool)
 _JSON_EVENTS[list(b'"\\{}[],')] = True
-_JSON_KEY = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+_JSON_KEY = _Regex(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
 class _JsonArrays:
@@ -6226,7 +6236,7 @@ _LEAFLET_SRI = {"leaflet.js": "sha256-20nQCchB9co0qIjJZRGuk2/Z9VM+kNiyxNV1lvTlZB
                 "leaflet.css": "sha256-p4NxAoJBhIIN+hmNHrzRCf9tD/miZyoHS5obTRR9BMY="}
 _OSM_ATTRIBUTION_HTML = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
                          'OpenStreetMap</a> contributors')
-_OUR_TILE_FILES = re.compile(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
+_OUR_TILE_FILES = _Regex(r"metadata\.json|index\.html|\d+(/\d+(/\d+\.png)?)?")
 _MBTILES_SCHEMA = """
 PRAGMA application_id = 1297105496;
 PRAGMA journal_mode = OFF;
@@ -6430,6 +6440,7 @@ if (!window.L) {
 """)
 
 
+
 def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     """index.html: Leaflet (--leaflet_url, else unpkg by SRI), base map, heat tiles, fitted."""
     import html
@@ -6459,7 +6470,7 @@ _MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 655
              "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
                   "QOI", "AVIF", "BLP"}
-_PNG_PART = 1 << 19               # bytes of PNG rows deflated per thread job
+_PNG_PART = 1 << 20               # bytes of PNG rows per thread job (fewer: no pool, ~4 ms)
 _PNG_SMALL = 1 << 18              # pixels of a picture deflated at level 6
 
 
@@ -7027,7 +7038,7 @@ def _validate(config: Config) -> None:
 
 def _check_settings(config: Config) -> None:
     """Each setting has its Config type, is one of its _CHOICES, or a number in its _RANGES."""
-    for name, hint in typing.get_type_hints(Config).items():
+    for name, hint in _config_hints().items():
         value = getattr(config, name)
         timed = name in ("time_range", "frame_time", "fade", "max_gap")  # text too (_validate_time)
         if not timed and not _has_type(value, hint):
@@ -7773,7 +7784,7 @@ _OPTION_GROUPS = (("input", _input_options), ("size and projection", _size_optio
 _LEGACY_INPUTS = ((("-p", "--points"), "plain"), (("--csv",), "csv"), (("-g", "--gpx"), "gpx"),
                   (("--shp_file",), "shp"))
 # What would steer a terminal from names or data in messages (C0, DEL, C1, bidi; not a tab):
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = _Regex("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ALIKE_SHOWN = 5       # warnings of one kind shown before the rest are only counted
 
 

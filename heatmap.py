@@ -3542,40 +3542,6 @@ def _sort_contributions(keys: np.ndarray, values: np.ndarray):
     return order, (packed >> np.uint64(value_bits + pos_bits)).view(np.int64), v
 
 
-def _ranked_points(entries: _BinnedPoints, rect: Tuple[int, int, int, int],
-                   stamp: _KernelOffsets, decay: _Decay) -> np.ndarray:
-    """Fast path of _sort_contributions for points of weights > 0 at decay < 1: bit-exact; chosen
-    in _Engine._sparse; bench row "1e6 points -d 0.95: weighted / unweighted".  Pairs (point, heat
-    level) sorted by value (runs of points by weight), expanded to their pixels in that order: a
-    stable sort by pixel (a radix sort) ranks them, and bincount adds in the reference's order."""
-    x0, y0, x1, y1 = rect
-    r, w, size = int(stamp.dx.max()), x1 - x0, (x1 - x0) * (y1 - y0)
-    by_weight = np.argsort(-entries.weight, kind="stable")
-    point = np.repeat(by_weight, np.minimum(entries.count, decay.depth)[by_weight])
-    value = (stamp.heat[stamp.groups[:-1], None] * entries.weight[point]).ravel()  # level-major
-    # the pairs whose level reaches the rect, by value (a merge of the levels' sorted runs)
-    away = np.max([x0 - entries.x, entries.x - x1 + 1, y0 - entries.y, entries.y - y1 + 1], 0)
-    reach = np.maximum.reduceat(np.maximum(abs(stamp.dx), abs(stamp.dy)), stamp.groups[:-1])
-    pair = np.flatnonzero(away[point] <= reach[:, None])
-    pair = pair[np.argsort(-value[pair], kind="stable")]
-    level, point = pair // point.size, point[pair % point.size]
-    # the rect grown by 2r (no offset wraps a row): its pixels' keys, -1 outside the rect
-    wide, lengths = w + 4 * r, np.diff(stamp.groups)
-    keys = np.full((y1 - y0 + 4 * r) * wide + 1, -1, np.int32)
-    keys[:-1].reshape(-1, wide)[2 * r:-2 * r, 2 * r:-2 * r] = np.arange(size).reshape(-1, w)
-    padded = np.full((lengths.size, int(lengths.max())), keys.size, np.int32)   # offsets by level
-    padded[np.arange(padded.shape[1]) < lengths[:, None]] = stamp.dy * wide + stamp.dx
-    spot = ((entries.y[point] - y0 + 2 * r) * wide + entries.x[point] - x0 + 2 * r)
-    pixel = keys.take(spot.astype(np.int32)[:, None] + padded.take(level, 0), mode="clip")
-    inside = np.flatnonzero(pixel >= 0)
-    pixel, value = pixel.ravel()[inside], value[pair[inside // padded.shape[1]]]
-    counts = np.bincount(pixel, minlength=size)
-    rank = np.empty(pixel.size, np.int64)
-    rank[np.argsort(pixel.astype(np.uint16), kind="stable")] = \
-        np.arange(pixel.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.bincount(pixel, weights=value * decay.weight(rank), minlength=size)
-
-
 def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: np.ndarray) -> None:
     """Sort exactly, in place, the runs of equal packed key and rank with values out of order."""
     up = np.flatnonzero(v[1:] > v[:-1])  # mostly where the key changes
@@ -3594,22 +3560,18 @@ def _fix_hidden_order(packed: np.ndarray, pos_bits: int, order: np.ndarray, v: n
 def _reduce(keys: np.ndarray, values: np.ndarray, counts: Optional[np.ndarray],
             size: int, decay: _Decay) -> np.ndarray:
     """float64 (size,): per key in [0, size), its values sorted descending and summed with weights
-    1, d, d**2, ... sequentially, as the original (single copies: bit-exact); ``counts``: copies."""
+    1, d, d**2, ... sequentially, as the original (bit-exact); ``counts``: copies of each."""
+    if counts is not None and decay.depth is not None:   # one by one, as many as can matter
+        copies = np.minimum(counts, decay.depth)
+        keys, values, counts = np.repeat(keys, copies), np.repeat(values, copies), None
     if keys.size == 0:
         return np.zeros(size)
     order, keys, values = _sort_contributions(keys, values)
     per_key = np.bincount(keys, minlength=size)
-    start = np.cumsum(per_key) - per_key    # where each key's run begins
-    if counts is None:
-        rank = np.arange(keys.size)
-        rank -= start[keys]
-        contribution = values if decay.decay == 1.0 else values * decay.weight(rank)
-    else:
-        copies = counts[order]
-        before = np.cumsum(copies) - copies
-        rank = before - before[start[keys]]   # copies before, in the key's run
-        contribution = values * decay.weight(rank) * decay.run(copies)
-    return np.bincount(keys, weights=contribution, minlength=size)
+    rank = np.arange(keys.size) - np.repeat(np.cumsum(per_key) - per_key, per_key)
+    if counts is not None:   # decay 1: W[rank] = 1
+        values = values * counts[order]
+    return np.bincount(keys, weights=values * decay.weight(rank), minlength=size)
 
 
 def _overflow_error() -> HeatmapError:
@@ -3893,15 +3855,16 @@ class _Engine:
             yield rect, entries, segments, index, block
 
     def _walk(self, rect, entries: _BinnedPoints, segments: int):
-        """The walk that pays for points alone (dense unit points; few weights > 0), or None."""
+        """Points alone: the walk that pays (unit points, dense; weights > 0, decay < 1) or None."""
         if not _FAST or segments or not entries.x.size:
             return None
         if bool(np.all(entries.weight == 1.0)) and _dense_pays(entries.x.size, rect):
             return self._dense_unit
-        if self.decay_value < 1 and entries.weight.min() > 0 and \
-                _sorted_unique(entries.weight).size * _LEVEL_COST < entries.x.size:
+        if self.decay_value == 1 or entries.weight.min() <= 0:
+            return None
+        if _sorted_unique(entries.weight).size * _LEVEL_COST < entries.x.size:
             return self._level_walk
-        return None
+        return None if self._is_heavy(rect, entries, 0) else self._ranked
 
     def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""
@@ -3981,6 +3944,34 @@ class _Engine:
             rank[target] = before + copies[first:ends[j]]
         return out.reshape(-1, wide)[2 * r:y1 - y0 + 2 * r, 2 * r:x1 - x0 + 2 * r]
 
+    def _ranked(self, rect, entries: _BinnedPoints, decay: _Decay) -> np.ndarray:
+        """Fast path of the sort for points of weights > 0 at decay < 1: bit-exact; chosen by
+        _walk; bench row "1e6 points -d 0.95: weighted / unweighted".  Pairs (point, heat level)
+        in descending value, spread to their pixels: a stable radix sort by pixel ranks them."""
+        r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
+        inner = np.arange(_rect_area(rect), dtype=np.int32).reshape(y1 - y0, -1)
+        keys = np.pad(inner, 2 * r, constant_values=-1)   # the rect grown by 2r: no row wraps
+        point = np.argsort(-entries.weight, kind="stable")
+        point = np.repeat(point, np.minimum(entries.count, decay.depth)[point])
+        value = (stamp.heat[stamp.groups[:-1], None] * entries.weight[point]).ravel()
+        away = np.max([x0 - entries.x, entries.x - x1 + 1, y0 - entries.y, entries.y - y1 + 1], 0)
+        reach = np.maximum.reduceat(np.maximum(abs(stamp.dx), abs(stamp.dy)), stamp.groups[:-1])
+        pair = np.flatnonzero(away[point] <= reach[:, None])   # levels reaching the rect
+        pair = pair[np.argsort(-value[pair], kind="stable")]   # merges the levels' sorted runs
+        level, point = pair // point.size, point[pair % point.size]
+        lengths = np.diff(stamp.groups)   # each level's offsets, padded to the longest
+        padded = np.full((lengths.size, int(lengths.max())), keys.size, np.int32)
+        padded[np.arange(padded.shape[1]) < lengths[:, None]] = stamp.dy * keys.shape[1] + stamp.dx
+        spot = (entries.y[point] - y0 + 2 * r) * keys.shape[1] + entries.x[point] - x0 + 2 * r
+        pixel = keys.take(spot.astype(np.int32)[:, None] + padded.take(level, 0), mode="clip")
+        inside = np.flatnonzero(pixel >= 0)
+        pixel, value = pixel.ravel()[inside], value[pair[inside // padded.shape[1]]]
+        counts = np.bincount(pixel, minlength=inner.size)
+        order = np.argsort(pixel.astype(np.uint16), kind="stable")   # _TILE**2 <= 2**16 keys
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.bincount(pixel, value * decay.weight(rank), inner.size).reshape(inner.shape)
+
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray,
                 decay: _Decay) -> np.ndarray:
         """Weighted points and segments by a sort-based reduction (segments alone by cells)."""
@@ -3988,19 +3979,11 @@ class _Engine:
                 segments.shape[1] < 5 or segments[:, 4].min() >= 0):
             return _segment_cells(segments, rect, self.radius, self.kernel, decay)
         w, h = rect[2] - rect[0], rect[3] - rect[1]
-        if _FAST and not segments.shape[0] and decay.depth is not None and w * h <= 1 << 16 and \
-                entries.x.size and entries.weight.min() > 0:
-            return _ranked_points(entries, rect, self.stamp, decay).reshape(h, w)
         keys, values, counts = _point_heat(entries, rect, self.grid)
         if segments.shape[0]:
             parts = zip((keys, values, counts), _segment_heat(segments, self.radius,
                                                               self.kernel, rect))
             keys, values, counts = (np.concatenate(p) for p in parts)
-        if decay.depth is not None:   # copies one by one, as many as can matter: bit for bit
-            copies = np.minimum(counts, decay.depth)
-            keys, values, counts = np.repeat(keys, copies), np.repeat(values, copies), None
-        elif not np.any(counts != 1):
-            counts = None
         return _reduce(keys, values, counts, w * h, decay).reshape(h, w)
 
 

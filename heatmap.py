@@ -53,7 +53,7 @@ As a library:
 # The engine's paths, chosen in _Engine [5.1] tile by tile (a pyramid's zoom may first count
 # short track segments as points: _counted):
 #   decay 1, points of positive weight: sums by FFT (_sums_pay; _sum_block, _point_sums [5.2])
-#   points alone: the walk of the kernel's offsets (_walk: _dense_unit, _level_walk)
+#   points alone: walks (_walk: _dense_unit, _level_walk; weights > 0 at decay < 1: _ranked)
 #   track segments alone: cells (_sparse; _segment_cells [5.3]), found along them (_cells_along)
 #   anything else, and every path's reference: the sort (_point_heat, _segment_heat, _reduce)
 #   a tile with too much work is split into quarters first (_is_heavy, _pieces).
@@ -3428,7 +3428,7 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
 # adds under half an ulp): every fast path uses that, and only that, to skip work.
 # _Engine.tile_values works in tiles of _TILE pixels (quartered while too much lands on one), a few
 # at a time on the cores, choosing a path for each: FFT sums at decay 1 (_sums_pay) or walks for
-# points alone (5.2; within a few ulp), cells for segments alone (5.3), else the sort.  A pyramid's
+# points alone (5.2; a few ulp at most), cells for segments alone (5.3), else the sort.  A pyramid's
 # short track segments may first be counted as points (_counted: within a stated bound).
 _TILE = 256                       # pixels per side of an accumulation tile
 _MAX_CONTRIBUTIONS = 1 << 21      # contributions reduced at once before a tile splits
@@ -3989,10 +3989,10 @@ class _Engine:
 
 # ---- 5.2 Engine: points ----
 # The reference is _point_heat: each point lists its kernel's contributions inside the tile.  Fast
-# paths: the walks in _Engine, largest value first, adding heat * (S[R + c] - S[R]) to a pixel c
-# more meet (_dense_unit: unit points, whole-tile passes per offset, within 1e-14 of a pixel's
-# value; _level_walk: one weight and offset at a time, within a few ulp), and at decay 1 the FFT
-# sums (_point_sums: within 1.7e-14 of the largest value; pixels no point reaches exactly 0).
+# paths: walks in _Engine by largest value, a pixel c more meet adding heat * (S[R + c] - S[R])
+# (_dense_unit: unit points, per offset, within 1e-14 of a pixel's value; _level_walk: per weight
+# and offset, within a few ulp); _ranked: a radix sort of (point, heat level) pairs, bit-exact; at
+# decay 1 FFT sums (_point_sums: within 1.7e-14 of the largest value; pixels no point reaches: 0).
 def _point_heat(entries: _BinnedPoints, rect: Tuple[int, int, int, int], grid: np.ndarray):
     """Contributions of points to ``rect``: int64 keys (y - y0) * width + (x - x0), weight * heat,
     counts.  As the original, a negative weight makes zero-heat corners count (before negatives)."""

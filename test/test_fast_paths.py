@@ -151,3 +151,23 @@ def test_frames_both_ways(monkeypatch, tmp_path):
     fast, reference = _both_ways(monkeypatch, frames)
     assert len(fast) == len(reference) > 3
     assert all(np.array_equal(a, b) for a, b in zip(fast, reference))
+
+
+@pytest.mark.parametrize("kernel,decay", [("linear", 0.95), ("gaussian", 0.5), ("linear", 0.0)])
+def test_ranked_points_bit_for_bit(monkeypatch, kernel, decay):
+    """Distinct weights (_Engine._ranked; heavy tiles split first) with piles of copies, then
+    zero and negative weights (the sort alone): the same bits both ways."""
+    rng = np.random.default_rng(12)
+    lat, lon = rng.normal(47.61, 0.01, 20000), rng.normal(-122.33, 0.015, 20000)
+    lat, lon = np.r_[lat, np.repeat(lat[:20], 30)], np.r_[lon, np.repeat(lon[:20], 30)]
+    weight = rng.uniform(0.5, 50, lat.size)
+    ranked = []
+    monkeypatch.setattr(hm._Engine, "_ranked", lambda self, *a, _f=hm._Engine._ranked:
+                        ranked.append(a[0]) or _f(self, *a))
+    for signed in (1, -1, 0)[:3 if decay == 0.95 else 1]:
+        some = np.where(rng.random(lat.size) < 0.05, signed * weight, weight)
+        fast, reference = _both_ways(monkeypatch, lambda: hm.render_grid(
+            hm.Points(lat, lon, some), width=300, radius=8, kernel=kernel, decay=decay).values)
+        assert np.array_equal(fast, reference)
+        assert signed != 1 or min(rect[2] - rect[0] for rect in ranked) < hm._TILE   # split
+        ranked.clear()

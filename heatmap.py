@@ -3875,7 +3875,8 @@ class _Engine:
             return None
         if _sorted_unique(entries.weight).size * _LEVEL_COST < entries.x.size:
             return self._level_walk
-        return None if self._is_heavy(rect, entries, 0) else self._ranked
+        small = _rect_area(rect) <= 1 << 16   # _ranked's radix sort keys pixels in 16 bits
+        return self._ranked if small and not self._is_heavy(rect, entries, 0) else None
 
     def _is_heavy(self, rect, entries: _BinnedPoints, segments: int) -> bool:
         """Whether the part of the kernels inside ``rect`` is too much to compute at once."""

@@ -6098,15 +6098,14 @@ class _ValueSpill:
         self.count = 0
 
     def put(self, x: int, y: int, values: np.ndarray, count: int) -> None:
-        rows = np.flatnonzero(values.any(axis=1))
-        r0, r1 = int(rows[0]), int(rows[-1]) + 1
-        cols = np.flatnonzero(values[r0:r1].any(axis=0))
-        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        heat = np.flatnonzero(values)   # one pass finds the box too
+        r0, r1 = int(heat[0]) // _OSM_TILE, int(heat[-1]) // _OSM_TILE + 1
+        cols = heat % _OSM_TILE
+        c0, c1 = int(cols.min()), int(cols.max()) + 1
         pairs = count * 10 < (r1 - r0) * (c1 - c0) * 8
         try:
             self.file.write(self._HEAD.pack(x, y, r0, r1, c0, c1, count if pairs else -1))
             if pairs:
-                heat = np.flatnonzero(values[r0:r1]) + r0 * _OSM_TILE
                 self.file.write(heat.astype(np.uint16).data)
                 self.file.write(values.ravel()[heat].data)
             else:
@@ -6125,7 +6124,7 @@ class _ValueSpill:
                 part = np.frombuffer(self.file.read((r1 - r0) * (c1 - c0) * 8))
                 yield x, y, (r0, r1, c0, c1), part.reshape(r1 - r0, c1 - c0)
             else:
-                heat = np.frombuffer(self.file.read(pairs * 2), np.uint16).astype(np.int64)
+                heat = np.frombuffer(self.file.read(pairs * 2), np.uint16)
                 yield x, y, heat, np.frombuffer(self.file.read(pairs * 8))
 
     def close(self) -> None:
@@ -6167,31 +6166,39 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
     if isinstance(where, tuple):
         rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
         where, values = (rows[:, None] * _OSM_TILE + cols).ravel(), values.ravel()
-    codes = np.zeros(_OSM_TILE * _OSM_TILE, np.int64)   # 0: no heat, else 1 + the colour's row
-    heat = values != 0
-    codes[where[heat]] = _colour_index(values[heat], peak, table.shape[0]) + 1
-    png = _tile_png(codes.reshape(_OSM_TILE, -1), np.vstack([np.zeros((1, 4), np.uint8), table]))
+    heat = values != 0   # code 0: no heat, else 1 + the colour's row
+    codes = _colour_index(values[heat], peak, table.shape[0]) + 1
+    png = _tile_png(where[heat], codes, np.vstack([np.zeros((1, 4), np.uint8), table]))
     if store:
         store(zoom, x, y, png)
     return x, y, png
 
 
-def _tile_png(codes: np.ndarray, colours: np.ndarray) -> bytes:
-    """PNG bytes of a tile of ``colours`` (n, 4) rows ``codes`` (256, 256), by our writer on this
-    thread: indices into a palette of the colours used if at most 256 are (test/BENCHMARKS.md)."""
-    used = np.flatnonzero(np.bincount(codes.ravel(), minlength=colours.shape[0]))
+def _tile_png(spots: np.ndarray, codes: np.ndarray, colours: np.ndarray) -> bytes:
+    """PNG bytes of a tile of ``colours`` (n, 4): rows ``codes`` at flat pixels ``spots``, row 0
+    elsewhere; by our writer on this thread: indices into a palette of the colours used if at
+    most 256 are (test/BENCHMARKS.md)."""
+    uses = np.bincount(codes, minlength=colours.shape[0])
+    uses[0] = _OSM_TILE ** 2 - spots.size
+    used = np.flatnonzero(uses)
     packed = colours[used].view(np.uint32).ravel()
     first = (packed[:, None] == packed).argmax(axis=1)   # rows of one colour share an entry
     keep = np.flatnonzero(first == np.arange(used.size))
     out = io.BytesIO()
-    if not _FAST:
-        _pil_image(colours[codes]).save(out, format="PNG")
-    elif keep.size <= 256:
+    if _FAST and keep.size <= 256:
         entry = np.zeros(colours.shape[0], np.uint8)
         entry[used] = np.searchsorted(keep, first)
-        _png_stream(out, entry[codes], 1, colours[used[keep]], _TILE_LEVEL)
+        tile = np.full(_OSM_TILE ** 2, entry[0], np.uint8)   # palette indices: set at the spots
+        tile[spots] = entry[codes]
+        _png_stream(out, tile.reshape(_OSM_TILE, -1), 1, colours[used[keep]], _TILE_LEVEL)
+        return out.getvalue()
+    tile = np.zeros(_OSM_TILE ** 2, np.int64)
+    tile[spots] = codes
+    pixels = colours[tile.reshape(_OSM_TILE, -1)]
+    if _FAST:
+        _png_stream(out, pixels, workers=1)
     else:
-        _png_stream(out, colours[codes], workers=1)
+        _pil_image(pixels).save(out, format="PNG")
     return out.getvalue()
 
 

@@ -3605,8 +3605,9 @@ def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
     if not length.size or np.median(length) > 0.5 / steep - 1.42:
         return entries, segments
     short = length <= 1 / steep - 1.42
-    x, y = np.floor((segments[short, 0:2] + segments[short, 2:4]) / 2 + 0.5).astype(np.int64).T
-    weight = _segment_column(segments[short], 4)
+    part = segments[short]   # one copy of the short rows
+    x, y = np.floor((part[:, 0:2] + part[:, 2:4]) / 2 + 0.5).astype(np.int64).T
+    weight = _segment_column(part, 4)
     # a track's next segment is often on the same pixel: runs are merged before the sort
     first = np.flatnonzero(np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) |
                                  (weight[1:] != weight[:-1])])

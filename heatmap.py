@@ -3612,8 +3612,9 @@ def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
     if not length.size or np.median(length) > 0.5 / steep - 1.42:
         return entries, segments
     short = length <= 1 / steep - 1.42
-    x, y = np.floor((segments[short, 0:2] + segments[short, 2:4]) / 2 + 0.5).astype(np.int64).T
-    weight = _segment_column(segments[short], 4)
+    part = segments[short]   # one copy of the short rows
+    x, y = np.floor((part[:, 0:2] + part[:, 2:4]) / 2 + 0.5).astype(np.int64).T
+    weight = _segment_column(part, 4)
     # a track's next segment is often on the same pixel: runs are merged before the sort
     first = np.flatnonzero(np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) |
                                  (weight[1:] != weight[:-1])])
@@ -3918,9 +3919,11 @@ class _Engine:
         bx0, bx1 = max(int(cols[0]) - r, 0), min(int(cols[-1]) + r + 1, x1 - x0)
         by0, by1 = max(int(rows[0]) - r, 0), min(int(rows[-1]) + r + 1, y1 - y0)
         w, h = bx1 - bx0, by1 - by0
+        # the narrowest integers that hold the box's total (no rank is more): faster adds
         counts = block[by0:by1 + 2 * r, bx0:bx1 + 2 * r]
+        counts = counts.astype(np.min_scalar_type(-int(counts.sum())))
         total = out[by0:by1, bx0:bx1]
-        rank = np.zeros((h, w), np.int64)
+        rank = np.zeros((h, w), counts.dtype)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
         stamp = self.stamp
         for lo, hi in zip(stamp.groups[:-1], stamp.groups[1:]):
@@ -6128,15 +6131,14 @@ class _ValueSpill:
         self.count = 0
 
     def put(self, x: int, y: int, values: np.ndarray, count: int) -> None:
-        rows = np.flatnonzero(values.any(axis=1))
-        r0, r1 = int(rows[0]), int(rows[-1]) + 1
-        cols = np.flatnonzero(values[r0:r1].any(axis=0))
-        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        heat = np.flatnonzero(values)   # one pass finds the box too
+        r0, r1 = int(heat[0]) // _OSM_TILE, int(heat[-1]) // _OSM_TILE + 1
+        cols = heat % _OSM_TILE
+        c0, c1 = int(cols.min()), int(cols.max()) + 1
         pairs = count * 10 < (r1 - r0) * (c1 - c0) * 8
         try:
             self.file.write(self._HEAD.pack(x, y, r0, r1, c0, c1, count if pairs else -1))
             if pairs:
-                heat = np.flatnonzero(values[r0:r1]) + r0 * _OSM_TILE
                 self.file.write(heat.astype(np.uint16).data)
                 self.file.write(values.ravel()[heat].data)
             else:
@@ -6155,7 +6157,7 @@ class _ValueSpill:
                 part = np.frombuffer(self.file.read((r1 - r0) * (c1 - c0) * 8))
                 yield x, y, (r0, r1, c0, c1), part.reshape(r1 - r0, c1 - c0)
             else:
-                heat = np.frombuffer(self.file.read(pairs * 2), np.uint16).astype(np.int64)
+                heat = np.frombuffer(self.file.read(pairs * 2), np.uint16)
                 yield x, y, heat, np.frombuffer(self.file.read(pairs * 8))
 
     def close(self) -> None:
@@ -6197,31 +6199,39 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
     if isinstance(where, tuple):
         rows, cols = np.arange(where[0], where[1]), np.arange(where[2], where[3])
         where, values = (rows[:, None] * _OSM_TILE + cols).ravel(), values.ravel()
-    codes = np.zeros(_OSM_TILE * _OSM_TILE, np.int64)   # 0: no heat, else 1 + the colour's row
-    heat = values != 0
-    codes[where[heat]] = _colour_index(values[heat], peak, table.shape[0]) + 1
-    png = _tile_png(codes.reshape(_OSM_TILE, -1), np.vstack([np.zeros((1, 4), np.uint8), table]))
+    heat = values != 0   # code 0: no heat, else 1 + the colour's row
+    codes = _colour_index(values[heat], peak, table.shape[0]) + 1
+    png = _tile_png(where[heat], codes, np.vstack([np.zeros((1, 4), np.uint8), table]))
     if store:
         store(zoom, x, y, png)
     return x, y, png
 
 
-def _tile_png(codes: np.ndarray, colours: np.ndarray) -> bytes:
-    """PNG bytes of a tile of ``colours`` (n, 4) rows ``codes`` (256, 256), by our writer on this
-    thread: indices into a palette of the colours used if at most 256 are (test/BENCHMARKS.md)."""
-    used = np.flatnonzero(np.bincount(codes.ravel(), minlength=colours.shape[0]))
+def _tile_png(spots: np.ndarray, codes: np.ndarray, colours: np.ndarray) -> bytes:
+    """PNG bytes of a tile of ``colours`` (n, 4): rows ``codes`` at flat pixels ``spots``, row 0
+    elsewhere; by our writer on this thread: indices into a palette of the colours used if at
+    most 256 are (test/BENCHMARKS.md)."""
+    uses = np.bincount(codes, minlength=colours.shape[0])
+    uses[0] = _OSM_TILE ** 2 - spots.size
+    used = np.flatnonzero(uses)
     packed = colours[used].view(np.uint32).ravel()
     first = (packed[:, None] == packed).argmax(axis=1)   # rows of one colour share an entry
     keep = np.flatnonzero(first == np.arange(used.size))
     out = io.BytesIO()
-    if not _FAST:
-        _pil_image(colours[codes]).save(out, format="PNG")
-    elif keep.size <= 256:
+    if _FAST and keep.size <= 256:
         entry = np.zeros(colours.shape[0], np.uint8)
         entry[used] = np.searchsorted(keep, first)
-        _png_stream(out, entry[codes], 1, colours[used[keep]], _TILE_LEVEL)
+        tile = np.full(_OSM_TILE ** 2, entry[0], np.uint8)   # palette indices: set at the spots
+        tile[spots] = entry[codes]
+        _png_stream(out, tile.reshape(_OSM_TILE, -1), 1, colours[used[keep]], _TILE_LEVEL)
+        return out.getvalue()
+    tile = np.zeros(_OSM_TILE ** 2, np.int64)
+    tile[spots] = codes
+    pixels = colours[tile.reshape(_OSM_TILE, -1)]
+    if _FAST:
+        _png_stream(out, pixels, workers=1)
     else:
-        _png_stream(out, colours[codes], workers=1)
+        _pil_image(pixels).save(out, format="PNG")
     return out.getvalue()
 
 

@@ -6471,7 +6471,6 @@ if (!window.L) {
 """)
 
 
-
 def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     """index.html: Leaflet (--leaflet_url, else unpkg by SRI), base map, heat tiles, fitted."""
     import html

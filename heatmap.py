@@ -4924,7 +4924,6 @@ _OSM_MAX_ZOOM = 30                    # largest -z/--zoom accepted
 _OSM_MAX_AUTO_ZOOM = 19               # largest zoom chosen automatically (OSM's own tiles)
 
 
-
 class _TileSource(NamedTuple):
     """Where map tiles are fetched from, and kept (the _OSM_ limits are read when used)."""
     base: str                  # e.g. https://tile.openstreetmap.org

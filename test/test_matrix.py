@@ -11,7 +11,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import heatmap
 from test_animation import ffmpeg  # noqa: F401  (fixture)

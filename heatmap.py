@@ -4563,12 +4563,15 @@ def _parse_hsva(text: str) -> Tuple[float, float, float, float]:
     return tuple(int(digits[a:b], 16) / 256.0 for a, b in ((0, 3), (3, 5), (5, 7), (7, 9)))
 
 
+@functools.lru_cache(maxsize=8)   # checked, then used: built once a run, read-only
 def _hsva_table(low: Sequence[float], high: Sequence[float], steps: int = 256) -> np.ndarray:
     """RGBA uint8 (steps, 4): a straight walk from ``low`` to ``high`` in HSVA."""
     def colour(step: int) -> List[int]:
         h, s, v, a = (step / float(steps - 1) * (b - a_) + a_ for a_, b in zip(low, high))
         return [int(c * 255) for c in colorsys.hsv_to_rgb(h % 1, s, v) + (a,)]
-    return np.array([colour(step) for step in range(steps)], dtype=np.uint8)
+    table = np.array([colour(step) for step in range(steps)], dtype=np.uint8)
+    table.setflags(write=False)
+    return table
 
 
 # Image files: Pillow is always given the formats it may decode, never picking a plugin by the

@@ -3370,14 +3370,14 @@ class _CountGrid:
             mass += self.block(rect, self.sums)
         return mass
 
-    def weighted_entries(self) -> _BinnedPoints:
-        """The summed weights as entries (pixel, sum, count 1): for exact paths."""
-        ys, xs = np.nonzero(self.sums)
-        sums = self.sums[ys, xs]
-        if not np.isfinite(sums).all():
+    def entries(self, weighted: bool) -> _BinnedPoints:
+        """The summed weights as entries (pixel, sum, count 1), else the counts (pixel, 1, count)."""
+        ys, xs = np.nonzero(self.sums if weighted else self.counts)
+        held, ones = (self.sums if weighted else self.counts)[ys, xs], np.ones(xs.size)
+        if not np.isfinite(held).all():
             raise _overflow_error()
-        return _BinnedPoints(xs + self.region[0], ys + self.region[1], sums,
-                             np.ones(xs.size, np.int64))
+        return _BinnedPoints(xs + self.region[0], ys + self.region[1], held if weighted else ones,
+                             ones.astype(np.int64) if weighted else held.astype(np.int64))
 
     def occupied_box(self) -> Optional[Tuple[int, int, int, int]]:
         """Pixel box (x0, y0, x1, y1 exclusive) of the points held, or None."""
@@ -3408,6 +3408,9 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
     if not flat.size:
         return
     bands = grid.size >> 22
+    if weight is None and flat.size < grid.size >> 5:   # a few points: no grid-sized temporary
+        np.add.at(grid, flat, 1)
+        return
     if not bands:   # one band: one np.bincount
         with np.errstate(over="ignore"):
             np.add(grid, np.bincount(flat, weight, grid.size), out=grid, casting="unsafe")
@@ -3666,6 +3669,15 @@ def _repeat_ranges(start: np.ndarray, stop: np.ndarray) -> Tuple[np.ndarray, np.
                                                                    length)
 
 
+@functools.lru_cache(maxsize=4)
+def _pixel_keys(width: int, height: int, margin: int) -> np.ndarray:
+    """int32 flat pixel numbers of a width x height rect, -1 in a margin around it (read-only)."""
+    keys = np.pad(np.arange(width * height, dtype=np.int32).reshape(height, width), margin,
+                  constant_values=-1)
+    keys.flags.writeable = False
+    return keys
+
+
 class _Engine:
     """Points and segments to decay-combined values; ``counted``: a pyramid's (:func:`_counted`)."""
 
@@ -3708,7 +3720,9 @@ class _Engine:
             jobs, ahead = self._sum_jobs(entries, segments, counts), 1   # blocks are big
         else:
             if counts is not None and counts.sums is not None:
-                entries = _concat_entries([entries, counts.weighted_entries()])
+                entries = _concat_entries([entries, counts.entries(True)])
+            if counts is not None and total * self.stamp.heat.size < _SMALL_WORK >> 4:
+                entries, counts = _concat_entries([entries, counts.entries(False)]), None
             jobs = (piece for tile in self._tiles(entries, segments, counts)
                     for piece in self._pieces(*tile))
         spectra: dict = {}   # the kernel's transforms by FFT size, shared by the jobs
@@ -3964,8 +3978,7 @@ class _Engine:
         _walk; bench row "1e6 points -d 0.95: weighted / unweighted".  Pairs (point, heat level)
         in descending value, spread to their pixels: a stable radix sort by pixel ranks them."""
         r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
-        inner = np.arange(_rect_area(rect), dtype=np.int32).reshape(y1 - y0, -1)
-        keys = np.pad(inner, 2 * r, constant_values=-1)   # the rect grown by 2r: no row wraps
+        keys = _pixel_keys(x1 - x0, y1 - y0, 2 * r)
         point = np.argsort(-entries.weight, kind="stable")
         point = np.repeat(point, np.minimum(entries.count, decay.depth)[point])
         value = (stamp.heat[stamp.groups[:-1], None] * entries.weight[point]).ravel()
@@ -3981,11 +3994,17 @@ class _Engine:
         pixel = keys.take(spot.astype(np.int32)[:, None] + padded.take(level, 0), mode="clip")
         inside = np.flatnonzero(pixel >= 0)
         pixel, value = pixel.ravel()[inside], value[pair[inside // padded.shape[1]]]
-        counts = np.bincount(pixel, minlength=inner.size)
+        area = (x1 - x0) * (y1 - y0)
         order = np.argsort(pixel.astype(np.uint16), kind="stable")   # _TILE**2 <= 2**16 keys
         rank = np.empty_like(order)
-        rank[order] = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
-        return np.bincount(pixel, value * decay.weight(rank), inner.size).reshape(inner.shape)
+        rank[order] = np.arange(order.size)   # place in pixel order, less the pixel's first place
+        if order.size > area >> 3:   # first places from counts per pixel
+            counts = np.bincount(pixel, minlength=area)
+            rank -= (np.cumsum(counts) - counts)[pixel]
+        else:   # few: from the runs in pixel order (no tile-sized arrays: fresh pages cost)
+            first = np.flatnonzero(np.diff(pixel[order], prepend=-1))
+            rank[order] -= np.repeat(first, np.diff(first, append=order.size))
+        return np.bincount(pixel, value * decay.weight(rank), area).reshape(y1 - y0, -1)
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray,
                 decay: _Decay) -> np.ndarray:
@@ -6698,7 +6717,7 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
     # measured: zlib's "filtered" strategy suits the RGB rows, its default RGBA ones
     strategy = zlib.Z_FILTERED if channels == 3 else zlib.Z_DEFAULT_STRATEGY
 
-    def deflate(top: int) -> Tuple[bytes, bytes]:
+    def deflate(top: int) -> Tuple[memoryview, bytes]:
         data = _png_rows(rows, top, min(top + step, height), channels)
         packer = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy)
         end = zlib.Z_FINISH if top + step >= height else zlib.Z_SYNC_FLUSH
@@ -6721,14 +6740,14 @@ def _png_stream(out, pixels: np.ndarray, workers: Optional[int] = None,
     _png_chunk(out, b"IEND", b"")
 
 
-def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
+def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> memoryview:
     """PNG rows top .. end - 1 of uint8 (h, w * channels) filtered "up" (smooth heat), or on RGB
     "sub" where that sums smaller absolute differences, as Pillow chooses (test/BENCHMARKS.md)."""
     current = rows[top:end]
-    above = rows[top - 1:end - 1] if top else np.vstack([np.zeros_like(rows[:1]), rows[:end - 1]])
     out = np.empty((end - top, rows.shape[1] + 1), np.uint8)
     out[:, 0] = 2
-    np.subtract(current, above, out=out[:, 1:])
+    np.subtract(current[1:], rows[top:end - 1], out=out[1:, 1:])
+    np.subtract(current[0], rows[top - 1] if top else 0, out=out[0, 1:], casting="unsafe")
     if channels == 3:
         sub = np.empty_like(current)
         sub[:, :3] = current[:, :3]
@@ -6737,7 +6756,7 @@ def _png_rows(rows: np.ndarray, top: int, end: int, channels: int) -> bytes:
         left = cost[0] < cost[1]
         out[left, 0] = 1
         out[left, 1:] = sub[left]
-    return out.tobytes()
+    return out.data   # zlib reads the buffer: no copy
 
 
 def _png_chunk(out, kind: bytes, body: bytes) -> None:

@@ -43,6 +43,7 @@ def _ride(n, seed, repeat=1):
 
 WORKLOADS = {
     "points": lambda: [_cloud(3000, 1)],
+    "few_points": lambda: [_cloud(200, 8)],   # counted, then taken as entries: no tile scans
     "weights": lambda: [_cloud(2000, 2, weighted=True)],
     "point_piles": lambda: [_cloud(500, 3, piles=40)],
     "tracks": lambda: _ride(400, 4),
@@ -171,3 +172,7 @@ def test_ranked_points_bit_for_bit(monkeypatch, kernel, decay):
         assert np.array_equal(fast, reference)
         assert signed != 1 or min(rect[2] - rect[0] for rect in ranked) < hm._TILE   # split
         ranked.clear()
+    few = hm.Points(lat[::500], lon[::500], weight[::500])   # few pairs a tile: ranked by runs
+    fast, reference = _both_ways(monkeypatch, lambda: hm.render_grid(
+        few, width=300, radius=8, kernel=kernel, decay=decay).values)
+    assert ranked and np.array_equal(fast, reference)

@@ -172,7 +172,7 @@ def test_ranked_points_bit_for_bit(monkeypatch, kernel, decay):
         assert np.array_equal(fast, reference)
         assert signed != 1 or min(rect[2] - rect[0] for rect in ranked) < hm._TILE   # split
         ranked.clear()
-    few = hm.Points(lat[::500], lon[::500], weight[::500])   # few pairs a tile: ranked by runs
+    few = hm.Points(lat[::500], lon[::500], weight[::500])   # a few pairs a tile
     fast, reference = _both_ways(monkeypatch, lambda: hm.render_grid(
         few, width=300, radius=8, kernel=kernel, decay=decay).values)
     assert ranked and np.array_equal(fast, reference)

@@ -3408,6 +3408,9 @@ def _add_by_bands(grid: np.ndarray, flat: np.ndarray, weight: Optional[np.ndarra
     if not flat.size:
         return
     bands = grid.size >> 22
+    if weight is None and flat.size < grid.size >> 5:   # a few points: no grid-sized temporary
+        np.add.at(grid, flat, 1)
+        return
     if not bands:   # one band: one np.bincount
         with np.errstate(over="ignore"):
             np.add(grid, np.bincount(flat, weight, grid.size), out=grid, casting="unsafe")
@@ -3995,8 +3998,12 @@ class _Engine:
         order = np.argsort(pixel.astype(np.uint16), kind="stable")   # _TILE**2 <= 2**16 keys
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)   # place in pixel order, less the pixel's first place
-        counts = np.bincount(pixel, minlength=area)
-        rank -= (np.cumsum(counts) - counts)[pixel]
+        if order.size > area >> 3:   # first places from counts per pixel
+            counts = np.bincount(pixel, minlength=area)
+            rank -= (np.cumsum(counts) - counts)[pixel]
+        else:   # few: from the runs in pixel order (no tile-sized arrays: fresh pages cost)
+            first = np.flatnonzero(np.diff(pixel[order], prepend=-1))
+            rank[order] -= np.repeat(first, np.diff(first, append=order.size))
         return np.bincount(pixel, value * decay.weight(rank), area).reshape(y1 - y0, -1)
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray,

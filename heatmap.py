@@ -3184,8 +3184,7 @@ class _Accumulator:
     """Projected input: unit points in a count grid (``region`` first, growing within a budget),
     other points as entries, segments as they come; ``sums`` (decay 1): it sums weights > 0."""
 
-    def __init__(self, region: Tuple[int, int, int, int], record: bool = False,
-                 sums: bool = False):
+    def __init__(self, region: Tuple[int, int, int, int], record: bool = False, sums: bool = False):
         self.grid = _CountGrid(region, _rect_area(region) + _DENSE_PIXELS)
         self.sums = sums
         self.log: Optional[list] = [] if record else None
@@ -3371,7 +3370,7 @@ class _CountGrid:
         return mass
 
     def entries(self, weighted: bool) -> _BinnedPoints:
-        """The summed weights as entries (pixel, sum, count 1), else the counts (pixel, 1, count)."""
+        """The summed weights as entries (pixel, sum, count 1), else counts (pixel, 1, count)."""
         ys, xs = np.nonzero(self.sums if weighted else self.counts)
         held, ones = (self.sums if weighted else self.counts)[ys, xs], np.ones(xs.size)
         if not np.isfinite(held).all():
@@ -3460,8 +3459,7 @@ def _linear(distance: np.ndarray, radius: int) -> np.ndarray:
 
 def _gaussian(distance: np.ndarray, radius: int) -> np.ndarray:
     """The original's "gaussian": e**(-d ln256 / r), 1/256 at the radius, 0 beyond."""
-    return np.where(distance >= radius, 0.0,
-                    np.power(math.e, -distance * (math.log(256) / radius)))
+    return np.where(distance >= radius, 0.0, np.power(math.e, -distance * (math.log(256) / radius)))
 
 
 KERNELS = {"linear": _linear, "gaussian": _gaussian}
@@ -4292,7 +4290,9 @@ def _cell_batches(cells: np.ndarray, members: np.ndarray, pad: int, pixels: int 
     per_cell = np.bincount(cells) if cells.size else np.zeros(0, np.int64)
     first = np.cumsum(per_cell) - per_cell
     used = np.flatnonzero(per_cell)
-    slots = _list_length(per_cell[used])
+    # list lengths 1, 2, ..., 8, 10, 12, 14, 16, 20, 24, ...: few lengths, little padding
+    step = 2 ** np.maximum(np.floor(np.log2(np.maximum(per_cell[used], 1))) - 2, 0).astype(int)
+    slots = -(-per_cell[used] // step) * step
     for length in _sorted_unique(slots).tolist():
         unit = max(1, _CELL_BATCH // (pixels * length))   # cells computed at once
         span = max(1, _CELL_LISTS // (length * unit)) * unit
@@ -4496,12 +4496,6 @@ def _cell_size(radius: int) -> int:
     """Edge in pixels of the cells of :func:`_segment_cells`: smaller cells waste fewer pixels but
     list more pairs (measured on a GPS track: 4 fastest to r=10, 8 for r=15-30, 16 at r=60)."""
     return 4 if radius < 12 else 8 if radius < 40 else 16
-
-
-def _list_length(n: np.ndarray) -> np.ndarray:
-    """Round counts up to 1, 2, ..., 8, 10, 12, 14, 16, 20, 24, ...: few lengths, little padding."""
-    step = 2 ** np.maximum(np.floor(np.log2(np.maximum(n, 1))) - 2, 0).astype(np.int64)
-    return -(-n // step) * step
 
 
 def _cell_members(segments: np.ndarray, rect, radius: int, size: int):
@@ -5250,8 +5244,7 @@ def _watched_opener(cutoff: _DownloadCanceller):
 
     class HTTPS(urllib.request.HTTPSHandler):
         def https_open(self, req):
-            return self.do_open(watched(http.client.HTTPSConnection), req,
-                                context=self._context)
+            return self.do_open(watched(http.client.HTTPSConnection), req, context=self._context)
     return urllib.request.build_opener(HTTP, HTTPS)
 
 

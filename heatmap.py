@@ -745,19 +745,19 @@ def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
     _check_settings(config)
     files = config.files
     found, nothing, needs, untimed, jump = 0, "", _needs_times(config), [], config.max_jump
-    for path in files:
+    for path, stream in zip(files, _read_ahead(files, config)):
         count, timed, longest = 0, 0, 0.0
         try:
-            with _opened_input(path) as source:
-                kind = _filetype(source, config.filetype)
-                _LOG.info("reading %s (%s)", source.name, _FORMATS[kind].title)
+            with contextlib.closing(stream):
+                name, kind = next(stream)
+                _LOG.info("reading %s (%s)", name, _FORMATS[kind].title)
                 nothing = _FORMATS[kind].empty
                 try:
-                    for batch in READERS[kind](source, config):
+                    for batch in stream:
                         try:
                             _check_batch(config, batch)
                         except HeatmapError as exc:
-                            raise HeatmapError("%s: %s" % (source.name, exc)) from None
+                            raise HeatmapError("%s: %s" % (name, exc)) from None
                         count += len(batch[0])
                         time = batch.time if isinstance(batch, Points) else batch.time2
                         if needs and (time is None or np.isnat(time).all()):
@@ -770,8 +770,8 @@ def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
                 except _NothingToDraw as exc:
                     nothing = str(exc)
                 except RecursionError:  # json.loads of deep nesting (GeoJSON, Takeout: _JSON_DEPTH)
-                    raise HeatmapError("%s: nested too deep to read" % source.name) from None
-                nothing = "%s: %s" % (source.name, nothing)
+                    raise HeatmapError("%s: nested too deep to read" % name) from None
+                nothing = "%s: %s" % (name, nothing)
         except HeatmapError as exc:
             if timed or config.strict or len(files) == 1:
                 raise
@@ -794,6 +794,67 @@ def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
     elif not lenient and not found:
         raise HeatmapError(nothing if len(files) == 1 else
                            "none of the %d input files gives anything to draw" % len(files))
+
+
+def _file_batches(path: str, config: Config) -> Iterator[object]:
+    """A file's (name, format), then its batches."""
+    with _opened_input(path) as source:
+        kind = _filetype(source, config.filetype)
+        yield source.name, kind
+        yield from READERS[kind](source, config)
+
+
+_AHEAD_BYTES = 1 << 23   # files up to this size may be read ahead in worker processes
+
+
+def _read_ahead(files: List[str], config: Config) -> Iterator[Iterator[object]]:
+    """Each file's _file_batches, in order.  Fast path of reading them here: the same batches and
+    messages; chosen in read(); bench row "pyramid".  With 4 or more files of up to _AHEAD_BYTES,
+    on Linux, and no other thread (a fork copies none): read ahead by forked processes."""
+    import multiprocessing
+    small = [_FAST and os.path.isfile(p) and os.path.getsize(p) <= _AHEAD_BYTES for p in files]
+    workers = min(4, os.cpu_count() or 1)
+    if sum(small) < 4 or workers < 2 or threading.active_count() > 1 or \
+            not sys.platform.startswith("linux"):
+        yield from (_file_batches(path, config) for path in files)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("fork")) as pool:
+        pending: list = []
+        for path, ahead in zip(files + [None] * workers, small + [False] * workers):
+            pending.append((path, pool.submit(_file_events, path, config) if ahead else None))
+            if len(pending) > workers:
+                path, future = pending.pop(0)
+                read = future and future.result()   # None: read here (not read ahead, or big)
+                if path is not None:
+                    yield _replayed(*read) if read else _file_batches(path, config)
+
+
+def _file_events(path: str, config: Config) -> Optional[tuple]:
+    """In a worker process: (the log records as (level, text), the list of _file_batches, the
+    error that ended it or None); None if its arrays pass _AHEAD_BYTES * 8 (read it in order)."""
+    import logging.handlers
+    records = logging.handlers.BufferingHandler(1 << 30)
+    _LOG.handlers, _LOG.propagate = [records], False
+    events, error, size = [], None, 0
+    try:
+        for event in _file_batches(path, config):
+            events.append(event)
+            size += sum(a.nbytes for a in event if isinstance(a, np.ndarray))
+            if size > _AHEAD_BYTES * 8:
+                return None
+    except (HeatmapError, _NothingToDraw, RecursionError) as exc:
+        error = exc
+    return [(r.levelno, r.getMessage()) for r in records.buffer], events, error
+
+
+def _replayed(records: list, events: list, error: Optional[BaseException]) -> Iterator[object]:
+    """A file read ahead, as _file_batches: its messages logged here, its batches, its error."""
+    for level, text in records:
+        _LOG.log(level, "%s", text)
+    yield from events
+    if error is not None:
+        raise error
 
 
 def _check_batch(config: Config, batch: object) -> object:

@@ -165,10 +165,12 @@ def _too_big(pixels: int) -> HeatmapError:
                         "to allow more" % (pixels, _max_pixels()))
 
 
-def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1) -> Iterator:
+def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1,
+                  executor=None) -> Iterator:
     """``map(work, jobs)`` on a few threads (NumPy releases the GIL), in order, few jobs in flight:
     ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle.
-    One job, or one worker: no threads (they cost a small run more than they give)."""
+    One job, or one worker: no threads (they cost a small run more than they give).  ``executor``:
+    a factory of another concurrent.futures pool (processes)."""
     workers = workers or min(4, os.cpu_count() or 1)
     jobs = iter(jobs)
     head = list(itertools.islice(jobs, 2))
@@ -177,7 +179,7 @@ def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: in
         yield from map(work, jobs)
         return
     from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(workers) as pool:
+    with (executor or ThreadPoolExecutor)(workers) as pool:
         pending: List = []
         for job in jobs:
             pending.append(pool.submit(work, job))
@@ -811,28 +813,23 @@ def _read_ahead(files: List[str], config: Config) -> Iterator[Iterator[object]]:
     """Each file's _file_batches, in order.  Fast path of reading them here: the same batches and
     messages; chosen in read(); bench row "pyramid".  With 4 or more files of up to _AHEAD_BYTES,
     on Linux, and no other thread (a fork copies none): read ahead by forked processes."""
-    import multiprocessing
-    small = [_FAST and os.path.isfile(p) and os.path.getsize(p) <= _AHEAD_BYTES for p in files]
-    workers = min(4, os.cpu_count() or 1)
-    if sum(small) < 4 or workers < 2 or threading.active_count() > 1 or \
+    small = sum(os.path.isfile(p) and os.path.getsize(p) <= _AHEAD_BYTES for p in files)
+    if not _FAST or small < 4 or (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or \
             not sys.platform.startswith("linux"):
-        yield from (_file_batches(path, config) for path in files)
-        return
+        return (_file_batches(path, config) for path in files)
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("fork")) as pool:
-        pending: list = []
-        for path, ahead in zip(files + [None] * workers, small + [False] * workers):
-            pending.append((path, pool.submit(_file_events, path, config) if ahead else None))
-            if len(pending) > workers:
-                path, future = pending.pop(0)
-                read = future and future.result()   # None: read here (not read ahead, or big)
-                if path is not None:
-                    yield _replayed(*read) if read else _file_batches(path, config)
+    forked = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"))
+    read = _threaded_map(functools.partial(_file_events, config=config), files, None, 1, forked)
+    return (_replayed(*done) if done else _file_batches(path, config)
+            for path, done in zip(files, read))
 
 
 def _file_events(path: str, config: Config) -> Optional[tuple]:
-    """In a worker process: (the log records as (level, text), the list of _file_batches, the
-    error that ended it or None); None if its arrays pass _AHEAD_BYTES * 8 (read it in order)."""
+    """In a forked process: (its log records (level, template, arguments), the list of
+    _file_batches, the error that ended it or None); None: a file to read in order (big)."""
+    if not os.path.isfile(path) or os.path.getsize(path) > _AHEAD_BYTES:
+        return None
     import logging.handlers
     records = logging.handlers.BufferingHandler(1 << 30)
     _LOG.handlers, _LOG.propagate = [records], False
@@ -841,17 +838,17 @@ def _file_events(path: str, config: Config) -> Optional[tuple]:
         for event in _file_batches(path, config):
             events.append(event)
             size += sum(a.nbytes for a in event if isinstance(a, np.ndarray))
-            if size > _AHEAD_BYTES * 8:
+            if size > _HELD_BYTES:   # (an archive's): streamed here instead
                 return None
     except (HeatmapError, _NothingToDraw, RecursionError) as exc:
         error = exc
-    return [(r.levelno, r.getMessage()) for r in records.buffer], events, error
+    return [(r.levelno, r.msg, r.args) for r in records.buffer], events, error
 
 
 def _replayed(records: list, events: list, error: Optional[BaseException]) -> Iterator[object]:
     """A file read ahead, as _file_batches: its messages logged here, its batches, its error."""
-    for level, text in records:
-        _LOG.log(level, "%s", text)
+    for level, template, args in records:
+        _LOG.log(level, template, *args)
     yield from events
     if error is not None:
         raise error

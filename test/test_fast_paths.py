@@ -176,3 +176,27 @@ def test_ranked_points_bit_for_bit(monkeypatch, kernel, decay):
     fast, reference = _both_ways(monkeypatch, lambda: hm.render_grid(
         few, width=300, radius=8, kernel=kernel, decay=decay).values)
     assert ranked and np.array_equal(fast, reference)
+
+
+def test_read_ahead_both_ways(monkeypatch, tmp_path, capsys):
+    """Four or more small files are read ahead by forked processes (on Linux): the same picture
+    and the same messages in the same order (alike warnings summarised, a file skipped)."""
+    files = _files(tmp_path)
+    for i in range(4):   # weights that are not numbers: a warning a row, alike ones summarised
+        (tmp_path / ("w%d.csv" % i)).write_text("".join(
+            "47.6%d,-122.3%d,%s\n" % (i, j, "x" if j % 2 else 2) for j in range(9)))
+    (tmp_path / "README.txt").write_text("Your activities.\n")
+    files += sorted(str(p) for p in tmp_path.glob("w*.csv")) + [str(tmp_path / "README.txt")]
+
+    def run():
+        assert hm.main(["-W", "120", "-o", str(tmp_path / "out.png")] + files) == 0
+        return capsys.readouterr().err, (tmp_path / "out.png").read_bytes()
+    monkeypatch.setattr(hm, "_AHEAD_BYTES", 20000)   # r.gpx, 24 KB, is read here, in order
+    replayed = []
+    monkeypatch.setattr(hm, "_replayed", lambda *a, _f=hm._replayed: replayed.append(a) or _f(*a))
+    fast_err, fast_png = run()
+    assert len(replayed) == len(files) - 1   # all but a file of over _AHEAD_BYTES
+    monkeypatch.setattr(hm.sys, "platform", "elsewhere")   # read in order, the rest as fast
+    err, png = run()
+    assert fast_png == png and fast_err == err
+    assert "more warnings like this one" in err and "README.txt:1: not a number" in err

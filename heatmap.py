@@ -32,8 +32,8 @@ As a library:
 # ---- 0 Map ----
 # A run, from argv to the PNG (section numbers in brackets; grep '^# ----' lists them):
 #   main [14] -> _config_from_args -> _run_config [13] -> _validate [12]
-#   -> _input_batches [13]: read [2.1]: _opened_input, _filetype (a row of _FORMATS),
-#          READERS[kind] [2.2-2.6] -> batches of Points / Segments; _apply_track_time_options [8]
+#   -> _input_batches [13]: read [2.1]: _read_ahead, _file_batches: _opened_input, _filetype (a
+#          row of _FORMATS), READERS[kind] [2.2-2.6] -> Points / Segments; _apply_track_time_options
 #        -> _read_and_bin [13]: the data's box (_held: files over 64 MB are read again) and
 #           _picture_geometry [3], _binned (_project_batch) into an _Accumulator [4]
 #           (--track_weight length, time: tracks in _even_pieces)
@@ -59,6 +59,7 @@ As a library:
 #   a tile with too much work is split into quarters first (_is_heavy, _pieces).
 # Fast paths and their references (_FAST = False forces every reference; the test
 # test/test_fast_paths.py compares both, test/BENCHMARKS.md has their bench rows):
+#   many small files   _read_ahead (forked) [2.1]      _file_batches in order
 #   text numbers       _parse_table [2.2]              _plain_rows, _csv_rows
 #   GPX                _Gpx [2.4]                      _GpxExact
 #   GeoJSON points     _GeoJsonShapes.add_all [2.5]    _GeoJsonShapes.add
@@ -421,8 +422,8 @@ _config_hints = functools.lru_cache(None)(lambda: typing.get_type_hints(Config))
 # to tell its format by.  _FORMATS has a row per format (reader, extensions, a sniff of the
 # first bytes by structure, --help entry, message for a file that gives nothing).  read()
 # picks the format (--filetype, else the extension, else the content), runs the reader and
-# checks each batch.  Readers yield batches of Points or Segments (a few hundred thousand
-# rows each, so a file of any size streams); _TrackBuilder joins track points into segments.
+# checks each batch; an export folder's small files are read ahead by forked processes.  Readers
+# yield Points or Segments (a few hundred thousand rows each, so a file of any size streams).
 class Points(NamedTuple):
     """A batch of points: float64 arrays (n,); ``weight`` None means all 1; ``time``
     (datetime64[s], NaT where unknown) None means the input has no timestamps."""

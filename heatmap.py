@@ -4859,32 +4859,25 @@ _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N (value inverted, wins) or -B on a background, in strips (whole-image copies are big)."""
+    """-N (value inverted, wins; RGBA out) or -B on an RGB(A) background, its opacity kept; in
+    strips (whole-image copies are big)."""
     if not config.invert_background and config.background_brightness is None:
         return image
-    rows = max(1, _STRIP_PIXELS // image.width)
     from PIL import Image
-    out = None
+    alpha = "A" in image.getbands()
+    out = Image.new("RGBA" if alpha or config.invert_background else "RGB", image.size)
+    rows = max(1, _STRIP_PIXELS // image.width)
     for top in range(0, image.height, rows):
         strip = image.crop((0, top, image.width, min(top + rows, image.height)))
-        part = _adjust_background(strip, config)
-        if out is None:
-            out = Image.new(part.mode, image.size)
+        rgb = strip.convert("RGB")
+        if config.invert_background:
+            h, s, v = rgb.convert("HSV").split()
+            part = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
+        else:
+            part = rgb.point(lambda x: int(x * config.background_brightness))
+        if alpha:
+            part.putalpha(strip.getchannel("A"))
         out.paste(part, (0, top))
-    return out
-
-
-def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N or -B applied to the colours of an RGB(A) ``image`` whole, its opacity kept."""
-    from PIL import Image
-    rgb = image.convert("RGB")
-    if config.invert_background:   # the value inverted: RGBA out
-        h, s, v = rgb.convert("HSV").split()
-        out = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
-    else:
-        out = rgb.point(lambda x: int(x * config.background_brightness))
-    if "A" in image.getbands():
-        out.putalpha(image.getchannel("A"))
     return out
 
 

@@ -1683,8 +1683,7 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 class _Gpx(_GpxExact):
     """Fast path of _GpxExact: the same batches; chosen in _read_gpx; bench row "read gpx fast
-    path".  Blocks not of the common shape, and all after a DOCTYPE (entities may hide
-    elements), go to :class:`_GpxExact`."""
+    path".  Other blocks, and all after a DOCTYPE (entities may hide elements), go to it."""
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
     def __init__(self, source: _Input):
@@ -2637,8 +2636,13 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
     if hasattr(data, "to_delayed") and hasattr(data, "columns") and not join:   # dask (13)
         return _DaskParts(data.to_delayed(), (spec, skip_invalid))
     given = sorted(k for k, v in spec.items() if v is not None)
-    one = isinstance(data, (str, os.PathLike, Points, Segments))
-    first, data = _first_item([data] if one else data)
+    if isinstance(data, (str, os.PathLike, Points, Segments)):
+        data = [data]
+    if isinstance(data, Iterator):   # read once
+        first = next(data, None)
+        data = itertools.chain([first], data)
+    else:
+        first = data[0] if isinstance(data, (list, tuple)) and data else None
     if isinstance(first, (str, os.PathLike)):
         batches, kind = read(data, config, lenient=False), "files"
     elif isinstance(first, (Points, Segments)):
@@ -2656,14 +2660,6 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
                                 skip_invalid, "row %s") if isinstance(b, Points) else b
                 for b in batches)
     return batches
-
-
-def _first_item(data: Any) -> Tuple[Any, Any]:
-    """(first item or None, ``data`` again) of a list, tuple or iterator (read once)."""
-    if isinstance(data, Iterator):
-        first = next(data, None)
-        return first, itertools.chain([first], data)
-    return (data[0] if isinstance(data, (list, tuple)) and data else None), data
 
 
 def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
@@ -2757,10 +2753,8 @@ def _column_values(name: str, values: Any, row: Any) -> np.ndarray:
         return _column_times(name, values, row)
     if not name.startswith(("lat", "lon", "weight")):
         return _one_a_row(name, values, None)
-    try:
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
         values = values.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas, with NA
-    except (AttributeError, TypeError, ValueError):
-        pass
     try:
         kind = np.asarray(values).dtype.kind
     except (TypeError, ValueError):   # ragged
@@ -3044,9 +3038,8 @@ def _extent_box(extent: Tuple[float, float, float, float]) -> _Box:
 
 
 def _check_latitudes(config: Config, box: _Box) -> None:
-    limit = PROJECTIONS[config.projection].max_lat
-    if abs(box.min_y) > limit or abs(box.max_y) > limit:
-        worst = box.min_y if abs(box.min_y) > abs(box.max_y) else box.max_y
+    worst, limit = max(box.max_y, box.min_y, key=abs), PROJECTIONS[config.projection].max_lat
+    if abs(worst) > limit:
         raise HeatmapError("latitude %.12g is outside what the %s projection can draw "
                            "(|lat| <= %.12g)" % (worst, config.projection, limit))
 
@@ -5191,7 +5184,6 @@ def _tile_source(config: Config) -> _TileSource:
         root = os.path.join(os.path.expanduser("~"), ".cache")
     cache_dir = None if config.osm_no_cache else (
         config.osm_cache or os.path.join(root, "heatmap.py", "tiles"))
-
     agent = os.environ.get("HEATMAP_USER_AGENT", _USER_AGENT)  # add your contact, as OSM asks
     return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent)
 
@@ -5348,10 +5340,9 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
             error, retry = "HTTP %d %s" % (exc.code, exc.reason), exc.code in _OSM_RETRY_STATUS
         except urllib.error.URLError as exc:
             error, retry = str(exc.reason), True
-        except ValueError as exc:  # e.g. an unknown URL scheme
-            error, retry = str(exc) or type(exc).__name__, False
-        except (_BadImage, OSError, http.client.HTTPException) as exc:
-            error, retry = str(exc) or type(exc).__name__, True
+        except (ValueError, _BadImage, OSError, http.client.HTTPException) as exc:
+            error = str(exc) or type(exc).__name__
+            retry = not isinstance(exc, ValueError)   # ValueError: e.g. an unknown URL scheme
         if (not retry or attempt == _OSM_RETRIES
                 or abandon.fired.wait(_OSM_BACKOFF * 2 ** attempt)):   # True: abandoned
             break

@@ -1780,11 +1780,9 @@ def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
     buf = np.frombuffer(piece, np.uint8)
     opens, times = _find_all(buf, b"<trkpt"), _find_all(buf, b"<time>")
     ends, closes = _find_all(buf, b"</time>"), _find_all(buf, b"</trkpt>")
-    if not (len(opens) == len(times) == len(ends) == len(closes) == n):
-        return None
     first = times + 6
-    if not ((opens < times).all() and (ends < closes).all() and (first <= ends).all()
-            and (closes[:-1] < opens[1:]).all()):
+    if not (len(opens) == len(times) == len(ends) == len(closes) == n and (opens < times).all()
+            and ((first <= ends) & (ends < closes)).all() and (closes[:-1] < opens[1:]).all()):
         return None
     width = int((ends - first).max())
     if width > _TIME_WIDTH:
@@ -1948,11 +1946,9 @@ class _Kml(_XmlReader):
         lon, lat = self._tuples(" ".join(c.replace(" ", ",") for c in self.coords))
         if len(lat) != len(self.coords):
             raise _data_error(self.name, self.start_line, "bad gx:coord in this gx:Track")
-        time = None
-        if self.when:
-            time = _times_at(self.name, self.when, [self.start_line] * len(self.when))
         self.track.start()
-        self.track.add(lat, lon, time)
+        self.track.add(lat, lon, _times_at(self.name, self.when, [self.start_line] * len(self.when))
+                       if self.when else None)
         self.track.end()
 
     def take(self) -> list:
@@ -2405,14 +2401,15 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
                                          error_handling=fitdecode.ErrorHandling.IGNORE):
             if isinstance(frame, fitdecode.FitHeader):   # a file's points end with it
                 _fit_rows(track, rows)
-                rows = []
                 track.start()
             elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
                 number += 1
-                rows += _fit_record(frame)
+                lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else
+                                  None for name in ("position_lat", "position_long", "timestamp"))
+                if isinstance(lat, int) and isinstance(lon, int):   # else no position
+                    rows.append((lat, lon, time if isinstance(time, int) else math.nan))
                 if len(rows) >= _GPX_BATCH:
                     _fit_rows(track, rows)
-                    rows = []
                     yield from track.take()
     except HeatmapError:   # a decompression bomb refused while reading
         raise
@@ -2426,16 +2423,8 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
         raise _NothingToDraw("no FIT records with a position")
 
 
-def _fit_record(frame) -> List[Tuple[float, float, float]]:
-    """[(lat units, lon units, FIT seconds or nan)] of a record message, [] without a position."""
-    lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else None
-                      for name in ("position_lat", "position_long", "timestamp"))
-    if not isinstance(lat, int) or not isinstance(lon, int):
-        return []
-    return [(lat, lon, time if isinstance(time, int) else math.nan)]
-
-
 def _fit_rows(track: _TrackBuilder, rows: list) -> None:
+    """Rows (lat and lon in FIT units, FIT seconds or nan) to the track, the list emptied."""
     if not rows:
         return
     table = np.array(rows, dtype=np.float64)
@@ -2445,6 +2434,7 @@ def _fit_rows(track: _TrackBuilder, rows: list) -> None:
         time[known] = (table[known, 2] + _FIT_EPOCH).astype(np.int64).astype("datetime64[s]")
     track.add(table[:, 0] * _SEMICIRCLE, table[:, 1] * _SEMICIRCLE, time)
     track.flush()
+    rows.clear()
 
 
 def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = (".shx", ".dbf", ".prj", ".cpg")
@@ -4917,7 +4907,6 @@ def _heat_picture(values: np.ndarray, peak: float, scene: _Scene) -> np.ndarray:
 
 
 def _pil_image(pixels: np.ndarray) -> Image.Image:
-    """A Pillow image of a :func:`_heat_picture` array."""
     from PIL import Image
     return Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
 
@@ -5089,7 +5078,6 @@ def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
 
 
 def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
-    """URL of tile (x, y) at ``zoom``: base + template with {z}, {x}, {y} filled in."""
     pattern = base + template
     try:
         for _, name, spec, _ in string.Formatter().parse(pattern):
@@ -5189,7 +5177,6 @@ def _tile_source(config: Config) -> _TileSource:
 
 
 def _cache_path(cache_dir: str, url: str) -> str:
-    """Cache file of ``url``: the SHA-256 of the URL, hex, plus .tile."""
     import hashlib
     return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest() + ".tile")
 

@@ -1481,11 +1481,10 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
 
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
-# GPX, TCX and KML are streamed through expat (_XmlReader) block by block, so memory stays
-# bounded (a tag or text longer than _MAX_LINE is an error).  GPX's fast path (_Gpx) reads blocks
-# of the common shape (<trkpt lat lon> in <trkseg>, one <time>) by regular expressions and whole
-# arrays; any other block goes to the expat handlers of _GpxExact (the reference), and expat
-# checks every block either way, so both read a file alike.
+# GPX, TCX and KML are streamed through expat (_XmlReader) block by block, so memory stays bounded
+# (a tag or text longer than _MAX_LINE is an error).  GPX's fast path (_Gpx) reads blocks of the
+# common shape (<trkpt lat lon> in <trkseg>, one <time>) by regular expressions and whole arrays,
+# others by _GpxExact's expat handlers (the reference); expat checks all, so both read alike.
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 _XML_HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandler")
 
@@ -1954,8 +1953,7 @@ class _Kml(_XmlReader):
     def take(self) -> list:
         batches: list = self.track.take()
         if self.points:
-            points, self.points = self.points, []
-            self.found_points = True
+            points, self.points, self.found_points = self.points, [], True
             batches.append(Points(np.concatenate([p.lat for p in points]),
                                   np.concatenate([p.lon for p in points]), None,
                                   None if all(p.time is None for p in points) else
@@ -2010,8 +2008,7 @@ _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Py
 _JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
 _NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
 
-_JSON_EVENTS = np.zeros(256, bool)
-_JSON_EVENTS[list(b'"\\{}[],')] = True
+_JSON_EVENTS = np.isin(np.arange(256), list(b'"\\{}[],'))   # the bytes _JsonArrays looks at
 _JSON_KEY = _Regex(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
@@ -5135,9 +5132,8 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     top = math.floor((padded.min_y + padded.max_y) / 2 + half_world - height / 2 + 0.5)
     tiles = (left // _OSM_TILE, top // _OSM_TILE,
              (left + width - 1) // _OSM_TILE, (top + height - 1) // _OSM_TILE)
-    crop_x, crop_y = left - tiles[0] * _OSM_TILE, top - tiles[1] * _OSM_TILE
-    image = _tile_mosaic(tiles, zoom, source).crop((crop_x, crop_y, crop_x + width,
-                                                    crop_y + height))
+    x, y = left % _OSM_TILE, top % _OSM_TILE   # the map's corner in the mosaic
+    image = _tile_mosaic(tiles, zoom, source).crop((x, y, x + width, y + height))
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
     return image, _PictureGeometry(ppd, box, width, height)

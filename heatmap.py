@@ -2679,9 +2679,8 @@ def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
             raise HeatmapError("no longitudes: render(lat, lon) or render(table)")
         return dict({k: v for k, v in spec.items() if v is not None}, lat=data), "row %s"
     guesses = {"lat": _LAT_NAMES, "lon": _LON_NAMES}
-    columns = {k: _table_column(data, v, guesses.get(k, ()), k) for k, v in spec.items()
-               if v is not None or k in guesses}
-    return columns, getattr(data, "index", "row %s")
+    return ({k: _table_column(data, v, guesses.get(k, ()), k) for k, v in spec.items()
+             if v is not None or k in guesses}, getattr(data, "index", "row %s"))
 
 
 def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> Any:
@@ -4839,8 +4838,7 @@ _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N (value inverted, wins; RGBA out) or -B on an RGB(A) background, its opacity kept; in
-    strips (whole-image copies are big)."""
+    """-N (value inverted, wins; RGBA out) or -B on an RGB(A) image, in strips (copies are big)."""
     if not config.invert_background and config.background_brightness is None:
         return image
     from PIL import Image
@@ -5011,7 +5009,6 @@ def _validate_osm(config: Config) -> None:
 
 
 def _zoom_ppd(zoom: int) -> float:
-    """Pixels per degree of longitude at OSM ``zoom``."""
     return 256 * 2 ** zoom / 360.0
 
 
@@ -5068,7 +5065,6 @@ def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
 
 
 def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
-    """lat/lon box covered by an inclusive tile range."""
     lat_max, lon_min = _tile_corner(tiles[0], tiles[1], zoom)
     lat_min, lon_max = _tile_corner(tiles[2] + 1, tiles[3] + 1, zoom)
     return _Box(lon_min, lat_min, lon_max, lat_max)

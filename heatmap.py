@@ -1479,11 +1479,10 @@ def _times_at(name: str, texts: Sequence, lines: Sequence[int]) -> np.ndarray:
 
 
 # ---- 2.4 Input: XML (GPX, TCX, KML) ----
-# GPX, TCX and KML are streamed through expat (_XmlReader) block by block, so memory stays
-# bounded (a tag or text longer than _MAX_LINE is an error).  GPX's fast path (_Gpx) reads blocks
-# of the common shape (<trkpt lat lon> in <trkseg>, one <time>) by regular expressions and whole
-# arrays; any other block goes to the expat handlers of _GpxExact (the reference), and expat
-# checks every block either way, so both read a file alike.
+# GPX, TCX and KML are streamed through expat (_XmlReader) block by block, so memory stays bounded
+# (a tag or text longer than _MAX_LINE is an error).  GPX's fast path (_Gpx) reads blocks of the
+# common shape (<trkpt lat lon> in <trkseg>, one <time>) by regular expressions and whole arrays,
+# others by _GpxExact's expat handlers (the reference); expat checks all, so both read alike.
 _GPX_BATCH = 1 << 16              # track points per yielded batch
 _XML_HANDLERS = ("StartElementHandler", "EndElementHandler", "CharacterDataHandler")
 
@@ -1681,8 +1680,7 @@ _XML_SKIPPED = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
 
 class _Gpx(_GpxExact):
     """Fast path of _GpxExact: the same batches; chosen in _read_gpx; bench row "read gpx fast
-    path".  Blocks not of the common shape, and all after a DOCTYPE (entities may hide
-    elements), go to :class:`_GpxExact`."""
+    path".  Other blocks, and all after a DOCTYPE (entities may hide elements), go to it."""
     block_end = b"</trkpt>"  # whole points in a block, <time> and all
 
     def __init__(self, source: _Input):
@@ -1779,11 +1777,9 @@ def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
     buf = np.frombuffer(piece, np.uint8)
     opens, times = _find_all(buf, b"<trkpt"), _find_all(buf, b"<time>")
     ends, closes = _find_all(buf, b"</time>"), _find_all(buf, b"</trkpt>")
-    if not (len(opens) == len(times) == len(ends) == len(closes) == n):
-        return None
     first = times + 6
-    if not ((opens < times).all() and (ends < closes).all() and (first <= ends).all()
-            and (closes[:-1] < opens[1:]).all()):
+    if not (len(opens) == len(times) == len(ends) == len(closes) == n and (opens < times).all()
+            and ((first <= ends) & (ends < closes)).all() and (closes[:-1] < opens[1:]).all()):
         return None
     width = int((ends - first).max())
     if width > _TIME_WIDTH:
@@ -1947,18 +1943,15 @@ class _Kml(_XmlReader):
         lon, lat = self._tuples(" ".join(c.replace(" ", ",") for c in self.coords))
         if len(lat) != len(self.coords):
             raise _data_error(self.name, self.start_line, "bad gx:coord in this gx:Track")
-        time = None
-        if self.when:
-            time = _times_at(self.name, self.when, [self.start_line] * len(self.when))
         self.track.start()
-        self.track.add(lat, lon, time)
+        self.track.add(lat, lon, _times_at(self.name, self.when, [self.start_line] * len(self.when))
+                       if self.when else None)
         self.track.end()
 
     def take(self) -> list:
         batches: list = self.track.take()
         if self.points:
-            points, self.points = self.points, []
-            self.found_points = True
+            points, self.points, self.found_points = self.points, [], True
             batches.append(Points(np.concatenate([p.lat for p in points]),
                                   np.concatenate([p.lon for p in points]), None,
                                   None if all(p.time is None for p in points) else
@@ -2013,8 +2006,7 @@ _JSON_BATCH = 1 << 20             # JSON bytes parsed at a time (~10x that as Py
 _JSON_DEPTH = 64                  # deepest nesting of JSON arrays and objects read
 _NOT_NUMBERS = frozenset((bool, str, np.bool_, np.str_))   # what float() takes, but JSON does not
 
-_JSON_EVENTS = np.zeros(256, bool)
-_JSON_EVENTS[list(b'"\\{}[],')] = True
+_JSON_EVENTS = np.isin(np.arange(256), list(b'"\\{}[],'))   # the bytes _JsonArrays looks at
 _JSON_KEY = _Regex(rb'"((?:[^"\\]|\\.)*)"\s*:\s*$')
 
 
@@ -2404,14 +2396,15 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
                                          error_handling=fitdecode.ErrorHandling.IGNORE):
             if isinstance(frame, fitdecode.FitHeader):   # a file's points end with it
                 _fit_rows(track, rows)
-                rows = []
                 track.start()
             elif isinstance(frame, fitdecode.FitDataMessage) and frame.name == "record":
                 number += 1
-                rows += _fit_record(frame)
+                lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else
+                                  None for name in ("position_lat", "position_long", "timestamp"))
+                if isinstance(lat, int) and isinstance(lon, int):   # else no position
+                    rows.append((lat, lon, time if isinstance(time, int) else math.nan))
                 if len(rows) >= _GPX_BATCH:
                     _fit_rows(track, rows)
-                    rows = []
                     yield from track.take()
     except HeatmapError:   # a decompression bomb refused while reading
         raise
@@ -2425,16 +2418,8 @@ def _read_fit(source: _Input, config: Config) -> Iterator[Segments]:
         raise _NothingToDraw("no FIT records with a position")
 
 
-def _fit_record(frame) -> List[Tuple[float, float, float]]:
-    """[(lat units, lon units, FIT seconds or nan)] of a record message, [] without a position."""
-    lat, lon, time = (frame.get_field(name).raw_value if frame.has_field(name) else None
-                      for name in ("position_lat", "position_long", "timestamp"))
-    if not isinstance(lat, int) or not isinstance(lon, int):
-        return []
-    return [(lat, lon, time if isinstance(time, int) else math.nan)]
-
-
 def _fit_rows(track: _TrackBuilder, rows: list) -> None:
+    """Rows (lat and lon in FIT units, FIT seconds or nan) to the track, the list emptied."""
     if not rows:
         return
     table = np.array(rows, dtype=np.float64)
@@ -2444,6 +2429,7 @@ def _fit_rows(track: _TrackBuilder, rows: list) -> None:
         time[known] = (table[known, 2] + _FIT_EPOCH).astype(np.int64).astype("datetime64[s]")
     track.add(table[:, 0] * _SEMICIRCLE, table[:, 1] * _SEMICIRCLE, time)
     track.flush()
+    rows.clear()
 
 
 def _sidecar_files(paths: Iterable[str], exts: Sequence[str] = (".shx", ".dbf", ".prj", ".cpg")
@@ -2635,8 +2621,13 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
     if hasattr(data, "to_delayed") and hasattr(data, "columns") and not join:   # dask (13)
         return _DaskParts(data.to_delayed(), (spec, skip_invalid))
     given = sorted(k for k, v in spec.items() if v is not None)
-    one = isinstance(data, (str, os.PathLike, Points, Segments))
-    first, data = _first_item([data] if one else data)
+    if isinstance(data, (str, os.PathLike, Points, Segments)):
+        data = [data]
+    if isinstance(data, Iterator):   # read once
+        first = next(data, None)
+        data = itertools.chain([first], data)
+    else:
+        first = data[0] if isinstance(data, (list, tuple)) and data else None
     if isinstance(first, (str, os.PathLike)):
         batches, kind = read(data, config, lenient=False), "files"
     elif isinstance(first, (Points, Segments)):
@@ -2654,14 +2645,6 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
                                 skip_invalid, "row %s") if isinstance(b, Points) else b
                 for b in batches)
     return batches
-
-
-def _first_item(data: Any) -> Tuple[Any, Any]:
-    """(first item or None, ``data`` again) of a list, tuple or iterator (read once)."""
-    if isinstance(data, Iterator):
-        first = next(data, None)
-        return first, itertools.chain([first], data)
-    return (data[0] if isinstance(data, (list, tuple)) and data else None), data
 
 
 def _user_batch(batch: Any, number: int, skip_invalid: bool) -> object:
@@ -2694,9 +2677,8 @@ def _table_columns(data: Any, spec: dict) -> Tuple[dict, Any]:
             raise HeatmapError("no longitudes: render(lat, lon) or render(table)")
         return dict({k: v for k, v in spec.items() if v is not None}, lat=data), "row %s"
     guesses = {"lat": _LAT_NAMES, "lon": _LON_NAMES}
-    columns = {k: _table_column(data, v, guesses.get(k, ()), k) for k, v in spec.items()
-               if v is not None or k in guesses}
-    return columns, getattr(data, "index", "row %s")
+    return ({k: _table_column(data, v, guesses.get(k, ()), k) for k, v in spec.items()
+             if v is not None or k in guesses}, getattr(data, "index", "row %s"))
 
 
 def _table_column(data: Any, name: Any, guesses: Sequence[str], what: str) -> Any:
@@ -2755,10 +2737,8 @@ def _column_values(name: str, values: Any, row: Any) -> np.ndarray:
         return _column_times(name, values, row)
     if not name.startswith(("lat", "lon", "weight")):
         return _one_a_row(name, values, None)
-    try:
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
         values = values.to_numpy(dtype=np.float64, na_value=np.nan)  # pandas, with NA
-    except (AttributeError, TypeError, ValueError):
-        pass
     try:
         kind = np.asarray(values).dtype.kind
     except (TypeError, ValueError):   # ragged
@@ -3042,9 +3022,8 @@ def _extent_box(extent: Tuple[float, float, float, float]) -> _Box:
 
 
 def _check_latitudes(config: Config, box: _Box) -> None:
-    limit = PROJECTIONS[config.projection].max_lat
-    if abs(box.min_y) > limit or abs(box.max_y) > limit:
-        worst = box.min_y if abs(box.min_y) > abs(box.max_y) else box.max_y
+    worst, limit = max(box.max_y, box.min_y, key=abs), PROJECTIONS[config.projection].max_lat
+    if abs(worst) > limit:
         raise HeatmapError("latitude %.12g is outside what the %s projection can draw "
                            "(|lat| <= %.12g)" % (worst, config.projection, limit))
 
@@ -4857,32 +4836,24 @@ _STRIP_PIXELS = 1 << 22   # pixels of a background worked on at once
 
 
 def _transform_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N (value inverted, wins) or -B on a background, in strips (whole-image copies are big)."""
+    """-N (value inverted, wins; RGBA out) or -B on an RGB(A) image, in strips (copies are big)."""
     if not config.invert_background and config.background_brightness is None:
         return image
-    rows = max(1, _STRIP_PIXELS // image.width)
     from PIL import Image
-    out = None
+    alpha = "A" in image.getbands()
+    out = Image.new("RGBA" if alpha or config.invert_background else "RGB", image.size)
+    rows = max(1, _STRIP_PIXELS // image.width)
     for top in range(0, image.height, rows):
         strip = image.crop((0, top, image.width, min(top + rows, image.height)))
-        part = _adjust_background(strip, config)
-        if out is None:
-            out = Image.new(part.mode, image.size)
+        rgb = strip.convert("RGB")
+        if config.invert_background:
+            h, s, v = rgb.convert("HSV").split()
+            part = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
+        else:
+            part = rgb.point(lambda x: int(x * config.background_brightness))
+        if alpha:
+            part.putalpha(strip.getchannel("A"))
         out.paste(part, (0, top))
-    return out
-
-
-def _adjust_background(image: Image.Image, config: Config) -> Image.Image:
-    """-N or -B applied to the colours of an RGB(A) ``image`` whole, its opacity kept."""
-    from PIL import Image
-    rgb = image.convert("RGB")
-    if config.invert_background:   # the value inverted: RGBA out
-        h, s, v = rgb.convert("HSV").split()
-        out = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
-    else:
-        out = rgb.point(lambda x: int(x * config.background_brightness))
-    if "A" in image.getbands():
-        out.putalpha(image.getchannel("A"))
     return out
 
 
@@ -4929,7 +4900,6 @@ def _heat_picture(values: np.ndarray, peak: float, scene: _Scene) -> np.ndarray:
 
 
 def _pil_image(pixels: np.ndarray) -> Image.Image:
-    """A Pillow image of a :func:`_heat_picture` array."""
     from PIL import Image
     return Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
 
@@ -5037,7 +5007,6 @@ def _validate_osm(config: Config) -> None:
 
 
 def _zoom_ppd(zoom: int) -> float:
-    """Pixels per degree of longitude at OSM ``zoom``."""
     return 256 * 2 ** zoom / 360.0
 
 
@@ -5094,14 +5063,12 @@ def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
 
 
 def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
-    """lat/lon box covered by an inclusive tile range."""
     lat_max, lon_min = _tile_corner(tiles[0], tiles[1], zoom)
     lat_min, lon_max = _tile_corner(tiles[2] + 1, tiles[3] + 1, zoom)
     return _Box(lon_min, lat_min, lon_max, lat_max)
 
 
 def _tile_url(base: str, template: str, zoom: int, x: int, y: int) -> str:
-    """URL of tile (x, y) at ``zoom``: base + template with {z}, {x}, {y} filled in."""
     pattern = base + template
     try:
         for _, name, spec, _ in string.Formatter().parse(pattern):
@@ -5159,9 +5126,8 @@ def _osm_exact(box_ll: _Box, zoom: int, config: Config,
     top = math.floor((padded.min_y + padded.max_y) / 2 + half_world - height / 2 + 0.5)
     tiles = (left // _OSM_TILE, top // _OSM_TILE,
              (left + width - 1) // _OSM_TILE, (top + height - 1) // _OSM_TILE)
-    crop_x, crop_y = left - tiles[0] * _OSM_TILE, top - tiles[1] * _OSM_TILE
-    image = _tile_mosaic(tiles, zoom, source).crop((crop_x, crop_y, crop_x + width,
-                                                    crop_y + height))
+    x, y = left % _OSM_TILE, top % _OSM_TILE   # the map's corner in the mosaic
+    image = _tile_mosaic(tiles, zoom, source).crop((x, y, x + width, y + height))
     min_x, min_y = float(left - half_world), float(top - half_world)
     box = _Box(min_x, min_y, min_x + width - 1, min_y + height - 1)
     return image, _PictureGeometry(ppd, box, width, height)
@@ -5196,13 +5162,11 @@ def _tile_source(config: Config) -> _TileSource:
         root = os.path.join(os.path.expanduser("~"), ".cache")
     cache_dir = None if config.osm_no_cache else (
         config.osm_cache or os.path.join(root, "heatmap.py", "tiles"))
-
     agent = os.environ.get("HEATMAP_USER_AGENT", _USER_AGENT)  # add your contact, as OSM asks
     return _TileSource(config.osm_base, config.osm_path_template, cache_dir, agent)
 
 
 def _cache_path(cache_dir: str, url: str) -> str:
-    """Cache file of ``url``: the SHA-256 of the URL, hex, plus .tile."""
     import hashlib
     return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest() + ".tile")
 
@@ -5353,10 +5317,9 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
             error, retry = "HTTP %d %s" % (exc.code, exc.reason), exc.code in _OSM_RETRY_STATUS
         except urllib.error.URLError as exc:
             error, retry = str(exc.reason), True
-        except ValueError as exc:  # e.g. an unknown URL scheme
-            error, retry = str(exc) or type(exc).__name__, False
-        except (_BadImage, OSError, http.client.HTTPException) as exc:
-            error, retry = str(exc) or type(exc).__name__, True
+        except (ValueError, _BadImage, OSError, http.client.HTTPException) as exc:
+            error = str(exc) or type(exc).__name__
+            retry = not isinstance(exc, ValueError)   # ValueError: e.g. an unknown URL scheme
         if (not retry or attempt == _OSM_RETRIES
                 or abandon.fired.wait(_OSM_BACKOFF * 2 ** attempt)):   # True: abandoned
             break

@@ -5422,8 +5422,6 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 # inputs without a time left out when an option needs times, --time_range, --track_weight's weights
 # (metres, seconds: section 4 spreads them along each track).  Option values are parsed here too.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
-_LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
-_FIRST_SECOND = np.iinfo(np.int64).min  # an open START
 
 
 def _duration_arg(text: str) -> float:
@@ -5447,7 +5445,8 @@ def _duration_seconds(value, flag: str) -> Optional[float]:
     """Seconds of a duration: a number, text ("15m"), timedelta or timedelta64; None stays None."""
     if value is None:
         return None
-    try:
+    seconds = math.nan
+    with contextlib.suppress(argparse.ArgumentTypeError, TypeError, ValueError, OverflowError):
         if isinstance(value, str):
             value = _duration_arg(value)
         elif isinstance(value, np.timedelta64):
@@ -5455,8 +5454,6 @@ def _duration_seconds(value, flag: str) -> Optional[float]:
         elif hasattr(value, "total_seconds"):
             value = value.total_seconds()
         seconds = float(value)
-    except (argparse.ArgumentTypeError, TypeError, ValueError, OverflowError):
-        seconds = math.nan
     if not (seconds > 0 and math.isfinite(seconds)):
         raise HeatmapError("%s must be a positive duration (90s, 15m, 1h, 1d), not %r"
                            % (flag, _quoted(str(value).encode("utf-8"))))
@@ -5483,8 +5480,9 @@ def _time_bounds(bounds) -> Tuple[int, int]:
         start, end = bounds
     except (TypeError, ValueError):
         raise HeatmapError("expected a pair (START, END), not %r" % (bounds,)) from None
-    first = _FIRST_SECOND if start is None or str(start) == "" else _time_bound(start, False)
-    last = _LAST_SECOND if end is None or str(end) == "" else _time_bound(end, True)
+    limits = np.iinfo(np.int64)
+    first = limits.min if start is None or str(start) == "" else _time_bound(start, False)
+    last = limits.max if end is None or str(end) == "" else _time_bound(end, True)
     if first > last:
         raise HeatmapError("START %s is after END %s" % (start, end))
     return first, last
@@ -5494,7 +5492,8 @@ def _time_bound(value, end: bool) -> int:
     """Unix seconds of one end of a --time_range: ISO 8601 text, Unix seconds, a datetime
     or datetime64; a date alone (2024-05-01) stands for its first second, or as END its last."""
     day = isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()))
-    try:
+    time = np.datetime64("NaT")
+    with contextlib.suppress(_BadTime, ValueError, TypeError, OverflowError):
         if isinstance(value, str):   # a date alone, or its time without seconds, made whole
             text = re.sub(r"^(\S{10}[T ]\d\d:\d\d)(?=$|[Zz+-])", r"\1:00", value.strip())
             time = _parse_times([text + ("T00:00:00" if day else "")])[0]
@@ -5505,8 +5504,6 @@ def _time_bound(value, end: bool) -> int:
             time = np.datetime64(int(value.timestamp()), "s")
         else:
             time = np.datetime64(value, "s")                # a naive datetime is UTC, as data times
-    except (_BadTime, ValueError, TypeError, OverflowError):
-        time = np.datetime64("NaT")
     if np.isnat(time):
         raise HeatmapError("bad time %r (give ISO 8601 such as 2024-05-01T06:30:00Z, a date, "
                            "or Unix seconds)" % _quoted(str(value).encode("utf-8")))
@@ -5695,14 +5692,14 @@ class _TrackTimeFilter:
             return batch
         points = isinstance(batch, Points)
         ends = [batch.time] if points else [batch.time1, batch.time2]
-        n = len(batch[0])
-        known = np.zeros(n, bool) if any(t is None for t in ends) else \
+        known = np.zeros(len(batch[0]), bool) if any(t is None for t in ends) else \
             np.logical_and.reduce([~np.isnat(t) for t in ends])
-        self.untimed += n - int(np.count_nonzero(known))
-        if not known.any():
+        timed = int(np.count_nonzero(known))
+        self.untimed += len(batch[0]) - timed
+        self.timed += timed
+        if not timed:
             return _batch_subset(batch, known)
         seconds = [t.astype(np.int64) for t in ends]
-        self.timed += int(np.count_nonzero(known))
         self.span = [min(self.span[:1] + [int(seconds[0][known].min())]),
                      max(self.span[1:] + [int(seconds[-1][known].max())])]
         keep = known
@@ -5796,8 +5793,7 @@ def _find_ffmpeg() -> str:
 
 
 def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:
-    """Input counts after which a frame is drawn: every ``frequency`` inputs, then
-    one more for the rest when at least ``straggler_threshold`` remain (or no frame yet)."""
+    """Input counts that end frames: every ``frequency``, the rest if >= ``straggler_threshold``."""
     ends = list(range(frequency, total + 1, frequency))
     if not ends or total - ends[-1] >= straggler_threshold:
         ends.append(total)
@@ -5962,10 +5958,9 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     _write_atomic(config.output, write, ".part" + _video_extension(config))
 
 
-def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
+def _animate(ffmpeg: str, config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
              scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
-    ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
     if config.frame_time is None and len(plan[1]) > 300:
         _LOG.warning("making %d frames: a larger --frequency, or --frame_time, makes fewer",
@@ -6360,8 +6355,7 @@ CREATE VIEW tiles AS SELECT map.zoom_level AS zoom_level, map.tile_column AS til
 
 
 def _check_tile_output(config: Config) -> None:
-    """The --tiles output replaces only what we made (checked first, and again right before the
-    swap): not the working or home folder or one holding them or an input; a link's target."""
+    """Refuse a --tiles target not ours, holding the working or home folder or an input."""
     path, real = config.tiles, os.path.realpath(config.tiles or ".")
     if not path or not os.path.isdir(os.path.dirname(real)):
         raise HeatmapError("%r: --tiles needs a folder or .mbtiles file name in a folder that "
@@ -6388,11 +6382,10 @@ def _foreign_tile_folder(folder: str) -> Optional[str]:
             entry = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
             if not _OUR_TILE_FILES.fullmatch(entry):
                 return "holds %s" % _quoted(entry)
-    try:
+    ours = not os.listdir(folder)   # without a metadata.json of ours: only if empty
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # none, not JSON, not an object
         with open(os.path.join(folder, "metadata.json"), "rb") as stream:
             ours = json.loads(stream.read(1 << 20)).get("format") == _TILE_FOLDER_FORMAT
-    except (OSError, ValueError, AttributeError):  # none (ours if empty), not JSON, not an object
-        ours = not os.listdir(folder)
     return None if ours else "holds no metadata.json of ours"
 
 
@@ -6400,12 +6393,10 @@ def _foreign_mbtiles(path: str) -> Optional[str]:
     """Why an MBTiles file is not ours (its metadata, read without writing, says who made it)."""
     import pathlib
     import sqlite3
-    try:
-        with contextlib.closing(sqlite3.connect(pathlib.Path(path).as_uri() + "?mode=ro",
-                                                uri=True)) as db:
-            row = db.execute("SELECT value FROM metadata WHERE name = 'description'").fetchone()
-    except sqlite3.Error:
-        row = None
+    row = None
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(
+            pathlib.Path(path).as_uri() + "?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT value FROM metadata WHERE name = 'description'").fetchone()
     return None if row == (_TILE_DESCRIPTION,) else "is not an MBTiles file of ours"
 
 
@@ -6878,8 +6869,7 @@ class Grid(NamedTuple):
     (a, b, c, d, e, f) with x = a*column + b*row + c and y = d*column + e*row + f at a pixel's
     top-left corner (the order of ``affine.Affine``/rasterio); x/y are metres of ``crs``
     "EPSG:3857" (Web Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
-    (equirectangular).  ``peak``: the largest value anywhere, the top of the colour scale.
-    """
+    (equirectangular).  ``peak``: the largest value anywhere, the top of the colour scale."""
     values: np.ndarray
     transform: Tuple[float, float, float, float, float, float]
     crs: str
@@ -7073,10 +7063,9 @@ def _state_number(value, whole: bool = False) -> bool:
     """True for a finite JSON number (not a bool) in a state file's metadata."""
     if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
         return False
-    try:
+    with contextlib.suppress(OverflowError):   # an int past float's range
         return math.isfinite(float(value))
-    except OverflowError:
-        return False
+    return False
 
 
 def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
@@ -7155,11 +7144,9 @@ def _check_settings(config: Config) -> None:
             raise HeatmapError("%s must be one of %s, not %s" % (
                 flag, ", ".join(choices()), _shown(getattr(config, name))))
     for name, flag, low, high, above in _RANGES:
-        value = getattr(config, name)
-        try:
+        value, number = getattr(config, name), math.nan
+        with contextlib.suppress(TypeError, ValueError):
             number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
         if value is None or (math.isfinite(number) and (number > low if above else number >= low)
                              and (high is None or number <= high)):
             continue
@@ -7499,8 +7486,7 @@ def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, w
 
     ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh 1,
     decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions; ``decay=1``
-    is a plain kernel-weighted sum (and about 10x faster for weighted points).
-    """
+    is a plain kernel-weighted sum (and about 10x faster for weighted points)."""
     config, batches = _library_input("render", config, settings, data, lon, weight, lat, time,
                                      skip_invalid)
     background, size = _background_scene(config)
@@ -7619,10 +7605,10 @@ def _run_animation(config: Config, batches: Optional[Iterable[object]]) -> None:
         shlex.split(config.ffmpegopts or "")
     except ValueError as exc:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
-    _find_ffmpeg()
+    ffmpeg = _find_ffmpeg()
     background, size = _background_scene(config)
     geometry, acc = _read_and_bin(config, _input_batches(config, batches), record=True, size=size)
-    _animate(config, geometry, acc, _make_scene(config, geometry, background))
+    _animate(ffmpeg, config, geometry, acc, _make_scene(config, geometry, background))
     if config.save:
         _save_state(config.save, config, _combine_values(config, geometry, acc, keep_all=True))
 
@@ -7642,10 +7628,9 @@ def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
 # argparse from the option groups below (defaults from Config); messages as one line on stderr
 # (warnings of one kind counted after the first few); Ctrl-C and SIGTERM leave nothing half-written.
 def _extent_arg(text: str) -> Tuple[float, float, float, float]:
-    try:
+    values = ()
+    with contextlib.suppress(ValueError):
         values = tuple(float(p) for p in text.split(","))
-    except ValueError:
-        values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError("expected four numbers lat1,lon1,lat2,lon2, got %r" % text)
     return values
@@ -7707,15 +7692,12 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
 
 def _terminal_columns() -> int:
     """$COLUMNS, else the width of the terminal on stdout, else 80 (shutil's rules)."""
-    try:
+    columns = 0
+    with contextlib.suppress(ValueError):
         columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        columns = 0
     if columns <= 0:
-        try:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
     return columns if columns > 0 else 80
 
 
@@ -7909,17 +7891,14 @@ def _config_from_args(args: argparse.Namespace) -> Config:
 def _one_line(text: str) -> str:
     """``text`` on one line, control characters escaped (``\x1b``): harmless to a terminal."""
     line = " ".join(str(text).splitlines())
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
-                        else "\\u%04x" % ord(m.group()), line)
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], line)   # repr escapes it: \x1b, \u202e
 
 
 def _print_line(line: str) -> None:
     """A line to ``sys.stderr`` if there is one (none after ``2>&-``); a closed pipe drops it."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         if sys.stderr is not None:
             sys.stderr.write(line + "\n")
-    except (OSError, ValueError):
-        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -7931,10 +7910,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 class _LogHandler(logging.Handler):
     """Records to the current ``sys.stderr``, a line each (``heatmap.py: warning: ...``; -v lines
     after the ms since start); past _ALIKE_SHOWN warnings of one template, counted for summary()."""
-    def __init__(self, summarise: bool = True):
+    def __init__(self):
         super().__init__()
-        self.summarise = summarise
-        self.alike = {}   # message template -> [count, first text]
+        self.summarise, self.alike = True, {}   # alike: message template -> [count, first text]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -5760,8 +5760,7 @@ def _frame_clock(config: Config, times: np.ndarray, first: int):
     """--frame_time frames of inputs at int64 Unix seconds ``times``: (their ranks in time, [(lo,
     hi)] ranks each frame shows, to its end first + k * step, k from 1, or --fade before; ends)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
-    span = float(times.max()) - first if times.size else 0.0
-    count = span / step
+    count = (float(times.max()) - first if times.size else 0.0) / step
     if count > _MAX_FRAMES:
         raise HeatmapError("--frame_time %s would make %.9g frames (the data runs from %s to %s), "
                            "more than %d: give a longer one" % (
@@ -5809,8 +5808,7 @@ class _FrameIndex:
         ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
         seq = np.r_[entry_seq, segment_seq][np.where(kind == 0, which, which + entry_seq.size)]
         order = np.lexsort((seq, ids[:, 1], ids[:, 0]))
-        self.ids, self.kind = ids[order], kind[order]
-        self.which, self.seq = which[order], seq[order]
+        self.ids, self.kind, self.which, self.seq = (a[order] for a in (ids, kind, which, seq))
         tile_first = np.r_[True, np.any(self.ids[1:] != self.ids[:-1], axis=1)]
         self.tile_of = np.cumsum(tile_first) - 1
         self.tile_start = np.r_[np.flatnonzero(tile_first), self.seq.size]
@@ -6548,13 +6546,12 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     view = {"basemap": meta["basemap"], "attribution": attribution, "minzoom": meta["minzoom"],
             "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]], "tiles": tiles}
     base = (config.leaflet_url or _LEAFLET_URL).rstrip("/")
-
-    def sri(name: str) -> str:
-        return "" if config.leaflet_url else ' integrity="%s" crossorigin=""' % _LEAFLET_SRI[name]
+    sri = {name: "" if config.leaflet_url else ' integrity="%s" crossorigin=""' % digest
+           for name, digest in _LEAFLET_SRI.items()}
     return _VIEWER_PAGE.substitute(
         title=html.escape(meta["name"]), view=json.dumps(view).replace("<", "\\u003c"),
         css=html.escape(base + "/leaflet.css"), js=html.escape(base + "/leaflet.js"),
-        css_sri=sri("leaflet.css"), js_sri=sri("leaflet.js"))
+        css_sri=sri["leaflet.css"], js_sri=sri["leaflet.js"])
 
 
 # ---- 11.1 Output: image files, PNG, atomic writes ----
@@ -7094,7 +7091,6 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 # ---- 12 Checks ----
 # Every option and every output name is checked before any input is read or file written.
 def _validate(config: Config) -> None:
-    """Check option values before any input is read or any file written."""
     _check_settings(config)
     _validate_tiles(config)
     if config.radius > _env_limit("HEATMAP_MAX_RADIUS", _MAX_RADIUS):
@@ -7679,11 +7675,6 @@ exit status:
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """--help: "(default: X)" only where worth naming; description and epilog keep their breaks."""
-    def __init__(self, prog: str, *args, **kwargs) -> None:
-        # per option argparse adds: given no width it imports shutil (bz2, lzma: 3 ms a run)
-        kwargs.setdefault("width", _terminal_columns() - 2)
-        super().__init__(prog, *args, **kwargs)
-
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or action.default is False or "%(default)" in (action.help or ""):
             return action.help or ""
@@ -7708,8 +7699,10 @@ def _parser() -> argparse.ArgumentParser:
     formats = "\n".join(textwrap.fill(
         "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
         subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
+    # a formatter per option argparse adds: given no width, each imports shutil (bz2, lzma: 3 ms)
+    formatter = functools.partial(_HelpFormatter, width=_terminal_columns() - 2)
     p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % formats,
-                                epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
+                                epilog=_HELP_EPILOG, formatter_class=formatter)
     defaults = Config()
     for title, options in _OPTION_GROUPS:
         options(p.add_argument_group(title).add_argument, defaults)
@@ -7960,12 +7953,10 @@ def _raise_stopped(signum: int, frame) -> None:
 def _catch_stop_signals() -> dict:
     """SIGTERM, SIGHUP raise _Stopped (not in a thread, nor if ignored: nohup); the old handlers."""
     previous = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous
-    for name in ("SIGTERM", "SIGHUP"):
-        number = getattr(signal, name, None)
-        if number is not None and signal.getsignal(number) == signal.SIG_DFL:
-            previous[number] = signal.signal(number, _raise_stopped)
+    if threading.current_thread() is threading.main_thread():
+        for number in (getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP")):
+            if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+                previous[number] = signal.signal(number, _raise_stopped)
     return previous
 
 

@@ -5942,8 +5942,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
                    + _shareable(config) + shlex.split(config.ffmpegopts or "") + [temp])
         _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
         try:
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True)
         except OSError as exc:
             raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
         tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
@@ -6903,10 +6902,8 @@ def _grid_transform(geometry: _PictureGeometry) -> Tuple[Tuple[float, ...], str]
     """(affine transform, CRS) of a picture's pixels (see :class:`Grid`).  Coordinates truncate
     toward zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
     centring pixel X on X keeps every point within a pixel of its pixel's centre."""
-    x0, y0 = geometry.window()[:2]
-    x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
-    mercator = geometry.projection == "mercator"   # Web Mercator metres, else degrees
-    unit = (math.pi * EARTH_RADIUS / 180 if mercator else 1) / geometry.ppd
+    x0, y0 = (w + o for w, o in zip(geometry.window()[:2], geometry.origin))  # projected pixels
+    unit = (math.pi * EARTH_RADIUS / 180 if geometry.projection == "mercator" else 1) / geometry.ppd
     return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit), _CRS[geometry.projection]
 
 
@@ -7395,7 +7392,7 @@ def _read_and_bin(config: Config, batches: Iterable[object], record: bool = Fals
 
 
 def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
-             keep_all: bool = False) -> _CombinedValues:
+                    keep_all: bool = False) -> _CombinedValues:
     """Decay-combine everything accumulated into the image's values."""
     entries, segments, counts = acc.result()
     window = geometry.window()
@@ -7572,8 +7569,7 @@ def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> N
     if not (config.output or config.save or config.tiles):
         raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
     if not config.load and (config.animate or config.tiles):
-        (_run_animation if config.animate else _run_tiles)(config, batches)
-        return
+        return (_run_animation if config.animate else _run_tiles)(config, batches)
     if config.load:
         image, result = _render_loaded(config)
         colour = _parse_colour(config.background) if config.background else None
@@ -7693,7 +7689,6 @@ def _terminal_columns() -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The command line: one argument group per entry of _OPTION_GROUPS, defaults from Config."""
     import textwrap
     width = max(40, min(_terminal_columns(), 100) - 2)   # the input formats: a paragraph a row
     formats = "\n".join(textwrap.fill(

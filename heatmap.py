@@ -5383,8 +5383,6 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
 # inputs without a time left out when an option needs times, --time_range, --track_weight's weights
 # (metres, seconds: section 4 spreads them along each track).  Option values are parsed here too.
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))   # of durations: 90s, 15m, 1h, 1d
-_LAST_SECOND = np.iinfo(np.int64).max  # an open END of --time_range
-_FIRST_SECOND = np.iinfo(np.int64).min  # an open START
 
 
 def _duration_arg(text: str) -> float:
@@ -5408,7 +5406,8 @@ def _duration_seconds(value, flag: str) -> Optional[float]:
     """Seconds of a duration: a number, text ("15m"), timedelta or timedelta64; None stays None."""
     if value is None:
         return None
-    try:
+    seconds = math.nan
+    with contextlib.suppress(argparse.ArgumentTypeError, TypeError, ValueError, OverflowError):
         if isinstance(value, str):
             value = _duration_arg(value)
         elif isinstance(value, np.timedelta64):
@@ -5416,8 +5415,6 @@ def _duration_seconds(value, flag: str) -> Optional[float]:
         elif hasattr(value, "total_seconds"):
             value = value.total_seconds()
         seconds = float(value)
-    except (argparse.ArgumentTypeError, TypeError, ValueError, OverflowError):
-        seconds = math.nan
     if not (seconds > 0 and math.isfinite(seconds)):
         raise HeatmapError("%s must be a positive duration (90s, 15m, 1h, 1d), not %r"
                            % (flag, _quoted(str(value).encode("utf-8"))))
@@ -5444,8 +5441,9 @@ def _time_bounds(bounds) -> Tuple[int, int]:
         start, end = bounds
     except (TypeError, ValueError):
         raise HeatmapError("expected a pair (START, END), not %r" % (bounds,)) from None
-    first = _FIRST_SECOND if start is None or str(start) == "" else _time_bound(start, False)
-    last = _LAST_SECOND if end is None or str(end) == "" else _time_bound(end, True)
+    limits = np.iinfo(np.int64)
+    first = limits.min if start is None or str(start) == "" else _time_bound(start, False)
+    last = limits.max if end is None or str(end) == "" else _time_bound(end, True)
     if first > last:
         raise HeatmapError("START %s is after END %s" % (start, end))
     return first, last
@@ -5455,7 +5453,8 @@ def _time_bound(value, end: bool) -> int:
     """Unix seconds of one end of a --time_range: ISO 8601 text, Unix seconds, a datetime
     or datetime64; a date alone (2024-05-01) stands for its first second, or as END its last."""
     day = isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()))
-    try:
+    time = np.datetime64("NaT")
+    with contextlib.suppress(_BadTime, ValueError, TypeError, OverflowError):
         if isinstance(value, str):   # a date alone, or its time without seconds, made whole
             text = re.sub(r"^(\S{10}[T ]\d\d:\d\d)(?=$|[Zz+-])", r"\1:00", value.strip())
             time = _parse_times([text + ("T00:00:00" if day else "")])[0]
@@ -5466,8 +5465,6 @@ def _time_bound(value, end: bool) -> int:
             time = np.datetime64(int(value.timestamp()), "s")
         else:
             time = np.datetime64(value, "s")                # a naive datetime is UTC, as data times
-    except (_BadTime, ValueError, TypeError, OverflowError):
-        time = np.datetime64("NaT")
     if np.isnat(time):
         raise HeatmapError("bad time %r (give ISO 8601 such as 2024-05-01T06:30:00Z, a date, "
                            "or Unix seconds)" % _quoted(str(value).encode("utf-8")))
@@ -5656,14 +5653,14 @@ class _TrackTimeFilter:
             return batch
         points = isinstance(batch, Points)
         ends = [batch.time] if points else [batch.time1, batch.time2]
-        n = len(batch[0])
-        known = np.zeros(n, bool) if any(t is None for t in ends) else \
+        known = np.zeros(len(batch[0]), bool) if any(t is None for t in ends) else \
             np.logical_and.reduce([~np.isnat(t) for t in ends])
-        self.untimed += n - int(np.count_nonzero(known))
-        if not known.any():
+        timed = int(np.count_nonzero(known))
+        self.untimed += len(batch[0]) - timed
+        self.timed += timed
+        if not timed:
             return _batch_subset(batch, known)
         seconds = [t.astype(np.int64) for t in ends]
-        self.timed += int(np.count_nonzero(known))
         self.span = [min(self.span[:1] + [int(seconds[0][known].min())]),
                      max(self.span[1:] + [int(seconds[-1][known].max())])]
         keep = known
@@ -5724,8 +5721,7 @@ def _frame_clock(config: Config, times: np.ndarray, first: int):
     """--frame_time frames of inputs at int64 Unix seconds ``times``: (their ranks in time, [(lo,
     hi)] ranks each frame shows, to its end first + k * step, k from 1, or --fade before; ends)."""
     step = _duration_seconds(config.frame_time, "--frame_time")
-    span = float(times.max()) - first if times.size else 0.0
-    count = span / step
+    count = (float(times.max()) - first if times.size else 0.0) / step
     if count > _MAX_FRAMES:
         raise HeatmapError("--frame_time %s would make %.9g frames (the data runs from %s to %s), "
                            "more than %d: give a longer one" % (
@@ -5757,8 +5753,7 @@ def _find_ffmpeg() -> str:
 
 
 def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:
-    """Input counts after which a frame is drawn: every ``frequency`` inputs, then
-    one more for the rest when at least ``straggler_threshold`` remain (or no frame yet)."""
+    """Input counts that end frames: every ``frequency``, the rest if >= ``straggler_threshold``."""
     ends = list(range(frequency, total + 1, frequency))
     if not ends or total - ends[-1] >= straggler_threshold:
         ends.append(total)
@@ -5774,8 +5769,7 @@ class _FrameIndex:
         ids, kind, which = _tile_members(entries, segments, radius, _FRAME_TILE)
         seq = np.r_[entry_seq, segment_seq][np.where(kind == 0, which, which + entry_seq.size)]
         order = np.lexsort((seq, ids[:, 1], ids[:, 0]))
-        self.ids, self.kind = ids[order], kind[order]
-        self.which, self.seq = which[order], seq[order]
+        self.ids, self.kind, self.which, self.seq = (a[order] for a in (ids, kind, which, seq))
         tile_first = np.r_[True, np.any(self.ids[1:] != self.ids[:-1], axis=1)]
         self.tile_of = np.cumsum(tile_first) - 1
         self.tile_start = np.r_[np.flatnonzero(tile_first), self.seq.size]
@@ -5909,8 +5903,7 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
                    + _shareable(config) + shlex.split(config.ffmpegopts or "") + [temp])
         _LOG.info("encoding video: %s", " ".join(shlex.quote(c) for c in command))
         try:
-            done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True)
         except OSError as exc:
             raise HeatmapError("cannot run ffmpeg: %s" % exc) from None
         tail = " | ".join(done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:])
@@ -5923,10 +5916,9 @@ def _encode_video(ffmpeg: str, folder: str, config: Config) -> None:
     _write_atomic(config.output, write, ".part" + _video_extension(config))
 
 
-def _animate(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
+def _animate(ffmpeg: str, config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
              scene: "_Scene") -> None:
     """Frames into a tempfile.mkdtemp() folder, then a video; -K keeps the frames."""
-    ffmpeg = _find_ffmpeg()
     plan = _frame_plan(config, acc)   # its errors (too many frames) come before any file
     if config.frame_time is None and len(plan[1]) > 300:
         _LOG.warning("making %d frames: a larger --frequency, or --frame_time, makes fewer",
@@ -6321,8 +6313,7 @@ CREATE VIEW tiles AS SELECT map.zoom_level AS zoom_level, map.tile_column AS til
 
 
 def _check_tile_output(config: Config) -> None:
-    """The --tiles output replaces only what we made (checked first, and again right before the
-    swap): not the working or home folder or one holding them or an input; a link's target."""
+    """Refuse a --tiles target not ours, holding the working or home folder or an input."""
     path, real = config.tiles, os.path.realpath(config.tiles or ".")
     if not path or not os.path.isdir(os.path.dirname(real)):
         raise HeatmapError("%r: --tiles needs a folder or .mbtiles file name in a folder that "
@@ -6349,11 +6340,10 @@ def _foreign_tile_folder(folder: str) -> Optional[str]:
             entry = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
             if not _OUR_TILE_FILES.fullmatch(entry):
                 return "holds %s" % _quoted(entry)
-    try:
+    ours = not os.listdir(folder)   # without a metadata.json of ours: only if empty
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # none, not JSON, not an object
         with open(os.path.join(folder, "metadata.json"), "rb") as stream:
             ours = json.loads(stream.read(1 << 20)).get("format") == _TILE_FOLDER_FORMAT
-    except (OSError, ValueError, AttributeError):  # none (ours if empty), not JSON, not an object
-        ours = not os.listdir(folder)
     return None if ours else "holds no metadata.json of ours"
 
 
@@ -6361,12 +6351,10 @@ def _foreign_mbtiles(path: str) -> Optional[str]:
     """Why an MBTiles file is not ours (its metadata, read without writing, says who made it)."""
     import pathlib
     import sqlite3
-    try:
-        with contextlib.closing(sqlite3.connect(pathlib.Path(path).as_uri() + "?mode=ro",
-                                                uri=True)) as db:
-            row = db.execute("SELECT value FROM metadata WHERE name = 'description'").fetchone()
-    except sqlite3.Error:
-        row = None
+    row = None
+    with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(
+            pathlib.Path(path).as_uri() + "?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT value FROM metadata WHERE name = 'description'").fetchone()
     return None if row == (_TILE_DESCRIPTION,) else "is not an MBTiles file of ours"
 
 
@@ -6518,13 +6506,12 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
     view = {"basemap": meta["basemap"], "attribution": attribution, "minzoom": meta["minzoom"],
             "maxzoom": meta["maxzoom"], "bounds": [[south, west], [north, east]], "tiles": tiles}
     base = (config.leaflet_url or _LEAFLET_URL).rstrip("/")
-
-    def sri(name: str) -> str:
-        return "" if config.leaflet_url else ' integrity="%s" crossorigin=""' % _LEAFLET_SRI[name]
+    sri = {name: "" if config.leaflet_url else ' integrity="%s" crossorigin=""' % digest
+           for name, digest in _LEAFLET_SRI.items()}
     return _VIEWER_PAGE.substitute(
         title=html.escape(meta["name"]), view=json.dumps(view).replace("<", "\\u003c"),
         css=html.escape(base + "/leaflet.css"), js=html.escape(base + "/leaflet.js"),
-        css_sri=sri("leaflet.css"), js_sri=sri("leaflet.js"))
+        css_sri=sri["leaflet.css"], js_sri=sri["leaflet.js"])
 
 
 # ---- 11.1 Output: image files, PNG, atomic writes ----
@@ -6839,8 +6826,7 @@ class Grid(NamedTuple):
     (a, b, c, d, e, f) with x = a*column + b*row + c and y = d*column + e*row + f at a pixel's
     top-left corner (the order of ``affine.Affine``/rasterio); x/y are metres of ``crs``
     "EPSG:3857" (Web Mercator, for -P mercator) or longitude/latitude of "EPSG:4326"
-    (equirectangular).  ``peak``: the largest value anywhere, the top of the colour scale.
-    """
+    (equirectangular).  ``peak``: the largest value anywhere, the top of the colour scale."""
     values: np.ndarray
     transform: Tuple[float, float, float, float, float, float]
     crs: str
@@ -6877,10 +6863,8 @@ def _grid_transform(geometry: _PictureGeometry) -> Tuple[Tuple[float, ...], str]
     """(affine transform, CRS) of a picture's pixels (see :class:`Grid`).  Coordinates truncate
     toward zero, so plane pixel X holds [X, X + 1) for X > 0, (X - 1, X] for X < 0, (-1, 1) for 0:
     centring pixel X on X keeps every point within a pixel of its pixel's centre."""
-    x0, y0 = geometry.window()[:2]
-    x0, y0 = x0 + geometry.origin[0], y0 + geometry.origin[1]  # back to projected pixels
-    mercator = geometry.projection == "mercator"   # Web Mercator metres, else degrees
-    unit = (math.pi * EARTH_RADIUS / 180 if mercator else 1) / geometry.ppd
+    x0, y0 = (w + o for w, o in zip(geometry.window()[:2], geometry.origin))  # projected pixels
+    unit = (math.pi * EARTH_RADIUS / 180 if geometry.projection == "mercator" else 1) / geometry.ppd
     return (unit, 0.0, (x0 - 0.5) * unit, 0.0, -unit, -(y0 - 0.5) * unit), _CRS[geometry.projection]
 
 
@@ -7034,10 +7018,9 @@ def _state_number(value, whole: bool = False) -> bool:
     """True for a finite JSON number (not a bool) in a state file's metadata."""
     if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
         return False
-    try:
+    with contextlib.suppress(OverflowError):   # an int past float's range
         return math.isfinite(float(value))
-    except OverflowError:
-        return False
+    return False
 
 
 def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
@@ -7066,7 +7049,6 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 # ---- 12 Checks ----
 # Every option and every output name is checked before any input is read or file written.
 def _validate(config: Config) -> None:
-    """Check option values before any input is read or any file written."""
     _check_settings(config)
     _validate_tiles(config)
     if config.radius > _env_limit("HEATMAP_MAX_RADIUS", _MAX_RADIUS):
@@ -7116,11 +7098,9 @@ def _check_settings(config: Config) -> None:
             raise HeatmapError("%s must be one of %s, not %s" % (
                 flag, ", ".join(choices()), _shown(getattr(config, name))))
     for name, flag, low, high, above in _RANGES:
-        value = getattr(config, name)
-        try:
+        value, number = getattr(config, name), math.nan
+        with contextlib.suppress(TypeError, ValueError):
             number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
         if value is None or (math.isfinite(number) and (number > low if above else number >= low)
                              and (high is None or number <= high)):
             continue
@@ -7373,7 +7353,7 @@ def _read_and_bin(config: Config, batches: Iterable[object], record: bool = Fals
 
 
 def _combine_values(config: Config, geometry: _PictureGeometry, acc: "_Accumulator",
-             keep_all: bool = False) -> _CombinedValues:
+                    keep_all: bool = False) -> _CombinedValues:
     """Decay-combine everything accumulated into the image's values."""
     entries, segments, counts = acc.result()
     window = geometry.window()
@@ -7460,8 +7440,7 @@ def render(data: Any = None, lon: Any = None, config: Optional[Config] = None, w
 
     ``decay`` (0.95) combines what lands on a pixel: its contributions, largest first, weigh 1,
     decay, decay**2, ..., so a pixel saturates near 1 / (1 - decay) = 20 contributions; ``decay=1``
-    is a plain kernel-weighted sum (and about 10x faster for weighted points).
-    """
+    is a plain kernel-weighted sum (and about 10x faster for weighted points)."""
     config, batches = _library_input("render", config, settings, data, lon, weight, lat, time,
                                      skip_invalid)
     background, size = _background_scene(config)
@@ -7551,8 +7530,7 @@ def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> N
     if not (config.output or config.save or config.tiles):
         raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
     if not config.load and (config.animate or config.tiles):
-        (_run_animation if config.animate else _run_tiles)(config, batches)
-        return
+        return (_run_animation if config.animate else _run_tiles)(config, batches)
     if config.load:
         image, result = _render_loaded(config)
         colour = _parse_colour(config.background) if config.background else None
@@ -7580,10 +7558,10 @@ def _run_animation(config: Config, batches: Optional[Iterable[object]]) -> None:
         shlex.split(config.ffmpegopts or "")
     except ValueError as exc:
         raise HeatmapError("-F/--ffmpegopts: %s" % exc) from None
-    _find_ffmpeg()
+    ffmpeg = _find_ffmpeg()
     background, size = _background_scene(config)
     geometry, acc = _read_and_bin(config, _input_batches(config, batches), record=True, size=size)
-    _animate(config, geometry, acc, _make_scene(config, geometry, background))
+    _animate(ffmpeg, config, geometry, acc, _make_scene(config, geometry, background))
     if config.save:
         _save_state(config.save, config, _combine_values(config, geometry, acc, keep_all=True))
 
@@ -7603,10 +7581,9 @@ def _run_tiles(config: Config, batches: Optional[Iterable[object]]) -> None:
 # argparse from the option groups below (defaults from Config); messages as one line on stderr
 # (warnings of one kind counted after the first few); Ctrl-C and SIGTERM leave nothing half-written.
 def _extent_arg(text: str) -> Tuple[float, float, float, float]:
-    try:
+    values = ()
+    with contextlib.suppress(ValueError):
         values = tuple(float(p) for p in text.split(","))
-    except ValueError:
-        values = ()
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError("expected four numbers lat1,lon1,lat2,lon2, got %r" % text)
     return values
@@ -7655,11 +7632,6 @@ exit status:
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """--help: "(default: X)" only where worth naming; description and epilog keep their breaks."""
-    def __init__(self, prog: str, *args, **kwargs) -> None:
-        # per option argparse adds: given no width it imports shutil (bz2, lzma: 3 ms a run)
-        kwargs.setdefault("width", _terminal_columns() - 2)
-        super().__init__(prog, *args, **kwargs)
-
     def _get_help_string(self, action: argparse.Action) -> str:
         if action.default is None or action.default is False or "%(default)" in (action.help or ""):
             return action.help or ""
@@ -7668,27 +7640,25 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefa
 
 def _terminal_columns() -> int:
     """$COLUMNS, else the width of the terminal on stdout, else 80 (shutil's rules)."""
-    try:
+    columns = 0
+    with contextlib.suppress(ValueError):
         columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        columns = 0
     if columns <= 0:
-        try:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
     return columns if columns > 0 else 80
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The command line: one argument group per entry of _OPTION_GROUPS, defaults from Config."""
     import textwrap
     width = max(40, min(_terminal_columns(), 100) - 2)   # the input formats: a paragraph a row
     formats = "\n".join(textwrap.fill(
         "(%s) %s" % (", ".join(row.extensions), row.help), width, initial_indent="  %-9s" % kind,
         subsequent_indent=" " * 11) for kind, row in _FORMATS.items())
+    # a formatter per option argparse adds: given no width, each imports shutil (bz2, lzma: 3 ms)
+    formatter = functools.partial(_HelpFormatter, width=_terminal_columns() - 2)
     p = argparse.ArgumentParser(prog="heatmap.py", description=_HELP_DESCRIPTION % formats,
-                                epilog=_HELP_EPILOG, formatter_class=_HelpFormatter)
+                                epilog=_HELP_EPILOG, formatter_class=formatter)
     defaults = Config()
     for title, options in _OPTION_GROUPS:
         options(p.add_argument_group(title).add_argument, defaults)
@@ -7870,17 +7840,14 @@ def _config_from_args(args: argparse.Namespace) -> Config:
 def _one_line(text: str) -> str:
     """``text`` on one line, control characters escaped (``\x1b``): harmless to a terminal."""
     line = " ".join(str(text).splitlines())
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 256
-                        else "\\u%04x" % ord(m.group()), line)
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], line)   # repr escapes it: \x1b, \u202e
 
 
 def _print_line(line: str) -> None:
     """A line to ``sys.stderr`` if there is one (none after ``2>&-``); a closed pipe drops it."""
-    try:
+    with contextlib.suppress(OSError, ValueError):
         if sys.stderr is not None:
             sys.stderr.write(line + "\n")
-    except (OSError, ValueError):
-        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -7892,10 +7859,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 class _LogHandler(logging.Handler):
     """Records to the current ``sys.stderr``, a line each (``heatmap.py: warning: ...``; -v lines
     after the ms since start); past _ALIKE_SHOWN warnings of one template, counted for summary()."""
-    def __init__(self, summarise: bool = True):
+    def __init__(self):
         super().__init__()
-        self.summarise = summarise
-        self.alike = {}   # message template -> [count, first text]
+        self.summarise, self.alike = True, {}   # alike: message template -> [count, first text]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -7943,12 +7909,10 @@ def _raise_stopped(signum: int, frame) -> None:
 def _catch_stop_signals() -> dict:
     """SIGTERM, SIGHUP raise _Stopped (not in a thread, nor if ignored: nohup); the old handlers."""
     previous = {}
-    if threading.current_thread() is not threading.main_thread():
-        return previous
-    for name in ("SIGTERM", "SIGHUP"):
-        number = getattr(signal, name, None)
-        if number is not None and signal.getsignal(number) == signal.SIG_DFL:
-            previous[number] = signal.signal(number, _raise_stopped)
+    if threading.current_thread() is threading.main_thread():
+        for number in (getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP")):
+            if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+                previous[number] = signal.signal(number, _raise_stopped)
     return previous
 
 

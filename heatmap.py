@@ -3659,7 +3659,7 @@ def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
     first = np.flatnonzero(np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]) |
                                  (weight[1:] != weight[:-1])])
     points = _BinnedPoints(x[first], y[first], weight[first], np.diff(np.r_[first, x.size]))
-    return _concat_entries([entries, points]), segments[~short]
+    return _aggregate(_concat_entries([entries, points])), segments[~short]
 
 
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):

@@ -821,7 +821,8 @@ def _read_ahead(files: List[str], config: Config) -> Iterator[Iterator[object]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     forked = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"))
-    read = _threaded_map(functools.partial(_file_events, config=config), files, None, 1, forked)
+    work = functools.partial(_file_events, config=dataclasses.replace(config, dask=None))
+    read = _threaded_map(work, files, None, 1, forked)
     return (_replayed(*done) if done else _file_batches(path, config)
             for path, done in zip(files, read))
 

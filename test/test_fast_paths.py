@@ -193,6 +193,7 @@ def test_read_ahead_both_ways(monkeypatch, tmp_path, capsys):
         return capsys.readouterr().err, (tmp_path / "out.png").read_bytes()
     monkeypatch.setattr(hm, "_AHEAD_BYTES", 20000)   # r.gpx, 24 KB, is read here, in order
     monkeypatch.setattr(hm.threading, "active_count", lambda: 1)   # other tests' threads stay
+    monkeypatch.setattr(hm.os, "cpu_count", lambda: 2)   # (a one-core machine reads in order)
     replayed = []
     monkeypatch.setattr(hm, "_replayed", lambda *a, _f=hm._replayed: replayed.append(a) or _f(*a))
     fast_err, fast_png = run()

@@ -5754,7 +5754,8 @@ def _find_ffmpeg() -> str:
 
 
 def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:
-    """Input counts that end frames: every ``frequency``, the rest if >= ``straggler_threshold``."""
+    """Input counts ending frames: every ``frequency``; the rest if >= straggler_threshold, or
+    if no frame has ended."""
     ends = list(range(frequency, total + 1, frequency))
     if not ends or total - ends[-1] >= straggler_threshold:
         ends.append(total)
@@ -6314,7 +6315,8 @@ CREATE VIEW tiles AS SELECT map.zoom_level AS zoom_level, map.tile_column AS til
 
 
 def _check_tile_output(config: Config) -> None:
-    """Refuse a --tiles target not ours, holding the working or home folder or an input."""
+    """Refuse a --tiles target (a link's target) not ours, or holding the working or home folder
+    or an input; checked first and again right before the swap."""
     path, real = config.tiles, os.path.realpath(config.tiles or ".")
     if not path or not os.path.isdir(os.path.dirname(real)):
         raise HeatmapError("%r: --tiles needs a folder or .mbtiles file name in a folder that "

@@ -813,10 +813,12 @@ _AHEAD_BYTES = 1 << 23   # files up to this size may be read ahead in worker pro
 def _read_ahead(files: List[str], config: Config) -> Iterator[Iterator[object]]:
     """Each file's _file_batches, in order.  Fast path of reading them here: the same batches and
     messages; chosen in read(); bench row "pyramid".  With 4 or more files of up to _AHEAD_BYTES,
-    on Linux, and no other thread (a fork copies none): read ahead by forked processes."""
+    on Linux, no other thread (a fork copies none), not in a daemon process: read ahead by forked
+    processes."""
     small = sum(os.path.isfile(p) and os.path.getsize(p) <= _AHEAD_BYTES for p in files)
     if not _FAST or small < 4 or (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or \
-            not sys.platform.startswith("linux"):
+            not sys.platform.startswith("linux") or \
+            __import__("multiprocessing").current_process().daemon:   # (a pool's: no children)
         return (_file_batches(path, config) for path in files)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

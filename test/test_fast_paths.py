@@ -202,3 +202,16 @@ def test_read_ahead_both_ways(monkeypatch, tmp_path, capsys):
     err, png = run()
     assert fast_png == png and fast_err == err
     assert "more warnings like this one" in err and "README.txt:1: not a number" in err
+
+
+def _rows_read(files):
+    return sum(len(batch[0]) for batch in hm.read(files))
+
+
+def test_read_ahead_not_in_a_daemon(monkeypatch, tmp_path):
+    """A pool's worker (a daemon process: it may start none) reads its files in order."""
+    import multiprocessing
+    files = _files(tmp_path) * 2
+    monkeypatch.setattr(hm.os, "cpu_count", lambda: 2)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_rows_read, (files,)) == _rows_read(files) > 0

@@ -822,11 +822,19 @@ def _read_ahead(files: List[str], config: Config) -> Iterator[Iterator[object]]:
         return (_file_batches(path, config) for path in files)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    forked = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"))
+    forked = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_signals)
     work = functools.partial(_file_events, config=dataclasses.replace(config, dask=None))
     read = _threaded_map(work, files, None, 1, forked)
     return (_replayed(*done) if done else _file_batches(path, config)
             for path, done in zip(files, read))
+
+
+def _worker_signals() -> None:
+    """A read-ahead process leaves Ctrl-C to this one, and ends quietly on SIGTERM or SIGHUP."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in (getattr(signal, name) for name in ("SIGTERM", "SIGHUP")):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def _file_events(path: str, config: Config) -> Optional[tuple]:

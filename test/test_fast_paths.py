@@ -215,3 +215,16 @@ def test_read_ahead_not_in_a_daemon(monkeypatch, tmp_path):
     monkeypatch.setattr(hm.os, "cpu_count", lambda: 2)
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply(_rows_read, (files,)) == _rows_read(files) > 0
+
+
+def _signal_handlers():
+    import signal
+    return [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+
+
+def test_read_ahead_workers_leave_signals_to_the_main_process():
+    """Ctrl-C is the main process's to report; SIGTERM or SIGHUP end a worker without a trace."""
+    import multiprocessing
+    import signal
+    with multiprocessing.get_context("fork").Pool(1, initializer=hm._worker_signals) as pool:
+        assert pool.apply(_signal_handlers) == [signal.SIG_IGN, signal.SIG_DFL, signal.SIG_DFL]

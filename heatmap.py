@@ -64,6 +64,7 @@ As a library:
 #   GPX                _Gpx [2.4]                      _GpxExact
 #   GeoJSON points     _GeoJsonShapes.add_all [2.5]    _GeoJsonShapes.add
 #   unit points        _CountGrid [4]                  _BinnedPoints entries
+#   points' tiles      _tile_members [5.1]             _cells_along
 #   the engine         FFT sums, walks, cells [5]      the sort
 #   pyramid tracks     _counted [5.1]                  the segment engine
 #   PNG, palette tiles _png_stream [11.1]              Pillow's PNG writer
@@ -168,10 +169,9 @@ def _too_big(pixels: int) -> HeatmapError:
 
 def _threaded_map(work, jobs: Iterable, workers: Optional[int] = None, ahead: int = 1,
                   executor=None) -> Iterator:
-    """``map(work, jobs)`` on a few threads (NumPy releases the GIL), in order, few jobs in flight:
-    ``ahead`` per thread may wait beyond the running one, so a long job leaves no thread idle.
-    One job, or one worker: no threads (they cost a small run more than they give).  ``executor``:
-    a factory of another concurrent.futures pool (processes)."""
+    """``map(work, jobs)`` on a few threads (NumPy releases the GIL; ``executor``: another pool's
+    factory), in order, ``ahead`` jobs a thread queued beyond the running one (none left idle).
+    One job, or one worker: no threads (they cost a small run more than they give)."""
     workers = workers or min(4, os.cpu_count() or 1)
     jobs = iter(jobs)
     head = list(itertools.islice(jobs, 2))
@@ -812,18 +812,16 @@ _AHEAD_BYTES = 1 << 23   # files up to this size may be read ahead in worker pro
 
 def _read_ahead(files: List[str], config: Config) -> Iterator[Iterator[object]]:
     """Each file's _file_batches, in order.  Fast path of reading them here: the same batches and
-    messages; chosen in read(); bench row "pyramid".  With 4 or more files of up to _AHEAD_BYTES,
-    on Linux, no other thread (a fork copies none), not in a daemon process: read ahead by forked
-    processes."""
+    messages; chosen in read(); bench row "pyramid".  4+ files of up to _AHEAD_BYTES, on Linux,
+    no other thread (a fork copies none), not in a daemon: read ahead by forked processes."""
     small = sum(os.path.isfile(p) and os.path.getsize(p) <= _AHEAD_BYTES for p in files)
     if not _FAST or small < 4 or (os.cpu_count() or 1) < 2 or threading.active_count() > 1 or \
             not sys.platform.startswith("linux") or \
             __import__("multiprocessing").current_process().daemon:   # (a pool's: no children)
         return (_file_batches(path, config) for path in files)
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    forked = functools.partial(ProcessPoolExecutor, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_signals)
+    forked = functools.partial(ProcessPoolExecutor, initializer=_worker_signals,
+                               mp_context=__import__("multiprocessing").get_context("fork"))
     work = functools.partial(_file_events, config=dataclasses.replace(config, dask=None))
     read = _threaded_map(work, files, None, 1, forked)
     return (_replayed(*done) if done else _file_batches(path, config)
@@ -842,8 +840,7 @@ def _file_events(path: str, config: Config) -> Optional[tuple]:
     _file_batches, the error that ended it or None); None: a file to read in order (big)."""
     if not os.path.isfile(path) or os.path.getsize(path) > _AHEAD_BYTES:
         return None
-    import logging.handlers
-    records = logging.handlers.BufferingHandler(1 << 30)
+    records = __import__("logging.handlers").handlers.BufferingHandler(1 << 30)
     _LOG.handlers, _LOG.propagate = [records], False
     events, error, size = [], None, 0
     try:
@@ -3676,9 +3673,16 @@ def _counted(entries: _BinnedPoints, segments: np.ndarray, radius: int,
 def _tile_members(entries: _BinnedPoints, segments: np.ndarray, radius: int, size: int):
     """Tiles of ``size`` pixels each point entry and segment can heat: (int64 (k, 2) tile x/y,
     int8 (k,) kind 0 entry / 1 segment, int64 (k,) index into entries or segments)."""
-    points = np.stack([entries.x, entries.y] * 2, 1).astype(np.float64)
-    (one, px, py), (seg, sx, sy) = (_cells_along(points, size, radius),
-                                    _cells_along(segments, size, radius + 1))
+    if _FAST and 2 * radius < size:   # fast path of _cells_along, points: 2 x 2 tiles ("pyramid")
+        x0, x1 = (entries.x - radius) // size, (entries.x + radius) // size
+        y0, y1 = (entries.y - radius) // size, (entries.y + radius) // size
+        cols, rows = np.stack([x0, x0, x0 + 1, x0 + 1], 1), np.stack([y0, y0 + 1, y0, y0 + 1], 1)
+        one, corner = np.nonzero((cols <= x1[:, None]) & (rows <= y1[:, None]))
+        px, py = cols[one, corner], rows[one, corner]
+    else:
+        one, px, py = _cells_along(np.stack([entries.x, entries.y] * 2, 1).astype(float), size,
+                                   radius)
+    seg, sx, sy = _cells_along(segments, size, radius + 1)
     kind = np.r_[np.zeros(one.size, np.int8), np.ones(seg.size, np.int8)]
     return np.stack([np.r_[px, sx], np.r_[py, sy]], 1), kind, np.r_[one, seg]
 
@@ -3817,7 +3821,9 @@ class _Engine:
         points, counts, segments, {tile: others}), then pieces of the tiles only others reach."""
         r = self.radius
         positive = entries.weight > 0
-        others = self._member_tiles(entries.take(~positive), segments)
+        negative = entries.take(~positive)
+        others = {tile: (negative.take(near), index)
+                  for tile, (near, index) in self._member_tiles(negative, segments).items()}
         entries = entries.take(positive)
         box = _points_box(entries, counts)
         if box is not None:
@@ -3873,13 +3879,12 @@ class _Engine:
                 values[y0 - rect[1]:y1 - rect[1], x0 - rect[0]:x1 - rect[0]]
 
     def _member_tiles(self, entries: _BinnedPoints, segments: np.ndarray) -> dict:
-        """{(tx, ty): (entries near it, index of segments near it)} per tile they reach."""
+        """{(tx, ty): (index of entries near it, of segments near it)} per tile they reach."""
         ids, kind, which = _tile_members(entries, segments, self.radius, _TILE)
         order = np.lexsort((ids[:, 1], ids[:, 0]))
         ids, kind, which = ids[order], kind[order], which[order]
         cuts = np.flatnonzero(np.any(ids[1:] != ids[:-1], axis=1)) + 1
-        return {(int(part[0, 0]), int(part[0, 1])): (entries.take(index[kinds == 0]),
-                                                     index[kinds == 1])
+        return {(int(part[0, 0]), int(part[0, 1])): (index[kinds == 0], index[kinds == 1])
                 for part, kinds, index in zip(np.split(ids, cuts), np.split(kind, cuts),
                                               np.split(which, cuts)) if part.size}
 
@@ -3890,7 +3895,8 @@ class _Engine:
         dense = set() if counts is None else counts.occupied(_TILE, self.radius)
         for tile in sorted(set(members) | dense):
             rect = _tile_rect(tile[0], tile[1], _TILE)
-            near, index = members.get(tile, (_empty_entries(), np.empty(0, np.int64)))
+            near, index = members.get(tile, (np.empty(0, np.int64),) * 2)
+            near = entries.take(near)   # (here: the first tile's job starts sooner)
             if tile in dense:
                 grown = _grown_rect(rect, self.radius)
                 block = counts.block(grown)
@@ -4046,12 +4052,8 @@ class _Engine:
         order = np.argsort(pixel.astype(np.uint16), kind="stable")   # _TILE**2 <= 2**16 keys
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)   # place in pixel order, less the pixel's first place
-        if order.size > area >> 3:   # first places from counts per pixel
-            counts = np.bincount(pixel, minlength=area)
-            rank -= (np.cumsum(counts) - counts)[pixel]
-        else:   # few: from the runs in pixel order (no tile-sized arrays: fresh pages cost)
-            first = np.flatnonzero(np.diff(pixel[order], prepend=-1))
-            rank[order] -= np.repeat(first, np.diff(first, append=order.size))
+        counts = np.bincount(pixel, minlength=area)
+        rank -= (np.cumsum(counts) - counts)[pixel]
         return np.bincount(pixel, value * decay.weight(rank), area).reshape(y1 - y0, -1)
 
     def _sparse(self, rect, entries: _BinnedPoints, segments: np.ndarray,

@@ -228,3 +228,15 @@ def test_read_ahead_workers_leave_signals_to_the_main_process():
     import signal
     with multiprocessing.get_context("fork").Pool(1, initializer=hm._worker_signals) as pool:
         assert pool.apply(_signal_handlers) == [signal.SIG_IGN, signal.SIG_DFL, signal.SIG_DFL]
+
+
+@pytest.mark.parametrize("radius,size", [(5, 256), (127, 256), (3, 8), (200, 256)])
+def test_tile_members_of_points_both_ways(monkeypatch, radius, size):
+    """A point's tiles (up to 2 x 2 while 2r < size), in the same order both ways."""
+    rng = np.random.default_rng(radius)
+    entries = hm._BinnedPoints(rng.integers(-600, 600, 500), rng.integers(-600, 600, 500),
+                               np.ones(500), np.ones(500, np.int64))
+    segments = np.array([[0.0, 0.0, 300.0, 40.0]])
+    fast, reference = _both_ways(monkeypatch, lambda: hm._tile_members(entries, segments,
+                                                                        radius, size))
+    assert all(np.array_equal(a, b) for a, b in zip(fast, reference))

@@ -43,6 +43,14 @@ GPX_HEAD = '<?xml version="1.0"?>\n<gpx xmlns="http://www.topografix.com/GPX/1/1
 GOOD_GPX = (GPX_HEAD + '<trkseg><trkpt lat="47.6" lon="-122.3"/><trkpt lat="47.61" '
             'lon="-122.31"/></trkseg>\n</trk></gpx>\n')
 EXISTING = {"out.png": b"an existing output\n", "state.npz": b"an existing state\n"}
+# a track of two points a year apart: --frame_time's frame count (checked once ffmpeg is found)
+YEAR_GPX = {"y.gpx": GPX_HEAD + (
+    '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01T00:00:00Z</time></trkpt>'
+    '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01T00:00:00Z</time></trkpt></trkseg>'
+    "</trk></gpx>\n")}
+NEEDS_FFMPEG = pytest.mark.skipif(
+    not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
+    reason="the frame count is checked once ffmpeg is found")
 TIMED = {"t.gpx": GPX_HEAD + "<trkseg>" + "".join(
     '<trkpt lat="47.6%d" lon="-122.3"><time>2024-05-01T07:00:%02dZ</time></trkpt>' % (i, 10 * i)
     for i in range(3)) + "</trkseg></trk></gpx>\n"}
@@ -583,13 +591,8 @@ ERRORS += [
         "nothing is left to draw after --trim_ends", TIMED),
     pytest.param(W + ["-a", "-o", "y.mp4", "--frame_time", "1s", "--jump_warning=0", "y.gpx"],
                  "--frame_time 1s would make 31536000 frames (the data runs from 2024-05-01 "
-                 "00:00:00 to 2025-05-01 00:00:00), more than 100000", {"y.gpx": GPX_HEAD + (
-                     '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'
-                     '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01</time></trkpt></trkseg>'
-                     "</trk></gpx>\n").replace("</time>", "T00:00:00Z</time>")}, {},
-                 id="frame_time_too_many_frames", marks=pytest.mark.skipif(
-                     not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
-                     reason="the frame count is checked once ffmpeg is found")),
+                 "00:00:00 to 2025-05-01 00:00:00), more than 100000", YEAR_GPX, {},
+                 id="frame_time_too_many_frames", marks=NEEDS_FFMPEG),
 ]
 
 # issue 24, hardening round three: the outputs alter nothing not ours, the readers stay bounded
@@ -724,13 +727,8 @@ ERRORS += [
     pytest.param(W + ["-a", "-o", "y.mp4", "--jump_warning", "0", "--frame_time",
                       "0.0000000000000000000000000001s",
                       "y.gpx"], "--frame_time 1e-28s would make 3.1536e+35 frames",
-                 {"y.gpx": GPX_HEAD + (
-                     '<trkseg><trkpt lat="47.6" lon="-122.3"><time>2024-05-01</time></trkpt>'
-                     '<trkpt lat="47.7" lon="-122.2"><time>2025-05-01</time></trkpt></trkseg>'
-                     "</trk></gpx>\n").replace("</time>", "T00:00:00Z</time>")}, {},
-                 id="frame_time_tiny", marks=pytest.mark.skipif(
-                     not (shutil.which("ffmpeg") or importlib.util.find_spec("imageio_ffmpeg")),
-                     reason="the frame count is checked once ffmpeg is found")),
+                 YEAR_GPX, {},
+                 id="frame_time_tiny", marks=NEEDS_FFMPEG),
 ]
 
 @pytest.mark.parametrize("existing", [False, True], ids=["fresh", "existing_output"])

@@ -1001,7 +1001,7 @@ def print_time_rows(rows):
     for name, runs in rows:
         ok = [(r, p) for r, p in runs if r.status == "ok" and p]
         if not ok:
-            print("| %s | %d | %s | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
+            print("| %s | %d | %s | | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
             continue
 
         def median(values):
@@ -1090,19 +1090,20 @@ def rides_rows(args, datadir, outdir):
 def print_rides_rows(rows):
     """Markdown table of the rides rows (medians), and ours / the peer's."""
     print("\n| rides workload | runs | median s | median cpu s | peak MB | tiles | PNG bytes "
-          "| bytes a tile |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| bytes a tile | ms a tile |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     medians = []
     for name, runs in rows:
         ok = [(r, t, b) for r, t, b in runs if r.status == "ok"]
         if not ok:
-            print("| %s | %d | %s | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
+            print("| %s | %d | %s | | | | | | |" % (name, len(runs), runs[-1][0].note or "failed"))
             continue
         med = [float(np.median([x for x in column])) for column in
                zip(*[(r.seconds, r.cpu, r.mb, t, b) for r, t, b in ok])]
         medians.append(med)
-        print("| %s, zooms %d-%d, %d files | %d | %.2f | %.2f | %.0f | %d | %d | %.0f |" % (
-            name, *RIDE_ZOOMS, RIDES, len(ok), *med, med[4] / max(med[3], 1)))
+        tiles = max(med[3], 1)
+        print("| %s, zooms %d-%d, %d files | %d | %.2f | %.2f | %.0f | %d | %d | %.0f | %.2f |" % (
+            name, *RIDE_ZOOMS, RIDES, len(ok), *med, med[4] / tiles, 1000 * med[0] / tiles))
     if len(medians) == 2:
         print("\nours / peer: wall %.2f, cpu %.2f, PNG bytes %.2f (targets <= 1.5)" % (
             medians[0][0] / medians[1][0], medians[0][1] / medians[1][1],
@@ -1339,7 +1340,7 @@ def columnar_rows(args, datadir, outdir):
             cases += [(f"text-{sci(n)}", common + [os.path.join(outdir, f"t{n}.png"), text]),
                       (f"parquet-{sci(n)}", common + [os.path.join(outdir, f"p{n}.png"), parquet])]
         if "dask" in only and n == sizes[-1]:
-            parts = parquet_files(datadir, n, DASK_PARTS)
+            parquet_files(datadir, n, DASK_PARTS)   # writes the parts the glob names
             cases += [(f"dask-local2-{sci(n)}-{DASK_PARTS}parts", common + [
                 os.path.join(outdir, f"d{n}.png"), "--dask", "local:2",
                 os.path.join(datadir, f"points-{n}-*of{DASK_PARTS}.parquet")])]

@@ -838,8 +838,8 @@ def _worker_signals() -> None:
 def _file_events(path: str, config: Config) -> Optional[tuple]:
     """In a forked process: (its log records (level, template, arguments), the list of
     _file_batches, the error that ended it or None); None: a file to read in order (big)."""
-    if not os.path.isfile(path) or os.path.getsize(path) > _AHEAD_BYTES:
-        return None
+    if path == "-" or not os.path.isfile(path) or os.path.getsize(path) > _AHEAD_BYTES:
+        return None   # ("-": standard input, /dev/null in a worker, beside a file named "-")
     records = __import__("logging.handlers").handlers.BufferingHandler(1 << 30)
     _LOG.handlers, _LOG.propagate = [records], False
     events, error, size = [], None, 0

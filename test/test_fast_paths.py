@@ -204,6 +204,24 @@ def test_read_ahead_both_ways(monkeypatch, tmp_path, capsys):
     assert "more warnings like this one" in err and "README.txt:1: not a number" in err
 
 
+def test_read_ahead_leaves_standard_input_here(monkeypatch, tmp_path, capsys):
+    """"-" is standard input, read here, even beside a regular file named "-" (a worker's
+    standard input is /dev/null)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-").write_text("not the input\n")
+    files = _files(tmp_path) * 2
+    monkeypatch.setattr(hm.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(hm.os, "cpu_count", lambda: 2)
+
+    def run():
+        monkeypatch.setattr(hm.sys, "stdin", io.TextIOWrapper(io.BytesIO(b"47.62 -122.35\n")))
+        assert hm.main(["-v", "-W", "80", "-o", "out.png", "-"] + files) == 0
+        return [line.split(" ms  ")[-1] for line in capsys.readouterr().err.splitlines()]
+    fast = run()
+    monkeypatch.setattr(hm.sys, "platform", "elsewhere")   # read in order
+    assert fast == run() and "reading <stdin> (plain text)" in fast
+
+
 def _rows_read(files):
     return sum(len(batch[0]) for batch in hm.read(files))
 

@@ -1552,6 +1552,8 @@ class _XmlReader:
             self.parser.buffer_text, self.fed = True, 0
             self.attach(old.StartElementHandler is not None)   # as the old one
             self.feed(rest, final)
+        except HeatmapError:   # a handler's (a bad coordinate): already names the file and line
+            raise
         except (LookupError, ValueError) as exc:  # an encoding expat cannot use
             raise _data_error(self.name, self.line, "not valid XML: %s" % exc) from None
 
@@ -5532,9 +5534,7 @@ def _validate_time(config: Config) -> None:
 
 def _batch_subset(batch, keep: np.ndarray):
     """The inputs of a Points or Segments batch where ``keep`` is True."""
-    if keep.all():
-        return batch
-    return type(batch)(*(None if a is None else a[keep] for a in batch))
+    return batch if keep.all() else type(batch)(*(None if a is None else a[keep] for a in batch))
 
 
 def _segment_metres(segments: Segments) -> np.ndarray:

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import re
 import shutil
 import sys
 
@@ -747,6 +748,7 @@ def test_bad_input_is_one_clean_error(tmp_path, monkeypatch, capsys, args, messa
     assert code == 2, err
     assert_one_line(err)
     assert message in err, err
+    assert not re.search(r" (\S+:\d+): .*\1: ", err), err   # a place named once
     assert _snapshot(tmp_path) == before        # nothing created, nothing changed
     assert not (tmp_path / "pwned").exists()    # nothing untrusted ran
 

@@ -740,12 +740,22 @@ def _type_by_content(source: _Input, kinds: Sequence[str] = ()) -> str:
 
 def read(files: Any, config: Optional[Config] = None, lenient: bool = True,
          **settings: Any) -> Iterator[object]:
-    """Yield :class:`Points` and :class:`Segments` batches from ``files`` (a path, "-", a FIFO,
-    or a list), in order.  Of several, one that cannot be read is skipped with a warning
+    """:class:`Points` and :class:`Segments` batches of ``files`` (a path, "-", a FIFO, or a
+    list), in order, as read.  Of several, one that cannot be read is skipped with a warning
     (``strict``: an error), and so is one without times if an option needs them; not
-    ``lenient`` (the command line), one that gives nothing too.  ``settings``: Config fields."""
+    ``lenient`` (the command line), one that gives nothing too.  ``settings``: Config fields;
+    the time and track settings that change the batches are refused: the drawing applies them."""
     config = _config_with(config, dict(settings, files=files))
     _check_settings(config)
+    if config.time_range or config.max_jump or config.trim_ends or _track_rule(config) != "segment":
+        raise HeatmapError("read() gives the files as they are: render(), render_tiles(), "
+                           "render_frames() and run() of the files apply time_range, max_jump, "
+                           "trim_ends and track_weight")
+    return _read_files(config, lenient)
+
+
+def _read_files(config: Config, lenient: bool) -> Iterator[object]:
+    """read() of ``config.files``; the time and track options are left to the drawing."""
     files = config.files
     found, nothing, needs, untimed, jump = 0, "", _needs_times(config), [], config.max_jump
     for path, stream in zip(files, _read_ahead(files, config)):
@@ -2639,7 +2649,7 @@ def _library_batches(config: Config, data: Any, spec: dict, skip_invalid: bool,
     else:
         first = data[0] if isinstance(data, (list, tuple)) and data else None
     if isinstance(first, (str, os.PathLike)):
-        batches, kind = read(data, config, lenient=False), "files"
+        batches, kind = _read_files(_config_with(config, {"files": data}), False), "files"
     elif isinstance(first, (Points, Segments)):
         batches, kind = (_user_batch(b, i, skip_invalid) for i, b in enumerate(data)), "batches"
     elif _is_geo(data):
@@ -4996,10 +5006,6 @@ class _TileSource(NamedTuple):
 def _validate_osm(config: Config) -> None:
     """Check the --osm options before any input is read (called by _validate)."""
     if not config.osm:
-        for flag, value in (("-z/--zoom", config.zoom), ("--osm_exact_size", config.osm_exact_size),
-                            ("--osm_attribution", config.osm_attribution and not config.tiles)):
-            if value:
-                _LOG.warning("%s is ignored without --osm", flag)
         return
     if config.load:
         raise HeatmapError("--osm cannot be used with -L/--load: the saved data keeps its own "
@@ -5521,15 +5527,6 @@ def _validate_time(config: Config) -> None:
             raise HeatmapError("%s needs -a/--animate" % flag)
     if config.fade is not None and config.frame_time is None:
         raise HeatmapError("--fade needs --frame_time (frames paced by the data's clock)")
-    for flag, idle, wanted in (
-            ("--fps", config.fps is not None and not config.animate, "-a/--animate"),
-            ("--frame_label", config.frame_label and config.frame_time is None, "--frame_time"),
-            ("--max_gap", config.max_gap != Config.max_gap and _track_rule(config) != "time",
-             "--track_weight time")):
-        if idle:
-            _LOG.warning("%s has no effect without %s", flag, wanted)
-    if config.frame_time is not None and (config.frequency, config.straggler_threshold) != (1, 1):
-        _LOG.warning("--frequency and --straggler_threshold have no effect with --frame_time")
 
 
 def _batch_subset(batch, keep: np.ndarray):
@@ -6033,8 +6030,6 @@ def _tile_options(config: Config) -> None:
         if low > high:
             raise HeatmapError("--tile_zoom %d-%d: the first zoom is deeper than the last"
                                % (low, high))
-    if config.margin:
-        _LOG.warning("-R/--margin is ignored with --tiles")
     _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)  # the viewer's base map
 
 
@@ -7098,6 +7093,50 @@ def _validate(config: Config) -> None:
         if config.width * config.height > _max_pixels():
             raise _too_big(config.width * config.height)
         _check_output_size(config, config.width, config.height)
+    _warn_idle(config)
+
+
+# What a run leaves unused, by setting (one registry): each one given is warned of, not ignored.
+_LOAD_IDLE = ("radius", "decay", "kernel", "scale", "projection", "extent", "margin", "dask",
+              "jump_warning", "filetype", "csv_columns", "ignore_csv_header", "time_column",
+              "weight_property", "time_property", "strict")
+
+
+def _idle_settings(c: Config) -> List[Tuple[Tuple[str, ...], bool, str]]:
+    """(settings, whether this run leaves them unused, why) for _warn_idle."""
+    folder, image = bool(c.tiles) and not c.tiles.lower().endswith(".mbtiles"), c.background_image
+    return [
+        (("zoom", "osm_exact_size", "osm_cache", "osm_no_cache"), not c.osm, "without --osm"),
+        (("osm_attribution",), not (c.osm or c.tiles), "without --osm or --tiles"),
+        (("osm_base", "osm_path_template"), not (c.osm or folder),
+         "without --osm or a --tiles folder (its viewer page)"),
+        (("leaflet_url",), not folder, "without a --tiles folder (its viewer page)"),
+        (("tile_zoom",), not c.tiles, "without --tiles"),
+        (("margin",), bool(c.tiles), "with --tiles"),
+        (("fps", "frequency", "straggler_threshold", "ffmpegopts", "keepframes"), not c.animate,
+         "without -a/--animate"),
+        (("frequency", "straggler_threshold"), c.frame_time is not None, "with --frame_time"),
+        (("frame_label",), c.frame_time is None, "without --frame_time"),
+        (("max_gap",), _track_rule(c) != "time", "without --track_weight time"),
+        (("output_format",), not c.output, "without -o/--output"),
+        (("background_brightness", "invert_background"), not (image or c.osm),
+         "without -I/--background_image or --osm"),
+        (("width", "height"), bool(image), "with -I/--background_image: it gives the size"),
+        (("width", "height"), c.osm and not c.osm_exact_size and c.zoom, "with --osm and "
+         "-z/--zoom: the data's box gives the size (unless --osm_exact_size)"),
+        (("background",), bool(c.osm or image), "with --osm or -I/--background_image"),
+        (("hsva_min", "hsva_max"), bool(c.gradient or c.colormap), "with -G/--gradient or "
+         "--colormap"),
+        (_LOAD_IDLE, bool(c.load), "with -L/--load: the state file holds the heat")]
+
+
+def _warn_idle(config: Config) -> None:
+    defaults, flags = Config(), None
+    for names, idle, why in _idle_settings(config):
+        for name in names if idle else ():
+            if repr(getattr(config, name)) != repr(getattr(defaults, name)):
+                flags = flags or {a.dest: "/".join(a.option_strings) for a in _parser()._actions}
+                _LOG.warning("%s has no effect %s", flags[name], why)
 
 
 def _check_settings(config: Config) -> None:
@@ -7159,6 +7198,9 @@ def _validate_files(config: Config) -> None:
         if _needs_times(config) or config.max_jump or config.trim_ends or \
                 config.track_weight != "segment":
             raise HeatmapError("-L/--load cannot apply the time and track options again")
+        if config.animate:
+            raise HeatmapError("-a/--animate cannot be used with -L/--load: a state file keeps "
+                               "the heat, not the inputs to animate")
     else:
         for path in [] if config.dask else config.files:   # --dask: globs and URLs too
             _check_input_path(path)
@@ -7179,11 +7221,6 @@ def _validate_files(config: Config) -> None:
         _check_image_type(config.output, config.output_format)
     if config.animate and config.output:
         _video_extension(config)
-    if config.output_format and not config.output:
-        _LOG.warning("--output_format is ignored without -o/--output")
-    if config.background_brightness is not None and not (config.background_image or config.osm):
-        _LOG.warning("-B/--background_brightness has no effect without -I/--background_image "
-                     "or --osm")
 
 
 def _output_names(config: Config) -> List[Tuple[str, str]]:
@@ -7255,7 +7292,7 @@ class _Files:
 
     def __iter__(self) -> Iterator[object]:
         config = self.config
-        return iter(_apply_track_time_options(config, read(config.files, config, lenient=False)))
+        return iter(_apply_track_time_options(config, _read_files(config, lenient=False)))
 
 
 def _held(config: Config, batches: Iterable[object]) -> Iterable[object]:
@@ -7315,7 +7352,8 @@ class _DaskParts:
 def _dask_part(part, config: Config, columns: Optional[tuple], how):
     """A partition's work on a Dask worker: its batches (``how`` None), its box or None ("box"), or
     its accumulation on the grid of ``how`` (region, sums, ppd, origin), which never grows."""
-    batches = _input_batches(config, read([part], config) if columns is None
+    batches = _input_batches(config, _read_files(_config_with(config, {"files": [part]}), True)
+                             if columns is None
                              else _library_batches(config, part, *columns))
     if how is None or how == "box":
         return _data_box(batches, empty=True) if how else list(batches)
@@ -7542,6 +7580,8 @@ def _run_config(config: Config, batches: Optional[Iterable[object]] = None) -> N
     _validate(config)
     if not (config.files or config.load or batches is not None):
         raise HeatmapError("no input files")
+    if config.load and batches is not None:
+        raise HeatmapError("-L/--load draws the state file: it takes no data")
     if not (config.output or config.save or config.tiles):
         raise HeatmapError("nothing would be written: give -o/--output, -S/--save or --tiles")
     if not config.load and (config.animate or config.tiles):

@@ -166,7 +166,8 @@ def test_gradient_on_the_command_line(run, seattle, pixels, tmp_path):
 
 def test_gradient_overrides_hsva(run, seattle, pixels, tmp_path):
     gradient_png(tmp_path / "g.png", [(0, 255, 0, 255), (0, 0, 0, 0)])
-    assert run("-W", 40, "-G", "g.png", "-m", "0aaffffff", "-o", "a.png", seattle) == (0, "")
+    code, err = run("-W", 40, "-G", "g.png", "-m", "0aaffffff", "-o", "a.png", seattle)
+    assert code == 0 and "-m/--hsva_min has no effect with -G/--gradient or --colormap" in err
     assert run("-W", 40, "-G", "g.png", "-o", "b.png", seattle) == (0, "")
     assert np.array_equal(pixels("a.png")[1], pixels("b.png")[1])
 
@@ -256,14 +257,16 @@ def test_background_image_is_composited(run, seattle, pixels, tmp_path):
 
 def test_background_image_sets_the_size(run, seattle, pixels, tmp_path):
     make_background(tmp_path, size=(33, 21))
-    assert run("-I", "bg.png", "-W", 100, "-H", 100, "-o", "out.png", seattle) == (0, "")
+    code, err = run("-I", "bg.png", "-W", 100, "-H", 100, "-o", "out.png", seattle)
+    assert code == 0 and "-W/--width has no effect with -I" in err and "-H/--height" in err
     assert pixels("out.png")[1].shape == (21, 33, 3)
 
 
 def test_background_colour_ignored_with_an_image(run, seattle, pixels, tmp_path):
     make_background(tmp_path)
     assert run("-I", "bg.png", "-o", "a.png", seattle) == (0, "")
-    assert run("-I", "bg.png", "-b", "red", "-o", "b.png", seattle) == (0, "")
+    code, err = run("-I", "bg.png", "-b", "red", "-o", "b.png", seattle)
+    assert code == 0 and "-b/--background has no effect with --osm or -I" in err
     assert np.array_equal(pixels("a.png")[1], pixels("b.png")[1])
 
 

@@ -251,7 +251,7 @@ def test_dash_output_refuses_a_terminal(run, pts, monkeypatch):
 def test_output_format_without_output_warns(run, pts):
     code, err = run(*W, "--output_format", "jpg", "-S", "s.npz", pts)
     assert code == 0
-    assert messages(err) == ["heatmap.py: warning: --output_format is ignored without "
+    assert messages(err) == ["heatmap.py: warning: --output_format has no effect without "
                              "-o/--output"]
 
 

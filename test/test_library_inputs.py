@@ -164,7 +164,7 @@ def test_library_warnings_name_settings():
     lat, lon = LAT - 47.61 + 52.37, LON + 122.33 + 4.9      # Amsterdam
     with pytest.warns(UserWarning, match="^no input lies inside extent 4.8,52.3,5,52.4"):
         hm.render(lat, lon, extent=(4.8, 52.3, 5.0, 52.4), **SIZE)   # (lon, lat) order
-    with pytest.warns(UserWarning, match="^zoom is ignored without osm"):
+    with pytest.warns(UserWarning, match="^zoom has no effect without osm"):
         hm.render(LAT, LON, zoom=3, **SIZE)
 
 

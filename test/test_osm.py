@@ -346,7 +346,7 @@ def test_option_errors(osm, server, tmp_path, args, message):
 
 def test_zoom_without_osm_warns(run, seattle):
     code, err = run("-W", 100, "-z", 12, "-o", "out.png", seattle)
-    assert code == 0 and "ignored without --osm" in err
+    assert code == 0 and "-z/--zoom has no effect without --osm" in err
 
 
 # ---- the real command, with osmviz unavailable ----

@@ -395,6 +395,10 @@ ERRORS = [
         {"s.npz": lambda: _state(box=7)}),
     row("load_huge_box", OUT + ["-L", "s.npz"], "s.npz: an image of",
         {"s.npz": lambda: _state(box=[0.0, 0.0, 1e12, 1e12])}),
+    row("load_animate", ["-a", "-o", "out.gif", "-L", "s.npz"],
+        "-a/--animate cannot be used with -L/--load", {"s.npz": _state}),
+    row("load_animate_mp4", ["-a", "-o", "out.mp4", "-L", "s.npz"],
+        "-a/--animate cannot be used with -L/--load", {"s.npz": _state}),
     # resource guards: the limit and how to override it
     row("radius_too_large", W + OUT + ["-r", "100000", "pts.txt"],
         "-r/--radius 100000 is over the limit of 1000; set HEATMAP_MAX_RADIUS to allow more", PTS),
@@ -783,6 +787,57 @@ def test_errors_are_raised_before_input_is_read(tmp_path, monkeypatch, capsys):
 
 
 # ---- warnings: one line, the run goes on ----
+IDLE = [   # (options, the one warning): an option the run leaves unused is named, not ignored
+    (["-L", "s.npz", "-r", "9"], "-r/--radius has no effect with -L/--load: the state file holds "
+     "the heat"),
+    (["-L", "s.npz", "-P", "equirectangular"], "-P/--projection has no effect with -L/--load"),
+    (["-L", "s.npz", "--filetype", "csv"], "--filetype has no effect with -L/--load"),
+    (["pts.txt", "-K"], "-K/--keepframes has no effect without -a/--animate"),
+    (["pts.txt", "-F", "-crf 3"], "-F/--ffmpegopts has no effect without -a/--animate"),
+    (["pts.txt", "--frequency", "5"], "--frequency has no effect without -a/--animate"),
+    (["pts.txt", "--tile_zoom", "3"], "--tile_zoom has no effect without --tiles"),
+    (["pts.txt", "--leaflet_url", "x/"], "--leaflet_url has no effect without a --tiles folder"),
+    (["pts.txt", "--osm_cache", "c"], "--osm_cache has no effect without --osm"),
+    (["pts.txt", "--osm_base", "http://x"], "--osm_base has no effect without --osm or a --tiles "
+     "folder"),
+    (["pts.txt", "-N"], "-N/--invert_background has no effect without -I/--background_image or "
+     "--osm"),
+    (["pts.txt", "--colormap", "magma", "-M", "100ffffff"], "-M/--hsva_max has no effect with "
+     "-G/--gradient or --colormap"),
+]
+
+
+@pytest.mark.parametrize("options,warning", IDLE, ids=[" ".join(o) for o, _ in IDLE])
+def test_an_unused_option_is_warned_of(tmp_path, monkeypatch, capsys, options, warning):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+    (tmp_path / "s.npz").write_bytes(_state())
+    code, err = run_main(W + OUT + options, capsys)
+    assert code == 0 and (tmp_path / "out.png").exists()
+    assert err.startswith("heatmap.py: warning: " + warning) and err.count("\n") == 1, err
+
+
+def test_tiles_into_mbtiles_warn_of_the_viewer_options(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pts.txt").write_text(SEATTLE)
+    code, err = run_main(["--tiles", "t.mbtiles", "--tile_zoom", "2", "--leaflet_url", "x/",
+                          "pts.txt"], capsys)
+    assert code == 0 and err == ("heatmap.py: warning: --leaflet_url has no effect without a "
+                                 "--tiles folder (its viewer page)\n")
+
+
+def test_the_library_refuses_what_it_would_not_apply(tmp_path):
+    path = tmp_path / "pts.txt"
+    path.write_text(SEATTLE)
+    with pytest.raises(heatmap.HeatmapError, match="read\\(\\) gives the files as they are"):
+        heatmap.read([str(path)], trim_ends=100)
+    heatmap.run([str(path)], width=40, save=str(tmp_path / "s.npz"))
+    with pytest.raises(heatmap.HeatmapError, match="load draws the state file: it takes no data"):
+        heatmap.run([47.6, 47.61], [-122.3, -122.31], load=str(tmp_path / "s.npz"),
+                    output=str(tmp_path / "o.png"))
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_non_numeric_csv_weight_is_one_with_a_one_line_warning(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "w.csv").write_text("47.6,-122.3,heavy\n47.7,-122.2,2\n")

@@ -3394,10 +3394,8 @@ class _CountGrid:
         if bx0 >= x0 and by0 >= y0 and bx1 <= x1 and by1 <= y1:
             return
         slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4   # a quarter more: regrown rarely
-        nx0 = x0 if bx0 >= x0 else bx0 - slack_x
-        ny0 = y0 if by0 >= y0 else by0 - slack_y
-        nx1 = x1 if bx1 <= x1 else bx1 + slack_x
-        ny1 = y1 if by1 <= y1 else by1 + slack_y
+        nx0, ny0 = (x0 if bx0 >= x0 else bx0 - slack_x), (y0 if by0 >= y0 else by0 - slack_y)
+        nx1, ny1 = (x1 if bx1 <= x1 else bx1 + slack_x), (y1 if by1 <= y1 else by1 + slack_y)
         if (nx1 - nx0) * (ny1 - ny0) > self.limit:
             nx0, ny0 = max(nx0, min(x0, bx0)), max(ny0, min(y0, by0))
             nx1, ny1 = min(nx1, max(x1, bx1)), min(ny1, max(y1, by1))
@@ -3579,9 +3577,7 @@ class _Decay:
         """W[0], ..., W[length - 1] as float64 (length,)."""
         if self.decay == 1.0:
             return np.ones(length)
-        row = np.zeros(length)
-        row[:min(length, self.weights.size)] = self.weights[:length]
-        return row
+        return np.r_[self.weights[:length], np.zeros(max(length - self.weights.size, 0))]
 
     def run(self, count: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
         """S[count] as float64 (into ``out`` when given); ``count`` int64, any shape."""
@@ -3747,9 +3743,7 @@ class _Engine:
 
     def __init__(self, config: Config, counted: bool = False):
         self.counted = counted and _FAST
-        self.radius = config.radius
-        self.kernel = config.kernel
-        self.decay_value = config.decay
+        self.radius, self.kernel, self.decay_value = config.radius, config.kernel, config.decay
         self.grid = _kernel_grid(config.kernel, config.radius)
         # copies of a point that can matter (about _Decay.depth), for estimating work only
         self.copies = 1 if config.decay in (0.0, 1.0) else int(38.2 / -math.log(config.decay)) + 2
@@ -3808,9 +3802,8 @@ class _Engine:
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT (60 ns a pixel of the points' box) than the
-        sort (100 ns a contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2
-        cores."""
+        """Whether decay-1 sums by FFT (60 ns a pixel of the points' box) beat the sort (100 ns a
+        contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2 cores."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3987,8 +3980,7 @@ class _Engine:
         """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value; chosen by
         _walk; bench rows "points r=5/r=15".  Whole-grid passes over offsets by descending heat
         (section prose), over the points' box.  Points: ``entries`` or ``block`` counts."""
-        r = self.radius
-        x0, y0, x1, y1 = rect
+        r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
         out = np.zeros((y1 - y0, x1 - x0))
         if block is None:
             block = _count_block(_grown_rect(rect, r), entries)
@@ -4005,7 +3997,6 @@ class _Engine:
         total = out[by0:by1, bx0:bx1]
         rank = np.zeros((h, w), counts.dtype)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
-        stamp = self.stamp
         for lo, hi in zip(stamp.groups[:-1], stamp.groups[1:]):
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
                 rank += counts[r + dy:r + dy + h, r + dx:r + dx + w]
@@ -4134,21 +4125,15 @@ _FFT_PIXELS = 1 << 23             # largest FFT (pixels) of a block of decay-1 s
 
 def _fft_size(n: int) -> int:
     """The least m >= n with no prime factor above 5: the sizes pocketfft does fastest."""
-    while True:
-        m = n
-        for p in (2, 3, 5):
-            while m % p == 0:
-                m //= p
-        if m == 1:
-            return n
+    while 30 ** 64 % n:   # n divides 30**64 just when no prime factor is above 5 (n < 2**64)
         n += 1
+    return n
 
 
 def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) -> np.ndarray:
     """float64 (h - 2r, w - 2r): sum of mass[q] * kernel[p - q + r] for pixels p r or more inside
     ``mass``, by real FFTs (no wrap-around there); kernel transforms cached in ``spectra``."""
-    r = kernel.shape[0] // 2
-    h, w = mass.shape
+    r, (h, w) = kernel.shape[0] // 2, mass.shape
     shape = (_fft_size(h), _fft_size(w))
     key = (name, shape)
     if key not in spectra:
@@ -4176,22 +4161,18 @@ def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarr
         reached = _convolve((mass > 0).astype(np.float64), (kernel > 0).astype(np.float64),
                             spectra, "disc") > 0.5
     sums[~reached] = 0.0
-    sums /= scale
-    return sums
+    return np.divide(sums, scale, out=sums)
 
 
 def _points_box(entries: _BinnedPoints,
                counts: Optional["_CountGrid"]) -> Optional[Tuple[int, int, int, int]]:
     """Pixel box (x0, y0, x1, y1 exclusive) of the entries and the counts, or None."""
     boxes = [] if counts is None else [counts.occupied_box()]
-    boxes = [b for b in boxes if b is not None]
     if entries.x.size:
         boxes.append((int(entries.x.min()), int(entries.y.min()),
                       int(entries.x.max()) + 1, int(entries.y.max()) + 1))
-    if not boxes:
-        return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
+    boxes = [b for b in boxes if b is not None]
+    return (*np.min(boxes, 0)[:2].tolist(), *np.max(boxes, 0)[2:].tolist()) if boxes else None
 
 
 # ---- 5.3 Engine: segments ----
@@ -4257,8 +4238,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     x0, y0, x1, y1 = rect
     size = _cell_size(radius)
     segments = _segment_rows(segments)
-    copies = _segment_column(segments, 5).astype(np.int64)
-    table = _segment_table(segments)
+    table, copies = _segment_table(segments), _segment_column(segments, 5).astype(np.int64)
     if decay.depth is None:   # a sum: a big pile by multiplication (not bit for bit)
         pile = copies > _PILE
         table[5, :-1][pile] *= copies[pile]
@@ -4611,14 +4591,12 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Decay-combine along the last axis (..., k) -> (...) as the original, bit for bit: the largest
     ``weights.size`` of each row, descending, summed with ``weights``.  Reorders ``heat``."""
     k = heat.shape[-1]
-    if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
-        if k > 4 * weights.size:
-            heat.partition(k - weights.size, axis=-1)
-        else:
-            heat.sort(axis=-1)
+    if k > 4 * weights.size:   # a partition pays on long rows only (sorts are vectorised)
+        heat.partition(k - weights.size, axis=-1)
         heat = heat[..., k - weights.size:]
-        k = weights.size
     heat.sort(axis=-1)
+    heat = heat[..., max(heat.shape[-1] - weights.size, 0):]
+    k = heat.shape[-1]
     n = heat.size // k
     # row i of ``ranked``: every pixel's i-th largest heat; reducing over axis 0 adds whole rows
     # in turn, so each sum is sequential (a single column would be summed pairwise: hence two).
@@ -4816,7 +4794,7 @@ def _heat_rgba(values: np.ndarray, peak: float, table: np.ndarray) -> np.ndarray
 
 
 def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
-              blank: Sequence[int]) -> np.ndarray:
+                 blank: Sequence[int]) -> np.ndarray:
     """uint8 (h, w, c): the ``colours`` (n, c) row of each float64 (h, w) value, ``blank`` where it
     is 0; in strips of rows, so the temporaries (16 bytes a pixel with data) stay small."""
     colours = np.ascontiguousarray(colours, np.uint8)

@@ -3247,10 +3247,9 @@ class _Accumulator:
         self.sums = sums
         self.log: Optional[list] = [] if record else None
         self.parts: List[_BinnedPoints] = []
-        self.pending = 0
+        self.pending, self.inputs = 0, 0
         self.entries = _empty_entries()
         self.segments: List[np.ndarray] = []
-        self.inputs = 0
         self.times: List[np.ndarray] = []   # --frame_time: each input's time, in input order
         self.first_time: Optional[int] = None  # the earliest time in the data (a track's start)
 
@@ -3348,9 +3347,8 @@ class _CountGrid:
         self.region, self.limit = region, limit
         self.counts = np.zeros((region[3] - region[1], region[2] - region[0]), np.int32)
         self.sums: Optional[np.ndarray] = None
-        self.total = 0
+        self.total, self.waiting_size = 0, 0
         self.waiting: List[Tuple[np.ndarray, Optional[np.ndarray]]] = []
-        self.waiting_size = 0
 
     def add(self, ix: np.ndarray, iy: np.ndarray,
             weight: Optional[np.ndarray] = None) -> np.ndarray:
@@ -3361,10 +3359,7 @@ class _CountGrid:
         inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
         if not inside.all():
             ix, iy, weight = ix[inside], iy[inside], None if weight is None else weight[inside]
-        flat = iy - y0
-        flat *= x1 - x0
-        flat += ix
-        flat -= x0
+        flat = (iy - y0) * (x1 - x0) + ix - x0   # (numpy reuses the temporaries)
         self.waiting.append((flat, weight))
         self.waiting_size += flat.size
         if self.waiting_size >= max(self.counts.size >> 2, 1 << 22):
@@ -3542,8 +3537,7 @@ def _kernel_offsets(kernel: str, radius: int, grid: Optional[np.ndarray] = None)
     grid = _kernel_grid(kernel, radius) if grid is None else grid
     dy, dx = [a.ravel() - radius for a in np.indices(grid.shape)]
     heat = grid.ravel()
-    order = np.lexsort((dx, dy, -heat))
-    order = order[heat[order] > 0]
+    order = np.lexsort((dx, dy, -heat))[:np.count_nonzero(heat > 0)]   # heat >= 0, descending
     heat = heat[order]
     starts = np.flatnonzero(np.r_[True, heat[1:] != heat[:-1]])
     return _KernelOffsets(dx[order], dy[order], heat, np.r_[starts, heat.size])
@@ -3965,9 +3959,8 @@ class _Engine:
 
     def _quarters(self, rect, entries: _BinnedPoints, segments: np.ndarray) -> list:
         """[(quarter rect, mask of the entries near it, of the segments near it)]."""
-        x0, y0, x1, y1 = rect
+        r, (x0, y0, x1, y1) = self.radius, rect
         mx, my = (x0 + x1) // 2, (y0 + y1) // 2
-        r = self.radius
         lo_x, lo_y = (np.minimum(segments[:, 0:2], segments[:, 2:4]) - r - 1).T
         hi_x, hi_y = (np.maximum(segments[:, 0:2], segments[:, 2:4]) + r + 1).T
         return [(sub, (entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
@@ -4235,8 +4228,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
     _Engine._sparse; bench rows "gpx" and "pile-gpx".  Weights >= 0; at decay 1 a pile of more
     than _PILE equal segments is one, its heat times the count."""
-    x0, y0, x1, y1 = rect
-    size = _cell_size(radius)
+    (x0, y0, x1, y1), size = rect, _cell_size(radius)
     segments = _segment_rows(segments)
     table, copies = _segment_table(segments), _segment_column(segments, 5).astype(np.int64)
     if decay.depth is None:   # a sum: a big pile by multiplication (not bit for bit)
@@ -4273,8 +4265,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
 def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
                  radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
     """Decay-combine the listed segments on every pixel of the cells into ``out`` (by cell rows)."""
-    across = out.shape[2]
-    offsets = np.arange(size, dtype=np.float64)
+    across, offsets = out.shape[2], np.arange(size, dtype=np.float64)
     weighted = bool(np.any(table[5] != 1.0))
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1, size * size):
         length = lists.shape[1]
@@ -4382,8 +4373,7 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
-        cell = int(cells[first])
-        listed = members[first:end]
+        cell, listed = int(cells[first]), members[first:end]
         whole = listed.size == table.shape[1] - 1 and bool(np.all(np.diff(listed) == 1)) \
             and listed[0] == 0   # every segment once (a pile): no copy
         near = table[:, :-1] if whole else table[:, listed]

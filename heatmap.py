@@ -3247,10 +3247,9 @@ class _Accumulator:
         self.sums = sums
         self.log: Optional[list] = [] if record else None
         self.parts: List[_BinnedPoints] = []
-        self.pending = 0
+        self.pending, self.inputs = 0, 0
         self.entries = _empty_entries()
         self.segments: List[np.ndarray] = []
-        self.inputs = 0
         self.times: List[np.ndarray] = []   # --frame_time: each input's time, in input order
         self.first_time: Optional[int] = None  # the earliest time in the data (a track's start)
 
@@ -3348,9 +3347,8 @@ class _CountGrid:
         self.region, self.limit = region, limit
         self.counts = np.zeros((region[3] - region[1], region[2] - region[0]), np.int32)
         self.sums: Optional[np.ndarray] = None
-        self.total = 0
+        self.total, self.waiting_size = 0, 0
         self.waiting: List[Tuple[np.ndarray, Optional[np.ndarray]]] = []
-        self.waiting_size = 0
 
     def add(self, ix: np.ndarray, iy: np.ndarray,
             weight: Optional[np.ndarray] = None) -> np.ndarray:
@@ -3361,10 +3359,7 @@ class _CountGrid:
         inside = (ix >= x0) & (ix < x1) & (iy >= y0) & (iy < y1)
         if not inside.all():
             ix, iy, weight = ix[inside], iy[inside], None if weight is None else weight[inside]
-        flat = iy - y0
-        flat *= x1 - x0
-        flat += ix
-        flat -= x0
+        flat = (iy - y0) * (x1 - x0) + ix - x0   # (numpy reuses the temporaries)
         self.waiting.append((flat, weight))
         self.waiting_size += flat.size
         if self.waiting_size >= max(self.counts.size >> 2, 1 << 22):
@@ -3394,10 +3389,8 @@ class _CountGrid:
         if bx0 >= x0 and by0 >= y0 and bx1 <= x1 and by1 <= y1:
             return
         slack_x, slack_y = (x1 - x0) // 4, (y1 - y0) // 4   # a quarter more: regrown rarely
-        nx0 = x0 if bx0 >= x0 else bx0 - slack_x
-        ny0 = y0 if by0 >= y0 else by0 - slack_y
-        nx1 = x1 if bx1 <= x1 else bx1 + slack_x
-        ny1 = y1 if by1 <= y1 else by1 + slack_y
+        nx0, ny0 = (x0 if bx0 >= x0 else bx0 - slack_x), (y0 if by0 >= y0 else by0 - slack_y)
+        nx1, ny1 = (x1 if bx1 <= x1 else bx1 + slack_x), (y1 if by1 <= y1 else by1 + slack_y)
         if (nx1 - nx0) * (ny1 - ny0) > self.limit:
             nx0, ny0 = max(nx0, min(x0, bx0)), max(ny0, min(y0, by0))
             nx1, ny1 = min(nx1, max(x1, bx1)), min(ny1, max(y1, by1))
@@ -3544,8 +3537,7 @@ def _kernel_offsets(kernel: str, radius: int, grid: Optional[np.ndarray] = None)
     grid = _kernel_grid(kernel, radius) if grid is None else grid
     dy, dx = [a.ravel() - radius for a in np.indices(grid.shape)]
     heat = grid.ravel()
-    order = np.lexsort((dx, dy, -heat))
-    order = order[heat[order] > 0]
+    order = np.lexsort((dx, dy, -heat))[:np.count_nonzero(heat > 0)]   # heat >= 0, descending
     heat = heat[order]
     starts = np.flatnonzero(np.r_[True, heat[1:] != heat[:-1]])
     return _KernelOffsets(dx[order], dy[order], heat, np.r_[starts, heat.size])
@@ -3579,9 +3571,7 @@ class _Decay:
         """W[0], ..., W[length - 1] as float64 (length,)."""
         if self.decay == 1.0:
             return np.ones(length)
-        row = np.zeros(length)
-        row[:min(length, self.weights.size)] = self.weights[:length]
-        return row
+        return np.r_[self.weights[:length], np.zeros(max(length - self.weights.size, 0))]
 
     def run(self, count: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
         """S[count] as float64 (into ``out`` when given); ``count`` int64, any shape."""
@@ -3747,9 +3737,7 @@ class _Engine:
 
     def __init__(self, config: Config, counted: bool = False):
         self.counted = counted and _FAST
-        self.radius = config.radius
-        self.kernel = config.kernel
-        self.decay_value = config.decay
+        self.radius, self.kernel, self.decay_value = config.radius, config.kernel, config.decay
         self.grid = _kernel_grid(config.kernel, config.radius)
         # copies of a point that can matter (about _Decay.depth), for estimating work only
         self.copies = 1 if config.decay in (0.0, 1.0) else int(38.2 / -math.log(config.decay)) + 2
@@ -3808,9 +3796,8 @@ class _Engine:
                 yield rect, values
 
     def _sums_pay(self, entries: _BinnedPoints, counts: Optional["_CountGrid"]) -> bool:
-        """Whether decay-1 sums are faster by FFT (60 ns a pixel of the points' box) than the
-        sort (100 ns a contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2
-        cores."""
+        """Whether decay-1 sums by FFT (60 ns a pixel of the points' box) beat the sort (100 ns a
+        contribution) or the walk (0.6 ns a pixel per offset pair or group), on 2 cores."""
         if self.decay_value != 1.0 or not _FAST:
             return False
         positive = entries.take(entries.weight > 0)
@@ -3972,9 +3959,8 @@ class _Engine:
 
     def _quarters(self, rect, entries: _BinnedPoints, segments: np.ndarray) -> list:
         """[(quarter rect, mask of the entries near it, of the segments near it)]."""
-        x0, y0, x1, y1 = rect
+        r, (x0, y0, x1, y1) = self.radius, rect
         mx, my = (x0 + x1) // 2, (y0 + y1) // 2
-        r = self.radius
         lo_x, lo_y = (np.minimum(segments[:, 0:2], segments[:, 2:4]) - r - 1).T
         hi_x, hi_y = (np.maximum(segments[:, 0:2], segments[:, 2:4]) + r + 1).T
         return [(sub, (entries.x >= sub[0] - r) & (entries.x < sub[2] + r) &
@@ -3987,8 +3973,7 @@ class _Engine:
         """Fast path of the sort for dense unit points: within 1e-14 of a pixel's value; chosen by
         _walk; bench rows "points r=5/r=15".  Whole-grid passes over offsets by descending heat
         (section prose), over the points' box.  Points: ``entries`` or ``block`` counts."""
-        r = self.radius
-        x0, y0, x1, y1 = rect
+        r, stamp, (x0, y0, x1, y1) = self.radius, self.stamp, rect
         out = np.zeros((y1 - y0, x1 - x0))
         if block is None:
             block = _count_block(_grown_rect(rect, r), entries)
@@ -4005,7 +3990,6 @@ class _Engine:
         total = out[by0:by1, bx0:bx1]
         rank = np.zeros((h, w), counts.dtype)
         s_old, s_new = np.zeros((h, w)), np.empty((h, w))
-        stamp = self.stamp
         for lo, hi in zip(stamp.groups[:-1], stamp.groups[1:]):
             for dx, dy in zip(stamp.dx[lo:hi], stamp.dy[lo:hi]):
                 rank += counts[r + dy:r + dy + h, r + dx:r + dx + w]
@@ -4134,21 +4118,15 @@ _FFT_PIXELS = 1 << 23             # largest FFT (pixels) of a block of decay-1 s
 
 def _fft_size(n: int) -> int:
     """The least m >= n with no prime factor above 5: the sizes pocketfft does fastest."""
-    while True:
-        m = n
-        for p in (2, 3, 5):
-            while m % p == 0:
-                m //= p
-        if m == 1:
-            return n
+    while 30 ** 64 % n:   # n divides 30**64 just when no prime factor is above 5 (n < 2**64)
         n += 1
+    return n
 
 
 def _convolve(mass: np.ndarray, kernel: np.ndarray, spectra: dict, name: str) -> np.ndarray:
     """float64 (h - 2r, w - 2r): sum of mass[q] * kernel[p - q + r] for pixels p r or more inside
     ``mass``, by real FFTs (no wrap-around there); kernel transforms cached in ``spectra``."""
-    r = kernel.shape[0] // 2
-    h, w = mass.shape
+    r, (h, w) = kernel.shape[0] // 2, mass.shape
     shape = (_fft_size(h), _fft_size(w))
     key = (name, shape)
     if key not in spectra:
@@ -4176,22 +4154,18 @@ def _point_sums(mass: np.ndarray, kernel: np.ndarray, spectra: dict) -> np.ndarr
         reached = _convolve((mass > 0).astype(np.float64), (kernel > 0).astype(np.float64),
                             spectra, "disc") > 0.5
     sums[~reached] = 0.0
-    sums /= scale
-    return sums
+    return np.divide(sums, scale, out=sums)
 
 
 def _points_box(entries: _BinnedPoints,
                counts: Optional["_CountGrid"]) -> Optional[Tuple[int, int, int, int]]:
     """Pixel box (x0, y0, x1, y1 exclusive) of the entries and the counts, or None."""
     boxes = [] if counts is None else [counts.occupied_box()]
-    boxes = [b for b in boxes if b is not None]
     if entries.x.size:
         boxes.append((int(entries.x.min()), int(entries.y.min()),
                       int(entries.x.max()) + 1, int(entries.y.max()) + 1))
-    if not boxes:
-        return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
+    boxes = [b for b in boxes if b is not None]
+    return (*np.min(boxes, 0)[:2].tolist(), *np.max(boxes, 0)[2:].tolist()) if boxes else None
 
 
 # ---- 5.3 Engine: segments ----
@@ -4254,11 +4228,9 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
     """Fast path of _segment_heat + _reduce for segments alone: the same bits; chosen in
     _Engine._sparse; bench rows "gpx" and "pile-gpx".  Weights >= 0; at decay 1 a pile of more
     than _PILE equal segments is one, its heat times the count."""
-    x0, y0, x1, y1 = rect
-    size = _cell_size(radius)
+    (x0, y0, x1, y1), size = rect, _cell_size(radius)
     segments = _segment_rows(segments)
-    copies = _segment_column(segments, 5).astype(np.int64)
-    table = _segment_table(segments)
+    table, copies = _segment_table(segments), _segment_column(segments, 5).astype(np.int64)
     if decay.depth is None:   # a sum: a big pile by multiplication (not bit for bit)
         pile = copies > _PILE
         table[5, :-1][pile] *= copies[pile]
@@ -4293,8 +4265,7 @@ def _segment_cells(segments: np.ndarray, rect: Tuple[int, int, int, int], radius
 def _cell_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, rect, size: int,
                  radius: int, kernel: str, decay: _Decay, out: np.ndarray) -> None:
     """Decay-combine the listed segments on every pixel of the cells into ``out`` (by cell rows)."""
-    across = out.shape[2]
-    offsets = np.arange(size, dtype=np.float64)
+    across, offsets = out.shape[2], np.arange(size, dtype=np.float64)
     weighted = bool(np.any(table[5] != 1.0))
     for group, lists in _cell_batches(cells, members, table.shape[1] - 1, size * size):
         length = lists.shape[1]
@@ -4402,8 +4373,7 @@ def _crowded_values(table: np.ndarray, cells: np.ndarray, members: np.ndarray, o
     across = out.shape[2]
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if cells.size else cells
     for first, end in zip(starts.tolist(), starts[1:].tolist() + [cells.size]):
-        cell = int(cells[first])
-        listed = members[first:end]
+        cell, listed = int(cells[first]), members[first:end]
         whole = listed.size == table.shape[1] - 1 and bool(np.all(np.diff(listed) == 1)) \
             and listed[0] == 0   # every segment once (a pile): no copy
         near = table[:, :-1] if whole else table[:, listed]
@@ -4611,14 +4581,12 @@ def _decay_rows(heat: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Decay-combine along the last axis (..., k) -> (...) as the original, bit for bit: the largest
     ``weights.size`` of each row, descending, summed with ``weights``.  Reorders ``heat``."""
     k = heat.shape[-1]
-    if weights.size < k:   # a partition pays on long rows only (sorts are vectorised)
-        if k > 4 * weights.size:
-            heat.partition(k - weights.size, axis=-1)
-        else:
-            heat.sort(axis=-1)
+    if k > 4 * weights.size:   # a partition pays on long rows only (sorts are vectorised)
+        heat.partition(k - weights.size, axis=-1)
         heat = heat[..., k - weights.size:]
-        k = weights.size
     heat.sort(axis=-1)
+    heat = heat[..., max(heat.shape[-1] - weights.size, 0):]
+    k = heat.shape[-1]
     n = heat.size // k
     # row i of ``ranked``: every pixel's i-th largest heat; reducing over axis 0 adds whole rows
     # in turn, so each sum is sequential (a single column would be summed pairwise: hence two).
@@ -4816,7 +4784,7 @@ def _heat_rgba(values: np.ndarray, peak: float, table: np.ndarray) -> np.ndarray
 
 
 def _coloured_on(values: np.ndarray, peak: float, colours: np.ndarray,
-              blank: Sequence[int]) -> np.ndarray:
+                 blank: Sequence[int]) -> np.ndarray:
     """uint8 (h, w, c): the ``colours`` (n, c) row of each float64 (h, w) value, ``blank`` where it
     is 0; in strips of rows, so the temporaries (16 bytes a pixel with data) stay small."""
     colours = np.ascontiguousarray(colours, np.uint8)

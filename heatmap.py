@@ -1182,9 +1182,8 @@ def _swar8(d):
 
 
 def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> Points:
-    weight = table[:, 2].copy() if table.shape[1] > 2 else None
-    if weight is not None and np.all(weight == 1.0):
-        weight = None
+    weighted = table.shape[1] > 2 and not np.all(table[:, 2] == 1.0)
+    weight = table[:, 2].copy() if weighted else None
     return Points(table[:, 0].copy(), table[:, 1].copy(), weight, time)
 
 
@@ -1429,8 +1428,7 @@ def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
         return value
     digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
     ok = ((t[:, digits] - 48) <= 9).all(1)  # uint8: other bytes wrap past 9
-    ok &= (t[:, 7] == ord("-")) & ((t[:, 10] == ord("T")) | (t[:, 10] == ord("t"))
-                                   | (t[:, 10] == ord(" "))) \
+    ok &= (t[:, 7] == ord("-")) & np.isin(t[:, 10], list(b"Tt ")) \
         & (t[:, 13] == ord(":")) & (t[:, 16] == ord(":"))
     year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
     hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
@@ -1509,6 +1507,7 @@ class _XmlReader:
     """An XML input (several documents too) streamed by expat: subclasses define ``start(tag,
     attrs)``, ``end(tag, text)`` (text of ``texts``), ``nothing``, ``sync()`` (feeds the track)."""
     block_end = b">"  # blocks end after the last of these (else after a '>')
+    found_points = False   # _Kml: Points handed out
 
     def __init__(self, source: _Input):
         from xml.parsers import expat
@@ -1599,7 +1598,7 @@ class _XmlReader:
         return self.track.take()
 
     def found(self) -> bool:
-        return self.track.points > 0
+        return self.track.points > 0 or self.found_points
 
     def finish(self) -> None:
         pass
@@ -1899,7 +1898,6 @@ class _Kml(_XmlReader):
         self.stamp: Optional[str] = None     # the Placemark's TimeStamp
         self.when, self.coords = [], []      # texts of this gx:Track
         self.start_line = self.polygons = 0
-        self.found_points = False
 
     def start(self, tag: str, attrs: dict) -> None:
         if tag in ("Point", "LineString", "LinearRing", "Track", "Polygon"):
@@ -1978,9 +1976,6 @@ class _Kml(_XmlReader):
                                   np.concatenate([_no_times(p.lat.size) if p.time is None
                                                   else p.time for p in points])))
         return batches
-
-    def found(self) -> bool:
-        return self.track.points > 0 or self.found_points
 
     def finish(self) -> None:
         if self.polygons and self.found():
@@ -6702,10 +6697,8 @@ def _copy_into(path: str, source) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass
 
 
 def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> None:

@@ -6799,15 +6799,12 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
 # Grid), and state files (-S/-L): the picture's values as .npz with JSON metadata, never a
 # pickle, and checked before anything of them is allocated.
 _CRS = {"mercator": "EPSG:3857", "equirectangular": "EPSG:4326"}
-_CRS_WKT = {"EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
-                         'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
-                         'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
-                         'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
-                         'AUTHORITY["EPSG","4326"]]',
-            "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
-                         'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
-                         'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
-                         'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+_WGS84 = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+          'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+          'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],')
+_CRS_WKT = {"EPSG:4326": _WGS84 + 'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
+                                  'AUTHORITY["EPSG","4326"]]',
+            "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",' + _WGS84 +
                          'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
                          'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
                          'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'

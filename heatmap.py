@@ -894,11 +894,10 @@ def _check_batch(config: Config, batch: object) -> object:
 
 
 # ---- 2.2 Input: text and CSV ----
-# Plain "lat lon [weight]" lines and CSV rows, cut into chunks of whole lines (16 MB, growing
-# from 64 KB so a small file stays cheap) parsed on two threads.  A chunk that is a regular
-# table of plain decimals is parsed by whole-array NumPy (_parse_table, the fast path); anything
-# else (quotes, exponents, a bad line) by the exact line-by-line parsers (_plain_rows, _csv_rows:
-# the reference), which name the bad line.  Both give Python's float() of each number.
+# Plain "lat lon [weight]" lines and CSV rows, in chunks of whole lines (64 KB doubling to 16 MB:
+# a small file zeroes less) parsed on two threads: a table of plain decimals by whole-array NumPy
+# (_parse_table, the fast path), anything else (quotes, exponents, a bad line) by the exact
+# parsers (_plain_rows, _csv_rows: the reference) naming the bad line; both give float()'s bits.
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _FIRST_CHUNK_BYTES = 1 << 16      # ... from this size, doubling
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
@@ -910,7 +909,6 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
     cut outside double quotes.  A line over _MAX_LINE bytes is an error (bounded time, memory)."""
     rest, line_no, size = b"", first_line, min(_FIRST_CHUNK_BYTES, _CHUNK_BYTES)
     while True:
-        # buffers grow to _CHUNK_BYTES: a small file does not zero 16 MB (test/BENCHMARKS.md)
         buf = bytearray(len(rest) + size)
         buf[:len(rest)] = rest
         with memoryview(buf) as view, view[len(rest):] as free:
@@ -979,11 +977,10 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
 
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
-    bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
-    A chunk of whole lines as float64 (rows, columns), or None.  ``sep`` b" ": runs of spaces,
-    tabs, \\r separate fields; b",": one comma (spaces around it allowed).  Blank lines are
-    skipped; all others need as many fields, each ``[+-]?(digits[.digits]|.digits|digits.)``
-    with at most 32 integer and 22 fraction digits, a mantissa below 2**53 (so finite)."""
+    bench row "text-1e7 fast path".  Whole lines as float64 (rows, columns), or None.  ``sep``
+    b" ": runs of spaces, tabs, \\r separate fields; b",": one comma, spaces around it allowed.
+    Blank lines are skipped; the others need as many fields, each [+-]?(digits[.digits]|.digits|
+    digits.), at most 32 integer and 22 fraction digits, a mantissa below 2**53 (so finite)."""
     if sep not in (b" ", b","):
         return None
     csv = sep == b","
@@ -1017,9 +1014,8 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
 
 
 def _parse_tables() -> tuple:
-    """The constant arrays _parse_block works with (made per call: no module state): digit-lane
-    masks (the low nibble of the top k bytes of a uint64, k = 0..8), 10**k as uint64 (k < 9)
-    and as float64 (k < 23), and signed divisors (index F + 23 * negative)."""
+    """_parse_block's constants (per call: no module state): masks of the low nibbles of the top k
+    bytes of a uint64 (k <= 8); 10**k as uint64 (k < 9), float64 (k < 23), signed (-10**k at k+23)."""
     p10 = 10.0 ** np.arange(23)
     masks = [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(9)]
     return (np.array(masks, np.uint64), np.array([10 ** k for k in range(9)], np.uint64), p10,
@@ -1102,9 +1098,8 @@ def _columns(chx, js, je, csv, ncom) -> Optional[int]:
 
 
 def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
-    """Write float(token) for every token into out; False if a token is unsupported.
-    buf: uint8 (L,) block; ch, ev: event chars, positions; js, je, pt1: start and end event
-    index, has an inner point, per token; s, e: int64 (ntok,) its bytes; tables: _parse_tables."""
+    """float(token) of every token into out; False if one is unsupported.  ch, ev: event chars,
+    positions; js, je, pt1: per token its start and end event, has an inner point; s, e: bytes."""
     keep, p10u, p10f, p10s = tables
     c0 = ch.take(js)  # first char (-43): 0 '+', 2 '-', 3 '.'
     hp = (c0 == 3) | pt1  # has a decimal point
@@ -1419,8 +1414,7 @@ def _time_matrix(matrix: np.ndarray) -> np.ndarray:
 
 
 def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
-    """datetime64[s] of ISO 8601 texts (NUL-padded uint8 rows), reading only the columns that
-    matter; _BadTime(rows[i]) for a bad one."""
+    """datetime64[s] of ISO 8601 texts (NUL-padded uint8 rows); _BadTime(rows[i]) for a bad one."""
     def number(*cols):
         value = np.zeros(len(t), np.int64)
         for c in cols:
@@ -1970,11 +1964,10 @@ class _Kml(_XmlReader):
         batches: list = self.track.take()
         if self.points:
             points, self.points, self.found_points = self.points, [], True
+            time = None if all(p.time is None for p in points) else np.concatenate(
+                [_no_times(p.lat.size) if p.time is None else p.time for p in points])
             batches.append(Points(np.concatenate([p.lat for p in points]),
-                                  np.concatenate([p.lon for p in points]), None,
-                                  None if all(p.time is None for p in points) else
-                                  np.concatenate([_no_times(p.lat.size) if p.time is None
-                                                  else p.time for p in points])))
+                                  np.concatenate([p.lon for p in points]), None, time))
         return batches
 
     def finish(self) -> None:

@@ -1015,7 +1015,7 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
 
 def _parse_tables() -> tuple:
     """_parse_block's constants (per call: no module state): masks of the low nibbles of the top k
-    bytes of a uint64 (k <= 8); 10**k as uint64 (k < 9), float64 (k < 23), signed (-10**k at k+23)."""
+    bytes of a uint64 (k <= 8); 10**k as uint64 (k < 9), float64 (k < 23), signed (-: k + 23)."""
     p10 = 10.0 ** np.arange(23)
     masks = [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(9)]
     return (np.array(masks, np.uint64), np.array([10 ** k for k in range(9)], np.uint64), p10,

@@ -1343,11 +1343,9 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 class _BadTime(ValueError):
-    """Entry ``index`` of an array of times is not a time."""
+    """Entry ``index`` (the one argument) of an array of times is not a time."""
 
-    def __init__(self, index: int):
-        super().__init__(index)
-        self.index = index
+    index = property(lambda self: self.args[0])
 
 
 def _no_times(n: int) -> np.ndarray:
@@ -6983,8 +6981,7 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
           and all(_state_number(meta.get(k, 0), whole=True) and meta.get(k, 0) >= 0
                   for k in ("radius", "margin"))
           and isinstance(box, list) and len(box) == 4 and all(_state_number(v) for v in box)
-          and box[0] <= box[2] and box[1] <= box[3]
-          and max(abs(v) for v in box) <= _STATE_MAX_COORD)  # e.g. not a box of +-1e300
+          and box[0] <= box[2] and box[1] <= box[3] and max(map(abs, box)) <= _STATE_MAX_COORD)
     if not ok:
         raise bad
     area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels

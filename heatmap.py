@@ -1057,8 +1057,7 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
     # "ends" early, which the byte count below rejects.
     pt1 = is_pt[1:].take(js)  # bool (ntok,): has an inner '.'
     je = js + pt1 + 1
-    s = ev.take(js)
-    e = ev.take(je)
+    s, e = ev.take(js), ev.take(je)
     # Every byte must be a token byte, space, tab, \r, \n (or a CSV comma).
     nws = np.count_nonzero(buf == 32) + np.count_nonzero((buf | 4) == 13)
     nnl = np.count_nonzero(ch == 223)
@@ -1074,8 +1073,7 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
 
 
 def _columns(chx, js, je, csv, ncom) -> Optional[int]:
-    """Number of fields per non-blank line, or None if lines differ or CSV commas are wrong.
-    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,) start, end events."""
+    """Fields per non-blank line; None if lines differ or CSV commas are wrong (chx: as above)."""
     ntok = js.shape[0]
     first = np.empty(ntok, bool)  # token starts a line
     first[0] = True
@@ -1149,8 +1147,7 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
 
 
 def _digits_long(a, end, nd, nw, keep):
-    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), None if not digits.
-    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks."""
+    """float64 (n,) of nd (<= 8*nw) digits ending at byte end (a: as above); None: not digits."""
     val = np.zeros(end.shape[0])
     for w in range(nw - 1, -1, -1):  # most significant 8-digit word first
         k = np.clip(nd - 8 * w, 0, 8)
@@ -1438,14 +1435,10 @@ def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
     at = np.arange(len(t))
     z = t[at, zone]
     plain = (z == 0) | (((z == ord("Z")) | (z == ord("z"))) & (t[at, zone + 1] == 0))
-    offset = np.zeros(len(t), np.int64)
     signed = (z == ord("+")) | (z == ord("-"))
-    if signed.any():
-        offset = _zone_offsets(t, zone, at)
-        ok &= plain | signed & (offset >= 0)
-        offset = np.where(signed, np.where(z == ord("-"), -offset, offset), 0)
-    else:
-        ok &= plain
+    offset = _zone_offsets(t, zone, at) if signed.any() else np.zeros(len(t), np.int64)
+    ok &= plain | signed & (offset >= 0)
+    offset = np.where(signed, np.where(z == ord("-"), -offset, offset), 0)
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
         raise _BadTime(bad if rows is None else int(rows[bad]))
@@ -1774,11 +1767,10 @@ def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
     table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
     if table is None or not np.isfinite(table).all():
         return None
-    table = table.reshape(-1, 2)
     time = _gpx_times(piece, opened) if b"time>" in piece else None
     if time is None and b"time>" in piece:
         return None
-    return [(table[:, 0], table[:, 1], time)]
+    return [(table[0, 0::2], table[0, 1::2], time)]   # one line of lat lon lat lon ...
 
 
 def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
@@ -6583,8 +6575,7 @@ def _new_file_mode(path: str) -> int:
 
 
 def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
-    """A new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600: (fd, path).  (As
-    tempfile.mkstemp, whose import costs as much start-up as reading a thousand points.)"""
+    """(fd, path) of a new file prefix + random + suffix, mode 0600 (as mkstemp, a slow import)."""
     for _ in range(100):
         path = os.path.join(folder, prefix + os.urandom(6).hex() + suffix)
         try:

@@ -919,10 +919,9 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
         end = len(rest) + read
         cut = _chunk_cut(buf, end, quotes)
         if not cut and end > _MAX_LINE:
-            raise _data_error(source.name, line_no, (
-                "a quoted field runs on for more than %d bytes (a quote not closed?)"
-                if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
-                % line_no) % _MAX_LINE)
+            what = ("a quoted field runs on for more than %d bytes (a quote not closed?)"
+                    if quotes and b"\n" in buf else "line %d is longer than %%d bytes" % line_no)
+            raise _data_error(source.name, line_no, what % _MAX_LINE)
         rest = bytes(buf[cut:end])
         del buf[cut:]
         if buf and not buf.isspace():  # no whole line yet; blank lines cost nothing

@@ -894,11 +894,10 @@ def _check_batch(config: Config, batch: object) -> object:
 
 
 # ---- 2.2 Input: text and CSV ----
-# Plain "lat lon [weight]" lines and CSV rows, cut into chunks of whole lines (16 MB, growing
-# from 64 KB so a small file stays cheap) parsed on two threads.  A chunk that is a regular
-# table of plain decimals is parsed by whole-array NumPy (_parse_table, the fast path); anything
-# else (quotes, exponents, a bad line) by the exact line-by-line parsers (_plain_rows, _csv_rows:
-# the reference), which name the bad line.  Both give Python's float() of each number.
+# Plain "lat lon [weight]" lines and CSV rows, in chunks of whole lines (64 KB doubling to 16 MB:
+# a small file zeroes less) parsed on two threads: a table of plain decimals by whole-array NumPy
+# (_parse_table, the fast path), anything else (quotes, exponents, a bad line) by the exact
+# parsers (_plain_rows, _csv_rows: the reference) naming the bad line; both give float()'s bits.
 _CHUNK_BYTES = 1 << 24            # text read per chunk
 _FIRST_CHUNK_BYTES = 1 << 16      # ... from this size, doubling
 _MAX_LINE = 1 << 24               # longest text line, in bytes (a longer one is an error)
@@ -910,7 +909,6 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
     cut outside double quotes.  A line over _MAX_LINE bytes is an error (bounded time, memory)."""
     rest, line_no, size = b"", first_line, min(_FIRST_CHUNK_BYTES, _CHUNK_BYTES)
     while True:
-        # buffers grow to _CHUNK_BYTES: a small file does not zero 16 MB (test/BENCHMARKS.md)
         buf = bytearray(len(rest) + size)
         buf[:len(rest)] = rest
         with memoryview(buf) as view, view[len(rest):] as free:
@@ -921,10 +919,9 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
         end = len(rest) + read
         cut = _chunk_cut(buf, end, quotes)
         if not cut and end > _MAX_LINE:
-            raise _data_error(source.name, line_no, (
-                "a quoted field runs on for more than %d bytes (a quote not closed?)"
-                if quotes and b"\n" in buf else "line %d is longer than %%d bytes"
-                % line_no) % _MAX_LINE)
+            what = ("a quoted field runs on for more than %d bytes (a quote not closed?)"
+                    if quotes and b"\n" in buf else "line %d is longer than %%d bytes" % line_no)
+            raise _data_error(source.name, line_no, what % _MAX_LINE)
         rest = bytes(buf[cut:end])
         del buf[cut:]
         if buf and not buf.isspace():  # no whole line yet; blank lines cost nothing
@@ -979,11 +976,10 @@ def _plain_rows(name: str, first_line: int, chunk, four: bool = False) -> Points
 
 def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
     """Fast path of _plain_rows/_csv_rows: the same bits; chosen in _read_plain/_read_csv;
-    bench row "text-1e7 fast path" (test/BENCHMARKS.md: Fast paths).
-    A chunk of whole lines as float64 (rows, columns), or None.  ``sep`` b" ": runs of spaces,
-    tabs, \\r separate fields; b",": one comma (spaces around it allowed).  Blank lines are
-    skipped; all others need as many fields, each ``[+-]?(digits[.digits]|.digits|digits.)``
-    with at most 32 integer and 22 fraction digits, a mantissa below 2**53 (so finite)."""
+    bench row "text-1e7 fast path".  Whole lines as float64 (rows, columns), or None.  ``sep``
+    b" ": runs of spaces, tabs, \\r separate fields; b",": one comma, spaces around it allowed.
+    Blank lines are skipped; the others need as many fields, each [+-]?(digits[.digits]|.digits|
+    digits.), at most 32 integer and 22 fraction digits, a mantissa below 2**53 (so finite)."""
     if sep not in (b" ", b","):
         return None
     csv = sep == b","
@@ -1017,9 +1013,8 @@ def _parse_table(chunk: bytes, sep: bytes) -> Optional[np.ndarray]:
 
 
 def _parse_tables() -> tuple:
-    """The constant arrays _parse_block works with (made per call: no module state): digit-lane
-    masks (the low nibble of the top k bytes of a uint64, k = 0..8), 10**k as uint64 (k < 9)
-    and as float64 (k < 23), and signed divisors (index F + 23 * negative)."""
+    """_parse_block's constants (per call: no module state): masks of the low nibbles of the top k
+    bytes of a uint64 (k <= 8); 10**k as uint64 (k < 9), float64 (k < 23), signed (-: k + 23)."""
     p10 = 10.0 ** np.arange(23)
     masks = [((1 << 8 * k) - 1 << 64 - 8 * k) & 0x0F0F0F0F0F0F0F0F for k in range(9)]
     return (np.array(masks, np.uint64), np.array([10 ** k for k in range(9)], np.uint64), p10,
@@ -1061,8 +1056,7 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
     # "ends" early, which the byte count below rejects.
     pt1 = is_pt[1:].take(js)  # bool (ntok,): has an inner '.'
     je = js + pt1 + 1
-    s = ev.take(js)
-    e = ev.take(je)
+    s, e = ev.take(js), ev.take(je)
     # Every byte must be a token byte, space, tab, \r, \n (or a CSV comma).
     nws = np.count_nonzero(buf == 32) + np.count_nonzero((buf | 4) == 13)
     nnl = np.count_nonzero(ch == 223)
@@ -1078,8 +1072,7 @@ def _parse_block(buf: np.ndarray, csv: bool, out: np.ndarray, tables) -> Optiona
 
 
 def _columns(chx, js, je, csv, ncom) -> Optional[int]:
-    """Number of fields per non-blank line, or None if lines differ or CSV commas are wrong.
-    chx: uint8 (nev + 1,) dummy + event chars (-43); js, je: int64 (ntok,) start, end events."""
+    """Fields per non-blank line; None if lines differ or CSV commas are wrong (chx: as above)."""
     ntok = js.shape[0]
     first = np.empty(ntok, bool)  # token starts a line
     first[0] = True
@@ -1102,9 +1095,8 @@ def _columns(chx, js, je, csv, ncom) -> Optional[int]:
 
 
 def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
-    """Write float(token) for every token into out; False if a token is unsupported.
-    buf: uint8 (L,) block; ch, ev: event chars, positions; js, je, pt1: start and end event
-    index, has an inner point, per token; s, e: int64 (ntok,) its bytes; tables: _parse_tables."""
+    """float(token) of every token into out; False if one is unsupported.  ch, ev: event chars,
+    positions; js, je, pt1: per token its start and end event, has an inner point; s, e: bytes."""
     keep, p10u, p10f, p10s = tables
     c0 = ch.take(js)  # first char (-43): 0 '+', 2 '-', 3 '.'
     hp = (c0 == 3) | pt1  # has a decimal point
@@ -1154,8 +1146,7 @@ def _tokens_to_float(buf, ch, ev, js, je, pt1, s, e, out, tables) -> bool:
 
 
 def _digits_long(a, end, nd, nw, keep):
-    """Value of the nd (<= 8*nw) digits ending at byte end as float64 (n,), None if not digits.
-    a[x] = bytes x-8..x-1 as uint64; end, nd: int64 (n,); keep: lane masks."""
+    """float64 (n,) of nd (<= 8*nw) digits ending at byte end (a: as above); None: not digits."""
     val = np.zeros(end.shape[0])
     for w in range(nw - 1, -1, -1):  # most significant 8-digit word first
         k = np.clip(nd - 8 * w, 0, 8)
@@ -1182,9 +1173,8 @@ def _swar8(d):
 
 
 def _points_from_table(table: np.ndarray, time: Optional[np.ndarray] = None) -> Points:
-    weight = table[:, 2].copy() if table.shape[1] > 2 else None
-    if weight is not None and np.all(weight == 1.0):
-        weight = None
+    weighted = table.shape[1] > 2 and not np.all(table[:, 2] == 1.0)
+    weight = table[:, 2].copy() if weighted else None
     return Points(table[:, 0].copy(), table[:, 1].copy(), weight, time)
 
 
@@ -1349,11 +1339,9 @@ _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 class _BadTime(ValueError):
-    """Entry ``index`` of an array of times is not a time."""
+    """Entry ``index`` (the one argument) of an array of times is not a time."""
 
-    def __init__(self, index: int):
-        super().__init__(index)
-        self.index = index
+    index = property(lambda self: self.args[0])
 
 
 def _no_times(n: int) -> np.ndarray:
@@ -1420,8 +1408,7 @@ def _time_matrix(matrix: np.ndarray) -> np.ndarray:
 
 
 def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
-    """datetime64[s] of ISO 8601 texts (NUL-padded uint8 rows), reading only the columns that
-    matter; _BadTime(rows[i]) for a bad one."""
+    """datetime64[s] of ISO 8601 texts (NUL-padded uint8 rows); _BadTime(rows[i]) for a bad one."""
     def number(*cols):
         value = np.zeros(len(t), np.int64)
         for c in cols:
@@ -1429,8 +1416,7 @@ def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
         return value
     digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
     ok = ((t[:, digits] - 48) <= 9).all(1)  # uint8: other bytes wrap past 9
-    ok &= (t[:, 7] == ord("-")) & ((t[:, 10] == ord("T")) | (t[:, 10] == ord("t"))
-                                   | (t[:, 10] == ord(" "))) \
+    ok &= (t[:, 7] == ord("-")) & np.isin(t[:, 10], list(b"Tt ")) \
         & (t[:, 13] == ord(":")) & (t[:, 16] == ord(":"))
     year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
     hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
@@ -1448,14 +1434,10 @@ def _iso_times(t: np.ndarray, rows: Optional[np.ndarray]) -> np.ndarray:
     at = np.arange(len(t))
     z = t[at, zone]
     plain = (z == 0) | (((z == ord("Z")) | (z == ord("z"))) & (t[at, zone + 1] == 0))
-    offset = np.zeros(len(t), np.int64)
     signed = (z == ord("+")) | (z == ord("-"))
-    if signed.any():
-        offset = _zone_offsets(t, zone, at)
-        ok &= plain | signed & (offset >= 0)
-        offset = np.where(signed, np.where(z == ord("-"), -offset, offset), 0)
-    else:
-        ok &= plain
+    offset = _zone_offsets(t, zone, at) if signed.any() else np.zeros(len(t), np.int64)
+    ok &= plain | signed & (offset >= 0)
+    offset = np.where(signed, np.where(z == ord("-"), -offset, offset), 0)
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
         raise _BadTime(bad if rows is None else int(rows[bad]))
@@ -1509,6 +1491,7 @@ class _XmlReader:
     """An XML input (several documents too) streamed by expat: subclasses define ``start(tag,
     attrs)``, ``end(tag, text)`` (text of ``texts``), ``nothing``, ``sync()`` (feeds the track)."""
     block_end = b">"  # blocks end after the last of these (else after a '>')
+    found_points = False   # _Kml: Points handed out
 
     def __init__(self, source: _Input):
         from xml.parsers import expat
@@ -1599,7 +1582,7 @@ class _XmlReader:
         return self.track.take()
 
     def found(self) -> bool:
-        return self.track.points > 0
+        return self.track.points > 0 or self.found_points
 
     def finish(self) -> None:
         pass
@@ -1783,11 +1766,10 @@ def _gpx_points(piece: bytes, inside: bool) -> Optional[list]:
     table = _parse_table(b" ".join(itertools.chain.from_iterable(pairs)) + b"\n", b" ")
     if table is None or not np.isfinite(table).all():
         return None
-    table = table.reshape(-1, 2)
     time = _gpx_times(piece, opened) if b"time>" in piece else None
     if time is None and b"time>" in piece:
         return None
-    return [(table[:, 0], table[:, 1], time)]
+    return [(table[0, 0::2], table[0, 1::2], time)]   # one line of lat lon lat lon ...
 
 
 def _gpx_times(piece: bytes, n: int) -> Optional[np.ndarray]:
@@ -1899,7 +1881,6 @@ class _Kml(_XmlReader):
         self.stamp: Optional[str] = None     # the Placemark's TimeStamp
         self.when, self.coords = [], []      # texts of this gx:Track
         self.start_line = self.polygons = 0
-        self.found_points = False
 
     def start(self, tag: str, attrs: dict) -> None:
         if tag in ("Point", "LineString", "LinearRing", "Track", "Polygon"):
@@ -1972,15 +1953,11 @@ class _Kml(_XmlReader):
         batches: list = self.track.take()
         if self.points:
             points, self.points, self.found_points = self.points, [], True
+            time = None if all(p.time is None for p in points) else np.concatenate(
+                [_no_times(p.lat.size) if p.time is None else p.time for p in points])
             batches.append(Points(np.concatenate([p.lat for p in points]),
-                                  np.concatenate([p.lon for p in points]), None,
-                                  None if all(p.time is None for p in points) else
-                                  np.concatenate([_no_times(p.lat.size) if p.time is None
-                                                  else p.time for p in points])))
+                                  np.concatenate([p.lon for p in points]), None, time))
         return batches
-
-    def found(self) -> bool:
-        return self.track.points > 0 or self.found_points
 
     def finish(self) -> None:
         if self.polygons and self.found():
@@ -6565,8 +6542,7 @@ def _new_file_mode(path: str) -> int:
 
 
 def _exclusive_temp(folder: str, prefix: str, suffix: str) -> Tuple[int, str]:
-    """A new file ``prefix`` + random + ``suffix`` in ``folder``, mode 0600: (fd, path).  (As
-    tempfile.mkstemp, whose import costs as much start-up as reading a thousand points.)"""
+    """(fd, path) of a new file prefix + random + suffix, mode 0600 (as mkstemp, a slow import)."""
     for _ in range(100):
         path = os.path.join(folder, prefix + os.urandom(6).hex() + suffix)
         try:
@@ -6670,10 +6646,8 @@ def _copy_into(path: str, source) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.remove(path)
-    except OSError:
-        pass
 
 
 def _write_png(path: str, pixels: np.ndarray, level: Optional[int] = None) -> None:
@@ -6774,15 +6748,12 @@ def _save_image(pixels: np.ndarray, path: str, colour: Optional[Tuple[int, int, 
 # Grid), and state files (-S/-L): the picture's values as .npz with JSON metadata, never a
 # pickle, and checked before anything of them is allocated.
 _CRS = {"mercator": "EPSG:3857", "equirectangular": "EPSG:4326"}
-_CRS_WKT = {"EPSG:4326": 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
-                         'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
-                         'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
-                         'AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
-                         'AUTHORITY["EPSG","4326"]]',
-            "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",GEOGCS["WGS 84",DATUM["WGS_1984",'
-                         'SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
-                         'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'
-                         'UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+_WGS84 = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+          'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+          'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],')
+_CRS_WKT = {"EPSG:4326": _WGS84 + 'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],'
+                                  'AUTHORITY["EPSG","4326"]]',
+            "EPSG:3857": 'PROJCS["WGS 84 / Pseudo-Mercator",' + _WGS84 +
                          'AUTHORITY["EPSG","4326"]],PROJECTION["Mercator_1SP"],'
                          'PARAMETER["central_meridian",0],PARAMETER["scale_factor",1],'
                          'PARAMETER["false_easting",0],PARAMETER["false_northing",0],'
@@ -6968,8 +6939,7 @@ def _state_capacity(path: str, meta, bad: HeatmapError) -> int:
           and all(_state_number(meta.get(k, 0), whole=True) and meta.get(k, 0) >= 0
                   for k in ("radius", "margin"))
           and isinstance(box, list) and len(box) == 4 and all(_state_number(v) for v in box)
-          and box[0] <= box[2] and box[1] <= box[3]
-          and max(abs(v) for v in box) <= _STATE_MAX_COORD)  # e.g. not a box of +-1e300
+          and box[0] <= box[2] and box[1] <= box[3] and max(map(abs, box)) <= _STATE_MAX_COORD)
     if not ok:
         raise bad
     area = (float(box[2]) - box[0] + 2) * (float(box[3]) - box[1] + 2)  # its whole pixels

@@ -920,7 +920,7 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
         cut = _chunk_cut(buf, end, quotes)
         if not cut and end > _MAX_LINE:
             what = ("a quoted field runs on for more than %d bytes (a quote not closed?)"
-                    if quotes and b"\n" in buf else "line %d is longer than %%d bytes" % line_no)
+                    if quotes and b"\n" in buf else "the line is longer than %d bytes")
             raise _data_error(source.name, line_no, what % _MAX_LINE)
         rest = bytes(buf[cut:end])
         del buf[cut:]
@@ -928,8 +928,7 @@ def _line_chunks(source: _Input, quotes: bool = False, first_line: int = 1
             yield line_no, buf
         line_no += buf.count(b"\n")
     if len(rest) > _MAX_LINE:
-        raise _data_error(source.name, line_no, "line %d is longer than %d bytes"
-                          % (line_no, _MAX_LINE))
+        raise _data_error(source.name, line_no, "the line is longer than %d bytes" % _MAX_LINE)
     if rest:
         yield line_no, bytearray(rest + b"\n")
 
@@ -1316,7 +1315,7 @@ def _read_csv(source: _Input, config: Config) -> Iterator[Points]:
     if config.ignore_csv_header or spec and any(not p.strip().isdigit() for p in spec.split(",")):
         header, first = source.stream.readline(_MAX_LINE + 1), 2   # a header, or named columns
         if len(header) > _MAX_LINE:
-            raise _data_error(source.name, 1, "line 1 is longer than %d bytes" % _MAX_LINE)
+            raise _data_error(source.name, 1, "the line is longer than %d bytes" % _MAX_LINE)
     columns = _csv_columns(spec, header, source.name)
 
     def parse(job: Tuple[int, bytearray]) -> Points:
@@ -1386,6 +1385,10 @@ def _time_matrix(matrix: np.ndarray) -> np.ndarray:
         raise _BadTime(int(long[0]))
     text = np.zeros((n, _TIME_WIDTH + 8), np.uint8)  # NUL after every text
     text[:, :min(width, _TIME_WIDTH)] = matrix[:, :_TIME_WIDTH]
+    short = (text[:, 13] == ord(":")) & np.isin(text[:, 16], np.frombuffer(b"\0Zz+-", np.uint8))
+    if short.any():   # hh:mm (ISO 8601 lets seconds go): read as hh:mm:00
+        text[short, 19:] = text[short, 16:-3]
+        text[short, 16:19] = np.frombuffer(b":00", np.uint8)
     iso = text[:, 4] == ord("-")
     if iso.all():
         return _iso_times(text, None)
@@ -2553,6 +2556,8 @@ def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
             for start in range(0, len(chunk[names[columns[0]]]), 1 << 20):
                 part = [None if c is None else chunk[names[c]][start:start + (1 << 20)]
                         for c in columns]
+                if any(a is not None and np.ndim(a) != 1 for a in part):
+                    raise HeatmapError("%s: a column is not one-dimensional" % source.name)
                 table = np.column_stack([a for a in part[:3] if a is not None]).astype(float)
                 if not np.isfinite(table).all():
                     row += int(np.argmin(np.isfinite(table).all(1)))
@@ -4728,6 +4733,7 @@ def _peak(config: Config, largest: float, values: Optional[np.ndarray] = None) -
     """The value that gets the top colour: --colour_max, else the ``largest`` value of a picture
     (a frame, a pyramid's zoom, a state file); eq_hist's levels from the picture's ``values``."""
     top = _Top(config.colour_max or largest)
+    top.largest = largest   # (a state file keeps it: -L may colour it otherwise)
     top.scale = config.colour_scale
     if top.scale == "eq_hist" and values is not None:
         heat = np.sort(np.minimum(values[values > 0], top))
@@ -4747,7 +4753,7 @@ def _colour_index(values: np.ndarray, peak: float, steps: int) -> np.ndarray:
         share = (np.log1p(share * _LOG_SPAN) / math.log1p(_LOG_SPAN) if scale == "log" else
                  np.sqrt(share) if scale == "sqrt" else
                  np.searchsorted(peak.levels, values, "right") / max(peak.levels.size, 1))
-    index = np.trunc(share * (steps - 1)).astype(np.int64)
+    index = np.trunc(np.clip(share * (steps - 1), -2 * steps, 2 * steps)).astype(np.int64)
     index = np.where((index < 0) & (index >= -steps), index + steps, index)
     return np.where(index < 0, 0, np.minimum(index, steps - 1))
 
@@ -5421,9 +5427,8 @@ def _time_bound(value, end: bool) -> int:
     day = isinstance(value, str) and bool(re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()))
     time = np.datetime64("NaT")
     with contextlib.suppress(_BadTime, ValueError, TypeError, OverflowError):
-        if isinstance(value, str):   # a date alone, or its time without seconds, made whole
-            text = re.sub(r"^(\S{10}[T ]\d\d:\d\d)(?=$|[Zz+-])", r"\1:00", value.strip())
-            time = _parse_times([text + ("T00:00:00" if day else "")])[0]
+        if isinstance(value, str):   # a date alone made its first second
+            time = _parse_times([value.strip() + ("T00:00:00" if day else "")])[0]
         elif isinstance(value, (int, float, np.integer, np.floating)) and \
                 not isinstance(value, bool):
             time = _unix_times(np.array([float(value)]))[0]
@@ -6476,7 +6481,7 @@ def _viewer_page(config: Config, meta: dict, tiles: dict) -> str:
 # filtered as Pillow does, deflated in strips on threads into one zlib stream; others: Pillow.
 # Largest width or height each format can store (Pillow fails, or worse, on more).
 _MAX_SIDE = {"GIF": 65535, "TGA": 65535, "SGI": 65535, "PCX": 65534, "JPEG": 65500,
-             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383}
+             "MPO": 65500, "PDF": 65500, "AVIF": 65536, "WEBP": 16383, "ICO": 256}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "TGA", "GIF", "ICO", "JPEG2000", "ICNS", "SGI", "DDS",
                   "QOI", "AVIF", "BLP"}
 _PNG_PART = 1 << 20               # bytes of PNG rows per thread job (fewer: no pool, ~4 ms)
@@ -6880,7 +6885,7 @@ def _save_state(path: str, config: Config, result: _CombinedValues) -> None:
     inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
     xs, ys, vs = xs[inside], ys[inside], vs[inside]
     meta = {"format": _STATE_FORMAT, "version": _STATE_VERSION, "heatmap": __version__,
-            "max": result.peak, "ppd": geometry.ppd, "projection": geometry.projection,
+            "max": result.peak.largest, "ppd": geometry.ppd, "projection": geometry.projection,
             "box": dataclasses.astuple(geometry.box), "radius": config.radius,
             "margin": config.margin, "origin": list(geometry.origin)}
 

@@ -386,6 +386,23 @@ def test_colour_max_is_the_top_and_clips(tmp_path):
     assert np.array_equal(half, picture)
 
 
+@pytest.mark.parametrize("top", [1.0, 1e-20])
+def test_colour_max_far_below_the_heat_is_the_top_colour(run, write, pixels, top):
+    """A share of the top beyond int64 (1e17 over 1) is the top colour, not a clear pixel."""
+    write("w.txt", "47.6 -122.3 1e17\n47.7 -122.2 1e17\n")
+    assert run("-W", 40, "--colour_max", top, "-o", "a.png", "w.txt") == (0, "")
+    rgba = pixels("a.png")[1]
+    hot = rgba[..., 3] > 0
+    assert (rgba[hot] == DEFAULT_TABLE[-1]).all() and hot.sum() > 10
+
+
+def test_a_state_file_keeps_the_largest_value_not_colour_max(run, seattle, pixels):
+    assert run("-W", 60, "--colour_max", 1, "-S", "s.npz", seattle) == (0, "")
+    assert run("-W", 60, "-o", "plain.png", seattle) == (0, "")
+    assert run("-L", "s.npz", "-o", "loaded.png") == (0, "")
+    assert np.array_equal(pixels("loaded.png")[1], pixels("plain.png")[1])
+
+
 def test_colour_max_gives_the_frames_one_scale(run, tmp_path, monkeypatch):
     """A pixel keeps its colour from frame to frame while its heat does not change."""
     rng = np.random.default_rng(5)

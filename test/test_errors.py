@@ -395,6 +395,10 @@ ERRORS = [
         {"s.npz": lambda: _state(box=7)}),
     row("load_huge_box", OUT + ["-L", "s.npz"], "s.npz: an image of",
         {"s.npz": lambda: _state(box=[0.0, 0.0, 1e12, 1e12])}),
+    row("npz_two_dimensional", W + OUT + ["g.npz"], "g.npz: a column is not one-dimensional",
+        {"g.npz": lambda: _npz(lat=np.full((2, 2), 47.6), lon=np.full((2, 2), -122.3))}),
+    row("ico_too_big", ["-W", "400", "-o", "x.ico", "pts.txt"],
+        "x.ico: ICO images are at most 256 pixels wide and high", PTS),
     row("load_animate", ["-a", "-o", "out.gif", "-L", "s.npz"],
         "-a/--animate cannot be used with -L/--load", {"s.npz": _state}),
     row("load_animate_mp4", ["-a", "-o", "out.mp4", "-L", "s.npz"],
@@ -752,7 +756,7 @@ def test_bad_input_is_one_clean_error(tmp_path, monkeypatch, capsys, args, messa
     assert code == 2, err
     assert_one_line(err)
     assert message in err, err
-    assert not re.search(r" (\S+:\d+): .*\1: ", err), err   # a place named once
+    assert not re.search(r" (\S+:(\d+)): .*(\1: |line \2\b)", err), err   # a place named once
     assert _snapshot(tmp_path) == before        # nothing created, nothing changed
     assert not (tmp_path / "pwned").exists()    # nothing untrusted ran
 

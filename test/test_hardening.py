@@ -833,7 +833,7 @@ BOMBS = {   # name: (file, bytes, message); 1.5 GB unpacked from about 1.5 MB
         (b"<kml><Placemark><Point><coordinates>", 1), (b" " * (1 << 24), 96)),
         "a tag or text runs on"),
     "text_line": ("p.txt.gz", lambda: _gz_members((b"47.6 -122.3\n", 1), (b" " * (1 << 24), 96)),
-                  "line 2 is longer than"),
+                  "2: the line is longer than"),
 }
 
 

@@ -156,9 +156,9 @@ def test_csv_columns_unknown_name(write):
 def test_line_without_end_is_an_error_in_bounded_time(write, monkeypatch):
     monkeypatch.setattr(hm, "_CHUNK_BYTES", 1000)
     monkeypatch.setattr(hm, "_MAX_LINE", 5000)
-    with pytest.raises(hm.HeatmapError, match=r"s.txt:2: line 2 is longer than 5000 bytes"):
+    with pytest.raises(hm.HeatmapError, match=r"s.txt:2: the line is longer than 5000 bytes"):
         batches(write("s.txt", b"1 2\n" + b"1" * 20000))
-    with pytest.raises(hm.HeatmapError, match=r"line 1 is longer than 5000 bytes"):
+    with pytest.raises(hm.HeatmapError, match=r"s.csv:1: the line is longer than 5000 bytes"):
         batches(write("s.csv", b"1" * 20000))
 
 
@@ -455,6 +455,7 @@ def test_takeout_records(write):
     ("2023-11-15T00:13:20+02:00", T0), ("2023-11-14T20:13:20-0200", T0),
     ("2023-11-14T23:13:20+01", T0), ("1700000000", T0), ("1700000000.7", T0),
     ("2024-02-29T00:00:00Z", 1709164800), ("1969-12-31T23:59:59Z", -1),
+    ("2023-11-14T22:13Z", T0 - 20), ("2023-11-14 22:13", T0 - 20), ("2023-11-15T00:13+02:00", T0 - 20),
     ("", None), (None, None),
 ])
 def test_parse_times(text, seconds):
@@ -464,7 +465,8 @@ def test_parse_times(text, seconds):
 
 @pytest.mark.parametrize("text", ["2023-02-29T00:00:00Z", "2023-11-14T24:00:00Z", "2023-13-01T00:00:00Z",
                                   "2023-11-14T22:13:20+2", "2023-11-14T22:13:20Zulu", "soon",
-                                  "1e300", "2023-11-14", "x" * 60, "2023-11-14T22:13:20.Z"])
+                                  "1e300", "2023-11-14", "x" * 60, "2023-11-14T22:13:20.Z",
+                                  "2023-11-14T22:1", "2023-11-14T22:13x"])
 def test_bad_times(text):
     with pytest.raises(hm._BadTime):
         hm._parse_times(["2023-11-14T22:13:20Z", text])

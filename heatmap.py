@@ -846,13 +846,13 @@ def _worker_signals() -> None:
 
 
 def _file_events(path: str, config: Config) -> Optional[tuple]:
-    """In a forked process: (its log records (level, template, arguments), the list of
-    _file_batches, the error that ended it or None); None: a file to read in order (big)."""
+    """In a forked process: (its log records (level, template, arguments, batches before it), the
+    list of _file_batches, the error that ended it or None); None: a file to read in order (big)."""
     if path == "-" or not os.path.isfile(path) or os.path.getsize(path) > _AHEAD_BYTES:
         return None   # ("-": standard input, /dev/null in a worker, beside a file named "-")
-    records = __import__("logging.handlers").handlers.BufferingHandler(1 << 30)
-    _LOG.handlers, _LOG.propagate = [records], False
-    events, error, size = [], None, 0
+    events, error, size, records, handler = [], None, 0, [], logging.Handler()
+    handler.emit = lambda r: records.append((r.levelno, r.msg, r.args, len(events)))
+    _LOG.handlers, _LOG.propagate = [handler], False
     try:
         for event in _file_batches(path, config):
             events.append(event)
@@ -861,14 +861,18 @@ def _file_events(path: str, config: Config) -> Optional[tuple]:
                 return None
     except (HeatmapError, _NothingToDraw, RecursionError) as exc:
         error = exc
-    return [(r.levelno, r.msg, r.args) for r in records.buffer], events, error
+    return records, events, error
 
 
 def _replayed(records: list, events: list, error: Optional[BaseException]) -> Iterator[object]:
-    """A file read ahead, as _file_batches: its messages logged here, its batches, its error."""
-    for level, template, args in records:
+    """A file read ahead, as _file_batches: its batches, its messages logged here among them in
+    the order they came, its error."""
+    done = 0
+    for level, template, args, before in records:
+        yield from events[done:before]
+        done = max(done, before)
         _LOG.log(level, template, *args)
-    yield from events
+    yield from events[done:]
     if error is not None:
         raise error
 
@@ -2575,6 +2579,8 @@ def _read_columnar(source: _Input, config: Config) -> Iterator[Points]:
 def _columnar_table(source: _Input):
     """(column names, chunks(names): dicts of those columns' arrays, some rows each) of a file."""
     data = source.path or io.BytesIO(source.stream.read())
+    if not source.head.startswith((b"PAR1", b"ARROW1", b"\x93NUMPY", b"PK\x03\x04")):
+        raise HeatmapError("%s: not a Parquet, Arrow IPC (Feather 2) or NumPy file" % source.name)
     if not source.head.startswith((b"PAR1", b"ARROW1")):   # NumPy, nothing unpickled
         data = np.load(data, allow_pickle=False, mmap_mode="r" if source.path else None)
         if isinstance(data, np.ndarray) and data.dtype.names is None:
@@ -7001,7 +7007,7 @@ def _render_loaded(config: Config) -> Tuple[np.ndarray, _CombinedValues]:
 
 # ---- 12 Checks ----
 # Every option and every output name is checked before any input is read or file written.
-def _validate(config: Config) -> None:
+def _validate(config: Config, uses: Sequence[str] = ()) -> None:
     _check_settings(config)
     _validate_tiles(config)
     if config.radius > _env_limit("HEATMAP_MAX_RADIUS", _MAX_RADIUS):
@@ -7036,7 +7042,7 @@ def _validate(config: Config) -> None:
         if config.width * config.height > _max_pixels():
             raise _too_big(config.width * config.height)
         _check_output_size(config, config.width, config.height)
-    _warn_idle(config)
+    _warn_idle(config, uses)
 
 
 # What a run leaves unused, by setting (one registry): each one given is warned of, not ignored.
@@ -7073,11 +7079,12 @@ def _idle_settings(c: Config) -> List[Tuple[Tuple[str, ...], bool, str]]:
         (_LOAD_IDLE, bool(c.load), "with -L/--load: the state file holds the heat")]
 
 
-def _warn_idle(config: Config) -> None:
+def _warn_idle(config: Config, uses: Sequence[str]) -> None:
+    """Warn of each setting given that this run leaves unused (``uses``: a library call's own)."""
     defaults, flags = Config(), None
     for names, idle, why in _idle_settings(config):
         for name in names if idle else ():
-            if repr(getattr(config, name)) != repr(getattr(defaults, name)):
+            if name not in uses and repr(getattr(config, name)) != repr(getattr(defaults, name)):
                 flags = flags or {a.dest: "/".join(a.option_strings) for a in _parser()._actions}
                 _LOG.warning("%s has no effect %s", flags[name], why)
 
@@ -7412,7 +7419,7 @@ def _library_input(function: Optional[str], config: Optional[Config], settings: 
             animates = ", render_frames() animates" * (groups.get(name) == "animation")
             raise HeatmapError("%s() has no use for the setting %s%s" % (function, name, (
                 " with data" if function == "run" else " (run() takes them all%s)" % animates)))
-    _validate(config)
+    _validate(config, uses)
     if data is None and lat is None:
         return config, None
     spec = {"lat": lat, "lon": lon, "weight": weight, "time": time}

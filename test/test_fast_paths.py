@@ -188,20 +188,21 @@ def test_read_ahead_both_ways(monkeypatch, tmp_path, capsys):
     (tmp_path / "README.txt").write_text("Your activities.\n")
     files += sorted(str(p) for p in tmp_path.glob("w*.csv")) + [str(tmp_path / "README.txt")]
 
-    def run():
-        assert hm.main(["-W", "120", "-o", str(tmp_path / "out.png")] + files) == 0
-        return capsys.readouterr().err, (tmp_path / "out.png").read_bytes()
+    def run(*verbose):   # -v: each file's messages after its "reading" line, as read here
+        assert hm.main([*verbose, "-W", "120", "-o", str(tmp_path / "out.png")] + files) == 0
+        err = capsys.readouterr().err.splitlines()
+        return [line.split(" ms  ")[-1] for line in err], (tmp_path / "out.png").read_bytes()
     monkeypatch.setattr(hm, "_AHEAD_BYTES", 20000)   # r.gpx, 24 KB, is read here, in order
     monkeypatch.setattr(hm.threading, "active_count", lambda: 1)   # other tests' threads stay
     monkeypatch.setattr(hm.os, "cpu_count", lambda: 2)   # (a one-core machine reads in order)
     replayed = []
     monkeypatch.setattr(hm, "_replayed", lambda *a, _f=hm._replayed: replayed.append(a) or _f(*a))
-    fast_err, fast_png = run()
-    assert len(replayed) == len(files) - 1   # all but a file of over _AHEAD_BYTES
+    fast = [run(), run("-v")]
+    assert len(replayed) == 2 * (len(files) - 1)   # all but a file of over _AHEAD_BYTES
     monkeypatch.setattr(hm.sys, "platform", "elsewhere")   # read in order, the rest as fast
-    err, png = run()
-    assert fast_png == png and fast_err == err
-    assert "more warnings like this one" in err and "README.txt:1: not a number" in err
+    assert fast == [run(), run("-v")] and fast[0][1] == fast[1][1]
+    assert any("more warnings like this one" in line for line in fast[0][0])
+    assert any("README.txt:1: not a number" in line for line in fast[0][0])
 
 
 def test_read_ahead_leaves_standard_input_here(monkeypatch, tmp_path, capsys):

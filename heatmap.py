@@ -2225,21 +2225,27 @@ class _GeoJsonShapes:
         if type(weight) is bool or not isinstance(weight, (int, float, np.integer, np.floating)):
             self.unweighted += len(coords)
             weight = 1.0
-        time = next((props[k] for k in self.time_keys if k in props), None)
+        self.times += self._time_list(props, len(coords), index, path) or [None] * len(coords)
         self.coords += coords
         self.weights += [weight] * len(coords)
-        self.times += [time] * len(coords)
         self.owner += [index] * len(coords)
 
     def _line(self, coords, props: dict, index: int, path: str) -> None:
         lon, lat = self._lon_lat(coords, index, path)
-        time = next((props[k] for k in self.time_keys if k in props), None)
-        if time is not None and not isinstance(time, list):
-            time = [time] * lat.size
-        known = isinstance(time, list) and len(time) == lat.size
+        time = self._time_list(props, lat.size, index, path)
         self.track.start()
-        self.track.add(lat, lon, self._times(time, [index] * lat.size, path) if known else None)
+        self.track.add(lat, lon, None if time is None else self._times(time, [index] * lat.size,
+                                                                       path))
         self.track.end()
+
+    def _time_list(self, props: dict, n: int, index: int, path: str) -> Optional[list]:
+        """The feature's time for each of n positions (one for all, or a list of n), or None."""
+        time = next((props[k] for k in self.time_keys if k in props), None)
+        if not isinstance(time, list):
+            return None if time is None else [time] * n
+        if len(time) != n:
+            raise self._error(index, path, "%d positions but %d times listed" % (n, len(time)))
+        return time
 
     def _lon_lat(self, coords, index, path: str) -> Tuple[np.ndarray, np.ndarray]:
         """(lon, lat) of positions; ``index``: their element, or a list of each one's."""

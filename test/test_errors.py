@@ -680,7 +680,7 @@ ERRORS += [
     row("geojson_huge_time", W + OUT + ["g.geojson"], "g.geojson: (root): bad time '1000",
         {"g.geojson": _geo_feature(properties='{"time": %s}' % BIG)}),
     row("geojson_time_list_on_a_point", W + OUT + ["g.geojson"],
-        "g.geojson: (root): bad time '[1, 2]'", {"g.geojson": _geo_feature(
+        "g.geojson: (root).geometry: 1 positions but 2 times listed", {"g.geojson": _geo_feature(
             properties='{"time": [1, 2]}')}),
     row("takeout_huge_e7", W + OUT + ["Records.json"],
         "Records.json: locations[0...]: latitudeE7/longitudeE7 not numbers",

@@ -430,11 +430,22 @@ def test_newline_delimited_geojson(write):
     ("g.ndjson", '{"type": "Point", "coordinates": [1, 2]}\n{"type": "Point"\n',
      "g.ndjson:2: not valid JSON"),
     ("g.geojson", '{"type": "Circle"}', "not a GeoJSON geometry"),
-], ids=["syntax", "coordinates", "time", "cut_short", "ndjson_line", "unknown_type"])
+    ("g.geojson", '{"type": "Feature", "properties": {"time": ["2024-01-01T00:00:00Z"]}, '
+     '"geometry": {"type": "LineString", "coordinates": [[1, 2], [1.1, 2.1]]}}',
+     "g.geojson: (root).geometry: 2 positions but 1 times listed"),
+], ids=["syntax", "coordinates", "time", "cut_short", "ndjson_line", "unknown_type",
+        "time_list_length"])
 def test_geojson_errors(write, run, name, text, message):
     write(name, text)
     code, err = run("-W", 50, "-o", "out.png", name)
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_geojson_multipoint_times_one_per_position(write):
+    text = ('{"type": "Feature", "properties": {"time": ["2023-11-14T22:13:20Z", %d]}, '
+            '"geometry": {"type": "MultiPoint", "coordinates": [[1, 2], [1.1, 2.1]]}}' % (T0 + 5))
+    assert joined(batches(write("m.geojson", text)), "time").astype(np.int64).tolist() == [T0,
+                                                                                         T0 + 5]
 
 
 def test_takeout_records(write):

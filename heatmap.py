@@ -73,7 +73,8 @@ As a library:
 #   a new input format    a reader [2.2-2.6] and a row of _FORMATS [2.1]
 #   a new option          a Config field (its type checks it) [1.2]; its flag in an _OPTION_GROUPS
 #                         function [14]; _RANGES, _CHOICES [1.2] or _validate [12]; a row in
-#                         test/test_errors.py; the library functions using it: _USES [13]
+#                         test/test_errors.py; the library functions using it: _USES [13];
+#                         the runs that leave it unused (each warned of): _idle_settings [12]
 #   a library input kind  a branch of _library_batches [2.7]
 #   the colour scale      _peak, _colour_index, _COLOUR_SCALES, _colour_table, _COLORMAPS [6]
 #   a kernel, projection  KERNELS [5.1], PROJECTIONS [3]

@@ -1500,6 +1500,7 @@ class _XmlReader:
     attrs)``, ``end(tag, text)`` (text of ``texts``), ``nothing``, ``sync()`` (feeds the track)."""
     block_end = b">"  # blocks end after the last of these (else after a '>')
     found_points = False   # _Kml: Points handed out
+    lines_before = 0       # lines of the documents before this one (a parser counts from 1)
 
     def __init__(self, source: _Input):
         from xml.parsers import expat
@@ -1537,7 +1538,7 @@ class _XmlReader:
 
     @property
     def line(self) -> int:
-        return self.parser.CurrentLineNumber
+        return self.parser.CurrentLineNumber + self.lines_before
 
     def feed(self, data: bytes, final: bool = False) -> None:
         from xml.parsers import expat
@@ -1546,11 +1547,12 @@ class _XmlReader:
             self.fed += len(data)
         except expat.ExpatError as exc:
             if exc.code != expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]:
-                raise _data_error(self.name, exc.lineno, "not valid XML: %s"
+                raise _data_error(self.name, exc.lineno + self.lines_before, "not valid XML: %s"
                                   % expat.ErrorString(exc.code)) from None
             rest, old = data[self.parser.ErrorByteIndex - self.fed:], self.parser   # a new document
             self.parser = expat.ParserCreate("UTF-8" if self.source.recoded else None, "}")
             self.parser.buffer_text, self.fed = True, 0
+            self.lines_before += old.ErrorLineNumber - 1
             self.attach(old.StartElementHandler is not None)   # as the old one
             self.feed(rest, final)
         except HeatmapError:   # a handler's (a bad coordinate): already names the file and line

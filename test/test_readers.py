@@ -228,7 +228,10 @@ def test_gpx_point_variants(write, points):
     ("this is not xml", "not valid XML"),
     ("<gpx><trkseg>\n<trkpt lat='x' lon='2'/></trkseg></gpx>", ":2: bad coordinate"),
     ("<gpx><trkseg><trkpt lat='nan' lon='2'/></trkseg></gpx>", "not a finite number"),
-], ids=["truncated", "not_xml", "bad_coordinate", "nan"])
+    ("<gpx><trkseg>\n<trkpt lat='1' lon='2'/></trkseg></gpx>\n<gpx><trkseg>\n\n"
+     "<trkpt lat='x' lon='2'/></trkseg></gpx>", "bad.gpx:5: bad coordinate"),
+    ("<gpx><trkseg>\n<trkpt lat='1' lon='2'/></trkseg></gpx>\n\nxx", "bad.gpx:4: not valid XML"),
+], ids=["truncated", "not_xml", "bad_coordinate", "nan", "second_document", "junk_after"])
 def test_gpx_errors(write, text, message):
     with pytest.raises(hm.HeatmapError, match=message):
         read_batches(write("bad.gpx", text))

@@ -7180,6 +7180,23 @@ def _validate_files(config: Config) -> None:
         _check_image_type(config.output, config.output_format)
     if config.animate and config.output:
         _video_extension(config)
+    if config.output and config.output_format:
+        _check_format_agrees(config)
+
+
+def _check_format_agrees(config: Config) -> None:
+    """--output_format gives the type -o's name does not: a name of another type is refused."""
+    extension = os.path.splitext(config.output)[1].lower()
+    wanted = config.output_format.lower().lstrip(".")
+    named = extension[1:] if extension[1:] in ("gif", "mp4", "m4v", "mov", "mkv", "webm") else \
+        wanted
+    if not config.animate:
+        from PIL import Image
+        wanted = _save_format(config.output, config.output_format)
+        named = Image.registered_extensions().get(extension, wanted)
+    if named != wanted:
+        raise HeatmapError("%s: the name gives another type than --output_format %s"
+                           % (config.output, config.output_format))
 
 
 def _output_names(config: Config) -> List[Tuple[str, str]]:
@@ -7750,7 +7767,8 @@ def _colour_options(add, d: Config) -> None:
              " each colour covers as many pixels)")
     add("--colour_max", metavar="VALUE", type=float, default=d.colour_max,
         help="the heat that gets the top colour, larger is clipped (default: the largest): one "
-             "scale for every frame of -a, zoom of --tiles, or picture to compare")
+             "scale for every frame of -a, zoom of --tiles, or picture to compare (eq_hist: a "
+             "cap only, each picture ranks its own heat)")
 
 
 def _map_options(add, d: Config) -> None:

@@ -397,6 +397,11 @@ ERRORS = [
         {"s.npz": lambda: _state(box=[0.0, 0.0, 1e12, 1e12])}),
     row("arrow_stream", W + OUT + ["s.arrow"], "s.arrow: not a Parquet, Arrow IPC (Feather 2) or "
         "NumPy file", {"s.arrow": b"\xff\xff\xff\xff" + bytes(60)}),
+    row("output_format_contradicts_the_name", W + OUT + ["--output_format", "jpg", "pts.txt"],
+        "out.png: the name gives another type than --output_format jpg", PTS),
+    row("video_format_contradicts_the_name", W + ["-a", "-o", "a.gif", "--output_format", "mp4",
+                                                  "pts.txt"],
+        "a.gif: the name gives another type than --output_format mp4", PTS),
     row("npz_two_dimensional", W + OUT + ["g.npz"], "g.npz: a column is not one-dimensional",
         {"g.npz": lambda: _npz(lat=np.full((2, 2), 47.6), lon=np.full((2, 2), -122.3))}),
     row("ico_too_big", ["-W", "400", "-o", "x.ico", "pts.txt"],

@@ -4973,23 +4973,21 @@ def _validate_osm(config: Config) -> None:
     """Check the --osm options before any input is read (called by _validate)."""
     if not config.osm:
         return
-    if config.load:
-        raise HeatmapError("--osm cannot be used with -L/--load: the saved data keeps its own "
-                           "scale and extent")
-    if config.background_image:
-        raise HeatmapError("--osm and -I/--background_image cannot be used together")
-    if config.scale:
-        raise HeatmapError("--osm takes the scale from the zoom: give -z/--zoom, not -s/--scale")
-    if config.projection != "mercator":
-        raise HeatmapError("--osm maps are Mercator: -P/--projection %s cannot be used with it"
-                           % config.projection)
-    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
-        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
-                           % (_OSM_MAX_ZOOM, config.zoom))
-    if not (config.width or config.height or config.zoom):
-        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
-    if config.osm_exact_size and not (config.width or config.height):
-        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
+    sized = config.width or config.height
+    for wrong, message in (
+            (config.load, "--osm cannot be used with -L/--load: the saved data keeps its own "
+             "scale and extent"),
+            (config.background_image, "--osm and -I/--background_image cannot be used together"),
+            (config.scale, "--osm takes the scale from the zoom: give -z/--zoom, not -s/--scale"),
+            (config.projection != "mercator", "--osm maps are Mercator: -P/--projection %s "
+             "cannot be used with it" % config.projection),
+            (not 0 <= config.zoom <= _OSM_MAX_ZOOM, "-z/--zoom must be between 1 and %d (0 "
+             "chooses one), not %d" % (_OSM_MAX_ZOOM, config.zoom)),
+            (not (sized or config.zoom), "--osm needs -W/--width, -H/--height or -z/--zoom"),
+            (config.osm_exact_size and not sized,
+             "--osm_exact_size needs -W/--width or -H/--height")):
+        if wrong:
+            raise HeatmapError(message)
     _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
 
 
@@ -5028,30 +5026,23 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
 
 
 # Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
-def _tile_index(lat: float, lon: float, zoom: int) -> Tuple[int, int]:
-    """Tile (x, y) of (lat, lon) degrees, truncated toward zero (past ~85.05: row 0 or negative)."""
-    n = 2.0 ** zoom
-    lat_rad = lat * math.pi / 180.0
-    merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
-    return int((lon + 180.0) / 360.0 * n), int((1.0 - merc / math.pi) / 2.0 * n)
-
-
-def _tile_corner(x: int, y: int, zoom: int) -> Tuple[float, float]:
-    """(lat, lon) degrees of the north-west corner of tile (x, y)."""
-    n = 2.0 ** zoom
-    lat = math.atan(math.sinh(math.pi * (1 - 2 * y / n))) * 180.0 / math.pi
-    return lat, x / n * 360.0 - 180.0
-
-
 def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
-    """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box."""
-    return (_tile_index(box_ll.max_y, box_ll.min_x, zoom)
-            + _tile_index(box_ll.min_y, box_ll.max_x, zoom))
+    """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box, the corners'
+    tiles truncated toward zero (past ~85.05 degrees: row 0 or negative)."""
+    n, tiles = 2.0 ** zoom, ()
+    for lat, lon in ((box_ll.max_y, box_ll.min_x), (box_ll.min_y, box_ll.max_x)):
+        lat_rad = lat * math.pi / 180.0
+        merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
+        tiles += (int((lon + 180.0) / 360.0 * n), int((1.0 - merc / math.pi) / 2.0 * n))
+    return tiles
 
 
 def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
-    lat_max, lon_min = _tile_corner(tiles[0], tiles[1], zoom)
-    lat_min, lon_max = _tile_corner(tiles[2] + 1, tiles[3] + 1, zoom)
+    """lat/lon box of an inclusive tile range, from its tiles' outer corners."""
+    n = 2.0 ** zoom
+    lon_min, lon_max = (x / n * 360.0 - 180.0 for x in (tiles[0], tiles[2] + 1))
+    lat_max, lat_min = (math.atan(math.sinh(math.pi * (1 - 2 * y / n))) * 180.0 / math.pi
+                        for y in (tiles[1], tiles[3] + 1))
     return _Box(lon_min, lat_min, lon_max, lat_max)
 
 
@@ -5556,9 +5547,8 @@ class _TrimEnds:
         """What is still held, at the end of the input."""
         if self.held is None:
             return []
-        tail, length, jump = self.held
-        starts = np.arange(len(length)) == 0
-        return self._cut(tail, length, jump, starts, self.held_from, final=True)
+        starts = np.arange(len(self.held[1])) == 0
+        return self._cut(*self.held, starts, self.held_from, final=True)
 
     def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
              offset: float, final: bool) -> List[Segments]:
@@ -6211,9 +6201,8 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
 
 
 def _tile_png(spots: np.ndarray, codes: np.ndarray, colours: np.ndarray) -> bytes:
-    """PNG bytes of a tile of ``colours`` (n, 4): rows ``codes`` at flat pixels ``spots``, row 0
-    elsewhere; by our writer on this thread: indices into a palette of the colours used if at
-    most 256 are (test/BENCHMARKS.md)."""
+    """PNG bytes of a tile: ``colours`` (n, 4) rows ``codes`` at flat pixels ``spots``, row 0
+    elsewhere; our writer, on this thread; a palette if <= 256 colours are used (BENCHMARKS.md)."""
     uses = np.bincount(codes, minlength=colours.shape[0])
     uses[0] = _OSM_TILE ** 2 - spots.size
     used = np.flatnonzero(uses)

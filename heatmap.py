@@ -5154,13 +5154,14 @@ def _tile_image(data: bytes) -> Image.Image:
     return _decode_image(io.BytesIO(data), _TILE_FORMATS, _OSM_TILE ** 2, (_OSM_TILE, _OSM_TILE))
 
 
-def _tile_problem(data: bytes) -> Optional[str]:
-    """Why ``data`` is no usable map tile, or None when it is a whole 256x256 image."""
+def _checked_tile(data: bytes) -> bytes:
+    """``data`` if it is a whole 256x256 map tile, else _BadImage saying why."""
     try:
         _tile_image(data).close()
     except _BadImage as exc:
-        return "the response is no usable tile: %s (%d bytes)" % (exc, len(data))
-    return None
+        raise _BadImage("the response is no usable tile: %s (%d bytes)" % (exc, len(data))) \
+            from None
+    return data
 
 
 def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
@@ -5172,10 +5173,11 @@ def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
             age = time.time() - os.fstat(stream.fileno()).st_mtime
     except OSError:
         return None, False
-    if _tile_problem(data):
+    try:
+        return _checked_tile(data), age <= _OSM_CACHE_MAX_AGE
+    except _BadImage:
         _remove_quietly(path)
         return None, False
-    return data, age <= _OSM_CACHE_MAX_AGE
 
 
 def _write_cache(path: str, data: bytes) -> None:
@@ -5210,14 +5212,11 @@ class _DownloadCanceller:
         with self._lock:
             self._items.append(item)
         if self.fired.is_set():   # else a fire() after this cuts it off
-            self._cut()
+            self.fire()
 
     def fire(self) -> None:
-        self.fired.set()
-        self._cut()
-
-    def _cut(self) -> None:
         import socket
+        self.fired.set()
         with self._lock:
             items, self._items = self._items, []
         for item in items:
@@ -5285,11 +5284,7 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
     import urllib.error
     for attempt in range(_OSM_RETRIES + 1):
         try:
-            data = _download(url, source, _DownloadCanceller(abandon))
-            problem = _tile_problem(data)
-            if problem:
-                raise _BadImage(problem)
-            return data
+            return _checked_tile(_download(url, source, _DownloadCanceller(abandon)))
         except urllib.error.HTTPError as exc:
             exc.close()
             error, retry = "HTTP %d %s" % (exc.code, exc.reason), exc.code in _OSM_RETRY_STATUS
@@ -5504,8 +5499,7 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
         return np.where(f <= 0, a, np.where(f >= 1, b, a + (b - a) * f))
     if not (start.any() or (end < 1).any()):
         return segments
-    s = segments
-    times = (s.time1, s.time2)
+    s, times = segments, (segments.time1, segments.time2)
     if s.time1 is not None and s.time2 is not None:
         known = ~np.isnat(s.time1) & ~np.isnat(s.time2)
         t1, t2 = s.time1.astype(np.int64), s.time2.astype(np.int64)
@@ -5667,10 +5661,8 @@ def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iter
 
 def _input_seconds(batch) -> Tuple[np.ndarray, int]:
     """Of a batch with all times known: (int64 seconds by input, a segment's end; first start)."""
-    if isinstance(batch, Points):
-        seconds = batch.time.astype(np.int64)
-        return seconds, int(seconds.min())
-    return batch.time2.astype(np.int64), int(batch.time1.astype(np.int64).min())
+    first, last = (batch.time,) * 2 if isinstance(batch, Points) else (batch.time1, batch.time2)
+    return last.astype(np.int64), int(first.astype(np.int64).min())
 
 
 # ---- 9 Animation ----
@@ -5718,8 +5710,7 @@ def _find_ffmpeg() -> str:
 
 
 def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:
-    """Input counts ending frames: every ``frequency``; the rest if >= straggler_threshold, or
-    if no frame has ended."""
+    """Frame ends, in inputs: every ``frequency``; the rest if none or >= straggler_threshold."""
     ends = list(range(frequency, total + 1, frequency))
     if not ends or total - ends[-1] >= straggler_threshold:
         ends.append(total)
@@ -6056,19 +6047,18 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
     """Tiles of ``window`` at ``zoom`` sure to hold heat: with an input point (weight not 0) or
     track end, or, if more and the window is the world, those the longest segment crosses."""
     ppd, shift, last = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2, 2 ** zoom - 1
-    forward = PROJECTIONS["mercator"].forward
+    forward, (x0, y0, x1, y1) = PROJECTIONS["mercator"].forward, window
     keys, longest = [np.empty(0, np.int64)], 0
     for batch in held:
         if isinstance(batch, Points):
-            places = [(batch.lat, batch.lon, None if batch.weight is None else batch.weight != 0)]
+            places = [(batch.lat, batch.lon, batch.weight is None or batch.weight != 0)]
         else:
-            places = [(batch.lat1, batch.lon1, None), (batch.lat2, batch.lon2, None)]
+            places = [(batch.lat1, batch.lon1, True), (batch.lat2, batch.lon2, True)]
         ends = []
         for lat, lon, keep in places:
             tx, ty = ((np.trunc(v).astype(np.int64) + shift) // _OSM_TILE
                       for v in forward(lat, lon, ppd))
-            ok = (tx >= window[0]) & (tx <= window[2]) & (ty >= window[1]) & (ty <= window[3])
-            ok = ok if keep is None else ok & keep
+            ok = keep & (tx >= x0) & (tx <= x1) & (ty >= y0) & (ty <= y1)
             keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
             ends.append(np.clip(np.stack([tx, ty]), 0, last))
         if len(ends) == 2 and ends[0].size and window == (0, 0, last, last):

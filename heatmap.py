@@ -4836,12 +4836,11 @@ def _transform_background(image: Image.Image, config: Config) -> Image.Image:
     rows = max(1, _STRIP_PIXELS // image.width)
     for top in range(0, image.height, rows):
         strip = image.crop((0, top, image.width, min(top + rows, image.height)))
-        rgb = strip.convert("RGB")
         if config.invert_background:
-            h, s, v = rgb.convert("HSV").split()
+            h, s, v = strip.convert("RGB").convert("HSV").split()
             part = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
         else:
-            part = rgb.point(lambda x: int(x * config.background_brightness))
+            part = strip.convert("RGB").point(lambda x: int(x * config.background_brightness))
         if alpha:
             part.putalpha(strip.getchannel("A"))
         out.paste(part, (0, top))
@@ -5260,9 +5259,8 @@ def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> byte
     data = bytearray()
     try:
         with _watched_opener(cutoff).open(request, timeout=_OSM_TIMEOUT) as response:
-            while True:
-                chunk = response.read(65536)
-                if not chunk or cutoff.fired.is_set():
+            for chunk in iter(functools.partial(response.read, 65536), b""):
+                if cutoff.fired.is_set():
                     break
                 data += chunk
                 if len(data) > _OSM_MAX_TILE_BYTES:
@@ -5321,8 +5319,7 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
     """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure cuts the
     rest off and is raised; Ctrl-C or SIGTERM cuts all off and leaves at once (daemon workers)."""
     pending = list(dict.fromkeys(urls))[::-1]   # taken from the end: in order
-    results, failures = {}, []
-    lock, abandon = threading.Lock(), _DownloadCanceller()
+    results, failures, lock, abandon = {}, [], threading.Lock(), _DownloadCanceller()
 
     def work() -> None:
         while not abandon.fired.is_set():
@@ -6067,10 +6064,10 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
 
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
-               zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
-    """The engine's (plane rect, values) pieces, which come tile by tile, as (x, y, float64 [256,
-    256], pixels with heat) of each tile with heat at ``zoom``: a tile is whole once a piece lands
-    elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
+               zoom: int) -> Iterator[Tuple[Tuple[int, int], np.ndarray]]:
+    """The engine's (plane rect, values) pieces, which come tile by tile, as ((x, y), float64 [256,
+    256]) of each tile at ``zoom``: a tile is whole once a piece lands elsewhere; whole-tile pieces
+    are kept as they are; parts off the world go."""
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
     for rect, values in pieces:
@@ -6079,24 +6076,16 @@ def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
         rows = range(max(rect[1] // _OSM_TILE, 0), min((rect[3] - 1) // _OSM_TILE, world - 1) + 1)
         touched = [(x, y) for x in cols for y in rows]
         for key in [k for k in open_tiles if touched and k not in touched]:
-            yield from _with_heat(key, open_tiles.pop(key))
+            yield key, open_tiles.pop(key)
         key = (rect[0] // _OSM_TILE, rect[1] // _OSM_TILE)
         if touched == [key] and rect == _tile_rect(*key, _OSM_TILE) and key not in open_tiles:
-            yield from _with_heat(key, values)
+            yield key, values
             continue
         for key in touched:
             if key not in open_tiles:
                 open_tiles[key] = np.zeros((_OSM_TILE, _OSM_TILE))
             _Engine._paste(open_tiles[key], _tile_rect(key[0], key[1], _OSM_TILE), rect, values)
-    for key, grid in open_tiles.items():
-        yield from _with_heat(key, grid)
-
-
-def _with_heat(key: Tuple[int, int], values: np.ndarray):
-    """(x, y, values, the number of its pixels with heat) of a tile, if it has any."""
-    count = np.count_nonzero(values)
-    if count:
-        yield key[0], key[1], values, count
+    yield from open_tiles.items()
 
 
 class _ValueSpill:
@@ -6166,11 +6155,14 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
                 largest = max(largest, float(values.max()))
             yield rect, values
     window = _tile_window(plan, zoom)
-    progress = _Progress("zoom %d: tiles combined" % zoom)
-    for number, (x, y, values, count) in enumerate(_xyz_tiles(pieces(), zoom), 1):
-        if window[0] <= x <= window[2] and window[1] <= y <= window[3]:
-            spill.put(x, y, values, count)
-        progress.update(number)
+    progress, number = _Progress("zoom %d: tiles combined" % zoom), 0
+    for (x, y), values in _xyz_tiles(pieces(), zoom):
+        count = np.count_nonzero(values)
+        if count:   # a tile with heat
+            number += 1
+            if window[0] <= x <= window[2] and window[1] <= y <= window[3]:
+                spill.put(x, y, values, count)
+            progress.update(number)
     progress.close()
     return largest
 

@@ -5915,6 +5915,9 @@ _TILE_TRACK_BUDGET = 4096         # tracks: zoom 16 if their points lie in this 
 _MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
 _TILE_LEVEL = 4                   # zlib level of palette tiles: 1 % larger than 6, 75 % the time
 _WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
+_TOO_MANY_TILES = ("--tiles would write more than %d tiles (at least %d), over the limit: give "
+                   "fewer zooms with --tile_zoom or a smaller --extent, or set HEATMAP_MAX_TILES "
+                   "to allow more")   # % (limit, count)
 
 
 class _TilePlan(NamedTuple):
@@ -6017,12 +6020,6 @@ def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
     return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
 
 
-def _too_many_tiles(count: int, limit: int) -> HeatmapError:
-    return HeatmapError("--tiles would write more than %d tiles (at least %d), over the limit: "
-                        "give fewer zooms with --tile_zoom or a smaller --extent, or set "
-                        "HEATMAP_MAX_TILES to allow more" % (limit, count))
-
-
 def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, limit: int) -> None:
     """Refuse before any work more than ``limit`` tiles sure to hold heat: the tiles over the data's
     box grown by the radius settle most runs, else tiles with an input point or track end count."""
@@ -6037,7 +6034,7 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
     if most > limit:
         least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
         if least > limit:
-            raise _too_many_tiles(least, limit)
+            raise HeatmapError(_TOO_MANY_TILES % (limit, least))
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
@@ -6220,7 +6217,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
             peak = _peak(config, _combine_zoom(config, held, plan, zoom, spill))
             written += spill.count
             if written > limit:
-                raise _too_many_tiles(written, limit)
+                raise HeatmapError(_TOO_MANY_TILES % (limit, written))
             _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, peak)
             paint = functools.partial(_paint_tile, zoom=zoom, peak=peak, table=table, store=store)
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)

@@ -4836,12 +4836,11 @@ def _transform_background(image: Image.Image, config: Config) -> Image.Image:
     rows = max(1, _STRIP_PIXELS // image.width)
     for top in range(0, image.height, rows):
         strip = image.crop((0, top, image.width, min(top + rows, image.height)))
-        rgb = strip.convert("RGB")
         if config.invert_background:
-            h, s, v = rgb.convert("HSV").split()
+            h, s, v = strip.convert("RGB").convert("HSV").split()
             part = Image.merge("HSV", (h, s, v.point(lambda x: 255 - x))).convert("RGBA")
         else:
-            part = rgb.point(lambda x: int(x * config.background_brightness))
+            part = strip.convert("RGB").point(lambda x: int(x * config.background_brightness))
         if alpha:
             part.putalpha(strip.getchannel("A"))
         out.paste(part, (0, top))
@@ -4973,23 +4972,21 @@ def _validate_osm(config: Config) -> None:
     """Check the --osm options before any input is read (called by _validate)."""
     if not config.osm:
         return
-    if config.load:
-        raise HeatmapError("--osm cannot be used with -L/--load: the saved data keeps its own "
-                           "scale and extent")
-    if config.background_image:
-        raise HeatmapError("--osm and -I/--background_image cannot be used together")
-    if config.scale:
-        raise HeatmapError("--osm takes the scale from the zoom: give -z/--zoom, not -s/--scale")
-    if config.projection != "mercator":
-        raise HeatmapError("--osm maps are Mercator: -P/--projection %s cannot be used with it"
-                           % config.projection)
-    if not 0 <= config.zoom <= _OSM_MAX_ZOOM:
-        raise HeatmapError("-z/--zoom must be between 1 and %d (0 chooses one), not %d"
-                           % (_OSM_MAX_ZOOM, config.zoom))
-    if not (config.width or config.height or config.zoom):
-        raise HeatmapError("--osm needs -W/--width, -H/--height or -z/--zoom")
-    if config.osm_exact_size and not (config.width or config.height):
-        raise HeatmapError("--osm_exact_size needs -W/--width or -H/--height")
+    sized = config.width or config.height
+    for wrong, message in (
+            (config.load, "--osm cannot be used with -L/--load: the saved data keeps its own "
+             "scale and extent"),
+            (config.background_image, "--osm and -I/--background_image cannot be used together"),
+            (config.scale, "--osm takes the scale from the zoom: give -z/--zoom, not -s/--scale"),
+            (config.projection != "mercator", "--osm maps are Mercator: -P/--projection %s "
+             "cannot be used with it" % config.projection),
+            (not 0 <= config.zoom <= _OSM_MAX_ZOOM, "-z/--zoom must be between 1 and %d (0 "
+             "chooses one), not %d" % (_OSM_MAX_ZOOM, config.zoom)),
+            (not (sized or config.zoom), "--osm needs -W/--width, -H/--height or -z/--zoom"),
+            (config.osm_exact_size and not sized,
+             "--osm_exact_size needs -W/--width or -H/--height")):
+        if wrong:
+            raise HeatmapError(message)
     _tile_url(config.osm_base, config.osm_path_template, 0, 0, 0)
 
 
@@ -5028,30 +5025,23 @@ def _osm_zoom(config: Config, box_ll: _Box) -> int:
 
 
 # Tiles (the slippy-map formulas, float for float as osmviz 4.5.0 computes them).
-def _tile_index(lat: float, lon: float, zoom: int) -> Tuple[int, int]:
-    """Tile (x, y) of (lat, lon) degrees, truncated toward zero (past ~85.05: row 0 or negative)."""
-    n = 2.0 ** zoom
-    lat_rad = lat * math.pi / 180.0
-    merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
-    return int((lon + 180.0) / 360.0 * n), int((1.0 - merc / math.pi) / 2.0 * n)
-
-
-def _tile_corner(x: int, y: int, zoom: int) -> Tuple[float, float]:
-    """(lat, lon) degrees of the north-west corner of tile (x, y)."""
-    n = 2.0 ** zoom
-    lat = math.atan(math.sinh(math.pi * (1 - 2 * y / n))) * 180.0 / math.pi
-    return lat, x / n * 360.0 - 180.0
-
-
 def _tile_range(box_ll: _Box, zoom: int) -> Tuple[int, int, int, int]:
-    """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box."""
-    return (_tile_index(box_ll.max_y, box_ll.min_x, zoom)
-            + _tile_index(box_ll.min_y, box_ll.max_x, zoom))
+    """Inclusive tile range (min_x, min_y, max_x, max_y) covering a lat/lon box, the corners'
+    tiles truncated toward zero (past ~85.05 degrees: row 0 or negative)."""
+    n, tiles = 2.0 ** zoom, ()
+    for lat, lon in ((box_ll.max_y, box_ll.min_x), (box_ll.min_y, box_ll.max_x)):
+        lat_rad = lat * math.pi / 180.0
+        merc = math.log(math.tan(lat_rad) + (1 / math.cos(lat_rad)))
+        tiles += (int((lon + 180.0) / 360.0 * n), int((1.0 - merc / math.pi) / 2.0 * n))
+    return tiles
 
 
 def _tile_range_box(tiles: Tuple[int, int, int, int], zoom: int) -> _Box:
-    lat_max, lon_min = _tile_corner(tiles[0], tiles[1], zoom)
-    lat_min, lon_max = _tile_corner(tiles[2] + 1, tiles[3] + 1, zoom)
+    """lat/lon box of an inclusive tile range, from its tiles' outer corners."""
+    n = 2.0 ** zoom
+    lon_min, lon_max = (x / n * 360.0 - 180.0 for x in (tiles[0], tiles[2] + 1))
+    lat_max, lat_min = (math.atan(math.sinh(math.pi * (1 - 2 * y / n))) * 180.0 / math.pi
+                        for y in (tiles[1], tiles[3] + 1))
     return _Box(lon_min, lat_min, lon_max, lat_max)
 
 
@@ -5163,13 +5153,14 @@ def _tile_image(data: bytes) -> Image.Image:
     return _decode_image(io.BytesIO(data), _TILE_FORMATS, _OSM_TILE ** 2, (_OSM_TILE, _OSM_TILE))
 
 
-def _tile_problem(data: bytes) -> Optional[str]:
-    """Why ``data`` is no usable map tile, or None when it is a whole 256x256 image."""
+def _checked_tile(data: bytes) -> bytes:
+    """``data`` if it is a whole 256x256 map tile, else _BadImage saying why."""
     try:
         _tile_image(data).close()
     except _BadImage as exc:
-        return "the response is no usable tile: %s (%d bytes)" % (exc, len(data))
-    return None
+        raise _BadImage("the response is no usable tile: %s (%d bytes)" % (exc, len(data))) \
+            from None
+    return data
 
 
 def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
@@ -5181,10 +5172,11 @@ def _read_cache(path: str) -> Tuple[Optional[bytes], bool]:
             age = time.time() - os.fstat(stream.fileno()).st_mtime
     except OSError:
         return None, False
-    if _tile_problem(data):
+    try:
+        return _checked_tile(data), age <= _OSM_CACHE_MAX_AGE
+    except _BadImage:
         _remove_quietly(path)
         return None, False
-    return data, age <= _OSM_CACHE_MAX_AGE
 
 
 def _write_cache(path: str, data: bytes) -> None:
@@ -5219,14 +5211,11 @@ class _DownloadCanceller:
         with self._lock:
             self._items.append(item)
         if self.fired.is_set():   # else a fire() after this cuts it off
-            self._cut()
+            self.fire()
 
     def fire(self) -> None:
-        self.fired.set()
-        self._cut()
-
-    def _cut(self) -> None:
         import socket
+        self.fired.set()
         with self._lock:
             items, self._items = self._items, []
         for item in items:
@@ -5270,9 +5259,8 @@ def _download(url: str, source: _TileSource, cutoff: _DownloadCanceller) -> byte
     data = bytearray()
     try:
         with _watched_opener(cutoff).open(request, timeout=_OSM_TIMEOUT) as response:
-            while True:
-                chunk = response.read(65536)
-                if not chunk or cutoff.fired.is_set():
+            for chunk in iter(functools.partial(response.read, 65536), b""):
+                if cutoff.fired.is_set():
                     break
                 data += chunk
                 if len(data) > _OSM_MAX_TILE_BYTES:
@@ -5294,11 +5282,7 @@ def _fetch_fresh(url: str, source: _TileSource, abandon: _DownloadCanceller) -> 
     import urllib.error
     for attempt in range(_OSM_RETRIES + 1):
         try:
-            data = _download(url, source, _DownloadCanceller(abandon))
-            problem = _tile_problem(data)
-            if problem:
-                raise _BadImage(problem)
-            return data
+            return _checked_tile(_download(url, source, _DownloadCanceller(abandon)))
         except urllib.error.HTTPError as exc:
             exc.close()
             error, retry = "HTTP %d %s" % (exc.code, exc.reason), exc.code in _OSM_RETRY_STATUS
@@ -5335,8 +5319,7 @@ def _fetch_all(urls: Sequence[str], source: _TileSource) -> dict:
     """{url: bytes} of the distinct ``urls``, _OSM_WORKERS at a time; the first failure cuts the
     rest off and is raised; Ctrl-C or SIGTERM cuts all off and leaves at once (daemon workers)."""
     pending = list(dict.fromkeys(urls))[::-1]   # taken from the end: in order
-    results, failures = {}, []
-    lock, abandon = threading.Lock(), _DownloadCanceller()
+    results, failures, lock, abandon = {}, [], threading.Lock(), _DownloadCanceller()
 
     def work() -> None:
         while not abandon.fired.is_set():
@@ -5513,8 +5496,7 @@ def _part_of(segments: Segments, start: np.ndarray, end: np.ndarray) -> Segments
         return np.where(f <= 0, a, np.where(f >= 1, b, a + (b - a) * f))
     if not (start.any() or (end < 1).any()):
         return segments
-    s = segments
-    times = (s.time1, s.time2)
+    s, times = segments, (segments.time1, segments.time2)
     if s.time1 is not None and s.time2 is not None:
         known = ~np.isnat(s.time1) & ~np.isnat(s.time2)
         t1, t2 = s.time1.astype(np.int64), s.time2.astype(np.int64)
@@ -5556,9 +5538,8 @@ class _TrimEnds:
         """What is still held, at the end of the input."""
         if self.held is None:
             return []
-        tail, length, jump = self.held
-        starts = np.arange(len(length)) == 0
-        return self._cut(tail, length, jump, starts, self.held_from, final=True)
+        starts = np.arange(len(self.held[1])) == 0
+        return self._cut(*self.held, starts, self.held_from, final=True)
 
     def _cut(self, batch: Segments, length: np.ndarray, jump: np.ndarray, starts: np.ndarray,
              offset: float, final: bool) -> List[Segments]:
@@ -5677,10 +5658,8 @@ def _apply_track_time_options(config: Config, batches: Iterable[object]) -> Iter
 
 def _input_seconds(batch) -> Tuple[np.ndarray, int]:
     """Of a batch with all times known: (int64 seconds by input, a segment's end; first start)."""
-    if isinstance(batch, Points):
-        seconds = batch.time.astype(np.int64)
-        return seconds, int(seconds.min())
-    return batch.time2.astype(np.int64), int(batch.time1.astype(np.int64).min())
+    first, last = (batch.time,) * 2 if isinstance(batch, Points) else (batch.time1, batch.time2)
+    return last.astype(np.int64), int(first.astype(np.int64).min())
 
 
 # ---- 9 Animation ----
@@ -5728,8 +5707,7 @@ def _find_ffmpeg() -> str:
 
 
 def _frame_ends(total: int, frequency: int, straggler_threshold: int) -> List[int]:
-    """Input counts ending frames: every ``frequency``; the rest if >= straggler_threshold, or
-    if no frame has ended."""
+    """Frame ends, in inputs: every ``frequency``; the rest if none or >= straggler_threshold."""
     ends = list(range(frequency, total + 1, frequency))
     if not ends or total - ends[-1] >= straggler_threshold:
         ends.append(total)
@@ -5937,6 +5915,9 @@ _TILE_TRACK_BUDGET = 4096         # tracks: zoom 16 if their points lie in this 
 _MAX_TILES = 1000000              # tiles one run may write (override: HEATMAP_MAX_TILES)
 _TILE_LEVEL = 4                   # zlib level of palette tiles: 1 % larger than 6, 75 % the time
 _WEB_MERCATOR_LAT = 85.0511287798066   # where the square world of map tiles ends
+_TOO_MANY_TILES = ("--tiles would write more than %d tiles (at least %d), over the limit: give "
+                   "fewer zooms with --tile_zoom or a smaller --extent, or set HEATMAP_MAX_TILES "
+                   "to allow more")   # % (limit, count)
 
 
 class _TilePlan(NamedTuple):
@@ -6039,12 +6020,6 @@ def _tile_window(plan: _TilePlan, zoom: int) -> Tuple[int, int, int, int]:
     return max(x0, 0), max(y0, 0), min(x1, last), min(y1, last)
 
 
-def _too_many_tiles(count: int, limit: int) -> HeatmapError:
-    return HeatmapError("--tiles would write more than %d tiles (at least %d), over the limit: "
-                        "give fewer zooms with --tile_zoom or a smaller --extent, or set "
-                        "HEATMAP_MAX_TILES to allow more" % (limit, count))
-
-
 def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, limit: int) -> None:
     """Refuse before any work more than ``limit`` tiles sure to hold heat: the tiles over the data's
     box grown by the radius settle most runs, else tiles with an input point or track end count."""
@@ -6059,26 +6034,25 @@ def _check_tile_count(config: Config, held: Sequence[object], plan: _TilePlan, l
     if most > limit:
         least = sum(_tiles_holding(held, zoom, _tile_window(plan, zoom)) for zoom in plan.zooms)
         if least > limit:
-            raise _too_many_tiles(least, limit)
+            raise HeatmapError(_TOO_MANY_TILES % (limit, least))
 
 
 def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
     """Tiles of ``window`` at ``zoom`` sure to hold heat: with an input point (weight not 0) or
     track end, or, if more and the window is the world, those the longest segment crosses."""
     ppd, shift, last = _zoom_ppd(zoom), _OSM_TILE * 2 ** zoom // 2, 2 ** zoom - 1
-    forward = PROJECTIONS["mercator"].forward
+    forward, (x0, y0, x1, y1) = PROJECTIONS["mercator"].forward, window
     keys, longest = [np.empty(0, np.int64)], 0
     for batch in held:
         if isinstance(batch, Points):
-            places = [(batch.lat, batch.lon, None if batch.weight is None else batch.weight != 0)]
+            places = [(batch.lat, batch.lon, batch.weight is None or batch.weight != 0)]
         else:
-            places = [(batch.lat1, batch.lon1, None), (batch.lat2, batch.lon2, None)]
+            places = [(batch.lat1, batch.lon1, True), (batch.lat2, batch.lon2, True)]
         ends = []
         for lat, lon, keep in places:
             tx, ty = ((np.trunc(v).astype(np.int64) + shift) // _OSM_TILE
                       for v in forward(lat, lon, ppd))
-            ok = (tx >= window[0]) & (tx <= window[2]) & (ty >= window[1]) & (ty <= window[3])
-            ok = ok if keep is None else ok & keep
+            ok = keep & (tx >= x0) & (tx <= x1) & (ty >= y0) & (ty <= y1)
             keys.append(_sorted_unique(tx[ok] * (2 ** zoom) + ty[ok]))
             ends.append(np.clip(np.stack([tx, ty]), 0, last))
         if len(ends) == 2 and ends[0].size and window == (0, 0, last, last):
@@ -6087,10 +6061,10 @@ def _tiles_holding(held: Sequence[object], zoom: int, window) -> int:
 
 
 def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
-               zoom: int) -> Iterator[Tuple[int, int, np.ndarray, int]]:
-    """The engine's (plane rect, values) pieces, which come tile by tile, as (x, y, float64 [256,
-    256], pixels with heat) of each tile with heat at ``zoom``: a tile is whole once a piece lands
-    elsewhere; whole-tile pieces are kept as they are; parts off the world go."""
+               zoom: int) -> Iterator[Tuple[Tuple[int, int], np.ndarray]]:
+    """The engine's (plane rect, values) pieces, which come tile by tile, as ((x, y), float64 [256,
+    256]) of each tile at ``zoom``: a tile is whole once a piece lands elsewhere; whole-tile pieces
+    are kept as they are; parts off the world go."""
     world, shift = 2 ** zoom, _OSM_TILE * 2 ** zoom // 2
     open_tiles: dict = {}
     for rect, values in pieces:
@@ -6099,24 +6073,16 @@ def _xyz_tiles(pieces: Iterable[Tuple[Tuple[int, int, int, int], np.ndarray]],
         rows = range(max(rect[1] // _OSM_TILE, 0), min((rect[3] - 1) // _OSM_TILE, world - 1) + 1)
         touched = [(x, y) for x in cols for y in rows]
         for key in [k for k in open_tiles if touched and k not in touched]:
-            yield from _with_heat(key, open_tiles.pop(key))
+            yield key, open_tiles.pop(key)
         key = (rect[0] // _OSM_TILE, rect[1] // _OSM_TILE)
         if touched == [key] and rect == _tile_rect(*key, _OSM_TILE) and key not in open_tiles:
-            yield from _with_heat(key, values)
+            yield key, values
             continue
         for key in touched:
             if key not in open_tiles:
                 open_tiles[key] = np.zeros((_OSM_TILE, _OSM_TILE))
             _Engine._paste(open_tiles[key], _tile_rect(key[0], key[1], _OSM_TILE), rect, values)
-    for key, grid in open_tiles.items():
-        yield from _with_heat(key, grid)
-
-
-def _with_heat(key: Tuple[int, int], values: np.ndarray):
-    """(x, y, values, the number of its pixels with heat) of a tile, if it has any."""
-    count = np.count_nonzero(values)
-    if count:
-        yield key[0], key[1], values, count
+    yield from open_tiles.items()
 
 
 class _ValueSpill:
@@ -6186,11 +6152,14 @@ def _combine_zoom(config: Config, held: Sequence[object], plan: _TilePlan, zoom:
                 largest = max(largest, float(values.max()))
             yield rect, values
     window = _tile_window(plan, zoom)
-    progress = _Progress("zoom %d: tiles combined" % zoom)
-    for number, (x, y, values, count) in enumerate(_xyz_tiles(pieces(), zoom), 1):
-        if window[0] <= x <= window[2] and window[1] <= y <= window[3]:
-            spill.put(x, y, values, count)
-        progress.update(number)
+    progress, number = _Progress("zoom %d: tiles combined" % zoom), 0
+    for (x, y), values in _xyz_tiles(pieces(), zoom):
+        count = np.count_nonzero(values)
+        if count:   # a tile with heat
+            number += 1
+            if window[0] <= x <= window[2] and window[1] <= y <= window[3]:
+                spill.put(x, y, values, count)
+            progress.update(number)
     progress.close()
     return largest
 
@@ -6211,9 +6180,8 @@ def _paint_tile(item: Tuple[int, int, object, np.ndarray], zoom: int, peak: floa
 
 
 def _tile_png(spots: np.ndarray, codes: np.ndarray, colours: np.ndarray) -> bytes:
-    """PNG bytes of a tile of ``colours`` (n, 4): rows ``codes`` at flat pixels ``spots``, row 0
-    elsewhere; by our writer on this thread: indices into a palette of the colours used if at
-    most 256 are (test/BENCHMARKS.md)."""
+    """PNG bytes of a tile: ``colours`` (n, 4) rows ``codes`` at flat pixels ``spots``, row 0
+    elsewhere; our writer, on this thread; a palette if <= 256 colours are used (BENCHMARKS.md)."""
     uses = np.bincount(codes, minlength=colours.shape[0])
     uses[0] = _OSM_TILE ** 2 - spots.size
     used = np.flatnonzero(uses)
@@ -6249,7 +6217,7 @@ def _tile_stream(config: Config, held: Sequence[object], plan: _TilePlan,
             peak = _peak(config, _combine_zoom(config, held, plan, zoom, spill))
             written += spill.count
             if written > limit:
-                raise _too_many_tiles(written, limit)
+                raise HeatmapError(_TOO_MANY_TILES % (limit, written))
             _LOG.info("zoom %d: %d tiles with heat; largest value %g", zoom, spill.count, peak)
             paint = functools.partial(_paint_tile, zoom=zoom, peak=peak, table=table, store=store)
             progress = _Progress("zoom %d: tiles written" % zoom, spill.count)
